@@ -1,0 +1,39 @@
+"""kamapy: build the package, its module tree and the cffi native part.
+
+The native part (kamapy/_native) is compiled at install time in cffi's API
+(out-of-line) mode: kamapy/_native/build.py describes it.
+The module tree modules/ installs as the top-level package `kamapy_modules`, so a
+module is kamapy_modules.tm, kamapy_modules.sl, ... and third-party modules can sit
+beside it without taking generic top-level names like `tm` or `modules`.
+"""
+
+from setuptools import find_packages, setup
+
+core_packages = find_packages(include=["kamapy", "kamapy.*"])
+module_packages = ["kamapy_modules"] + [
+    "kamapy_modules." + p for p in find_packages(where="modules")
+]
+
+setup(
+    name="kamapy",
+    version="0.1.0",
+    description="A SIP server in Python that mirrors Kamailio's core",
+    python_requires=">=3.11",
+    packages=core_packages + module_packages,
+    package_dir={"kamapy_modules": "modules"},
+    package_data={"kamapy": ["cfg/*.lark", "_native/*.c", "_native/*.h"]},
+    setup_requires=["cffi>=1.15"],
+    cffi_modules=["kamapy/_native/build.py:ffibuilder"],
+    install_requires=[
+        "cffi>=1.15",
+        "posix_ipc>=1.1",
+        "sysv_ipc>=1.1",
+        "lark>=1.1",
+        "click>=8.1",
+        "msgpack>=1.0",
+    ],
+    extras_require={
+        "test": ["pytest>=7", "pytest-timeout", "hypothesis>=6", "ruff"],
+    },
+    entry_points={"console_scripts": ["kamapy=kamapy.cli:main"]},
+)
