@@ -79,7 +79,7 @@ class SipMsg:
         # routing state (Kamailio keeps these in sip_msg and the dset)
         "new_uri", "dst_uri", "force_send_socket", "flags", "ruri_bflags", "ruri_q",
         "path_vec", "instance", "ruid", "reg_id", "branches", "lumps", "reply_lumps",
-        "xflags", "ctx",
+        "xflags", "ctx", "avps", "xavps",
     )
 
     def __init__(self, data: bytes, rcv: RecvInfo | None = None, msg_id: int = 0):
@@ -106,6 +106,8 @@ class SipMsg:
         self.reply_lumps = None
         self.xflags = 0
         self.ctx = None  # per-message script context (kamapy.cfg), set by the runner
+        self.avps = None   # {name: [values, newest first]}; tm carries them with the transaction
+        self.xavps = None  # {name: [ {field: [values]} , ...]}
 
         eol = text.find("\r\n")
         if eol < 0:
@@ -226,6 +228,11 @@ class SipMsg:
     def current_uri(self) -> str:
         """The R-URI the script sees now: the rewritten one if any ($ru)."""
         return self.new_uri if self.new_uri is not None else self.ruri
+
+    def set_ruri(self, uri: str | None):
+        """Rewrite the R-URI ($ru = ..., rewriteuri); None restores the received one."""
+        self.new_uri = uri
+        self._cache.pop("parsed_ruri", None)
 
     def cached(self, key, build):
         """Memoise a derived value (typed bodies, parsed URIs) for this message."""
