@@ -126,7 +126,7 @@ class RpcCommand:
 @dataclass
 class Process:
     """An extra process the module needs (Kamailio: register_procs + fork_process).
-    run(rank) is called in the child and should loop until kamapy.process.stopping()."""
+    run(rank) is called in the child and loops until kamapy.runtime.rt.stopping is set."""
 
     name: str
     run: Callable[[int], None]

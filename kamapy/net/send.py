@@ -1,0 +1,64 @@
+"""Sending a built message to a next hop (Kamailio: forward.h msg_send)."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+
+from ..runtime import rt
+from ..sip.msg import PROTO_UDP
+from .socket_info import SocketInfo, strip_brackets
+
+log = logging.getLogger("kamapy.net")
+
+_name_cache: dict[str, tuple[str, int]] = {}
+
+
+def resolve(host: str) -> tuple[str, int]:
+    """host (IP literal or name) -> (ip, family). Names go through the system resolver and
+    are cached per process; the DNS module (SRV/NAPTR, its own server) replaces this."""
+    h = strip_brackets(host)
+    try:
+        ip = ipaddress.ip_address(h)
+        return str(ip), socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    except ValueError:
+        pass
+    hit = _name_cache.get(h)
+    if hit is None:
+        info = socket.getaddrinfo(h, None, 0, socket.SOCK_DGRAM)
+        hit = _name_cache[h] = (info[0][4][0], info[0][0])
+    return hit
+
+
+def choose_socket(proto: int, af: int, forced: SocketInfo | None = None) -> SocketInfo | None:
+    """The local socket to send from: the forced one if it fits, else the first listen
+    socket of that transport and address family (Kamailio's get_send_socket, mhomed=0)."""
+    if forced is not None and forced.proto == proto and forced.af == af:
+        return forced
+    return rt.first_socket(proto, af)
+
+
+def send_udp(data: bytes, host: str, port: int, forced: SocketInfo | None = None) -> bool:
+    try:
+        ip, af = resolve(host)
+    except OSError as e:
+        log.error("cannot resolve %s: %s", host, e)
+        return False
+    si = choose_socket(PROTO_UDP, af, forced)
+    if si is None or si.sock is None:
+        log.error("no UDP socket to send to %s:%d", ip, port)
+        return False
+    try:
+        si.sock.sendto(data, (ip, port))
+        return True
+    except OSError as e:
+        log.error("sendto %s:%d failed: %s", ip, port, e)
+        return False
+
+
+def send_to(proto: int, data: bytes, host: str, port: int, forced: SocketInfo | None = None) -> bool:
+    if proto in (0, PROTO_UDP):
+        return send_udp(data, host, port, forced)
+    log.error("transport %d is not supported yet; cannot send to %s:%d", proto, host, port)
+    return False

@@ -1,0 +1,87 @@
+"""Listen sockets (Kamailio's socket_info): what `listen=` binds and what Via/Record-Route
+advertise for it."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+from ..sip.msg import PROTO_IDS, PROTO_NAMES, PROTO_UDP
+
+DEFAULT_PORT = {"udp": 5060, "tcp": 5060, "tls": 5061, "sctp": 5060, "ws": 80, "wss": 443}
+UDP_RCVBUF = 4 * 1024 * 1024  # like Kamailio's probing of the largest receive buffer
+
+
+def strip_brackets(host: str) -> str:
+    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
+
+
+def resolve_address(host: str) -> tuple[str, int]:
+    """An IP literal or a name from a `listen=` line -> (ip, address family)."""
+    h = strip_brackets(host)
+    try:
+        ip = ipaddress.ip_address(h)
+        return str(ip), socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    except ValueError:
+        pass
+    info = socket.getaddrinfo(h, None, 0, socket.SOCK_DGRAM)
+    family, _, _, _, sockaddr = info[0]
+    return sockaddr[0], family
+
+
+class SocketInfo:
+    """One listen socket. `sock` is the bound Python socket (None until bind())."""
+
+    __slots__ = ("proto", "proto_name", "host", "address", "port", "af", "name",
+                 "advertise_host", "advertise_port", "sock")
+
+    def __init__(self, proto: str, host: str, port: int | None = None,
+                 advertise_host: str | None = None, advertise_port: int | None = None,
+                 name: str | None = None):
+        self.proto_name = proto.lower()
+        self.proto = PROTO_IDS[self.proto_name]
+        self.host = host
+        self.address, self.af = resolve_address(host)
+        self.port = port or DEFAULT_PORT[self.proto_name]
+        self.advertise_host = advertise_host
+        self.advertise_port = advertise_port
+        self.name = name
+        self.sock = None
+
+    @property
+    def via_host(self) -> str:
+        """What goes into Via / Record-Route: the advertised address if set."""
+        host = self.advertise_host or self.address
+        if ":" in host and not host.startswith("["):
+            return f"[{host}]"
+        return host
+
+    @property
+    def via_port(self) -> int:
+        return self.advertise_port or self.port
+
+    def __str__(self):
+        addr = f"[{self.address}]" if self.af == socket.AF_INET6 else self.address
+        return f"{self.proto_name}:{addr}:{self.port}"
+
+    def bind(self):
+        if self.proto != PROTO_UDP:
+            raise NotImplementedError(f"{self.proto_name} listeners are not supported yet")
+        s = socket.socket(self.af, socket.SOCK_DGRAM)
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RCVBUF)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, UDP_RCVBUF)
+        except OSError:
+            pass
+        s.bind((self.address, self.port))
+        self.sock = s
+        return s
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+
+def proto_name(proto: int) -> str:
+    return PROTO_NAMES.get(proto, "udp")

@@ -1,0 +1,100 @@
+"""What a worker does with one received datagram (Kamailio: receive.c receive_msg).
+
+parse -> request_route, or reply_route then the modules' reply hooks (tm) then a
+stateless relay of the reply. Nothing here may raise: a malformed message is answered
+(400) or dropped with a log line, a failing module is logged, and the worker goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ..module import CORE_ONREPLY_ROUTE, REQUEST_ROUTE
+from ..runtime import rt
+from ..sip.errors import SipParseError
+from ..sip.msg import REQUEST, RecvInfo, SipMsg
+
+log = logging.getLogger("kamapy.receive")
+
+_msg_counter = [0]
+
+
+def _send_reply_bytes(rcv: RecvInfo, data: bytes):
+    from ..net.send import send_to
+    # RFC 3581: answer where it came from (Kamailio replies to the source for UDP)
+    send_to(rcv.proto, data, rcv.src_ip, rcv.src_port, rcv.sock)
+
+
+def warning_header(text: str) -> str:
+    safe = text.replace("\\", "").replace('"', "'").replace("\r", " ").replace("\n", " ")
+    return f'Warning: 399 kamapy "{safe}"\r\n'
+
+
+def answer_parse_error(data: bytes, rcv: RecvInfo, err: SipParseError):
+    """A 400 where the request is readable enough to answer; otherwise a drop."""
+    log.warning("bad message from %s:%d: %s", rcv.src_ip, rcv.src_port, err.reason)
+    if err.status is None:
+        return
+    try:
+        msg = SipMsg(data, rcv)
+        if msg.type != REQUEST or msg.method == "ACK":
+            return
+        from ..sip.reply import build_reply, sl_to_tag
+        out = build_reply(msg, err.status, "Bad Request", to_tag=sl_to_tag(msg),
+                          headers=warning_header(err.reason),
+                          server_header=rt.server_header)
+    except (SipParseError, ValueError):
+        return  # not even a Via to answer to: a drop, as Kamailio does
+    _send_reply_bytes(rcv, out)
+
+
+def internal_error(msg: SipMsg, reason: str):
+    """A 500 for a request that failed inside kamapy (shm exhausted, a module bug)."""
+    if msg.type != REQUEST or msg.method == "ACK":
+        return
+    try:
+        from ..sip.reply import build_reply, sl_to_tag
+        out = build_reply(msg, 500, reason, to_tag=sl_to_tag(msg), server_header=rt.server_header)
+    except (SipParseError, ValueError):
+        return
+    _send_reply_bytes(msg.rcv, out)
+
+
+def receive_msg(data: bytes, rcv: RecvInfo):
+    from ..cfg.runtime import run_route
+    from ..sip.receive import parse_received
+    try:
+        msg = parse_received(data, rcv)
+    except SipParseError as err:
+        answer_parse_error(data, rcv, err)
+        return
+    _msg_counter[0] += 1
+    msg.id = _msg_counter[0]
+    routes = rt.routes
+    try:
+        if msg.type == REQUEST:
+            if routes.request is not None:
+                run_route(routes.request, msg, REQUEST_ROUTE)
+            return
+        # a reply
+        if routes.reply is not None:
+            run_route(routes.reply, msg, CORE_ONREPLY_ROUTE)
+            if msg.ctx is not None and msg.ctx.dropped:
+                return
+        for hook in rt.reply_hooks:
+            if hook(msg):
+                return
+        from ..net.forward import forward_reply
+        forward_reply(msg)
+    except SipParseError as err:
+        # a header the script needed turned out malformed (parsing is lazy)
+        log.warning("bad message from %s:%d while routing: %s", rcv.src_ip, rcv.src_port, err.reason)
+        if msg.type == REQUEST and err.status is not None:
+            answer_parse_error(data, rcv, err)
+    except MemoryError as err:
+        log.error("out of shared memory while handling %s from %s:%d: %s",
+                  msg.method or msg.status, rcv.src_ip, rcv.src_port, err)
+        internal_error(msg, "Server Internal Error (out of memory)")
+    except Exception:
+        log.exception("error while handling %s from %s:%d", msg.method or msg.status, rcv.src_ip, rcv.src_port)
+        internal_error(msg, "Server Internal Error")
