@@ -143,6 +143,9 @@ class ModuleRegistry:
         from . import log as kamapy_log
         kamapy_log.register_module_name(exports.name)
         self._register_pvs(exports)
+        if exports.stats:
+            from . import stats
+            stats.declare(exports.name, exports.stats)
         return exports
 
     def _register_pvs(self, exports: ModuleExports):

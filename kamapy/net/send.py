@@ -62,3 +62,20 @@ def send_to(proto: int, data: bytes, host: str, port: int, forced: SocketInfo | 
         return send_udp(data, host, port, forced)
     log.error("transport %d is not supported yet; cannot send to %s:%d", proto, host, port)
     return False
+
+
+def reply_destination(msg) -> tuple[str, int]:
+    """Where a locally generated reply goes (Kamailio: update_sock_struct_from_ip): the
+    source IP; the source port when the top Via has rport or force_rport() ran, else the
+    Via's port (5060 when it has none)."""
+    from ..msg_flags import FL_FORCE_RPORT
+    via = msg.via1
+    if via.rport is not None or msg.xflags & FL_FORCE_RPORT:
+        return msg.rcv.src_ip, msg.rcv.src_port
+    return msg.rcv.src_ip, via.port or 5060
+
+
+def send_reply(msg, data: bytes) -> bool:
+    """Send a locally built reply to `msg` from the socket the request arrived on."""
+    ip, port = reply_destination(msg)
+    return send_to(msg.rcv.proto, data, ip, port, msg.rcv.sock)

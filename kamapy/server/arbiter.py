@@ -37,6 +37,7 @@ STOP_GRACE = 1.5          # seconds between SIGTERM and SIGKILL at shutdown
 CRASH_WINDOW = 1.0        # a child that dies sooner than this after start "crashed at start"
 MAX_START_CRASHES = 5     # ... this many times in a row: give up
 PR_SET_PDEATHSIG = 1
+PR_SET_NAME = 15
 
 
 @dataclass
@@ -44,10 +45,20 @@ class ChildSpec:
     desc: str
     rank: int
     run: Callable[[], None]
+    short: str = "kamapy-child"   # process name shown by ps (15 chars at most)
     slot: int = 0
     pid: int = 0
     started: float = 0.0
     start_crashes: int = 0
+
+
+def _set_process_name(name: str):
+    """Name the process for ps/top (/proc/PID/comm, 15 bytes): "kamapy-udp-1"."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _die_with_parent():
@@ -106,6 +117,7 @@ class Arbiter:
             os.close(self.wake_r)
             os.close(self.wake_w)
             _die_with_parent()
+            _set_process_name(spec.short)
             if os.getppid() != self.master_pid:  # the master died before prctl took effect
                 os._exit(0)
             rt.rank = spec.rank

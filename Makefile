@@ -1,0 +1,48 @@
+# kamapy — the README's commands call these targets.
+#   make run    start kamapy on etc/kamapy.cfg in the foreground (127.0.0.1:5060)
+#   make test   run the test suite (installs what it needs first)
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# Debian packages the tests drive as real peers
+DEB_PACKAGES := sip-tester kamailio
+NATIVE_SRC := $(wildcard kamapy/_native/*.c kamapy/_native/*.h) kamapy/_native/build.py
+
+.PHONY: install deps run test test-all bench lint clean
+
+install: $(STAMP)
+
+$(STAMP): setup.py pyproject.toml $(NATIVE_SRC)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel cffi
+	$(PY) -m pip install -q --no-build-isolation -e '.[test]'
+	touch $@
+
+# system packages for the wire tests (root on Debian; skipped when all are present)
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+run: install
+	$(VENV)/bin/kamapy -f etc/kamapy.cfg -DD -E
+
+test: deps install
+	$(PY) -m pytest -q -m "not slow" -p no:cacheprovider
+
+test-all: deps install
+	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: deps install
+	$(PY) bench/native_bench.py
+	@test -f bench/sip_bench.py && $(PY) bench/sip_bench.py || true
+
+lint: install
+	$(VENV)/bin/ruff check kamapy modules tests bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info kamapy/_native/*.so kamapy/_native/_kamapy_native.c

@@ -1,0 +1,283 @@
+"""Starting a server from a config file (Kamailio: main.c main()).
+
+Order, as Kamailio's: read the config -> core parameters (command line wins) ->
+logging -> shared memory -> load modules and apply modparams -> compile the routes ->
+bind the listen sockets -> mod_init -> fork the children and supervise them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import sys
+from dataclasses import dataclass, field
+
+from .. import __version__
+from .. import log as kamapy_log
+from ..loader import ModuleLoadError, registry
+from ..module import PROC_NOCHLDINIT, PROC_TIMER
+from ..net.socket_info import SocketInfo
+from ..runtime import rt
+
+log = logging.getLogger("kamapy.boot")
+
+DEFAULT_SHM_MB = 64
+EXIT_CONFIG_ERROR = 255  # Kamailio exits with -1 on a bad config
+
+
+def version_line() -> str:
+    return f"version: kamapy {__version__} ({platform.machine()}/{sys.platform})"
+
+
+@dataclass
+class Options:
+    cfg_file: str
+    check_only: bool = False
+    syntax_only: bool = False
+    foreground: int = 0          # -D count
+    log_stderr: bool = False     # -E
+    debug_delta: int = 0         # -d count
+    shm_mb: int = DEFAULT_SHM_MB
+    pkg_mb: int = 0
+    children: int | None = None
+    listen: list[str] = field(default_factory=list)
+    module_paths: list[str] = field(default_factory=list)
+    defines: dict[str, str | None] = field(default_factory=dict)
+    pidfile: str | None = None
+    rundir: str | None = None
+
+
+class BootError(Exception):
+    """A problem that stops the server before it serves, already formatted for the user."""
+
+
+def _format_load_error(e: ModuleLoadError) -> str:
+    return "\n".join(f"ERROR: {p}" for p in e.problems)
+
+
+def load_config(opts: Options):
+    """Parse, apply core params, load modules, apply modparams, compile. Returns
+    (ast, core). Raises BootError with the user-facing text."""
+    from ..cfg import apply_core_params, compile_routes, parse_config
+    from ..cfg.errors import ConfigError
+
+    try:
+        ast = parse_config(opts.cfg_file, opts.defines)
+        core = apply_core_params(ast)
+    except ConfigError as e:
+        raise BootError(str(e)) from None
+    except OSError as e:
+        raise BootError(f"ERROR: cannot read config file {opts.cfg_file}: {e.strerror}") from None
+    _apply_command_line(core, opts)
+    rt.core = core
+    rt.cfg_file = opts.cfg_file
+
+    registry.search_dirs = list(opts.module_paths) + list(_as_list(getattr(core, "mpath", None)))
+    from .. import core_functions
+    registry.add(core_functions.exports)
+    try:
+        registry.load_all([(m.path, m.pos) for m in ast.loadmodules])
+        for mp in ast.modparams:
+            registry.set_param(mp.module, mp.name, mp.value, mp.pos)
+    except ModuleLoadError as e:
+        raise BootError(_format_load_error(e)) from None
+    try:
+        rt.routes = compile_routes(ast, registry)
+    except ConfigError as e:
+        raise BootError(str(e)) from None
+    return ast, core
+
+
+def _as_list(value):
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return value
+    return [value]
+
+
+def _apply_command_line(core, opts: Options):
+    if opts.children is not None:
+        core.children = opts.children
+    if opts.log_stderr:
+        core.log_stderror = True
+    if opts.debug_delta:
+        core.debug = int(core.debug) + opts.debug_delta
+    if opts.listen:
+        from ..cfg.core_params import parse_listen
+        core.listen = [parse_listen(spec) for spec in opts.listen]
+
+
+def _make_sockets(core) -> list[SocketInfo]:
+    sockets = []
+    specs = list(_as_list(getattr(core, "listen", None)))
+    if not specs:
+        # Kamailio listens on every address when no listen= is given; we take the
+        # loopback and the wildcard only (no interface enumeration yet)
+        port = int(getattr(core, "port", 0) or 5060)
+        sockets.append(SocketInfo("udp", "0.0.0.0", port))
+    for spec in specs:
+        proto = (spec.proto or "udp").lower()
+        if proto != "udp":
+            log.warning("listen %s:%s:%s: only UDP is served so far; skipped", proto, spec.host, spec.port)
+            continue
+        sockets.append(SocketInfo(proto, spec.host, spec.port or int(getattr(core, "port", 0) or 5060),
+                                  spec.advertise_host, spec.advertise_port, spec.name))
+    return sockets
+
+
+def _setup_logging(core):
+    kamapy_log.setup(debug=int(getattr(core, "debug", 2)),
+                     to_stderr=bool(getattr(core, "log_stderror", False)),
+                     facility=str(getattr(core, "log_facility", "LOG_DAEMON")),
+                     prefix=str(getattr(core, "log_prefix", "") or ""))
+
+
+def _init_shared_memory(opts: Options):
+    from .. import shm
+    size = max(1, opts.shm_mb) * 1024 * 1024
+    shm.init_pool(size)
+    try:
+        from ..proctable import ProcTable
+        rt.proctable = ProcTable(256)
+    except ImportError:
+        rt.proctable = None
+
+
+def check(opts: Options) -> int:
+    """-c: check the config and exit; prints `config file ok` or the errors."""
+    kamapy_log.setup(debug=0, to_stderr=True)
+    if opts.syntax_only:
+        from ..cfg import parse_config
+        from ..cfg.errors import ConfigError
+        try:
+            parse_config(opts.cfg_file, opts.defines)
+        except ConfigError as e:
+            print(str(e), file=sys.stderr)
+            return EXIT_CONFIG_ERROR
+        except OSError as e:
+            print(f"ERROR: cannot read config file {opts.cfg_file}: {e.strerror}", file=sys.stderr)
+            return EXIT_CONFIG_ERROR
+        print("config file ok, exiting...", file=sys.stderr)
+        return 0
+    try:
+        _init_shared_memory(opts)
+        load_config(opts)
+    except BootError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    print("config file ok, exiting...", file=sys.stderr)
+    return 0
+
+
+def serve(opts: Options) -> int:
+    kamapy_log.setup(debug=2, to_stderr=True)  # until the config says otherwise
+    try:
+        _init_shared_memory(opts)
+        _ast, core = load_config(opts)
+    except BootError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    _setup_logging(core)
+    rt.server_header = _header_value(getattr(core, "server_header", None), "Server")
+    rt.user_agent_header = _header_value(getattr(core, "user_agent_header", None), "User-Agent")
+    for alias in _as_list(getattr(core, "alias", None)):
+        host, port, proto = _parse_alias(alias)
+        rt.add_alias(host, port, proto)
+
+    rt.sockets = _make_sockets(core)
+    try:
+        for si in rt.sockets:
+            si.bind()
+            log.info("listening on %s", si)
+    except OSError as e:
+        print(f"ERROR: cannot bind {si}: {e.strerror}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+
+    try:
+        registry.mod_init_all()
+    except ModuleLoadError as e:
+        print(_format_load_error(e), file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+
+    if opts.foreground == 0:
+        _daemonize()
+    if opts.pidfile:
+        with open(opts.pidfile, "w") as f:
+            f.write(f"{os.getpid()}\n")
+
+    from .arbiter import Arbiter
+    children = _child_specs(core)
+    arbiter = Arbiter(registry, children, opts.pidfile)
+    return arbiter.run()
+
+
+def _header_value(value, name: str) -> str:
+    """server_header= is the whole header line in Kamailio ("Server: foo")."""
+    if value is None:
+        return f"{name}: kamapy ({__version__} ({platform.machine()}/{sys.platform}))"
+    value = str(value).strip()
+    return value
+
+
+def _parse_alias(alias) -> tuple[str, int, int]:
+    from ..sip.msg import PROTO_IDS
+    text = str(alias)
+    proto = 0
+    if ":" in text:
+        head, rest = text.split(":", 1)
+        if head.lower() in PROTO_IDS:
+            proto = PROTO_IDS[head.lower()]
+            text = rest
+    port = 0
+    if text.startswith("["):
+        end = text.find("]")
+        host, tail = text[: end + 1], text[end + 1:]
+        if tail.startswith(":"):
+            port = int(tail[1:])
+    elif ":" in text:
+        host, p = text.rsplit(":", 1)
+        port = int(p)
+    else:
+        host = text
+    return host, port, proto
+
+
+def _child_specs(core):
+    from .arbiter import ChildSpec
+    from .worker import udp_loop
+
+    specs = []
+    n = int(getattr(core, "children", 8) or 8)
+    rank = 1
+    for si in rt.sockets:
+        for i in range(n):
+            specs.append(ChildSpec(f"udp receiver child={i} sock={si}", rank, _bind(udp_loop, si),
+                                   short=f"kamapy-udp-{rank}"))
+            rank += 1
+    from .. import timer
+    specs.append(ChildSpec("timer", PROC_TIMER, lambda: timer.run_forever(lambda: rt.stopping),
+                           short="kamapy-timer"))
+    for name in registry.order:
+        for proc in registry.modules[name].procs:
+            for i in range(proc.count):
+                specs.append(ChildSpec(f"{proc.name} {i}" if proc.count > 1 else proc.name,
+                                       PROC_NOCHLDINIT, _bind(proc.run, i), short=f"kamapy-{name}"[:15]))
+    return specs
+
+
+def _bind(fn, arg):
+    return lambda: fn(arg)
+
+
+def _daemonize():
+    """Detach like Kamailio without -D: fork, setsid, fork, stdio to /dev/null."""
+    if os.fork():
+        os._exit(0)
+    os.setsid()
+    if os.fork():
+        os._exit(0)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)

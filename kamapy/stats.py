@@ -1,0 +1,104 @@
+"""Statistics: named counters in shared memory, grouped by module (Kamailio: counters.c,
+the kex/stats API behind stats.get_statistics).
+
+A group is declared before the fork (the loader does it for each module's
+`exports.stats`, the core for its own), so every process increments the same atomic
+counters. Hot paths keep the Stat object and call inc() on it: one cffi call.
+"""
+
+from __future__ import annotations
+
+
+class Stat:
+    __slots__ = ("group", "name", "_arr", "_i")
+
+    def __init__(self, group: str, name: str, arr, i: int):
+        self.group = group
+        self.name = name
+        self._arr = arr
+        self._i = i
+
+    def inc(self, n: int = 1):
+        self._arr.add(self._i, n)
+
+    def dec(self, n: int = 1):
+        self._arr.add(self._i, -n)
+
+    def get(self) -> int:
+        return self._arr.get(self._i)
+
+    def set(self, value: int):
+        self._arr.set(self._i, value)
+
+    def reset(self):
+        self._arr.set(self._i, 0)
+
+
+class StatGroup:
+    def __init__(self, name: str, names: list[str]):
+        self.name = name
+        self._arr = _counter_array(max(1, len(names)))
+        self.stats = {n: Stat(name, n, self._arr, i) for i, n in enumerate(names)}
+
+    def __getitem__(self, name: str) -> Stat:
+        return self.stats[name]
+
+    def values(self) -> dict[str, int]:
+        return {n: s.get() for n, s in self.stats.items()}
+
+
+class _LocalCounters:
+    """Counters in private memory, for code run without a server (unit tests, -c)."""
+
+    def __init__(self, n: int):
+        self._v = [0] * n
+
+    def add(self, i, n):
+        self._v[i] += n
+
+    def get(self, i):
+        return self._v[i]
+
+    def set(self, i, v):
+        self._v[i] = v
+
+
+def _counter_array(n: int):
+    from . import shm
+    from .counters import CounterArray
+    try:
+        shm.pool()
+    except RuntimeError:
+        return _LocalCounters(n)
+    return CounterArray(n)
+
+
+_groups: dict[str, StatGroup] = {}
+
+# the core's own statistics (Kamailio's "core:" group)
+CORE_STATS = [
+    "rcv_requests", "rcv_replies", "fwd_requests", "fwd_replies", "drop_requests",
+    "drop_replies", "err_requests", "err_replies", "bad_URIs_rcvd", "unsupported_methods",
+    "bad_msg_hdr",
+]
+
+
+def declare(group: str, names: list[str]) -> StatGroup:
+    """Create (once) the counters of a group; a second declaration returns the first."""
+    g = _groups.get(group)
+    if g is None:
+        g = _groups[group] = StatGroup(group, list(names))
+    return g
+
+
+def group(name: str) -> StatGroup | None:
+    return _groups.get(name)
+
+
+def stat(group_name: str, name: str) -> Stat | None:
+    g = _groups.get(group_name)
+    return g.stats.get(name) if g else None
+
+
+def groups() -> dict[str, StatGroup]:
+    return dict(_groups)

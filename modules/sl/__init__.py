@@ -1,0 +1,135 @@
+"""sl: stateless replies (Kamailio: modules/sl).
+
+sl_send_reply(code, reason) answers the current request without creating a
+transaction: the reply is built from the request (Vias, From, To with a To-tag for
+codes >= 180, Call-ID, CSeq, plus whatever append_to_reply() added) and sent back to
+where the request came from. The To-tag is the same for every retransmission of a
+request, so an ACK to a stateless reply can be recognised and absorbed.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from kamapy import ser_error, stats
+from kamapy.module import (
+    FAILURE_ROUTE,
+    ONREPLY_ROUTE,
+    REQUEST_ROUTE,
+    Arg,
+    Function,
+    ModuleExports,
+    Param,
+    RpcCommand,
+)
+from kamapy.msg_flags import FL_FINAL_REPLY, FL_MSG_NOREPLY
+from kamapy.net.send import send_reply
+from kamapy.runtime import rt
+from kamapy.sip.methods import METHOD_ACK
+
+log = logging.getLogger("kamapy.sl")
+
+STATS = [
+    "1xx_replies", "200_replies", "202_replies", "2xx_replies", "300_replies", "301_replies",
+    "302_replies", "3xx_replies", "400_replies", "401_replies", "403_replies", "404_replies",
+    "407_replies", "408_replies", "483_replies", "4xx_replies", "500_replies", "5xx_replies",
+    "6xx_replies", "xxx_replies", "sent_replies", "sent_err_replies", "failures", "received_ACKs",
+]
+_EXACT = {200, 202, 300, 301, 302, 400, 401, 403, 404, 407, 408, 483, 500}
+
+# hooks another module installs: send_reply() goes stateful when tm has a transaction
+_stateful_reply = []
+
+
+def _count(code: int):
+    g = stats.group("sl")
+    if g is None:
+        return
+    g["sent_replies"].inc()
+    if code in _EXACT:
+        g[f"{code}_replies"].inc()
+    cls = code // 100
+    if 1 <= cls <= 6:
+        g[f"{cls}xx_replies"].inc()
+    else:
+        g["xxx_replies"].inc()
+    if code >= 300:
+        g["sent_err_replies"].inc()
+
+
+def sl_reply(msg, code: int, reason: str) -> int:
+    """Build and send a stateless reply; 1 on success, -1 on failure (Kamailio's codes)."""
+    from kamapy.sip.reply import build_reply, sl_to_tag
+
+    if msg.method_id == METHOD_ACK:
+        return -1
+    if msg.xflags & FL_MSG_NOREPLY:
+        log.info("message marked with no-reply flag")
+        return -2
+    if not reason:
+        log.error("reply reason is null or empty")
+        return -1
+    to_tag = None
+    if code >= 180 and not msg.to_hdr.tag:
+        to_tag = sl_to_tag(msg)
+    extra = "".join(msg.reply_lumps) if msg.reply_lumps else ""
+    data = build_reply(msg, code, reason, to_tag=to_tag, headers=extra, server_header=rt.server_header)
+    if not send_reply(msg, data):
+        g = stats.group("sl")
+        if g is not None:
+            g["failures"].inc()
+        return -1
+    if code >= 200:
+        msg.xflags |= FL_FINAL_REPLY
+    _count(code)
+    return 1
+
+
+def w_sl_send_reply(msg, code: int, reason: str) -> int:
+    return sl_reply(msg, int(code), reason)
+
+
+def w_send_reply(msg, code: int, reason: str) -> int:
+    for hook in _stateful_reply:
+        rc = hook(msg, int(code), reason)
+        if rc is not None:
+            return rc
+    return sl_reply(msg, int(code), reason)
+
+
+def w_sl_reply_error(msg) -> int:
+    code, phrase = ser_error.err2reason(ser_error.last_error())
+    return sl_reply(msg, code, phrase)
+
+
+def rpc_stats(_rpc, _params):
+    g = stats.group("sl")
+    return g.values() if g is not None else {}
+
+
+def _check_code(code):
+    if not 100 <= int(code) <= 699:
+        raise ValueError("a reply code is 100..699")
+
+
+exports = ModuleExports(
+    name="sl",
+    params=[
+        Param("default_code", int, 500),
+        Param("default_reason", str, "Internal Server Error"),
+        Param("bind_tm", int, 1),
+        Param("rich_redirect", int, 0),
+        Param("event_callback_fl_ack", str, ""),
+        Param("event_callback_lres_sent", str, ""),
+    ],
+    functions=[
+        Function("sl_send_reply", w_sl_send_reply, (Arg("igp", fixup=_check_code), Arg("spve")), REQUEST_ROUTE),
+        Function("sl_reply", w_sl_send_reply, (Arg("igp", fixup=_check_code), Arg("spve")), REQUEST_ROUTE),
+        Function("send_reply", w_send_reply, (Arg("igp", fixup=_check_code), Arg("spve")),
+                 REQUEST_ROUTE | ONREPLY_ROUTE | FAILURE_ROUTE),
+        Function("sl_reply_error", w_sl_reply_error, (), REQUEST_ROUTE),
+        Function("send_reply_error", w_sl_reply_error, (), REQUEST_ROUTE | ONREPLY_ROUTE | FAILURE_ROUTE),
+    ],
+    rpc=[RpcCommand("sl.stats", rpc_stats, "Print reply statistics.")],
+    stats=STATS,
+)
