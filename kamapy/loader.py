@@ -152,10 +152,7 @@ class ModuleRegistry:
         if not (exports.pvs or exports.transformations):
             return
         from .pv import registry as pv_registry
-        for pvdef in exports.pvs:
-            pv_registry.register_pv(pvdef.name, pvdef.factory)
-        for trdef in exports.transformations:
-            pv_registry.register_transformation(trdef.class_name, trdef.name, trdef.fn)
+        pv_registry.register_module_exports(exports)
 
     def load_all(self, entries):
         """Load every (spec, pos) of the config's loadmodule lines; one error naming every

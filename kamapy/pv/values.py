@@ -1,0 +1,37 @@
+"""How PV values look to the rest of kamapy.
+
+A PV value is `str`, `int` or None ($null). Kamailio keeps a string and an integer
+side by side; a PV returns `int` when Kamailio flags its value as an integer whose text
+is that integer ($rs, $rp, $ml, $var(x) = 1 ...), and `str` otherwise ($rm, $pr, ...).
+"""
+
+from __future__ import annotations
+
+NULL_TEXT = "<null>"  # what a $null prints as inside a format string (pv_printf)
+
+
+def to_str(value) -> str:
+    """The string side of a value; $null becomes the empty string (as pv_get_null)."""
+    if value is None:
+        return ""
+    if value.__class__ is str:
+        return value
+    return str(value)
+
+
+def to_int(value) -> int | None:
+    """The integer side of a value, Kamailio-style (str2sint: optional sign + digits);
+    None when it is not a number."""
+    if value is None:
+        return None
+    if value.__class__ is int:
+        return value
+    if isinstance(value, bool):
+        return int(value)
+    text = str(value).strip()
+    if not text:
+        return None
+    body = text[1:] if text[0] in "+-" else text
+    if not body.isdigit():
+        return None
+    return int(text)

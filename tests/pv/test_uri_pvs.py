@@ -1,0 +1,79 @@
+import pytest
+from pv_test_messages import make_msg
+
+from kamapy.pv import parse_pv
+
+
+def get(text, m):
+    return parse_pv(text).get(m)
+
+
+def put(text, m, value):
+    return parse_pv(text).set(m, value)
+
+
+@pytest.mark.parametrize("text,value", [
+    ("$ru", "sip:12345@example.com:5080;transport=tcp;lr?subject=hi"),
+    ("$rU", "12345"),
+    ("$rd", "example.com"),
+    ("$rp", 5080),
+    ("$rP", "tcp"),
+    ("$rz", "sip"),
+    ("$rUl", 5),
+    ("$ou", "sip:12345@example.com:5080;transport=tcp;lr?subject=hi"),
+    ("$oU", "12345"),
+    ("$od", "example.com"),
+    ("$op", 5080),
+    ("$du", None),
+    ("$dd", None),
+])
+def test_ruri_reads(msg, text, value):
+    assert get(text, msg) == value
+
+
+def test_default_port_and_transport():
+    m = make_msg("OPTIONS sip:alice@h.example SIP/2.0\r\nVia: SIP/2.0/UDP h\r\n\r\n")
+    assert get("$rp", m) == 5060
+    assert get("$rP", m) == "udp"
+    s = make_msg("OPTIONS sips:alice@h.example SIP/2.0\r\nVia: SIP/2.0/TLS h\r\n\r\n")
+    assert get("$rp", s) == 5061
+    assert get("$rz", s) == "sips"
+    hostonly = make_msg("OPTIONS sip:h.example SIP/2.0\r\nVia: SIP/2.0/UDP h\r\n\r\n")
+    assert get("$rU", hostonly) is None
+
+
+def test_write_ruri_and_parts(msg):
+    put("$ru", msg, "sip:bob@other.example")
+    assert get("$ru", msg) == "sip:bob@other.example"
+    assert get("$rU", msg) == "bob"
+    assert get("$ou", msg) == "sip:12345@example.com:5080;transport=tcp;lr?subject=hi"
+    put("$rU", msg, "carol")
+    assert get("$ru", msg) == "sip:carol@other.example"
+    put("$rd", msg, "third.example")
+    assert get("$ru", msg) == "sip:carol@third.example"
+    put("$rp", msg, 5090)
+    assert get("$ru", msg) == "sip:carol@third.example:5090"
+    put("$rp", msg, None)
+    assert get("$ru", msg) == "sip:carol@third.example"
+    put("$rU", msg, None)
+    assert get("$ru", msg) == "sip:third.example"
+    assert put("$ru", msg, None) == -1
+    assert get("$ru", msg) == "sip:third.example"
+
+
+def test_write_keeps_params_and_headers(msg):
+    put("$rU", msg, "999")
+    assert get("$ru", msg) == "sip:999@example.com:5080;transport=tcp;lr?subject=hi"
+    put("$rd", msg, "1.2.3.4")
+    assert get("$ru", msg) == "sip:999@1.2.3.4:5080;transport=tcp;lr?subject=hi"
+
+
+def test_dst_uri(msg):
+    put("$du", msg, "sip:proxy.example:5070;transport=tcp")
+    assert msg.dst_uri == "sip:proxy.example:5070;transport=tcp"
+    assert get("$du", msg) == "sip:proxy.example:5070;transport=tcp"
+    assert get("$dd", msg) == "proxy.example"
+    assert get("$dp", msg) == 5070
+    assert get("$dP", msg) == "tcp"
+    put("$du", msg, None)
+    assert msg.dst_uri is None and get("$du", msg) is None
