@@ -138,6 +138,8 @@ def _init_shared_memory(opts: Options):
     from .. import shm
     size = max(1, opts.shm_mb) * 1024 * 1024
     shm.init_pool(size)
+    from .. import stats
+    stats.declare("core", stats.CORE_STATS)
     try:
         from ..proctable import ProcTable
         rt.proctable = ProcTable(256)

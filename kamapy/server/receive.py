@@ -17,6 +17,21 @@ from ..sip.msg import REQUEST, RecvInfo, SipMsg
 log = logging.getLogger("kamapy.receive")
 
 _msg_counter = [0]
+_core = {}
+
+
+def core_stat(name: str):
+    """The core's counter `name` (rcv_requests ...), looked up once per process."""
+    st = _core.get(name)
+    if st is None:
+        from .. import stats
+        st = _core[name] = stats.stat("core", name) or _NoStat()
+    return st
+
+
+class _NoStat:
+    def inc(self, n=1):
+        pass
 
 
 def _send_reply_bytes(rcv: RecvInfo, data: bytes):
@@ -66,6 +81,7 @@ def receive_msg(data: bytes, rcv: RecvInfo):
     try:
         msg = parse_received(data, rcv)
     except SipParseError as err:
+        core_stat("bad_msg_hdr").inc()
         answer_parse_error(data, rcv, err)
         return
     _msg_counter[0] += 1
@@ -73,10 +89,12 @@ def receive_msg(data: bytes, rcv: RecvInfo):
     routes = rt.routes
     try:
         if msg.type == REQUEST:
+            core_stat("rcv_requests").inc()
             if routes.request is not None:
                 run_route(routes.request, msg, REQUEST_ROUTE)
             return
         # a reply
+        core_stat("rcv_replies").inc()
         if routes.reply is not None:
             run_route(routes.reply, msg, CORE_ONREPLY_ROUTE)
             if msg.ctx is not None and msg.ctx.dropped:
@@ -89,6 +107,7 @@ def receive_msg(data: bytes, rcv: RecvInfo):
     except SipParseError as err:
         # a header the script needed turned out malformed (parsing is lazy)
         log.warning("bad message from %s:%d while routing: %s", rcv.src_ip, rcv.src_port, err.reason)
+        core_stat("bad_msg_hdr").inc()
         if msg.type == REQUEST and err.status is not None:
             answer_parse_error(data, rcv, err)
     except MemoryError as err:

@@ -22,7 +22,7 @@ from kamapy.module import (
     Param,
     RpcCommand,
 )
-from kamapy.msg_flags import FL_FINAL_REPLY, FL_MSG_NOREPLY
+from kamapy.msg_flags import FL_FINAL_REPLY, FL_FORCE_RPORT, FL_MSG_NOREPLY
 from kamapy.net.send import send_reply
 from kamapy.runtime import rt
 from kamapy.sip.methods import METHOD_ACK
@@ -73,7 +73,8 @@ def sl_reply(msg, code: int, reason: str) -> int:
     if code >= 180 and not msg.to_hdr.tag:
         to_tag = sl_to_tag(msg)
     extra = "".join(msg.reply_lumps) if msg.reply_lumps else ""
-    data = build_reply(msg, code, reason, to_tag=to_tag, headers=extra, server_header=rt.server_header)
+    data = build_reply(msg, code, reason, to_tag=to_tag, headers=extra, server_header=rt.server_header,
+                       force_rport=bool(msg.xflags & FL_FORCE_RPORT))
     if not send_reply(msg, data):
         g = stats.group("sl")
         if g is not None:

@@ -1,0 +1,108 @@
+"""Stateless forwarding (Kamailio: forward.c forward_request / forward_reply).
+
+forward(msg[, (host, port)]) relays a request to $du / the R-URI (or the given hop)
+with our Via on top, whose branch is computed from the request so a retransmission
+gets the same one. forward_reply(msg) relays a reply that is not tm's: our Via is
+removed and the reply goes where the next Via says (received/rport first).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .. import ser_error, stats
+from ..msg_flags import FL_ADD_LOCAL_RPORT, FL_FORCE_RPORT
+from ..runtime import is_myself
+from ..sip.errors import SipParseError
+from ..sip.forward import next_hop, stateless_branch, via_value
+from ..sip.msg import PROTO_IDS, REPLY
+from ..sip.outgoing import build_reply_forward, build_request
+from .send import choose_socket, resolve, send_to
+
+log = logging.getLogger("kamapy.forward")
+
+
+def _core_stat(name: str):
+    g = stats.group("core")
+    if g is not None:
+        g[name].inc()
+
+
+def forward(msg, dest=None) -> int:
+    """The core forward() action: 1 when sent, a negative error code otherwise."""
+    if msg.type == REPLY:
+        return 1 if forward_reply(msg) else -1
+    try:
+        if dest is not None:
+            host, port = dest
+            proto = "udp"
+            port = port or 5060
+        else:
+            proto, host, port = next_hop(msg)
+    except SipParseError as e:
+        log.error("forward: bad destination: %s", e.reason)
+        ser_error.set_error(ser_error.E_BAD_URI)
+        return ser_error.E_BAD_URI
+    proto_id = PROTO_IDS.get(proto, 0)
+    try:
+        _ip, af = resolve(host)
+    except OSError:
+        log.error("forward: cannot resolve %s", host)
+        ser_error.set_error(ser_error.E_BAD_ADDRESS)
+        return ser_error.E_BAD_ADDRESS
+    forced = msg.force_send_socket
+    si = choose_socket(proto_id, af, forced if not isinstance(forced, tuple) else None)
+    if si is None:
+        log.error("forward: no socket for %s to %s", proto, host)
+        ser_error.set_error(ser_error.E_NO_SOCKET)
+        return ser_error.E_NO_SOCKET
+    params = ";rport" if msg.xflags & FL_ADD_LOCAL_RPORT else ""
+    via = via_value(si.via_host, si.via_port, proto, stateless_branch(msg), params)
+    data = build_request(msg, via, proto, force_rport=bool(msg.xflags & FL_FORCE_RPORT))
+    if not send_to(proto_id, data, host, port, si):
+        ser_error.set_error(ser_error.E_SEND)
+        return ser_error.E_SEND
+    _core_stat("fwd_requests")
+    return 1
+
+
+def reply_hop(via) -> tuple[str, int]:
+    """Where a relayed reply goes, from the Via below ours (RFC 3261 §18.2.2, RFC 3581):
+    received (else the sent-by host), rport's value (else the sent-by port)."""
+    port = 0
+    if via.rport:
+        try:
+            port = int(via.rport)
+        except ValueError:
+            port = 0
+    host = via.received or via.host
+    if not port:
+        port = via.port or 5060
+    return host, port
+
+
+def forward_reply(msg) -> bool:
+    """Relay a reply statelessly; False (and a log line) when it is not ours to relay."""
+    try:
+        via1 = msg.via1
+        if not is_myself(via1.host, via1.port or 0):
+            log.info("forward_reply: the first Via (%s) is not us; dropping the reply", via1.host)
+            _core_stat("drop_replies")
+            return False
+        via2 = msg.via2
+        if via2 is None:
+            log.info("forward_reply: no second Via; the reply was for us, dropping it")
+            _core_stat("drop_replies")
+            return False
+        host, port = reply_hop(via2)
+        proto = (via2.transport or "udp").lower()
+        data = build_reply_forward(msg, proto)
+    except SipParseError as e:
+        log.warning("forward_reply: bad reply: %s", e.reason)
+        _core_stat("err_replies")
+        return False
+    ok = send_to(PROTO_IDS.get(proto, 1), data, host, port, msg.rcv.sock)
+    if ok:
+        _core_stat("fwd_replies")
+    return ok
+
