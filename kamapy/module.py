@@ -65,7 +65,7 @@ ARG_KINDS = ("str", "int", "spve", "igp", "pvar", "regex", "raw")
 @dataclass(frozen=True)
 class Arg:
     kind: str = "spve"
-    fixup: Callable[[Any], Any] | None = None  # extra load-time check/convert of a static value
+    fixup: Callable[[Any], Any] | None = None  # load-time check/convert of a static value: returns the value to use
     optional: bool = False
     default: Any = None
 

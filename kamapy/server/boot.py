@@ -52,8 +52,19 @@ class BootError(Exception):
     """A problem that stops the server before it serves, already formatted for the user."""
 
 
-def _format_load_error(e: ModuleLoadError) -> str:
-    return "\n".join(f"ERROR: {p}" for p in e.problems)
+def _load_error_report(e: ModuleLoadError, ast) -> str:
+    """Module problems in the config's own format: file:line:col, the line, a caret."""
+    from ..cfg.errors import ConfigError, Position, Problem
+
+    problems = []
+    for p in e.problems:
+        pos = Position(p.file, p.line, p.col) if p.file else None
+        if ast is not None and ast.sources is not None and pos is not None:
+            problems.append(ast.sources.problem(pos, p.message))
+        else:
+            problems.append(Problem(pos, p.message))
+    n = len(problems)
+    return f"{ConfigError(problems).report()}\nERROR: bad config file ({n} error{'s' if n != 1 else ''})"
 
 
 def load_config(opts: Options):
@@ -64,29 +75,40 @@ def load_config(opts: Options):
 
     try:
         ast = parse_config(opts.cfg_file, opts.defines)
-        core = apply_core_params(ast)
+        core = apply_core_params(ast, ast.sources)
     except ConfigError as e:
-        raise BootError(str(e)) from None
+        raise BootError(_config_error_report(e)) from None
     except OSError as e:
         raise BootError(f"ERROR: cannot read config file {opts.cfg_file}: {e.strerror}") from None
     _apply_command_line(core, opts)
     rt.core = core
     rt.cfg_file = opts.cfg_file
+    load_modules(ast, core, opts.module_paths)
+    try:
+        rt.routes = compile_routes(ast, registry, core)
+    except ConfigError as e:
+        raise BootError(_config_error_report(e)) from None
+    return ast, core
 
-    registry.search_dirs = list(opts.module_paths) + list(_as_list(getattr(core, "mpath", None)))
+
+def load_modules(ast, core, module_paths=()):
+    """loadmodule + modparam of a parsed config into the process registry."""
+    registry.search_dirs = (list(module_paths) + [lp.path for lp in ast.load_paths]
+                            + list(_as_list(getattr(core, "mpath", None))))
     from .. import core_functions
     registry.add(core_functions.exports)
     try:
-        registry.load_all([(m.path, m.pos) for m in ast.loadmodules])
+        registry.load_all([(m.path, m.pos) for m in ast.modules])
         for mp in ast.modparams:
-            registry.set_param(mp.module, mp.name, mp.value, mp.pos)
+            registry.set_param(mp.modules, mp.name, mp.value.value, mp.value.pos or mp.pos)
     except ModuleLoadError as e:
-        raise BootError(_format_load_error(e)) from None
-    try:
-        rt.routes = compile_routes(ast, registry)
-    except ConfigError as e:
-        raise BootError(str(e)) from None
-    return ast, core
+        raise BootError(_load_error_report(e, ast)) from None
+    return registry
+
+
+def _config_error_report(e) -> str:
+    n = len(e.problems)
+    return f"{e.report()}\nERROR: bad config file ({n} error{'s' if n != 1 else ''})"
 
 
 def _as_list(value):
@@ -105,8 +127,29 @@ def _apply_command_line(core, opts: Options):
     if opts.debug_delta:
         core.debug = int(core.debug) + opts.debug_delta
     if opts.listen:
-        from ..cfg.core_params import parse_listen
         core.listen = [parse_listen(spec) for spec in opts.listen]
+
+
+def parse_listen(text: str):
+    """`-l [proto:]host[:port]` -> ListenSpec (IPv6 hosts in brackets)."""
+    from ..cfg.core_params import ListenSpec
+    from ..sip.msg import PROTO_IDS
+    proto = None
+    head, sep, rest = text.partition(":")
+    if sep and head.lower() in PROTO_IDS:
+        proto, text = head.lower(), rest
+    port = None
+    if text.startswith("["):
+        end = text.find("]")
+        host, tail = text[: end + 1], text[end + 1:]
+        if tail.startswith(":"):
+            port = int(tail[1:])
+    elif text.count(":") == 1:
+        host, p = text.split(":")
+        port = int(p)
+    else:
+        host = text
+    return ListenSpec(proto, host, port)
 
 
 def _make_sockets(core) -> list[SocketInfo]:
@@ -149,28 +192,25 @@ def _init_shared_memory(opts: Options):
 
 def check(opts: Options) -> int:
     """-c: check the config and exit; prints `config file ok` or the errors."""
+    from ..cfg import check_config
     kamapy_log.setup(debug=0, to_stderr=True)
-    if opts.syntax_only:
-        from ..cfg import parse_config
-        from ..cfg.errors import ConfigError
-        try:
-            parse_config(opts.cfg_file, opts.defines)
-        except ConfigError as e:
-            print(str(e), file=sys.stderr)
-            return EXIT_CONFIG_ERROR
-        except OSError as e:
-            print(f"ERROR: cannot read config file {opts.cfg_file}: {e.strerror}", file=sys.stderr)
-            return EXIT_CONFIG_ERROR
+
+    def loader(ast, core):
+        _init_shared_memory(opts)
+        return load_modules(ast, core, opts.module_paths)
+
+    try:
+        ok, text = check_config(opts.cfg_file, opts.defines, syntax_only=opts.syntax_only,
+                                load_modules=loader)
+    except BootError as e:
+        ok, text = False, str(e)
+    except OSError as e:
+        ok, text = False, f"ERROR: cannot read config file {opts.cfg_file}: {e.strerror}"
+    if ok:
         print("config file ok, exiting...", file=sys.stderr)
         return 0
-    try:
-        _init_shared_memory(opts)
-        load_config(opts)
-    except BootError as e:
-        print(str(e), file=sys.stderr)
-        return EXIT_CONFIG_ERROR
-    print("config file ok, exiting...", file=sys.stderr)
-    return 0
+    print(text, file=sys.stderr)
+    return EXIT_CONFIG_ERROR
 
 
 def serve(opts: Options) -> int:
@@ -200,7 +240,7 @@ def serve(opts: Options) -> int:
     try:
         registry.mod_init_all()
     except ModuleLoadError as e:
-        print(_format_load_error(e), file=sys.stderr)
+        print("\n".join(f"ERROR: {p}" for p in e.problems), file=sys.stderr)
         return EXIT_CONFIG_ERROR
 
     if opts.foreground == 0:

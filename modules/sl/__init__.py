@@ -108,9 +108,11 @@ def rpc_stats(_rpc, _params):
     return g.values() if g is not None else {}
 
 
-def _check_code(code):
-    if not 100 <= int(code) <= 699:
+def _check_code(code) -> int:
+    code = int(code)
+    if not 100 <= code <= 699:
         raise ValueError("a reply code is 100..699")
+    return code
 
 
 exports = ModuleExports(

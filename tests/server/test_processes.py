@@ -38,7 +38,7 @@ request_route {
         sl_send_reply("200", "locked");
         exit;
     }
-    if (method == "OPTIONS") {
+    if (method == "OPTIONS" && $rU == $null) {
         sl_send_reply("200", "OK");
         exit;
     }
