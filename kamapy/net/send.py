@@ -16,18 +16,22 @@ _name_cache: dict[str, tuple[str, int]] = {}
 
 
 def resolve(host: str) -> tuple[str, int]:
-    """host (IP literal or name) -> (ip, family). Names go through the system resolver and
-    are cached per process; the DNS module (SRV/NAPTR, its own server) replaces this."""
+    """host (IP literal or name) -> (ip, family). Results are cached per process (an IP
+    literal costs a dict lookup after its first use); names go through the system
+    resolver until the DNS module (SRV/NAPTR, its own server) replaces this."""
+    hit = _name_cache.get(host)
+    if hit is not None:
+        return hit
     h = strip_brackets(host)
     try:
         ip = ipaddress.ip_address(h)
-        return str(ip), socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+        hit = (str(ip), socket.AF_INET6 if ip.version == 6 else socket.AF_INET)
     except ValueError:
-        pass
-    hit = _name_cache.get(h)
-    if hit is None:
         info = socket.getaddrinfo(h, None, 0, socket.SOCK_DGRAM)
-        hit = _name_cache[h] = (info[0][4][0], info[0][0])
+        hit = (info[0][4][0], info[0][0])
+    if len(_name_cache) > 4096:  # a flood of distinct sources must not grow it forever
+        _name_cache.clear()
+    _name_cache[host] = hit
     return hit
 
 
