@@ -4,6 +4,8 @@ Every header is indexed under its lowercase full name, so "v", "Via" and "VIA" a
 key. Compact forms: RFC 3261 §7.3.3 and the later RFCs that added their own.
 """
 
+from .errors import SipParseError
+
 COMPACT_FORMS = {
     "i": "call-id",
     "m": "contact",
@@ -43,3 +45,15 @@ def header_key(name: str) -> str:
     """The canonical key of a header name: lowercase, compact form expanded."""
     key = name.lower()
     return COMPACT_FORMS.get(key, key)
+
+
+_NAME_BAD = frozenset(' \t\r\n"<>@:,;()[]{}/\\?=')
+
+
+def name_key(raw: str) -> str:
+    """The key of a header name as written before the colon ("Via ", "v"); raises
+    SipParseError when it is not a token (RFC 3261 §25.1)."""
+    name = raw.rstrip(" \t")
+    if not name or any(c in _NAME_BAD for c in name) or not name.isascii():
+        raise SipParseError("bad header name")
+    return header_key(name)

@@ -1,0 +1,134 @@
+"""Stateless forwarding support, as Kamailio's forward_request (core/forward.c) and the
+FORWARD_T action (core/action.c) do it: our Via, its branch, and the next hop.
+
+- The branch is computed from the transaction key, so a retransmission of a request
+  maps to the same branch (RFC 3261 §16.11): "z9hG4bK" + reverse-hex of a hash of
+  Call-ID and CSeq number + "." + MD5 over From tag, To tag (empty for INVITE, ACK,
+  CANCEL), Call-ID, R-URI as received, CSeq number and the top Via's host, port and
+  branch (Kamailio's char_msg_val) + "." + reverse-hex of the branch index.
+  Kamailio's hash of Call-ID/CSeq is tm's table hash; here it is CRC-32 masked to 16
+  bits -- only the MD5 part has to be stable, and it is the same as Kamailio's.
+- next_hop(): $du if set, else the current R-URI; maddr wins over the host; the
+  transport comes from ;transport=, else TLS for sips:, else UDP; the port from the
+  URI, else 5061 for TLS/WSS and 5060 otherwise. No DNS here: a name is returned as is.
+- Max-Forwards is not touched by the core's forward() (the maxfwd module does it);
+  process_maxfwd() gives that module's behaviour through lumps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+
+from .errors import SipParseError
+from .lumps import insert_header, replace_range
+from .methods import METHOD_ACK, METHOD_CANCEL, METHOD_INVITE
+from .msg import SipMsg
+from .reply import reverse_hex
+from .uri import parse_uri
+
+MCOOKIE = "z9hG4bK"
+TRANSPORTS = ("udp", "tcp", "tls", "sctp", "ws", "wss")
+
+
+def transaction_md5(msg: SipMsg) -> str:
+    """Kamailio's char_msg_val: MD5 hex over the transaction key of a request."""
+    cseq = msg.cseq
+    parts = [msg.from_hdr.tag or ""]
+    if msg.method_id & (METHOD_INVITE | METHOD_ACK | METHOD_CANCEL):
+        parts.append("")
+    else:
+        parts.append(msg.to_hdr.tag or "")
+    via1 = msg.via1
+    parts += [msg.callid, msg.ruri, cseq.number, via1.host, via1.port_str]
+    branch = via1.branch
+    if branch is not None:
+        parts.append(branch)
+    md5 = hashlib.md5()
+    for p in parts:
+        p = p.strip(" \t\r\n")
+        if p:
+            md5.update(p.encode("latin-1"))
+    return md5.hexdigest()
+
+
+def transaction_hash(msg: SipMsg) -> int:
+    """A 16-bit hash of Call-ID and CSeq number (the hash_index in the branch)."""
+    return zlib.crc32((msg.callid + msg.cseq.number).encode("latin-1")) & 0xFFFF
+
+
+def stateless_branch(msg: SipMsg, index: int = 0) -> str:
+    """The branch parameter for a statelessly forwarded request (stable per transaction)."""
+    key = ("sl_branch", index)
+    b = msg._cache.get(key)
+    if b is None:
+        b = msg._cache[key] = (MCOOKIE + reverse_hex(transaction_hash(msg)) + "."
+                               + transaction_md5(msg) + "." + reverse_hex(index))
+    return b
+
+
+def via_value(host: str, port: int | None, proto: str = "udp", branch: str = "",
+              params: str = "") -> str:
+    """'SIP/2.0/UDP host[:port];branch=...' -- the port is left out when it is 5060,
+    as Kamailio's via_builder does; IPv6 addresses get brackets."""
+    if ":" in host and host[:1] != "[":
+        host = f"[{host}]"
+    out = ["SIP/2.0/", proto.upper(), " ", host]
+    if port and port != 5060:
+        out.append(f":{port}")
+    if branch:
+        out.append(";branch=")
+        out.append(branch)
+    if params:
+        out.append(params if params[0] == ";" else ";" + params)
+    return "".join(out)
+
+
+def next_hop(msg: SipMsg) -> tuple[str, str, int]:
+    """(proto, host, port) to send a request to: $du, else the current R-URI."""
+    uri = parse_uri(msg.dst_uri) if msg.dst_uri else msg.parsed_ruri
+    return uri_hop(uri)
+
+
+def uri_hop(uri) -> tuple[str, str, int]:
+    if uri.scheme in ("tel", "tels"):
+        raise SipParseError("cannot route to a tel: URI", None)
+    proto = uri.transport
+    if proto:
+        if proto not in TRANSPORTS:
+            raise SipParseError(f"unsupported transport {proto!r}", None)
+        if uri.secure and proto == "udp":
+            raise SipParseError("sips: URI with transport=udp", None)
+        if uri.secure and proto == "tcp":
+            proto = "tls"
+    else:
+        proto = "tls" if uri.secure else "udp"
+    host = uri.maddr or uri.host
+    if host[:1] == "[":
+        host = host[1:-1]
+    port = uri.port if uri.port is not None else (5061 if proto in ("tls", "wss") else 5060)
+    return proto, host, port
+
+
+def process_maxfwd(msg: SipMsg, limit: int = 70, max_limit: int = 0) -> int:
+    """The maxfwd module's mf_process_maxfwd_header through lumps.
+
+    No header: add 'Max-Forwards: limit' on top, return 2. Value 0: return -1 (answer
+    483). Otherwise decrement (after capping to max_limit when set) and return 1.
+    """
+    hf = msg.get_header("max-forwards")
+    if hf is None:
+        insert_header(msg, f"Max-Forwards: {limit}", "max-forwards")
+        return 2
+    value = msg.max_forwards
+    if value == 0:
+        return -1
+    if max_limit and value > max_limit:
+        value = max_limit
+    s, e = msg.raw_value_span(hf)
+    lump = replace_range(msg, s, e, str(value - 1), "max-forwards")
+    return 1 if lump is not None else -2
+
+
+__all__ = ["stateless_branch", "via_value", "next_hop", "uri_hop", "process_maxfwd",
+           "transaction_md5", "transaction_hash"]

@@ -1,0 +1,247 @@
+"""SIP, SIPS and TEL URIs (RFC 3261 §19.1, RFC 3966), like Kamailio's parse_uri.
+
+Every part is kept as written (escapes included) so str(uri) gives back the exact text
+and replace() changes one part without disturbing the rest — what rewriteuser(),
+rewritehost(), $rU = ... need. `user_unescaped` gives the %-decoded user.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote as _pct_unquote
+
+from .errors import SipParseError
+from .scan import find_param, has_param, param_spans
+
+SCHEMES = ("sip", "sips", "tel", "tels")
+DEFAULT_PORTS = {"sip": 5060, "sips": 5061, "tel": 5060, "tels": 5061}
+
+_HOST_STOP = ";?"
+
+
+class SipUri:
+    """A parsed URI. Attributes are the raw text of each part."""
+
+    __slots__ = ("text", "scheme", "user", "password", "host", "port", "port_str",
+                 "params_str", "headers", "_params")
+
+    def __init__(self, text, scheme, user, password, host, port_str, params_str, headers):
+        self.text = text
+        self.scheme = scheme          # lowercase: sip, sips, tel, tels
+        self.user = user              # '' when absent; for tel: the number
+        self.password = password      # None when absent
+        self.host = host              # '' for tel; IPv6 keeps its [brackets]
+        self.port_str = port_str      # '' when absent
+        self.port = int(port_str) if port_str else None
+        self.params_str = params_str  # the text after the first ';' (before '?'), '' if none
+        self.headers = headers        # the text after '?', '' if none
+        self._params = None
+
+    @property
+    def params(self) -> list[tuple[str, str | None]]:
+        """URI parameters in order: [(name, value or None), ...]."""
+        if self._params is None:
+            p = self.params_str
+            if not p:
+                self._params = []
+            else:
+                out = []
+                for s, e in param_spans(p, 0, len(p)):
+                    eq = p.find("=", s, e)
+                    if eq < 0:
+                        out.append((p[s:e], None))
+                    else:
+                        out.append((p[s:eq], p[eq + 1:e]))
+                self._params = out
+        return self._params
+
+    def param(self, name: str) -> str | None:
+        """A parameter's value; '' for a flag parameter (;lr); None when absent."""
+        for n, v in self.params:
+            if n.lower() == name.lower():
+                return "" if v is None else v
+        return None
+
+    def has_param(self, name: str) -> bool:
+        return has_param(self.params, name)
+
+    @property
+    def transport(self) -> str:
+        v = find_param(self.params, "transport")
+        return v.lower() if v else ""
+
+    @property
+    def maddr(self) -> str:
+        return find_param(self.params, "maddr") or ""
+
+    @property
+    def user_unescaped(self) -> str:
+        return _pct_unquote(self.user, encoding="latin-1") if "%" in self.user else self.user
+
+    @property
+    def host_bare(self) -> str:
+        """The host without IPv6 brackets (for sockets and comparisons)."""
+        h = self.host
+        return h[1:-1] if h[:1] == "[" else h
+
+    @property
+    def hostport(self) -> str:
+        return f"{self.host}:{self.port_str}" if self.port_str else self.host
+
+    @property
+    def secure(self) -> bool:
+        return self.scheme in ("sips", "tels")
+
+    def __str__(self):
+        return self.text
+
+    def __repr__(self):
+        return f"SipUri({self.text!r})"
+
+    def __eq__(self, other):
+        if isinstance(other, SipUri):
+            return self.text == other.text
+        return NotImplemented
+
+    def __hash__(self):
+        return hash(self.text)
+
+    def replace(self, **parts) -> str:
+        """The URI text with some parts changed: scheme, user, password, host, port,
+        params (str without leading ';', or a list of (name, value)), headers.
+
+        user=''/None drops 'user@' (and the password); port=None/'' drops ':port'.
+        """
+        for k in parts:
+            if k not in _REPLACEABLE:
+                raise TypeError(f"replace() got an unexpected part {k!r}")
+        scheme = parts.get("scheme", self.scheme)
+        user = parts.get("user", self.user) or ""
+        password = parts.get("password", self.password)
+        host = parts.get("host", self.host)
+        port = parts.get("port", self.port_str)
+        params = parts.get("params", self.params_str)
+        headers = parts.get("headers", self.headers)
+        if not isinstance(params, str):
+            params = ";".join(n if v is None else f"{n}={v}" for n, v in params)
+        out = [scheme, ":"]
+        if user:
+            out.append(user)
+            if password is not None:
+                out.append(":")
+                out.append(password)
+            if host or scheme in ("sip", "sips"):
+                out.append("@")
+        out.append(host or "")
+        if port not in (None, ""):
+            out.append(":")
+            out.append(str(port))
+        if params:
+            out.append(";")
+            out.append(params)
+        if headers:
+            out.append("?")
+            out.append(headers)
+        return "".join(out)
+
+
+_REPLACEABLE = frozenset(("scheme", "user", "password", "host", "port", "params", "headers"))
+
+
+def parse_uri(text: str) -> SipUri:
+    """Parse a sip:/sips:/tel: URI; raise SipParseError when it is not one."""
+    colon = text.find(":")
+    if colon <= 0:
+        raise SipParseError("bad uri: no scheme")
+    scheme = text[:colon].lower()
+    if scheme not in SCHEMES:
+        raise SipParseError(f"unsupported uri scheme {text[:colon]!r}")
+    rest = text[colon + 1:]
+    if not rest:
+        raise SipParseError("bad uri: empty")
+    if scheme in ("tel", "tels"):
+        return _parse_tel(text, scheme, rest)
+    # headers: after the first '?'
+    q = rest.find("?")
+    if q >= 0:
+        headers = rest[q + 1:]
+        rest = rest[:q]
+    else:
+        headers = ""
+    # userinfo ends at the last '@' (a password may not hold '@' unescaped, a user
+    # may hold ';' — "alice;npdi@host" — so search the whole remaining text)
+    at = rest.rfind("@")
+    user = ""
+    password = None
+    if at >= 0:
+        userinfo = rest[:at]
+        rest = rest[at + 1:]
+        pc = userinfo.find(":")
+        if pc >= 0:
+            user = userinfo[:pc]
+            password = userinfo[pc + 1:]
+        else:
+            user = userinfo
+        if not user:
+            raise SipParseError("bad uri: empty user")
+    # host
+    if rest[:1] == "[":
+        rb = rest.find("]")
+        if rb < 0:
+            raise SipParseError("bad uri: unclosed IPv6 reference")
+        host = rest[:rb + 1]
+        if not _valid_ipv6(host[1:-1]):
+            raise SipParseError("bad uri: bad IPv6 reference")
+        rest = rest[rb + 1:]
+        if rest and rest[0] not in ":;":
+            raise SipParseError("bad uri: junk after IPv6 reference")
+    else:
+        i = 0
+        n = len(rest)
+        while i < n and rest[i] not in ":;":
+            i += 1
+        host = rest[:i]
+        rest = rest[i:]
+        if not host or not _valid_hostname(host):
+            raise SipParseError("bad uri: bad host")
+    port_str = ""
+    if rest[:1] == ":":
+        semi = rest.find(";")
+        port_str = rest[1:semi] if semi >= 0 else rest[1:]
+        rest = rest[semi:] if semi >= 0 else ""
+        if not port_str.isdigit() or not port_str.isascii() or len(port_str) > 5 \
+                or int(port_str) > 65535:
+            raise SipParseError("bad uri: bad port")
+    params_str = rest[1:] if rest[:1] == ";" else ""
+    if rest and rest[0] != ";":
+        raise SipParseError("bad uri")
+    return SipUri(text, scheme, user, password, host, port_str, params_str, headers)
+
+
+def _parse_tel(text, scheme, rest):
+    semi = rest.find(";")
+    number = rest[:semi] if semi >= 0 else rest
+    if not number or any(c in number for c in " \t<>\"@"):
+        raise SipParseError("bad tel uri")
+    params_str = rest[semi + 1:] if semi >= 0 else ""
+    return SipUri(text, scheme, number, None, "", "", params_str, "")
+
+
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._")
+_V6_CHARS = frozenset("0123456789abcdefABCDEF:.")
+
+
+def _valid_hostname(host: str) -> bool:
+    return all(c in _HOST_CHARS for c in host)
+
+
+def _valid_ipv6(addr: str) -> bool:
+    return bool(addr) and ":" in addr and all(c in _V6_CHARS for c in addr)
+
+
+def uri_default_port(uri: SipUri) -> int:
+    """The port to use when the URI gives none: 5061 for sips or ;transport=tls."""
+    if uri.port is not None:
+        return uri.port
+    if uri.scheme in ("sips", "tels") or uri.transport in ("tls", "wss"):
+        return 5061
+    return 5060

@@ -1,0 +1,100 @@
+import pytest
+
+from kamapy.sip.contact import parse_contact_value
+from kamapy.sip.cseq import parse_cseq
+from kamapy.sip.digest import parse_digest
+from kamapy.sip.errors import SipParseError
+from kamapy.sip.nameaddr import parse_nameaddr
+from kamapy.sip.uri import parse_uri
+from kamapy.sip.via import parse_via
+
+
+@pytest.mark.parametrize("text,scheme,user,password,host,port,params,headers", [
+    ("sip:alice@example.com", "sip", "alice", None, "example.com", None, [], ""),
+    ("sips:alice:secret@example.com:5061;transport=tcp;lr?subject=x&priority=urgent",
+     "sips", "alice", "secret", "example.com", 5061, [("transport", "tcp"), ("lr", None)],
+     "subject=x&priority=urgent"),
+    ("sip:[2001:db8::1]:5070;maddr=10.0.0.1", "sip", "", None, "[2001:db8::1]", 5070,
+     [("maddr", "10.0.0.1")], ""),
+    ("SIP:Bob%20Smith@Host.Example.COM", "sip", "Bob%20Smith", None, "Host.Example.COM", None, [], ""),
+    ("sip:+1555;npdi;rn=+1556@gw.example.com;user=phone", "sip", "+1555;npdi;rn=+1556", None,
+     "gw.example.com", None, [("user", "phone")], ""),
+    ("tel:+14155551212;phone-context=example.com", "tel", "+14155551212", None, "", None,
+     [("phone-context", "example.com")], ""),
+    ("sip:10.0.0.1", "sip", "", None, "10.0.0.1", None, [], ""),
+])
+def test_parse_uri(text, scheme, user, password, host, port, params, headers):
+    u = parse_uri(text)
+    assert (u.scheme, u.user, u.password, u.host, u.port, u.params, u.headers) == (
+        scheme, user, password, host, port, params, headers)
+    assert str(u) == text
+    assert u.replace() == text or text.startswith("SIP:")
+
+
+def test_uri_helpers_and_replace():
+    u = parse_uri("sip:bob%40home@example.com:5080;transport=TLS;lr")
+    assert u.user_unescaped == "bob@home" and u.transport == "tls" and u.param("lr") == ""
+    assert u.param("nope") is None
+    assert u.replace(user="carol") == "sip:carol@example.com:5080;transport=TLS;lr"
+    assert u.replace(host="10.0.0.9", port=None) == "sip:bob%40home@10.0.0.9;transport=TLS;lr"
+    assert u.replace(user="") == "sip:example.com:5080;transport=TLS;lr"
+    assert u.replace(port=5090, params=[("x", "1")]) == "sip:bob%40home@example.com:5090;x=1"
+    assert parse_uri("sip:example.com").replace(user="alice") == "sip:alice@example.com"
+    with pytest.raises(TypeError):
+        u.replace(nonsense=1)
+
+
+@pytest.mark.parametrize("bad", ["", "alice@example.com", "http://x", "sip:", "sip:@host",
+                                 "sip:a@[::1", "sip:a@host:99999", "sip:a@host:x", "sip:a@ho st",
+                                 "sip:a@[zz]", "sip:a@host:"])
+def test_bad_uri(bad):
+    with pytest.raises(SipParseError):
+        parse_uri(bad)
+
+
+def test_nameaddr_forms():
+    n = parse_nameaddr('"A \\"B\\"" <sip:a@b;lr>;tag=x;foo')
+    assert n.display_name == 'A "B"' and n.uri == "sip:a@b;lr" and n.tag == "x"
+    assert n.param("foo") == "" and n.bracketed
+    n = parse_nameaddr("sip:a@b;tag=x")
+    assert n.uri == "sip:a@b" and n.tag == "x" and not n.bracketed
+    assert parse_nameaddr("Bob <sip:b@c>").display == "Bob"
+    assert parse_nameaddr("<sip:b@c>;tag").tag is None
+    for bad in ["", "<sip:a@b", '"unterminated <sip:a@b>', "<sip:a@b> junk", "<>"]:
+        with pytest.raises(SipParseError):
+            parse_nameaddr(bad)
+
+
+def test_contact_star_and_list():
+    assert parse_contact_value(" * ") == (True, [])
+    star, cs = parse_contact_value('<sip:a@b>;expires=10, "x,y" <sip:c@d>;q=0.1')
+    assert not star and [c.expires for c in cs] == [10, None] and cs[1].q == 0.1
+
+
+def test_via_params_and_offsets():
+    text = "SIP/2.0/UDP 1.2.3.4:5060;branch=z9hG4bKa;received=5.6.7.8;rport=999;maddr=224.0.0.1;ttl=16"
+    v = parse_via(text)[0]
+    assert (v.branch, v.received, v.rport, v.maddr, v.ttl) == ("z9hG4bKa", "5.6.7.8", "999",
+                                                               "224.0.0.1", "16")
+    s, e = v.param_span("received")
+    assert text[s:e] == "received=5.6.7.8"
+    assert text[:v.sent_by_end].endswith("1.2.3.4:5060")
+    v = parse_via("SIP/2.0/UDP host")[0]
+    assert v.rport is None and v.port is None and v.params == []
+    for bad in ["", "SIP/2.0 host", "SIP/2.0/UDP", "SIP/2.0/UDP host:", "SIP/2.0/UDP host:70000",
+                "SIP/2.0/UDP [::1", "SIP/2.0/UDP h;=x", "SIP/2.0/UDP ho<st"]:
+        with pytest.raises(SipParseError):
+            parse_via(bad)
+
+
+def test_cseq_and_digest():
+    c = parse_cseq(" 4711   REGISTER ")
+    assert c.num == 4711 and c.method == "REGISTER"
+    for bad in ["", "1", "x INVITE", "1 INVITE extra", "99999999999 INVITE", "-1 BYE"]:
+        with pytest.raises(SipParseError):
+            parse_cseq(bad)
+    d = parse_digest('Digest realm="a, b", nonce="n", qop="auth,auth-int", stale=FALSE')
+    assert d.realm == "a, b" and d.qop == "auth,auth-int" and d.stale == "FALSE"
+    assert d.username is None
+    with pytest.raises(SipParseError):
+        parse_digest("Digest realm")
