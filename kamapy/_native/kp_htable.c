@@ -1,0 +1,305 @@
+/* Shared hash table: chained buckets of kp_ht_entry_t allocated from the shm pool.
+ *
+ * Writers allocate the new entry before taking the bucket lock and free replaced
+ * entries after dropping it, so the pool lock is never held inside a bucket lock for
+ * long and a full pool leaves the table untouched. A bucket changes by single pointer
+ * stores of fully built entries: a holder killed mid-operation leaves a readable chain
+ * (at worst a leaked entry and a count off by one). */
+#include <errno.h>
+#include <string.h>
+
+#include "kp_hash.h"
+#include "kp_htable.h"
+
+#define MAX_SIZE_LOG2 26
+
+static inline char *entry_value(kp_ht_entry_t *e) { return e->data + e->klen; }
+static inline size_t record_size(const kp_ht_entry_t *e)
+{
+	return sizeof(kp_ht_record_t) + e->klen + e->vlen;
+}
+
+static inline uint64_t bucket_of(const kp_ht_t *ht, uint64_t hash) { return hash & ht->mask; }
+static inline uint32_t lock_of(const kp_ht_t *ht, uint64_t bucket)
+{
+	return (uint32_t)(bucket % ht->nlocks);
+}
+
+/* Take bucket lock l; false if this process already holds it (a lock set shared with
+ * Python code that called us while holding it): carrying on would release its lock. */
+static inline int bucket_lock(kp_ht_t *ht, uint32_t l)
+{
+	int rc = kp_lockset_get(ht->locks, l);
+	return rc == 0 || rc == EOWNERDEAD;
+}
+
+static inline kp_ht_entry_t *head(kp_ht_t *ht, uint64_t b)
+{
+	return __atomic_load_n(&ht->buckets[b], __ATOMIC_ACQUIRE);
+}
+
+/* Store a link so an unlocked reader of the head (dump/expire skipping empty buckets)
+ * never sees a half-built entry. */
+static inline void link_to(kp_ht_entry_t **slot, kp_ht_entry_t *e)
+{
+	__atomic_store_n(slot, e, __ATOMIC_RELEASE);
+}
+
+/* Slot pointing at the entry for key (or at the terminating NULL). Lock held. */
+static kp_ht_entry_t **find_slot(kp_ht_t *ht, uint64_t b, uint64_t h, const char *key, uint32_t klen)
+{
+	kp_ht_entry_t **pp = &ht->buckets[b], *e;
+
+	for (e = *pp; e; pp = &e->next, e = e->next)
+		if (e->hash == h && e->klen == klen && memcmp(e->data, key, klen) == 0)
+			break;
+	return pp;
+}
+
+kp_ht_t *kp_ht_new(kp_pool_t *pool, uint32_t size_log2, kp_lockset_t *locks, uint32_t nlocks)
+{
+	uint64_t n;
+	kp_ht_t *ht;
+
+	if (size_log2 > MAX_SIZE_LOG2)
+		return NULL;
+	n = (uint64_t)1 << size_log2;
+	ht = kp_shm_malloc(pool, sizeof(*ht) + n * sizeof(kp_ht_entry_t *));
+	if (!ht)
+		return NULL;
+	memset(ht, 0, sizeof(*ht) + n * sizeof(kp_ht_entry_t *));
+	ht->pool = pool;
+	ht->mask = n - 1;
+	if (locks) {
+		ht->locks = locks;
+		ht->nlocks = locks->size;
+	} else {
+		ht->locks = kp_lockset_new(pool, nlocks ? nlocks : 1);
+		if (!ht->locks) {
+			kp_shm_free(pool, ht);
+			return NULL;
+		}
+		ht->nlocks = ht->locks->size;
+		ht->owns_locks = 1;
+	}
+	return ht;
+}
+
+void kp_ht_free(kp_ht_t *ht)
+{
+	kp_pool_t *pool;
+	uint64_t b;
+
+	if (!ht)
+		return;
+	pool = ht->pool;
+	for (b = 0; b <= ht->mask; b++) {
+		kp_ht_entry_t *e = ht->buckets[b], *next;
+		for (; e; e = next) {
+			next = e->next;
+			kp_shm_free(pool, e);
+		}
+	}
+	if (ht->owns_locks)
+		kp_lockset_free(pool, ht->locks);
+	kp_shm_free(pool, ht);
+}
+
+uint64_t kp_ht_hash(const char *key, size_t klen) { return kp_hash64(key, klen); }
+
+int kp_ht_put(kp_ht_t *ht, const char *key, uint32_t klen, const char *val, uint32_t vlen,
+		double expires, uint32_t flags, int mode, const char *expect, uint32_t elen)
+{
+	uint64_t h = kp_hash64(key, klen), b = bucket_of(ht, h);
+	uint32_t l = lock_of(ht, b);
+	kp_ht_entry_t *e, **pp, *old = NULL;
+	int op = mode & 3, stored = 1;
+
+	e = kp_shm_malloc(ht->pool, sizeof(*e) + (size_t)klen + vlen);
+	if (!e)
+		return -1;
+	e->hash = h;
+	e->expires = expires;
+	e->flags = flags;
+	e->klen = klen;
+	e->vlen = vlen;
+	e->reserved = 0;
+	memcpy(e->data, key, klen);
+	memcpy(e->data + klen, val, vlen);
+
+	if (!bucket_lock(ht, l)) {
+		kp_shm_free(ht->pool, e);
+		return KP_HT_ELOCK;
+	}
+	pp = find_slot(ht, b, h, key, klen);
+	old = *pp;
+	if (old) {
+		if (op == KP_HT_ADD
+				|| (op == KP_HT_REPLACE
+						&& (old->vlen != elen || memcmp(entry_value(old), expect, elen) != 0))) {
+			stored = 0;
+		} else {
+			if (mode & KP_HT_KEEP_EXPIRES)
+				e->expires = old->expires;
+			if (mode & KP_HT_KEEP_FLAGS)
+				e->flags = old->flags;
+			e->next = old->next;
+			link_to(pp, e);
+		}
+	} else if (op == KP_HT_REPLACE) {
+		stored = 0;
+	} else {
+		e->next = ht->buckets[b];
+		link_to(&ht->buckets[b], e);
+		__atomic_add_fetch(&ht->count, 1, __ATOMIC_RELAXED);
+	}
+	kp_lockset_release(ht->locks, l);
+
+	kp_shm_free(ht->pool, stored ? old : e);
+	return stored;
+}
+
+static int64_t lookup(kp_ht_t *ht, const char *key, uint32_t klen, char *buf, size_t cap,
+		double *expires, uint32_t *flags, int remove)
+{
+	uint64_t h = kp_hash64(key, klen), b = bucket_of(ht, h);
+	uint32_t l = lock_of(ht, b);
+	kp_ht_entry_t **pp, *e, *removed = NULL;
+	int64_t n = -1;
+
+	if (!bucket_lock(ht, l))
+		return KP_HT_ELOCK;
+	pp = find_slot(ht, b, h, key, klen);
+	e = *pp;
+	if (e) {
+		n = e->vlen;
+		if (e->vlen <= cap) {
+			memcpy(buf, entry_value(e), e->vlen);
+			if (expires)
+				*expires = e->expires;
+			if (flags)
+				*flags = e->flags;
+			if (remove) {
+				link_to(pp, e->next);
+				__atomic_sub_fetch(&ht->count, 1, __ATOMIC_RELAXED);
+				removed = e;
+			}
+		}
+	}
+	kp_lockset_release(ht->locks, l);
+	kp_shm_free(ht->pool, removed); /* no-op for NULL */
+	return n;
+}
+
+int64_t kp_ht_get(kp_ht_t *ht, const char *key, uint32_t klen, char *buf, size_t cap,
+		double *expires, uint32_t *flags)
+{
+	return lookup(ht, key, klen, buf, cap, expires, flags, 0);
+}
+
+int64_t kp_ht_take(kp_ht_t *ht, const char *key, uint32_t klen, char *buf, size_t cap,
+		double *expires, uint32_t *flags)
+{
+	return lookup(ht, key, klen, buf, cap, expires, flags, 1);
+}
+
+int kp_ht_delete(kp_ht_t *ht, const char *key, uint32_t klen)
+{
+	uint64_t h = kp_hash64(key, klen), b = bucket_of(ht, h);
+	uint32_t l = lock_of(ht, b);
+	kp_ht_entry_t **pp, *e;
+
+	if (!bucket_lock(ht, l))
+		return KP_HT_ELOCK;
+	pp = find_slot(ht, b, h, key, klen);
+	e = *pp;
+	if (e) {
+		link_to(pp, e->next);
+		__atomic_sub_fetch(&ht->count, 1, __ATOMIC_RELAXED);
+	}
+	kp_lockset_release(ht->locks, l);
+	if (!e)
+		return 0;
+	kp_shm_free(ht->pool, e);
+	return 1;
+}
+
+uint64_t kp_ht_count(const kp_ht_t *ht) { return __atomic_load_n(&ht->count, __ATOMIC_RELAXED); }
+uint64_t kp_ht_buckets(const kp_ht_t *ht) { return ht->mask + 1; }
+
+static char *write_record(char *out, const kp_ht_entry_t *e)
+{
+	kp_ht_record_t r = {e->klen, e->vlen, e->expires, e->flags, 0};
+
+	memcpy(out, &r, sizeof(r));
+	out += sizeof(r);
+	memcpy(out, e->data, (size_t)e->klen + e->vlen);
+	return out + e->klen + e->vlen;
+}
+
+static inline int is_expired(const kp_ht_entry_t *e, double now)
+{
+	return e->expires > 0 && e->expires <= now;
+}
+
+/* Shared walk of kp_ht_dump / kp_ht_expire. */
+static int64_t walk(kp_ht_t *ht, int expire, double now, uint64_t *bucket, char *buf, size_t cap)
+{
+	uint64_t b = *bucket, nb = ht->mask + 1;
+	char *out = buf;
+
+	for (; b < nb; b++) {
+		kp_ht_entry_t *e, **pp, *dead = NULL;
+		uint32_t l;
+		size_t need = 0;
+
+		if (!head(ht, b))
+			continue; /* nothing to lock for */
+		l = lock_of(ht, b);
+		if (!bucket_lock(ht, l)) {
+			*bucket = b;
+			return out == buf ? KP_HT_ELOCK : out - buf;
+		}
+		for (e = ht->buckets[b]; e; e = e->next)
+			if (!expire || is_expired(e, now))
+				need += record_size(e);
+		if (need > cap - (size_t)(out - buf)) {
+			kp_lockset_release(ht->locks, l);
+			if (out == buf)
+				return -(int64_t)need;
+			break;
+		}
+		for (pp = &ht->buckets[b]; (e = *pp) != NULL;) {
+			if (!expire) {
+				out = write_record(out, e);
+				pp = &e->next;
+			} else if (is_expired(e, now)) {
+				out = write_record(out, e);
+				link_to(pp, e->next);
+				__atomic_sub_fetch(&ht->count, 1, __ATOMIC_RELAXED);
+				e->next = dead;
+				dead = e;
+			} else {
+				pp = &e->next;
+			}
+		}
+		kp_lockset_release(ht->locks, l);
+		while (dead) {
+			e = dead->next;
+			kp_shm_free(ht->pool, dead);
+			dead = e;
+		}
+	}
+	*bucket = b;
+	return out - buf;
+}
+
+int64_t kp_ht_dump(kp_ht_t *ht, uint64_t *bucket, char *buf, size_t cap)
+{
+	return walk(ht, 0, 0.0, bucket, buf, cap);
+}
+
+int64_t kp_ht_expire(kp_ht_t *ht, double now, uint64_t *bucket, char *buf, size_t cap)
+{
+	return walk(ht, 1, now, bucket, buf, cap);
+}

@@ -1,0 +1,250 @@
+"""A hash table in shared memory: the building block of usrloc, dialog, tm, the DNS
+cache and the htable module (Kamailio: str_hash.h and the modules' own tables).
+
+Keys and values are bytes. Each entry also has a fixed C header - `expires` (a float
+timestamp, 0 = never) and `flags` (uint32) - that C code such as timers can read
+without Python. Buckets are guarded by a lock set (bucket i by lock i % nlocks); each
+operation below is one cffi call that takes the bucket lock inside C, so no Python
+code ever runs with a bucket locked.
+
+Lookups copy the value into a per-table buffer that grows on demand: a table object
+is therefore not safe to share between threads of one process (kamapy workers are
+single-threaded; create one object per thread otherwise - they may share the shm).
+"""
+
+import struct
+
+from kamapy._native._kamapy_native import ffi, lib
+from kamapy.lockset import LockSet
+from kamapy.shm import ShmExhausted, resolve_pool
+
+__all__ = ["SharedHashTable"]
+
+_put = lib.kp_ht_put
+_get = lib.kp_ht_get
+_take = lib.kp_ht_take
+_delete = lib.kp_ht_delete
+_count = lib.kp_ht_count
+_unpack = ffi.unpack
+_NULL = ffi.NULL
+
+_SET = lib.KP_HT_SET
+_ADD = lib.KP_HT_ADD
+_REPLACE = lib.KP_HT_REPLACE
+_KEEP_EXPIRES = lib.KP_HT_KEEP_EXPIRES
+_KEEP_FLAGS = lib.KP_HT_KEEP_FLAGS
+_ELOCK = lib.KP_HT_ELOCK
+
+# kp_ht_record_t: klen, vlen, expires, flags, reserved; then key and value bytes
+_RECORD = struct.Struct("=IIdII")
+
+_VALUE_BUF = 4096
+_DUMP_BUF = 64 * 1024
+_MAX_LOCKS = 1024
+
+
+class SharedHashTable:
+    """SharedHashTable(size_log2=10, locks=None, pool=None).
+
+    locks: a LockSet (method "mutex") to share with other tables; by default the table
+    makes its own with one lock per bucket, at most 1024.
+    """
+
+    def __init__(self, size_log2=10, locks=None, pool=None):
+        if not 0 <= size_log2 <= 26:
+            raise ValueError("size_log2 must be within 0..26")
+        if locks is not None:
+            if locks.method != "mutex":
+                raise ValueError("a shared hash table needs a lock set of method 'mutex'")
+            self.pool = pool if pool is not None else locks.pool
+            self._own_locks = False
+        else:
+            self.pool = resolve_pool(pool)
+            locks = LockSet(min(1 << size_log2, _MAX_LOCKS), pool=self.pool, name="htable")
+            self._own_locks = True
+        self.locks = locks
+        self._ht = lib.kp_ht_new(self.pool.ptr, size_log2, locks._set, 0)
+        if self._ht == _NULL:
+            if self._own_locks:
+                locks.destroy()
+            raise ShmExhausted(f"shm pool exhausted: cannot allocate a table of 2^{size_log2} buckets")
+        self.buckets = 1 << size_log2
+        self._cap = _VALUE_BUF
+        self._buf = ffi.new("char[]", self._cap)
+        self._expires = ffi.new("double *")
+        self._flags = ffi.new("uint32_t *")
+        self._cursor = ffi.new("uint64_t *")
+
+    # -- writes -----------------------------------------------------------------
+
+    def put(self, key, value, expires=0.0, flags=0):
+        """Insert or overwrite."""
+        rc = _put(self._ht, key, len(key), value, len(value), expires, flags, _SET, _NULL, 0)
+        if rc < 0:
+            raise self._failed(rc, key, value)
+
+    def put_if_absent(self, key, value, expires=0.0, flags=0):
+        """Insert only if key is absent; True if inserted."""
+        rc = _put(self._ht, key, len(key), value, len(value), expires, flags, _ADD, _NULL, 0)
+        if rc < 0:
+            raise self._failed(rc, key, value)
+        return rc == 1
+
+    def replace(self, key, old, new, expires=None, flags=None):
+        """Compare-and-swap: set key to new only if its value is currently old; True if
+        replaced. expires/flags stay as they were unless given."""
+        mode = _REPLACE
+        if expires is None:
+            mode |= _KEEP_EXPIRES
+            expires = 0.0
+        if flags is None:
+            mode |= _KEEP_FLAGS
+            flags = 0
+        rc = _put(self._ht, key, len(key), new, len(new), expires, flags, mode, old, len(old))
+        if rc < 0:
+            raise self._failed(rc, key, new)
+        return rc == 1
+
+    def delete(self, key):
+        """True if the key was there."""
+        rc = _delete(self._ht, key, len(key))
+        if rc < 0:
+            raise self._failed(rc, key)
+        return rc == 1
+
+    def pop(self, key, default=None):
+        """Remove key and return its value (default if absent)."""
+        while True:
+            n = _take(self._ht, key, len(key), self._buf, self._cap, _NULL, _NULL)
+            if n < 0:
+                if n == _ELOCK:
+                    raise self._failed(n, key)
+                return default
+            if n <= self._cap:
+                return _unpack(self._buf, n)
+            self._grow(n)
+
+    # -- reads ------------------------------------------------------------------
+
+    def get(self, key, default=None):
+        while True:
+            n = _get(self._ht, key, len(key), self._buf, self._cap, _NULL, _NULL)
+            if n < 0:
+                if n == _ELOCK:
+                    raise self._failed(n, key)
+                return default
+            if n <= self._cap:
+                return _unpack(self._buf, n)
+            self._grow(n)  # the value is bigger than the buffer: grow and ask again
+
+    def get_entry(self, key):
+        """(value, expires, flags), or None if absent."""
+        while True:
+            n = _get(self._ht, key, len(key), self._buf, self._cap, self._expires, self._flags)
+            if n < 0:
+                if n == _ELOCK:
+                    raise self._failed(n, key)
+                return None
+            if n <= self._cap:
+                return _unpack(self._buf, n), self._expires[0], self._flags[0]
+            self._grow(n)
+
+    def contains(self, key):
+        n = _get(self._ht, key, len(key), self._buf, 0, _NULL, _NULL)
+        if n == _ELOCK:
+            raise self._failed(n, key)
+        return n >= 0
+
+    __contains__ = contains
+
+    def __len__(self):
+        return _count(self._ht)
+
+    def keys(self):
+        for key, _value, _expires, _flags in self._walk(expire=False):
+            yield key
+
+    __iter__ = keys
+
+    def items(self):
+        """(key, value) pairs; each bucket is copied under its lock, so the whole is not
+        one snapshot of the table."""
+        for key, value, _expires, _flags in self._walk(expire=False):
+            yield key, value
+
+    def entries(self):
+        """(key, value, expires, flags) for every entry, bucket by bucket."""
+        return self._walk(expire=False)
+
+    # -- expiry -----------------------------------------------------------------
+
+    def expire(self, now):
+        """Remove every entry with 0 < expires <= now; returns [(key, value)] removed."""
+        return [(key, value) for key, value, _e, _f in self._walk(expire=True, now=now)]
+
+    # -- internals --------------------------------------------------------------
+
+    def _walk(self, expire, now=0.0):
+        cursor = self._cursor
+        cursor[0] = 0
+        cap = _DUMP_BUF
+        buf = ffi.new("char[]", cap)
+        out = []
+        while cursor[0] < self.buckets:
+            if expire:
+                n = lib.kp_ht_expire(self._ht, now, cursor, buf, cap)
+            else:
+                n = lib.kp_ht_dump(self._ht, cursor, buf, cap)
+            if n == _ELOCK:
+                raise self._failed(n, b"")
+            if n < 0:  # one bucket holds more than the buffer
+                cap = max(-n, 2 * cap)
+                buf = ffi.new("char[]", cap)
+                continue
+            out.extend(_parse_records(ffi.buffer(buf, n)[:]))
+        return out
+
+    def _grow(self, n):
+        self._cap = max(n, 2 * self._cap)
+        self._buf = ffi.new("char[]", self._cap)
+
+    def _failed(self, rc, key, value=b""):
+        if rc == _ELOCK:
+            return RuntimeError(
+                f"hash table {key!r}: this process already holds the bucket's lock "
+                f"(of the shared lock set {self.locks.name})"
+            )
+        free = self.pool.stats()["free"]
+        return ShmExhausted(
+            f"shm pool exhausted: no room for a {len(key)}+{len(value)}-byte hash entry ({free} free)"
+        )
+
+    @property
+    def recoveries(self):
+        """Times a bucket lock was taken over from a process that died holding it."""
+        return self.locks.recoveries
+
+    def destroy(self):
+        """Free every entry and the table (and its own lock set); nobody may use it after."""
+        if self._ht is not None:
+            lib.kp_ht_free(self._ht)
+            self._ht = None
+            if self._own_locks:
+                self.locks.destroy()
+
+    def __repr__(self):
+        return f"<SharedHashTable buckets={self.buckets} entries={len(self)}>"
+
+
+def _parse_records(data):
+    records = []
+    pos, end, head = 0, len(data), _RECORD.size
+    unpack = _RECORD.unpack_from
+    while pos < end:
+        klen, vlen, expires, flags, _ = unpack(data, pos)
+        pos += head
+        key = data[pos : pos + klen]
+        pos += klen
+        records.append((key, data[pos : pos + vlen], expires, flags))
+        pos += vlen
+    return records
