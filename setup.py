@@ -35,5 +35,5 @@ setup(
     extras_require={
         "test": ["pytest>=7", "pytest-timeout", "hypothesis>=6", "ruff"],
     },
-    entry_points={"console_scripts": ["kamapy=kamapy.cli:main"]},
+    entry_points={"console_scripts": ["kamapy=kamapy.cli:main", "kamapyctl=kamapy.ctl.main:main"]},
 )

@@ -131,6 +131,7 @@ class Process:
     name: str
     run: Callable[[int], None]
     count: int = 1
+    rank: int = -128  # PROC_NOCHLDINIT: child_init is not called; PROC_RPC etc. to get it
 
 
 @dataclass

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from .. import __version__
 from .. import log as kamapy_log
 from ..loader import ModuleLoadError, registry
-from ..module import PROC_NOCHLDINIT, PROC_TIMER
+from ..module import PROC_TIMER
 from ..net.socket_info import SocketInfo
 from ..runtime import rt
 
@@ -122,6 +122,8 @@ def _as_list(value):
 def _apply_command_line(core, opts: Options):
     if opts.children is not None:
         core.children = opts.children
+    if opts.rundir:
+        core.rundir = opts.rundir
     if opts.log_stderr:
         core.log_stderror = True
     if opts.debug_delta:
@@ -304,8 +306,7 @@ def _child_specs(core):
     for name in registry.order:
         for proc in registry.modules[name].procs:
             for i in range(proc.count):
-                specs.append(ChildSpec(f"{proc.name} {i}" if proc.count > 1 else proc.name,
-                                       PROC_NOCHLDINIT, _bind(proc.run, i), short=f"kamapy-{name}"[:15]))
+                specs.append(ChildSpec(proc.name, proc.rank, _bind(proc.run, i), short=f"kamapy-{name}"[:15]))
     return specs
 
 

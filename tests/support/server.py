@@ -78,17 +78,19 @@ class KamapyServer:
     def start(self, timeout: float = 10.0):
         cmd = [sys.executable, "-m", "kamapy", "-f", str(self.cfg_path), "-DD", "-E",
                "-n", str(self.children), *self.args]
-        self._log = open(self.log_path, "wb")
+        self._log = open(self.log_path, "wb")  # closed by stop()
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, cwd=str(REPO))
         deadline = time.monotonic() + timeout
         with SipClient(("127.0.0.1", self.port)) as c:
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
+                    self._log.close()
                     raise RuntimeError(f"kamapy exited with {self.proc.returncode}:\n{self.log()}")
                 if c.ping(0.2):
                     return self
+        text = self.log()
         self.stop()
-        raise RuntimeError(f"kamapy did not answer OPTIONS within {timeout}s:\n{self.log()}")
+        raise RuntimeError(f"kamapy did not answer OPTIONS within {timeout}s:\n{text}")
 
     @property
     def pid(self) -> int:
@@ -128,7 +130,11 @@ class KamapyServer:
         return self.proc.returncode
 
     def __enter__(self):
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.tmp.cleanup()
+            raise
 
     def __exit__(self, *exc):
         self.stop()

@@ -1,0 +1,1 @@
+"""kamapyctl, the management CLI (kamapy/ctl/main.py is the entry point)."""

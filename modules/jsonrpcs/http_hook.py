@@ -1,0 +1,51 @@
+"""JSON-RPC over HTTP: jsonrpc_dispatch() in event_route[xhttp:request] (Kamailio:
+ki_jsonrpcs_dispatch).
+
+This is the hook for the xhttp module, which does not exist yet. The contract it
+expects from `kamapy_modules.xhttp` once it does:
+
+    xhttp_reply(msg, code: int, reason: str, content_type: str, body: str) -> int
+
+and the HTTP request body in `msg.body` (str or bytes). Nothing else here needs to
+change when xhttp lands; transport bit 1 (or 0, "all") turns it on.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from kamapy import loader
+from kamapy.rpc import dispatch_jsonrpc, encode, run_deferred
+from kamapy.rpc.context import TRANSPORT_HTTP
+
+from .plain_reply import status_of
+
+log = logging.getLogger("kamapy.jsonrpcs")
+
+CONTENT_TYPE = "application/json"
+
+enabled = False   # set by mod_init when the transport parameter allows HTTP
+
+
+def xhttp_available() -> bool:
+    if not loader.loaded("xhttp"):
+        return False
+    try:
+        import kamapy_modules.xhttp as xhttp
+    except ImportError:
+        return False
+    return callable(getattr(xhttp, "xhttp_reply", None))
+
+
+def jsonrpc_dispatch(msg, pretty: bool = True) -> int:
+    if not enabled or not xhttp_available():
+        log.error("jsonrpc over http not initialized - check transport param")
+        return -1
+    import kamapy_modules.xhttp as xhttp
+    body = getattr(msg, "body", b"") or b""
+    deferred: list = []
+    response = dispatch_jsonrpc(body, transport=TRANSPORT_HTTP, deferred=deferred)
+    code, text = status_of(response)
+    xhttp.xhttp_reply(msg, code, text, CONTENT_TYPE, encode(response, pretty).decode("utf-8"))
+    run_deferred(deferred)
+    return 1
