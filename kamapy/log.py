@@ -89,7 +89,9 @@ class KamailioFormatter(logging.Formatter):
         text = record.getMessage()
         if record.exc_info:
             text += "\n" + self.formatException(record.exc_info)
-        return f"{_state['prefix']}{_state['rank']:2d}({os.getpid()}) {label}: <{module_of(record.name)}> {text}"
+        # xlog lines carry their own "<script>: " tag, as in Kamailio
+        where = "" if getattr(record, "kp_bare", False) else f"<{module_of(record.name)}> "
+        return f"{_state['prefix']}{_state['rank']:2d}({os.getpid()}) {label}: {where}{text}"
 
 
 class SyslogHandler(logging.Handler):
@@ -101,7 +103,10 @@ class SyslogHandler(logging.Handler):
 
     def emit(self, record):
         try:
-            syslog.syslog(_SYSLOG_PRIORITY.get(record.levelno, syslog.LOG_INFO), self.format(record))
+            priority = _SYSLOG_PRIORITY.get(record.levelno, syslog.LOG_INFO)
+            # xlog's log_facility (and xlog's facility argument) override the core's
+            priority |= getattr(record, "syslog_facility", 0)
+            syslog.syslog(priority, self.format(record))
         except Exception:  # logging must never take a worker down
             pass
 

@@ -12,4 +12,5 @@ FL_SDP_BODY = 1 << 12
 FL_TM_RPL_MATCHED = 1 << 15
 FL_RR_ADDED = 1 << 18         # record_route() already added a Record-Route
 FL_MSG_NOREPLY = 1 << 23      # never send a reply to this request
+FL_ROUTE_ADDR = 1 << 25       # rr: the Route header held an address that is ours
 FL_FINAL_REPLY = 1 << 32      # a final reply was sent locally

@@ -1,0 +1,113 @@
+"""maxfwd: the Max-Forwards header (Kamailio: modules/maxfwd, RFC 3261 §16.6 step 3).
+
+mf_process_maxfwd_header(max): no header -> add `Max-Forwards: max`, return 2;
+value 0 -> return -1 (the config answers 483); otherwise decrement (a value above
+max_limit is first lowered to it) and return 1; -2 on a malformed header.
+Kamailio rewrites the value in the received buffer, so later reads see the new
+value; here the value this message now carries is kept beside it (is_maxfwd_lt reads
+it) and the header text is changed through a lump.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from kamapy.module import BRANCH_ROUTE, FAILURE_ROUTE, REQUEST_ROUTE, Arg, Function, ModuleExports, Param
+from kamapy.sip.lumps import insert_header, replace_range
+
+log = logging.getLogger("kamapy.maxfwd")
+
+VALUE_KEY = "maxfwd.value"   # the value after our change (int)
+LUMP_KEY = "maxfwd.lump"     # the lump holding the new value text
+
+_limits = {"max_limit": 70}
+
+
+def _current(msg) -> int:
+    """The Max-Forwards value: -1 absent, -2 malformed (Kamailio's is_maxfwd_present)."""
+    cache = msg._cache
+    if VALUE_KEY in cache:
+        return cache[VALUE_KEY]
+    hf = msg.get_header("max-forwards")
+    if hf is None:
+        return -1
+    text = hf.value.strip()
+    if not text.isdigit() or not text.isascii() or len(text) > 5:
+        log.error("unable to parse the max forwards number")
+        return -2
+    return int(text)
+
+
+def process_maxfwd(msg, limit: int) -> int:
+    if limit < 0 or limit > 255:
+        log.error("invalid param value: %d", limit)
+        return -1
+    value = _current(msg)
+    if value == -1:
+        insert_header(msg, f"Max-Forwards: {limit}", "max-forwards")
+        msg._cache[VALUE_KEY] = limit
+        return 2
+    if value == -2:
+        return -2
+    if value == 0:
+        return -1
+    max_limit = _limits["max_limit"]
+    if max_limit and value > max_limit:
+        log.debug("value %d decreased to %d", value, max_limit)
+        value = max_limit + 1
+    value -= 1
+    msg._cache[VALUE_KEY] = value
+    lump = msg._cache.get(LUMP_KEY)
+    if lump is not None:  # called again: change the text we already put there
+        lump.text = str(value)
+        return 1
+    hf = msg.get_header("max-forwards")
+    s, e = msg.raw_value_span(hf)
+    msg._cache[LUMP_KEY] = replace_range(msg, s, e, str(value), "max-forwards")
+    return 1
+
+
+def is_maxfwd_lt(msg, limit: int) -> int:
+    if limit < 0 or limit > 255:
+        log.error("invalid param value: %d", limit)
+        return -1
+    value = _current(msg)
+    if value < 0:
+        return value - 1   # -2 absent, -3 error
+    return 1 if value < limit else -1
+
+
+def w_process_maxfwd(msg, limit) -> int:
+    return process_maxfwd(msg, int(limit))
+
+
+def w_is_maxfwd_lt(msg, limit) -> int:
+    return is_maxfwd_lt(msg, int(limit))
+
+
+def _check_limit(value):
+    if not 0 <= int(value) <= 255:
+        raise ValueError("max_limit is 0..255")
+
+
+def mod_init():
+    _limits["max_limit"] = exports.param("max_limit")
+    return 0
+
+
+_LT_ROUTES = REQUEST_ROUTE | FAILURE_ROUTE | BRANCH_ROUTE
+
+exports = ModuleExports(
+    name="maxfwd",
+    params=[Param("max_limit", int, 70, validate=_check_limit)],
+    functions=[
+        Function("mf_process_maxfwd_header", w_process_maxfwd, (Arg("igp"),), REQUEST_ROUTE),
+        Function("maxfwd_process", w_process_maxfwd, (Arg("igp"),), REQUEST_ROUTE),
+        Function("process_maxfwd", w_process_maxfwd, (Arg("igp"),), REQUEST_ROUTE),
+        Function("is_maxfwd_lt", w_is_maxfwd_lt, (Arg("igp"),), _LT_ROUTES),
+        Function("maxfwd_at_least", w_is_maxfwd_lt, (Arg("igp"),), _LT_ROUTES),
+        Function("mf_lowlimit", w_is_maxfwd_lt, (Arg("igp"),), _LT_ROUTES),
+    ],
+    mod_init=mod_init,
+    doc=__doc__,
+)

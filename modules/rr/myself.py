@@ -1,0 +1,18 @@
+"""Is a URI one of ours? (Kamailio's check_self_uri: host, port and transport against
+the listen sockets and aliases.)"""
+
+from __future__ import annotations
+
+from kamapy.runtime import is_myself
+from kamapy.sip.msg import PROTO_IDS, PROTO_TLS
+
+
+def uri_is_myself(uri) -> bool:
+    """`uri` is a parsed SipUri."""
+    if uri.scheme in ("tel", "tels"):
+        return False
+    proto = PROTO_IDS.get(uri.transport, 0) if uri.transport else 0
+    port = uri.port or 0
+    if not port and uri.secure:
+        proto = proto or PROTO_TLS
+    return is_myself(uri.host, port, proto)
