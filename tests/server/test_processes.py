@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -141,10 +139,3 @@ def test_worker_sigkill_under_sipp_load_is_replaced_within_1s(server):
     st = sipp.stats()
     assert int(st["SuccessfulCall(C)"]) >= 4900
     assert "died" in server.log()
-
-
-def test_check_config_ok():
-    out = subprocess.run([sys.executable, "-m", "kamapy", "-c", "-f", str(REPO / "etc" / "kamapy.cfg")],
-                         capture_output=True, text=True, timeout=60, cwd=str(REPO))
-    assert out.returncode == 0, out.stderr
-    assert "config file ok" in out.stderr
