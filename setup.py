@@ -31,6 +31,7 @@ setup(
         "lark>=1.1",
         "click>=8.1",
         "msgpack>=1.0",
+        "psycopg[binary]>=3.1",  # PostgreSQL for the DB API: maintained, binary wheels, no libpq build
     ],
     extras_require={
         "test": ["pytest>=7", "pytest-timeout", "hypothesis>=6", "ruff"],

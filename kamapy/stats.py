@@ -44,6 +44,8 @@ class StatGroup:
         return self.stats[name]
 
     def values(self) -> dict[str, int]:
+        """Every counter of the group, in declaration order (several shm arrays may back
+        one group after extend())."""
         return {n: s.get() for n, s in self.stats.items()}
 
 
@@ -88,6 +90,18 @@ def declare(group: str, names: list[str]) -> StatGroup:
     g = _groups.get(group)
     if g is None:
         g = _groups[group] = StatGroup(group, list(names))
+    return g
+
+
+def extend(group_name: str, names: list[str]) -> StatGroup:
+    """Add counters to a group (declaring it if new): a module that learns its names
+    late (usrloc's tables, known in mod_init) still gets them before the fork."""
+    g = _groups.get(group_name)
+    if g is None:
+        return declare(group_name, names)
+    missing = [n for n in names if n not in g.stats]
+    if missing:
+        g.stats.update(StatGroup(group_name, missing).stats)
     return g
 
 

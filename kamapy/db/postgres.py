@@ -1,0 +1,94 @@
+"""The PostgreSQL driver (psycopg 3, `pip install "psycopg[binary]"`).
+
+Autocommit, like Kamailio's db_postgres: each statement is its own transaction unless
+`transaction()` groups several.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from .api import DbConnection, DbError
+
+CONNECT_TIMEOUT_S = 5
+
+
+class PostgresConnection(DbConnection):
+    driver = "postgres"
+    placeholder = "%s"
+
+    def __init__(self, url):
+        super().__init__(url)
+        try:
+            import psycopg
+        except ImportError:
+            raise DbError('postgres: the psycopg package is not installed (pip install "psycopg[binary]")') from None
+        self._psycopg = psycopg
+        kw = {"dbname": url.database, "autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S}
+        if url.host:
+            kw["host"] = url.host
+        if url.port:
+            kw["port"] = url.port
+        if url.user:
+            kw["user"] = url.user
+        if url.password:
+            kw["password"] = url.password
+        try:
+            self.conn = psycopg.connect(**kw)
+        except psycopg.Error as e:
+            raise DbError(f"postgres: cannot connect to {url.text}: {e}") from None
+        self._in_tx = False
+
+    def _execute(self, sql, params=(), fetch=False):
+        try:
+            cur = self.conn.execute(sql, params, prepare=False)
+            self.affected = cur.rowcount if cur.rowcount >= 0 else 0
+            return cur.fetchall() if fetch else None
+        except self._psycopg.Error as e:
+            raise DbError(f"postgres: {e} [{sql}]") from None
+
+    def _executemany(self, sql, rows):
+        try:
+            with self.conn.cursor() as cur:
+                cur.executemany(sql, list(rows))
+                self.affected = cur.rowcount
+        except self._psycopg.Error as e:
+            raise DbError(f"postgres: {e} [{sql}]") from None
+
+    def _upsert_sql(self, table, cols, keys, update):
+        names = ", ".join(f'"{c}"' for c in cols)
+        phs = ", ".join(["%s"] * len(cols))
+        rest = [c for c in cols if c not in keys]
+        conflict = ", ".join(f'"{k}"' for k in keys)
+        if not update or not rest:
+            return f"INSERT INTO {table} ({names}) VALUES ({phs}) ON CONFLICT ({conflict}) DO NOTHING"
+        sets = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in rest)
+        return f"INSERT INTO {table} ({names}) VALUES ({phs}) ON CONFLICT ({conflict}) DO UPDATE SET {sets}"
+
+    @contextmanager
+    def transaction(self):
+        self.check_owner()
+        if self._in_tx:
+            yield self
+            return
+        self._in_tx = True
+        try:
+            with self.conn.transaction():
+                yield self
+        except self._psycopg.Error as e:
+            raise DbError(f"postgres: {e}") from None
+        finally:
+            self._in_tx = False
+
+    def table_exists(self, table):
+        rows = self._execute("SELECT to_regclass(%s)", [table], fetch=True)
+        return rows[0][0] is not None
+
+    def executescript(self, sql: str):
+        self._execute(sql)
+
+    def close(self):
+        try:
+            self.conn.close()
+        except Exception:
+            pass

@@ -1,0 +1,178 @@
+"""The location table in the database (Kamailio's udomain/ucontact DB functions):
+rows <-> contacts, write-through statements, the write-back flush, the start-up load
+and the DB-only record reads.
+
+One connection per process, opened on first use in that process (a connection made
+in the master is closed before the fork) -- kamapy.db refuses use across fork.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from kamapy import db
+from kamapy.db.schema import check_table_version
+
+from .contact import ALL_METHODS, CS_SYNC, UContact, q_float, q_from_float
+from .settings import cfg
+
+log = logging.getLogger("kamapy.usrloc")
+
+# the contact fields, as location-table columns (aor goes to username/domain)
+COLUMNS = ("contact", "expires", "q", "callid", "cseq", "flags", "cflags", "user_agent", "received",
+           "path", "socket", "ruid", "instance", "reg_id", "server_id", "connection_id", "keepalive",
+           "methods", "last_modified")
+ROW_COLUMNS = ("username", "domain") + COLUMNS
+
+_conn: db.DbConnection | None = None
+
+
+def connection() -> db.DbConnection:
+    """This process's connection to cfg.db_url (opened now if needed)."""
+    global _conn
+    if _conn is None or _conn.pid != os.getpid():
+        _conn = db.connect(cfg.db_url)
+    return _conn
+
+
+def close():
+    global _conn
+    if _conn is not None and _conn.pid == os.getpid():
+        _conn.close()
+    _conn = None
+
+
+def split_aor(aor: str) -> tuple[str, str | None]:
+    """(username, domain) columns of an AOR: the domain only with use_domain."""
+    if cfg.use_domain:
+        user, at, dom = aor.partition("@")
+        return (user, dom) if at else (aor, None)
+    return aor, None
+
+
+def join_aor(username: str, domain: str | None) -> str:
+    if cfg.use_domain and domain:
+        return f"{username}@{domain}"
+    return username
+
+
+def _none_if_empty(s):
+    return s if s else None
+
+
+def contact_row(aor: str, c: UContact) -> dict:
+    user, dom = split_aor(aor)
+    return {
+        "username": user, "domain": dom, "contact": c.contact, "expires": db.to_db_time(c.expires),
+        "q": q_float(c.q), "callid": c.callid, "cseq": c.cseq, "flags": c.flags, "cflags": c.cflags,
+        "user_agent": c.user_agent, "received": _none_if_empty(c.received), "path": _none_if_empty(c.path),
+        "socket": _none_if_empty(c.socket), "ruid": c.ruid, "instance": _none_if_empty(c.instance),
+        "reg_id": c.reg_id, "server_id": c.server_id, "connection_id": c.connection_id,
+        "keepalive": c.keepalive, "methods": None if c.methods == ALL_METHODS else c.methods,
+        "last_modified": db.to_db_time(c.last_modified),
+    }
+
+
+def row_contact(row) -> tuple[str, UContact]:
+    """(aor, contact) of a row selected with ROW_COLUMNS."""
+    (user, dom, contact, expires, q, callid, cseq, flags, cflags, ua, received, path, socket, ruid,
+     instance, reg_id, server_id, conn_id, keepalive, methods, last_modified) = row
+    c = UContact.new(
+        contact, expires=db.from_db_time(expires), q=q_from_float(q), callid=callid or "",
+        cseq=cseq or 0, flags=flags or 0, cflags=cflags or 0, user_agent=ua or "",
+        received=received or "", path=path or "", socket=socket or "", ruid=ruid or "",
+        instance=instance or "", reg_id=reg_id or 0, server_id=server_id or 0,
+        connection_id=conn_id if conn_id is not None else -1, keepalive=keepalive or 0,
+        methods=ALL_METHODS if methods is None else methods & 0xFFFFFFFF,
+        last_modified=db.from_db_time(last_modified), state=CS_SYNC)
+    return join_aor(user, dom), c
+
+
+def check_version(table: str) -> str | None:
+    if not cfg.version_table:
+        return None
+    return check_table_version(connection(), table)
+
+
+# ------------------------------------------------------------------ statements
+def upsert(table: str, aor: str, c: UContact):
+    """Insert or overwrite the contact's row (by ruid, the unique key)."""
+    connection().replace(table, contact_row(aor, c), ["ruid"])
+
+
+def delete_ruid(table: str, ruid: str):
+    connection().delete(table, {"ruid": ruid})
+
+
+def delete_aor(table: str, aor: str):
+    user, dom = split_aor(aor)
+    connection().delete(table, [("username", "=", user), ("domain", "=", dom)] if cfg.use_domain
+                        else [("username", "=", user)])
+
+
+def load_aor(table: str, aor: str) -> list[UContact]:
+    """The contacts of one AOR (db_mode 3), ordered as usrloc keeps them."""
+    user, dom = split_aor(aor)
+    where = [("username", "=", user)]
+    if cfg.use_domain:
+        where.append(("domain", "=", dom))
+    rows = connection().query(table, ROW_COLUMNS, where, order_by="id")
+    return [row_contact(r)[1] for r in rows]
+
+
+def load_all(table: str) -> dict[str, list[UContact]]:
+    """Every row grouped by AOR, for the start-up load (server_id_filter honoured)."""
+    where = [("server_id", "=", cfg.server_id)] if cfg.server_id_filter else None
+    out: dict[str, list[UContact]] = {}
+    for row in connection().query(table, ROW_COLUMNS, where, order_by="id"):
+        aor, c = row_contact(row)
+        out.setdefault(aor, []).append(c)
+    return out
+
+
+def delete_expired(table: str, now: float) -> int:
+    """Remove rows whose expiry passed (permanent rows, at the epoch, stay)."""
+    where = [("expires", "<", db.to_db_time(now - cfg.rm_expired_delay)),
+             ("expires", ">", db.to_db_time(0))]
+    if cfg.server_id_filter:
+        where.append(("server_id", "=", cfg.server_id))
+    return connection().delete(table, where)
+
+
+def flush(table: str, upserts: list[tuple[str, UContact]], deletes: list[str]):
+    """Write-back: every pending change of a timer run in one transaction."""
+    conn = connection()
+    with conn.transaction():
+        for ruid in deletes:
+            conn.delete(table, {"ruid": ruid})
+        for aor, c in upserts:
+            conn.replace(table, contact_row(aor, c), ["ruid"])
+
+
+def _valid_clause(conn) -> str:
+    # permanent (at the epoch) or not expired yet
+    return f"(expires = {conn.placeholder} OR expires > {conn.placeholder})"
+
+
+def count_users(table: str, now: float) -> int:
+    """AORs with at least one unexpired contact (ul.db_users)."""
+    conn = connection()
+    sql = (f"SELECT COUNT(*) FROM (SELECT DISTINCT username, domain FROM {db.quote_ident(table)} "
+           f"WHERE {_valid_clause(conn)}) AS u")
+    return int(conn.raw_query(sql, [db.to_db_time(0), db.to_db_time(now)])[0][0])
+
+
+def count_contacts(table: str, now: float) -> int:
+    """Unexpired contacts (ul.db_contacts)."""
+    conn = connection()
+    sql = f"SELECT COUNT(*) FROM {db.quote_ident(table)} WHERE {_valid_clause(conn)}"
+    return int(conn.raw_query(sql, [db.to_db_time(0), db.to_db_time(now)])[0][0])
+
+
+def count_expired(table: str, now: float) -> int:
+    """Expired contacts still in the table (ul.db_expired_contacts)."""
+    conn = connection()
+    sql = (f"SELECT COUNT(*) FROM {db.quote_ident(table)} WHERE expires <= {conn.placeholder} "
+           f"AND expires <> {conn.placeholder}")
+    return int(conn.raw_query(sql, [db.to_db_time(now), db.to_db_time(0)])[0][0])

@@ -1,0 +1,337 @@
+"""A location table (Kamailio's udomain_t): AOR -> record, shared by every process.
+
+In memory (db_mode 0, 1, 2) the records live in a kamapy.htable.SharedHashTable in shm,
+one entry per AOR; an AOR's updates are serialised by a lock of a LockSet in shm
+(index from the AOR's hash), taken around read-modify-write as Kamailio's
+lock_udomain does. In db_mode 3 the records are read from and written to the DB.
+
+    d.lock(aor)
+    try:
+        r = d.get_urecord(aor, create=True)
+        r.insert_contact(UContact.new(...))
+        d.save(r)
+    finally:
+        d.unlock(aor)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+
+from . import callbacks, dbstore
+from .callbacks import UL_CONTACT_DELETE, UL_CONTACT_EXPIRE, UL_CONTACT_INSERT, UL_CONTACT_UPDATE
+from .contact import C_FLAGS, C_STATE, CS_DIRTY, CS_NEW, CS_SYNC, FL_MEM, UContact
+from .record import DELETE, INSERT, REC_DIRTY, UPDATE, URecord, header_of
+from .settings import DB_ONLY, NO_DB, WRITE_BACK, WRITE_THROUGH, cfg
+from .statistics import DomainStats
+
+log = logging.getLogger("kamapy.usrloc")
+
+MAX_LOCKS = 4096
+_CB_OF = {INSERT: UL_CONTACT_INSERT, UPDATE: UL_CONTACT_UPDATE, DELETE: UL_CONTACT_DELETE}
+
+
+def aor_key(aor: str) -> bytes:
+    return aor.encode("utf-8", "surrogatepass")
+
+
+def aor_hash(aor: str) -> int:
+    """The AOR's hash (the 'HashID' of ul.dump, the temp-GRUU suffix)."""
+    return zlib.crc32(aor_key(aor))
+
+
+class UDomain:
+    def __init__(self, name: str):
+        self.name = name
+        self.table = None
+        self.locks = None
+        self.lock_mask = 0
+        self.size = 0
+        self.stats: DomainStats | None = None
+        self._last = (None, b"", 0)
+
+    # ------------------------------------------------------------------ set-up
+    def create(self):
+        """Make the shm table and locks (in the master, before the fork)."""
+        if self.table is not None or cfg.db_mode == DB_ONLY:
+            return
+        from kamapy.htable import SharedHashTable
+        from kamapy.lockset import LockSet
+        self.size = 1 << cfg.hash_size
+        self.table = SharedHashTable(size_log2=cfg.hash_size)
+        nlocks = min(self.size, MAX_LOCKS)
+        self.locks = LockSet(nlocks)
+        self.lock_mask = nlocks - 1
+
+    # ------------------------------------------------------------------ locking
+    def _slot(self, aor: str) -> tuple[bytes, int]:
+        """(key, lock index) of an AOR; the last one is remembered, as a REGISTER asks
+        for the same AOR four times (lock, get, put, unlock)."""
+        last = self._last
+        if last[0] == aor:
+            return last[1], last[2]
+        key = aor_key(aor)
+        idx = zlib.crc32(key) & self.lock_mask
+        self._last = (aor, key, idx)
+        return key, idx
+
+    def lock(self, aor: str):
+        if self.locks is not None:
+            self.locks.get(self._slot(aor)[1])
+
+    def unlock(self, aor: str):
+        if self.locks is not None:
+            self.locks.release(self._slot(aor)[1])
+
+    # ------------------------------------------------------------------ records
+    def get_urecord(self, aor: str, create: bool = False) -> URecord | None:
+        """The record of an AOR (None when it has none and create is False)."""
+        if cfg.db_mode == DB_ONLY:
+            contacts = dbstore.load_aor(self.name, aor)
+            if contacts:
+                return URecord(aor, contacts, existed=True)
+        else:
+            blob = self.table.get(self._slot(aor)[0])
+            if blob is not None:
+                r = URecord.unpack(aor, blob)
+                r.existed = bool(r.contacts)
+                return r
+        return URecord(aor) if create else None
+
+    def save(self, r: URecord, run_callbacks: bool = True):
+        """Store what changed in r (memory and/or DB by db_mode), count it, tell the
+        callbacks. Call with the AOR lock held."""
+        changes = r.changes
+        mode = cfg.db_mode
+        if changes and mode != NO_DB:
+            self._db_apply(r, mode)
+        if mode != DB_ONLY:
+            key = self._slot(r.aor)[0]
+            if r.contacts or r.deleted:
+                blob = r.pack()
+                earliest, flags = header_of(blob)
+                self.table.put(key, blob, earliest, flags)
+            elif r.existed or changes:
+                self.table.delete(key)
+            if self.stats is not None and changes:
+                self.stats.account(r, changes)
+        r.existed = bool(r.contacts)
+        r.changes = []
+        if run_callbacks and changes and callbacks._types:
+            for op, c in changes:
+                if callbacks.wanted(_CB_OF[op]):
+                    callbacks.run(_CB_OF[op], self.name, r.aor, c)
+
+    def _db_apply(self, r: URecord, mode: int):
+        if mode == WRITE_BACK:
+            for op, c in r.changes:
+                if c[C_FLAGS] & FL_MEM:
+                    c[C_STATE] = CS_SYNC
+                elif op == INSERT:
+                    c[C_STATE] = CS_NEW
+                elif op == UPDATE:
+                    if c[C_STATE] == CS_SYNC:
+                        c[C_STATE] = CS_DIRTY
+                elif c[C_STATE] != CS_NEW:  # DELETE of a contact the DB has
+                    r.deleted.append(c.ruid)
+            return
+        if mode == WRITE_THROUGH or mode == DB_ONLY:
+            for op, c in r.changes:
+                c[C_STATE] = CS_SYNC
+                if c[C_FLAGS] & FL_MEM:
+                    continue
+                try:
+                    if op == DELETE:
+                        dbstore.delete_ruid(self.name, c.ruid)
+                    else:
+                        dbstore.upsert(self.name, r.aor, c)
+                except Exception as e:
+                    log.error("usrloc: DB write of %s for %s failed: %s", op, r.aor, e)
+            return
+        for _, c in r.changes:  # db_mode 4: memory only at run time
+            c[C_STATE] = CS_SYNC
+
+    def delete_urecord(self, aor: str) -> bool:
+        """Remove an AOR with all its contacts (ul.rm, unregister). Locks itself."""
+        self.lock(aor)
+        try:
+            r = self.get_urecord(aor)
+            if r is None:
+                return False
+            r.delete_all()
+            self.save(r)
+            return True
+        finally:
+            self.unlock(aor)
+
+    def insert_contact(self, aor: str, c: UContact) -> UContact:
+        """Add one contact to an AOR (ul.add, modules). Locks itself."""
+        self.lock(aor)
+        try:
+            r = self.get_urecord(aor, create=True)
+            r.insert_contact(c)
+            self.save(r)
+            return c
+        finally:
+            self.unlock(aor)
+
+    def delete_contact_by_ruid(self, aor: str, ruid: str) -> bool:
+        self.lock(aor)
+        try:
+            r = self.get_urecord(aor)
+            c = r.find_ruid(ruid) if r is not None else None
+            if c is None:
+                return False
+            r.delete_contact(c)
+            self.save(r)
+            return True
+        finally:
+            self.unlock(aor)
+
+    def records(self):
+        """Every record, one at a time (a snapshot per record; ul.dump, keepalives)."""
+        if cfg.db_mode == DB_ONLY:
+            for aor, contacts in dbstore.load_all(self.name).items():
+                yield URecord(aor, contacts, existed=True)
+            return
+        for key, blob in self.table.items():
+            yield URecord.unpack(key.decode("utf-8", "surrogatepass"), blob)
+
+    def count(self) -> int:
+        return len(self.table) if self.table is not None else 0
+
+    # ------------------------------------------------------------------ start-up
+    def load_from_db(self) -> int:
+        """Fill the table from the DB (db_mode 1, 2, 4 at start-up). Returns contacts loaded."""
+        n = 0
+        for aor, contacts in dbstore.load_all(self.name).items():
+            r = URecord(aor)
+            for c in contacts:
+                c[C_STATE] = CS_SYNC
+                r._place(c)
+            blob = r.pack()
+            earliest, flags = header_of(blob)
+            self.table.put(aor_key(aor), blob, earliest, flags)
+            if self.stats is not None:
+                self.stats.loaded(len(contacts))
+            n += len(contacts)
+        return n
+
+    # ------------------------------------------------------------------ timer
+    def timer(self, now: float | None = None):
+        """Expire contacts, and in write-back mode flush changes to the DB."""
+        now = time.time() if now is None else now
+        mode = cfg.db_mode
+        if mode == DB_ONLY:
+            dbstore.delete_expired(self.name, now)
+            return
+        write_back = mode == WRITE_BACK
+        due = []
+        for key, _blob, earliest, flags in self.table.entries():
+            if (earliest and earliest <= now) or (write_back and flags & REC_DIRTY):
+                due.append(key)
+        expired: list[tuple[str, UContact]] = []
+        upserts: list[tuple[str, UContact]] = []
+        deletes: list[tuple[str, str]] = []  # (aor, ruid)
+        for key in due:
+            aor = key.decode("utf-8", "surrogatepass")
+            self._timer_record(aor, now, mode, expired, upserts, deletes)
+        if write_back and (upserts or deletes):
+            try:
+                dbstore.flush(self.name, upserts, [ruid for _, ruid in deletes])
+            except Exception as e:
+                log.error("usrloc: write-back flush of %s failed: %s; will retry", self.name, e)
+                self._redirty(upserts, deletes)
+        if mode == WRITE_THROUGH and expired:
+            for _, c in expired:
+                if not c[C_FLAGS] & FL_MEM:
+                    try:
+                        dbstore.delete_ruid(self.name, c.ruid)
+                    except Exception as e:
+                        log.error("usrloc: DB delete of expired contact failed: %s", e)
+        if cfg.db_timer_clean and mode in (WRITE_THROUGH, WRITE_BACK):
+            try:
+                dbstore.delete_expired(self.name, now)
+            except Exception as e:
+                log.error("usrloc: DB clean of expired contacts failed: %s", e)
+        if expired and callbacks.wanted(UL_CONTACT_EXPIRE):
+            for aor, c in expired:
+                callbacks.run(UL_CONTACT_EXPIRE, self.name, aor, c)
+
+    def _timer_record(self, aor, now, mode, expired, upserts, deletes):
+        self.lock(aor)
+        try:
+            r = self.get_urecord(aor)
+            if r is None:
+                return
+            gone = [c for c in r.contacts if not c.valid(now)]
+            for c in gone:
+                r.contacts.remove(c)
+                expired.append((aor, c))
+                if mode == WRITE_BACK and c[C_STATE] != CS_NEW and not c[C_FLAGS] & FL_MEM:
+                    r.deleted.append(c.ruid)
+            if mode == WRITE_BACK:
+                for c in r.contacts:
+                    if c[C_STATE] != CS_SYNC:
+                        upserts.append((aor, UContact(c)))
+                        c[C_STATE] = CS_SYNC
+                deletes.extend((aor, ruid) for ruid in r.deleted)
+                r.deleted = []
+            if self.stats is not None and gone:
+                self.stats.expired(r, len(gone))
+            key = aor_key(aor)
+            if r.contacts or r.deleted:
+                blob = r.pack()
+                earliest, flags = header_of(blob)
+                self.table.put(key, blob, earliest, flags)
+            else:
+                self.table.delete(key)
+        finally:
+            self.unlock(aor)
+
+    def _redirty(self, upserts, deletes):
+        """A failed flush: mark what it carried as unsaved again, for the next run."""
+        pending: dict[str, tuple[set, list]] = {}
+        for aor, c in upserts:
+            pending.setdefault(aor, (set(), []))[0].add(c.ruid)
+        for aor, ruid in deletes:
+            pending.setdefault(aor, (set(), []))[1].append(ruid)
+        for aor, (ruids, deleted) in pending.items():
+            self.lock(aor)
+            try:
+                r = self.get_urecord(aor, create=True)
+                for c in r.contacts:
+                    if c.ruid in ruids and c[C_STATE] == CS_SYNC:
+                        c[C_STATE] = CS_DIRTY
+                r.deleted.extend(deleted)
+                self.save(r, run_callbacks=False)
+            finally:
+                self.unlock(aor)
+
+
+# ---------------------------------------------------------------------- the table list
+_domains: dict[str, UDomain] = {}
+
+
+def register_udomain(name: str) -> UDomain:
+    """The location table `name`, made on first use (Kamailio's ul_register_udomain).
+    Registrar's fixups and the `preload` modparam call it before the fork."""
+    d = _domains.get(name)
+    if d is None:
+        d = _domains[name] = UDomain(name)
+    return d
+
+
+def get_udomain(name: str) -> UDomain | None:
+    return _domains.get(name)
+
+
+def domains() -> list[UDomain]:
+    return list(_domains.values())
+
+
+def reset():
+    """Forget every table (tests)."""
+    _domains.clear()
