@@ -99,6 +99,20 @@ def test_statistics_move_with_traffic(server):
     assert rpc(server, "stats.fetchn", "sl.200_replies")["result"] == {"sl.200_replies": 0}
 
 
+def test_malformed_message_counts_in_bad_msg_hdr(server):
+    def bad_msg_hdr():
+        return int(rpc(server, "stats.fetch", "core.bad_msg_hdr")["result"]["core.bad_msg_hdr"])
+
+    before = bad_msg_hdr()
+    with SipClient(("127.0.0.1", server.port)) as c:
+        for n in range(2):
+            c.send(b"OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:70000;branch=z9hG4bKx"
+                   + str(n).encode() + b"\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nCall-ID: bad\r\n"
+                   b"CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n")
+        assert status_of(c.request(c.options())) == 200  # the server goes on
+    assert bad_msg_hdr() == before + 2
+
+
 def test_kamapyctl_finds_the_server_from_its_config(server):
     import subprocess
     import sys
