@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # Debian packages the tests drive as real peers
-DEB_PACKAGES := sip-tester kamailio postgresql
+DEB_PACKAGES := sip-tester kamailio postgresql baresip-core
 NATIVE_SRC := $(wildcard kamapy/_native/*.c kamapy/_native/*.h) kamapy/_native/build.py
 
 .PHONY: install deps run test test-all bench lint clean

@@ -23,3 +23,25 @@ def free_udp_ports(n: int, host: str = "127.0.0.1") -> list[int]:
     finally:
         for s in socks:
             s.close()
+
+
+def free_port_block(n: int, host: str = "127.0.0.1", tries: int = 200) -> int:
+    """The first of n consecutive ports free for both UDP and TCP (for peers such as
+    baresip that bind N and N+1 on several transports)."""
+    import random
+    for _ in range(tries):
+        base = random.randrange(20000, 60000 - n)
+        socks = []
+        try:
+            for port in range(base, base + n):
+                for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                    s = socket.socket(socket.AF_INET, kind)
+                    socks.append(s)
+                    s.bind((host, port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError(f"no block of {n} free ports")
