@@ -1,0 +1,63 @@
+"""tm: stateful SIP transactions (Kamailio: modules/tm).
+
+Transactions live in shared memory (store.py), so whichever process receives a
+reply, a CANCEL, an ACK or a retransmission finds the transaction the request
+created. The parts:
+
+  transaction.py  the record kept per transaction, and its branches
+  matching.py     which transaction a request / reply belongs to
+  relay.py        requests: lookup, t_newtran, t_relay, e2e CANCEL, ACK absorption
+  uac.py          building and sending the branches (branch_route)
+  replies.py      replies from downstream: onreply_route, relay, pick, ACK
+  failure.py      the best reply of a round, failure_route, the final reply
+  uas.py          replies upstream: t_reply, retransmissions, wait
+  cancel.py       CANCEL and hop-by-hop ACK towards branches
+  timers.py       retransmissions and timeouts, in the timer process
+  functions.py    the config functions
+"""
+
+from __future__ import annotations
+
+from kamapy.module import ModuleExports, RpcCommand
+
+from . import stats
+from .config import PARAMS, cfg
+from .functions import FUNCTIONS, stateful_send_reply
+
+
+def mod_init():
+    from kamapy.runtime import rt
+    from kamapy.timer import register_timer
+
+    from . import cancel, store, timers
+    from .replies import reply_hook
+
+    cfg.load(exports.values)
+    cancel.cancel_b_method[0] = exports.param("cancel_b_method")
+    store.set_store(store.TransactionStore())
+    stats.bind()
+    if reply_hook not in rt.reply_hooks:
+        rt.reply_hooks.append(reply_hook)
+    try:
+        from kamapy_modules import sl
+        if stateful_send_reply not in sl._stateful_reply:
+            sl._stateful_reply.append(stateful_send_reply)
+    except ImportError:
+        pass
+    register_timer("tm", timers.INTERVAL, timers.run_timers)
+    return 0
+
+
+def rpc_stats(_rpc, _params):
+    return stats.summary()
+
+
+exports = ModuleExports(
+    name="tm",
+    params=PARAMS,
+    functions=FUNCTIONS,
+    rpc=[RpcCommand("tm.stats", rpc_stats, "Print transaction statistics.")],
+    stats=stats.NAMES,
+    mod_init=mod_init,
+    doc=__doc__,
+)

@@ -1,0 +1,170 @@
+"""A reply from downstream (Kamailio: t_reply.c reply_received, t_should_relay_response).
+
+Matched by our Via branch to its transaction and branch, under the transaction's
+lock: onreply_route runs, then the reply is relayed, stored or absorbed:
+
+  - 100 is absorbed (relay_100 aside); other 1xx are relayed while no final reply
+    went upstream;
+  - 2xx is relayed at once; for an INVITE every 2xx (of any branch, and their
+    retransmissions) is relayed, and the other branches are CANCELed;
+  - a negative final reply is ACKed downstream (INVITE), kept, and once no branch of
+    the round is pending the best one goes through failure_route and upstream;
+  - a 6xx CANCELs the other branches (unless disable_6xx_block);
+  - replies to our CANCELs are absorbed.
+
+Replies that are not ours return False: the core relays them statelessly.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from kamapy.module import TM_ONREPLY_ROUTE
+from kamapy.sip.errors import SipParseError
+from kamapy.sip.outgoing import build_reply_forward
+
+from . import outbox, stats
+from .cancel import build_ack, cancel_pending, cancel_replied, send_branch, send_cancel
+from .config import cfg
+from .failure import branch_failure, conclude
+from .matching import reply_tid
+from .script import find_route, run_with
+from .store import store
+from .transaction import (
+    B_CANCEL_PENDING,
+    B_FINAL,
+    B_REPLIED,
+    B_SEND_FAILED,
+    T_CANCELED,
+    T_DISABLE_6XX,
+)
+from .uas import final_sent, put_on_wait, send_upstream
+
+log = logging.getLogger("kamapy.tm")
+
+
+def reply_hook(msg) -> bool:
+    """rt.reply_hooks entry: True when tm took the reply (relayed or absorbed)."""
+    try:
+        found = reply_tid(msg)
+    except SipParseError:
+        return False
+    if found is None:
+        return False
+    tid, idx = found
+    st = store()
+    lock = st.lock(tid)
+    opened = outbox.hold()
+    try:
+        t = st.load(tid)
+        if t is None or idx >= len(t.branches):
+            return False
+        stats.inc(stats.RPL_RECEIVED)
+        if t.wait_due and t.wait_due <= time.time():
+            return True  # a late reply to a transaction about to be freed
+        handle_reply(t, idx, msg, lock, time.time())
+        st.save(t)
+    finally:
+        st.unlock(lock)
+        outbox.flush(opened)
+    return True
+
+
+def handle_reply(t, idx: int, msg, lock: int, now: float):
+    code = msg.status
+    b = t.branches[idx]
+    cseq_method = msg.cseq.method
+    if cseq_method != t.method:
+        if cseq_method == "CANCEL":
+            cancel_replied(b)
+        stats.inc(stats.RPL_ABSORBED)
+        return
+    first_reply = not b.flags & B_REPLIED
+    b.flags |= B_REPLIED
+
+    if b.flags & B_FINAL:
+        # a retransmitted final reply, or another one after a timeout
+        if t.is_invite and 200 <= code < 300:
+            send_upstream(t, build_reply_forward(msg), code)
+            stats.inc(stats.RPL_RELAYED)
+        elif t.is_invite and code >= 300:
+            send_branch(b, build_ack(b.buf, msg))
+            stats.inc(stats.RPL_ABSORBED)
+        else:
+            stats.inc(stats.RPL_ABSORBED)
+        return
+
+    name = b.onreply or t.on_reply
+    if name:
+        route = find_route("onreply", name)
+        if route is not None:
+            msg.flags = t.mflags
+            msg.avps = t.avps
+            msg.xavps = t.xavps
+            ctx = run_with(t, lock, route, msg, TM_ONREPLY_ROUTE, branch=idx, reply=msg,
+                           reply_code=code)
+            t.mflags, t.avps, t.xavps = msg.flags, msg.avps, msg.xavps
+            if ctx is not None and ctx.dropped and code < 200:
+                stats.inc(stats.RPL_ABSORBED)
+                return
+
+    if code < 200:
+        _provisional(t, idx, b, msg, code, first_reply, now)
+        return
+
+    b.code = code
+    b.reason = msg.reason
+    b.flags |= B_FINAL
+    b.retr_due = b.fr_due = 0.0
+    b.cancel_due = 0.0
+    if 200 <= code < 300:
+        buf = build_reply_forward(msg)
+        if t.is_invite:
+            cancel_pending(t, now, skip=idx)
+        if t.uas_code < 200 or (t.is_invite and t.uas_code < 300):
+            if t.uas_code < 200:
+                t.relayed = idx
+                final_sent(t, code, now)
+            send_upstream(t, buf, code)
+            stats.inc(stats.RPL_RELAYED)
+        else:
+            stats.inc(stats.RPL_ABSORBED)
+        put_on_wait(t, now)
+        return
+
+    # a negative final reply
+    if t.is_invite:
+        send_branch(b, build_ack(b.buf, msg))
+    if t.completed:
+        stats.inc(stats.RPL_ABSORBED)
+        return
+    b.reply = build_reply_forward(msg)
+    branch_failure(t, idx, lock, b.reply)
+    if code >= 600 and t.is_invite and not (cfg.disable_6xx or t.flags & T_DISABLE_6XX):
+        cancel_pending(t, now, skip=idx)
+    conclude(t, lock, now)
+
+
+def _provisional(t, idx, b, msg, code, first_reply, now):
+    prev = b.code
+    b.code = code
+    b.reason = msg.reason
+    if t.is_invite:
+        b.retr_due = 0.0  # timer A stops on any provisional reply
+        if first_reply or cfg.restart_fr or (code >= 180 and code > prev):
+            b.fr_due = now + t.fr_inv
+        if b.flags & B_CANCEL_PENDING:
+            send_cancel(t, b, now)
+    elif b.retr_due:
+        b.retr_ivl = t.t2  # non-INVITE: retransmit at T2 once a provisional came (timer E)
+    if t.flags & T_CANCELED and b.flags & B_CANCEL_PENDING:
+        send_cancel(t, b, now)
+    if t.uas_code >= 200 or (code == 100 and not cfg.relay_100):
+        stats.inc(stats.RPL_ABSORBED)
+        return
+    send_upstream(t, build_reply_forward(msg), code)
+    stats.inc(stats.RPL_RELAYED)
+
+
+__all__ = ["reply_hook", "handle_reply", "B_SEND_FAILED"]

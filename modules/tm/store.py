@@ -1,0 +1,169 @@
+"""Where transactions live: two shm hash tables and a lock set, made in the master
+before the fork so every process shares them (Kamailio: h_table.c, timer lists).
+
+- `cells`: tid -> packed Transaction.
+- `due`: tid -> (empty value) with `expires` = the next moment the timer process must
+  look at the transaction; its C-side expire(now) hands back the due ones, so the
+  timer never walks every transaction in Python.
+- `locks`: the REPLY_LOCK of a transaction is lock hash(tid) % size; everything that
+  reads, changes and writes back a record holds it.
+
+Without a shm pool (unit tests) the same interface runs on private dicts.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from .transaction import Transaction
+
+LOCKS = 1024          # transactions share locks by hash, as Kamailio's entries do
+TABLE_LOG2 = 16       # 65536 buckets (Kamailio: TABLE_ENTRIES)
+
+
+class _LocalTable:
+    """A private stand-in for SharedHashTable (unit tests, -c checks)."""
+
+    def __init__(self):
+        self.d: dict[bytes, tuple[bytes, float]] = {}
+
+    def contains(self, key):
+        return key in self.d
+
+    def get(self, key):
+        e = self.d.get(key)
+        return e[0] if e is not None else None
+
+    def put(self, key, value, expires=0.0):
+        self.d[key] = (value, expires)
+        return True
+
+    def put_if_absent(self, key, value, expires=0.0):
+        if key in self.d:
+            return False
+        self.d[key] = (value, expires)
+        return True
+
+    def delete(self, key):
+        return self.d.pop(key, None) is not None
+
+    def expire(self, now):
+        out = [(k, v) for k, (v, e) in self.d.items() if 0 < e <= now]
+        for k, _ in out:
+            del self.d[k]
+        return out
+
+    def items(self):
+        return [(k, v) for k, (v, _e) in self.d.items()]
+
+    def __len__(self):
+        return len(self.d)
+
+
+class _LocalLocks:
+    def __init__(self, n):
+        self._locks = [threading.RLock() for _ in range(n)]
+
+    def get(self, i):
+        self._locks[i].acquire()
+
+    def release(self, i):
+        self._locks[i].release()
+
+
+def _shared(pool=None):
+    """(cells, due, locks) in shm (the process-wide pool unless one is given), or None
+    when there is no pool."""
+    if pool is None:
+        try:
+            from kamapy import shm
+            pool = shm.pool()
+        except (ImportError, RuntimeError):
+            return None
+    from kamapy.htable import SharedHashTable
+    from kamapy.lockset import LockSet
+    return (SharedHashTable(TABLE_LOG2, pool=pool), SharedHashTable(TABLE_LOG2 - 2, pool=pool),
+            LockSet(LOCKS, pool=pool, name="tm reply locks"))
+
+
+class TransactionStore:
+    def __init__(self, shared: bool = True, pool=None):
+        made = _shared(pool) if shared else None
+        if made is None:
+            self.cells, self.due, self.locks = _LocalTable(), _LocalTable(), _LocalLocks(LOCKS)
+            self.in_shm = False
+        else:
+            self.cells, self.due, self.locks = made
+            self.in_shm = True
+        self._get = self.cells.get
+        self._put = self.cells.put
+
+    # ------------------------------------------------------------------ locking
+    @staticmethod
+    def lock_index(tid: str) -> int:
+        return int(tid[-4:], 16) % LOCKS
+
+    def lock(self, tid: str) -> int:
+        i = int(tid[-4:], 16) % LOCKS
+        self.locks.get(i)
+        return i
+
+    def unlock(self, i: int):
+        self.locks.release(i)
+
+    # ------------------------------------------------------------------ records
+    def load(self, tid: str) -> Transaction | None:
+        data = self._get(tid.encode())
+        return Transaction.unpack(data) if data is not None else None
+
+    def exists(self, tid: str) -> bool:
+        return self.cells.contains(tid.encode())  # no copy of the record
+
+    def add(self, t: Transaction) -> bool:
+        """Store a new transaction; False when one with its id exists already (a
+        retransmission that another process got first)."""
+        t.due_reg = t.next_due()
+        if not self.cells.put_if_absent(t.tid.encode(), t.pack()):
+            return False
+        if t.due_reg:
+            self.due.put(t.tid.encode(), b"", t.due_reg)
+        return True
+
+    def save(self, t: Transaction):
+        """Write back a changed transaction (the caller holds its lock). When its next
+        timer moved, the due table learns it: one small write here saves the timer
+        process a wake-up that would find nothing to do."""
+        key = t.tid.encode()
+        due = t.next_due()
+        if due != t.due_reg:
+            t.due_reg = due
+            if due:
+                self.due.put(key, b"", due)
+        self._put(key, t.pack())
+
+    def remove(self, t: Transaction):
+        key = t.tid.encode()
+        self.cells.delete(key)
+        self.due.delete(key)
+
+    def pop_due(self, now: float) -> list[str]:
+        return [k.decode() if isinstance(k, bytes) else k for k, *_ in self.due.expire(now)]
+
+    def count(self) -> int:
+        return len(self.cells)
+
+
+_store: TransactionStore | None = None
+
+
+def store() -> TransactionStore:
+    global _store
+    if _store is None:
+        _store = TransactionStore()
+    return _store
+
+
+def set_store(s: TransactionStore | None):
+    """Tests: use a fresh (private) store."""
+    global _store
+    _store = s

@@ -1,0 +1,197 @@
+"""The client side: turning a request into branches and sending them (Kamailio:
+t_fwd.c t_forward_nonack, add_uac, t_send_branch).
+
+One branch per destination: the R-URI (with $du, path, branch flags) and every
+branch of the destination set (append_branch, lookup). For each one branch_route
+runs (if t_on_branch set one) on the request with that branch's R-URI; what it
+changes holds for that branch only. The request is built once per branch (our Via
+carries `z9hG4bK<tid>.<index>`) and kept for retransmissions, CANCEL and ACK.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from kamapy import ser_error
+from kamapy.module import BRANCH_ROUTE
+from kamapy.msg_flags import FL_ADD_LOCAL_RPORT, FL_FORCE_RPORT
+from kamapy.net.send import choose_socket, resolve
+from kamapy.sip.errors import SipParseError
+from kamapy.sip.forward import uri_hop, via_value
+from kamapy.sip.lumps import Lump
+from kamapy.sip.msg import PROTO_IDS, PROTO_UDP
+from kamapy.sip.outgoing import build_request
+from kamapy.sip.uri import parse_uri
+
+from .cancel import send_branch
+from .matching import our_branch
+from .script import find_route, run_with
+from .transaction import B_SEND_FAILED, Branch, Transaction
+
+log = logging.getLogger("kamapy.tm")
+
+MAX_BRANCHES = 12  # Kamailio's sr_dst_max_branches default
+
+
+class RelayError(Exception):
+    def __init__(self, code: int):
+        super().__init__(code)
+        self.code = code
+
+
+def destinations(msg, include_ruri: bool = True) -> list[tuple]:
+    """(uri, dst_uri, path, bflags, socket) of every branch the request forks to."""
+    out = []
+    if include_ruri:
+        out.append((msg.current_uri, msg.dst_uri, msg.path_vec, msg.ruri_bflags, msg.force_send_socket))
+    for b in msg.branches:
+        out.append((b.uri, b.dst_uri, b.path, b.flags, b.socket))
+    return out
+
+
+def _hop(msg, uri: str, dst_uri: str | None, proxy) -> tuple[int, str, int]:
+    """(proto id, host, port) of the next hop of a branch."""
+    if proxy is not None:
+        return proxy
+    try:
+        parsed = msg.parsed_ruri if dst_uri is None and uri == msg.current_uri else parse_uri(dst_uri or uri)
+        proto, host, port = uri_hop(parsed)
+    except SipParseError as e:
+        log.error("t_relay: bad destination %s: %s", dst_uri or uri, e.reason)
+        raise RelayError(ser_error.E_BAD_URI) from None
+    return PROTO_IDS.get(proto, 0), host, port
+
+
+def _copy_lumps(lumps):
+    """A copy of a lump list deep enough that a branch_route's additions stay out."""
+    if not lumps:
+        return lumps
+
+    def chain(lump, attr):
+        first = None
+        prev = None
+        r = getattr(lump, attr)
+        while r is not None:
+            c = Lump(r.op, r.offset, r.length, r.text, r.kind)
+            if prev is None:
+                first = c
+            else:
+                setattr(prev, attr, c)
+            prev = c
+            r = getattr(r, attr)
+        return first
+
+    out = []
+    for lump in lumps:
+        c = Lump(lump.op, lump.offset, lump.length, lump.text, lump.kind)
+        c.before = chain(lump, "before")
+        c.after = chain(lump, "after")
+        out.append(c)
+    return out
+
+
+def build_branch(t: Transaction, msg, idx: int, dest, proxy, now: float, lock: int) -> Branch | None:
+    """Run branch_route (if any) and build the request of branch idx; None when the
+    branch_route dropped it. Raises RelayError."""
+    uri, dst_uri, path, bflags, sock = dest
+    saved = (msg.new_uri, msg.dst_uri, msg.path_vec, msg.ruri_bflags, msg.force_send_socket)
+    lumps = msg.lumps
+    try:
+        if uri != msg.current_uri:
+            msg.set_ruri(uri)
+        msg.dst_uri, msg.path_vec, msg.ruri_bflags, msg.force_send_socket = dst_uri, path, bflags, sock
+        onreply = ""
+        route = find_route("branch", t.on_branch) if t.on_branch else None
+        if route is not None:
+            msg.lumps = _copy_lumps(lumps)
+            before = t.on_reply
+            ctx = run_with(t, lock, route, msg, BRANCH_ROUTE, branch=idx)
+            if ctx is not None and ctx.dropped:
+                return None
+            if t.on_reply != before:  # t_on_reply in branch_route: for this branch only
+                onreply, t.on_reply = t.on_reply, before
+            uri, dst_uri, path = msg.current_uri, msg.dst_uri, msg.path_vec
+            bflags, sock = msg.ruri_bflags, msg.force_send_socket
+        proto, host, port = _hop(msg, uri, dst_uri, proxy)
+        if proto not in (0, PROTO_UDP):
+            log.error("t_relay: transport %d is not supported yet (branch %s)", proto, uri)
+            raise RelayError(ser_error.E_BAD_PROTO)
+        try:
+            ip, af = resolve(host)
+        except OSError:
+            log.error("t_relay: cannot resolve %s", host)
+            raise RelayError(ser_error.E_BAD_ADDRESS) from None
+        si = choose_socket(PROTO_UDP, af, sock if not isinstance(sock, tuple) else None)
+        if si is None:
+            raise RelayError(ser_error.E_NO_SOCKET)
+        params = ";rport" if msg.xflags & FL_ADD_LOCAL_RPORT else ""
+        via = via_value(si.via_host, si.via_port, "udp", our_branch(t.tid, idx), params)
+        buf = build_request(msg, via, "udp", force_rport=bool(msg.xflags & FL_FORCE_RPORT))
+    finally:
+        msg.lumps = lumps
+        if msg.new_uri != saved[0]:
+            msg.set_ruri(saved[0])
+        msg.dst_uri, msg.path_vec, msg.ruri_bflags, msg.force_send_socket = saved[1:]
+    b = Branch(uri, dst_uri, path, bflags, PROTO_UDP, ip, port, (si.address, si.port), buf)
+    b.onreply = onreply
+    b.retr_ivl = t.t1
+    b.retr_due = now + t.t1
+    b.fr_due = now + t.fr
+    return b
+
+
+def add_branches(t: Transaction, msg, now: float, proxy=None, include_ruri: bool = True,
+                 lock: int = -1) -> list[int]:
+    """Build a branch per destination; returns their indexes. Raises RelayError when
+    none could be built."""
+    dests = destinations(msg, include_ruri)
+    if not dests:
+        raise RelayError(ser_error.E_UNSPEC)
+    added = []
+    error = ser_error.E_UNSPEC
+    for dest in dests:
+        idx = len(t.branches)
+        if idx >= MAX_BRANCHES:
+            log.error("t_relay: too many branches (%d)", idx)
+            error = ser_error.E_TOO_MANY_BRANCHES
+            break
+        try:
+            b = build_branch(t, msg, idx, dest, proxy, now, lock)
+        except RelayError as e:
+            error = e.code
+            continue
+        except SipParseError as e:
+            log.error("t_relay: cannot build the request for %s: %s", dest[0], e.reason)
+            error = ser_error.E_BAD_REQ
+            continue
+        if b is None:
+            continue
+        t.branches.append(b)
+        added.append(idx)
+    if not added:
+        raise RelayError(error)
+    return added
+
+
+def send_branches(t: Transaction, indexes: list[int]) -> int:
+    """Send the new branches; returns how many went out (failed ones are marked)."""
+    sent = 0
+    for i in indexes:
+        b = t.branches[i]
+        if send_branch(b, b.buf):
+            sent += 1
+        else:
+            b.flags |= B_SEND_FAILED
+            b.retr_due = b.fr_due = 0.0
+    return sent
+
+
+def saved_request(msg) -> bytes:
+    """The request with request_route's lumps applied and the R-URI as received: what
+    failure_route starts from (Kamailio: save_msg_lumps)."""
+    saved = msg.new_uri
+    msg.new_uri = None
+    try:
+        return build_request(msg, None, "udp", path=False)
+    finally:
+        msg.new_uri = saved

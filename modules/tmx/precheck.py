@@ -1,0 +1,58 @@
+"""t_precheck_trans(): is another process already handling this request? (Kamailio:
+tmx_pretran.c). A retransmission can reach a second worker while the first one is
+still in the script, before the transaction exists; a small shm set of requests in
+progress catches it.
+
+Kamailio clears its entry in a post-script callback. kamapy has no such hook yet, so
+an entry simply expires after HOLD seconds -- shorter than T1, so a retransmission
+that comes later is handled normally (by then t_check_trans finds the transaction).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from kamapy_modules.tm.relay import cached_tid
+from kamapy_modules.tm.store import _LocalTable
+
+from kamapy.sip.methods import METHOD_ACK, METHOD_CANCEL
+
+HOLD = 0.4  # seconds an entry marks a request as being handled
+
+_table = [None]
+
+
+def init():
+    """In the master, before the fork."""
+    try:
+        from kamapy import shm
+        shm.pool()
+        from kamapy.htable import SharedHashTable
+        _table[0] = SharedHashTable(12)
+    except (ImportError, RuntimeError):
+        _table[0] = _LocalTable()
+
+
+def table():
+    if _table[0] is None:
+        init()
+    return _table[0]
+
+
+def precheck(msg) -> int:
+    """1 when another process handles the same request now, -1 otherwise."""
+    if msg.method_id & (METHOD_ACK | METHOD_CANCEL):
+        return -1
+    tid, _key = cached_tid(msg)
+    key = tid.encode()
+    me = str(os.getpid()).encode()
+    tbl = table()
+    if tbl.put_if_absent(key, me, time.time() + HOLD):
+        return -1
+    return -1 if tbl.get(key) == me else 1
+
+
+def expire(now: float):
+    """Timer job: drop the entries whose hold ended."""
+    table().expire(now)
