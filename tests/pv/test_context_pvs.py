@@ -111,9 +111,10 @@ def test_module_pv_registration(msg):
         def get(self, m):
             return 200
 
-    register_pv("T_reply_code", ReplyCodePv)
-    assert get("$T_reply_code", msg) == 200
-    assert parse_pv("$(T_reply_code{s.len})").get(msg) == 3
+    # a name no real module uses: registrations are process-wide and outlive the test
+    register_pv("kamapy_test_code", ReplyCodePv)
+    assert get("$kamapy_test_code", msg) == 200
+    assert parse_pv("$(kamapy_test_code{s.len})").get(msg) == 3
 
     exports = SimpleNamespace(
         pvs=[PvDef("kamapy_test_attr", lambda spec: _Const(spec), inner="required")],
