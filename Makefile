@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 DEB_PACKAGES := sip-tester kamailio postgresql baresip-core
 NATIVE_SRC := $(wildcard kamapy/_native/*.c kamapy/_native/*.h) kamapy/_native/build.py
 
-.PHONY: install deps run test test-all bench lint clean
+.PHONY: install deps run test test-all bench bench-compare lint clean
 
 install: $(STAMP)
 
@@ -37,9 +37,15 @@ test: deps install
 test-all: deps install
 	$(PY) -m pytest -q -p no:cacheprovider
 
+# micro-benchmarks, then kamapy under SIPp with the shared reference config (all three
+# workloads); bench-compare runs Kamailio too, in the same session, and prints ratios
 bench: deps install
 	$(PY) bench/native_bench.py
-	@test -f bench/sip_bench.py && $(PY) bench/sip_bench.py || true
+	$(PY) bench/sip_bench.py
+	$(PY) bench/compare.py --kamapy-only --duration 10
+
+bench-compare: deps install
+	$(PY) bench/compare.py --duration 15
 
 lint: install
 	$(VENV)/bin/ruff check kamapy modules tests bench
