@@ -24,11 +24,6 @@ log = logging.getLogger("kamapy.core")
 
 MAX_FLAG = 31
 
-# where set_advertised_address/port leave their value until SipMsg grows slots for them
-ADVERTISED_ADDRESS_KEY = "advertised_address"
-ADVERTISED_PORT_KEY = "advertised_port"
-
-
 def _check_flag(value):
     """Load-time check of a static flag number (cfg.y check_flag)."""
     if not isinstance(value, int) or not 0 <= value <= MAX_FLAG:
@@ -262,12 +257,12 @@ def force_send_socket(msg, target):
 
 
 def set_advertised_address(msg, address):
-    msg._cache[ADVERTISED_ADDRESS_KEY] = address  # until SipMsg has set_global_address
+    msg.advertised_address = address  # Kamailio: msg->set_global_address
     return 1
 
 
 def set_advertised_port(msg, port):
-    msg._cache[ADVERTISED_PORT_KEY] = str(port)
+    msg.advertised_port = str(port)  # Kamailio: msg->set_global_port (a string)
     return 1
 
 

@@ -10,19 +10,26 @@ from __future__ import annotations
 
 
 class Stat:
-    __slots__ = ("group", "name", "_arr", "_i")
+    __slots__ = ("group", "name", "_arr", "_i", "_add", "_c")
 
     def __init__(self, group: str, name: str, arr, i: int):
         self.group = group
         self.name = name
         self._arr = arr
         self._i = i
+        # the hot path: the C add on the counter's own array, no bounds check per call
+        c = getattr(arr, "_c", None)
+        if c is not None:
+            from .counters import _add
+            self._add, self._c = _add, c
+        else:
+            self._add, self._c = _local_add, arr
 
     def inc(self, n: int = 1):
-        self._arr.add(self._i, n)
+        self._add(self._c, self._i, n)
 
     def dec(self, n: int = 1):
-        self._arr.add(self._i, -n)
+        self._add(self._c, self._i, -n)
 
     def get(self) -> int:
         return self._arr.get(self._i)
@@ -63,6 +70,10 @@ class _LocalCounters:
 
     def set(self, i, v):
         self._v[i] = v
+
+
+def _local_add(arr, i, n):
+    arr.add(i, n)
 
 
 def _counter_array(n: int):

@@ -11,6 +11,8 @@ from cffi import FFI
 
 SOURCES = ["kp_shm.c", "kp_lock.c", "kp_htable.c", "kp_counters.c", "kp_proctable.c"]
 HEADERS = ["kp_shm.h", "kp_lock.h", "kp_htable.h", "kp_counters.h", "kp_proctable.h"]
+SOURCES.append("kp_sipscan.c")  # the SIP tokenizer (kamapy.sip.sipscan)
+HEADERS.append("kp_sipscan.h")
 
 CDEF = """
 /* kp_shm.h */
@@ -98,6 +100,17 @@ void kp_proctable_set(kp_proctable_t *pt, uint32_t slot, int32_t pid, int32_t ra
 void kp_proctable_clear(kp_proctable_t *pt, uint32_t slot);
 void kp_proctable_read(kp_proctable_t *pt, kp_proc_t *out);
 """
+
+CDEF += """
+/* kp_sipscan.h (offsets: kamapy.sip.sipscan reads the header's #defines) */
+int kp_sip_scan(const char *buf, int len, int32_t *out, int cap);
+int kp_crc16(const char *buf, int len);
+"""
+# every KP_SS_* offset and code of kp_sipscan.h, so Python reads them from lib
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "kp_sipscan.h")) as _h:
+    CDEF += "".join(f"#define {ln.split()[1]} ...\n" for ln in _h
+                    if ln.startswith("#define KP_SS_"))
+CDEF += "#define KP_H_COUNT_ ...\n"
 
 
 def _source_path(name):

@@ -71,12 +71,11 @@ def send_to(proto: int, data: bytes, host: str, port: int, forced: SocketInfo | 
 def reply_destination(msg) -> tuple[str, int]:
     """Where a locally generated reply goes (Kamailio: update_sock_struct_from_ip): the
     source IP; the source port when the top Via has rport or force_rport() ran, else the
-    Via's port (5060 when it has none)."""
+    Via's port (5060 when it has none). One rule, read from the scan when it can be:
+    kamapy.sip.reply.reply_destination."""
     from ..msg_flags import FL_FORCE_RPORT
-    via = msg.via1
-    if via.rport is not None or msg.xflags & FL_FORCE_RPORT:
-        return msg.rcv.src_ip, msg.rcv.src_port
-    return msg.rcv.src_ip, via.port or 5060
+    from ..sip.reply import reply_destination as from_request
+    return from_request(msg, bool(msg.xflags & FL_FORCE_RPORT))
 
 
 def send_reply(msg, data: bytes) -> bool:

@@ -4,9 +4,14 @@ The bytes are decoded once as latin-1 (one char per byte, never fails, round-tri
 exactly), so every offset into `text` is an offset into the wire bytes too.
 
 What is parsed when:
-  - construction: the first line only (method / R-URI / status), cheap;
-  - first header access: the header index (one split of the header block);
-  - typed bodies (Via, From, URI, ...): on first use of that accessor, then cached.
+  - construction: one C call (kamapy.sip.sipscan, kp_sipscan.c) reads the first line,
+    indexes the header lines (integer spans, nothing made in Python) and checks the key
+    fields Kamailio parses on receive (top Via, To, From, Call-ID, CSeq, Content-Length);
+  - first header access: a HeaderField from the index's spans;
+  - typed bodies (Via, From, URI, ...): on first use of that accessor, then cached --
+    built from the scan's spans when the scan found the simple form, else by the
+    Python parser (which gives the same object, or the SipParseError).
+Malformed header lines raise only when a lookup needs that line (see _first).
 
 Besides the message itself it carries the routing state Kamailio keeps beside a
 sip_msg: the new R-URI, the destination URI ($du), message flags, the branch-0
@@ -16,8 +21,9 @@ lumps that change the message when it is sent on.
 
 from __future__ import annotations
 
+from . import sipscan as _ss
 from .contact import parse_contacts
-from .cseq import parse_cseq
+from .cseq import CSeq, parse_cseq
 from .digest import parse_digest
 from .errors import SipParseError
 from .header_values import (
@@ -30,12 +36,28 @@ from .header_values import (
     parse_token_list,
 )
 from .headers import header_key, name_key
-from .methods import method_id
+from .methods import METHOD_IDS as _METHOD_IDS
+from .methods import METHOD_OTHER
 from .nameaddr import parse_nameaddr
 from .scan import split_commas
 from .sdp import parse_sdp
+from .sipscan import nameaddr_from_scan, via_from_scan
+from .sipscan import scan as _sipscan
 from .uri import parse_uri
 from .via import parse_via
+
+_TYPE, _FLE, _NLEN, _BODY = _ss.TYPE, _ss.FLE, _ss.NL, _ss.BODY
+_A1, _B0, _B1, _C0, _C1 = _ss.A1, _ss.B0, _ss.B1, _ss.C0, _ss.C1
+_NHDR, _STOP, _FIRST, _HDR, _HREC = _ss.NHDR, _ss.STOP, _ss.FIRST, _ss.HDR, _ss.HREC
+_STOP_END, _STOP_FOLD, _STOP_REASONS = _ss.STOP_END, _ss.STOP_FOLD, _ss.STOP_REASONS
+_KEYS, _KEY_IDS = _ss.KEYS, _ss.KEY_IDS
+_V_OK, _V_LINE = _ss.V_OK, _ss.V_LINE
+_TO, _FROM = _ss.TO, _ss.FROM
+_CID_OK, _CS_OK, _CS_N0, _CS_N1, _CS_M0, _CS_M1 = (_ss.CID_OK, _ss.CS_OK, _ss.CS_N0, _ss.CS_N1,
+                                                   _ss.CS_M0, _ss.CS_M1)
+_CL_OK, _CL_VAL = _ss.CL_OK, _ss.CL_VAL
+_N_OK, _N_LINE = _ss.N_OK, _ss.lib.KP_SS_N_LINE
+_FIRST_CID, _FIRST_CSEQ, _FIRST_CL = _FIRST + _ss.H_CALLID, _FIRST + _ss.H_CSEQ, _FIRST + _ss.H_CL
 
 _MISSING = object()
 _NAME_KEYS: dict[str, str] = {}
@@ -103,22 +125,30 @@ class SipMsg:
     __slots__ = (
         "data", "text", "rcv", "type", "method", "method_id", "ruri", "version",
         "status", "reason", "first_line_end", "_headers", "_index", "body_start",
-        "_cache", "id", "_keys", "_starts", "_done", "_pos", "_nl", "_hf",
+        "_cache", "id", "_keys", "_nl", "_hf", "_sc", "_via1", "_fold_failed", "_parsed_at",
+        "_starts",
         # routing state (Kamailio keeps these in sip_msg and the dset)
         "new_uri", "dst_uri", "force_send_socket", "flags", "ruri_bflags", "ruri_q",
         "path_vec", "instance", "ruid", "reg_id", "branches", "lumps", "reply_lumps",
         "xflags", "ctx", "avps", "xavps",
+        # set_advertised_address() / set_advertised_port() for this message (None: unset)
+        "advertised_address", "advertised_port",
     )
 
     def __init__(self, data: bytes, rcv: RecvInfo | None = None, msg_id: int = 0):
         self.data = data
         self.text = text = data.decode("latin-1")
+        # one C pass: first line, header line index, key fields (kamapy.sip.sipscan)
+        self._sc = sc = _sipscan(data)
         self.rcv = rcv or RecvInfo()
         self.id = msg_id
         self._headers = None
         self._index = None
+        self._keys = None
+        self._hf = {}
+        self._via1 = None
+        self._parsed_at = None
         self._cache = {}
-        self.body_start = -1
         self.new_uri = None
         self.dst_uri = None
         self.force_send_socket = None
@@ -136,36 +166,29 @@ class SipMsg:
         self.ctx = None  # per-message script context (kamapy.cfg), set by the runner
         self.avps = None   # {name: [values, newest first]}; tm carries them with the transaction
         self.xavps = None  # {name: [ {field: [values]} , ...]}
+        self.advertised_address = None
+        self.advertised_port = None
 
-        eol = text.find("\r\n")
-        if eol < 0:
-            eol = text.find("\n")
-            if eol < 0:
-                raise SipParseError("no end of first line")
-        self.first_line_end = eol
-        line = text[:eol]
-        if line.startswith("SIP/"):
-            parts = line.split(" ", 2)
-            if len(parts) < 2 or len(parts[1]) != 3 or not parts[1].isdigit():
-                raise SipParseError("bad status line")
+        self.first_line_end = sc[_FLE]
+        self._nl = "\r\n" if sc[_NLEN] == 2 else "\n"
+        self.body_start = sc[_BODY]
+        if sc[_TYPE] == REQUEST:
+            self.type = REQUEST
+            self.method = method = text[:sc[_A1]]
+            self.ruri = text[sc[_B0]:sc[_B1]]
+            self.version = text[sc[_C0]:sc[_C1]]
+            self.method_id = _METHOD_IDS.get(method, METHOD_OTHER)
+            self.status = 0
+            self.reason = None
+        else:
             self.type = REPLY
-            self.version = parts[0]
-            self.status = int(parts[1])
-            self.reason = parts[2] if len(parts) > 2 else ""
+            self.version = text[:sc[_A1]]
+            self.status = sc[_B0]
+            c0 = sc[_C0]
+            self.reason = text[c0:sc[_C1]] if c0 >= 0 else ""
             self.method = None
             self.method_id = 0
             self.ruri = None
-        else:
-            parts = line.split(" ")
-            if len(parts) != 3 or not parts[2].startswith(("SIP/", "HTTP/")):
-                raise SipParseError("bad request line")
-            self.type = REQUEST
-            self.method, self.ruri, self.version = parts
-            if not self.method or not self.ruri:
-                raise SipParseError("bad request line")
-            self.method_id = method_id(self.method)
-            self.status = 0
-            self.reason = None
 
     # ---------------------------------------------------------------- first line
     @property
@@ -182,66 +205,33 @@ class SipMsg:
         return self.text[: self.first_line_end]
 
     # ---------------------------------------------------------------- headers
-    # Header lines are indexed only as far as a lookup needs (like Kamailio's
-    # parse_headers(msg, flags)): the routing headers sit near the top, so a proxy rarely
-    # pays for the rest. HeaderField objects are made on first access. A folded header
-    # (rare) switches the message to an eager path that joins continuation lines.
-    # body_start is known (>= 0) once the whole block is indexed: use `body`/`eoh`.
+    # The C scan indexed every header line it could (kamapy.sip.sipscan); HeaderField
+    # objects are made on first access. Errors stay lazy, like Kamailio's
+    # parse_headers(msg, flags): the scan stops at the first line it cannot index and a
+    # lookup raises only when it needs a line at or past that point. A folded header
+    # (rare) switches the message to an eager Python path that joins continuation lines
+    # (then _sc is None and _keys/_hf/_index hold every line).
+    # body_start is known (>= 0) once the whole block is readable: use `body`/`eoh`.
 
-    def _start_index(self):
-        text = self.text
-        fle = self.first_line_end
-        self._nl = "\r\n" if text.startswith("\r\n", fle) else "\n"
-        self._index = {}   # key -> line number of its first header
-        self._keys = []    # key of each header line
-        self._starts = []  # offset of each header line
-        self._hf = {}      # line number -> HeaderField, made on demand
-        self._pos = fle + len(self._nl)
-        self._done = False
-
-    def _scan(self, want=None):
-        """Index further lines; stop after the first header of key `want` (None: all).
-        Returns the line number of that header, or None."""
-        if self._done:
+    def _past_scan(self, want):
+        """A lookup went past the lines the scan indexed: None at the end of the block,
+        re-index with folding joined, or raise the error that stopped the scan.
+        Returns the line number of the first header of key `want`, or None."""
+        stop = self._sc[_STOP]
+        if stop == _STOP_END:
             return None
-        text = self.text
-        nl = self._nl
-        keys = self._keys
-        starts = self._starts
-        index = self._index
-        kget = _NAME_KEYS.get
-        find = text.find
-        pos = self._pos
-        while True:
-            e = find(nl, pos)
-            if e <= pos:
-                if e == pos:  # the empty line: end of the header block
-                    self.body_start = e + len(nl)
-                    self._done = True
-                    self._pos = e
-                    return None
-                raise SipParseError("no end of header block")
-            c = find(":", pos, e)
-            if c < 0:
-                if text[pos] in " \t":
-                    return self._refold(want)
-                raise SipParseError("header without colon")
-            key = kget(text[pos:c])
-            if key is None:
-                if text[pos] in " \t":
-                    return self._refold(want)
-                key = _new_name_key(text[pos:c])
-            i = len(keys)
-            keys.append(key)
-            starts.append(pos)
-            pos = e + len(nl)
-            if key not in index:
-                index[key] = i
-                if key == want:
-                    if text[pos:pos + 1] in (" ", "\t"):  # its value goes on: folded
-                        return self._refold(want)
-                    self._pos = pos
-                    return i
+        if stop == _STOP_FOLD:
+            return self._refold(want)
+        raise SipParseError(_STOP_REASONS[stop])
+
+    def _finish(self):
+        """Make sure the whole header block is indexed (or raise why it cannot be)."""
+        sc = self._sc
+        if sc is not None:
+            if sc[_STOP] != _STOP_END:
+                self._past_scan(None)
+        elif self.body_start < 0:  # a re-index that failed part way: fails again
+            self._refold(None)
 
     def _refold(self, want):
         """Re-index the whole block eagerly, joining folded lines (RFC 3261 §7.3.1)."""
@@ -251,9 +241,16 @@ class SipMsg:
         start = self.first_line_end + step
         end = text.find(nl + nl, start - step)
         if end < 0:
+            # the lines indexed so far stay readable as they are (Kamailio keeps the
+            # headers parse_headers got through), the folded one included
+            self._fold_failed = True
             raise SipParseError("no end of header block")
-        self._start_index()
-        keys, starts, hfs, index = self._keys, self._starts, self._hf, self._index
+        # from here the index is rebuilt in place: an error part way leaves the lines
+        # before it indexed and body_start -1 (each later miss re-runs this and fails)
+        self._sc = None
+        self._index = index = {}
+        self._keys = keys = []
+        self._hf = hfs = {}
         pos = start
         cur = None
         for line in text[start:end].split(nl) if end >= start else ():
@@ -272,62 +269,123 @@ class SipMsg:
             cur = HeaderField(line[:c].rstrip(), key, line[c + 1:].strip(), pos, end_pos)
             i = len(keys)
             keys.append(key)
-            starts.append(pos)
             hfs[i] = cur
             if key not in index:
                 index[key] = i
             pos = end_pos
         self.body_start = max(end, start - step) + 2 * step
-        self._pos = self.body_start - step
-        self._done = True
         return index.get(want) if want is not None else None
+
+    def _key_at(self, i) -> str:
+        """The canonical key of scanned line i."""
+        sc = self._sc
+        r = _HDR + _HREC * i
+        kid = sc[r]
+        if kid:
+            return _KEYS[kid]
+        text = self.text
+        start = sc[r + 1]
+        raw = text[start:text.find(":", start)]
+        return _NAME_KEYS.get(raw) or _new_name_key(raw)
+
+    def _other_index(self) -> dict:
+        """{key: first line} of the scanned lines whose name the scanner does not know."""
+        index = self._index
+        if index is None:
+            index = self._index = {}
+            sc = self._sc
+            for i, kid in enumerate(sc[_HDR:_HDR + _HREC * sc[_NHDR]:_HREC]):
+                if not kid:
+                    key = self._key_at(i)
+                    if key not in index:
+                        index[key] = i
+        return index
 
     def _hf_at(self, i) -> HeaderField:
         hf = self._hf.get(i)
         if hf is None:
+            sc = self._sc
+            r = _HDR + _HREC * i
             text = self.text
-            start = self._starts[i]
-            end = text.find(self._nl, start)
-            c = text.find(":", start, end)
+            start = sc[r + 1]
+            kid = sc[r]
             hf = self._hf[i] = HeaderField(
-                text[start:c].rstrip(), self._keys[i], text[c + 1:end].strip(), start,
-                end + len(self._nl))
+                text[start:sc[r + 2]], _KEYS[kid] if kid else self._key_at(i),
+                text[sc[r + 3]:sc[r + 4]], start, sc[r + 5])
+            pa = self._parsed_at
+            if pa is not None:
+                hf.parsed = pa.pop(i, None)  # a key field already made from the scan
+            if kid == 1 and self._via1 is not None and sc[_V_OK] and i == sc[_V_LINE]:
+                hf.parsed = [self._via1]  # the top Via made from the scan
         return hf
 
     def _first(self, key) -> HeaderField | None:
         """The first header of a canonical key (hot path of the typed accessors)."""
-        if self._index is None:
-            self._start_index()
-        i = self._index.get(key)
-        if i is None:
-            i = self._scan(key)
+        sc = self._sc
+        if sc is None:
+            i = self._index.get(key)
+            if i is None:
+                if self.body_start >= 0:
+                    return None
+                i = self._refold(key)  # re-index that failed part way: fails again
+                if i is None:
+                    return None
+            return self._hf[i]
+        kid = _KEY_IDS.get(key)
+        i = sc[_FIRST + kid] if kid is not None else self._other_index().get(key, -1)
+        if i < 0 or (i == sc[_NHDR] - 1 and sc[_STOP] == _STOP_FOLD
+                     and not getattr(self, "_fold_failed", False)):
+            i = self._past_scan(key)
             if i is None:
                 return None
+            if self._sc is None:
+                return self._hf[i]
         hf = self._hf.get(i)
         return hf if hf is not None else self._hf_at(i)
 
     def _all(self, key) -> list[HeaderField]:
-        if self._index is None:
-            self._start_index()
-        if not self._done:
-            self._scan()
-        if key not in self._index:
+        self._finish()
+        sc = self._sc
+        if sc is None:
+            hfs = self._hf
+            return [hfs[i] for i, k in enumerate(self._keys) if k == key]
+        kid = _KEY_IDS.get(key)
+        hf_at = self._hf_at
+        if kid is not None:
+            out = []
+            i = sc[_FIRST + kid]
+            while i >= 0:
+                out.append(hf_at(i))
+                i = sc[_HDR + _HREC * i + 6]
+            return out
+        if key not in self._other_index():
             return []
-        return [self._hf_at(i) for i, k in enumerate(self._keys) if k == key]
+        return [hf_at(i) for i, k in enumerate(sc[_HDR:_HDR + _HREC * sc[_NHDR]:_HREC])
+                if not k and self._key_at(i) == key]
 
     def _build_index(self):
-        """Index every header (kept for callers of the first contract)."""
-        if self._index is None:
-            self._start_index()
-        if not self._done:
-            self._scan()
+        """Index every header (kept for callers of the first contract: afterwards
+        _keys[i] / _starts[i] are the key / start of line i and _hf_at(i) its field)."""
+        self._finish()
+        sc = self._sc
+        if sc is not None and self._keys is None:
+            n = sc[_NHDR]
+            self._keys = [self._key_at(i) for i in range(n)]
+            self._starts = sc[_HDR + 1:_HDR + _HREC * n:_HREC].tolist()
+        elif sc is None:
+            self._starts = [self._hf[i].start for i in range(len(self._keys))]
 
     @property
     def headers(self) -> list[HeaderField]:
         """Every header in received order."""
         if self._headers is None:
-            self._build_index()
-            self._headers = [self._hf_at(i) for i in range(len(self._keys))]
+            self._finish()
+            sc = self._sc
+            if sc is None:
+                hfs = self._hf
+                self._headers = [hfs[i] for i in range(len(self._keys))]
+            else:
+                self._headers = [self._hf_at(i) for i in range(sc[_NHDR])]
         return self._headers
 
     def get_header(self, name: str) -> HeaderField | None:
@@ -345,21 +403,19 @@ class SipMsg:
     @property
     def body(self) -> str:
         if self.body_start < 0:
-            self._build_index()
+            self._finish()
         return self.text[self.body_start:]
 
     @property
     def eoh(self) -> int:
         """Offset of the empty line that ends the header block."""
         if self.body_start < 0:
-            self._build_index()
+            self._finish()
         return self.body_start - len(self._nl)
 
     @property
     def nl(self) -> str:
         """The line end the message uses ("\\r\\n", or "\\n" for a lax sender)."""
-        if self._index is None:
-            self._start_index()
         return self._nl
 
     def raw_value_span(self, hf: HeaderField) -> tuple[int, int]:
@@ -378,28 +434,80 @@ class SipMsg:
     # Each accessor parses on first use and caches (on the HeaderField or in _cache).
     # A missing mandatory header raises SipParseError (Kamailio: get_from() etc. fail).
 
-    @property
-    def from_hdr(self):
-        hf = self._first("from")
+    # The key fields the scan parsed (its OK flags) are built from its spans without a
+    # HeaderField: kept in _parsed_at {line: object} until that line's HeaderField is
+    # made, which then gets it as .parsed (so hf.parsed and the accessor stay one).
+
+    def _put_parsed(self, i, p):
+        hf = self._hf.get(i)
+        if hf is not None:
+            if hf.parsed is None:
+                hf.parsed = p
+            return hf.parsed
+        pa = self._parsed_at
+        if pa is None:
+            self._parsed_at = {i: p}
+        else:
+            pa[i] = p
+        return p
+
+    def _parsed_line(self, i):
+        """The typed object already made for scanned line i, or None."""
+        hf = self._hf.get(i)
+        if hf is not None:
+            return hf.parsed
+        pa = self._parsed_at
+        return pa.get(i) if pa is not None else None
+
+    def _nameaddr(self, key, base, what):
+        sc = self._sc
+        if sc is not None and sc[base + _N_OK]:
+            i = sc[base + _N_LINE]
+            pa = self._parsed_at
+            p = pa.get(i) if pa is not None else None
+            if p is None:
+                hf = self._hf.get(i)
+                if hf is not None and hf.parsed is not None:
+                    return hf.parsed
+                r = _HDR + _HREC * i
+                text = self.text
+                p = nameaddr_from_scan(text, sc, base, text[sc[r + 3]:sc[r + 4]])
+                if hf is not None:
+                    hf.parsed = p
+                elif pa is None:
+                    self._parsed_at = {i: p}
+                else:
+                    pa[i] = p
+            return p
+        hf = self._first(key)
         if hf is None:
-            raise SipParseError("no From header")
+            raise SipParseError(what)
         p = hf.parsed
         if p is None:
             p = hf.parsed = parse_nameaddr(hf.value)
         return p
+
+    @property
+    def from_hdr(self):
+        return self._nameaddr("from", _FROM, "no From header")
 
     @property
     def to_hdr(self):
-        hf = self._first("to")
-        if hf is None:
-            raise SipParseError("no To header")
-        p = hf.parsed
-        if p is None:
-            p = hf.parsed = parse_nameaddr(hf.value)
-        return p
+        return self._nameaddr("to", _TO, "no To header")
 
     @property
     def callid(self) -> str:
+        sc = self._sc
+        if sc is not None and sc[_CID_OK]:
+            i = sc[_FIRST_CID]
+            hf = self._hf.get(i)
+            if hf is not None and hf.parsed is not None:
+                return hf.parsed
+            r = _HDR + _HREC * i
+            p = self.text[sc[r + 3]:sc[r + 4]]  # a str: no need to keep it
+            if hf is not None:
+                hf.parsed = p
+            return p
         hf = self._first("call-id")
         if hf is None:
             raise SipParseError("no Call-ID header")
@@ -410,6 +518,25 @@ class SipMsg:
 
     @property
     def cseq(self):
+        sc = self._sc
+        if sc is not None and sc[_CS_OK]:
+            i = sc[_FIRST_CSEQ]
+            pa = self._parsed_at
+            p = pa.get(i) if pa is not None else None
+            if p is None:
+                hf = self._hf.get(i)
+                if hf is not None and hf.parsed is not None:
+                    return hf.parsed
+                text = self.text
+                number = text[sc[_CS_N0]:sc[_CS_N1]]
+                p = CSeq(int(number), number, text[sc[_CS_M0]:sc[_CS_M1]])
+                if hf is not None:
+                    hf.parsed = p
+                elif pa is None:
+                    self._parsed_at = {i: p}
+                else:
+                    pa[i] = p
+            return p
         hf = self._first("cseq")
         if hf is None:
             raise SipParseError("no CSeq header")
@@ -421,17 +548,36 @@ class SipMsg:
     def _vias_of(self, hf):
         p = hf.parsed
         if p is None:
-            s, e = self.raw_value_span(hf)
-            p = hf.parsed = parse_via(self.text, s, e)
+            sc = self._sc
+            if sc is not None and sc[_V_OK] and hf.start == sc[_HDR + _HREC * sc[_V_LINE] + 1]:
+                self.via1  # noqa: B018 -- sets hf.parsed to [the top Via]
+                p = hf.parsed
+            else:
+                s, e = self.raw_value_span(hf)
+                p = hf.parsed = parse_via(self.text, s, e)
         return p
 
     @property
     def via1(self):
         """The top Via (first via-parm of the first Via header)."""
-        hf = self._first("via")
-        if hf is None:
-            raise SipParseError("no Via header")
-        return self._vias_of(hf)[0]
+        v = self._via1
+        if v is None:
+            sc = self._sc
+            if sc is not None and sc[_V_OK]:
+                # its HeaderField, when made, gets [this Via] as .parsed (_hf_at)
+                hf = self._hf.get(sc[_V_LINE])
+                if hf is not None and hf.parsed is not None:
+                    v = self._via1 = hf.parsed[0]
+                else:
+                    v = self._via1 = via_from_scan(self.text, sc)
+                    if hf is not None:
+                        hf.parsed = [v]
+            else:
+                hf = self._first("via")
+                if hf is None:
+                    raise SipParseError("no Via header")
+                v = self._via1 = self._vias_of(hf)[0]
+        return v
 
     @property
     def via2(self):
@@ -516,7 +662,20 @@ class SipMsg:
     @property
     def content_length(self) -> int | None:
         """The Content-Length header's value; None when absent."""
-        return self._simple("content-length", parse_content_length)
+        sc = self._sc
+        if sc is not None and sc[_CL_OK]:
+            i = sc[_FIRST_CL]
+            p = self._parsed_line(i)
+            return p if p is not None else self._put_parsed(i, sc[_CL_VAL])
+        hf = self._first("content-length")
+        if hf is None:
+            return None
+        p = hf.parsed
+        if p is None:
+            sc = self._sc
+            p = hf.parsed = sc[_CL_VAL] if sc is not None and sc[_CL_OK] else \
+                parse_content_length(hf.value)
+        return p
 
     @property
     def content_type(self):

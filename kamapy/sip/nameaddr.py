@@ -9,7 +9,7 @@ header, not to the URI (RFC 3261 §20.10), exactly as Kamailio reads them.
 from __future__ import annotations
 
 from .errors import SipParseError
-from .scan import WS, find_param, has_param, parse_params, skip_quoted, unquote
+from .scan import WS, has_param, parse_params, skip_quoted, unquote
 from .uri import SipUri, parse_uri
 
 
@@ -38,7 +38,10 @@ class NameAddr:
     @property
     def tag(self) -> str | None:
         """The tag parameter; None when absent (also when written as a bare ';tag')."""
-        return find_param(self.params, "tag")
+        for n, v in self.params:  # find_param(self.params, "tag"), inlined
+            if n == "tag" or n.lower() == "tag":
+                return v
+        return None
 
     def param(self, name: str) -> str | None:
         """A parameter's value; '' for a flag parameter; None when absent."""

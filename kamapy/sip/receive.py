@@ -24,8 +24,13 @@ with the exception text, so a worker never dies on a packet).
 
 from __future__ import annotations
 
+from . import sipscan as _ss
 from .errors import SipParseError
 from .msg import RecvInfo, SipMsg
+
+_V_OK, _TO_OK, _CS_OK, _CID_OK, _CL_OK = _ss.V_OK, _ss.TO_OK, _ss.CS_OK, _ss.CID_OK, _ss.CL_OK
+_FIRST_FROM, _FIRST_CL = _ss.FIRST + _ss.H_FROM, _ss.FIRST + _ss.H_CL
+_NHDR, _STOP, _STOP_END, _STOP_FOLD = _ss.NHDR, _ss.STOP, _ss.STOP_END, _ss.STOP_FOLD
 
 MIN_UDP_PACKET = 32
 
@@ -46,6 +51,14 @@ def _parse(data, rcv, msg_id):
         msg = SipMsg(data, rcv, msg_id)
     except SipParseError as e:
         raise SipParseError(e.reason, None) from None
+    sc = msg._sc
+    if msg.version == "SIP/2.0" and sc[_V_OK] and sc[_TO_OK] and sc[_CS_OK] and sc[_CID_OK]:
+        # the C scan parsed every key field (kamapy.sip.sipscan): the checks below
+        # would pass; only Content-Length and From presence are left to look at
+        frm = sc[_FIRST_FROM]
+        if (sc[_CL_OK] or (sc[_FIRST_CL] < 0 and sc[_STOP] == _STOP_END)) and frm >= 0 \
+                and (frm != sc[_NHDR] - 1 or sc[_STOP] != _STOP_FOLD):
+            return msg
     version = msg.version.upper()
     if version != "SIP/2.0":
         if msg.is_request and version in ("HTTP/1.0", "HTTP/1.1"):

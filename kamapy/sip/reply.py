@@ -20,8 +20,9 @@ the same tag (Kamailio: core/tags.h calc_crc_suffix, modules/sl/sl_funcs.c).
 from __future__ import annotations
 
 import hashlib
-from binascii import crc_hqx
 
+from . import sipscan as _ss
+from .errors import SipParseError
 from .msg import SipMsg
 from .wire import to_wire
 
@@ -34,47 +35,16 @@ def build_reply(msg: SipMsg, code: int, reason: str, to_tag: str | None = None,
                 force_rport: bool = False) -> bytes:
     """The bytes of a reply to the request msg. Raises SipParseError when the request
     lacks what a reply needs (Via, and a parseable To when a tag must be added)."""
-    text = msg.text
-    msg._build_index()
-    keys = msg._keys
-    hfs = msg._hf
-    nl = msg._nl
-    starts = msg._starts
-    via1 = msg.via1
-    rcv = msg.rcv
+    msg._finish()  # the whole header block must be readable
+    sc = msg._sc
     out = [msg.version, " ", str(code), " ", reason, CRLF]
-    with_rr = 180 <= code < 300
-    step = len(msg._nl)
-    first_via = True
-    for i, key in enumerate(keys):
-        if key == "via":
-            hf = hfs.get(i)
-            start = starts[i]
-            line_end = hf.end if hf is not None else text.find(nl, start)
-            while text[line_end - 1] in " \t\r\n":
-                line_end -= 1
-            if first_via:
-                first_via = False
-                out.append(_top_via(text, start, line_end, via1, rcv, force_rport))
-            else:
-                out.append(text[start:line_end])
-            out.append(CRLF)
-        elif key == "from" or key == "call-id" or key == "cseq" or (key == "record-route" and with_rr):
-            hf = hfs.get(i)
-            start = starts[i]
-            out.append(text[start:hf.end] if hf is not None else text[start:text.find(nl, start) + step])
-        elif key == "to":
-            hf = msg._hf_at(i)
-            if to_tag and code >= 180 and hf is msg._first("to") and msg.to_hdr.tag is None:
-                body_end = hf.end
-                while text[body_end - 1] in " \t\r\n":
-                    body_end -= 1
-                out.append(text[hf.start:body_end])
-                out.append(";tag=")
-                out.append(to_tag)
-                out.append(text[body_end:hf.end])
-            else:
-                out.append(text[hf.start:hf.end])
+    if sc is not None:
+        if sc[_SEG_N] >= 0 and sc[_V_OK]:
+            _copy_segments(out, msg, sc, code, to_tag, force_rport)
+        else:
+            _copy_headers_scanned(out, msg, sc, code, to_tag, force_rport)
+    else:
+        _copy_headers(out, msg, code, to_tag, force_rport)
     if headers:
         out.append(headers)
     if server_header:
@@ -87,6 +57,159 @@ def build_reply(msg: SipMsg, code: int, reason: str, to_tag: str | None = None,
         body = to_wire(body)
     out.append(f"Content-Length: {len(body)}\r\n\r\n")
     return "".join(out).encode("latin-1") + body
+
+
+_COPIED = frozenset((_ss.H_FROM, _ss.H_CALLID, _ss.H_CSEQ))
+_REPLY_IDS = frozenset((_ss.H_VIA, _ss.H_FROM, _ss.H_TO, _ss.H_CALLID, _ss.H_CSEQ, _ss.H_RECORD_ROUTE))
+
+
+_SEG_N = _ss.SEG_N
+_SEG = _ss.SEG
+_TO_OK = _ss.TO_OK
+_V_OK = _ss.V_OK
+_V_RPORT = _ss.V_RPORT
+_V_PORT = _ss.V_PORT
+
+
+def _copy_segments(out, msg, sc, code, to_tag, force_rport):
+    """The copied header lines from the scan's reply plan (kp_sipscan.h): consecutive
+    plain lines come as one slice; the top Via, the first To and Record-Route lines
+    apart. Only when the top Via was parsed by the scan."""
+    text = msg.text
+    append = out.append
+    segs = sc[_SEG:_SEG + 3 * sc[_SEG_N]].tolist()
+    for k in range(0, len(segs), 3):
+        kind = segs[k]
+        start = segs[k + 1]
+        end = segs[k + 2]
+        if kind == 0:
+            append(text[start:end])
+        elif kind == 1:  # the top Via
+            line_end = end
+            while text[line_end - 1] in " \t\r\n":
+                line_end -= 1
+            append(_top_via_scanned(text, start, line_end, sc, msg.rcv, force_rport))
+            append(CRLF)
+        elif kind == 2:  # the first To
+            if to_tag and code >= 180 and (
+                    _ss.scan_to_tag(text, sc) if sc[_TO_OK] else msg.to_hdr.tag) is None:
+                body_end = end
+                while text[body_end - 1] in " \t\r\n":
+                    body_end -= 1
+                append(text[start:body_end])
+                append(";tag=")
+                append(to_tag)
+                append(text[body_end:end])
+            else:
+                append(text[start:end])
+        elif kind == 4:  # a further Via with a line end to normalise
+            append(text[start:end])
+            append(CRLF)
+        elif 180 <= code < 300:  # kind 3: Record-Route
+            append(text[start:end])
+
+
+def _copy_headers_scanned(out, msg, sc, code, to_tag, force_rport):
+    """The copied header lines, read from the C scan's line index (the usual case)."""
+    text = msg.text
+    hdr = _ss.HDR
+    hrec = _ss.HREC
+    n = sc[_ss.NHDR]
+    first_via = sc[_ss.FIRST + _ss.H_VIA]
+    if not sc[_ss.V_OK]:
+        msg.via1  # noqa: B018 -- raises as the Python parser does (before any To error)
+    elif first_via < 0:
+        raise SipParseError("no Via header")
+    first_to = sc[_ss.FIRST + _ss.H_TO]
+    with_rr = 180 <= code < 300
+    for i, kid in enumerate(sc[hdr:hdr + hrec * n:hrec]):
+        if kid not in _REPLY_IDS:
+            continue
+        r = hdr + hrec * i
+        start = sc[r + 1]
+        end = sc[r + 5]
+        if kid == 1:  # via
+            line_end = end
+            while text[line_end - 1] in " \t\r\n":
+                line_end -= 1
+            if i == first_via:
+                if sc[_ss.V_OK]:
+                    out.append(_top_via_scanned(text, start, line_end, sc, msg.rcv, force_rport))
+                else:
+                    out.append(_top_via(text, start, line_end, msg.via1, msg.rcv, force_rport))
+            else:
+                out.append(text[start:line_end])
+            out.append(CRLF)
+        elif kid in _COPIED or (with_rr and kid == _ss.H_RECORD_ROUTE):
+            out.append(text[start:end])
+        elif kid == 3:  # to
+            if to_tag and code >= 180 and i == first_to and (
+                    _ss.scan_to_tag(text, sc) if sc[_ss.TO_OK] else msg.to_hdr.tag) is None:
+                body_end = end
+                while text[body_end - 1] in " \t\r\n":
+                    body_end -= 1
+                out.append(text[start:body_end])
+                out.append(";tag=")
+                out.append(to_tag)
+                out.append(text[body_end:end])
+            else:
+                out.append(text[start:end])
+
+
+def _copy_headers(out, msg, code, to_tag, force_rport):
+    """The copied header lines of a message re-indexed in Python (folded headers)."""
+    text = msg.text
+    via1 = msg.via1
+    rcv = msg.rcv
+    hfs = msg._hf
+    with_rr = 180 <= code < 300
+    first_via = True
+    for i, key in enumerate(msg._keys):
+        hf = hfs[i]
+        if key == "via":
+            line_end = hf.end
+            while text[line_end - 1] in " \t\r\n":
+                line_end -= 1
+            if first_via:
+                first_via = False
+                out.append(_top_via(text, hf.start, line_end, via1, rcv, force_rport))
+            else:
+                out.append(text[hf.start:line_end])
+            out.append(CRLF)
+        elif key == "from" or key == "call-id" or key == "cseq" or (key == "record-route" and with_rr):
+            out.append(text[hf.start:hf.end])
+        elif key == "to":
+            if to_tag and code >= 180 and hf is msg._first("to") and msg.to_hdr.tag is None:
+                body_end = hf.end
+                while text[body_end - 1] in " \t\r\n":
+                    body_end -= 1
+                out.append(text[hf.start:body_end])
+                out.append(";tag=")
+                out.append(to_tag)
+                out.append(text[body_end:hf.end])
+            else:
+                out.append(text[hf.start:hf.end])
+
+
+def _top_via_scanned(text, start, line_end, sc, rcv, force_rport) -> str:
+    """_top_via with the top Via read from the scan (no Via object needed)."""
+    src_ip = rcv.src_ip
+    ri = sc[_ss.V_RPORT]
+    if ri < 0 and not force_rport and sc[_ss.V_RECEIVED] < 0 \
+            and same_host(text[sc[_ss.V_H0]:sc[_ss.V_H1]], src_ip):
+        return text[start:line_end]
+    add_rport = ri >= 0 or force_rport
+    if sc[_ss.V_RECEIVED] >= 0 or ri >= 0 or not same_host(text[sc[_ss.V_H0]:sc[_ss.V_H1]], src_ip):
+        extra = (";rport=" + str(rcv.src_port) + ";received=" + src_ip) if add_rport \
+            else ";received=" + src_ip
+    else:
+        extra = ";rport=" + str(rcv.src_port)
+    if ri >= 0:
+        k = _ss.V_P + 4 * ri
+        return text[start:sc[k] - 1] + extra + text[sc[k + 3]:line_end]
+    bi = sc[_ss.V_BRANCH]
+    at = sc[_ss.V_P + 4 * bi + 3] if bi >= 0 else sc[_ss.V_E]
+    return text[start:at] + extra + text[at:line_end]
 
 
 def _top_via(text, start, line_end, via1, rcv, force_rport) -> str:
@@ -126,17 +249,10 @@ def same_host(host: str, ip: str) -> bool:
 
 # ------------------------------------------------------------------ sl To-tag
 
-# CRC-16/X-25 (reflected CCITT) computed with binascii.crc_hqx (the unreflected CCITT,
-# in C): reflect every input byte, run crc_hqx from 0xFFFF, reflect and invert the result.
-_REFLECT = bytes(int(f"{i:08b}"[::-1], 2) for i in range(256))
-
-
 def crc16_ccitt(parts) -> int:
     """CRC-16 (reflected CCITT, init 0xFFFF, inverted) over the strings in parts,
     as Kamailio's crcitt_string_array computes it."""
-    data = "".join(parts).encode("latin-1", "replace").translate(_REFLECT)
-    crc = crc_hqx(data, 0xFFFF)
-    return ~((_REFLECT[crc & 0xFF] << 8) | _REFLECT[crc >> 8]) & 0xFFFF
+    return _ss.crc16("".join(parts).encode("latin-1", "replace"))
 
 
 def reverse_hex(n: int, width: int = 0) -> str:
@@ -162,9 +278,19 @@ def init_sl_tags(address: str = "", port: str = "", signature: str = "KAMAILIO-s
     return _TagPrefix.value
 
 
+# reverse_hex(n, 4) of a 16-bit n is its 4 nibbles low first: two bytes from this table
+_REV_BYTE = tuple("0123456789abcdef"[b & 0xF] + "0123456789abcdef"[b >> 4] for b in range(256))
+
+
 def sl_to_tag(msg: SipMsg) -> str:
     """The To-tag sl puts on a stateless reply to msg (stable across retransmissions)."""
     prefix = _TagPrefix.value or init_sl_tags()
+    sc = msg._sc
+    if sc is not None and sc[_ss.CRC_OK]:  # both CRCs computed by the scan
+        c1 = sc[_ss.CRC1]
+        c2 = sc[_ss.CRC2]
+        rb = _REV_BYTE
+        return prefix + rb[c1 & 0xFF] + rb[c1 >> 8] + rb[c2 & 0xFF] + rb[c2 >> 8]
     via1 = msg.via1
     branch = via1.branch
     first = [via1.host, via1.port_str] + ([branch] if branch is not None else [])
@@ -175,3 +301,28 @@ def sl_to_tag(msg: SipMsg) -> str:
 def is_sl_to_tag(msg: SipMsg, tag: str | None) -> bool:
     """Whether tag is the one sl_to_tag gives for msg (sl's filtering of ACKs to its replies)."""
     return bool(tag) and tag == sl_to_tag(msg)
+
+
+def request_to_tag(msg: SipMsg) -> str | None:
+    """msg.to_hdr.tag, read from the scan when it parsed the To (no NameAddr made)."""
+    sc = msg._sc
+    if sc is not None and sc[_ss.TO_OK]:
+        return _ss.scan_to_tag(msg.text, sc)
+    return msg.to_hdr.tag
+
+
+def reply_destination(msg: SipMsg, force_rport: bool) -> tuple[str, int]:
+    """Where a locally generated reply to msg goes (Kamailio's sl: the source IP; the
+    source port with rport or force_rport, else the Via's port, 5060 when none), read
+    from the scan when it parsed the top Via. kamapy.net.send.reply_destination wraps it."""
+    sc = msg._sc
+    rcv = msg.rcv
+    if sc is not None and sc[_V_OK]:
+        if sc[_V_RPORT] >= 0 or force_rport:
+            return rcv.src_ip, rcv.src_port
+        port = sc[_V_PORT]
+        return rcv.src_ip, port if port > 0 else 5060
+    via = msg.via1
+    if via.rport is not None or force_rport:
+        return rcv.src_ip, rcv.src_port
+    return rcv.src_ip, via.port or 5060

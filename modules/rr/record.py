@@ -94,10 +94,8 @@ class RecordRouteLump(Lump):
 
 def socket_hostport(msg, si) -> str:
     """host[:port][;transport=x] of a listen socket as a Record-Route shows it."""
-    from kamapy.core_functions import ADVERTISED_ADDRESS_KEY, ADVERTISED_PORT_KEY
-
-    host = msg._cache.get(ADVERTISED_ADDRESS_KEY)
-    port = msg._cache.get(ADVERTISED_PORT_KEY)
+    host = msg.advertised_address  # set_advertised_address() for this message
+    port = msg.advertised_port
     if si is None:
         proto = msg.rcv.proto
         host = host or msg.rcv.dst_ip

@@ -23,9 +23,10 @@ from kamapy.module import (
     RpcCommand,
 )
 from kamapy.msg_flags import FL_FINAL_REPLY, FL_FORCE_RPORT, FL_MSG_NOREPLY
-from kamapy.net.send import send_reply
+from kamapy.net.send import send_to
 from kamapy.runtime import rt
 from kamapy.sip.methods import METHOD_ACK
+from kamapy.sip.reply import build_reply, reply_destination, request_to_tag, sl_to_tag
 
 log = logging.getLogger("kamapy.sl")
 
@@ -41,41 +42,47 @@ _EXACT = {200, 202, 300, 301, 302, 400, 401, 403, 404, 407, 408, 483, 500}
 _stateful_reply = []
 
 
+_counted: dict[int, tuple] = {}  # code -> (the sl group, the Stats one reply increments)
+
+
 def _count(code: int):
     g = stats.group("sl")
     if g is None:
         return
-    g["sent_replies"].inc()
-    if code in _EXACT:
-        g[f"{code}_replies"].inc()
-    cls = code // 100
-    if 1 <= cls <= 6:
-        g[f"{cls}xx_replies"].inc()
-    else:
-        g["xxx_replies"].inc()
-    if code >= 300:
-        g["sent_err_replies"].inc()
+    hit = _counted.get(code)
+    if hit is None or hit[0] is not g:
+        names = ["sent_replies"]
+        if code in _EXACT:
+            names.append(f"{code}_replies")
+        cls = code // 100
+        names.append(f"{cls}xx_replies" if 1 <= cls <= 6 else "xxx_replies")
+        if code >= 300:
+            names.append("sent_err_replies")
+        hit = _counted[code] = (g, tuple(g[n] for n in names))
+    for st in hit[1]:
+        st.inc()
 
 
 def sl_reply(msg, code: int, reason: str) -> int:
     """Build and send a stateless reply; 1 on success, -1 on failure (Kamailio's codes)."""
-    from kamapy.sip.reply import build_reply, sl_to_tag
-
     if msg.method_id == METHOD_ACK:
         return -1
-    if msg.xflags & FL_MSG_NOREPLY:
+    xflags = msg.xflags
+    if xflags & FL_MSG_NOREPLY:
         log.info("message marked with no-reply flag")
         return -2
     if not reason:
         log.error("reply reason is null or empty")
         return -1
     to_tag = None
-    if code >= 180 and not msg.to_hdr.tag:
+    if code >= 180 and not request_to_tag(msg):  # msg.to_hdr.tag, from the scan
         to_tag = sl_to_tag(msg)
     extra = "".join(msg.reply_lumps) if msg.reply_lumps else ""
-    data = build_reply(msg, code, reason, to_tag=to_tag, headers=extra, server_header=rt.server_header,
-                       force_rport=bool(msg.xflags & FL_FORCE_RPORT))
-    if not send_reply(msg, data):
+    data = build_reply(msg, code, reason, to_tag, extra, "", rt.server_header,
+                       bool(xflags & FL_FORCE_RPORT))
+    ip, port = reply_destination(msg, bool(xflags & FL_FORCE_RPORT))
+    rcv = msg.rcv
+    if not send_to(rcv.proto, data, ip, port, rcv.sock):  # = kamapy.net.send.send_reply
         g = stats.group("sl")
         if g is not None:
             g["failures"].inc()

@@ -126,7 +126,7 @@ def test_double_rr_always_with_2(proxy):
 
 def test_advertised_address_of_the_message(proxy):
     msg = request(sock=proxy[0])
-    msg._cache["advertised_address"] = "public.example.net"
+    msg.advertised_address = "public.example.net"
     rr.w_record_route(msg)
     assert rr_lines(msg) == ["Record-Route: <sip:public.example.net;lr;ftag=fromtag1>"]
 

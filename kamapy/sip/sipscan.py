@@ -1,0 +1,182 @@
+"""The C SIP tokenizer (kamapy/_native/kp_sipscan.c) as the message layer reads it.
+
+scan(data) makes ONE cffi call over the datagram and returns a memoryview of int32s
+(a private copy: the C side writes into one buffer per process): the first line, every
+header line (id, name/value spans, line end, next line of the same id), the first line
+of each known header, and the key fields of the first Via/To/From/Call-ID/CSeq/
+Content-Length, each with an OK flag that is set only when the Python parser would give
+exactly the same result. The offsets are the KP_SS_* constants of kp_sipscan.h, read
+from the compiled module so the two sides cannot drift.
+
+Objects (Via, NameAddr) are built from the offsets only when an accessor asks.
+"""
+
+from __future__ import annotations
+
+from _thread import get_ident as _get_ident
+
+from kamapy._native._kamapy_native import ffi, lib
+
+from .errors import SipParseError
+from .nameaddr import NameAddr
+from .via import Via
+
+# header ids (kp_sipscan.h enum, same order): index -> canonical key
+KEYS = (
+    "", "via", "from", "to", "call-id", "cseq", "content-length", "contact",
+    "max-forwards", "route", "record-route", "content-type", "expires", "authorization",
+    "proxy-authorization", "www-authenticate", "proxy-authenticate", "allow", "supported",
+    "require", "proxy-require", "unsupported", "user-agent", "server", "event", "subject",
+    "path", "accept", "content-encoding", "allow-events", "referred-by", "refer-to",
+    "session-expires", "identity", "identity-info", "accept-contact", "reject-contact",
+    "request-disposition", "min-expires", "p-asserted-identity", "p-preferred-identity",
+    "diversion", "privacy", "date", "subscription-state", "rseq", "rack", "service-route",
+    "min-se", "accept-language", "accept-encoding", "content-disposition", "organization",
+    "timestamp", "retry-after", "warning", "reason", "sip-if-match",
+)
+if len(KEYS) != lib.KP_H_COUNT_:  # pragma: no cover -- a build out of step with this file
+    raise ImportError("kamapy.sip.sipscan: KEYS does not match kp_sipscan.h")
+KEY_IDS = {k: i for i, k in enumerate(KEYS) if i}
+H_VIA, H_FROM, H_TO, H_CALLID, H_CSEQ, H_CL = 1, 2, 3, 4, 5, 6
+H_RECORD_ROUTE = KEYS.index("record-route")
+
+TYPE = lib.KP_SS_TYPE
+FLE = lib.KP_SS_FLE
+NL = lib.KP_SS_NL
+A0, A1, B0, B1, C0, C1 = lib.KP_SS_A0, lib.KP_SS_A1, lib.KP_SS_B0, lib.KP_SS_B1, lib.KP_SS_C0, lib.KP_SS_C1
+NHDR = lib.KP_SS_NHDR
+STOP = lib.KP_SS_STOP
+BODY = lib.KP_SS_BODY
+FIRST = lib.KP_SS_FIRST
+STOP_END = lib.KP_SS_STOP_END
+STOP_FOLD = lib.KP_SS_STOP_FOLD
+STOP_REASONS = {
+    lib.KP_SS_STOP_NOEOH: "no end of header block",
+    lib.KP_SS_STOP_NOCOLON: "header without colon",
+    lib.KP_SS_STOP_BADNAME: "bad header name",
+}
+SEG_N = lib.KP_SS_SEG_N
+SEG = lib.KP_SS_SEG
+HDR = lib.KP_SS_HDR
+HREC = lib.KP_SS_HREC
+
+V_OK, V_S, V_E = lib.KP_SS_V_OK, lib.KP_SS_V_S, lib.KP_SS_V_E
+V_T0, V_T1, V_H0, V_H1 = lib.KP_SS_V_T0, lib.KP_SS_V_T1, lib.KP_SS_V_H0, lib.KP_SS_V_H1
+V_PORT, V_P0, V_P1, V_SBE = lib.KP_SS_V_PORT, lib.KP_SS_V_P0, lib.KP_SS_V_P1, lib.KP_SS_V_SBE
+V_BRANCH, V_RPORT, V_RECEIVED = lib.KP_SS_V_BRANCH, lib.KP_SS_V_RPORT, lib.KP_SS_V_RECEIVED
+V_LINE, V_NP, V_P = lib.KP_SS_V_LINE, lib.KP_SS_V_NP, lib.KP_SS_V_P
+
+TO = lib.KP_SS_TO
+FROM = lib.KP_SS_FROM
+N_OK, N_D0, N_D1, N_U0, N_U1 = lib.KP_SS_N_OK, lib.KP_SS_N_D0, lib.KP_SS_N_D1, lib.KP_SS_N_U0, lib.KP_SS_N_U1
+N_BR, N_TAG, N_NP, N_P = lib.KP_SS_N_BR, lib.KP_SS_N_TAG, lib.KP_SS_N_NP, lib.KP_SS_N_P
+TO_OK = TO + N_OK
+TO_TAG = TO + N_TAG
+
+CID_OK = lib.KP_SS_CID_OK
+CS_OK, CS_N0, CS_N1, CS_M0, CS_M1 = (lib.KP_SS_CS_OK, lib.KP_SS_CS_N0, lib.KP_SS_CS_N1,
+                                     lib.KP_SS_CS_M0, lib.KP_SS_CS_M1)
+CL_OK, CL_VAL = lib.KP_SS_CL_OK, lib.KP_SS_CL_VAL
+CRC_OK, CRC1, CRC2 = lib.KP_SS_CRC_OK, lib.KP_SS_CRC1, lib.KP_SS_CRC2
+
+_FIRST_LINE_ERRORS = {
+    lib.KP_SS_ENOFL: "no end of first line",
+    lib.KP_SS_EBADSTATUS: "bad status line",
+    lib.KP_SS_EBADREQ: "bad request line",
+}
+_ECAP = lib.KP_SS_ECAP
+
+_scan = lib.kp_sip_scan
+_crc16 = lib.kp_crc16
+_cap = HDR + HREC * 256
+_out = ffi.new("int32_t[]", _cap)  # one per process, reused: scan() returns a copy
+_outbuf = ffi.buffer(_out)
+_OWNER = _get_ident()
+
+
+def _scan_private(data: bytes) -> memoryview:
+    cap = HDR + HREC * (len(data) // 2 + 2)
+    out = ffi.new("int32_t[]", cap)
+    n = _scan(data, len(data), out, cap)
+    if n < 0:
+        raise SipParseError(_FIRST_LINE_ERRORS[n])
+    return memoryview(ffi.buffer(out, n * 4)[:]).cast("i")
+
+
+def scan(data: bytes) -> memoryview:
+    """The scan of a datagram (see the module text); raises SipParseError for a first
+    line Kamailio's parse_first_line would refuse."""
+    global _cap, _out, _outbuf
+    if type(data) is not bytes:
+        data = bytes(data)
+    if _get_ident() != _OWNER:  # another thread: the shared buffer is the main thread's
+        return _scan_private(data)
+    n = _scan(data, len(data), _out, _cap)
+    if n < 0:
+        if n != _ECAP:
+            raise SipParseError(_FIRST_LINE_ERRORS[n])
+        # more header lines than the buffer holds: size it for the worst case and rescan
+        _cap = HDR + HREC * (len(data) // 2 + 2)
+        _out = ffi.new("int32_t[]", _cap)
+        _outbuf = ffi.buffer(_out)
+        n = _scan(data, len(data), _out, _cap)
+    return memoryview(_outbuf[:n * 4]).cast("i")
+
+
+def crc16(data: bytes) -> int:
+    """CRC-16 as Kamailio's crcitt_string_array computes it."""
+    return _crc16(data, len(data))
+
+
+def via_from_scan(text: str, sc) -> Via:
+    """The top Via from the scan (only when sc[V_OK])."""
+    v = Via()
+    v.protocol = "SIP/2.0"
+    v.transport = text[sc[V_T0]:sc[V_T1]].upper()
+    v.host = text[sc[V_H0]:sc[V_H1]]
+    port = sc[V_PORT]
+    if port < 0:
+        v.port_str = ""
+        v.port = None
+    else:
+        v.port_str = text[sc[V_P0]:sc[V_P1]]
+        v.port = port
+    s = v.start = sc[V_S]
+    e = v.end = sc[V_E]
+    v.sent_by_end = sc[V_SBE]
+    v.text = text[s:e]
+    np = sc[V_NP]
+    if np:
+        params = v.params
+        spans = v.param_spans
+        for k in range(V_P, V_P + 4 * np, 4):
+            ps = sc[k]
+            vs = sc[k + 2]
+            pe = sc[k + 3]
+            params.append((text[ps:sc[k + 1]], None if vs < 0 else text[vs:pe]))
+            spans.append((ps, pe))
+    return v
+
+
+def nameaddr_from_scan(text: str, sc, base: int, whole: str) -> NameAddr:
+    """The To (base TO) or From (base FROM) name-addr from the scan (only when OK)."""
+    d0 = sc[base + N_D0]
+    np = sc[base + N_NP]
+    params = []
+    if np:
+        k0 = base + N_P
+        for k in range(k0, k0 + 4 * np, 4):
+            vs = sc[k + 2]
+            params.append((text[sc[k]:sc[k + 1]], None if vs < 0 else text[vs:sc[k + 3]]))
+    return NameAddr(whole, text[d0:sc[base + N_D1]] if d0 >= 0 else "",
+                    text[sc[base + N_U0]:sc[base + N_U1]], params, sc[base + N_BR] == 1)
+
+
+def scan_to_tag(text: str, sc):
+    """NameAddr.tag of the first To, from the scan (only when sc[TO_OK])."""
+    i = sc[TO_TAG]
+    if i < 0:
+        return None
+    k = TO + N_P + 4 * i
+    vs = sc[k + 2]
+    return None if vs < 0 else text[vs:sc[k + 3]]
