@@ -90,9 +90,14 @@ _groups: dict[str, StatGroup] = {}
 
 # the core's own statistics (Kamailio's "core:" group)
 CORE_STATS = [
-    "rcv_requests", "rcv_replies", "fwd_requests", "fwd_replies", "drop_requests",
-    "drop_replies", "err_requests", "err_replies", "bad_URIs_rcvd", "unsupported_methods",
-    "bad_msg_hdr",
+    "rcv_requests", "rcv_requests_invite", "rcv_requests_cancel", "rcv_requests_ack",
+    "rcv_requests_bye", "rcv_requests_info", "rcv_requests_register", "rcv_requests_subscribe",
+    "rcv_requests_notify", "rcv_requests_message", "rcv_requests_options", "rcv_requests_prack",
+    "rcv_requests_update", "rcv_requests_refer", "rcv_requests_publish", "rcv_requests_kdmq",
+    "rcv_replies", "rcv_replies_1xx", "rcv_replies_18x", "rcv_replies_2xx", "rcv_replies_3xx",
+    "rcv_replies_4xx", "rcv_replies_5xx", "rcv_replies_6xx",
+    "fwd_requests", "fwd_replies", "drop_requests", "drop_replies", "err_requests", "err_replies",
+    "bad_URIs_rcvd", "unsupported_methods", "bad_msg_hdr",
 ]
 
 

@@ -13,6 +13,23 @@ from ..cfg.runtime import RunContext, run_route
 from ..module import CORE_ONREPLY_ROUTE, REQUEST_ROUTE
 from ..runtime import rt
 from ..sip.errors import SipParseError
+from ..sip.methods import (
+    METHOD_ACK,
+    METHOD_BYE,
+    METHOD_CANCEL,
+    METHOD_INFO,
+    METHOD_INVITE,
+    METHOD_KDMQ,
+    METHOD_MESSAGE,
+    METHOD_NOTIFY,
+    METHOD_OPTIONS,
+    METHOD_PRACK,
+    METHOD_PUBLISH,
+    METHOD_REFER,
+    METHOD_REGISTER,
+    METHOD_SUBSCRIBE,
+    METHOD_UPDATE,
+)
 from ..sip.msg import REQUEST, RecvInfo, SipMsg
 from ..sip.receive import parse_received
 
@@ -34,6 +51,37 @@ def core_stat(name: str):
 class _NoStat:
     def inc(self, n=1):
         pass
+
+
+# kex's per-method request counters (rcv_requests_invite ...); other methods count as
+# unsupported_methods, as Kamailio's kex does for METHOD_OTHER
+_METHOD_STATS = {
+    METHOD_INVITE: "rcv_requests_invite", METHOD_CANCEL: "rcv_requests_cancel",
+    METHOD_ACK: "rcv_requests_ack", METHOD_BYE: "rcv_requests_bye", METHOD_INFO: "rcv_requests_info",
+    METHOD_REGISTER: "rcv_requests_register", METHOD_SUBSCRIBE: "rcv_requests_subscribe",
+    METHOD_NOTIFY: "rcv_requests_notify", METHOD_MESSAGE: "rcv_requests_message",
+    METHOD_OPTIONS: "rcv_requests_options", METHOD_PRACK: "rcv_requests_prack",
+    METHOD_UPDATE: "rcv_requests_update", METHOD_REFER: "rcv_requests_refer",
+    METHOD_PUBLISH: "rcv_requests_publish", METHOD_KDMQ: "rcv_requests_kdmq",
+}
+_by_method = {}
+_by_status = {}
+
+
+def _method_stat(method_id: int):
+    st = _by_method[method_id] = core_stat(_METHOD_STATS.get(method_id, "unsupported_methods"))
+    return st
+
+
+def _reply_stats(status: int):
+    """The reply-class counters one status moves (rcv_replies_2xx, and _18x for 180-189)."""
+    sts = _by_status.get(status)
+    if sts is None:
+        names = [f"rcv_replies_{status // 100}xx"] if 1 <= status // 100 <= 6 else []
+        if 180 <= status < 190:
+            names.append("rcv_replies_18x")
+        sts = _by_status[status] = tuple(core_stat(n) for n in names)
+    return sts
 
 
 def _send_reply_bytes(rcv: RecvInfo, data: bytes):
@@ -89,16 +137,22 @@ def receive_msg(data: bytes, rcv: RecvInfo):
     try:
         if msg.type == REQUEST:
             (_core.get("rcv_requests") or core_stat("rcv_requests")).inc()
+            (_by_method.get(msg.method_id) or _method_stat(msg.method_id)).inc()
             route = routes.request
             if route is not None:
                 msg.ctx = ctx = RunContext(REQUEST_ROUTE)
                 route(msg, ctx)  # run_route(route, msg, REQUEST_ROUTE), inlined
+            for hook in rt.post_script_hooks:  # Kamailio's POST_SCRIPT_CB for requests
+                hook(msg)
             return
         # a reply
         core_stat("rcv_replies").inc()
+        for st in _reply_stats(msg.status):
+            st.inc()
         if routes.reply is not None:
             run_route(routes.reply, msg, CORE_ONREPLY_ROUTE)
             if msg.ctx is not None and msg.ctx.dropped:
+                core_stat("drop_replies").inc()
                 return
         for hook in rt.reply_hooks:
             if hook(msg):
@@ -114,7 +168,9 @@ def receive_msg(data: bytes, rcv: RecvInfo):
     except MemoryError as err:
         log.error("out of shared memory while handling %s from %s:%d: %s",
                   msg.method or msg.status, rcv.src_ip, rcv.src_port, err)
+        core_stat("err_requests" if msg.type == REQUEST else "err_replies").inc()
         internal_error(msg, "Server Internal Error (out of memory)")
     except Exception:
         log.exception("error while handling %s from %s:%d", msg.method or msg.status, rcv.src_ip, rcv.src_port)
+        core_stat("err_requests" if msg.type == REQUEST else "err_replies").inc()
         internal_error(msg, "Server Internal Error")

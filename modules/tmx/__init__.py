@@ -88,6 +88,8 @@ def _source(name):
 def mod_init():
     from kamapy.timer import register_timer
     precheck.init()
+    from kamapy.runtime import rt
+    rt.post_script_hooks.append(precheck.clear)
     register_timer("tmx-precheck", 0.1, precheck.expire)
     g = core_stats.group("tmx")
     if g is not None:

@@ -3,9 +3,10 @@ tmx_pretran.c). A retransmission can reach a second worker while the first one i
 still in the script, before the transaction exists; a small shm set of requests in
 progress catches it.
 
-Kamailio clears its entry in a post-script callback. kamapy has no such hook yet, so
-an entry simply expires after HOLD seconds -- shorter than T1, so a retransmission
-that comes later is handled normally (by then t_check_trans finds the transaction).
+As in Kamailio, the entry is cleared when the script ends (a post-script hook,
+kamapy.runtime.rt.post_script_hooks). An entry whose worker died mid-script expires
+after HOLD seconds -- shorter than T1, so a retransmission that comes later is handled
+normally (by then t_check_trans finds the transaction).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from kamapy.sip.methods import METHOD_ACK, METHOD_CANCEL
 HOLD = 0.4  # seconds an entry marks a request as being handled
 
 _table = [None]
+_MINE = "tmx.precheck"  # msg cache key: the entry this message put in the table
 
 
 def init():
@@ -49,8 +51,16 @@ def precheck(msg) -> int:
     me = str(os.getpid()).encode()
     tbl = table()
     if tbl.put_if_absent(key, me, time.time() + HOLD):
+        msg._cache[_MINE] = key
         return -1
     return -1 if tbl.get(key) == me else 1
+
+
+def clear(msg):
+    """Post-script hook: the request this process marked is no longer in the script."""
+    key = msg._cache.get(_MINE)
+    if key is not None:
+        table().delete(key)
 
 
 def expire(now: float):
