@@ -133,6 +133,11 @@ def setup(debug: int = 2, to_stderr: bool = True, facility: str = "LOG_DAEMON", 
     _state["prefix"] = prefix
 
 
+def set_prefix(prefix: str):
+    """The text before every line while a message is processed (log_prefix)."""
+    _state["prefix"] = prefix
+
+
 def set_rank(rank: int):
     _state["rank"] = rank
 

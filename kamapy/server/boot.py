@@ -175,8 +175,13 @@ def _make_sockets(core) -> list[SocketInfo]:
 def _setup_logging(core):
     kamapy_log.setup(debug=int(getattr(core, "debug", 2)),
                      to_stderr=bool(getattr(core, "log_stderror", False)),
-                     facility=str(getattr(core, "log_facility", "LOG_DAEMON")),
-                     prefix=str(getattr(core, "log_prefix", "") or ""))
+                     facility=str(getattr(core, "log_facility", "LOG_DAEMON")))
+    # log_prefix is printed while a SIP message is processed and may hold PVs
+    # evaluated per message (Kamailio's log_prefix); the worker applies it
+    prefix = getattr(core, "log_prefix", None)
+    if prefix:
+        from ..pv import compile_format
+        rt.log_prefix = compile_format(str(prefix))
 
 
 def _init_shared_memory(opts: Options):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from .. import log as kamapy_log
 from ..cfg.runtime import RunContext, run_route
 from ..module import CORE_ONREPLY_ROUTE, REQUEST_ROUTE
 from ..runtime import rt
@@ -126,6 +127,24 @@ def internal_error(msg: SipMsg, reason: str):
 
 
 def receive_msg(data: bytes, rcv: RecvInfo):
+    if rt.log_prefix is None:
+        _receive(data, rcv)
+        return
+    try:
+        _receive(data, rcv)
+    finally:
+        kamapy_log.set_prefix("")
+
+
+def _set_log_prefix(msg):
+    prefix = rt.log_prefix
+    try:
+        kamapy_log.set_prefix(prefix if prefix.__class__ is str else prefix(msg))
+    except Exception:  # a prefix that cannot be printed must not lose the message
+        kamapy_log.set_prefix("")
+
+
+def _receive(data: bytes, rcv: RecvInfo):
     try:
         msg = parse_received(data, rcv)
     except SipParseError as err:
@@ -133,6 +152,8 @@ def receive_msg(data: bytes, rcv: RecvInfo):
         answer_parse_error(data, rcv, err)
         return
     _msg_counter[0] = msg.id = _msg_counter[0] + 1
+    if rt.log_prefix is not None:
+        _set_log_prefix(msg)
     routes = rt.routes
     try:
         if msg.type == REQUEST:
