@@ -129,7 +129,7 @@ class SipMsg:
         "_starts",
         # routing state (Kamailio keeps these in sip_msg and the dset)
         "new_uri", "dst_uri", "force_send_socket", "flags", "ruri_bflags", "ruri_q",
-        "path_vec", "instance", "ruid", "reg_id", "branches", "lumps", "reply_lumps",
+        "path_vec", "instance", "ruid", "reg_id", "branches", "lumps", "reply_lumps", "reply_body",
         "xflags", "ctx", "avps", "xavps",
         # set_advertised_address() / set_advertised_port() for this message (None: unset)
         "advertised_address", "advertised_port",
@@ -162,6 +162,7 @@ class SipMsg:
         self.branches = []
         self.lumps = None
         self.reply_lumps = None
+        self.reply_body = ""  # set_reply_body(): the body of the next local reply
         self.xflags = 0
         self.ctx = None  # per-message script context (kamapy.cfg), set by the runner
         self.avps = None   # {name: [values, newest first]}; tm carries them with the transaction

@@ -78,7 +78,7 @@ def sl_reply(msg, code: int, reason: str) -> int:
     if code >= 180 and not request_to_tag(msg):  # msg.to_hdr.tag, from the scan
         to_tag = sl_to_tag(msg)
     extra = "".join(msg.reply_lumps) if msg.reply_lumps else ""
-    data = build_reply(msg, code, reason, to_tag, extra, "", rt.server_header,
+    data = build_reply(msg, code, reason, to_tag, extra, msg.reply_body, rt.server_header,
                        bool(xflags & FL_FORCE_RPORT))
     ip, port = reply_destination(msg, bool(xflags & FL_FORCE_RPORT))
     rcv = msg.rcv

@@ -8,9 +8,6 @@ from kamapy.sip.lumps import append_header, del_lump, replace_body
 
 from .headers import append_to_reply
 
-# what set_reply_body() leaves for the local reply builders (sl, tm): the body text
-REPLY_BODY_KEY = "reply_body"
-
 
 def has_body(msg, mime: str | None = None) -> int:
     try:
@@ -50,7 +47,7 @@ def set_reply_body(msg, text: str, content_type: str) -> int:
     if not content_type:
         return -1
     append_to_reply(msg, f"Content-Type: {content_type}")
-    msg._cache[REPLY_BODY_KEY] = text
+    msg.reply_body = text
     return 1
 
 

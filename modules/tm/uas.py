@@ -78,8 +78,8 @@ def local_reply_bytes(t: Transaction, msg: SipMsg, code: int, reason: str,
     extra = "".join(msg.reply_lumps) if msg.reply_lumps else ""
     if 300 <= code < 400:
         extra += redirect_contacts(msg)
-    return build_reply(msg, code, reason, to_tag=to_tag, headers=extra + headers, body=body,
-                       server_header=rt.server_header)
+    return build_reply(msg, code, reason, to_tag=to_tag, headers=extra + headers,
+                       body=body or msg.reply_body, server_header=rt.server_header)
 
 
 def redirect_contacts(msg: SipMsg) -> str:

@@ -142,7 +142,7 @@ def test_set_reply_body():
     msg = request()
     assert body.set_reply_body(msg, "busy", "text/plain") == 1
     assert msg.reply_lumps == ["Content-Type: text/plain\r\n"]
-    assert msg._cache[body.REPLY_BODY_KEY] == "busy"
+    assert msg.reply_body == "busy"
 
 
 def test_audio_on_hold():

@@ -103,6 +103,10 @@ request_route {
             }
             sl_send_reply("500", "cmp broken");
             exit;
+        case "body":
+            set_reply_body("hello body", "text/plain");
+            sl_send_reply("200", "with body");
+            exit;
         case "drop":
             drop;
         default:
@@ -201,6 +205,13 @@ def test_comparison_typing(server):
 def test_else_if_and_keywords(server):
     r = reason(ask(server, "elif"))
     assert r.startswith("elif ok ") and r.endswith(f"/{server.port}")
+
+
+def test_reply_body_from_set_reply_body(server):
+    reply = ask(server, "body")
+    assert reason(reply) == "with body"
+    assert b"Content-Type: text/plain\r\n" in reply
+    assert b"Content-Length: 10\r\n" in reply and reply.endswith(b"\r\n\r\nhello body")
 
 
 def test_drop_sends_nothing(server):
