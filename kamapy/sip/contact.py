@@ -73,6 +73,18 @@ class Contacts:
 
 def parse_contact_value(value: str) -> tuple[bool, list[Contact]]:
     """One Contact header body: (is_star, contacts)."""
+    # the common form, one plain `<uri>` (no display name, params or second contact):
+    # what parse_nameaddr gives for it, without the general scan
+    n = len(value)
+    if n > 2 and value[0] == "<" and value.find(">") == n - 1 and "," not in value \
+            and '"' not in value and value.find("<", 1) < 0:
+        uri = value[1:-1].strip()
+        if uri:
+            c = Contact(value, "", uri, [], True)
+            c.hf = None
+            c.start = 0
+            c.end = n
+            return False, [c]
     v = value.strip()
     if v == "*":
         return True, []

@@ -41,10 +41,18 @@ LIST_HEADERS = frozenset({
 })
 
 
+_KEY_CACHE: dict[str, str] = {}
+
+
 def header_key(name: str) -> str:
     """The canonical key of a header name: lowercase, compact form expanded."""
-    key = name.lower()
-    return COMPACT_FORMS.get(key, key)
+    key = _KEY_CACHE.get(name)
+    if key is None:
+        key = name.lower()
+        key = COMPACT_FORMS.get(key, key)
+        if len(_KEY_CACHE) < 1024:  # bounded: names come from configs and modules
+            _KEY_CACHE[name] = key
+    return key
 
 
 _NAME_BAD = frozenset(' \t\r\n"<>@:,;()[]{}/\\?=')

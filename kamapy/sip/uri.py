@@ -149,6 +149,22 @@ _REPLACEABLE = frozenset(("scheme", "user", "password", "host", "port", "params"
 
 def parse_uri(text: str) -> SipUri:
     """Parse a sip:/sips:/tel: URI; raise SipParseError when it is not one."""
+    # the usual `sip:user@host[:port]` (no password, params, headers or IPv6): what the
+    # general code below gives for it, in fewer steps; anything else goes on below
+    if text[:4] == "sip:" and "?" not in text and ";" not in text and "[" not in text:
+        at = text.rfind("@")
+        if at > 4 and ":" not in text[4:at]:
+            c = text.find(":", at)
+            if c < 0:
+                host = text[at + 1:]
+                if host and _HOST_CHARS.issuperset(host):
+                    return SipUri(text, "sip", text[4:at], None, host, "", "", "")
+            else:
+                host = text[at + 1:c]
+                port_str = text[c + 1:]
+                if host and _HOST_CHARS.issuperset(host) and port_str.isdigit() and port_str.isascii() \
+                        and len(port_str) <= 5 and int(port_str) <= 65535:
+                    return SipUri(text, "sip", text[4:at], None, host, port_str, "", "")
     colon = text.find(":")
     if colon <= 0:
         raise SipParseError("bad uri: no scheme")
@@ -195,10 +211,13 @@ def parse_uri(text: str) -> SipUri:
         if rest and rest[0] not in ":;":
             raise SipParseError("bad uri: junk after IPv6 reference")
     else:
-        i = 0
-        n = len(rest)
-        while i < n and rest[i] not in ":;":
-            i += 1
+        i = len(rest)
+        j = rest.find(":")
+        if 0 <= j < i:
+            i = j
+        j = rest.find(";", 0, i)
+        if j >= 0:
+            i = j
         host = rest[:i]
         rest = rest[i:]
         if not host or not _valid_hostname(host):
@@ -231,7 +250,7 @@ _V6_CHARS = frozenset("0123456789abcdefABCDEF:.")
 
 
 def _valid_hostname(host: str) -> bool:
-    return all(c in _HOST_CHARS for c in host)
+    return _HOST_CHARS.issuperset(host)
 
 
 def _valid_ipv6(addr: str) -> bool:

@@ -46,9 +46,12 @@ def extract_aor(uri_text: str):
             aor = (f"{user}@{host}" if user else host).lower()
     else:
         aor = user if cfg.case_sensitive else user.lower()
-    if len(_cache) > 4096:  # bounded: a refresh reuses the entry, a flood does not grow it
-        _cache.clear()
-    result = _cache[uri_text] = (aor, uri)
+    result = (aor, uri)
+    # bounded: a refresh reuses the entry, a flood does not grow it. Once full it keeps
+    # what it has (no churn): with more AORs than it holds a share of the refreshes
+    # still hit, where clearing it leaves a cyclic refresh pattern no hit at all
+    if len(_cache) < 4096:
+        _cache[uri_text] = result
     return result
 
 

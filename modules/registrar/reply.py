@@ -30,6 +30,10 @@ def contact_header(contacts, now: int, aor: str, host: str, with_gruu: bool) -> 
         expires = c[1]
         if expires and expires <= now:
             continue
+        if c[2] == -1 and expires and not c[8] and not c[12] and c[13] <= 0:
+            # the usual binding: no q, received, instance or reg-id
+            parts.append(f"<{c[0]}>;expires={int(expires - now)}")
+            continue
         p = ["<", c[0], ">"]
         q = c[2]
         if q != -1:
@@ -113,8 +117,7 @@ def error_headers(error: str, code: int) -> list[str]:
 
 def send(msg, code: int, reason: str, headers: list[str]) -> int:
     """Reply with these extra header lines, then take them off the message again."""
-    from kamapy_modules import sl
-
+    sl = _sl[0] if _sl else _load_sl()
     lumps = msg.reply_lumps
     if lumps is None:
         lumps = msg.reply_lumps = []
@@ -124,3 +127,13 @@ def send(msg, code: int, reason: str, headers: list[str]) -> int:
         return sl.w_send_reply(msg, code, reason)
     finally:
         del lumps[mark:]
+
+
+_sl: list = []
+
+
+def _load_sl():
+    from kamapy_modules import sl
+
+    _sl.append(sl)
+    return sl

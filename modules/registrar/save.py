@@ -11,9 +11,10 @@ Return codes, as Kamailio's: 1 contacts inserted, 2 updated, 3 deleted, 4 return
 from __future__ import annotations
 
 import logging
+import random
 import time
 
-from kamapy_modules.usrloc import FL_MEM, UContact, new_ruid
+from kamapy_modules.usrloc import ALL_METHODS, FL_MEM, Q_UNSPECIFIED, UContact, new_ruid
 from kamapy_modules.usrloc.contact import (
     C_CALLID,
     C_CFLAGS,
@@ -28,19 +29,23 @@ from kamapy_modules.usrloc.contact import (
     C_PATH,
     C_Q,
     C_RECEIVED,
+    C_REG_ID,
     C_SERVER_ID,
     C_SOCKET,
     C_USER_AGENT,
 )
+from kamapy_modules.usrloc.settings import CONTACT_ONLY
 from kamapy_modules.usrloc.settings import cfg as ul_cfg
 
 from kamapy import stats
 from kamapy.module import FAILURE_ROUTE, REQUEST_ROUTE
+from kamapy.sip import sipscan as _ss
 from kamapy.sip.errors import SipParseError
+from kamapy.sip.header_values import parse_expires
 
 from . import reply
 from .aor import extract_aor
-from .contact_info import MessageInfo, xavp_cfg_value
+from .contact_info import CALLID_MAX_SIZE, MAX_UA_SIZE, NO_UA, MessageInfo, methods_mask, xavp_cfg_value
 from .errors import RegError
 from .settings import (
     OUTBOUND_NONE,
@@ -55,6 +60,7 @@ from .settings import (
     SAVE_REPLACE,
     cfg,
 )
+from .sockets import received_socket
 
 log = logging.getLogger("kamapy.registrar")
 
@@ -273,13 +279,183 @@ def _require_headers(msg):
     return callid, cseq, expires
 
 
+_SS_STOP, _SS_STOP_END, _SS_FIRST, _SS_HDR, _SS_HREC = (_ss.STOP, _ss.STOP_END, _ss.FIRST, _ss.HDR,
+                                                        _ss.HREC)
+_SS_CONTACT = _ss.FIRST + _ss.KEY_IDS["contact"]
+_SS_REQUIRE = _ss.FIRST + _ss.KEY_IDS["require"]
+_SS_SUPPORTED = _ss.FIRST + _ss.KEY_IDS["supported"]
+_SS_PATH = _ss.FIRST + _ss.KEY_IDS["path"]
+_SS_ALLOW = _ss.FIRST + _ss.KEY_IDS["allow"]
+_SS_EXPIRES = _ss.FIRST + _ss.KEY_IDS["expires"]
+_SS_UA = _ss.FIRST + _ss.KEY_IDS["user-agent"]
+_SS_CS_OK, _SS_CS_N0, _SS_CS_N1 = _ss.CS_OK, _ss.CS_N0, _ss.CS_N1
+_SS_TO_OK, _SS_TO_U0, _SS_TO_U1 = _ss.TO_OK, _ss.TO + _ss.N_U0, _ss.TO + _ss.N_U1
+
+
+_OK = reply.status_of(None)[1]
+
+_FIELD_ORDER = (C_EXPIRES, C_Q, C_CALLID, C_CSEQ, C_FLAGS, C_CFLAGS, C_USER_AGENT, C_RECEIVED, C_PATH,
+                C_SOCKET, C_SERVER_ID, C_CONNECTION_ID, C_METHODS, C_LAST_MODIFIED)
+if _FIELD_ORDER != (*range(1, 11), 14, 15, 17, 18):  # pragma: no cover -- usrloc changed its layout
+    raise ImportError("registrar: usrloc's contact field order is not the one _fast_refresh() sets")
+
+
+def _fast_refresh(msg, d, flags: int, aor: str, host: str):
+    """The common REGISTER: a refresh of one existing binding by a plain `<uri>` Contact
+    (no params, no Path, Require or xavp_cfg overrides). Does exactly what the general
+    path below does for it, without its machinery. Returns (ret, contact_hdr, supported)
+    or None -- having changed nothing -- when the general path is needed."""
+    if flags & SAVE_REPLACE or cfg.outbound_mode != OUTBOUND_NONE or cfg.received_avp_name is not None \
+            or (cfg.xavp_cfg and msg.xavps):
+        return None
+    sc = msg._sc
+    if sc is None or sc[_SS_STOP] != _SS_STOP_END or sc[_SS_REQUIRE] >= 0 \
+            or (cfg.use_path and sc[_SS_PATH] >= 0):
+        return None
+    i = sc[_SS_CONTACT]
+    if i < 0:
+        return None
+    r = _SS_HDR + _SS_HREC * i
+    if sc[r + 6] >= 0:  # a second Contact line
+        return None
+    value = msg.text[sc[r + 3]:sc[r + 4]]  # the Contact header's value
+    n = len(value)
+    # one plain <uri>: what parse_contact_value gives as a Contact without params
+    if n < 3 or value[0] != "<" or value.find(">") != n - 1 or "," in value or '"' in value \
+            or value.find("<", 1) >= 0:
+        return None
+    curi = value[1:-1].strip()
+    if not curi or len(curi) > cfg.contact_max_size:
+        return None
+    text = msg.text
+    try:
+        callid = msg.callid
+        # msg.cseq.num and msg.expires, read from the scan's spans
+        cseq = int(text[sc[_SS_CS_N0]:sc[_SS_CS_N1]]) if sc[_SS_CS_OK] else int(msg.cseq.num)
+        i = sc[_SS_EXPIRES]
+        if i >= 0:
+            r = _SS_HDR + _SS_HREC * i
+            v = text[sc[r + 3]:sc[r + 4]]
+            # parse_expires(v), inlined for plain digits
+            expires_hf = int(v) if v.isdigit() and v.isascii() and len(v) <= 9 else parse_expires(v)
+        else:
+            expires_hf = None
+        supported = [t.lower() for t in msg.supported] if sc[_SS_SUPPORTED] >= 0 else []
+        methods = methods_mask(msg.allow) if sc[_SS_ALLOW] >= 0 else ALL_METHODS
+    except (SipParseError, TypeError, ValueError):
+        return None
+    if len(callid) > CALLID_MAX_SIZE:
+        return None
+    # MessageInfo.expires_of for a contact without an expires param
+    if expires_hf is not None:
+        e, range_pct = expires_hf, cfg.expires_range
+    else:
+        e, range_pct = cfg.default_expires, cfg.default_expires_range
+    if e == 0:
+        return None
+    min_e = cfg.min_expires
+    if min_e and e < min_e:
+        if cfg.min_expires_mode:
+            return None
+        e = min_e
+    now = int(time.time())
+    i = sc[_SS_UA]
+    if i >= 0:
+        r = _SS_HDR + _SS_HREC * i
+        ua = text[sc[r + 3]:sc[r + 4]]  # msg.header_value("User-Agent")
+        if not ua or len(ua) >= MAX_UA_SIZE:
+            ua = NO_UA
+    else:
+        ua = NO_UA
+    maxc = cfg.max_contacts
+    d.lock(aor)
+    try:
+        rec = d.get_record_fast(aor)
+        if rec is None:
+            return None
+        if ul_cfg.matching_mode == CONTACT_ONLY:
+            # rec.get_ucontact(curi, callid, "", cseq) == (0, u), inlined
+            for u in rec.contacts:
+                if u[C_CONTACT] == curi:
+                    break
+            else:
+                return None
+            if u[C_CALLID] == callid and cseq <= u[C_CSEQ]:
+                return None  # out of order or a retransmission: the general path says which
+        else:
+            found, u = rec.get_ucontact(curi, callid, "", cseq)
+            if found != 0:
+                return None
+        if maxc > 0 and sum(1 for x in rec.contacts if x[C_EXPIRES] == 0 or x[C_EXPIRES] > now) > maxc:
+            return None
+        # the rest of expires_of(), here so that a fall-back draws no random number
+        if not flags & SAVE_NOVARIATION and range_pct:
+            low = e * (1.0 - range_pct / 100.0)
+            e = int(low + random.randrange(100) / 100.0 * (e - low))
+            if min_e and e < min_e:
+                e = min_e
+        if cfg.max_expires and e > cfg.max_expires:
+            e = cfg.max_expires
+        expires = now + e
+        socket = received_socket(msg)  # here: it may log, and a fall-back would again
+        # what _refresh() sets: C_EXPIRES .. C_SOCKET, C_SERVER_ID, C_CONNECTION_ID,
+        # C_METHODS, C_LAST_MODIFIED, by position (checked at import: _FIELD_ORDER)
+        if u[C_INSTANCE]:
+            u[C_CONTACT] = curi
+        u[1:11] = (expires, cfg.default_q if cfg.default_q >= 0 else Q_UNSPECIFIED, callid, cseq,
+                   FL_MEM if flags & SAVE_MEM else 0, msg.ruri_bflags, ua, "", "", socket)
+        u[14:16] = (ul_cfg.server_id, -1)
+        u[17:19] = (methods, now)
+        rec.update_contact(u)
+        d.save_fast(rec)
+        contacts = rec.contacts
+        if len(contacts) == 1 and e > 0 and u[C_Q] == -1 and not u[C_RECEIVED] and not u[C_INSTANCE] \
+                and u[C_REG_ID] <= 0:
+            contact_hdr = f"Contact: <{u[C_CONTACT]}>;expires={e}\r\n"  # contact_header() of it
+        else:
+            contact_hdr = reply.contact_header(contacts, now, aor, host, "gruu" in supported)
+    finally:
+        d.unlock(aor)
+    return 2, contact_hdr, supported
+
+
 def save(msg, d, flags: int = 0, uri: str | None = None) -> int:
     """save(table[, flags[, uri]]) on a REGISTER."""
     try:
-        aor, puri = extract_aor(uri if uri else msg.to_hdr.uri)
+        if not uri:
+            sc = msg._sc
+            # msg.to_hdr.uri, from the scan when it parsed the To
+            uri = msg.text[sc[_SS_TO_U0]:sc[_SS_TO_U1]] if sc is not None and sc[_SS_TO_OK] \
+                else msg.to_hdr.uri
+        aor, puri = extract_aor(uri)
     except (RegError, SipParseError):
         log.error("failed to extract Address Of Record")
         return -1
+    error = None
+    contact_hdr = ""
+    supported = require = ()
+    fast = _fast_refresh(msg, d, flags, aor, puri.host)
+    if fast is None:
+        ret, error, contact_hdr, supported, require = _save(msg, d, flags, aor, puri)
+        return _finish(msg, flags, ret, error, contact_hdr, supported, require)
+    ret, contact_hdr, supported = fast
+    if cfg.use_path:
+        return _finish(msg, flags, ret, None, contact_hdr, supported, [])
+    # _finish() for an accepted REGISTER without Path or outbound (no extra headers)
+    s = stat("accepted_regs")
+    if s is not None:
+        s.inc()
+    pending.msg = msg
+    pending.error = None
+    pending.contact_hdr = contact_hdr
+    if not flags & SAVE_NOREPLY and (msg.ctx is None or msg.ctx.route_type & (REQUEST_ROUTE | FAILURE_ROUTE)) \
+            and reply.send(msg, 200, _OK, [contact_hdr] if contact_hdr else []) <= 0:
+        ret = -1
+    return ret
+
+
+def _save(msg, d, flags, aor, puri):
+    """The general save(): (ret, error, contact_hdr, supported, require)."""
     error = None
     ret = 1
     contact_hdr = ""
@@ -333,7 +509,11 @@ def save(msg, d, flags: int = 0, uri: str | None = None) -> int:
         error = e.code
     except SipParseError:
         error = "R_PARSE"
+    return ret, error, contact_hdr, supported, require
 
+
+def _finish(msg, flags, ret, error, contact_hdr, supported, require) -> int:
+    """Count, keep the prepared reply, send it (unless told not to)."""
     if error is None:
         s = stat("accepted_regs")
     else:

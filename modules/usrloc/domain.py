@@ -23,7 +23,7 @@ import zlib
 from . import callbacks, dbstore
 from .callbacks import UL_CONTACT_DELETE, UL_CONTACT_EXPIRE, UL_CONTACT_INSERT, UL_CONTACT_UPDATE
 from .contact import C_FLAGS, C_STATE, CS_DIRTY, CS_NEW, CS_SYNC, FL_MEM, UContact
-from .record import DELETE, INSERT, REC_DIRTY, UPDATE, URecord, header_of
+from .record import _HSIZE, DELETE, INSERT, REC_DIRTY, UPDATE, URecord, _unpackb, header_of
 from .settings import DB_ONLY, NO_DB, WRITE_BACK, WRITE_THROUGH, cfg
 from .statistics import DomainStats
 
@@ -100,6 +100,32 @@ class UDomain:
                 return r
         return URecord(aor) if create else None
 
+    def get_record_fast(self, aor: str) -> URecord | None:
+        """The record of an AOR for a quick update, or None (absent, or a table that
+        needs get_urecord(): a DB mode or callbacks). Its contacts are plain lists in
+        UContact's field order; give it back to save_fast() only."""
+        if cfg.db_mode != NO_DB or callbacks._types:
+            return None
+        blob = self.table.get(self._slot(aor)[0])
+        if blob is None:
+            return None
+        contacts, deleted = _unpackb(blob[_HSIZE:])
+        return URecord(aor, contacts, deleted, bool(contacts))
+
+    def save_fast(self, r: URecord):
+        """save() of a record from get_record_fast() (memory only, no callbacks)."""
+        changes = r.changes
+        key = self._slot(r.aor)[0]
+        if r.contacts or r.deleted:
+            blob, earliest, flags = r.pack_with_header()
+            self.table.put(key, blob, earliest, flags)
+        elif r.existed or changes:
+            self.table.delete(key)
+        if self.stats is not None and changes and (len(changes) != 1 or changes[0][0] != UPDATE):
+            self.stats.account(r, changes)  # (one update changes no count)
+        r.existed = bool(r.contacts)
+        r.changes = []
+
     def save(self, r: URecord, run_callbacks: bool = True):
         """Store what changed in r (memory and/or DB by db_mode), count it, tell the
         callbacks. Call with the AOR lock held."""
@@ -110,8 +136,7 @@ class UDomain:
         if mode != DB_ONLY:
             key = self._slot(r.aor)[0]
             if r.contacts or r.deleted:
-                blob = r.pack()
-                earliest, flags = header_of(blob)
+                blob, earliest, flags = r.pack_with_header()
                 self.table.put(key, blob, earliest, flags)
             elif r.existed or changes:
                 self.table.delete(key)

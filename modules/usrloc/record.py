@@ -28,11 +28,13 @@ from .contact import (
     C_PATH,
     C_Q,
     C_REG_ID,
+    C_STATE,
     UContact,
 )
 from .settings import CONTACT_CALLID, CONTACT_CALLID_ONLY, CONTACT_ONLY, CONTACT_PATH, cfg
 
 HEADER = struct.Struct("<dI")
+_HSIZE = HEADER.size
 REC_DIRTY = 1  # unsaved write-back changes
 
 INSERT, UPDATE, DELETE = "insert", "update", "delete"
@@ -53,8 +55,19 @@ class URecord:
 
     # ------------------------------------------------------------------ shm form
     def pack(self) -> bytes:
-        flags = REC_DIRTY if self.deleted or any(c.state != 1 for c in self.contacts) else 0
-        return HEADER.pack(self.earliest_expiry(), flags) + _packb((self.contacts, self.deleted))
+        return self.pack_with_header()[0]
+
+    def pack_with_header(self) -> tuple[bytes, float, int]:
+        """(packed record, earliest expiry, flags): the blob and what its header says."""
+        flags = REC_DIRTY if self.deleted else 0
+        soonest = 0.0
+        for c in self.contacts:
+            if c[C_STATE] != 1:
+                flags = REC_DIRTY
+            e = c[C_EXPIRES]
+            if e and (soonest == 0.0 or e < soonest):
+                soonest = e
+        return HEADER.pack(soonest, flags) + _packb((self.contacts, self.deleted)), float(soonest), flags
 
     @classmethod
     def unpack(cls, aor: str, blob: bytes) -> URecord:
