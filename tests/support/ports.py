@@ -1,28 +1,38 @@
-"""Free loopback ports for a test's servers."""
+"""Free loopback ports for a test's servers.
+
+A port is free when the kernel hands it out, but once the probing socket is closed the
+kernel may hand the same port out again: a test that picks a peer's port and then the
+server's could get one number twice, and the server would then send to itself. So no
+port is given out twice in one test process.
+"""
 
 import socket
 
-
-def free_udp_port(host: str = "127.0.0.1") -> int:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
+_given: set[int] = set()
 
 
 def free_udp_ports(n: int, host: str = "127.0.0.1") -> list[int]:
     socks = []
+    ports: list[int] = []
     try:
-        for _ in range(n):
+        while len(ports) < n:
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             s.bind((host, 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
+            socks.append(s)  # held open until all are chosen: no duplicates among them
+            port = s.getsockname()[1]
+            if port not in _given:
+                ports.append(port)
+            if len(socks) > n + 200:
+                raise RuntimeError("no fresh UDP ports")
+        _given.update(ports)
+        return ports
     finally:
         for s in socks:
             s.close()
+
+
+def free_udp_port(host: str = "127.0.0.1") -> int:
+    return free_udp_ports(1, host)[0]
 
 
 def free_port_block(n: int, host: str = "127.0.0.1", tries: int = 200) -> int:
