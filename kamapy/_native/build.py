@@ -13,6 +13,8 @@ SOURCES = ["kp_shm.c", "kp_lock.c", "kp_htable.c", "kp_counters.c", "kp_proctabl
 HEADERS = ["kp_shm.h", "kp_lock.h", "kp_htable.h", "kp_counters.h", "kp_proctable.h"]
 SOURCES.append("kp_sipscan.c")  # the SIP tokenizer (kamapy.sip.sipscan)
 HEADERS.append("kp_sipscan.h")
+SOURCES.append("kp_sipreply.c")  # replies built from the scan (kamapy.sip.reply)
+HEADERS.append("kp_sipreply.h")
 
 CDEF = """
 /* kp_shm.h */
@@ -105,6 +107,15 @@ CDEF += """
 /* kp_sipscan.h (offsets: kamapy.sip.sipscan reads the header's #defines) */
 int kp_sip_scan(const char *buf, int len, int32_t *out, int cap);
 int kp_crc16(const char *buf, int len);
+
+/* kp_sipreply.h */
+#define KP_SR_FALLBACK ...
+#define KP_SR_ECAP ...
+int kp_sip_reply(const char *buf, int len, const char *scan, int code,
+        const char *reason, int reason_len, const char *to_tag, int to_tag_len,
+        const char *src_ip, int src_ip_len, int src_port, int force_rport,
+        const char *extra, int extra_len, const char *server, int server_len,
+        const char *body, int body_len, char *out, int cap);
 """
 # every KP_SS_* offset and code of kp_sipscan.h, so Python reads them from lib
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "kp_sipscan.h")) as _h:

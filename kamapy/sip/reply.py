@@ -20,6 +20,9 @@ the same tag (Kamailio: core/tags.h calc_crc_suffix, modules/sl/sl_funcs.c).
 from __future__ import annotations
 
 import hashlib
+from _thread import get_ident as _get_ident
+
+from kamapy._native._kamapy_native import ffi, lib
 
 from . import sipscan as _ss
 from .errors import SipParseError
@@ -35,14 +38,23 @@ def build_reply(msg: SipMsg, code: int, reason: str, to_tag: str | None = None,
                 force_rport: bool = False) -> bytes:
     """The bytes of a reply to the request msg. Raises SipParseError when the request
     lacks what a reply needs (Via, and a parseable To when a tag must be added)."""
+    sc = msg._sc
+    if sc is not None and sc[_STOP] == _STOP_END and sc[_SEG_N] >= 0 and sc[_V_OK]:
+        data = _reply_from_plan(msg, sc, code, reason, to_tag, headers, body, server_header, force_rport)
+        if data is not None:
+            return data
+    return _build_in_python(msg, code, reason, to_tag, headers, body, server_header, force_rport)
+
+
+def _build_in_python(msg, code, reason, to_tag, headers, body, server_header, force_rport) -> bytes:
+    """build_reply() for what the C plan does not cover (folded or unusual headers, a
+    To the scan did not parse, text that is not latin-1); also the reference the C
+    path is tested against."""
     msg._finish()  # the whole header block must be readable
     sc = msg._sc
     out = [msg.version, " ", str(code), " ", reason, CRLF]
     if sc is not None:
-        if sc[_SEG_N] >= 0 and sc[_V_OK]:
-            _copy_segments(out, msg, sc, code, to_tag, force_rport)
-        else:
-            _copy_headers_scanned(out, msg, sc, code, to_tag, force_rport)
+        _copy_headers_scanned(out, msg, sc, code, to_tag, force_rport)
     else:
         _copy_headers(out, msg, code, to_tag, force_rport)
     if headers:
@@ -64,49 +76,56 @@ _REPLY_IDS = frozenset((_ss.H_VIA, _ss.H_FROM, _ss.H_TO, _ss.H_CALLID, _ss.H_CSE
 
 
 _SEG_N = _ss.SEG_N
-_SEG = _ss.SEG
 _TO_OK = _ss.TO_OK
 _V_OK = _ss.V_OK
 _V_RPORT = _ss.V_RPORT
 _V_PORT = _ss.V_PORT
 
 
-def _copy_segments(out, msg, sc, code, to_tag, force_rport):
-    """The copied header lines from the scan's reply plan (kp_sipscan.h): consecutive
-    plain lines come as one slice; the top Via, the first To and Record-Route lines
-    apart. Only when the top Via was parsed by the scan."""
-    text = msg.text
-    append = out.append
-    segs = sc[_SEG:_SEG + 3 * sc[_SEG_N]].tolist()
-    for k in range(0, len(segs), 3):
-        kind = segs[k]
-        start = segs[k + 1]
-        end = segs[k + 2]
-        if kind == 0:
-            append(text[start:end])
-        elif kind == 1:  # the top Via
-            line_end = end
-            while text[line_end - 1] in " \t\r\n":
-                line_end -= 1
-            append(_top_via_scanned(text, start, line_end, sc, msg.rcv, force_rport))
-            append(CRLF)
-        elif kind == 2:  # the first To
-            if to_tag and code >= 180 and (
-                    _ss.scan_to_tag(text, sc) if sc[_TO_OK] else msg.to_hdr.tag) is None:
-                body_end = end
-                while text[body_end - 1] in " \t\r\n":
-                    body_end -= 1
-                append(text[start:body_end])
-                append(";tag=")
-                append(to_tag)
-                append(text[body_end:end])
-            else:
-                append(text[start:end])
-        elif kind == 4:  # a further Via with a line end to normalise
-            append(text[start:end])
-            append(CRLF)
-        elif 180 <= code < 300:  # kind 3: Record-Route
-            append(text[start:end])
+_sip_reply = lib.kp_sip_reply
+_SR_ECAP = lib.KP_SR_ECAP
+_STOP = _ss.STOP
+_STOP_END = _ss.STOP_END
+_NO_STR = ffi.NULL
+_rcap = 16384
+_rbuf = ffi.new("char[]", _rcap)  # one per process, reused: the result is copied out
+_OWNER = _get_ident()
+
+
+def _reply_from_plan(msg, sc, code, reason, to_tag, headers, body, server_header, force_rport):
+    """build_reply() by kp_sip_reply (kp_sipreply.c) from the scan's reply plan: one C
+    call. None when the C side leaves it to Python (see kp_sipreply.h) or a string is
+    not latin-1 (the Python path then fails as it always did)."""
+    global _rcap, _rbuf
+    scan = sc.obj
+    if scan.__class__ is not bytes:
+        return None
+    try:
+        r = reason.encode("latin-1")
+        t = to_tag.encode("latin-1") if to_tag else _NO_STR
+        h = headers.encode("latin-1") if headers else b""
+        s = server_header.encode("latin-1") if server_header else b""
+    except UnicodeEncodeError:
+        return None
+    if body.__class__ is not bytes:
+        body = (to_wire(body) if body.__class__ is str else bytes(body)) if body else b""
+    rcv = msg.rcv
+    ip = rcv.src_ip.encode("ascii", "replace")
+    data = msg.data
+    tl = len(t) if to_tag else 0
+    args = (data, len(data), scan, code, r, len(r), t, tl, ip, len(ip), rcv.src_port, force_rport,
+            h, len(h), s, len(s), body, len(body))
+    if _get_ident() != _OWNER:  # another thread: the buffer is the main thread's
+        cap = len(data) + len(h) + len(s) + len(body) + len(r) + tl + 4096
+        buf = ffi.new("char[]", cap)
+        n = _sip_reply(*args, buf, cap)
+        return ffi.unpack(buf, n) if n >= 0 else None
+    n = _sip_reply(*args, _rbuf, _rcap)
+    if n == _SR_ECAP:
+        _rcap = max(2 * _rcap, len(data) + len(h) + len(s) + len(body) + len(r) + tl + 4096)
+        _rbuf = ffi.new("char[]", _rcap)
+        n = _sip_reply(*args, _rbuf, _rcap)
+    return ffi.unpack(_rbuf, n) if n >= 0 else None
 
 
 def _copy_headers_scanned(out, msg, sc, code, to_tag, force_rport):

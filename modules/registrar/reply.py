@@ -116,17 +116,10 @@ def error_headers(error: str, code: int) -> list[str]:
 
 
 def send(msg, code: int, reason: str, headers: list[str]) -> int:
-    """Reply with these extra header lines, then take them off the message again."""
+    """Reply (through tm when the request has a transaction) with these extra header
+    lines, which stay off the message."""
     sl = _sl[0] if _sl else _load_sl()
-    lumps = msg.reply_lumps
-    if lumps is None:
-        lumps = msg.reply_lumps = []
-    mark = len(lumps)
-    lumps.extend(headers)
-    try:
-        return sl.w_send_reply(msg, code, reason)
-    finally:
-        del lumps[mark:]
+    return sl.send_reply_with(msg, code, reason, "".join(headers))
 
 
 _sl: list = []

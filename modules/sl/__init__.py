@@ -26,6 +26,7 @@ from kamapy.msg_flags import FL_FINAL_REPLY, FL_FORCE_RPORT, FL_MSG_NOREPLY
 from kamapy.net.send import send_to
 from kamapy.runtime import rt
 from kamapy.sip.methods import METHOD_ACK
+from kamapy.sip.msg import PROTO_UDP
 from kamapy.sip.reply import build_reply, reply_destination, request_to_tag, sl_to_tag
 
 log = logging.getLogger("kamapy.sl")
@@ -38,8 +39,15 @@ STATS = [
 ]
 _EXACT = {200, 202, 300, 301, 302, 400, 401, 403, 404, 407, 408, 483, 500}
 
-# hooks another module installs: send_reply() goes stateful when tm has a transaction
-_stateful_reply = []
+# how another module takes over send_reply(): (applies(msg) -> bool, reply(msg, code,
+# reason) -> int); tm's applies when the request has a transaction (then t_reply)
+_stateful_reply: list[tuple] = []
+
+
+def add_stateful_reply(applies, reply):
+    """Let reply() answer send_reply() for the requests applies() picks (once)."""
+    if not any(h[1] is reply for h in _stateful_reply):
+        _stateful_reply.append((applies, reply))
 
 
 _counted: dict[int, tuple] = {}  # code -> (the sl group, the Stats one reply increments)
@@ -63,8 +71,9 @@ def _count(code: int):
         st.inc()
 
 
-def sl_reply(msg, code: int, reason: str) -> int:
-    """Build and send a stateless reply; 1 on success, -1 on failure (Kamailio's codes)."""
+def sl_reply(msg, code: int, reason: str, extra: str = "") -> int:
+    """Build and send a stateless reply; 1 on success, -1 on failure (Kamailio's codes).
+    extra: header lines for this reply only, after those append_to_reply() added."""
     if msg.method_id == METHOD_ACK:
         return -1
     xflags = msg.xflags
@@ -77,12 +86,25 @@ def sl_reply(msg, code: int, reason: str) -> int:
     to_tag = None
     if code >= 180 and not request_to_tag(msg):  # msg.to_hdr.tag, from the scan
         to_tag = sl_to_tag(msg)
-    extra = "".join(msg.reply_lumps) if msg.reply_lumps else ""
-    data = build_reply(msg, code, reason, to_tag, extra, msg.reply_body, rt.server_header,
-                       bool(xflags & FL_FORCE_RPORT))
-    ip, port = reply_destination(msg, bool(xflags & FL_FORCE_RPORT))
+    lumps = msg.reply_lumps
+    if lumps:
+        extra = "".join(lumps) + extra
+    force_rport = bool(xflags & FL_FORCE_RPORT)
+    data = build_reply(msg, code, reason, to_tag, extra, msg.reply_body, rt.server_header, force_rport)
+    ip, port = reply_destination(msg, force_rport)
     rcv = msg.rcv
-    if not send_to(rcv.proto, data, ip, port, rcv.sock):  # = kamapy.net.send.send_reply
+    sock = rcv.sock
+    if rcv.proto == PROTO_UDP and sock is not None and sock.sock is not None:
+        # back through the socket the request came in on, to the source IP (no lookup)
+        try:
+            sock.sock.sendto(data, (ip, port))
+            sent = True
+        except OSError as e:
+            log.error("sendto %s:%d failed: %s", ip, port, e)
+            sent = False
+    else:
+        sent = send_to(rcv.proto, data, ip, port, sock)  # = kamapy.net.send.send_reply
+    if not sent:
         g = stats.group("sl")
         if g is not None:
             g["failures"].inc()
@@ -98,11 +120,26 @@ def w_sl_send_reply(msg, code: int, reason: str) -> int:
 
 
 def w_send_reply(msg, code: int, reason: str) -> int:
-    for hook in _stateful_reply:
-        rc = hook(msg, int(code), reason)
-        if rc is not None:
-            return rc
+    for applies, reply in _stateful_reply:
+        if applies(msg):
+            return reply(msg, int(code), reason)
     return sl_reply(msg, int(code), reason)
+
+
+def send_reply_with(msg, code: int, reason: str, extra: str) -> int:
+    """send_reply() with header lines for this reply only (registrar's Contacts)."""
+    for applies, reply in _stateful_reply:
+        if applies(msg):
+            lumps = msg.reply_lumps
+            if lumps is None:
+                lumps = msg.reply_lumps = []
+            mark = len(lumps)
+            lumps.append(extra)
+            try:
+                return reply(msg, code, reason)
+            finally:
+                del lumps[mark:]
+    return sl_reply(msg, code, reason, extra)
 
 
 def w_sl_reply_error(msg) -> int:

@@ -22,7 +22,7 @@ from kamapy.module import ModuleExports, RpcCommand
 
 from . import stats
 from .config import PARAMS, cfg
-from .functions import FUNCTIONS, stateful_send_reply
+from .functions import FUNCTIONS, has_transaction, stateful_send_reply
 
 
 def mod_init():
@@ -40,8 +40,7 @@ def mod_init():
         rt.reply_hooks.append(reply_hook)
     try:
         from kamapy_modules import sl
-        if stateful_send_reply not in sl._stateful_reply:
-            sl._stateful_reply.append(stateful_send_reply)
+        sl.add_stateful_reply(has_transaction, stateful_send_reply)
     except ImportError:
         pass
     register_timer("tm", timers.INTERVAL, timers.run_timers)

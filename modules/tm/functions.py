@@ -261,6 +261,12 @@ def w_t_release(msg) -> int:
     return _modify(msg, change)
 
 
+def has_transaction(msg) -> bool:
+    """Whether send_reply() on msg goes through the transaction (sl asks)."""
+    c = cur
+    return c.msg is msg and c.txn is not None
+
+
 def stateful_send_reply(msg, code: int, reason: str):
     """sl's send_reply() hook: stateful when the message has a transaction."""
     if _txn(msg) is None:
@@ -566,4 +572,4 @@ FUNCTIONS = [
     Function("t_save_lumps", w_t_save_lumps, (), REQUEST_ROUTE),
 ]
 
-__all__ = ["FUNCTIONS", "stateful_send_reply", "t_reply", "CORE_ONREPLY_ROUTE"]
+__all__ = ["FUNCTIONS", "has_transaction", "stateful_send_reply", "t_reply", "CORE_ONREPLY_ROUTE"]
