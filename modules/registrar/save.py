@@ -34,6 +34,7 @@ from kamapy_modules.usrloc.contact import (
     C_SOCKET,
     C_USER_AGENT,
 )
+from kamapy_modules.usrloc.record import URecord
 from kamapy_modules.usrloc.settings import CONTACT_ONLY
 from kamapy_modules.usrloc.settings import cfg as ul_cfg
 
@@ -303,8 +304,10 @@ if _FIELD_ORDER != (*range(1, 11), 14, 15, 17, 18):  # pragma: no cover -- usrlo
 def _fast_refresh(msg, d, flags: int, aor: str, host: str):
     """The common REGISTER: a refresh of one existing binding by a plain `<uri>` Contact
     (no params, no Path, Require or xavp_cfg overrides). Does exactly what the general
-    path below does for it, without its machinery. Returns (ret, contact_hdr, supported)
-    or None -- having changed nothing -- when the general path is needed."""
+    path below does for it, without its machinery, and without the AOR lock: the record
+    is written back only if nobody changed it meanwhile (UDomain.update_if_unchanged).
+    Returns (ret, contact_hdr, supported) or None -- having changed nothing -- when the
+    general path is needed."""
     if flags & SAVE_REPLACE or cfg.outbound_mode != OUTBOUND_NONE or cfg.received_avp_name is not None \
             or (cfg.xavp_cfg and msg.xavps):
         return None
@@ -318,7 +321,8 @@ def _fast_refresh(msg, d, flags: int, aor: str, host: str):
     r = _SS_HDR + _SS_HREC * i
     if sc[r + 6] >= 0:  # a second Contact line
         return None
-    value = msg.text[sc[r + 3]:sc[r + 4]]  # the Contact header's value
+    text = msg.text
+    value = text[sc[r + 3]:sc[r + 4]]  # the Contact header's value
     n = len(value)
     # one plain <uri>: what parse_contact_value gives as a Contact without params
     if n < 3 or value[0] != "<" or value.find(">") != n - 1 or "," in value or '"' in value \
@@ -327,7 +331,6 @@ def _fast_refresh(msg, d, flags: int, aor: str, host: str):
     curi = value[1:-1].strip()
     if not curi or len(curi) > cfg.contact_max_size:
         return None
-    text = msg.text
     try:
         callid = msg.callid
         # msg.cseq.num and msg.expires, read from the scan's spans
@@ -358,7 +361,37 @@ def _fast_refresh(msg, d, flags: int, aor: str, host: str):
         if cfg.min_expires_mode:
             return None
         e = min_e
+    snap = d.snapshot(aor)
+    if snap is None:
+        return None
+    key, old, contacts, deleted = snap
+    if ul_cfg.matching_mode == CONTACT_ONLY:
+        # URecord.get_ucontact(curi, callid, "", cseq) == (0, u), inlined
+        for u in contacts:
+            if u[C_CONTACT] == curi:
+                break
+        else:
+            return None
+        if u[C_CALLID] == callid and cseq <= u[C_CSEQ]:
+            return None  # out of order or a retransmission: the general path says which
+    else:
+        found, u = URecord(aor, contacts, deleted, True).get_ucontact(curi, callid, "", cseq)
+        if found != 0:
+            return None
     now = int(time.time())
+    maxc = cfg.max_contacts
+    if maxc > 0 and sum(1 for x in contacts if x[C_EXPIRES] == 0 or x[C_EXPIRES] > now) > maxc:
+        return None
+    # the rest of expires_of(): a fall-back after this point draws again, as the general
+    # path would on its own
+    if not flags & SAVE_NOVARIATION and range_pct:
+        low = e * (1.0 - range_pct / 100.0)
+        e = int(low + random.randrange(100) / 100.0 * (e - low))
+        if min_e and e < min_e:
+            e = min_e
+    max_e = cfg.max_expires
+    if max_e and e > max_e:
+        e = max_e
     i = sc[_SS_UA]
     if i >= 0:
         r = _SS_HDR + _SS_HREC * i
@@ -367,55 +400,23 @@ def _fast_refresh(msg, d, flags: int, aor: str, host: str):
             ua = NO_UA
     else:
         ua = NO_UA
-    maxc = cfg.max_contacts
-    d.lock(aor)
-    try:
-        rec = d.get_record_fast(aor)
-        if rec is None:
-            return None
-        if ul_cfg.matching_mode == CONTACT_ONLY:
-            # rec.get_ucontact(curi, callid, "", cseq) == (0, u), inlined
-            for u in rec.contacts:
-                if u[C_CONTACT] == curi:
-                    break
-            else:
-                return None
-            if u[C_CALLID] == callid and cseq <= u[C_CSEQ]:
-                return None  # out of order or a retransmission: the general path says which
-        else:
-            found, u = rec.get_ucontact(curi, callid, "", cseq)
-            if found != 0:
-                return None
-        if maxc > 0 and sum(1 for x in rec.contacts if x[C_EXPIRES] == 0 or x[C_EXPIRES] > now) > maxc:
-            return None
-        # the rest of expires_of(), here so that a fall-back draws no random number
-        if not flags & SAVE_NOVARIATION and range_pct:
-            low = e * (1.0 - range_pct / 100.0)
-            e = int(low + random.randrange(100) / 100.0 * (e - low))
-            if min_e and e < min_e:
-                e = min_e
-        if cfg.max_expires and e > cfg.max_expires:
-            e = cfg.max_expires
-        expires = now + e
-        socket = received_socket(msg)  # here: it may log, and a fall-back would again
-        # what _refresh() sets: C_EXPIRES .. C_SOCKET, C_SERVER_ID, C_CONNECTION_ID,
-        # C_METHODS, C_LAST_MODIFIED, by position (checked at import: _FIELD_ORDER)
-        if u[C_INSTANCE]:
-            u[C_CONTACT] = curi
-        u[1:11] = (expires, cfg.default_q if cfg.default_q >= 0 else Q_UNSPECIFIED, callid, cseq,
-                   FL_MEM if flags & SAVE_MEM else 0, msg.ruri_bflags, ua, "", "", socket)
-        u[14:16] = (ul_cfg.server_id, -1)
-        u[17:19] = (methods, now)
-        rec.update_contact(u)
-        d.save_fast(rec)
-        contacts = rec.contacts
-        if len(contacts) == 1 and e > 0 and u[C_Q] == -1 and not u[C_RECEIVED] and not u[C_INSTANCE] \
-                and u[C_REG_ID] <= 0:
-            contact_hdr = f"Contact: <{u[C_CONTACT]}>;expires={e}\r\n"  # contact_header() of it
-        else:
-            contact_hdr = reply.contact_header(contacts, now, aor, host, "gruu" in supported)
-    finally:
-        d.unlock(aor)
+    # what _refresh() sets: C_EXPIRES .. C_SOCKET, C_SERVER_ID, C_CONNECTION_ID,
+    # C_METHODS, C_LAST_MODIFIED, by position (checked at import: _FIELD_ORDER)
+    if u[C_INSTANCE]:
+        u[C_CONTACT] = curi
+    default_q = cfg.default_q
+    u[1:11] = (now + e, default_q if default_q >= 0 else Q_UNSPECIFIED, callid, cseq,
+               FL_MEM if flags & SAVE_MEM else 0, msg.ruri_bflags, ua, "", "", received_socket(msg))
+    u[14:16] = (ul_cfg.server_id, -1)
+    u[17:19] = (methods, now)
+    if len(contacts) > 1 or ul_cfg.desc_time_order:
+        URecord(aor, contacts, deleted, True).update_contact(u)  # its place may change
+    if not d.update_if_unchanged(key, old, contacts, deleted):
+        return None  # changed meanwhile: the general path does it under the lock
+    if len(contacts) == 1 and e > 0 and u[C_Q] == -1 and not u[C_RECEIVED] and not u[C_INSTANCE] and u[C_REG_ID] <= 0:
+        contact_hdr = f"Contact: <{u[C_CONTACT]}>;expires={e}\r\n"  # contact_header() of it
+    else:
+        contact_hdr = reply.contact_header(contacts, now, aor, host, "gruu" in supported)
     return 2, contact_hdr, supported
 
 

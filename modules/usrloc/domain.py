@@ -100,31 +100,28 @@ class UDomain:
                 return r
         return URecord(aor) if create else None
 
-    def get_record_fast(self, aor: str) -> URecord | None:
-        """The record of an AOR for a quick update, or None (absent, or a table that
-        needs get_urecord(): a DB mode or callbacks). Its contacts are plain lists in
-        UContact's field order; give it back to save_fast() only."""
+    # An update that changes no count and needs no DB write or callback (a REGISTER
+    # refreshing one binding) can skip the AOR lock: read the record, change it, and
+    # write it back only if it is still what was read (a compare-and-swap under the
+    # table's bucket lock). Anyone who changed it in between -- under the AOR lock or
+    # not -- makes the swap fail, and the caller does it the locked way.
+
+    def snapshot(self, aor: str):
+        """(key, blob, contacts, deleted) of an AOR for update_if_unchanged(), or None
+        (absent, or a DB mode or callbacks, which need the locked path)."""
         if cfg.db_mode != NO_DB or callbacks._types:
             return None
-        blob = self.table.get(self._slot(aor)[0])
+        key = aor.encode("utf-8", "surrogatepass")  # aor_key()
+        blob = self.table.get(key)
         if blob is None:
             return None
         contacts, deleted = _unpackb(blob[_HSIZE:])
-        return URecord(aor, contacts, deleted, bool(contacts))
+        return key, blob, contacts, deleted
 
-    def save_fast(self, r: URecord):
-        """save() of a record from get_record_fast() (memory only, no callbacks)."""
-        changes = r.changes
-        key = self._slot(r.aor)[0]
-        if r.contacts or r.deleted:
-            blob, earliest, flags = r.pack_with_header()
-            self.table.put(key, blob, earliest, flags)
-        elif r.existed or changes:
-            self.table.delete(key)
-        if self.stats is not None and changes and (len(changes) != 1 or changes[0][0] != UPDATE):
-            self.stats.account(r, changes)  # (one update changes no count)
-        r.existed = bool(r.contacts)
-        r.changes = []
+    def update_if_unchanged(self, key: bytes, old: bytes, contacts, deleted) -> bool:
+        """Store the changed contacts of a snapshot() if the record is still old."""
+        blob, earliest, flags = URecord.pack_contacts(contacts, deleted)
+        return self.table.replace(key, old, blob, earliest, flags)
 
     def save(self, r: URecord, run_callbacks: bool = True):
         """Store what changed in r (memory and/or DB by db_mode), count it, tell the

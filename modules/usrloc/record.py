@@ -34,6 +34,7 @@ from .contact import (
 from .settings import CONTACT_CALLID, CONTACT_CALLID_ONLY, CONTACT_ONLY, CONTACT_PATH, cfg
 
 HEADER = struct.Struct("<dI")
+_pack_header = HEADER.pack
 _HSIZE = HEADER.size
 REC_DIRTY = 1  # unsaved write-back changes
 
@@ -59,15 +60,19 @@ class URecord:
 
     def pack_with_header(self) -> tuple[bytes, float, int]:
         """(packed record, earliest expiry, flags): the blob and what its header says."""
-        flags = REC_DIRTY if self.deleted else 0
+        return URecord.pack_contacts(self.contacts, self.deleted)
+
+    @staticmethod
+    def pack_contacts(contacts, deleted) -> tuple[bytes, float, int]:
+        flags = REC_DIRTY if deleted else 0
         soonest = 0.0
-        for c in self.contacts:
+        for c in contacts:
             if c[C_STATE] != 1:
                 flags = REC_DIRTY
             e = c[C_EXPIRES]
             if e and (soonest == 0.0 or e < soonest):
                 soonest = e
-        return HEADER.pack(soonest, flags) + _packb((self.contacts, self.deleted)), float(soonest), flags
+        return _pack_header(soonest, flags) + _packb((contacts, deleted)), float(soonest), flags
 
     @classmethod
     def unpack(cls, aor: str, blob: bytes) -> URecord:

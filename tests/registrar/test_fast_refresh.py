@@ -1,0 +1,149 @@
+"""save()'s lock-free refresh path (save._fast_refresh) against the general path: for
+every REGISTER variant -- Contact forms, Expires, CSeq order, Supported, Require, Path,
+User-Agent, matching modes -- both leave the same record, return the same code and
+send the same reply; and a record changed between the fast path's read and its write
+is not overwritten."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+from kamapy_modules import registrar
+from kamapy_modules.registrar import reply, save
+from kamapy_modules.usrloc import record as rec_mod
+from kamapy_modules.usrloc.contact import C_RUID
+from kamapy_modules.usrloc.domain import aor_key
+from kamapy_modules.usrloc.settings import cfg as ul_cfg
+
+from kamapy.sip.msg import RecvInfo, SipMsg
+from tests.usrloc.conftest import shm_pool, usrloc_setup  # noqa: F401
+
+T0 = 1_800_000_000.0
+
+
+class FrozenTime:
+    now = T0
+
+    @classmethod
+    def time(cls):
+        return cls.now
+
+
+@pytest.fixture
+def env(usrloc_setup, monkeypatch):  # noqa: F811
+    ul = usrloc_setup()
+    registrar.exports.values = {p.name: ([] if p.multi else p.default) for p in registrar.exports.params}
+    registrar.exports.values["max_expires"] = 3600
+    assert registrar.mod_init() == 0
+    sent = []
+    monkeypatch.setattr(reply, "send", lambda msg, code, reason, headers: sent.append(
+        (code, reason, "".join(headers))) or 1)
+    monkeypatch.setattr(save, "time", FrozenTime)
+    monkeypatch.setattr(rec_mod, "time", FrozenTime)
+    return ul.get_udomain("location"), sent
+
+
+def register(user, callid, cseq, contact_lines, extra=""):
+    return SipMsg((
+        f"REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5097;branch=z9hG4bK-{cseq}\r\n"
+        f"From: <sip:{user}@127.0.0.1>;tag=1\r\nTo: <sip:{user}@127.0.0.1>\r\nCall-ID: {callid}\r\n"
+        f"CSeq: {cseq} REGISTER\r\n{contact_lines}{extra}Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    ).encode(), RecvInfo("127.0.0.1", 5097))
+
+
+def state(d, aor):
+    entry = d.table.get_entry(aor_key(aor))
+    if entry is None:
+        return None
+    contacts, deleted = rec_mod._unpackb(entry[0][rec_mod._HSIZE:])
+    # a new binding gets a fresh ruid on each path: compare without it
+    return [c[:C_RUID] + c[C_RUID + 1:] for c in contacts], deleted, entry[1], entry[2]
+
+
+def put_state(d, aor, blob_entry):
+    key = aor_key(aor)
+    if blob_entry is None:
+        d.table.delete(key)
+    else:
+        d.table.put(key, *blob_entry)
+
+
+CONTACTS = [
+    "Contact: <sip:{u}@127.0.0.1:5097>\r\n",
+    "Contact: < sip:{u}@127.0.0.1:5097 >\r\n",
+    "Contact: <sip:{u}@127.0.0.1:5097>;expires=30\r\n",
+    "Contact: <sip:other@192.0.2.4>\r\n",
+    "Contact: <sip:{u}@127.0.0.1:5097>, <sip:x@192.0.2.5>\r\n",
+    "Contact: *\r\n",
+    "m: <sip:{u}@127.0.0.1:5097>\r\n",
+    "Contact: \"A\" <sip:{u}@127.0.0.1:5097>\r\n",
+    "Contact: <sip:{u}@127.0.0.1:5097>\r\nContact: <sip:z@192.0.2.6>\r\n",
+    "",
+]
+EXTRAS = [
+    "", "Expires: 3600\r\n", "Expires: 0\r\n", "Expires: 10\r\n", "Expires: 99999\r\n", "Expires: abc\r\n",
+    "Supported: gruu, path\r\n", "Require: outbound\r\n", "Allow: INVITE, ACK\r\n",
+    "User-Agent: " + "x" * 300 + "\r\n", "User-Agent: foo\r\nExpires: 60\r\n", "Path: <sip:p@192.0.2.1;lr>\r\n",
+]
+CALLS = [("cid-a", 6), ("cid-a", 5), ("cid-a", 4), ("cid-b", 1)]
+
+
+@pytest.mark.parametrize("matching_mode,desc_time_order", [(0, 0), (1, 0), (2, 0), (3, 0), (0, 1)])
+def test_fast_path_does_what_the_general_path_does(env, monkeypatch, matching_mode, desc_time_order):
+    d, sent = env
+    monkeypatch.setattr(ul_cfg, "matching_mode", matching_mode)
+    monkeypatch.setattr(ul_cfg, "desc_time_order", desc_time_order)
+    real_fast = save._fast_refresh
+    for user, (callid, cseq), contact, extra in itertools.product(
+            ["bench7", "newuser"], CALLS, CONTACTS, EXTRAS):
+        FrozenTime.now = T0
+        put_state(d, user, None)
+        if user == "bench7":  # an existing binding: cid-a, CSeq 5, 30 s old
+            assert save.save(register(user, "cid-a", 5, f"Contact: <sip:{user}@127.0.0.1:5097>\r\n",
+                                      "Expires: 3600\r\nUser-Agent: first\r\n"), d) == 1
+        FrozenTime.now = T0 + 30
+        before = d.table.get_entry(aor_key(user))
+        data = register(user, callid, cseq, contact.format(u=user), extra).data
+        outcomes = []
+        for fast in (True, False):
+            put_state(d, user, before)
+            monkeypatch.setattr(save, "_fast_refresh", real_fast if fast else lambda *a: None)
+            random.seed(1)
+            del sent[:]
+            rc = save.save(SipMsg(data, RecvInfo("127.0.0.1", 5097)), d)
+            outcomes.append((rc, list(sent), save.pending.error, save.pending.contact_hdr, state(d, user)))
+        monkeypatch.setattr(save, "_fast_refresh", real_fast)
+        assert outcomes[0] == outcomes[1], data
+    # the plain refresh does go the fast way (else the comparison above proves nothing)
+    put_state(d, "bench7", None)
+    assert save.save(register("bench7", "cid-a", 1, "Contact: <sip:bench7@127.0.0.1:5097>\r\n"), d) == 1
+    assert real_fast(register("bench7", "cid-a", 2, "Contact: <sip:bench7@127.0.0.1:5097>\r\n"),
+                     d, 0, "bench7", "127.0.0.1") is not None or matching_mode == 3
+
+
+def test_a_record_changed_meanwhile_is_not_overwritten(env, monkeypatch):
+    """Another process changes the record between the fast path's read and its write:
+    the swap fails, and the general path (under the AOR lock) applies the REGISTER to
+    the record as it now is."""
+    d, _ = env
+    FrozenTime.now = T0
+    c1 = "Contact: <sip:bob@127.0.0.1:5097>\r\n"
+    assert save.save(register("bob", "cid", 1, c1), d) == 1
+    real_snapshot = d.snapshot
+
+    def snapshot_then_other_writer(aor):
+        snap = real_snapshot(aor)
+        # meanwhile: a second binding arrives from another Call-ID (the other writer)
+        monkeypatch.setattr(d, "snapshot", real_snapshot)
+        assert save.save(register("bob", "other", 1, "Contact: <sip:bob@192.0.2.9>\r\n"), d) == 1
+        return snap
+
+    monkeypatch.setattr(d, "snapshot", snapshot_then_other_writer)
+    FrozenTime.now = T0 + 10
+    assert save.save(register("bob", "cid", 2, c1, "Expires: 600\r\n"), d) == 2  # updated
+    contacts = {c.contact: c for c in d.get_urecord("bob").contacts}
+    assert set(contacts) == {"sip:bob@127.0.0.1:5097", "sip:bob@192.0.2.9"}  # neither lost
+    assert contacts["sip:bob@127.0.0.1:5097"].cseq == 2
+    assert int(contacts["sip:bob@127.0.0.1:5097"].expires) == int(T0 + 10) + 600
