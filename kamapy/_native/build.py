@@ -116,6 +116,12 @@ int kp_sip_reply(const char *buf, int len, const char *scan, int code,
         const char *src_ip, int src_ip_len, int src_port, int force_rport,
         const char *extra, int extra_len, const char *server, int server_len,
         const char *body, int body_len, char *out, int cap);
+#define KP_SR_ESEND ...
+int kp_sl_reply_send(int fd, int af, const char *buf, int len, const char *scan, int code,
+        const char *reason, int reason_len, const char *sl_tag_prefix, int prefix_len,
+        const char *src_ip, int src_ip_len, int src_port, int force_rport,
+        const char *extra, int extra_len, const char *server, int server_len,
+        const char *body, int body_len, char *out, int cap);
 """
 # every KP_SS_* offset and code of kp_sipscan.h, so Python reads them from lib
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "kp_sipscan.h")) as _h:

@@ -1,5 +1,9 @@
 /* kp_sipreply: a reply built from the scan's copy plan (see kp_sipreply.h). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "kp_sipreply.h"
 #include "kp_sipscan.h"
@@ -184,4 +188,72 @@ int kp_sip_reply(const char *buf, int len, const char *scan, int code,
     put(&o, "\r\n\r\n", 4);
     put(&o, body, body_len);
     return o.over ? KP_SR_ECAP : (int)(o.p - out);
+}
+
+int kp_sl_reply_send(int fd, int af, const char *buf, int len, const char *scan, int code,
+        const char *reason, int reason_len, const char *sl_tag_prefix, int prefix_len,
+        const char *src_ip, int src_ip_len, int src_port, int force_rport,
+        const char *extra, int extra_len, const char *server, int server_len,
+        const char *body, int body_len, char *out, int cap)
+{
+    static const char hex[] = "0123456789abcdef";
+    const int32_t *sc = (const int32_t *)scan;
+    char tag[160], ip[64];
+    const char *t = NULL;
+    int tl = 0, n, port, k;
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in4;
+        struct sockaddr_in6 in6;
+    } to;
+    socklen_t to_len;
+
+    if (code >= 180 && sl_tag_prefix != NULL) {
+        /* computed whenever the reply may need it; kp_sip_reply() decides whether the
+         * To has a tag already */
+        if (!sc[KP_SS_CRC_OK] || prefix_len < 0 || prefix_len > (int)sizeof(tag) - 8)
+            return KP_SR_FALLBACK;
+        memcpy(tag, sl_tag_prefix, prefix_len);
+        tl = prefix_len;
+        for (k = 0; k < 2; k++) {
+            unsigned crc = (unsigned)sc[k ? KP_SS_CRC2 : KP_SS_CRC1];
+            tag[tl++] = hex[crc & 0xf];
+            tag[tl++] = hex[(crc >> 4) & 0xf];
+            tag[tl++] = hex[(crc >> 8) & 0xf];
+            tag[tl++] = hex[(crc >> 12) & 0xf];
+        }
+        t = tag;
+    }
+    if (src_ip_len <= 0 || src_ip_len >= (int)sizeof(ip))
+        return KP_SR_FALLBACK;
+    memcpy(ip, src_ip, src_ip_len);
+    ip[src_ip_len] = 0;
+    if (sc[KP_SS_TYPE] != 1 || !sc[KP_SS_V_OK])
+        return KP_SR_FALLBACK;
+    port = (sc[KP_SS_V_RPORT] >= 0 || force_rport) ? src_port
+        : (sc[KP_SS_V_PORT] > 0 ? sc[KP_SS_V_PORT] : 5060);
+    memset(&to, 0, sizeof(to));
+    if (af == 6) {
+        to.in6.sin6_family = AF_INET6;
+        to.in6.sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, ip, &to.in6.sin6_addr) != 1)
+            return KP_SR_FALLBACK;
+        to_len = sizeof(to.in6);
+    } else {
+        to.in4.sin_family = AF_INET;
+        to.in4.sin_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET, ip, &to.in4.sin_addr) != 1)
+            return KP_SR_FALLBACK;
+        to_len = sizeof(to.in4);
+    }
+    n = kp_sip_reply(buf, len, scan, code, reason, reason_len, t, tl, src_ip, src_ip_len,
+            src_port, force_rport, extra, extra_len, server, server_len, body, body_len, out, cap);
+    if (n < 0)
+        return n;
+    for (;;) {
+        if (sendto(fd, out, n, 0, &to.sa, to_len) >= 0)
+            return n;
+        if (errno != EINTR)
+            return KP_SR_ESEND - errno;
+    }
 }

@@ -28,4 +28,19 @@ int kp_sip_reply(const char *buf, int len, const char *scan, int code,
         const char *extra, int extra_len, const char *server, int server_len,
         const char *body, int body_len, char *out, int cap);
 
+/* sl's reply in one call: the To-tag (when the reply needs one: code >= 180 and the To
+ * has none) is sl_tag_prefix followed by sl's CRC suffix over the top Via and Call-ID
+ * (kp_sipscan's CRC1/CRC2, as kamapy.sip.reply.sl_to_tag); the reply is built as
+ * kp_sip_reply() builds it and sent on fd to where a reply goes: the source IP; the
+ * source port with rport or force_rport, else the Via's port (5060 when none).
+ * af: 4 or 6, the family of src_ip. Returns the bytes sent, KP_SR_FALLBACK (also when
+ * src_ip is not a plain address, or a tag is needed and the CRCs are unknown),
+ * KP_SR_ECAP, or KP_SR_ESEND - errno when sendto() failed. */
+#define KP_SR_ESEND -1000
+int kp_sl_reply_send(int fd, int af, const char *buf, int len, const char *scan, int code,
+        const char *reason, int reason_len, const char *sl_tag_prefix, int prefix_len,
+        const char *src_ip, int src_ip_len, int src_port, int force_rport,
+        const char *extra, int extra_len, const char *server, int server_len,
+        const char *body, int body_len, char *out, int cap);
+
 #endif

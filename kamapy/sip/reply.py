@@ -128,6 +128,55 @@ def _reply_from_plan(msg, sc, code, reason, to_tag, headers, body, server_header
     return ffi.unpack(_rbuf, n) if n >= 0 else None
 
 
+_sl_reply_send = lib.kp_sl_reply_send
+_SR_ESEND = lib.KP_SR_ESEND
+
+
+def send_sl_reply(msg, code: int, reason: str, headers: str, body, server_header: str,
+                  force_rport: bool):
+    """sl's reply to msg built and sent in one C call (kp_sl_reply_send): the sl To-tag
+    when one is due, build_reply(), reply_destination() and the sendto on the socket
+    the request came in on. True: sent; False: sendto failed (logged); None: not a case
+    for the C path -- do it step by step."""
+    global _rcap, _rbuf
+    sc = msg._sc
+    rcv = msg.rcv
+    si = rcv.sock
+    if sc is None or si is None or rcv.proto != 1 or si.sock is None or _get_ident() != _OWNER:
+        return None
+    scan = sc.obj
+    if scan.__class__ is not bytes:
+        return None
+    try:
+        r = reason.encode("latin-1")
+        h = headers.encode("latin-1") if headers else b""
+        s = server_header.encode("latin-1") if server_header else b""
+    except UnicodeEncodeError:
+        return None
+    if body.__class__ is not bytes:
+        body = (to_wire(body) if body.__class__ is str else bytes(body)) if body else b""
+    prefix = _TagPrefix.bytes or _init_prefix_bytes()
+    ip = rcv.src_ip.encode("ascii", "replace")
+    data = msg.data
+    args = (si.sock.fileno(), rcv.af, data, len(data), scan, code, r, len(r), prefix, len(prefix),
+            ip, len(ip), rcv.src_port, force_rport, h, len(h), s, len(s), body, len(body))
+    n = _sl_reply_send(*args, _rbuf, _rcap)
+    if n == _SR_ECAP:
+        _rcap = max(2 * _rcap, len(data) + len(h) + len(s) + len(body) + len(r) + len(prefix) + 4096)
+        _rbuf = ffi.new("char[]", _rcap)
+        n = _sl_reply_send(*args, _rbuf, _rcap)
+    if n >= 0:
+        return True
+    if n <= _SR_ESEND:
+        import logging
+        import os
+
+        logging.getLogger("kamapy.net").error("sendto %s:%d failed: %s", rcv.src_ip, rcv.src_port,
+                                              os.strerror(_SR_ESEND - n))
+        return False
+    return None
+
+
 def _copy_headers_scanned(out, msg, sc, code, to_tag, force_rport):
     """The copied header lines, read from the C scan's line index (the usual case)."""
     text = msg.text
@@ -287,6 +336,7 @@ def reverse_hex(n: int, width: int = 0) -> str:
 
 class _TagPrefix:
     value = None
+    bytes = None
 
 
 def init_sl_tags(address: str = "", port: str = "", signature: str = "KAMAILIO-stateless") -> str:
@@ -294,7 +344,13 @@ def init_sl_tags(address: str = "", port: str = "", signature: str = "KAMAILIO-s
     (Kamailio's init_tags), followed by the '.' separator. Returns the prefix."""
     digest = hashlib.md5((signature + address + str(port)).encode("latin-1")).hexdigest()
     _TagPrefix.value = digest + "."
+    _TagPrefix.bytes = _TagPrefix.value.encode("latin-1")
     return _TagPrefix.value
+
+
+def _init_prefix_bytes() -> bytes:
+    _TagPrefix.bytes = (_TagPrefix.value or init_sl_tags()).encode("latin-1")
+    return _TagPrefix.bytes
 
 
 # reverse_hex(n, 4) of a 16-bit n is its 4 nibbles low first: two bytes from this table

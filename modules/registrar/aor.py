@@ -16,6 +16,9 @@ AOR_MAX_SIZE = 256  # Kamailio: USERNAME_MAX_SIZE + DOMAIN_MAX_SIZE + 2 bounds
 USERNAME_MAX_SIZE = 64
 DOMAIN_MAX_SIZE = 128
 
+# To URIs already turned into AORs: most REGISTERs are refreshes of a known AOR. Sized
+# for a registrar of tens of thousands of users (an entry is ~0.3 kB per process)
+CACHE_SIZE = 32768
 _cache: dict[str, tuple[str, object]] = {}
 
 
@@ -50,7 +53,7 @@ def extract_aor(uri_text: str):
     # bounded: a refresh reuses the entry, a flood does not grow it. Once full it keeps
     # what it has (no churn): with more AORs than it holds a share of the refreshes
     # still hit, where clearing it leaves a cyclic refresh pattern no hit at all
-    if len(_cache) < 4096:
+    if len(_cache) < CACHE_SIZE:
         _cache[uri_text] = result
     return result
 

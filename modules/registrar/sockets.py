@@ -15,6 +15,7 @@ log = logging.getLogger("kamapy.registrar")
 
 
 _texts: dict[tuple[int, bool], str] = {}
+_plain: dict = {}  # socket -> its text (not advertised): received_socket()'s lookup
 
 
 def socket_text(si, advertised: bool = False) -> str:
@@ -28,6 +29,7 @@ def socket_text(si, advertised: bool = False) -> str:
             text = f"{si.proto_name}:{si.advertise_host}:{si.advertise_port or si.port}"
         else:
             text = str(si)
+            _plain[si] = text
         _texts[key] = text
     return text
 
@@ -60,7 +62,12 @@ def _from_xavp(msg) -> str:
 
 def received_socket(msg) -> str:
     """What save() stores as the contact's socket (Kamailio's pack_ci socket part)."""
-    if cfg.sock_flag >= 0 and msg.flags & (1 << cfg.sock_flag):
+    sock_flag = cfg.sock_flag
+    if sock_flag < 0 and not cfg.sock_mode & 1:  # the usual case: the socket it came in on
+        si = msg.rcv.sock
+        text = _plain.get(si)
+        return text if text is not None else socket_text(si)
+    if sock_flag >= 0 and msg.flags & (1 << sock_flag):
         text = _from_header(msg) if cfg.sock_hdr_name else _from_xavp(msg)
         if text:
             si = find_socket(text)

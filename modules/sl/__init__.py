@@ -26,8 +26,7 @@ from kamapy.msg_flags import FL_FINAL_REPLY, FL_FORCE_RPORT, FL_MSG_NOREPLY
 from kamapy.net.send import send_to
 from kamapy.runtime import rt
 from kamapy.sip.methods import METHOD_ACK
-from kamapy.sip.msg import PROTO_UDP
-from kamapy.sip.reply import build_reply, reply_destination, request_to_tag, sl_to_tag
+from kamapy.sip.reply import build_reply, reply_destination, request_to_tag, send_sl_reply, sl_to_tag
 
 log = logging.getLogger("kamapy.sl")
 
@@ -83,27 +82,20 @@ def sl_reply(msg, code: int, reason: str, extra: str = "") -> int:
     if not reason:
         log.error("reply reason is null or empty")
         return -1
-    to_tag = None
-    if code >= 180 and not request_to_tag(msg):  # msg.to_hdr.tag, from the scan
-        to_tag = sl_to_tag(msg)
     lumps = msg.reply_lumps
     if lumps:
         extra = "".join(lumps) + extra
     force_rport = bool(xflags & FL_FORCE_RPORT)
-    data = build_reply(msg, code, reason, to_tag, extra, msg.reply_body, rt.server_header, force_rport)
-    ip, port = reply_destination(msg, force_rport)
-    rcv = msg.rcv
-    sock = rcv.sock
-    if rcv.proto == PROTO_UDP and sock is not None and sock.sock is not None:
-        # back through the socket the request came in on, to the source IP (no lookup)
-        try:
-            sock.sock.sendto(data, (ip, port))
-            sent = True
-        except OSError as e:
-            log.error("sendto %s:%d failed: %s", ip, port, e)
-            sent = False
-    else:
-        sent = send_to(rcv.proto, data, ip, port, sock)  # = kamapy.net.send.send_reply
+    # the usual case in one C call: tag, build, send back where it came from
+    sent = send_sl_reply(msg, code, reason, extra, msg.reply_body, rt.server_header, force_rport)
+    if sent is None:  # step by step
+        to_tag = None
+        if code >= 180 and not request_to_tag(msg):  # msg.to_hdr.tag, from the scan
+            to_tag = sl_to_tag(msg)
+        data = build_reply(msg, code, reason, to_tag, extra, msg.reply_body, rt.server_header, force_rport)
+        ip, port = reply_destination(msg, force_rport)
+        rcv = msg.rcv
+        sent = send_to(rcv.proto, data, ip, port, rcv.sock)  # = kamapy.net.send.send_reply
     if not sent:
         g = stats.group("sl")
         if g is not None:
