@@ -303,11 +303,10 @@ if _FIELD_ORDER != (*range(1, 11), 14, 15, 17, 18):  # pragma: no cover -- usrlo
 
 def _fast_refresh(msg, d, flags: int, aor: str, host: str):
     """The common REGISTER: a refresh of one existing binding by a plain `<uri>` Contact
-    (no params, no Path, Require or xavp_cfg overrides). Does exactly what the general
-    path below does for it, without its machinery, and without the AOR lock: the record
-    is written back only if nobody changed it meanwhile (UDomain.update_if_unchanged).
-    Returns (ret, contact_hdr, supported) or None -- having changed nothing -- when the
-    general path is needed."""
+    (no params, no Path, Require or xavp_cfg overrides), in memory or write-back mode.
+    Does exactly what the general path below does for it, without its machinery
+    (UDomain.snapshot/store_update under the AOR lock). Returns (ret, contact_hdr,
+    supported) or None -- having changed nothing -- when the general path is needed."""
     if flags & SAVE_REPLACE or cfg.outbound_mode != OUTBOUND_NONE or cfg.received_avp_name is not None \
             or (cfg.xavp_cfg and msg.xavps):
         return None
@@ -361,62 +360,65 @@ def _fast_refresh(msg, d, flags: int, aor: str, host: str):
         if cfg.min_expires_mode:
             return None
         e = min_e
-    snap = d.snapshot(aor)
-    if snap is None:
-        return None
-    key, old, contacts, deleted = snap
-    if ul_cfg.matching_mode == CONTACT_ONLY:
-        # URecord.get_ucontact(curi, callid, "", cseq) == (0, u), inlined
-        for u in contacts:
-            if u[C_CONTACT] == curi:
-                break
+    d.lock(aor)
+    try:
+        snap = d.snapshot(aor)
+        if snap is None:
+            return None
+        key, contacts, deleted = snap
+        if ul_cfg.matching_mode == CONTACT_ONLY:
+            # URecord.get_ucontact(curi, callid, "", cseq) == (0, u), inlined
+            for u in contacts:
+                if u[C_CONTACT] == curi:
+                    break
+            else:
+                return None
+            if u[C_CALLID] == callid and cseq <= u[C_CSEQ]:
+                return None  # out of order or a retransmission: the general path says which
         else:
+            found, u = URecord(aor, contacts, deleted, True).get_ucontact(curi, callid, "", cseq)
+            if found != 0:
+                return None
+        now = int(time.time())
+        maxc = cfg.max_contacts
+        if maxc > 0 and sum(1 for x in contacts if x[C_EXPIRES] == 0 or x[C_EXPIRES] > now) > maxc:
             return None
-        if u[C_CALLID] == callid and cseq <= u[C_CSEQ]:
-            return None  # out of order or a retransmission: the general path says which
-    else:
-        found, u = URecord(aor, contacts, deleted, True).get_ucontact(curi, callid, "", cseq)
-        if found != 0:
-            return None
-    now = int(time.time())
-    maxc = cfg.max_contacts
-    if maxc > 0 and sum(1 for x in contacts if x[C_EXPIRES] == 0 or x[C_EXPIRES] > now) > maxc:
-        return None
-    # the rest of expires_of(): a fall-back after this point draws again, as the general
-    # path would on its own
-    if not flags & SAVE_NOVARIATION and range_pct:
-        low = e * (1.0 - range_pct / 100.0)
-        e = int(low + random.randrange(100) / 100.0 * (e - low))
-        if min_e and e < min_e:
-            e = min_e
-    max_e = cfg.max_expires
-    if max_e and e > max_e:
-        e = max_e
-    i = sc[_SS_UA]
-    if i >= 0:
-        r = _SS_HDR + _SS_HREC * i
-        ua = text[sc[r + 3]:sc[r + 4]]  # msg.header_value("User-Agent")
-        if not ua or len(ua) >= MAX_UA_SIZE:
+        # the rest of expires_of(), here so that a fall-back draws no random number
+        if not flags & SAVE_NOVARIATION and range_pct:
+            low = e * (1.0 - range_pct / 100.0)
+            e = int(low + random.randrange(100) / 100.0 * (e - low))
+            if min_e and e < min_e:
+                e = min_e
+        max_e = cfg.max_expires
+        if max_e and e > max_e:
+            e = max_e
+        i = sc[_SS_UA]
+        if i >= 0:
+            r = _SS_HDR + _SS_HREC * i
+            ua = text[sc[r + 3]:sc[r + 4]]  # msg.header_value("User-Agent")
+            if not ua or len(ua) >= MAX_UA_SIZE:
+                ua = NO_UA
+        else:
             ua = NO_UA
-    else:
-        ua = NO_UA
-    # what _refresh() sets: C_EXPIRES .. C_SOCKET, C_SERVER_ID, C_CONNECTION_ID,
-    # C_METHODS, C_LAST_MODIFIED, by position (checked at import: _FIELD_ORDER)
-    if u[C_INSTANCE]:
-        u[C_CONTACT] = curi
-    default_q = cfg.default_q
-    u[1:11] = (now + e, default_q if default_q >= 0 else Q_UNSPECIFIED, callid, cseq,
-               FL_MEM if flags & SAVE_MEM else 0, msg.ruri_bflags, ua, "", "", received_socket(msg))
-    u[14:16] = (ul_cfg.server_id, -1)
-    u[17:19] = (methods, now)
-    if len(contacts) > 1 or ul_cfg.desc_time_order:
-        URecord(aor, contacts, deleted, True).update_contact(u)  # its place may change
-    if not d.update_if_unchanged(key, old, contacts, deleted):
-        return None  # changed meanwhile: the general path does it under the lock
-    if len(contacts) == 1 and e > 0 and u[C_Q] == -1 and not u[C_RECEIVED] and not u[C_INSTANCE] and u[C_REG_ID] <= 0:
-        contact_hdr = f"Contact: <{u[C_CONTACT]}>;expires={e}\r\n"  # contact_header() of it
-    else:
-        contact_hdr = reply.contact_header(contacts, now, aor, host, "gruu" in supported)
+        # what _refresh() sets: C_EXPIRES .. C_SOCKET, C_SERVER_ID, C_CONNECTION_ID,
+        # C_METHODS, C_LAST_MODIFIED, by position (checked at import: _FIELD_ORDER)
+        if u[C_INSTANCE]:
+            u[C_CONTACT] = curi
+        default_q = cfg.default_q
+        u[1:11] = (now + e, default_q if default_q >= 0 else Q_UNSPECIFIED, callid, cseq,
+                   FL_MEM if flags & SAVE_MEM else 0, msg.ruri_bflags, ua, "", "", received_socket(msg))
+        u[14:16] = (ul_cfg.server_id, -1)
+        u[17:19] = (methods, now)
+        if len(contacts) > 1 or ul_cfg.desc_time_order:
+            URecord(aor, contacts, deleted, True).update_contact(u)  # its place may change
+        d.store_update(key, contacts, deleted, u)
+        if len(contacts) == 1 and e > 0 and u[C_Q] == -1 and not u[C_RECEIVED] and not u[C_INSTANCE] \
+                and u[C_REG_ID] <= 0:
+            contact_hdr = f"Contact: <{u[C_CONTACT]}>;expires={e}\r\n"  # contact_header() of it
+        else:
+            contact_hdr = reply.contact_header(contacts, now, aor, host, "gruu" in supported)
+    finally:
+        d.unlock(aor)
     return 2, contact_hdr, supported
 
 

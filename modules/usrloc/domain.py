@@ -100,28 +100,34 @@ class UDomain:
                 return r
         return URecord(aor) if create else None
 
-    # An update that changes no count and needs no DB write or callback (a REGISTER
-    # refreshing one binding) can skip the AOR lock: read the record, change it, and
-    # write it back only if it is still what was read (a compare-and-swap under the
-    # table's bucket lock). Anyone who changed it in between -- under the AOR lock or
-    # not -- makes the swap fail, and the caller does it the locked way.
+    # A quick update of one binding (a REGISTER refreshing it) changes no count and runs
+    # no DB statement or callback. With the AOR lock held: snapshot(), change the
+    # contact lists, store_update() -- no URecord bookkeeping.
 
     def snapshot(self, aor: str):
-        """(key, blob, contacts, deleted) of an AOR for update_if_unchanged(), or None
-        (absent, or a DB mode or callbacks, which need the locked path)."""
-        if cfg.db_mode != NO_DB or callbacks._types:
+        """(key, contacts, deleted) of an AOR, or None (absent, or a table that needs
+        get_urecord()/save(): write-through, DB-only, read-only DB, callbacks). Call with
+        the AOR lock held."""
+        mode = cfg.db_mode
+        if (mode != NO_DB and mode != WRITE_BACK) or callbacks._types:
             return None
-        key = aor.encode("utf-8", "surrogatepass")  # aor_key()
+        key = self._slot(aor)[0]
         blob = self.table.get(key)
         if blob is None:
             return None
         contacts, deleted = _unpackb(blob[_HSIZE:])
-        return key, blob, contacts, deleted
+        return key, contacts, deleted
 
-    def update_if_unchanged(self, key: bytes, old: bytes, contacts, deleted) -> bool:
-        """Store the changed contacts of a snapshot() if the record is still old."""
+    def store_update(self, key: bytes, contacts, deleted, c):
+        """Store a snapshot() in which contact c was updated (AOR lock held): what
+        save() does for one update."""
+        if cfg.db_mode == WRITE_BACK:  # _db_apply() of an update
+            if c[C_FLAGS] & FL_MEM:
+                c[C_STATE] = CS_SYNC
+            elif c[C_STATE] == CS_SYNC:
+                c[C_STATE] = CS_DIRTY
         blob, earliest, flags = URecord.pack_contacts(contacts, deleted)
-        return self.table.replace(key, old, blob, earliest, flags)
+        self.table.put(key, blob, earliest, flags)
 
     def save(self, r: URecord, run_callbacks: bool = True):
         """Store what changed in r (memory and/or DB by db_mode), count it, tell the

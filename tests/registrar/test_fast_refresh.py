@@ -1,8 +1,8 @@
-"""save()'s lock-free refresh path (save._fast_refresh) against the general path: for
+"""save()'s quick refresh path (save._fast_refresh) against the general path: for
 every REGISTER variant -- Contact forms, Expires, CSeq order, Supported, Require, Path,
-User-Agent, matching modes -- both leave the same record, return the same code and
-send the same reply; and a record changed between the fast path's read and its write
-is not overwritten."""
+User-Agent, matching modes, memory and write-back -- both leave the same record (with
+the same write-back state), return the same code and send the same reply; and it holds
+the AOR lock across its read-modify-write, as every writer of a record must."""
 
 from __future__ import annotations
 
@@ -31,9 +31,16 @@ class FrozenTime:
         return cls.now
 
 
-@pytest.fixture
-def env(usrloc_setup, monkeypatch):  # noqa: F811
-    ul = usrloc_setup()
+@pytest.fixture(params=["memory", "write-back"])
+def env(request, usrloc_setup, monkeypatch, tmp_path):  # noqa: F811
+    if request.param == "memory":
+        ul = usrloc_setup()
+    else:
+        from kamapy.db import schema
+
+        url = f"sqlite:///{tmp_path}/ul.sqlite"
+        schema.create_tables(url, ["version", "location"])
+        ul = usrloc_setup(db_mode=2, db_url=url)
     registrar.exports.values = {p.name: ([] if p.multi else p.default) for p in registrar.exports.params}
     registrar.exports.values["max_expires"] = 3600
     assert registrar.mod_init() == 0
@@ -96,13 +103,16 @@ def test_fast_path_does_what_the_general_path_does(env, monkeypatch, matching_mo
     monkeypatch.setattr(ul_cfg, "matching_mode", matching_mode)
     monkeypatch.setattr(ul_cfg, "desc_time_order", desc_time_order)
     real_fast = save._fast_refresh
-    for user, (callid, cseq), contact, extra in itertools.product(
-            ["bench7", "newuser"], CALLS, CONTACTS, EXTRAS):
+    write_back = ul_cfg.db_mode == 2
+    for user, (callid, cseq), contact, extra, synced in itertools.product(
+            ["bench7", "newuser"], CALLS, CONTACTS, EXTRAS, (False, True) if write_back else (False,)):
         FrozenTime.now = T0
         put_state(d, user, None)
         if user == "bench7":  # an existing binding: cid-a, CSeq 5, 30 s old
             assert save.save(register(user, "cid-a", 5, f"Contact: <sip:{user}@127.0.0.1:5097>\r\n",
                                       "Expires: 3600\r\nUser-Agent: first\r\n"), d) == 1
+            if synced:  # written to the DB by the write-back timer since (CS_SYNC)
+                d.timer(T0 + 1)
         FrozenTime.now = T0 + 30
         before = d.table.get_entry(aor_key(user))
         data = register(user, callid, cseq, contact.format(u=user), extra).data
@@ -123,27 +133,40 @@ def test_fast_path_does_what_the_general_path_does(env, monkeypatch, matching_mo
                      d, 0, "bench7", "127.0.0.1") is not None or matching_mode == 3
 
 
-def test_a_record_changed_meanwhile_is_not_overwritten(env, monkeypatch):
-    """Another process changes the record between the fast path's read and its write:
-    the swap fails, and the general path (under the AOR lock) applies the REGISTER to
-    the record as it now is."""
+def test_the_aor_lock_is_held_across_the_update(env, monkeypatch):
+    """Every writer of a record (the expiry timer, the general save(), ul.rm ...) reads
+    and writes it under the AOR lock: the quick path must too, or one of two concurrent
+    updates is lost."""
     d, _ = env
     FrozenTime.now = T0
     c1 = "Contact: <sip:bob@127.0.0.1:5097>\r\n"
     assert save.save(register("bob", "cid", 1, c1), d) == 1
-    real_snapshot = d.snapshot
+    idx = d._slot("bob")[1]
+    held = []
+    real_snapshot, real_store = d.snapshot, d.store_update
 
-    def snapshot_then_other_writer(aor):
-        snap = real_snapshot(aor)
-        # meanwhile: a second binding arrives from another Call-ID (the other writer)
-        monkeypatch.setattr(d, "snapshot", real_snapshot)
-        assert save.save(register("bob", "other", 1, "Contact: <sip:bob@192.0.2.9>\r\n"), d) == 1
-        return snap
+    def lock_is_held():
+        try:
+            if d.locks.try_get(idx):  # free: nobody holds it
+                d.locks.release(idx)
+                return False
+        except RuntimeError as e:  # the error-checking mutex: we hold it ourselves
+            return "already held by this process" in str(e)
+        return True
 
-    monkeypatch.setattr(d, "snapshot", snapshot_then_other_writer)
+    def snapshot(aor):
+        held.append(("read", lock_is_held()))
+        return real_snapshot(aor)
+
+    def store_update(*a):
+        held.append(("write", lock_is_held()))
+        return real_store(*a)
+
+    monkeypatch.setattr(d, "snapshot", snapshot)
+    monkeypatch.setattr(d, "store_update", store_update)
     FrozenTime.now = T0 + 10
     assert save.save(register("bob", "cid", 2, c1, "Expires: 600\r\n"), d) == 2  # updated
-    contacts = {c.contact: c for c in d.get_urecord("bob").contacts}
-    assert set(contacts) == {"sip:bob@127.0.0.1:5097", "sip:bob@192.0.2.9"}  # neither lost
-    assert contacts["sip:bob@127.0.0.1:5097"].cseq == 2
-    assert int(contacts["sip:bob@127.0.0.1:5097"].expires) == int(T0 + 10) + 600
+    assert held == [("read", True), ("write", True)]
+    assert not lock_is_held()  # and released after
+    (c,) = d.get_urecord("bob").contacts
+    assert c.cseq == 2 and int(c.expires) == int(T0 + 10) + 600
