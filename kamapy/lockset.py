@@ -173,7 +173,11 @@ class LockSet:
     def release(self, i):
         rc = _lock_release(self._locks[i])
         if rc:
-            raise _misuse(rc, "lock_set_release", f"{self.name}[{i}]")
+            self.release_failed(rc, i)
+
+    def release_failed(self, rc, i):
+        """Raise for a failed release of lock i (kp_lock_release returned rc)."""
+        raise _misuse(rc, "lock_set_release", f"{self.name}[{i}]")
 
     def _after_get(self, rc, i, what):
         if rc != errno.EOWNERDEAD:

@@ -20,6 +20,8 @@ import logging
 import time
 import zlib
 
+from kamapy._native._kamapy_native import lib
+
 from . import callbacks, dbstore
 from .callbacks import UL_CONTACT_DELETE, UL_CONTACT_EXPIRE, UL_CONTACT_INSERT, UL_CONTACT_UPDATE
 from .contact import C_FLAGS, C_STATE, CS_DIRTY, CS_NEW, CS_SYNC, FL_MEM, UContact
@@ -28,6 +30,9 @@ from .settings import DB_ONLY, NO_DB, WRITE_BACK, WRITE_THROUGH, cfg
 from .statistics import DomainStats
 
 log = logging.getLogger("kamapy.usrloc")
+
+_lock_get = lib.kp_lock_get
+_lock_release = lib.kp_lock_release
 
 MAX_LOCKS = 4096
 _CB_OF = {INSERT: UL_CONTACT_INSERT, UPDATE: UL_CONTACT_UPDATE, DELETE: UL_CONTACT_DELETE}
@@ -77,13 +82,24 @@ class UDomain:
         self._last = (aor, key, idx)
         return key, idx
 
+    # every REGISTER takes and releases one: LockSet.get/release inlined (same C calls)
     def lock(self, aor: str):
-        if self.locks is not None:
-            self.locks.get(self._slot(aor)[1])
+        locks = self.locks
+        if locks is not None:
+            last = self._last
+            idx = last[2] if last[0] == aor else self._slot(aor)[1]
+            rc = _lock_get(locks._locks[idx])
+            if rc:
+                locks._after_get(rc, idx, "lock_set_get")  # recovered (logged), or raises
 
     def unlock(self, aor: str):
-        if self.locks is not None:
-            self.locks.release(self._slot(aor)[1])
+        locks = self.locks
+        if locks is not None:
+            last = self._last
+            idx = last[2] if last[0] == aor else self._slot(aor)[1]
+            rc = _lock_release(locks._locks[idx])
+            if rc:
+                locks.release_failed(rc, idx)
 
     # ------------------------------------------------------------------ records
     def get_urecord(self, aor: str, create: bool = False) -> URecord | None:
