@@ -190,3 +190,36 @@ class XavpPv(Pv):
 
 
 PVS = [PvDef("xavp", XavpPv, inner="required")]
+
+
+def xavp_insert(msg, name: str, item, idx: int):
+    """Put item at position idx of msg's xavps called name, as Kamailio's xavp_insert
+    does for per-branch records (registrar lookup: position = branch index): a None
+    placeholder there is replaced; a shorter list is padded with None placeholders;
+    at 0 with no placeholder it goes in front."""
+    xavps = msg.xavps
+    if xavps is None:
+        xavps = msg.xavps = {}
+    items = xavps.setdefault(name, [])
+    if idx == 0 and (not items or items[0] is not None):
+        items.insert(0, item)
+    elif idx < len(items):
+        if items[idx] is None:
+            items[idx] = item
+        else:
+            items.insert(idx, item)
+    else:
+        items.extend([None] * (idx - len(items)))
+        items.append(item)
+
+
+def xavp_add_field(msg, name: str, field: str, value):
+    """A value in front of field of the newest record of name (a new record when name
+    has none): Kamailio's xavp_add_value into an existing root, or a new root."""
+    xavps = msg.xavps
+    if xavps is None:
+        xavps = msg.xavps = {}
+    items = xavps.setdefault(name, [])
+    if not items or not isinstance(items[0], dict):
+        items.insert(0, {})
+    items[0].setdefault(field, []).insert(0, value)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 
 from kamapy_modules.usrloc import ALL_METHODS, FL_MEM, Q_UNSPECIFIED
+from kamapy_modules.usrloc import attrs as ul_attrs
 
 from kamapy.pv.avp import avp_values
 from kamapy.sip.methods import METHOD_IDS, METHOD_OTHER
@@ -60,7 +61,7 @@ class MessageInfo:
     """The parts of a REGISTER every one of its contacts shares."""
 
     __slots__ = ("callid", "cseq", "socket", "user_agent", "path", "path_received", "flags", "cflags",
-                 "allow", "received_avp", "now", "expires_hf", "novariation", "msg")
+                 "allow", "received_avp", "now", "expires_hf", "novariation", "msg", "xavp")
 
     def __init__(self, msg, now: int, callid: str, cseq, expires_hf: int | None, mem_only: bool,
                  novariation: bool):
@@ -87,6 +88,7 @@ class MessageInfo:
                 self.path_received = received
         self.flags = FL_MEM if mem_only else 0
         self.cflags = msg.ruri_bflags
+        self.xavp = ul_attrs.from_message(msg)  # usrloc xavp_contact: kept with each contact
         if self.path_received:
             self.cflags |= cfg.nat_flag
         self.allow = None

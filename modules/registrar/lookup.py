@@ -14,8 +14,12 @@ import logging
 import time
 
 from kamapy_modules.usrloc import aor_hash
+from kamapy_modules.usrloc import attrs as ul_attrs
+from kamapy_modules.usrloc.contact import C_XAVP
+from kamapy_modules.usrloc.settings import cfg as ul_cfg
 
 from kamapy.pv.dset import append_branch
+from kamapy.pv.xavp import xavp_add_field, xavp_insert
 from kamapy.runtime import is_myself
 from kamapy.sip.errors import SipParseError
 from kamapy.sip.msg import REQUEST
@@ -154,6 +158,8 @@ def lookup(msg, d, uri: str | None = None, to_dset: bool = False) -> int:
         rest = [first] + list(rest)
     else:
         _apply_first(msg, first)
+        _record_details(msg, first, now)
+        _restore_attrs(msg, first, 0)
     if not cfg.append_branches and not to_dset:
         return 1
     for c in rest:
@@ -163,7 +169,39 @@ def lookup(msg, d, uri: str | None = None, to_dset: bool = False) -> int:
                              find_socket(c.socket), c.instance or None,
                              c.reg_id if c.instance else 0, c.ruid, c.user_agent) < 0:
                 log.error("failed to append a branch")
+                continue
+            _restore_attrs(msg, c, len(msg.branches))
     return 1
+
+
+def _restore_attrs(msg, c, branch: int):
+    """usrloc xavp_contact: the contact's stored attributes back into the message, at
+    the position of its branch ($xavp(name[0]) for the R-URI, [i] for branch i)."""
+    if c[C_XAVP] is not None and ul_cfg.xavp_contact:
+        xavp_insert(msg, ul_cfg.xavp_contact, ul_attrs.copy(c[C_XAVP]), branch)
+
+
+# xavp_rcd_mask bits: what not to put in the record details
+RCD_RUID, RCD_CONTACT, RCD_EXPIRES, RCD_RECEIVED, RCD_PATH = 1, 2, 4, 8, 16
+
+
+def _record_details(msg, c, now: float):
+    """xavp_rcd: the chosen contact's ruid, received, contact, expires (seconds left)
+    and path, in $xavp(<xavp_rcd>) (Kamailio's xavp_rcd_helper)."""
+    name = cfg.xavp_rcd
+    if not name:
+        return
+    mask = cfg.xavp_rcd_mask
+    if not mask & RCD_RUID:
+        xavp_add_field(msg, name, "ruid", c.ruid)
+    if not mask & RCD_RECEIVED and c.received:
+        xavp_add_field(msg, name, "received", c.received)
+    if not mask & RCD_CONTACT:
+        xavp_add_field(msg, name, "contact", c.contact)
+    if not mask & RCD_EXPIRES:
+        xavp_add_field(msg, name, "expires", int(c.expires - int(now)))
+    if not mask & RCD_PATH and c.path:
+        xavp_add_field(msg, name, "path", c.path)
 
 
 def _apply_first(msg, c):

@@ -15,6 +15,7 @@ import random
 import time
 
 from kamapy_modules.usrloc import ALL_METHODS, FL_MEM, Q_UNSPECIFIED, UContact, new_ruid
+from kamapy_modules.usrloc import attrs as ul_attrs
 from kamapy_modules.usrloc.contact import (
     C_CALLID,
     C_CFLAGS,
@@ -33,6 +34,7 @@ from kamapy_modules.usrloc.contact import (
     C_SERVER_ID,
     C_SOCKET,
     C_USER_AGENT,
+    C_XAVP,
 )
 from kamapy_modules.usrloc.record import URecord
 from kamapy_modules.usrloc.settings import CONTACT_ONLY
@@ -148,7 +150,7 @@ def _new_contact(info: MessageInfo, c, expires: int, use_regid: bool) -> UContac
         c.uri, expires, info.q_of(c), info.callid, info.cseq, info.flags, info.cflags, info.user_agent,
         info.received_of(c), info.path, info.socket, new_ruid(), instance,
         info.reg_id_of(c, instance, use_regid), ul_cfg.server_id, -1, 0, info.methods_of(c), info.now,
-        0, info.now,
+        0, info.now, ul_attrs.copy(info.xavp),
     ))
 
 
@@ -170,6 +172,8 @@ def _refresh(info: MessageInfo, u: UContact, c, expires: int):
     u[C_CFLAGS] = info.cflags
     u[C_SERVER_ID] = ul_cfg.server_id
     u[C_CONNECTION_ID] = -1
+    if info.xavp is not None:  # no attributes in this REGISTER: the stored ones stay
+        u[C_XAVP] = ul_attrs.copy(info.xavp)
 
 
 def _insert_contacts(info, r, contacts, use_regid, maxc):
@@ -409,6 +413,10 @@ def _fast_refresh(msg, d, flags: int, aor: str, host: str):
                    FL_MEM if flags & SAVE_MEM else 0, msg.ruri_bflags, ua, "", "", received_socket(msg))
         u[14:16] = (ul_cfg.server_id, -1)
         u[17:19] = (methods, now)
+        if ul_cfg.xavp_contact:
+            x = ul_attrs.from_message(msg)
+            if x is not None:
+                u[C_XAVP] = x
         if len(contacts) > 1 or ul_cfg.desc_time_order:
             URecord(aor, contacts, deleted, True).update_contact(u)  # its place may change
         d.store_update(key, contacts, deleted, u)

@@ -22,11 +22,12 @@ FL_NONE, FL_MEM = 0, 1 << 0
 FIELDS = (
     "contact", "expires", "q", "callid", "cseq", "flags", "cflags", "user_agent", "received",
     "path", "socket", "ruid", "instance", "reg_id", "server_id", "connection_id", "keepalive",
-    "methods", "last_modified", "state", "last_keepalive",
+    "methods", "last_modified", "state", "last_keepalive", "xavp",
 )
 (C_CONTACT, C_EXPIRES, C_Q, C_CALLID, C_CSEQ, C_FLAGS, C_CFLAGS, C_USER_AGENT, C_RECEIVED,
  C_PATH, C_SOCKET, C_RUID, C_INSTANCE, C_REG_ID, C_SERVER_ID, C_CONNECTION_ID, C_KEEPALIVE,
- C_METHODS, C_LAST_MODIFIED, C_STATE, C_LAST_KEEPALIVE) = range(len(FIELDS))
+ C_METHODS, C_LAST_MODIFIED, C_STATE, C_LAST_KEEPALIVE, C_XAVP) = range(len(FIELDS))
+# C_XAVP: the contact's attributes (usrloc xavp_contact), a record {name: [values]} or None
 
 
 def _field(i):
@@ -46,10 +47,10 @@ class UContact(list):
             path: str = "", socket: str = "", ruid: str = "", instance: str = "", reg_id: int = 0,
             server_id: int = 0, connection_id: int = -1, keepalive: int = 0,
             methods: int = ALL_METHODS, last_modified: float = 0.0, state: int = CS_NEW,
-            last_keepalive: float = 0.0) -> UContact:
+            last_keepalive: float = 0.0, xavp: dict | None = None) -> UContact:
         return cls((contact, expires, q, callid, cseq, flags, cflags, user_agent, received, path,
                     socket, ruid, instance, reg_id, server_id, connection_id, keepalive, methods,
-                    last_modified, state, last_keepalive))
+                    last_modified, state, last_keepalive, xavp))
 
     def valid(self, now: float) -> bool:
         """Kamailio's VALID_CONTACT: permanent, or not expired yet."""

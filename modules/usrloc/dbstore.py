@@ -14,7 +14,8 @@ import os
 from kamapy import db
 from kamapy.db.schema import check_table_version
 
-from .contact import ALL_METHODS, CS_SYNC, UContact, q_float, q_from_float
+from . import attrs
+from .contact import ALL_METHODS, C_XAVP, CS_SYNC, UContact, q_float, q_from_float
 from .settings import cfg
 
 log = logging.getLogger("kamapy.usrloc")
@@ -97,18 +98,37 @@ def check_version(table: str) -> str | None:
 
 # ------------------------------------------------------------------ statements
 def upsert(table: str, aor: str, c: UContact):
-    """Insert or overwrite the contact's row (by ruid, the unique key)."""
-    connection().replace(table, contact_row(aor, c), ["ruid"])
+    """Insert or overwrite the contact's row (by ruid, the unique key), and its
+    attributes when xavp_contact is set."""
+    conn = connection()
+    conn.replace(table, contact_row(aor, c), ["ruid"])
+    if cfg.xavp_contact:
+        attrs.write(conn, table, *split_aor(aor), c.ruid, c[C_XAVP])
 
 
 def delete_ruid(table: str, ruid: str):
-    connection().delete(table, {"ruid": ruid})
+    conn = connection()
+    conn.delete(table, {"ruid": ruid})
+    if cfg.xavp_contact:
+        attrs.delete(conn, table, ruid)
 
 
 def delete_aor(table: str, aor: str):
     user, dom = split_aor(aor)
-    connection().delete(table, [("username", "=", user), ("domain", "=", dom)] if cfg.use_domain
-                        else [("username", "=", user)])
+    where = [("username", "=", user), ("domain", "=", dom)] if cfg.use_domain else [("username", "=", user)]
+    conn = connection()
+    conn.delete(table, where)
+    if cfg.xavp_contact:
+        conn.delete(attrs.table_of(table), where)
+
+
+def _with_attrs(conn, table: str, contacts: list[UContact], everything: bool = False):
+    """Give the contacts their stored attributes (xavp_contact set)."""
+    if not cfg.xavp_contact or not contacts:
+        return
+    found = attrs.load(conn, table, None if everything else [c.ruid for c in contacts])
+    for c in contacts:
+        c[C_XAVP] = found.get(c.ruid)
 
 
 def load_aor(table: str, aor: str) -> list[UContact]:
@@ -117,17 +137,23 @@ def load_aor(table: str, aor: str) -> list[UContact]:
     where = [("username", "=", user)]
     if cfg.use_domain:
         where.append(("domain", "=", dom))
-    rows = connection().query(table, ROW_COLUMNS, where, order_by="id")
-    return [row_contact(r)[1] for r in rows]
+    conn = connection()
+    contacts = [row_contact(r)[1] for r in conn.query(table, ROW_COLUMNS, where, order_by="id")]
+    _with_attrs(conn, table, contacts)
+    return contacts
 
 
 def load_all(table: str) -> dict[str, list[UContact]]:
     """Every row grouped by AOR, for the start-up load (server_id_filter honoured)."""
     where = [("server_id", "=", cfg.server_id)] if cfg.server_id_filter else None
     out: dict[str, list[UContact]] = {}
-    for row in connection().query(table, ROW_COLUMNS, where, order_by="id"):
+    conn = connection()
+    every = []
+    for row in conn.query(table, ROW_COLUMNS, where, order_by="id"):
         aor, c = row_contact(row)
         out.setdefault(aor, []).append(c)
+        every.append(c)
+    _with_attrs(conn, table, every, everything=True)
     return out
 
 
@@ -137,7 +163,11 @@ def delete_expired(table: str, now: float) -> int:
              ("expires", ">", db.to_db_time(0))]
     if cfg.server_id_filter:
         where.append(("server_id", "=", cfg.server_id))
-    return connection().delete(table, where)
+    conn = connection()
+    if cfg.xavp_contact:  # the attributes of those rows first
+        for (ruid,) in conn.query(table, ("ruid",), where):
+            attrs.delete(conn, table, ruid)
+    return conn.delete(table, where)
 
 
 def flush(table: str, upserts: list[tuple[str, UContact]], deletes: list[str]):
@@ -146,8 +176,12 @@ def flush(table: str, upserts: list[tuple[str, UContact]], deletes: list[str]):
     with conn.transaction():
         for ruid in deletes:
             conn.delete(table, {"ruid": ruid})
+            if cfg.xavp_contact:
+                attrs.delete(conn, table, ruid)
         for aor, c in upserts:
             conn.replace(table, contact_row(aor, c), ["ruid"])
+            if cfg.xavp_contact:
+                attrs.write(conn, table, *split_aor(aor), c.ruid, c[C_XAVP])
 
 
 def _valid_clause(conn) -> str:

@@ -83,6 +83,35 @@ def test_db_only(usrloc_setup, db_url):
     assert [r.aor for r in d.records()] == ["carol"]
 
 
+@pytest.mark.parametrize("mode", [1, 2, 3])
+def test_contact_attributes_in_the_attrs_table(usrloc_setup, db_url, mode):
+    """xavp_contact: a contact's attributes go to location_attrs (str atype 0, int
+    atype 1), come back with the contact (start-up load, or each read in db_mode 3),
+    and leave with it (deleted, expired)."""
+    schema.create_tables(db_url, ["location", "location_attrs"])
+    params = {"db_mode": mode, "db_url": db_url, "xavp_contact": "ulattrs"}
+    ul = usrloc_setup(**params)
+    d = ul.get_udomain("location")
+    d.insert_contact("dan", _c("sip:d1@h", xavp={"tier": ["gold", "old"], "n": [7]}))
+    d.insert_contact("dan", _c("sip:d2@h", 1, xavp={"tier": ["tin"]}))
+    d.insert_contact("eve", _c("sip:e@h"))
+    if mode == 2:
+        d.timer()
+    with db.connect(db_url) as conn:
+        rows = sorted(conn.query("location_attrs", ["ruid", "aname", "atype", "avalue"]))
+    assert rows == [("r-sip:d1@h", "n", 1, "7"), ("r-sip:d1@h", "tier", 0, "gold"),
+                    ("r-sip:d1@h", "tier", 0, "old"), ("r-sip:d2@h", "tier", 0, "tin")]
+    if mode != 3:
+        d = usrloc_setup(**params).get_udomain("location")  # a restart: the start-up load
+    got = {c.contact: c.xavp for c in d.get_urecord("dan").contacts}
+    assert got == {"sip:d1@h": {"tier": ["gold", "old"], "n": [7]}, "sip:d2@h": {"tier": ["tin"]}}
+    assert d.get_urecord("eve").contacts[0].xavp is None
+    d.delete_contact_by_ruid("dan", "r-sip:d1@h")
+    d.timer(time.time() + 5)  # d2 expires (and is flushed away in write-back)
+    with db.connect(db_url) as conn:
+        assert conn.query("location_attrs", ["ruid"]) == []
+
+
 def test_version_mismatch_fails_mod_init(usrloc_setup, db_url):
     schema.create_tables(db_url, ["location"])
     with db.connect(db_url) as conn:
