@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from kamapy import module as M
+from kamapy.pv.errors import PvError
 
 from . import ast
 from .errors import ConfigError, Position, SourceLines
@@ -493,6 +494,11 @@ class Compiler:
             return True, (lambda msg: to_str(getter(msg)))
         except ValueError as e:
             self.error(where, str(e) if str(e).startswith("parameter") else f"{label}: {e}")
+            return False, None
+        except PvError as e:  # a pseudo-variable inside a format string (spve)
+            col = getattr(e, "col", 0) or 0
+            pos = Position(where.file, where.line, where.col + 1 + col) if where is not None and col else where
+            self.error(pos, f"{label}: {e}")
             return False, None
 
     def route_call(self, r: ast.RouteCall, mode: str):

@@ -57,6 +57,17 @@ def test_function_in_a_route_type_it_does_not_allow(tmp_path):
     assert rc != 0 and f"{cfg}:4:5:" in err and "failure_route" in err
 
 
+def test_bad_pseudo_variable_inside_a_string_argument(tmp_path):
+    """A PV that does not parse inside a format-string argument: a located error, not a
+    traceback (it used to escape as a PvError)."""
+    rc, err, cfg = check(tmp_path, 'loadmodule "textops"\nloadmodule "sl"\nrequest_route {\n'
+                                   '    append_to_reply("X-B: $(branch(uri)[*])\\r\\n");\n'
+                                   '    sl_send_reply("200", "OK");\n}\n')
+    assert rc != 0
+    first = err.splitlines()[0]
+    assert first.startswith(f"{cfg}:4:") and "append_to_reply()" in first and "$branch" in first
+
+
 def test_syntax_error_with_hint(tmp_path):
     rc, err, cfg = check(tmp_path, 'loadmodule "sl.so"\nrequest_route {\n    sl_send_reply("200", "OK")\n}\n')
     assert rc != 0 and f"{cfg}:" in err and "hint:" in err
