@@ -20,8 +20,11 @@ from __future__ import annotations
 import logging
 
 from kamapy.msg_flags import FL_ROUTE_ADDR  # the next hop comes from a Route entry
+from kamapy.runtime import rt
+from kamapy.sip import sipscan as _ss
 from kamapy.sip.errors import SipParseError
-from kamapy.sip.lumps import append_header
+from kamapy.sip.lumps import append_header, del_lump
+from kamapy.sip.uri import parse_uri
 
 from .myself import uri_is_myself
 from .route_params import run_callbacks, set_routed_params
@@ -42,6 +45,95 @@ MODE_SKIP_OUTBOUND = 2    # bit 2: no flow-token processing (no outbound module 
 def loose_route(msg, mode: int | None = None) -> int:
     if mode is None:
         mode = settings.loose_route_mode
+    if FAST_PATH:
+        rc = _fast_loose_route(msg, mode)
+        if rc is not None:
+            return rc
+    return _loose_route(msg, mode)
+
+
+# ------------------------------------------------------------------ the usual case
+# An in-dialog request whose only Route is our own Record-Route: one Route line, one
+# <uri> in it, a To-tag, an R-URI that is not ours. _fast_loose_route() recognises it
+# from the scan (kamapy.sip.sipscan) and does what _after_loose() does for it (routed
+# params, the Route line deleted, callbacks, 1) without building the Route entries;
+# anything else (or any doubt) returns None and the general code decides.
+
+FAST_PATH = True  # False: always the general code (the differential tests compare both)
+
+_STOP, _STOP_END, _HDR, _HREC = _ss.STOP, _ss.STOP_END, _ss.HDR, _ss.HREC
+_ROUTE_FIRST = _ss.FIRST + _ss.KEYS.index("route")  # line of the first Route header
+
+# uri_is_myself() answers by (scheme, host, port, transport) against rt.sockets and
+# rt.aliases: remembered for the lists it was computed with (sockets and aliases are
+# replaced or appended to, never changed in place)
+_MEMO_MAX = 256
+_memo: dict = {}
+_memo_rt: tuple = ()
+
+
+def _is_mine(uri) -> bool:
+    """uri_is_myself(uri), remembered."""
+    global _memo_rt
+    socks = rt.sockets
+    aliases = rt.aliases
+    tok = (socks, len(socks), aliases, len(aliases))
+    if tok != _memo_rt or len(_memo) >= _MEMO_MAX:
+        _memo.clear()
+        _memo_rt = tok
+    ps = uri.params_str
+    key = (uri.scheme, uri.host, uri.port,
+           uri.transport if ps and "transport" in ps.lower() else "")
+    v = _memo.get(key)
+    if v is None:
+        v = _memo[key] = uri_is_myself(uri)
+    return v
+
+
+def _fast_loose_route(msg, mode: int):
+    """The usual in-dialog case (see above): its return code, or None to let the
+    general code decide."""
+    sc = msg._sc
+    if sc is None or sc[_STOP] != _STOP_END or settings.force_send_socket:
+        return None
+    i = sc[_ROUTE_FIRST]
+    if i < 0:
+        return RR_NOT_DRIVEN  # no Route header at all
+    r = _HDR + _HREC * i
+    if sc[r + 6] >= 0:
+        return None  # more than one Route line
+    text = msg.text
+    v0 = sc[r + 3]
+    v1 = sc[r + 4]
+    # the whole value is one <uri>: no display name, no header params, no second entry
+    if text[v0] != "<" or text.find(">", v0, v1) != v1 - 1 or text.find(",", v0, v1) >= 0:
+        return None
+    try:
+        ruri = msg.parsed_ruri  # parsed whatever the mode: a bad one is RR_ERROR
+        if not msg.to_hdr.tag:
+            return None  # pre-loaded Route set
+        if not mode & MODE_LOOSE_ONLY and _is_mine(ruri):
+            return None  # after a strict router
+        uri = parse_uri(text[v0 + 1:v1 - 1].strip())  # parse_nameaddr's uri text
+        if not _is_mine(uri):
+            return None  # the next hop comes from a foreign Route
+        ps = uri.params_str
+        if ps and settings.enable_double_rr and "r2" in ps.lower() and _is_double_rr(uri):
+            return None
+    except Exception:  # the general code reports (or raises) it
+        return None
+    # _after_loose() with our entry the only one
+    params = ";" + ps if ps else None
+    set_routed_params(msg, params)
+    start = sc[r + 1]
+    del_lump(msg, start, sc[r + 5] - start, "route")  # remove_entries: the whole line
+    if params:
+        run_callbacks(msg, params[1:])
+    return RR_DRIVEN
+
+
+# ------------------------------------------------------------------ the general code
+def _loose_route(msg, mode: int) -> int:
     try:
         headers = route_headers(msg)
     except SipParseError as e:

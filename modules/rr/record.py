@@ -18,6 +18,7 @@ import logging
 import socket
 
 from kamapy.runtime import rt
+from kamapy.sip import sipscan as _ss
 from kamapy.sip.errors import SipParseError
 from kamapy.sip.lumps import ADD, Lump, anchor_lump
 from kamapy.sip.msg import PROTO_NAMES, PROTO_UDP
@@ -29,6 +30,10 @@ log = logging.getLogger("kamapy.rr")
 
 STATE_KEY = "rr.state"
 CRLF = "\r\n"
+
+FAST_ATTACH = True  # False: find the first header through msg.headers (tests compare)
+_NHDR, _STOP, _STOP_END = _ss.NHDR, _ss.STOP, _ss.STOP_END
+_FIRST_LINE_START = _ss.HDR + 1  # header record 0: (id, start, ...)
 
 
 class RecordRoute:
@@ -171,10 +176,18 @@ def _username(msg) -> str:
         return ""
 
 
+def _first_header_start(msg) -> int:
+    """Where the first header line starts (the end of the header block when none)."""
+    sc = msg._sc
+    if FAST_ATTACH and sc is not None and sc[_NHDR] > 0 and sc[_STOP] == _STOP_END:
+        return sc[_FIRST_LINE_START]  # from the scan, without making every HeaderField
+    hdrs = msg.headers
+    return hdrs[0].start if hdrs else msg.eoh
+
+
 def _attach(msg, rr: RecordRoute) -> Lump:
     """Put the Record-Route text above the first header."""
-    hdrs = msg.headers
-    anchor = anchor_lump(msg, hdrs[0].start if hdrs else msg.eoh, "record-route")
+    anchor = anchor_lump(msg, _first_header_start(msg), "record-route")
     if rr.depends_on_send_socket:
         lump = RecordRouteLump(msg, rr)
     else:
