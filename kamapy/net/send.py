@@ -6,8 +6,10 @@ import ipaddress
 import logging
 import socket
 
+from ..msg_flags import FL_FORCE_RPORT
 from ..runtime import rt
 from ..sip.msg import PROTO_UDP
+from ..sip.reply import reply_destination as _from_request
 from .socket_info import SocketInfo, strip_brackets
 
 log = logging.getLogger("kamapy.net")
@@ -73,9 +75,7 @@ def reply_destination(msg) -> tuple[str, int]:
     source IP; the source port when the top Via has rport or force_rport() ran, else the
     Via's port (5060 when it has none). One rule, read from the scan when it can be:
     kamapy.sip.reply.reply_destination."""
-    from ..msg_flags import FL_FORCE_RPORT
-    from ..sip.reply import reply_destination as from_request
-    return from_request(msg, bool(msg.xflags & FL_FORCE_RPORT))
+    return _from_request(msg, bool(msg.xflags & FL_FORCE_RPORT))
 
 
 def send_reply(msg, data: bytes) -> bool:

@@ -14,7 +14,9 @@ build_request(msg, via):
     stream transports when absent, left absent on UDP), and on TCP/TLS also when it was
     wrong in the request.
 
-build_reply_forward(msg): a received reply minus its top Via, with lumps applied.
+build_reply_forward(msg): a received reply minus its top Via, with lumps applied (without
+lumps, on a datagram transport, with a top Via line the scan parsed: the datagram bytes
+minus that line, no lump engine).
 
 msg.lumps is not changed: the extra lumps live in a working copy, so tm can build a
 request once per branch.
@@ -28,6 +30,12 @@ from .errors import SipParseError
 from .lumps import ADD, DEL, NOP, Lump, insert_after, insert_before
 from .msg import REPLY, REQUEST, SipMsg
 from .reply import same_host
+from .sipscan import HDR as _HDR
+from .sipscan import HREC as _HREC
+from .sipscan import STOP as _STOP
+from .sipscan import STOP_END as _STOP_END
+from .sipscan import V_LINE as _V_LINE
+from .sipscan import V_OK as _V_OK
 from .wire import join_wire
 
 CRLF = "\r\n"
@@ -94,7 +102,26 @@ def build_request(msg: SipMsg, via: str | None = None, proto: str = "udp",
 
 
 def build_reply_forward(msg: SipMsg, proto: str = "udp") -> bytes:
-    """A received reply as relayed upstream: the top Via removed, lumps applied."""
+    """A received reply as relayed upstream: the top Via removed, lumps applied.
+
+    Fast path (the usual relayed reply): no lumps, the scan parsed the top Via (so its
+    header line holds that one via: the scanner leaves a comma to Python) and indexed
+    the whole header block, and a datagram transport (no Content-Length work): the
+    result is the datagram minus that Via line -- what _build_reply_forward gives."""
+    sc = msg._sc
+    if (sc is not None and sc[_V_OK] and not msg.lumps and msg.type == REPLY
+            and sc[_STOP] == _STOP_END and (proto == "udp" or proto.lower() not in STREAM_PROTOS)):
+        r = _HDR + _HREC * sc[_V_LINE]
+        s = sc[r + 1]
+        e = sc[r + 5]
+        data = msg.data
+        if type(data) is bytes and msg.text.find(",", s, e) < 0:
+            return data[:s] + data[e:]
+    return _build_reply_forward(msg, proto)
+
+
+def _build_reply_forward(msg: SipMsg, proto: str = "udp") -> bytes:
+    """build_reply_forward's general path: a Via deletion lump and the lump engine."""
     if msg.type != REPLY:
         raise SipParseError("build_reply_forward needs a reply", None)
     work = _Work(msg)

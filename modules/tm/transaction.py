@@ -14,6 +14,8 @@ state change.
 
 from __future__ import annotations
 
+from _thread import get_ident as _get_ident
+
 import msgpack
 
 # transaction flags (Kamailio: T_* in h_table.h, the ones tm here acts on)
@@ -30,6 +32,11 @@ T_FORCED_WAIT = 1 << 9       # t_release / lifetime ended
 T_2543 = 1 << 10             # the request had no RFC 3261 branch
 T_NO_E2E_CANCEL_REASON = 1 << 11
 T_ON_WAIT = 1 << 12           # counted in the "waiting" statistic
+
+# one Packer, reused (msgpack.packb makes one per call; same options, same bytes); a
+# Packer keeps a buffer, so another thread than the importing one packs with packb
+_pack = msgpack.Packer(use_bin_type=True).pack
+_OWNER = _get_ident()
 
 # branch flags (Kamailio: TM_UAC_FLAG_* and the branch's status)
 B_REPLIED = 1 << 0           # any reply received on it
@@ -176,7 +183,7 @@ class Transaction:
 
     # ------------------------------------------------------------------ packing
     def pack(self) -> bytes:
-        return msgpack.packb([
+        rec = [
             self.tid, self.skey, self.method, self.flags, self.created,
             self.req, self.req_lumped, self.rcv, self.rpl_dst,
             self.new_uri, self.dst_uri, self.mflags, self.bflags, self.avps, self.xavps,
@@ -184,7 +191,10 @@ class Transaction:
             self.uas_code, self.uas_buf, self.uas_totag, self.uas_retr_due, self.uas_retr_ivl,
             self.fr, self.fr_inv, self.t1, self.t2, self.end_of_life, self.wait_due, self.due_reg,
             [b.to_list() for b in self.branches], self.relayed, self.first_branch,
-        ], use_bin_type=True)
+        ]
+        if _get_ident() == _OWNER:
+            return _pack(rec)
+        return msgpack.packb(rec, use_bin_type=True)
 
     @classmethod
     def unpack(cls, data: bytes) -> Transaction:

@@ -24,6 +24,24 @@ HOLD = 0.4  # seconds an entry marks a request as being handled
 _table = [None]
 _MINE = "tmx.precheck"  # msg cache key: the entry this message put in the table
 
+# this process' id as the table stores it: made on first use, forgotten in a forked child
+# (os.register_at_fork), so each worker makes its own once -- no getpid() per request
+_me = None
+
+
+def _forget_me():
+    global _me
+    _me = None
+
+
+os.register_at_fork(after_in_child=_forget_me)
+
+
+def _my_id() -> bytes:
+    global _me
+    _me = str(os.getpid()).encode()
+    return _me
+
 
 def init():
     """In the master, before the fork."""
@@ -48,7 +66,9 @@ def precheck(msg) -> int:
         return -1
     tid, _key = cached_tid(msg)
     key = tid.encode()
-    me = str(os.getpid()).encode()
+    me = _me
+    if me is None:
+        me = _my_id()
     tbl = table()
     if tbl.put_if_absent(key, me, time.time() + HOLD):
         msg._cache[_MINE] = key
