@@ -2,34 +2,30 @@
 the kex/stats API behind stats.get_statistics).
 
 A group is declared before the fork (the loader does it for each module's
-`exports.stats`, the core for its own), so every process increments the same atomic
-counters. Hot paths keep the Stat object and call inc() on it: one cffi call.
+`exports.stats`, the core for its own). Each counter has one part per process in shm
+(kamapy.proc_counters, as Kamailio's counters.c): a process adds to its own part with
+a plain memory write, a read sums the parts. Hot paths keep the Stat object and call
+inc() on it.
 """
 
 from __future__ import annotations
 
 
 class Stat:
-    __slots__ = ("group", "name", "_arr", "_i", "_add", "_c")
+    __slots__ = ("group", "name", "_arr", "_i")
 
     def __init__(self, group: str, name: str, arr, i: int):
         self.group = group
         self.name = name
         self._arr = arr
         self._i = i
-        # the hot path: the C add on the counter's own array, no bounds check per call
-        c = getattr(arr, "_c", None)
-        if c is not None:
-            from .counters import _add
-            self._add, self._c = _add, c
-        else:
-            self._add, self._c = _local_add, arr
 
+    # the hot path: a plain add to this process' row (kamapy.proc_counters)
     def inc(self, n: int = 1):
-        self._add(self._c, self._i, n)
+        self._arr.row[self._i] += n
 
     def dec(self, n: int = 1):
-        self._add(self._c, self._i, -n)
+        self._arr.row[self._i] -= n
 
     def get(self) -> int:
         return self._arr.get(self._i)
@@ -60,30 +56,29 @@ class _LocalCounters:
     """Counters in private memory, for code run without a server (unit tests, -c)."""
 
     def __init__(self, n: int):
-        self._v = [0] * n
-
-    def add(self, i, n):
-        self._v[i] += n
+        self.row = [0] * n
 
     def get(self, i):
-        return self._v[i]
+        return self.row[i]
 
     def set(self, i, v):
-        self._v[i] = v
-
-
-def _local_add(arr, i, n):
-    arr.add(i, n)
+        self.row[i] = v
 
 
 def _counter_array(n: int):
     from . import shm
-    from .counters import CounterArray
+    from .proc_counters import ProcessCounters
     try:
         shm.pool()
     except RuntimeError:
         return _LocalCounters(n)
-    return CounterArray(n)
+    return ProcessCounters(n)
+
+
+def bind_process(row: int):
+    """After the fork: this process counts in its own row (its process-table slot)."""
+    from .proc_counters import bind_process as bind
+    bind(row)
 
 
 _groups: dict[str, StatGroup] = {}

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .. import log as kamapy_log
+from .. import stats
 from ..module import PROC_NOCHLDINIT
 from ..runtime import rt
 
@@ -121,6 +122,11 @@ class Arbiter:
             if os.getppid() != self.master_pid:  # the master died before prctl took effect
                 os._exit(0)
             rt.rank = spec.rank
+            stats.bind_process(spec.slot)  # this process' part of every statistic
+            if rt.proctable is not None:
+                # the master writes it too, after fork() returns there; written here as
+                # well, the entry exists before this process can answer anything
+                rt.proctable.set(spec.slot, os.getpid(), spec.rank, spec.desc)
             kamapy_log.set_rank(spec.rank)
             try:
                 if spec.rank != PROC_NOCHLDINIT:
