@@ -23,6 +23,8 @@ __all__ = ["SharedHashTable"]
 _put = lib.kp_ht_put
 _get = lib.kp_ht_get
 _take = lib.kp_ht_take
+_get_locking = lib.kp_ht_get_locking
+_put_releasing = lib.kp_ht_put_releasing
 _delete = lib.kp_ht_delete
 _count = lib.kp_ht_count
 _unpack = ffi.unpack
@@ -73,6 +75,7 @@ class SharedHashTable:
         self._buf = ffi.new("char[]", self._cap)
         self._expires = ffi.new("double *")
         self._flags = ffi.new("uint32_t *")
+        self._lock_rc = ffi.new("int *")
         self._cursor = ffi.new("uint64_t *")
 
     # -- writes -----------------------------------------------------------------
@@ -136,6 +139,40 @@ class SharedHashTable:
             if n <= self._cap:
                 return _unpack(self._buf, n)
             self._grow(n)  # the value is bigger than the buffer: grow and ask again
+
+    # -- an update under a lock of the caller's own (usrloc's AOR lock) ----------
+    # lock + get and put + release, each in one C call; `lock` is a kp_lock_t * of the
+    # caller's lock set (LockSet.lock_ptr).
+
+    def get_locking(self, lock, key):
+        """Take lock, then get(key). (lock_rc, value or None): lock_rc is the lock
+        call's result -- 0, or errno.EOWNERDEAD (taken, its holder had died); any other
+        value means the lock was not taken and nothing was read. When it raises, the
+        lock is not held."""
+        rc_out = self._lock_rc
+        n = _get_locking(self._ht, lock, rc_out, key, len(key), self._buf, self._cap, _NULL, _NULL)
+        rc = rc_out[0]
+        if n < 0:
+            if n == _ELOCK:
+                lib.kp_lock_release(lock)
+                raise self._failed(n, key)
+            return rc, None
+        if n <= self._cap:
+            return rc, _unpack(self._buf, n)
+        try:
+            return rc, self.get(key)  # bigger than the buffer: again, the lock still held
+        except BaseException:
+            lib.kp_lock_release(lock)
+            raise
+
+    def put_releasing(self, lock, key, value, expires=0.0, flags=0) -> int:
+        """put(key, value), then release lock (whatever the put did): the release's
+        result (0 = released). Raises the put's error after releasing."""
+        rc_out = self._lock_rc
+        rc = _put_releasing(self._ht, lock, rc_out, key, len(key), value, len(value), expires, flags)
+        if rc < 0:
+            raise self._failed(rc, key, value)
+        return rc_out[0]
 
     def get_entry(self, key):
         """(value, expires, flags), or None if absent."""

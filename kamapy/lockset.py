@@ -157,6 +157,10 @@ class LockSet:
     def __len__(self):
         return self.size
 
+    def lock_ptr(self, i):
+        """The kp_lock_t * of lock i, for C calls that take or release it themselves."""
+        return self._locks[i]
+
     def get(self, i):
         rc = _lock_get(self._locks[i])
         if rc:

@@ -71,6 +71,10 @@ int kp_ht_put(kp_ht_t *ht, const char *key, uint32_t klen, const char *val, uint
         double expires, uint32_t flags, int mode, const char *expect, uint32_t elen);
 int64_t kp_ht_get(kp_ht_t *ht, const char *key, uint32_t klen, char *buf, size_t cap,
         double *expires, uint32_t *flags);
+int64_t kp_ht_get_locking(kp_ht_t *ht, kp_lock_t *outer, int *outer_rc, const char *key,
+        uint32_t klen, char *buf, size_t cap, double *expires, uint32_t *flags);
+int kp_ht_put_releasing(kp_ht_t *ht, kp_lock_t *outer, int *outer_rc, const char *key,
+        uint32_t klen, const char *val, uint32_t vlen, double expires, uint32_t flags);
 int64_t kp_ht_take(kp_ht_t *ht, const char *key, uint32_t klen, char *buf, size_t cap,
         double *expires, uint32_t *flags);
 int kp_ht_delete(kp_ht_t *ht, const char *key, uint32_t klen);

@@ -197,6 +197,26 @@ int64_t kp_ht_get(kp_ht_t *ht, const char *key, uint32_t klen, char *buf, size_t
 	return lookup(ht, key, klen, buf, cap, expires, flags, 0);
 }
 
+int64_t kp_ht_get_locking(kp_ht_t *ht, kp_lock_t *outer, int *outer_rc, const char *key,
+		uint32_t klen, char *buf, size_t cap, double *expires, uint32_t *flags)
+{
+	int rc = kp_lock_get(outer);
+
+	*outer_rc = rc;
+	if (rc != 0 && rc != EOWNERDEAD)
+		return -1; /* not taken: nothing read */
+	return lookup(ht, key, klen, buf, cap, expires, flags, 0);
+}
+
+int kp_ht_put_releasing(kp_ht_t *ht, kp_lock_t *outer, int *outer_rc, const char *key,
+		uint32_t klen, const char *val, uint32_t vlen, double expires, uint32_t flags)
+{
+	int rc = kp_ht_put(ht, key, klen, val, vlen, expires, flags, KP_HT_SET, NULL, 0);
+
+	*outer_rc = kp_lock_release(outer);
+	return rc;
+}
+
 int64_t kp_ht_take(kp_ht_t *ht, const char *key, uint32_t klen, char *buf, size_t cap,
 		double *expires, uint32_t *flags)
 {

@@ -68,6 +68,15 @@ int kp_ht_put(kp_ht_t *ht, const char *key, uint32_t klen, const char *val, uint
  * cap (call again with a bigger buffer otherwise). expires/flags may be NULL. */
 int64_t kp_ht_get(kp_ht_t *ht, const char *key, uint32_t klen, char *buf, size_t cap,
 		double *expires, uint32_t *flags);
+/* A record updated under a lock of the caller's own (usrloc's AOR lock): take `outer`,
+ * then kp_ht_get. *outer_rc is kp_lock_get's result; unless it is 0 or EOWNERDEAD the
+ * lock was not taken and nothing was read (-1). Otherwise the lock stays held. */
+int64_t kp_ht_get_locking(kp_ht_t *ht, kp_lock_t *outer, int *outer_rc, const char *key,
+		uint32_t klen, char *buf, size_t cap, double *expires, uint32_t *flags);
+/* kp_ht_put (KP_HT_SET), then release `outer` whatever the put gave (*outer_rc: the
+ * release's result). Returns the put's result. */
+int kp_ht_put_releasing(kp_ht_t *ht, kp_lock_t *outer, int *outer_rc, const char *key,
+		uint32_t klen, const char *val, uint32_t vlen, double expires, uint32_t flags);
 /* Like kp_ht_get, and removes the entry if (and only if) its value was copied. */
 int64_t kp_ht_take(kp_ht_t *ht, const char *key, uint32_t klen, char *buf, size_t cap,
 		double *expires, uint32_t *flags);

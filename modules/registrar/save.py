@@ -309,7 +309,8 @@ def _fast_refresh(msg, d, flags: int, aor: str, host: str):
     """The common REGISTER: a refresh of one existing binding by a plain `<uri>` Contact
     (no params, no Path, Require or xavp_cfg overrides), in memory or write-back mode.
     Does exactly what the general path below does for it, without its machinery
-    (UDomain.snapshot/store_update under the AOR lock). Returns (ret, contact_hdr,
+    (UDomain.snapshot/store_update: the AOR lock taken with the read, released with
+    the write). Returns (ret, contact_hdr,
     supported) or None -- having changed nothing -- when the general path is needed."""
     if flags & SAVE_REPLACE or cfg.outbound_mode != OUTBOUND_NONE or cfg.received_avp_name is not None \
             or (cfg.xavp_cfg and msg.xavps):
@@ -364,12 +365,12 @@ def _fast_refresh(msg, d, flags: int, aor: str, host: str):
         if cfg.min_expires_mode:
             return None
         e = min_e
-    d.lock(aor)
+    snap = d.snapshot(aor)  # the AOR lock is held from here (when not None)
+    if snap is None:
+        return None
+    key, contacts, deleted = snap
+    held = True
     try:
-        snap = d.snapshot(aor)
-        if snap is None:
-            return None
-        key, contacts, deleted = snap
         if ul_cfg.matching_mode == CONTACT_ONLY:
             # URecord.get_ucontact(curi, callid, "", cseq) == (0, u), inlined
             for u in contacts:
@@ -419,14 +420,16 @@ def _fast_refresh(msg, d, flags: int, aor: str, host: str):
                 u[C_XAVP] = x
         if len(contacts) > 1 or ul_cfg.desc_time_order:
             URecord(aor, contacts, deleted, True).update_contact(u)  # its place may change
-        d.store_update(key, contacts, deleted, u)
+        held = False
+        d.store_update(aor, key, contacts, deleted, u)  # writes, and releases the lock
         if len(contacts) == 1 and e > 0 and u[C_Q] == -1 and not u[C_RECEIVED] and not u[C_INSTANCE] \
                 and u[C_REG_ID] <= 0:
             contact_hdr = f"Contact: <{u[C_CONTACT]}>;expires={e}\r\n"  # contact_header() of it
         else:
             contact_hdr = reply.contact_header(contacts, now, aor, host, "gruu" in supported)
     finally:
-        d.unlock(aor)
+        if held:
+            d.unlock(aor)
     return 2, contact_hdr, supported
 
 

@@ -117,33 +117,49 @@ class UDomain:
         return URecord(aor) if create else None
 
     # A quick update of one binding (a REGISTER refreshing it) changes no count and runs
-    # no DB statement or callback. With the AOR lock held: snapshot(), change the
-    # contact lists, store_update() -- no URecord bookkeeping.
+    # no DB statement or callback: snapshot() takes the AOR lock and reads the record
+    # (one C call), the caller changes the contact lists, store_update() writes them and
+    # releases the lock (one C call) -- or unlock(aor) when the caller gives up.
 
     def snapshot(self, aor: str):
-        """(key, contacts, deleted) of an AOR, or None (absent, or a table that needs
-        get_urecord()/save(): write-through, DB-only, read-only DB, callbacks). Call with
-        the AOR lock held."""
+        """(key, contacts, deleted) of an AOR with its lock HELD, or None with the lock
+        not held (absent, or a table that needs get_urecord()/save(): write-through,
+        DB-only, read-only DB, callbacks)."""
         mode = cfg.db_mode
-        if (mode != NO_DB and mode != WRITE_BACK) or callbacks._types:
+        locks = self.locks
+        if (mode != NO_DB and mode != WRITE_BACK) or callbacks._types or locks is None:
             return None
-        key = self._slot(aor)[0]
-        blob = self.table.get(key)
+        key, idx = self._slot(aor)
+        rc, blob = self.table.get_locking(locks._locks[idx], key)
+        if rc:
+            locks._after_get(rc, idx, "lock_set_get")  # recovered (logged, held), or raises
         if blob is None:
+            self.unlock(aor)
             return None
-        contacts, deleted = _unpackb(blob[_HSIZE:])
+        try:
+            contacts, deleted = _unpackb(blob[_HSIZE:])
+        except BaseException:
+            self.unlock(aor)
+            raise
         return key, contacts, deleted
 
-    def store_update(self, key: bytes, contacts, deleted, c):
-        """Store a snapshot() in which contact c was updated (AOR lock held): what
-        save() does for one update."""
-        if cfg.db_mode == WRITE_BACK:  # _db_apply() of an update
-            if c[C_FLAGS] & FL_MEM:
-                c[C_STATE] = CS_SYNC
-            elif c[C_STATE] == CS_SYNC:
-                c[C_STATE] = CS_DIRTY
-        blob, earliest, flags = URecord.pack_contacts(contacts, deleted)
-        self.table.put(key, blob, earliest, flags)
+    def store_update(self, aor: str, key: bytes, contacts, deleted, c):
+        """Store a snapshot() in which contact c was updated -- what save() does for one
+        update -- and release the AOR lock (also when it raises)."""
+        idx = self._slot(aor)[1]
+        try:
+            if cfg.db_mode == WRITE_BACK:  # _db_apply() of an update
+                if c[C_FLAGS] & FL_MEM:
+                    c[C_STATE] = CS_SYNC
+                elif c[C_STATE] == CS_SYNC:
+                    c[C_STATE] = CS_DIRTY
+            blob, earliest, flags = URecord.pack_contacts(contacts, deleted)
+        except BaseException:
+            self.unlock(aor)
+            raise
+        rc = self.table.put_releasing(self.locks._locks[idx], key, blob, earliest, flags)
+        if rc:
+            self.locks.release_failed(rc, idx)
 
     def save(self, r: URecord, run_callbacks: bool = True):
         """Store what changed in r (memory and/or DB by db_mode), count it, tell the

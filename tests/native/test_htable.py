@@ -302,3 +302,32 @@ def test_concurrent_writers(pool, fork_run):
     table.destroy()
     pool.check()
     assert pool.free_blocks() == 1
+
+
+def test_get_locking_and_put_releasing(table, pool):
+    """An update under a lock of the caller's own: the lock is taken with the read and
+    released with the write; an absent key still leaves it held; a value bigger than the
+    read buffer comes whole."""
+    outer = LockSet(4, pool=pool)
+    lk = outer.lock_ptr(2)
+
+    def held():
+        if outer.try_get(2):
+            outer.release(2)
+            return False
+        return True
+
+    table.put(b"aor", b"v1", 5.0, 1)
+    assert table.get_locking(lk, b"aor") == (0, b"v1")
+    with pytest.raises(RuntimeError):  # held by this very process (error-checking mutex)
+        held()
+    assert table.put_releasing(lk, b"aor", b"v2", 7.0, 3) == 0
+    assert not held()
+    assert table.get_entry(b"aor") == (b"v2", 7.0, 3)
+    assert table.get_locking(lk, b"none") == (0, None)
+    outer.release(2)
+    big = bytes(range(256)) * 100
+    table.put(b"big", big)
+    assert table.get_locking(lk, b"big") == (0, big)
+    assert table.put_releasing(lk, b"big", b"small") == 0
+    assert not held() and table.get(b"big") == b"small"

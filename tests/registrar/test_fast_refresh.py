@@ -155,18 +155,20 @@ def test_the_aor_lock_is_held_across_the_update(env, monkeypatch):
         return True
 
     def snapshot(aor):
+        snap = real_snapshot(aor)  # takes the lock with the read
         held.append(("read", lock_is_held()))
-        return real_snapshot(aor)
+        return snap
 
     def store_update(*a):
         held.append(("write", lock_is_held()))
-        return real_store(*a)
+        real_store(*a)  # writes and releases
+        held.append(("after", lock_is_held()))
 
     monkeypatch.setattr(d, "snapshot", snapshot)
     monkeypatch.setattr(d, "store_update", store_update)
     FrozenTime.now = T0 + 10
     assert save.save(register("bob", "cid", 2, c1, "Expires: 600\r\n"), d) == 2  # updated
-    assert held == [("read", True), ("write", True)]
+    assert held == [("read", True), ("write", True), ("after", False)]
     assert not lock_is_held()  # and released after
     (c,) = d.get_urecord("bob").contacts
     assert c.cseq == 2 and int(c.expires) == int(T0 + 10) + 600
