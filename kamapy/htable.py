@@ -219,6 +219,10 @@ class SharedHashTable:
         """Remove every entry with 0 < expires <= now; returns [(key, value)] removed."""
         return [(key, value) for key, value, _e, _f in self._walk(expire=True, now=now)]
 
+    def expire_entries(self, now):
+        """expire(), returning [(key, value, expires, flags)] removed."""
+        return self._walk(expire=True, now=now)
+
     # -- internals --------------------------------------------------------------
 
     def _walk(self, expire, now=0.0):

@@ -4,7 +4,9 @@ before the fork so every process shares them (Kamailio: h_table.c, timer lists).
 - `cells`: tid -> packed Transaction.
 - `due`: tid -> (empty value) with `expires` = the next moment the timer process must
   look at the transaction; its C-side expire(now) hands back the due ones, so the
-  timer never walks every transaction in Python.
+  timer never walks every transaction in Python. The entry's flags say DUE_FREE when
+  all there is to do then is free a finished transaction (the wait timer), which the
+  timer does without reading the record.
 - `locks`: the REPLY_LOCK of a transaction is lock hash(tid) % size; everything that
   reads, changes and writes back a record holds it.
 
@@ -15,9 +17,10 @@ from __future__ import annotations
 
 import threading
 
-from .transaction import Transaction
+from .transaction import T_ON_WAIT, Transaction
 
 LOCKS = 1024          # transactions share locks by hash, as Kamailio's entries do
+DUE_FREE = 1          # due-entry flag: at that moment the transaction is freed
 TABLE_LOG2 = 16       # 65536 buckets (Kamailio: TABLE_ENTRIES)
 
 
@@ -34,27 +37,30 @@ class _LocalTable:
         e = self.d.get(key)
         return e[0] if e is not None else None
 
-    def put(self, key, value, expires=0.0):
-        self.d[key] = (value, expires)
+    def put(self, key, value, expires=0.0, flags=0):
+        self.d[key] = (value, expires, flags)
         return True
 
-    def put_if_absent(self, key, value, expires=0.0):
+    def put_if_absent(self, key, value, expires=0.0, flags=0):
         if key in self.d:
             return False
-        self.d[key] = (value, expires)
+        self.d[key] = (value, expires, flags)
         return True
 
     def delete(self, key):
         return self.d.pop(key, None) is not None
 
     def expire(self, now):
-        out = [(k, v) for k, (v, e) in self.d.items() if 0 < e <= now]
-        for k, _ in out:
+        return [(k, v) for k, v, _e, _f in self.expire_entries(now)]
+
+    def expire_entries(self, now):
+        out = [(k, v, e, f) for k, (v, e, f) in self.d.items() if 0 < e <= now]
+        for k, *_ in out:
             del self.d[k]
         return out
 
     def items(self):
-        return [(k, v) for k, (v, _e) in self.d.items()]
+        return [(k, v) for k, (v, _e, _f) in self.d.items()]
 
     def __len__(self):
         return len(self.d)
@@ -122,11 +128,11 @@ class TransactionStore:
     def add(self, t: Transaction) -> bool:
         """Store a new transaction; False when one with its id exists already (a
         retransmission that another process got first)."""
-        t.due_reg = t.next_due()
+        t.due_reg = due = t.next_due()
         if not self.cells.put_if_absent(t.tid.encode(), t.pack()):
             return False
-        if t.due_reg:
-            self.due.put(t.tid.encode(), b"", t.due_reg)
+        if due:
+            self.due.put(t.tid.encode(), b"", due, _due_flags(t, due))
         return True
 
     def save(self, t: Transaction):
@@ -138,7 +144,7 @@ class TransactionStore:
         if due != t.due_reg:
             t.due_reg = due
             if due:
-                self.due.put(key, b"", due)
+                self.due.put(key, b"", due, _due_flags(t, due))
         self._put(key, t.pack())
 
     def remove(self, t: Transaction):
@@ -147,10 +153,31 @@ class TransactionStore:
         self.due.delete(key)
 
     def pop_due(self, now: float) -> list[str]:
-        return [k.decode() if isinstance(k, bytes) else k for k, *_ in self.due.expire(now)]
+        return [tid for tid, _ in self.pop_due_entries(now)]
+
+    def pop_due_entries(self, now: float) -> list[tuple[str, int]]:
+        """(tid, due flags) of every transaction due by now, out of the due table."""
+        return [(k.decode() if isinstance(k, bytes) else k, f) for k, _v, _e, f in self.due.expire_entries(now)]
+
+    def free_if_still_due(self, tid: str) -> bool | None:
+        """The wait timer's free of a DUE_FREE entry, without reading the record (the
+        caller holds the transaction's lock): None when the transaction registered a
+        new due moment since the entry was taken (read it the general way); else
+        whether there was a record to remove."""
+        key = tid.encode()
+        if self.due.contains(key):
+            return None
+        return self.cells.delete(key)
 
     def count(self) -> int:
         return len(self.cells)
+
+
+def _due_flags(t: Transaction, due: float) -> int:
+    """DUE_FREE when the due moment is the wait timer's free (run_timers frees at
+    wait_due before anything else) of a transaction counted as waiting already
+    (T_ON_WAIT is never cleared, so the flag cannot go stale)."""
+    return DUE_FREE if due == t.wait_due and t.flags & T_ON_WAIT else 0
 
 
 _store: TransactionStore | None = None

@@ -23,7 +23,7 @@ import time
 from . import outbox, stats
 from .cancel import retransmit_cancel, send_branch, send_cancel
 from .failure import branch_failure, conclude
-from .store import store
+from .store import DUE_FREE, store
 from .transaction import B_FINAL, B_REPLIED, B_TIMEOUT, T_ON_WAIT, Transaction
 from .uas import retransmit_final
 
@@ -37,8 +37,21 @@ def run_timers(now: float | None = None):
     if now is None:
         now = time.time()
     st = store()
-    for tid in st.pop_due(now):
+    for tid, flags in st.pop_due_entries(now):
         lock = st.lock(tid)
+        if flags & DUE_FREE:
+            # a finished transaction at the end of its wait: removed without reading it,
+            # unless it registered another due moment meanwhile
+            try:
+                freed = st.free_if_still_due(tid)
+            except Exception:
+                log.exception("tm timer failed to free transaction %s", tid)
+                freed = False
+            if freed is not None:
+                st.unlock(lock)
+                if freed:
+                    stats.inc(stats.DELETED)
+                continue
         opened = outbox.hold()
         try:
             t = st.load(tid)

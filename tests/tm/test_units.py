@@ -183,3 +183,59 @@ def test_shm_store_shared_across_fork_and_locked():
         assert st.count() == 0
     finally:
         pool.close()
+
+
+def test_wait_timer_frees_without_reading_the_record(monkeypatch):
+    """A finished transaction is freed at the end of its wait from the due entry alone
+    (DUE_FREE); one that registered another due moment after the timer took its entry,
+    or that is not counted as waiting, goes the general way (the record is read)."""
+    from kamapy_modules.tm import stats as tm_stats
+    from kamapy_modules.tm import store as store_mod
+    from kamapy_modules.tm import timers
+    from kamapy_modules.tm.store import DUE_FREE
+    from kamapy_modules.tm.transaction import T_ON_WAIT
+
+    st = TransactionStore(shared=False)
+    monkeypatch.setattr(store_mod, "_store", st)
+    deleted = []
+    monkeypatch.setattr(tm_stats, "inc", lambda name, n=1: deleted.append(name))
+    reads = []
+    real_load = st.load
+    monkeypatch.setattr(st, "load", lambda tid: reads.append(tid) or real_load(tid))
+    now = time.time()
+
+    def on_wait(name, wait_in):
+        t = Transaction(matching.tid_of(name), name, "BYE", 1, now)
+        t.flags |= T_ON_WAIT
+        t.wait_due = now + wait_in
+        assert st.add(t)
+        return t
+
+    done = on_wait("a", 1)
+    assert st.due.d[done.tid.encode()][2] == DUE_FREE
+    timers.run_timers(now + 2)
+    assert st.count() == 0 and reads == [] and deleted == [tm_stats.DELETED]
+
+    # the timer took the entry, then (before it got the lock) a worker re-registered
+    again = on_wait("b", 1)
+    real_free = st.free_if_still_due
+
+    def meanwhile(tid):
+        lock = st.lock(tid)
+        t = real_load(tid)
+        t.wait_due = now + 10
+        st.save(t)  # a new due moment: the general path must look
+        st.unlock(lock)
+        return real_free(tid)
+
+    monkeypatch.setattr(st, "free_if_still_due", meanwhile)
+    timers.run_timers(now + 2)
+    assert reads == [again.tid] and st.load(again.tid) is not None  # not freed: wait moved
+    monkeypatch.setattr(st, "free_if_still_due", real_free)
+
+    # a transaction not counted as waiting: no DUE_FREE, read and freed the general way
+    t = Transaction(matching.tid_of("c"), "c", "BYE", 1, now)
+    t.wait_due = now + 1
+    assert st.add(t) and st.due.d[t.tid.encode()][2] == 0
+    timers.run_timers(now + 3)
+    assert t.tid in reads and st.load(t.tid) is None
