@@ -191,8 +191,9 @@ def _init_shared_memory(opts: Options):
     from .. import stats
     stats.declare("core", stats.CORE_STATS)
     try:
+        from ..proc_counters import MAX_ROWS
         from ..proctable import ProcTable
-        rt.proctable = ProcTable(256)
+        rt.proctable = ProcTable(MAX_ROWS)
     except ImportError:
         rt.proctable = None
 
@@ -256,8 +257,13 @@ def serve(opts: Options) -> int:
         with open(opts.pidfile, "w") as f:
             f.write(f"{os.getpid()}\n")
 
+    from ..proc_counters import MAX_ROWS
     from .arbiter import Arbiter
     children = _child_specs(core)
+    if len(children) >= MAX_ROWS:  # a process-table slot (and statistics row) each
+        print(f"ERROR: {len(children)} child processes asked for (children x listen sockets "
+              f"+ timer + modules); at most {MAX_ROWS - 1}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
     arbiter = Arbiter(registry, children, opts.pidfile)
     return arbiter.run()
 

@@ -91,3 +91,17 @@ def test_stock_kamailio_config_syntax_only_with_every_feature():
                           *args, "-f", STOCK], capture_output=True, text=True, timeout=60, cwd=str(REPO))
     assert out.returncode == 0, out.stderr
     assert "config file ok" in out.stderr
+
+
+def test_too_many_processes_is_refused_at_start(tmp_path):
+    """Each child needs a process-table slot (and a statistics row): more than there
+    are is a clear error at start-up, not a crash in the middle of forking."""
+    from tests.support.ports import free_udp_port
+
+    cfg = tmp_path / "k.cfg"
+    cfg.write_text(f'children=300\nlisten=udp:127.0.0.1:{free_udp_port()}\nloadmodule "sl"\n'
+                   'request_route { sl_send_reply("200", "OK"); }\n')
+    out = subprocess.run([sys.executable, "-m", "kamapy", "-f", str(cfg), "-DD", "-E"],
+                         capture_output=True, text=True, timeout=60, cwd=str(REPO))
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    assert "301 child processes" in out.stderr and "at most 255" in out.stderr
