@@ -255,6 +255,8 @@ class SharedHashTable:
                 f"hash table {key!r}: this process already holds the bucket's lock "
                 f"(of the shared lock set {self.locks.name})"
             )
+        if self.pool.corrupted is not None:
+            return self.pool._exhausted(len(key) + len(value))  # says why: ShmCorrupted
         free = self.pool.stats()["free"]
         return ShmExhausted(
             f"shm pool exhausted: no room for a {len(key)}+{len(value)}-byte hash entry ({free} free)"

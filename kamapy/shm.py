@@ -61,7 +61,10 @@ class Pool:
         return addr
 
     def free(self, addr):
-        if _free(self._p, addr):
+        rc = _free(self._p, addr)
+        if rc:
+            if rc == lib.KP_SHM_ECORRUPT:
+                raise ShmCorrupted(f"shm pool unusable: {self.corrupted}; restart kamapy")
             raise ValueError(f"shm free: {addr:#x} is not an allocated block of this pool")
 
     def realloc(self, addr, size):
@@ -82,7 +85,18 @@ class Pool:
         self._check_range(addr, 1)
         return lib.kp_shm_usable_size(ffi.cast("void *", addr))
 
+    @property
+    def corrupted(self):
+        """None, or why the pool no longer allocates: a process died holding its lock in
+        the middle of a change and the heap check that followed failed."""
+        lib.kp_shm_stats(self._p, self._stats)
+        code = self._stats.corrupted
+        return ffi.string(lib.kp_shm_strerror(code)).decode() if code else None
+
     def _exhausted(self, size):
+        why = self.corrupted
+        if why is not None:
+            return ShmCorrupted(f"shm pool unusable: {why}; restart kamapy")
         st = self.stats()
         return ShmExhausted(
             f"shm pool exhausted: {size} bytes requested, {st['free']} free "

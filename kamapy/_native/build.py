@@ -21,7 +21,7 @@ CDEF = """
 typedef struct kp_pool kp_pool_t;
 typedef struct kp_shm_stats {
     size_t total; size_t used; size_t real_used; size_t max_used; size_t free;
-    size_t fragments; uint64_t recoveries;
+    size_t fragments; uint64_t recoveries; int32_t corrupted;
 } kp_shm_stats_t;
 kp_pool_t *kp_pool_create(size_t size);
 void kp_pool_destroy(kp_pool_t *pool);
@@ -38,6 +38,8 @@ void kp_shm_stats(kp_pool_t *pool, kp_shm_stats_t *out);
 size_t kp_shm_free_blocks(kp_pool_t *pool);
 int kp_shm_check(kp_pool_t *pool);
 const char *kp_shm_strerror(int code);
+void kp_shm_test_hold_lock(kp_pool_t *pool);
+#define KP_SHM_ECORRUPT ...
 
 /* kp_lock.h */
 typedef ... kp_lock_t;

@@ -55,6 +55,7 @@ struct kp_pool {
 	uint32_t fl_bitmap;
 	uint32_t sl_bitmap[FL_COUNT];
 	block_t *heads[FL_COUNT][SL_COUNT];
+	int corrupted; /* 0, or what check_locked() found after taking the lock from a dead holder */
 };
 
 /* ---- block helpers ---- */
@@ -241,7 +242,21 @@ static int valid_used(const kp_pool_t *p, const void *ptr)
 	return b->prev_phys >= p->first && b->prev_phys < b && next_phys(b->prev_phys) == b;
 }
 
-static inline void pool_lock(kp_pool_t *p) { kp_lock_get(&p->lock); }
+static int check_locked(kp_pool_t *p);
+
+/* Takes the pool lock. When its holder had died (it may have been in the middle of a
+ * malloc or free) the heap is checked once; if it is inconsistent the pool is marked
+ * corrupted and from then on hands out nothing and frees nothing (a leak is safer than
+ * writing through a broken free list). Returns p->corrupted. */
+static int pool_lock(kp_pool_t *p)
+{
+	if (kp_lock_get(&p->lock) == EOWNERDEAD && !p->corrupted) {
+		int rc = check_locked(p);
+		if (rc != KP_SHM_OK)
+			p->corrupted = rc;
+	}
+	return p->corrupted;
+}
 static inline void pool_unlock(kp_pool_t *p) { kp_lock_release(&p->lock); }
 
 /* ---- public API ---- */
@@ -301,7 +316,11 @@ void *kp_shm_malloc(kp_pool_t *p, size_t size)
 	if (size > MAX_REQUEST)
 		return NULL;
 	size = round_request(size);
-	pool_lock(p);
+	if (pool_lock(p)) {
+		pool_unlock(p);
+		errno = EIO;
+		return NULL;
+	}
 	r = alloc_locked(p, size);
 	pool_unlock(p);
 	return r;
@@ -313,7 +332,10 @@ int kp_shm_free(kp_pool_t *p, void *ptr)
 
 	if (!ptr)
 		return KP_SHM_OK;
-	pool_lock(p);
+	if (pool_lock(p)) {
+		pool_unlock(p);
+		return KP_SHM_ECORRUPT;
+	}
 	if (!valid_used(p, ptr)) {
 		pool_unlock(p);
 		return KP_SHM_EBADPTR;
@@ -338,7 +360,11 @@ void *kp_shm_realloc(kp_pool_t *p, void *ptr, size_t size)
 		return NULL;
 	}
 	size = round_request(size);
-	pool_lock(p);
+	if (pool_lock(p)) {
+		pool_unlock(p);
+		errno = EIO;
+		return NULL;
+	}
 	if (!valid_used(p, ptr)) {
 		pool_unlock(p);
 		errno = EINVAL;
@@ -394,6 +420,7 @@ void kp_shm_stats(kp_pool_t *p, kp_shm_stats_t *out)
 	out->max_used = p->max_used;
 	out->free = p->map_size - p->real_used;
 	out->fragments = p->fragments;
+	out->corrupted = p->corrupted;
 	pool_unlock(p);
 	out->recoveries = kp_lock_recoveries(&p->lock);
 }
@@ -468,7 +495,11 @@ int kp_shm_check(kp_pool_t *p)
 
 	if (p->magic != POOL_MAGIC)
 		return KP_SHM_ESTATS;
-	pool_lock(p);
+	if (pool_lock(p)) {
+		rc = p->corrupted;
+		pool_unlock(p);
+		return rc;
+	}
 	rc = check_locked(p);
 	pool_unlock(p);
 	return rc;
@@ -484,6 +515,12 @@ const char *kp_shm_strerror(int code)
 	case KP_SHM_ENOTCOALESCED: return "adjacent free blocks not coalesced";
 	case KP_SHM_EFREELIST: return "free lists inconsistent with the heap";
 	case KP_SHM_ESTATS: return "pool statistics inconsistent with the heap";
+	case KP_SHM_ECORRUPT: return "pool corrupted: a process died holding its lock mid-change";
 	}
 	return "unknown error";
+}
+
+void kp_shm_test_hold_lock(kp_pool_t *p)
+{
+	kp_lock_get(&p->lock);
 }

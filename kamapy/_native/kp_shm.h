@@ -19,6 +19,7 @@ typedef struct kp_shm_stats {
 	size_t free;      /* total - real_used */
 	size_t fragments; /* free blocks */
 	uint64_t recoveries; /* times the pool lock was taken from a dead holder */
+	int32_t corrupted;   /* 0, or the check's finding after such a recovery */
 } kp_shm_stats_t;
 
 /* Errors from kp_shm_check() and the address API (negative). */
@@ -30,7 +31,12 @@ enum {
 	KP_SHM_ENOTCOALESCED = -4,/* two neighbouring free blocks */
 	KP_SHM_EFREELIST = -5,    /* free lists / bitmaps inconsistent */
 	KP_SHM_ESTATS = -6,       /* counters disagree with the heap */
+	KP_SHM_ECORRUPT = -7,     /* the pool was found corrupted after a dead lock holder */
 };
+
+/* A process that dies holding the pool lock (inside malloc/free) has the next one check
+ * the heap; when it is inconsistent, malloc/realloc fail with errno EIO and free does
+ * nothing (KP_SHM_ECORRUPT) from then on, and kp_shm_stats() says so. */
 
 /* NULL (errno set) when the size is out of range or mmap fails. */
 kp_pool_t *kp_pool_create(size_t size);
@@ -51,6 +57,8 @@ uintptr_t kp_shm_realloc_addr(kp_pool_t *pool, uintptr_t addr, size_t size);
 int kp_shm_free_addr(kp_pool_t *pool, uintptr_t addr);
 
 void kp_shm_stats(kp_pool_t *pool, kp_shm_stats_t *out);
+/* Tests only: take the pool lock and keep it (a child then dies holding it). */
+void kp_shm_test_hold_lock(kp_pool_t *pool);
 size_t kp_shm_free_blocks(kp_pool_t *pool);
 /* Walks every block and free list under the pool lock: KP_SHM_OK or a negative code. */
 int kp_shm_check(kp_pool_t *pool);

@@ -13,6 +13,7 @@ from .. import log as kamapy_log
 from ..cfg.runtime import RunContext, run_route
 from ..module import CORE_ONREPLY_ROUTE, REQUEST_ROUTE
 from ..runtime import rt
+from ..shm import ShmCorrupted
 from ..sip.errors import SipParseError
 from ..sip.methods import (
     METHOD_ACK,
@@ -191,6 +192,11 @@ def _receive(data: bytes, rcv: RecvInfo):
                   msg.method or msg.status, rcv.src_ip, rcv.src_port, err)
         core_stat("err_requests" if msg.type == REQUEST else "err_replies").inc()
         internal_error(msg, "Server Internal Error (out of memory)")
+    except ShmCorrupted as err:
+        log.critical("shared memory unusable while handling %s from %s:%d: %s",
+                     msg.method or msg.status, rcv.src_ip, rcv.src_port, err)
+        core_stat("err_requests" if msg.type == REQUEST else "err_replies").inc()
+        internal_error(msg, "Server Internal Error (shared memory)")
     except Exception:
         log.exception("error while handling %s from %s:%d", msg.method or msg.status, rcv.src_ip, rcv.src_port)
         core_stat("err_requests" if msg.type == REQUEST else "err_replies").inc()
