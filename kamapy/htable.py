@@ -14,6 +14,7 @@ single-threaded; create one object per thread otherwise - they may share the shm
 
 import struct
 
+from kamapy import lock_watch
 from kamapy._native._kamapy_native import ffi, lib
 from kamapy.lockset import LockSet
 from kamapy.shm import ShmExhausted, resolve_pool
@@ -46,13 +47,13 @@ _MAX_LOCKS = 1024
 
 
 class SharedHashTable:
-    """SharedHashTable(size_log2=10, locks=None, pool=None).
+    """SharedHashTable(size_log2=10, locks=None, pool=None, name=None).
 
     locks: a LockSet (method "mutex") to share with other tables; by default the table
     makes its own with one lock per bucket, at most 1024.
     """
 
-    def __init__(self, size_log2=10, locks=None, pool=None):
+    def __init__(self, size_log2=10, locks=None, pool=None, name=None):
         if not 0 <= size_log2 <= 26:
             raise ValueError("size_log2 must be within 0..26")
         if locks is not None:
@@ -71,6 +72,8 @@ class SharedHashTable:
                 locks.destroy()
             raise ShmExhausted(f"shm pool exhausted: cannot allocate a table of 2^{size_log2} buckets")
         self.buckets = 1 << size_log2
+        self.name = name or f"hash table@{int(ffi.cast('uintptr_t', self._ht)):#x}"
+        lock_watch.watch(self.name, self)  # bucket-lock take-overs happen in C: logged by the timer
         self._cap = _VALUE_BUF
         self._buf = ffi.new("char[]", self._cap)
         self._expires = ffi.new("double *")

@@ -177,6 +177,8 @@ def init_pool(size):
     if _default is not None:
         raise RuntimeError("the shm pool is already initialised")
     _default = Pool(size)
+    from . import lock_watch
+    lock_watch.watch("shm pool", _default)
     return _default
 
 

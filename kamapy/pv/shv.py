@@ -53,7 +53,7 @@ def _get_table():
     if _table is None:
         try:
             from ..htable import SharedHashTable  # lands with the native layer
-            _table = SharedHashTable()
+            _table = SharedHashTable(name="$shv")
         except Exception:  # no shm yet: keep the process working, not shared
             log.debug("$shv: no shared hash table available, using a per-process one")
             _table = _LocalTable()

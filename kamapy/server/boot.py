@@ -264,6 +264,8 @@ def serve(opts: Options) -> int:
         print(f"ERROR: {len(children)} child processes asked for (children x listen sockets "
               f"+ timer + modules); at most {MAX_ROWS - 1}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
+    from .. import lock_watch
+    lock_watch.register()  # the timer process reports locks taken over from dead processes
     arbiter = Arbiter(registry, children, opts.pidfile)
     return arbiter.run()
 

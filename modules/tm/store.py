@@ -88,7 +88,8 @@ def _shared(pool=None):
             return None
     from kamapy.htable import SharedHashTable
     from kamapy.lockset import LockSet
-    return (SharedHashTable(TABLE_LOG2, pool=pool), SharedHashTable(TABLE_LOG2 - 2, pool=pool),
+    return (SharedHashTable(TABLE_LOG2, pool=pool, name="tm transactions"),
+            SharedHashTable(TABLE_LOG2 - 2, pool=pool, name="tm timers"),
             LockSet(LOCKS, pool=pool, name="tm reply locks"))
 
 

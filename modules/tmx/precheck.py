@@ -49,7 +49,7 @@ def init():
         from kamapy import shm
         shm.pool()
         from kamapy.htable import SharedHashTable
-        _table[0] = SharedHashTable(12)
+        _table[0] = SharedHashTable(12, name="tmx t_precheck_trans")
     except (ImportError, RuntimeError):
         _table[0] = _LocalTable()
 

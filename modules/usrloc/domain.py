@@ -65,7 +65,7 @@ class UDomain:
         from kamapy.htable import SharedHashTable
         from kamapy.lockset import LockSet
         self.size = 1 << cfg.hash_size
-        self.table = SharedHashTable(size_log2=cfg.hash_size)
+        self.table = SharedHashTable(size_log2=cfg.hash_size, name=f"usrloc table {self.name}")
         nlocks = min(self.size, MAX_LOCKS)
         self.locks = LockSet(nlocks)
         self.lock_mask = nlocks - 1
