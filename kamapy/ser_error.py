@@ -58,6 +58,15 @@ def set_error(err: int):
     _last[0] = err
 
 
+def reset():
+    """A new message: no function has said anything yet. Kamailio resets ser_error to
+    E_UNSPEC before every action, so sl_reply_error() after a function that failed
+    without naming an error answers "500 I'm terribly sorry, server error occurred
+    (1/SL)"; here it is reset per message (an error set earlier in the same route
+    stays until the next one is set)."""
+    _last[0] = E_UNSPEC
+
+
 def last_error() -> int:
     return _last[0]
 

@@ -13,6 +13,8 @@ from .. import log as kamapy_log
 from ..cfg.runtime import RunContext, run_route
 from ..module import CORE_ONREPLY_ROUTE, REQUEST_ROUTE
 from ..runtime import rt
+from ..ser_error import E_UNSPEC
+from ..ser_error import _last as _last_error
 from ..shm import ShmCorrupted
 from ..sip.errors import SipParseError
 from ..sip.methods import (
@@ -153,6 +155,7 @@ def _receive(data: bytes, rcv: RecvInfo):
         answer_parse_error(data, rcv, err)
         return
     _msg_counter[0] = msg.id = _msg_counter[0] + 1
+    _last_error[0] = E_UNSPEC  # ser_error.reset(), inlined: every message starts without one
     if rt.log_prefix is not None:
         _set_log_prefix(msg)
     routes = rt.routes

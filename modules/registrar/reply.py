@@ -116,10 +116,19 @@ def error_headers(error: str, code: int) -> list[str]:
 
 
 def send(msg, code: int, reason: str, headers: list[str]) -> int:
-    """Reply (through tm when the request has a transaction) with these extra header
-    lines, which stay off the message."""
+    """Reply (through tm when the request has a transaction) with these header lines.
+    They join the message's reply lumps and stay there, as Kamailio's add_lump_rpl: a
+    later reply to the same request (sl_reply_error() after a failed save()) carries
+    them too."""
     sl = _sl[0] if _sl else _load_sl()
-    return sl.send_reply_with(msg, code, reason, "".join(headers))
+    if headers:
+        extra = "".join(headers)
+        lumps = msg.reply_lumps
+        if lumps is None:
+            msg.reply_lumps = [extra]
+        else:
+            lumps.append(extra)
+    return sl.w_send_reply(msg, code, reason)
 
 
 _sl: list = []

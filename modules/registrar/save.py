@@ -513,7 +513,16 @@ def _save(msg, d, flags, aor, puri):
                     r = d.get_urecord(aor, create=True)
                     ret = _insert_contacts(info, r, contacts, use_regid, maxc)
                 else:
-                    ret = _update_contacts(info, r, contacts, bool(flags & SAVE_REPLACE), use_regid, maxc) or 1
+                    try:
+                        ret = _update_contacts(info, r, contacts, bool(flags & SAVE_REPLACE), use_regid,
+                                               maxc) or 1
+                    except RegError:
+                        # Kamailio's add_contacts: a refused update of an existing AOR still
+                        # lists its bindings (as stored: a refusal changes nothing here)
+                        stored = d.get_urecord(aor)
+                        if stored is not None:
+                            contact_hdr = reply.contact_header(stored.contacts, now, aor, host, with_gruu)
+                        raise
                 if r.changes:
                     d.save(r)
                 contact_hdr = reply.contact_header(r.contacts, now, aor, host, with_gruu)

@@ -70,9 +70,8 @@ def _count(code: int):
         st.inc()
 
 
-def sl_reply(msg, code: int, reason: str, extra: str = "") -> int:
-    """Build and send a stateless reply; 1 on success, -1 on failure (Kamailio's codes).
-    extra: header lines for this reply only, after those append_to_reply() added."""
+def sl_reply(msg, code: int, reason: str) -> int:
+    """Build and send a stateless reply; 1 on success, -1 on failure (Kamailio's codes)."""
     if msg.method_id == METHOD_ACK:
         return -1
     xflags = msg.xflags
@@ -83,8 +82,7 @@ def sl_reply(msg, code: int, reason: str, extra: str = "") -> int:
         log.error("reply reason is null or empty")
         return -1
     lumps = msg.reply_lumps
-    if lumps:
-        extra = "".join(lumps) + extra
+    extra = "".join(lumps) if lumps else ""
     force_rport = bool(xflags & FL_FORCE_RPORT)
     # the usual case in one C call: tag, build, send back where it came from
     sent = send_sl_reply(msg, code, reason, extra, msg.reply_body, rt.server_header, force_rport)
@@ -116,22 +114,6 @@ def w_send_reply(msg, code: int, reason: str) -> int:
         if applies(msg):
             return reply(msg, int(code), reason)
     return sl_reply(msg, int(code), reason)
-
-
-def send_reply_with(msg, code: int, reason: str, extra: str) -> int:
-    """send_reply() with header lines for this reply only (registrar's Contacts)."""
-    for applies, reply in _stateful_reply:
-        if applies(msg):
-            lumps = msg.reply_lumps
-            if lumps is None:
-                lumps = msg.reply_lumps = []
-            mark = len(lumps)
-            lumps.append(extra)
-            try:
-                return reply(msg, code, reason)
-            finally:
-                del lumps[mark:]
-    return sl_reply(msg, code, reason, extra)
 
 
 def w_sl_reply_error(msg) -> int:
