@@ -253,7 +253,12 @@ class Compiler:
                 setter(msg, const)
                 return 1
             return assign_const
-        value = self.value(s.expr)
+        if isinstance(s.expr, ast.Call):
+            # `$x = f(...)` keeps f's return code (-1 when it fails), where inside a larger
+            # expression a call counts as 1 or 0: what Kamailio 5.6 gives (asked directly)
+            value = self.call(s.expr, "rc")
+        else:
+            value = self.value(s.expr)
 
         def assign(msg, ctx):
             setter(msg, value(msg))
@@ -869,6 +874,8 @@ _CALL_TAIL = {
              "    return ret > 0\n"),
     "value": ("def {name}(msg):\n    ctx = msg.ctx\n    ret = handler(msg{args})\n",
               "    return 1 if ret > 0 else 0\n"),
+    "rc": ("def {name}(msg):\n    ctx = msg.ctx\n    ret = handler(msg{args})\n",
+           "    return int(ret)\n"),
 }
 _RC = ("    if not ret:\n"
        "        if ret is None:\n"

@@ -34,6 +34,7 @@ loadmodule "sl.so"
 loadmodule "textops.so"
 loadmodule "usrloc.so"
 loadmodule "registrar.so"
+loadmodule "pv.so"
 modparam("usrloc", "db_mode", 0)
 modparam("registrar", "min_expires", 60)
 modparam("registrar", "min_expires_mode", 1)
@@ -44,6 +45,16 @@ request_route {
         if (!save("location")) {
             sl_reply_error();
         }
+        exit;
+    }
+    if (is_method("INVITE")) {
+        $var(rc) = lookup("location");
+        if ($var(rc) < 0) {
+            sl_send_reply("404", "Not Found $var(rc)");
+            exit;
+        }
+        append_to_reply("X-Ruri: $ru\r\nX-Du: $du\r\nX-B0: $(branch(uri)[0])\r\nX-B1: $(branch(uri)[1])\r\n");
+        sl_send_reply("302", "Found $var(rc)");
         exit;
     }
     sl_send_reply("404", "Not here");
@@ -151,3 +162,39 @@ def test_same_replies_as_kamailio(servers):
                        [(n, v.replace(str(kam.port), "SPORT")) for n, v in w[1]], (i, step, g, w)
                 assert len(g[2]) == len(w[2]), (i, step, g, w)
                 assert all(abs(a - b) <= 1 for a, b in zip(g[2], w[2], strict=True)), (i, step, g, w)
+
+
+# (user to call, REGISTERs made before it: (call-id, cseq, Contact lines, other lines))
+LOOKUPS = [
+    ("frank", []),
+    ("gina", [("g1", 1, ["<sip:gina@10.0.2.1:5060>;q=0.3", "<sip:gina@10.0.2.2;transport=udp>;q=0.9"],
+               ["Expires: 600"])]),
+    ("hal", [("h1", 1, ["<sip:hal@10.0.2.3>"], ["Expires: 600"]),
+             ("h2", 1, ["<sip:hal@10.0.2.4>"], ["Expires: 600"])]),
+    ("ivy", [("i1", 1, ["<sip:ivy@10.0.2.5>"], ["Expires: 600"]), ("i1", 2, ["*"], ["Expires: 0"])]),
+]
+
+
+def invite(client, user) -> bytes:
+    host, port = client.server
+    return (f"INVITE sip:{user}@{host}:{port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {client.host}:{client.port};branch=z9hG4bK-inv-{user};rport\r\n"
+            f"Max-Forwards: 70\r\nFrom: <sip:caller@{host}>;tag=c1\r\nTo: <sip:{user}@{host}>\r\n"
+            f"Call-ID: inv-{user}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n").encode()
+
+
+def test_same_lookup_results_as_kamailio(servers):
+    """lookup(): the return code, the new R-URI, $du and the extra branches in q order."""
+    kam, kp = servers
+    with SipClient(("127.0.0.1", kam.port)) as ck, SipClient(("127.0.0.1", kp.port)) as cp:
+        for user, regs in LOOKUPS:
+            for callid, cseq, contacts, extra in regs:
+                for c in (ck, cp):
+                    replies(c, register(c, user, callid, cseq, contacts, extra))
+            want = [normal(r, ck) for r in replies(ck, invite(ck, user))]
+            got = [normal(r, cp) for r in replies(cp, invite(cp, user))]
+            assert [g[0] for g in got] == [w[0] for w in want], (user, got, want)
+            strip = lambda hs, port: [(n, v.replace(str(port), "SPORT")) for n, v in hs  # noqa: E731
+                                      if n.startswith("X-")]
+            for g, w in zip(got, want, strict=True):
+                assert strip(g[1], kp.port) == strip(w[1], kam.port), (user, g, w)
