@@ -75,40 +75,36 @@ static int same_host(const char *h, int hl, const char *ip, int il)
     return 1;
 }
 
-/* the top Via line (start .. line end, without the line break) with ;rport=/;received=
- * where RFC 3581 and Kamailio's received_test put them */
+/* the top Via header (start .. end of its body, the line break not included) as
+ * Kamailio's build_res_buf_from_sip_req copies it: an rport parameter is replaced in
+ * place by ;rport=<source port>; without one, force_rport appends ;rport=<port> at the
+ * end of the header body (after any further vias on the same line); ;received=<source
+ * IP> is appended at the very end when received_test() says so (a received or rport
+ * parameter, or a Via host other than the source IP). */
 static void top_via(kp_out_t *o, const char *b, const int32_t *sc, int start, int line_end,
         const char *ip, int il, int port, int force_rport)
 {
     int ri = sc[KP_SS_V_RPORT];
-    int had_received = sc[KP_SS_V_RECEIVED] >= 0;
-    int same = same_host(b + sc[KP_SS_V_H0], sc[KP_SS_V_H1] - sc[KP_SS_V_H0], ip, il);
-    int add_rport = ri >= 0 || force_rport;
-    int add_received = had_received || ri >= 0 || !same;
-    int at, resume;
+    int add_received = sc[KP_SS_V_RECEIVED] >= 0 || ri >= 0
+        || !same_host(b + sc[KP_SS_V_H0], sc[KP_SS_V_H1] - sc[KP_SS_V_H0], ip, il);
 
-    if (!add_rport && !add_received) {
-        put(o, b + start, line_end - start);
-        return;
-    }
-    if (ri >= 0) {  /* in place of the old rport (and its value) */
+    if (ri >= 0) {
         const int32_t *pp = sc + KP_SS_V_P + 4 * ri;
-        at = pp[0] - 1;
-        resume = pp[3];
-    } else {  /* right after the branch, else at the end of the via */
-        int bi = sc[KP_SS_V_BRANCH];
-        at = resume = bi >= 0 ? sc[KP_SS_V_P + 4 * bi + 3] : sc[KP_SS_V_E];
-    }
-    put(o, b + start, at - start);
-    if (add_rport) {
+        put(o, b + start, pp[0] - 1 - start); /* up to the ';' before the old rport */
         put(o, ";rport=", 7);
         put_uint(o, (unsigned)port);
+        put(o, b + pp[3], line_end - pp[3]);
+    } else {
+        put(o, b + start, line_end - start);
+        if (force_rport) {
+            put(o, ";rport=", 7);
+            put_uint(o, (unsigned)port);
+        }
     }
     if (add_received) {
         put(o, ";received=", 10);
         put(o, ip, il);
     }
-    put(o, b + resume, line_end - resume);
 }
 
 int kp_sip_reply(const char *buf, int len, const char *scan, int code,

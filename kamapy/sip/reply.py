@@ -6,8 +6,10 @@ build_res_buf_from_sip_req (core/msg_translator.c) builds them for sl and tm:
     Record-Route only for 180..299 replies;
   - the top Via gets ;rport=<src port> when it had rport (RFC 3581) or force_rport,
     and ;received=<src ip> when it had received or rport or its host is not the
-    source IP (Kamailio's received_test). Both go in place of the old rport, else
-    right after the branch, else at the end of the via (Kamailio: end of the header);
+    source IP (Kamailio's received_test). The new rport replaces the old one in
+    place, else goes at the end of the Via header; received goes at the very end
+    (after any further vias on that line: what Kamailio 5.6 sends, checked by
+    tests/wire/test_sl_vs_kamailio.py);
   - a To-tag when one is given, the code is >= 180 and the To has none (sl_reply_helper);
   - the extra header lines (append_to_reply), the Server header, Content-Length, body
     (a str body is encoded as latin-1, or UTF-8 when it holds other characters).
@@ -263,45 +265,36 @@ def _top_via_scanned(text, start, line_end, sc, rcv, force_rport) -> str:
     """_top_via with the top Via read from the scan (no Via object needed)."""
     src_ip = rcv.src_ip
     ri = sc[_ss.V_RPORT]
-    if ri < 0 and not force_rport and sc[_ss.V_RECEIVED] < 0 \
-            and same_host(text[sc[_ss.V_H0]:sc[_ss.V_H1]], src_ip):
-        return text[start:line_end]
-    add_rport = ri >= 0 or force_rport
-    if sc[_ss.V_RECEIVED] >= 0 or ri >= 0 or not same_host(text[sc[_ss.V_H0]:sc[_ss.V_H1]], src_ip):
-        extra = (";rport=" + str(rcv.src_port) + ";received=" + src_ip) if add_rport \
-            else ";received=" + src_ip
-    else:
-        extra = ";rport=" + str(rcv.src_port)
-    if ri >= 0:
+    if ri >= 0:  # the old rport replaced in place
         k = _ss.V_P + 4 * ri
-        return text[start:sc[k] - 1] + extra + text[sc[k + 3]:line_end]
-    bi = sc[_ss.V_BRANCH]
-    at = sc[_ss.V_P + 4 * bi + 3] if bi >= 0 else sc[_ss.V_E]
-    return text[start:at] + extra + text[at:line_end]
+        out = text[start:sc[k] - 1] + ";rport=" + str(rcv.src_port) + text[sc[k + 3]:line_end]
+    elif force_rport:
+        out = text[start:line_end] + ";rport=" + str(rcv.src_port)
+    else:
+        out = text[start:line_end]
+    if sc[_ss.V_RECEIVED] >= 0 or ri >= 0 or not same_host(text[sc[_ss.V_H0]:sc[_ss.V_H1]], src_ip):
+        out += ";received=" + src_ip
+    return out
 
 
 def _top_via(text, start, line_end, via1, rcv, force_rport) -> str:
-    """The top Via line (without CRLF) with rport/received added as Kamailio does."""
+    """The top Via header (without CRLF) as Kamailio's build_res_buf_from_sip_req
+    copies it: an rport parameter replaced in place by ;rport=<source port>; without
+    one, force_rport appends ;rport=<port> at the end of the header (after any further
+    vias on its line); ;received=<source IP> appended at the very end when the Via had
+    received or rport, or its host is not the source IP (received_test)."""
     src_ip = rcv.src_ip
     rport = via1.rport
-    add_rport = rport is not None or force_rport
-    add_received = via1.received is not None or rport is not None or not same_host(via1.host, src_ip)
-    if not add_rport and not add_received:
-        return text[start:line_end]
-    extra = []
-    if add_rport:
-        extra.append(";rport=")
-        extra.append(str(rcv.src_port))
-    if add_received:
-        extra.append(";received=")
-        extra.append(src_ip)
-    extra = "".join(extra)
-    if rport is not None and add_rport:
+    if rport is not None:
         ps, pe = via1.param_span("rport")
-        return text[start:ps - 1] + extra + text[pe:line_end]
-    span = via1.param_span("branch")
-    at = span[1] if span is not None else via1.end
-    return text[start:at] + extra + text[at:line_end]
+        out = text[start:ps - 1] + ";rport=" + str(rcv.src_port) + text[pe:line_end]
+    elif force_rport:
+        out = text[start:line_end] + ";rport=" + str(rcv.src_port)
+    else:
+        out = text[start:line_end]
+    if via1.received is not None or rport is not None or not same_host(via1.host, src_ip):
+        out += ";received=" + src_ip
+    return out
 
 
 def same_host(host: str, ip: str) -> bool:

@@ -75,27 +75,23 @@ def build_reply(msg: SipMsg, code: int, reason: str, to_tag: str | None = None,
 
 
 def _top_via(text, start, line_end, via1, rcv, force_rport) -> str:
-    """The top Via line (without CRLF) with rport/received added as Kamailio does."""
+    """The top Via header (without CRLF) as Kamailio's build_res_buf_from_sip_req
+    copies it: an rport parameter replaced in place by ;rport=<source port>; without
+    one, force_rport appends ;rport=<port> at the end of the header (after any further
+    vias on its line); ;received=<source IP> appended at the very end when the Via had
+    received or rport, or its host is not the source IP (received_test)."""
     src_ip = rcv.src_ip
     rport = via1.rport
-    add_rport = rport is not None or force_rport
-    add_received = via1.received is not None or rport is not None or not same_host(via1.host, src_ip)
-    if not add_rport and not add_received:
-        return text[start:line_end]
-    extra = []
-    if add_rport:
-        extra.append(";rport=")
-        extra.append(str(rcv.src_port))
-    if add_received:
-        extra.append(";received=")
-        extra.append(src_ip)
-    extra = "".join(extra)
-    if rport is not None and add_rport:
+    if rport is not None:
         ps, pe = via1.param_span("rport")
-        return text[start:ps - 1] + extra + text[pe:line_end]
-    span = via1.param_span("branch")
-    at = span[1] if span is not None else via1.end
-    return text[start:at] + extra + text[at:line_end]
+        out = text[start:ps - 1] + ";rport=" + str(rcv.src_port) + text[pe:line_end]
+    elif force_rport:
+        out = text[start:line_end] + ";rport=" + str(rcv.src_port)
+    else:
+        out = text[start:line_end]
+    if via1.received is not None or rport is not None or not same_host(via1.host, src_ip):
+        out += ";received=" + src_ip
+    return out
 
 
 def same_host(host: str, ip: str) -> bool:
