@@ -22,6 +22,8 @@ the same tag (Kamailio: core/tags.h calc_crc_suffix, modules/sl/sl_funcs.c).
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 from _thread import get_ident as _get_ident
 
 from kamapy._native._kamapy_native import ffi, lib
@@ -30,6 +32,8 @@ from . import sipscan as _ss
 from .errors import SipParseError
 from .msg import SipMsg
 from .wire import to_wire
+
+_log = logging.getLogger("kamapy.net")
 
 SERVER_HEADER = "Server: kamapy (0.1.0 (x86_64/linux))"
 CRLF = "\r\n"
@@ -94,40 +98,58 @@ _rbuf = ffi.new("char[]", _rcap)  # one per process, reused: the result is copie
 _OWNER = _get_ident()
 
 
-def _reply_from_plan(msg, sc, code, reason, to_tag, headers, body, server_header, force_rport):
-    """build_reply() by kp_sip_reply (kp_sipreply.c) from the scan's reply plan: one C
-    call. None when the C side leaves it to Python (see kp_sipreply.h) or a string is
-    not latin-1 (the Python path then fails as it always did)."""
-    global _rcap, _rbuf
-    scan = sc.obj
-    if scan.__class__ is not bytes:
-        return None
+def _encoded(reason: str, headers: str, server_header: str, body):
+    """(reason, headers, server header, body) as bytes for the C builders, or None when
+    a string is not latin-1 (the Python path then fails as it always did)."""
     try:
         r = reason.encode("latin-1")
-        t = to_tag.encode("latin-1") if to_tag else _NO_STR
         h = headers.encode("latin-1") if headers else b""
         s = server_header.encode("latin-1") if server_header else b""
     except UnicodeEncodeError:
         return None
     if body.__class__ is not bytes:
         body = (to_wire(body) if body.__class__ is str else bytes(body)) if body else b""
+    return r, h, s, body
+
+
+def _call_buffered(fn, args, need: int) -> tuple[int, object]:
+    """fn(*args, buf, cap) into this process' reply buffer, grown and called again when
+    the C side says it is too small (need: a size that surely fits). (n, buf)."""
+    global _rcap, _rbuf
+    if _get_ident() != _OWNER:  # another thread: the buffer is the main thread's
+        buf = ffi.new("char[]", need)
+        return fn(*args, buf, need), buf
+    n = fn(*args, _rbuf, _rcap)
+    if n == _SR_ECAP:
+        _rcap = max(2 * _rcap, need)
+        _rbuf = ffi.new("char[]", _rcap)
+        n = fn(*args, _rbuf, _rcap)
+    return n, _rbuf
+
+
+def _reply_from_plan(msg, sc, code, reason, to_tag, headers, body, server_header, force_rport):
+    """build_reply() by kp_sip_reply (kp_sipreply.c) from the scan's reply plan: one C
+    call. None when the C side leaves it to Python (see kp_sipreply.h) or a string is
+    not latin-1."""
+    scan = sc.obj
+    if scan.__class__ is not bytes:
+        return None
+    enc = _encoded(reason, headers, server_header, body)
+    if enc is None:
+        return None
+    r, h, s, body = enc
+    try:
+        t = to_tag.encode("latin-1") if to_tag else _NO_STR
+    except UnicodeEncodeError:
+        return None
+    tl = len(t) if to_tag else 0
     rcv = msg.rcv
     ip = rcv.src_ip.encode("ascii", "replace")
     data = msg.data
-    tl = len(t) if to_tag else 0
     args = (data, len(data), scan, code, r, len(r), t, tl, ip, len(ip), rcv.src_port, force_rport,
             h, len(h), s, len(s), body, len(body))
-    if _get_ident() != _OWNER:  # another thread: the buffer is the main thread's
-        cap = len(data) + len(h) + len(s) + len(body) + len(r) + tl + 4096
-        buf = ffi.new("char[]", cap)
-        n = _sip_reply(*args, buf, cap)
-        return ffi.unpack(buf, n) if n >= 0 else None
-    n = _sip_reply(*args, _rbuf, _rcap)
-    if n == _SR_ECAP:
-        _rcap = max(2 * _rcap, len(data) + len(h) + len(s) + len(body) + len(r) + tl + 4096)
-        _rbuf = ffi.new("char[]", _rcap)
-        n = _sip_reply(*args, _rbuf, _rcap)
-    return ffi.unpack(_rbuf, n) if n >= 0 else None
+    n, buf = _call_buffered(_sip_reply, args, len(data) + len(h) + len(s) + len(body) + len(r) + tl + 4096)
+    return ffi.unpack(buf, n) if n >= 0 else None
 
 
 _sl_reply_send = lib.kp_sl_reply_send
@@ -140,41 +162,29 @@ def send_sl_reply(msg, code: int, reason: str, headers: str, body, server_header
     when one is due, build_reply(), reply_destination() and the sendto on the socket
     the request came in on. True: sent; False: sendto failed (logged); None: not a case
     for the C path -- do it step by step."""
-    global _rcap, _rbuf
     sc = msg._sc
     rcv = msg.rcv
     si = rcv.sock
-    if sc is None or si is None or rcv.proto != 1 or si.sock is None or _get_ident() != _OWNER:
+    if sc is None or si is None or rcv.proto != 1 or si.sock is None:
         return None
     scan = sc.obj
     if scan.__class__ is not bytes:
         return None
-    try:
-        r = reason.encode("latin-1")
-        h = headers.encode("latin-1") if headers else b""
-        s = server_header.encode("latin-1") if server_header else b""
-    except UnicodeEncodeError:
+    enc = _encoded(reason, headers, server_header, body)
+    if enc is None:
         return None
-    if body.__class__ is not bytes:
-        body = (to_wire(body) if body.__class__ is str else bytes(body)) if body else b""
+    r, h, s, body = enc
     prefix = _TagPrefix.bytes or _init_prefix_bytes()
     ip = rcv.src_ip.encode("ascii", "replace")
     data = msg.data
     args = (si.sock.fileno(), rcv.af, data, len(data), scan, code, r, len(r), prefix, len(prefix),
             ip, len(ip), rcv.src_port, force_rport, h, len(h), s, len(s), body, len(body))
-    n = _sl_reply_send(*args, _rbuf, _rcap)
-    if n == _SR_ECAP:
-        _rcap = max(2 * _rcap, len(data) + len(h) + len(s) + len(body) + len(r) + len(prefix) + 4096)
-        _rbuf = ffi.new("char[]", _rcap)
-        n = _sl_reply_send(*args, _rbuf, _rcap)
+    n, _ = _call_buffered(_sl_reply_send, args,
+                          len(data) + len(h) + len(s) + len(body) + len(r) + len(prefix) + 4096)
     if n >= 0:
         return True
     if n <= _SR_ESEND:
-        import logging
-        import os
-
-        logging.getLogger("kamapy.net").error("sendto %s:%d failed: %s", rcv.src_ip, rcv.src_port,
-                                              os.strerror(_SR_ESEND - n))
+        _log.error("sendto %s:%d failed: %s", rcv.src_ip, rcv.src_port, os.strerror(_SR_ESEND - n))
         return False
     return None
 
