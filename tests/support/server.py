@@ -75,22 +75,28 @@ class KamapyServer:
         self.log_path = self.dir / "kamapy.log"
         self.proc: subprocess.Popen | None = None
 
+    name = "kamapy"
+
+    def command(self) -> tuple[list[str], str]:
+        """(argv, working directory) of the server process."""
+        return ([sys.executable, "-m", "kamapy", "-f", str(self.cfg_path), "-DD", "-E",
+                 "-n", str(self.children), *self.args], str(REPO))
+
     def start(self, timeout: float = 10.0):
-        cmd = [sys.executable, "-m", "kamapy", "-f", str(self.cfg_path), "-DD", "-E",
-               "-n", str(self.children), *self.args]
+        cmd, cwd = self.command()
         self._log = open(self.log_path, "wb")  # closed by stop()
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, cwd=str(REPO))
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, cwd=cwd)
         deadline = time.monotonic() + timeout
         with SipClient(("127.0.0.1", self.port)) as c:
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
                     self._log.close()
-                    raise RuntimeError(f"kamapy exited with {self.proc.returncode}:\n{self.log()}")
+                    raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log()}")
                 if c.ping(0.2):
                     return self
         text = self.log()
         self.stop()
-        raise RuntimeError(f"kamapy did not answer OPTIONS within {timeout}s:\n{text}")
+        raise RuntimeError(f"{self.name} did not answer OPTIONS within {timeout}s:\n{text}")
 
     @property
     def pid(self) -> int:
