@@ -115,6 +115,12 @@ class Word(Node):
 
 
 @dataclass
+class HostName(Const):
+    """An unquoted dotted/dashed host name argument (forward(example.com)): a string
+    constant to the compiler; kept apart so the parser can refuse it where Kamailio does."""
+
+
+@dataclass
 class Socket(Node):
     """proto:host[:port] written unquoted as a function argument (force_send_socket)."""
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 
 from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
+from . import ast as ast_mod
 from .ast import ConfigAst
 from .errors import ConfigError, Problem
 from .preprocessor import Preprocessed, Preprocessor
@@ -24,7 +26,7 @@ _FRIENDLY = {
     "LSQB": "'['", "RSQB": "']'", "COMMA": "','", "COLON": "':'", "EQUAL": "'='", "DOT": "'.'",
     "STRING": "a string", "NUMBER": "a number", "PV": "a pseudo-variable", "ID": "a name",
     "EQOP": "'=='", "CMPOP": "a comparison", "ADDOP": "'+'", "MULOP": "'*'", "LOR": "'||'",
-    "LAND": "'&&'", "IPADDR": "an IP address", "HOSTNAME": "a host name", "BAREHOST": "a host name",
+    "LAND": "'&&'", "IPADDR": "an IP address", "HOSTNAME": "a host name", "ARGHOST": "a host name", "BAREHOST": "a host name",
     "EVNAME": "an event name (module:event)", "PROTO": "a protocol", "$END": "the end of the file",
     "MINUS": "'-'", "STAR": "'*'", "SLASH": "'/'", "BOOL": "yes/no", "MSG_ATTR": "a message keyword",
 }
@@ -69,12 +71,118 @@ def parse_preprocessed(pre: Preprocessed) -> ConfigAst:
         cfg = builder.transform(tree)
     except VisitError as e:  # a bug in a transformer method: still report a position
         raise ConfigError(Problem(None, f"internal error while reading the config: {e.orig_exc!r}")) from None
-    if builder.problems:
-        raise ConfigError(builder.problems)
+    problems = builder.problems + check_call_args(cfg, pre.sources)
+    if problems:
+        raise ConfigError(problems)
     cfg.sources = pre.sources
     cfg.defines = dict(pre.defines)
     cfg.files = list(pre.files)
     return cfg
+
+
+# ---------------------------------------------------------------- unquoted arguments
+# Kamailio 5.6's grammar (cfg.y) takes unquoted hosts, IPs, sockets and words only in
+# the core commands that have rules of their own; a module function's parameters are
+# expressions, where `sl_send_reply(200, OK)` or `f(127.0.0.1)` is a syntax error.
+FORWARDS = frozenset(("forward", "forward_udp", "forward_tcp", "forward_tls", "forward_sctp"))
+_FLAG_FUNCS = frozenset(("setflag", "resetflag", "isflagset"))
+_ADDRESS_FUNCS = frozenset(("force_send_socket", "set_advertised_address"))
+
+
+def _unquoted(e) -> bool:
+    return isinstance(e, (ast_mod.Word, ast_mod.HostName, ast_mod.IpConst, ast_mod.Socket))
+
+
+def _walk(node):
+    """Every AST node below (and including) node, depth first."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, list):
+            stack.extend(reversed(n))
+            continue
+        if not isinstance(n, ast_mod.Node):
+            continue
+        yield n
+        for f in dataclasses.fields(n):
+            v = getattr(n, f.name)
+            if isinstance(v, (list, ast_mod.Node)):
+                stack.append(v)
+
+
+def check_call_args(cfg, sources) -> list:
+    """Problems for unquoted arguments where Kamailio refuses them; also normalises the
+    forms it takes (setflag("NAME") is setflag(NAME), forward(uri:host, uri:port) is
+    forward())."""
+    problems = []
+
+    def bad(e, message, hint):
+        problems.append(sources.problem(e.pos, message, hint))
+
+    for block in cfg.routes:
+        for n in _walk(block.body):
+            if not isinstance(n, ast_mod.Call):
+                continue
+            name, args = n.name, n.args
+            if name in FORWARDS:
+                _check_forward(n, bad)
+            elif name in _FLAG_FUNCS:
+                # Kamailio's flag_name is an ID or a string naming a declared flag
+                n.args = [ast_mod.Word(a.value, pos=a.pos) if isinstance(a, ast_mod.Const)
+                          and isinstance(a.value, str) and not isinstance(a, ast_mod.HostName)
+                          and a.value.isidentifier() else a for a in args]
+            elif name in _ADDRESS_FUNCS:
+                for a in args:
+                    if not (_unquoted(a) or (isinstance(a, ast_mod.Const) and isinstance(a.value, str))):
+                        bad(a, f"bad argument of {name}(): an address is expected",
+                            f'write it unquoted ({name}(udp:1.2.3.4:5060)) or as a quoted string; '
+                            "Kamailio 5.6 takes no variables here")
+            elif name == "set_advertised_port":
+                for a in args:
+                    if not (isinstance(a, ast_mod.Const) and isinstance(a.value, int)):
+                        bad(a, "bad argument of set_advertised_port(): a port number is expected",
+                            "write the number unquoted: set_advertised_port(5080)")
+            else:
+                for a in args:
+                    if _unquoted(a):
+                        text = getattr(a, "text", None) or a.value
+                        bad(a, f"unquoted '{text}' as a parameter of {name}()",
+                            f'quote it: "{text}" (a bare word here is a syntax error in Kamailio too)')
+    return problems
+
+
+def _check_forward(n, bad):
+    args = n.args
+    name = n.name
+    hint = (f"{name}() takes a host, an IP or a quoted string, then an optional port number; "
+            "to send to a variable set $du and call forward()")
+    if len(args) > 2:
+        bad(args[2], f"too many parameters for {name}()", hint)
+        return
+    if not args:
+        return
+    first = args[0]
+    uri_host = isinstance(first, ast_mod.Word) and first.text == "uri:host"
+    if not (_unquoted(first) or (isinstance(first, ast_mod.Const) and isinstance(first.value, str))) \
+            or isinstance(first, ast_mod.Socket) or (isinstance(first, ast_mod.Word) and first.text == "uri:port"):
+        bad(first, f"bad {name} argument", hint)
+        return
+    if len(args) == 2:
+        second = args[1]
+        uri_port = isinstance(second, ast_mod.Word) and second.text == "uri:port"
+        if uri_port and not uri_host:
+            bad(second, f"bad {name} argument: uri:port goes only with uri:host", hint)
+            return
+        if not uri_port and not (isinstance(second, ast_mod.Const) and isinstance(second.value, int)
+                                 and not isinstance(second, ast_mod.HostName)):
+            bad(second, f"bad {name} argument: the port must be a number", hint)
+            return
+        if uri_host and not uri_port:
+            bad(first, f"{name}(uri:host, PORT) is not supported by kamapy yet",
+                f"use {name}() to send to the R-URI's host and port")
+            return
+    if uri_host:
+        n.args = []  # uri:host[, uri:port] is the R-URI's own host and port: plain forward()
 
 
 # ---------------------------------------------------------------- syntax errors

@@ -310,7 +310,15 @@ class ToAst(Transformer):
         return ast.Socket(text, pos=self._pos(meta))
 
     def arg_host(self, meta, c):
-        return ast.Const(c[0].value, pos=self._pos(meta))
+        return ast.HostName(c[0].value, pos=self._pos(meta))
+
+    def arg_hostport(self, meta, c):
+        host = c[0].value
+        port = c[1] if len(c) > 1 and c[1] is not None else None
+        return ast.Socket(f"{host}:{port}" if port else host, pos=self._pos(meta))
+
+    def arg_uri_word(self, meta, c):
+        return ast.Word(c[0].value, pos=self._pos(meta))
 
     # ------------------------------------------------------------ expressions
     def binop(self, meta, c):
