@@ -28,6 +28,8 @@ from kamapy.runtime import rt
 from kamapy.sip.methods import METHOD_ACK
 from kamapy.sip.reply import build_reply, reply_destination, request_to_tag, send_sl_reply, sl_to_tag
 
+from .redirect import redirect_contact
+
 log = logging.getLogger("kamapy.sl")
 
 STATS = [
@@ -81,6 +83,12 @@ def sl_reply(msg, code: int, reason: str) -> int:
     if not reason:
         log.error("reply reason is null or empty")
         return -1
+    if 300 <= code < 400:  # a redirect lists the destination set (added as a lump, as Kamailio does)
+        contact = redirect_contact(msg, exports.param("rich_redirect") or 0)
+        if contact:
+            if msg.reply_lumps is None:
+                msg.reply_lumps = []
+            msg.reply_lumps.append(contact)
     lumps = msg.reply_lumps
     extra = "".join(lumps) if lumps else ""
     force_rport = bool(xflags & FL_FORCE_RPORT)
