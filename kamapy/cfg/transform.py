@@ -134,6 +134,13 @@ class ToAst(Transformer):
             hosts, host = host, host[0]
         return ListenSpec(proto, host, port, hosts=hosts)
 
+    def adv_sock(self, meta, c):
+        if isinstance(c[0], Token) and c[0].type == "PROTO":
+            # Kamailio 5.6: "ip address, interface name or hostname expected"
+            self._problem(c[0], "an advertised address takes no protocol",
+                          "write advertise 1.2.3.4:5080 (the protocol is the listen socket's)")
+        return self.sock(meta, c)
+
     def advertise(self, meta, c):
         return ("advertise", c[1])
 

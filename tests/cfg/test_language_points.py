@@ -113,3 +113,58 @@ def test_dotted_cfg_var_after_a_string_still_parses():
 def test_arithmetic_in_arguments_is_not_a_host():
     call = call_of("sl_send_reply(100 + 100, \"OK\");")
     assert isinstance(call.args[0], (ast.BinOp, ast.Const))
+
+
+# ---------------------------------------------------------------- listen lines
+def listen_specs(text):
+    cfg = parse_text(text + "request_route { drop; }\n", name="t.cfg")
+    return apply_core_params(cfg, cfg.sources).listen
+
+
+def test_two_sockets_on_one_listen_line():
+    a, b = listen_specs("listen=udp:127.0.0.1:5991 udp:127.0.0.1:5992\n")
+    assert (a.proto, a.host, a.port, b.port) == ("udp", "127.0.0.1", 5991, 5992)
+
+
+def test_advertise_and_name_apply_to_every_socket_of_the_line():
+    specs = listen_specs('listen=udp:127.0.0.1:5991 udp:127.0.0.1:5992 advertise 1.2.3.4:5080 name "pub"\n')
+    assert [(s.advertise_host, s.advertise_port, s.name) for s in specs] == [("1.2.3.4", 5080, "pub")] * 2
+
+
+def test_advertise_without_port_and_with_a_host_name():
+    s, = listen_specs("listen=udp:127.0.0.1:5991 advertise 1.2.3.4\n")
+    assert (s.advertise_host, s.advertise_port) == ("1.2.3.4", None)
+    s, = listen_specs("listen=udp:127.0.0.1:5991 advertise pub.example.com:5080\n")
+    assert (s.advertise_host, s.advertise_port) == ("pub.example.com", 5080)
+
+
+def test_multihomed_list_keeps_every_address():
+    s, = listen_specs("listen=sctp:(127.0.0.1, 127.0.0.2):5991\n")
+    assert s.proto == "sctp" and s.hosts == ("127.0.0.1", "127.0.0.2") and s.host == "127.0.0.1"
+
+
+def test_advertise_with_a_protocol_is_refused():
+    # kamailio: "line 1, column 37-39: ip address, interface name or hostname expected"
+    e = error_of("listen=udp:127.0.0.1:5991 advertise udp:1.2.3.4:5080\nrequest_route { drop; }\n")
+    assert (e.first.pos.line, e.first.pos.col) == (1, 37) and "no protocol" in e.first.message
+
+
+def test_name_needs_a_quoted_string():
+    # kamailio: "line 1, column 32: ip address, interface name or hostname expected"
+    e = error_of("listen=udp:127.0.0.1:5991 name x\nrequest_route { drop; }\n")
+    assert (e.first.pos.line, e.first.pos.col) == (1, 32)
+
+
+def test_udp_sockets_bound_tcp_and_multihomed_warned(monkeypatch):
+    from kamapy.cfg.core_params import CoreParams
+    from kamapy.server import boot
+    seen = []
+    monkeypatch.setattr(boot.log, "warning", lambda fmt, *a: seen.append(fmt % a))
+    core = CoreParams(values={"listen": listen_specs(
+        "listen=udp:127.0.0.1:5991 tcp:127.0.0.1:5991 udp:(127.0.0.1, 127.0.0.2):5993 "
+        "advertise 1.2.3.4:5080\n"), "port": 5060})
+    socks = boot._make_sockets(core)
+    assert [(s.proto_name, s.address, s.port, s.via_host, s.via_port) for s in socks] == \
+        [("udp", "127.0.0.1", 5991, "1.2.3.4", 5080), ("udp", "127.0.0.1", 5993, "1.2.3.4", 5080)]
+    text = "\n".join(seen)
+    assert "only UDP is served" in text and "multihomed" in text
