@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import re
 
@@ -14,6 +15,7 @@ from .ast import ConfigAst
 from .errors import ConfigError, Problem
 from .preprocessor import Preprocessed, Preprocessor
 
+log = logging.getLogger("kamapy.cfg")
 _GRAMMAR = os.path.join(os.path.dirname(__file__), "kamailio.lark")
 _parser: Lark | None = None
 
@@ -74,6 +76,8 @@ def parse_preprocessed(pre: Preprocessed) -> ConfigAst:
     problems = builder.problems + check_call_args(cfg, pre.sources)
     if problems:
         raise ConfigError(problems)
+    for w in pre.warnings:
+        log.warning("%s", w)
     cfg.sources = pre.sources
     cfg.defines = dict(pre.defines)
     cfg.files = list(pre.files)
@@ -243,6 +247,12 @@ def _literal_name(term: str) -> str:
 
 def _explain(got: str, expected: set, prev: Token | None, text: str, off: int):
     """(message, hint, point_after_previous_token) for the common mistakes."""
+    if got == "{" and _SOCKET_BLOCK.search(text, max(0, off - 40), off):
+        # kamailio 5.6.3: "parse error ... column 8: syntax error" / "unknown config variable"
+        return ("the socket = { ... } block is Kamailio 5.7's: Kamailio 5.6 refuses it "
+                "(unknown config variable)",
+                'write it as a listen line: listen=udp:127.0.0.1:5060 advertise 1.2.3.4:5080 name "udp0"',
+                False)
     if got == "=" and ("EQOP" in expected or "CMPOP" in expected):
         return ("'=' in an expression", "use '==' to compare ('=' assigns a value)", False)
     if got == "=" and off > 0 and text[off - 1] == "=" and "EQOP" not in expected:
@@ -268,6 +278,7 @@ def _explain(got: str, expected: set, prev: Token | None, text: str, off: int):
     return ("", "", False)
 
 
+_SOCKET_BLOCK = re.compile(r"(?:^|[\s;])socket\s*=\s*$")
 _SKIP_STR = re.compile(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'|\$\((?:[^()]|\([^()]*\))*\)|\$[A-Za-z_]\w*\([^()]*\)', re.S)
 
 

@@ -57,7 +57,9 @@ _DIRECTIVE = re.compile(
     r"|redefine|redef|undefine|undef|tryundefine|tryundef|ifdef|ifndef|ifexp|else|endif"
     r"|substdefs|substdef|subst|include_file|import_file)(?![A-Za-z0-9_])"
 )
-_SKIP_DIRECTIVE = re.compile(r"(?:#!|!!)(ifdef|ifndef|ifexp|else|endif)(?![A-Za-z0-9_])")
+_SKIP_DIRECTIVE = re.compile(r"(?:#!|!!)(ifdef|ifndef|else|endif)(?![A-Za-z0-9_])")
+# directives Kamailio added in 5.7 (#!defexp, #!defexps, #!ifexp): comments in 5.6
+KAMAILIO_5_7_DIRECTIVES = frozenset(("defexp", "defexps", "ifexp"))
 _EVRT_NAME = re.compile(r"\s*\[\s*[^\]\s]*\s*\]")
 _MAX_INCLUDE_DEPTH = 10
 _MAX_EXPANSION_DEPTH = 32
@@ -114,6 +116,7 @@ class Preprocessed:
     sources: SourceLines
     defines: dict[str, str | None]
     files: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -136,10 +139,11 @@ class Preprocessor:
     """Run once per config: Preprocessor(defines).run(path) -> Preprocessed."""
 
     def __init__(self, defines: dict[str, str | None] | None = None):
-        # Kamailio predefines its version; kamapy stands in for Kamailio 5.8
+        # Kamailio predefines its version: kamapy stands in for 5.6.3, the oracle, so a
+        # config's `#!ifdef KAMAILIO_5_6` takes the branch it takes there (5.6 has no
+        # KAMAILIO_VERSION / OS_NAME: those came with 5.7)
         self.defines: dict[str, str | None] = {
-            "KAMAILIO_5": None, "KAMAILIO_5_8": None, "KAMAILIO_5_8_0": None,
-            "KAMAILIO_VERSION": "5008000", "KAMAPY": None, "OS_NAME": '"linux"',
+            "KAMAILIO_5": None, "KAMAILIO_5_6": None, "KAMAILIO_5_6_3": None, "KAMAPY": None,
         }
         self.defines.update(defines or {})
         self.subst_rules: list[_SubstRule] = []
@@ -152,6 +156,8 @@ class Preprocessor:
         self._files: list[str] = []
         self._depth = 0
         self.problems = []
+        self.warnings: list[str] = []   # "file:line:col: text", logged by the parser
+        self._comment_ifexp: list = []  # positions of #!ifexp lines read as comments
 
     # ------------------------------------------------------------ entry points
     def run(self, path: str) -> Preprocessed:
@@ -171,7 +177,8 @@ class Preprocessor:
                        "add #!endif (it needs a line end after it, even at the end of the file)")
 
     def result(self) -> Preprocessed:
-        return Preprocessed("".join(self._out), self.map, self.sources, self.defines, self._files)
+        return Preprocessed("".join(self._out), self.map, self.sources, self.defines, self._files,
+                            list(self.warnings))
 
     # ------------------------------------------------------------ output
     def _emit(self, s: str, file: str, src: int):
@@ -418,6 +425,14 @@ class Preprocessor:
         word = m.group(1)
         pos = self._pos(file, i)
         j = m.end()
+        if word in KAMAILIO_5_7_DIRECTIVES:
+            # Kamailio 5.6.3 has no such directive: its lexer reads the line as a comment
+            # (the name stays undefined, an #!ifexp opens nothing); say so, then do the same
+            if word == "ifexp":
+                self._comment_ifexp.append(pos)
+            self.warnings.append(f"{pos}: #!{word} is Kamailio 5.7's; Kamailio 5.6 reads this "
+                                 "line as a comment, and so does kamapy")
+            return self._line_comment(file, text, i)
         if word in ("include_file", "import_file"):
             return self._include(file, text, i, j, required=(word == "include_file"))
         if word in ("subst", "substdef", "substdefs"):
@@ -445,9 +460,6 @@ class Preprocessor:
                            "use letters, digits and '_' only ('-' is not allowed)")
             found = name in self.defines
             self._ifdefs.append([found if word == "ifdef" else not found, pos, False])
-            return nxt
-        if word == "ifexp":
-            self._ifdefs.append([self._ifexp(rest, pos), pos, False])
             return nxt
         if word in ("define", "def", "trydefine", "trydef", "redefine", "redef"):
             name, tail = _split_id(rest)
@@ -528,25 +540,12 @@ class Preprocessor:
 
     def _pp_endif(self, pos):
         if not self._ifdefs:
-            self._fail(pos, "#!endif without #!ifdef")
+            hint = ""
+            if self._comment_ifexp:
+                hint = (f"the #!ifexp at {self._comment_ifexp[-1]} is Kamailio 5.7's; 5.6 reads it as "
+                        "a comment (Kamailio 5.6.3: 'different number of preprocessor directives')")
+            self._fail(pos, "#!endif without #!ifdef", hint)
         self._ifdefs.pop()
-
-    def _ifexp(self, expr: str, pos) -> bool:
-        """A small subset of Kamailio's #!ifexp: defined names, ints, strings, ! && || == != ()."""
-        def name_value(m):
-            name = m.group()
-            if name not in self.defines:
-                return "0"
-            v = self.defines[name]
-            return "1" if v is None else repr(v.strip("\"'"))
-        py = re.sub(r"'[^']*'|\"[^\"]*\"|[A-Za-z_][A-Za-z0-9_]*",
-                    lambda m: m.group() if m.group()[0] in "'\"" else name_value(m), expr.strip())
-        py = py.replace("&&", " and ").replace("||", " or ").replace("!=", " != ")
-        py = re.sub(r"!(?!=)", " not ", py)
-        try:
-            return bool(eval(py, {"__builtins__": {}}, {}))  # noqa: S307 - only literals remain
-        except Exception:
-            self._fail(pos, f"cannot evaluate #!ifexp expression: {expr.strip()}")
 
     def _skip(self, file, text, i) -> int:
         """Inside a false #!ifdef: look only for the directives that nest or end it."""
@@ -557,7 +556,7 @@ class Preprocessor:
             word = m.group(1)
             pos = self._pos(file, m.start())
             rest, nxt = self._rest_of_line(text, m.end())
-            if word in ("ifdef", "ifndef", "ifexp"):
+            if word in ("ifdef", "ifndef"):
                 if not rest[:1] or rest[0] not in " \t\r\b":
                     i = m.end()
                     continue

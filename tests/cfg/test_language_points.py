@@ -168,3 +168,18 @@ def test_udp_sockets_bound_tcp_and_multihomed_warned(monkeypatch):
         [("udp", "127.0.0.1", 5991, "1.2.3.4", 5080), ("udp", "127.0.0.1", 5993, "1.2.3.4", 5080)]
     text = "\n".join(seen)
     assert "only UDP is served" in text and "multihomed" in text
+
+
+# ---------------------------------------------------------------- socket = { } (Kamailio 5.7)
+def test_socket_block_is_refused_as_kamailio_5_6_refuses_it():
+    # kamailio 5.6.3: "parse error in config file s1.cfg, line 1, column 8: syntax error"
+    # ... "unknown config variable"
+    e = error_of('socket = {\n  bind = udp:127.0.0.1:5998;\n  name = "udp0";\n}\nrequest_route { drop; }\n')
+    p = e.first
+    assert (p.pos.line, p.pos.col) == (1, 10)
+    assert "5.7" in p.message and "listen=udp:" in p.hint
+
+
+def test_a_core_param_named_like_socket_workers_still_parses():
+    cfg = parse_text("socket_workers = 2\nrequest_route { drop; }\n", name="t.cfg")
+    assert apply_core_params(cfg, cfg.sources).socket_workers == 2

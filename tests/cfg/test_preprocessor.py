@@ -128,3 +128,41 @@ def test_positions_survive_defines_and_includes():
 
 def test_kamailio_version_defines():
     assert "KAMAILIO_5" in pre("").defines
+
+
+# ---------------------------------------------------------------- Kamailio 5.6.3's view
+def test_version_defines_are_kamailio_5_6_3s():
+    # kamailio 5.6.3 -c: `#!ifdef KAMAILIO_5_6_3` and `#!ifdef KAMAILIO_5_6` are both taken
+    d = pre("").defines
+    assert {"KAMAILIO_5", "KAMAILIO_5_6", "KAMAILIO_5_6_3"} <= set(d)
+    assert "KAMAILIO_5_8" not in d and "KAMAILIO_VERSION" not in d and "OS_NAME" not in d
+
+
+@pytest.mark.parametrize("directive", ["#!defexp X 1+2", "#!defexps X \"a\" + \"b\"", "!!defexp X 3"])
+def test_defexp_is_a_comment_as_in_kamailio_5_6(directive):
+    # Kamailio 5.6.3 accepts the config and X stays undefined (its #!ifdef X is not taken);
+    # #!defexp/#!defexps came with 5.7
+    p = pre(f"{directive}\n#!ifdef X\ninside\n#!endif\nafter\n")
+    assert "X" not in p.defines
+    assert p.text.split() == ["after"]
+    assert p.warnings and "main.cfg:1:1" in p.warnings[0] and "5.7" in p.warnings[0]
+
+
+def test_defexp_line_leaves_the_next_line_alone():
+    p = pre("#!defexp X 1 + \\\n2\nafter\n")
+    # no line continuation for a comment: the "2" line is config text, as in Kamailio 5.6
+    assert p.text.split() == ["2", "after"]
+
+
+def test_ifexp_is_a_comment_so_its_endif_is_unmatched():
+    # kamailio 5.6.3: "pp_endif(): invalid position for preprocessor directive 'endif' -
+    # at cfg line 3" ... "different number of preprocessor directives"
+    with pytest.raises(ConfigError) as e:
+        pre("#!ifexp 1\nx\n#!endif\n")
+    p = e.value.first
+    assert (p.pos.line, p.pos.col) == (3, 1) and "#!ifexp at main.cfg:1:1" in p.hint
+
+
+def test_ifexp_inside_a_false_ifdef_does_not_nest():
+    # under a false #!ifdef only ifdef/ifndef/else/endif count, so this #!endif closes it
+    assert words("#!ifdef NOPE\n#!ifexp 1\n#!endif\nafter\n") == ["after"]
