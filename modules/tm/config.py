@@ -70,6 +70,7 @@ PARAMS = [
     Param("reply_408_reason", str, "Request Timeout"),
     Param("use_dns_failover", int, 0),
     Param("tw_append", str, ""),
+    Param("remap_503_500", int, 1),
 ]
 
 
@@ -100,6 +101,9 @@ class TmConfig:
         self.reply_408_code = v["reply_408_code"] or 408
         self.reply_408_reason = v["reply_408_reason"] or "Request Timeout"
         self.e2e_cancel_reason = bool(v["e2e_cancel_reason"])
+        self.local_cancel_reason = bool(v["local_cancel_reason"])
+        self.ac_extra_hdrs = v["ac_extra_hdrs"]
+        self.remap_503_500 = bool(v["remap_503_500"])
         self.failure_exec_mode = v["failure_exec_mode"]
 
 

@@ -103,6 +103,11 @@ def relay_final(t: Transaction, best: int, code: int, now: float):
         reply_local(t, msg, cfg.default_code, cfg.default_reason, now)
         return
     b = t.branches[best]
+    if b.reply and code == 503 and cfg.remap_503_500:
+        # a proxy does not pass a 503 on (RFC 3261 §16.7): a 500 of ours instead, with
+        # the 503's reason phrase, as Kamailio words it
+        reply_local(t, restore_request(t), 500, "Service Unavailable", now)
+        return
     if b.reply:
         t.relayed = best
         final_sent(t, code, now)

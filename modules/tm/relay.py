@@ -38,7 +38,7 @@ from .transaction import (
     Transaction,
 )
 from .uac import RelayError, add_branches, saved_request, send_branches
-from .uas import ack_received, reply_local, resend_last
+from .uas import ack_received, reply_local, request_msg, resend_last
 
 log = logging.getLogger("kamapy.tm")
 
@@ -371,18 +371,20 @@ def _relay_cancel(msg, c: Current, now: float) -> int | None:
     if old is not None:  # a retransmitted CANCEL
         resend_last(old)
         return 0
-    reason_hdr = ""
-    if cfg.e2e_cancel_reason:
-        hf = msg.get_header("reason")
-        if hf is not None:
-            reason_hdr = msg.text[hf.start:hf.end]
     lock = st.lock(inv_tid)
     opened = outbox.hold()
     try:
         inv = st.load(inv_tid)
         if inv is None or inv.skey != inv_key:
             return None
-        cancel_transaction(inv, now, reason_hdr)
+        if cancel_transaction(inv, now, msg):
+            answer = "canceling"
+        else:
+            # nothing (left) to cancel downstream: the INVITE ends here, if it has not
+            # ended yet (Kamailio: e2e_cancel)
+            answer = "ok -- no more pending branches"
+            if not inv.completed:
+                reply_local(inv, request_msg(inv), 487, "Request canceled", now)
         st.save(inv)
     finally:
         st.unlock(lock)
@@ -390,7 +392,7 @@ def _relay_cancel(msg, c: Current, now: float) -> int | None:
     # the CANCEL's own transaction answers its retransmissions with the same 200
     t = new_transaction(msg, tid, key, now, c)
     opened = outbox.hold()
-    reply_local(t, msg, 200, "canceling", now)
+    reply_local(t, msg, 200, answer, now)
     if st.add(t):
         stats.inc(stats.TRANSACTIONS)
         outbox.flush(opened)

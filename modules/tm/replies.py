@@ -25,7 +25,14 @@ from kamapy.sip.errors import SipParseError
 from kamapy.sip.outgoing import build_reply_forward
 
 from . import outbox, stats
-from .cancel import build_ack, cancel_pending, cancel_replied, send_branch, send_cancel
+from .cancel import (
+    build_ack,
+    cancel_pending,
+    cancel_replied,
+    on_canceled_provisional,
+    reason_for,
+    send_branch,
+)
 from .config import cfg
 from .failure import branch_failure, conclude
 from .matching import reply_tid
@@ -33,10 +40,10 @@ from .script import find_route, run_with
 from .store import store
 from .transaction import (
     B_CANCEL_PENDING,
+    B_CANCEL_SENT,
     B_FINAL,
     B_REPLIED,
     B_SEND_FAILED,
-    T_CANCELED,
     T_DISABLE_6XX,
 )
 from .uas import final_sent, put_on_wait, send_upstream
@@ -95,6 +102,12 @@ def handle_reply(t, idx: int, msg, lock: int, now: float):
             stats.inc(stats.RPL_ABSORBED)
         return
 
+    if code < 200 and b.flags & (B_CANCEL_SENT | B_CANCEL_PENDING):
+        b.retr_due = 0.0
+        on_canceled_provisional(t, b, now)
+        stats.inc(stats.RPL_ABSORBED)
+        return
+
     name = b.onreply or t.on_reply
     if name:
         route = find_route("onreply", name)
@@ -120,8 +133,8 @@ def handle_reply(t, idx: int, msg, lock: int, now: float):
     b.cancel_due = 0.0
     if 200 <= code < 300:
         buf = build_reply_forward(msg)
-        if t.is_invite:
-            cancel_pending(t, now, skip=idx)
+        if t.is_invite and t.uas_code < 200:
+            cancel_pending(t, now, reason_for(code), skip=idx)
         if t.uas_code < 200 or (t.is_invite and t.uas_code < 300):
             if t.uas_code < 200:
                 t.relayed = idx
@@ -142,7 +155,7 @@ def handle_reply(t, idx: int, msg, lock: int, now: float):
     b.reply = build_reply_forward(msg)
     branch_failure(t, idx, lock, b.reply)
     if code >= 600 and t.is_invite and not (cfg.disable_6xx or t.flags & T_DISABLE_6XX):
-        cancel_pending(t, now, skip=idx)
+        cancel_pending(t, now, reason_for(code), skip=idx)
     conclude(t, lock, now)
 
 
@@ -154,12 +167,8 @@ def _provisional(t, idx, b, msg, code, first_reply, now):
         b.retr_due = 0.0  # timer A stops on any provisional reply
         if first_reply or cfg.restart_fr or (code >= 180 and code > prev):
             b.fr_due = now + t.fr_inv
-        if b.flags & B_CANCEL_PENDING:
-            send_cancel(t, b, now)
     elif b.retr_due:
         b.retr_ivl = t.t2  # non-INVITE: retransmit at T2 once a provisional came (timer E)
-    if t.flags & T_CANCELED and b.flags & B_CANCEL_PENDING:
-        send_cancel(t, b, now)
     if t.uas_code >= 200 or (code == 100 and not cfg.relay_100):
         stats.inc(stats.RPL_ABSORBED)
         return

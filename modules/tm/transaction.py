@@ -116,6 +116,8 @@ class Transaction:
         # timers (seconds) and deadlines
         "fr", "fr_inv", "t1", "t2", "end_of_life", "wait_due", "due_reg",
         "branches", "relayed", "first_branch",
+        # the Reason lines of the e2e CANCEL, for branches CANCELed later
+        "cancel_reason",
     )
 
     def __init__(self, tid: str, skey: str, method: str, flags: int = 0, created: float = 0.0):
@@ -153,6 +155,7 @@ class Transaction:
         self.branches: list[Branch] = []
         self.relayed = -1         # branch whose reply was relayed as final, -2 local reply
         self.first_branch = 0     # first branch of the current forking round
+        self.cancel_reason = None  # Reason lines of the received CANCEL (None: none came)
 
     @property
     def is_invite(self) -> bool:
@@ -191,6 +194,7 @@ class Transaction:
             self.uas_code, self.uas_buf, self.uas_totag, self.uas_retr_due, self.uas_retr_ivl,
             self.fr, self.fr_inv, self.t1, self.t2, self.end_of_life, self.wait_due, self.due_reg,
             [b.to_list() for b in self.branches], self.relayed, self.first_branch,
+            self.cancel_reason,
         ]
         if _get_ident() == _OWNER:
             return _pack(rec)
@@ -206,7 +210,7 @@ class Transaction:
          t.on_failure, t.on_reply, t.on_branch, t.on_branch_failure,
          t.uas_code, t.uas_buf, t.uas_totag, t.uas_retr_due, t.uas_retr_ivl,
          t.fr, t.fr_inv, t.t1, t.t2, t.end_of_life, t.wait_due, t.due_reg,
-         branches, t.relayed, t.first_branch) = v
+         branches, t.relayed, t.first_branch, t.cancel_reason) = v
         t.branches = [Branch.from_list(b) for b in branches]
         return t
 

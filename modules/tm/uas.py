@@ -109,9 +109,9 @@ def reply_local(t: Transaction, msg: SipMsg, code: int, reason: str, now: float,
         t.flags |= T_LOCAL_REPLY
         t.relayed = -2
         final_sent(t, code, now)
-        from .cancel import cancel_pending
+        from .cancel import cancel_pending, reason_for
         if t.is_invite:
-            cancel_pending(t, now)
+            cancel_pending(t, now, reason_for(code))
     return 1 if send_upstream(t, buf, code) else -1
 
 
