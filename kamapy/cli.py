@@ -26,7 +26,9 @@ def _parse_defines(values) -> dict[str, str | None]:
 @click.option("--syntax-only", is_flag=True,
               help="With -c: preprocessor and grammar only, no module loading.")
 @click.option("-D", "foreground", count=True,
-              help="Do not daemonize (-D); stay in the foreground with workers (-DD).")
+              help="As Kamailio: -D do not fork (almost): the master serves the first UDP "
+                   "socket itself; -DD do not daemonize (workers as usual); -DDD daemonize "
+                   "(the default).")
 @click.option("-E", "log_stderr", is_flag=True, help="Log to stderr.")
 @click.option("-d", "debug_delta", count=True, help="Raise the debug level by one per -d.")
 @click.option("-m", "shm_mb", type=int, default=DEFAULT_SHM_MB, show_default=True, metavar="MB",

@@ -73,8 +73,12 @@ def _die_with_parent():
 
 
 class Arbiter:
-    def __init__(self, registry, children: list[ChildSpec], pidfile: str | None = None):
+    def __init__(self, registry, children: list[ChildSpec], pidfile: str | None = None,
+                 receiver=None):
         self.registry = registry
+        # -D: the master itself is the SIP receiver of this socket (Kamailio's
+        # "stand-alone receiver"), between its supervision duties
+        self.receiver = receiver
         self.children = children
         self.pidfile = pidfile
         self.signals: list[int] = []
@@ -186,11 +190,17 @@ class Arbiter:
             spec.slot = i + 1
             self.spawn(spec)
         log.info("kamapy started: %d child processes", len(self.children))
+        watch = [self.wake_r]
+        if self.receiver is not None:
+            self._init_receiver()
+            watch.append(self.receiver.sock)
         while not rt.stopping:
             try:
-                select.select([self.wake_r], [], [], 1.0)
+                ready, _, _ = select.select(watch, [], [], 1.0)
             except InterruptedError:
-                pass
+                ready = []
+            if self.receiver is not None and self.receiver.sock in ready:
+                self._receive_one()
             try:
                 while os.read(self.wake_r, 512):
                     pass
@@ -210,6 +220,34 @@ class Arbiter:
 
     def stop(self):
         rt.stopping = True
+
+    # ------------------------------------------------------------------ -D receiver
+    def _init_receiver(self):
+        si = self.receiver
+        if rt.proctable is not None:
+            rt.proctable.set(0, os.getpid(), 0, f"stand-alone receiver @ {si.address}:{si.port}")
+        # Kamailio runs child_init for the main process as for a SIP worker (rank 1)
+        self.registry.child_init_all(1)
+        si.sock.setblocking(False)
+
+    def _receive_one(self):
+        from ..sip.msg import PROTO_UDP, RecvInfo
+        from .receive import receive_msg
+        from .worker import MAX_DATAGRAM, MIN_UDP_PACKET
+        si = self.receiver
+        try:
+            data, addr = si.sock.recvfrom(MAX_DATAGRAM)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as e:
+            log.error("recvfrom on %s failed: %s", si, e)
+            return
+        if len(data) < MIN_UDP_PACKET:
+            return
+        try:
+            receive_msg(data, RecvInfo(addr[0], addr[1], si.address, si.port, PROTO_UDP, si))
+        except Exception:
+            log.exception("processing a message from %s:%s failed", addr[0], addr[1])
 
     def _shutdown(self):
         live = [c for c in self.children if c.pid]

@@ -255,7 +255,20 @@ def serve(opts: Options) -> int:
         print("\n".join(f"ERROR: {p}" for p in e.problems), file=sys.stderr)
         return EXIT_CONFIG_ERROR
 
-    if opts.foreground == 0:
+    mode = fork_mode(opts.foreground, getattr(core, "fork", 1))
+    receiver = None
+    if mode == NO_FORK:
+        # -D (or fork=no): the master itself receives on the first UDP socket; only
+        # the timer and module processes are forked (Kamailio: "do not fork (almost)")
+        udp = [si for si in rt.sockets if si.proto_name == "udp"]
+        if not udp:
+            print("ERROR: no fork mode requires at least one udp listen address, exiting...",
+                  file=sys.stderr)
+            return EXIT_CONFIG_ERROR
+        if len(rt.sockets) > 1:
+            log.warning("using only the first listen address (no fork)")
+        receiver = udp[0]
+    if mode == DAEMON:
         _daemonize()
     if opts.pidfile:
         with open(opts.pidfile, "w") as f:
@@ -263,14 +276,14 @@ def serve(opts: Options) -> int:
 
     from ..proc_counters import MAX_ROWS
     from .arbiter import Arbiter
-    children = _child_specs(core)
+    children = _child_specs(core, sip_workers=receiver is None)
     if len(children) >= MAX_ROWS:  # a process-table slot (and statistics row) each
         print(f"ERROR: {len(children)} child processes asked for (children x listen sockets "
               f"+ timer + modules); at most {MAX_ROWS - 1}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
     from .. import lock_watch
     lock_watch.register()  # the timer process reports locks taken over from dead processes
-    arbiter = Arbiter(registry, children, opts.pidfile)
+    arbiter = Arbiter(registry, children, opts.pidfile, receiver=receiver)
     return arbiter.run()
 
 
@@ -305,14 +318,28 @@ def _parse_alias(alias) -> tuple[str, int, int]:
     return host, port, proto
 
 
-def _child_specs(core):
+# Kamailio's -D count (main.c): none or 3+ = daemonize; -D = do not fork (almost);
+# -DD = do not daemonize, fork the workers as usual. fork=no in the config is -D.
+DAEMON, NO_FORK, FOREGROUND = "daemon", "no-fork", "foreground"
+
+
+def fork_mode(d_count: int, fork_param=1) -> str:
+    count = d_count or (0 if fork_param else 1)  # the command line overrides fork=
+    if count == 1:
+        return NO_FORK
+    if count == 2:
+        return FOREGROUND
+    return DAEMON
+
+
+def _child_specs(core, sip_workers: bool = True):
     from .arbiter import ChildSpec
     from .worker import udp_loop
 
     specs = []
     n = int(getattr(core, "children", 8) or 8)
     rank = 1
-    for si in rt.sockets:
+    for si in (rt.sockets if sip_workers else ()):
         for i in range(n):
             specs.append(ChildSpec(f"udp receiver child={i} sock={si}", rank, _bind(udp_loop, si),
                                    short=f"kamapy-udp-{rank}"))

@@ -183,3 +183,22 @@ def test_socket_block_is_refused_as_kamailio_5_6_refuses_it():
 def test_a_core_param_named_like_socket_workers_still_parses():
     cfg = parse_text("socket_workers = 2\nrequest_route { drop; }\n", name="t.cfg")
     assert apply_core_params(cfg, cfg.sources).socket_workers == 2
+
+
+# ---------------------------------------------------------------- -D / -DD (main.c)
+@pytest.mark.parametrize("d_count, fork_param, mode", [
+    (0, 1, "daemon"),        # no -D: daemonize
+    (1, 1, "no-fork"),       # -D: "do not fork (almost)"
+    (2, 1, "foreground"),    # -DD: "do not daemonize creator"
+    (3, 1, "daemon"),        # -DDD: "daemonize (default)"
+    (0, 0, "no-fork"),       # fork=no is -D
+    (2, 0, "foreground"),    # the command line overrides fork=no
+])
+def test_fork_mode_as_kamailio_counts_D(d_count, fork_param, mode):
+    from kamapy.server.boot import fork_mode
+    assert fork_mode(d_count, fork_param) == mode
+
+
+def test_fork_no_is_read_from_the_config():
+    cfg = parse_text("fork=no\nrequest_route { drop; }\n", name="t.cfg")
+    assert apply_core_params(cfg, cfg.sources).fork == 0

@@ -121,3 +121,42 @@ def test_advertise_headers_equal_kamailios():
     assert re.sub(r"branch=[^;]*", "", ours[0][0]) == re.sub(r"branch=[^;]*", "", theirs[0][0])
     assert [r.replace("ftag=adv-kp", "ftag=T") for r in ours[1]] == \
         [r.replace("ftag=adv-k", "ftag=T") for r in theirs[1]]
+
+
+class _OneD:
+    """Started with a single -D instead of -DD."""
+
+    def command(self):
+        cmd, cwd = super().command()
+        return [("-D" if a == "-DD" else a) for a in cmd], cwd
+
+
+class KamapyOneD(_OneD, KamapyServer):
+    pass
+
+
+class KamailioOneD(_OneD, KamailioServer):
+    pass
+
+
+ONE_D = [("kamapy", KamapyOneD)] + ([("kamailio", KamailioOneD)] if kamailio_path() else [])
+
+
+@pytest.mark.parametrize("name, cls", ONE_D, ids=[s[0] for s in ONE_D])
+def test_single_D_serves_only_the_first_socket_from_the_master(name, cls):
+    port2, = free_udp_ports(1)
+    srv = cls(TWO, fmt={"mpath": MODULES, "port2": port2}) if cls is KamapyOneD else cls(TWO, fmt={"port2": port2})
+    with srv, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(3)
+        s.bind(("127.0.0.1", 0))
+        data, src = _options(srv.port, s, f"oned-{name}")
+        assert src == ("127.0.0.1", srv.port) and data.startswith(b"SIP/2.0 200 OK")
+        # "using only the first listen address (no fork)": the second port is not served
+        s.settimeout(0.5)
+        with pytest.raises(OSError):
+            _options(port2, s, f"oned2-{name}")
+        # no SIP worker processes: the master answered (only timer-type children remain)
+        assert srv.proc.poll() is None
+        if cls is KamapyOneD:
+            assert srv.udp_workers() == []
+            assert "using only the first listen address" in srv.log()
