@@ -59,7 +59,7 @@ class Case:
     actors: list[str]
     steps: list[dict]
     deliberate: str | None = None
-    expires_slack: bool = False   # Contact expires= values compared to the nearest 10 s
+    expires_slack: bool = True    # Contact expires= values compared to the nearest 10 s
 
     @property
     def group(self) -> str:
@@ -96,7 +96,7 @@ def load_case(path: Path) -> Case:
                 raise CaseError(f"{path}: step {i}: '{who}' is not an actor of this case {actors}")
     return Case(id=path.stem, path=path, config=data["config"], summary=data["summary"],
                 actors=list(actors), steps=steps, deliberate=data.get("deliberate"),
-                expires_slack=bool(data.get("expires_slack")))
+                expires_slack=bool(data.get("expires_slack", True)))
 
 
 def all_cases() -> list[Case | CaseError]:

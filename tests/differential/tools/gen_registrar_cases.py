@@ -65,7 +65,7 @@ def register(user, callid, cseq, contacts, extra):
 
 
 def write(name, summary, sends):
-    body = f'config = "registrar"\nsummary = "{summary}"\nactors = ["caller"]\nexpires_slack = true\n'
+    body = f'config = "registrar"\nsummary = "{summary}"\nactors = ["caller"]\n'
     for msg in sends:
         body += f'\n[[step]]\nsend = """\n{msg}"""\n\n[[step]]\nexpect = "caller"\n'
     (OUT / f"{name}.toml").write_text(body)
