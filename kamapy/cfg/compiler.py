@@ -5,13 +5,17 @@ expressions `f(msg) -> int | str | None` and conditions `f(msg) -> bool`. A bloc
 its statements and stops as soon as ctx.flags is set (exit, return, break, drop) —
 no tree is walked per message and no exception is raised on the normal path.
 
-Module and core functions come from the registry: arity, argument kinds (converted
-once here when static) and the route types they may run in are checked now, with the
-route types a route[X] is reachable from worked out over the whole call graph.
+Module and core functions come from the registry: arity and argument kinds (converted
+once here when static) are checked now, and so are route types, the way Kamailio's
+parser checks them: against the block the call stands in, with request_route and every
+route[X] counting as request_route. A call in route[X] that a failure_route (or
+onreply_route ...) reaches through route(X) is accepted, as Kamailio accepts it; when the
+function is not meant for that route type a warning names the call chain.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Callable
@@ -31,11 +35,25 @@ KIND_TYPES = {
     "reply": M.CORE_ONREPLY_ROUTE, "branch": M.BRANCH_ROUTE, "onsend": M.ONSEND_ROUTE,
     "event": M.EVENT_ROUTE,
 }
+# the route type Kamailio's parser checks a call against (cfg.y sets `rt` per block):
+# route[X] is parsed as a request route whatever reaches it
+CHECK_TYPES = {**KIND_TYPES, "route": M.REQUEST_ROUTE}
 KIND_WORDS = {"request": "request_route", "route": "route", "failure": "failure_route",
               "onreply": "onreply_route", "reply": "reply_route", "branch": "branch_route",
               "onsend": "onsend_route", "event": "event_route"}
 _PROTO_IDS = {"udp": 1, "tcp": 2, "tls": 3, "sctp": 4, "ws": 5, "wss": 6}
 _NOT_FLOW = ~(RETURN | BREAK)
+
+log = logging.getLogger("kamapy.cfg")
+
+
+def route_type_ok(allowed: int, rtype: int) -> bool:
+    """May a function flagged `allowed` be called in a block of type `rtype`? Every bit
+    of the block's type must be allowed; an event_route takes any overlap (Kamailio:
+    sr_cmd_flags_match)."""
+    if allowed & rtype == rtype:
+        return True
+    return rtype == M.EVENT_ROUTE and bool(allowed & M.EVENT_ROUTE)
 
 
 class DictRegistry:
@@ -63,6 +81,7 @@ class Routes:
     onreply: dict[str, Callable] = field(default_factory=dict)
     event: dict[str, Callable] = field(default_factory=dict)
     route_types: dict[str, int] = field(default_factory=dict)  # route[X] -> types it runs in (bits)
+    warnings: list[str] = field(default_factory=list)  # "file:line:col: warning: ..." lines
 
     def lookup(self, kind: str, name: str | None = None):
         """A route by block kind (request, route, failure, ...) and name."""
@@ -81,14 +100,17 @@ def compile_routes(cfg: ast.ConfigAst, registry, core_params=None) -> Routes:
     return Compiler(cfg, registry, core_params).compile()
 
 
-def _route_types_of_named(cfg: ast.ConfigAst) -> dict[str, int]:
-    """For each route[X]: the OR of the route types it can be reached from (call graph fixpoint)."""
-    calls: dict[int, set] = {}
+def _block_label(r) -> str:
+    return KIND_WORDS[r.kind] + (f"[{r.name}]" if r.name is not None else "")
 
-    def collect(node, out: set):
+
+def _reach_chains(cfg: ast.ConfigAst) -> dict[str, dict[int, list[str]]]:
+    """For each route[X]: {route type bit: the shortest call chain from a typed block,
+    e.g. ["failure_route[F]", "route(A)", "route(X)"]}, over the whole call graph."""
+    def collect(node, out: list):
         if isinstance(node, ast.RouteCall):
-            if node.name is not None:
-                out.add(node.name)
+            if node.name is not None and node.name not in out:
+                out.append(node.name)
             if node.expr is not None:
                 collect(node.expr, out)
             return
@@ -101,25 +123,35 @@ def _route_types_of_named(cfg: ast.ConfigAst) -> dict[str, int]:
                 if isinstance(v, (ast.Node, list)):
                     collect(v, out)
 
+    calls: dict[int, list] = {}
+    for r in cfg.routes:
+        calls[id(r)] = []
+        collect(r.body, calls[id(r)])
     named = {r.name: r for r in cfg.routes if r.kind == "route"}
-    for r in cfg.routes:
-        s: set = set()
-        collect(r.body, s)
-        calls[id(r)] = s
-    reach: dict[str, int] = {}
-    work = []
-    for r in cfg.routes:
-        if r.kind in KIND_TYPES:
-            for name in calls[id(r)]:
-                work.append((name, KIND_TYPES[r.kind]))
-    while work:
-        name, t = work.pop()
-        if name not in named or (reach.get(name, 0) & t) == t:
+    chains: dict[str, dict[int, list[str]]] = {}
+    for root in cfg.routes:
+        if root.kind not in KIND_TYPES:
             continue
-        reach[name] = reach.get(name, 0) | t
-        for callee in calls[id(named[name])]:
-            work.append((callee, t))
-    return reach
+        t = KIND_TYPES[root.kind]
+        # breadth first, so the chain reported is a shortest one
+        todo = [(name, [_block_label(root)]) for name in calls[id(root)]]
+        seen = set()
+        while todo:
+            name, path = todo.pop(0)
+            if name in seen or name not in named:
+                continue
+            seen.add(name)
+            path = path + [f"route({name})"]
+            chains.setdefault(name, {}).setdefault(t, path)
+            todo.extend((callee, path) for callee in calls[id(named[name])])
+    return chains
+
+
+def _or(chains: dict[int, list[str]]) -> int:
+    bits = 0
+    for t in chains:
+        bits |= t
+    return bits
 
 
 def _type_names(bits: int) -> list[str]:
@@ -139,9 +171,12 @@ class Compiler:
         for decl in cfg.flags:
             for i, (name, num) in enumerate(decl.flags):
                 self.flags[name] = num if num is not None else i
-        self.route_types = _route_types_of_named(cfg)
-        self.cur_types = M.REQUEST_ROUTE      # route type bits of the block being compiled
+        self.chains = _reach_chains(cfg)
+        self.route_types = {name: _or(c) for name, c in self.chains.items()}
+        self.cur_types = M.REQUEST_ROUTE      # the route type calls are checked against
         self.cur_block = ""
+        self.cur_chains: dict[int, list[str]] = {}  # route[X]: other types reaching it
+        self.warnings: list[str] = []
         self._pv = None
 
     # ------------------------------------------------------------ driver
@@ -151,11 +186,9 @@ class Compiler:
         for r in named:
             self.boxes[r.name] = [None]
         for r in self.cfg.routes:
-            if r.kind == "route":
-                self.cur_types = self.route_types.get(r.name) or M.REQUEST_ROUTE
-            else:
-                self.cur_types = KIND_TYPES[r.kind]
-            self.cur_block = KIND_WORDS[r.kind] + (f"[{r.name}]" if r.name else "")
+            self.cur_types = CHECK_TYPES[r.kind]
+            self.cur_chains = self.chains.get(r.name, {}) if r.kind == "route" else {}
+            self.cur_block = _block_label(r)
             body = self.block(r.body)
             if r.kind == "route":
                 self.boxes[r.name][0] = body
@@ -171,6 +204,7 @@ class Compiler:
                          "event": routes.event, "onsend": {}}[r.kind]
                 table[r.name if r.name is not None else "0"] = body
         routes.route_types = dict(self.route_types)
+        routes.warnings = list(self.warnings)
         self.routes = routes
         if self.problems:
             raise ConfigError(self.problems)
@@ -428,16 +462,25 @@ class Compiler:
 
     def check_route_type(self, fn: M.Function, c: ast.Call):
         allowed = fn.route_types
-        bits = self.cur_types
-        bad = [t for t in M.ROUTE_TYPE_NAMES if bits & t and not allowed & t]
-        if self.cur_types == M.EVENT_ROUTE:  # event routes accept any overlap (Kamailio EVENT_ROUTE)
-            bad = [] if allowed & M.EVENT_ROUTE else [M.ONEVENT_ROUTE]
-        if bad:
-            where = ", ".join(M.ROUTE_TYPE_NAMES[t] for t in bad)
+        if not route_type_ok(allowed, self.cur_types):
+            # Kamailio: "Command cannot be used in the block", a start-up error
+            where = M.ROUTE_TYPE_NAMES.get(self.cur_types) or "/".join(_type_names(self.cur_types))
             hint = "allowed in: " + (", ".join(_type_names(allowed)) or "no route type")
             if self.cur_block.startswith("route["):
-                hint = f"{self.cur_block} is called from {where}; " + hint
-            self.error(c.pos, f"function '{c.name}' cannot be used in {where}", hint)
+                hint = "a route[] block is checked as request_route, whatever calls it; " + hint
+            self.error(c.pos, f"function '{c.name}' cannot be used in {where} ({self.cur_block})", hint)
+            return
+        # reached through route(): Kamailio runs it anyway; say where it may misbehave
+        for t, chain in self.cur_chains.items():
+            if not route_type_ok(allowed, t):
+                self.warn(c.pos, f"function '{c.name}' is not meant for {M.ROUTE_TYPE_NAMES[t]}, reached as "
+                                 + " -> ".join(chain + [f"{c.name}()"])
+                                 + "; it runs there all the same, as in Kamailio")
+
+    def warn(self, pos: Position | None, message: str):
+        where = f"{pos.file}:{pos.line}:{pos.col}: " if pos is not None else ""
+        self.warnings.append(f"{where}warning: {message}")
+        log.warning("%s%s", where, message)
 
     def argument(self, fn: M.Function, i: int, spec: M.Arg, expr) -> tuple[bool, object]:
         """(is_dynamic, value): a static value converted now, or a getter f(msg)."""

@@ -73,13 +73,11 @@ def test_wrong_parameter_count():
     assert e.first.pos.line == 2 and "takes 1 to 2 parameters, 3 given" in e.first.message
 
 
-def test_function_not_allowed_in_route_type_through_route_call():
-    text = ("request_route { route(X); }\nfailure_route[F] {\n  route(X);\n}\n"
-            "route[X] {\n  only_request();\n}\n")
-    e = error_of(text, compile=True)
-    p = e.first
-    assert (p.pos.line, p.pos.col) == (6, 3)
-    assert "cannot be used in failure_route" in p.message and "route[X] is called from" in p.hint
+def test_function_not_allowed_directly_in_failure_route():
+    text = "request_route { exit; }\nfailure_route[F] {\n  only_request();\n}\n"
+    p = error_of(text, compile=True).first
+    assert (p.pos.line, p.pos.col) == (3, 3)
+    assert "cannot be used in failure_route" in p.message and "allowed in: request_route" in p.hint
 
 
 def test_function_allowed_when_reached_only_from_allowed_types():
