@@ -30,6 +30,7 @@ def mod_init():
     from kamapy.timer import register_timer
 
     from . import cancel, store, timers
+    from .relay import post_script
     from .replies import reply_hook
 
     cfg.load(exports.values)
@@ -38,6 +39,8 @@ def mod_init():
     stats.bind()
     if reply_hook not in rt.reply_hooks:
         rt.reply_hooks.append(reply_hook)
+    if post_script not in rt.post_script_hooks:
+        rt.post_script_hooks.append(post_script)
     try:
         from kamapy_modules import sl
         sl.add_stateful_reply(has_transaction, stateful_send_reply)

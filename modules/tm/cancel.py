@@ -170,11 +170,12 @@ def send_cancel(t: Transaction, b: Branch, now: float, reason_hdr: str = ""):
         return
     b.flags = (b.flags | B_CANCEL_SENT) & ~B_CANCEL_PENDING
     b.retr_due = 0.0
+    # the CANCEL has a timer of its own: retransmitted (UDP) for fr_timer, then left;
+    # the INVITE branch keeps its final response timer and ends (487 or 408) by it
+    b.cancel_end = now + t.fr
     if b.proto == 1:
         b.cancel_ivl = t.t1
         b.cancel_due = now + t.t1
-    # wait fr_timer for the 487; then the branch ends as timed out
-    b.fr_due = now + t.fr
     send_branch(b, b.cancel)
 
 
@@ -190,8 +191,10 @@ def cancel_branch(t: Transaction, idx: int, now: float, reason_hdr: str = ""):
         b.reason = "Request Terminated"
         b.retr_due = b.fr_due = 0.0
     else:
+        # retransmissions go on, the branch ends by its final response timer (Kamailio:
+        # "wait for the final timeout"), or is CANCELed when it replies
         b.flags |= B_CANCEL_PENDING
-        if not b.fr_due or b.fr_due > now + t.fr:
+        if not b.fr_due:
             b.fr_due = now + t.fr
 
 
@@ -227,9 +230,9 @@ def cancel_replied(b: Branch):
 
 
 def retransmit_cancel(t: Transaction, b: Branch, now: float):
-    if b.flags & B_CANCEL_REPLIED or b.cancel is None:
+    if b.flags & B_CANCEL_REPLIED or b.cancel is None or now >= b.cancel_end:
         b.cancel_due = 0.0
         return
     send_branch(b, b.cancel)
     b.cancel_ivl = min(b.cancel_ivl * 2, t.t2)
-    b.cancel_due = now + b.cancel_ivl
+    b.cancel_due = now + b.cancel_ivl if now + b.cancel_ivl < b.cancel_end else 0.0

@@ -71,6 +71,7 @@ PARAMS = [
     Param("use_dns_failover", int, 0),
     Param("tw_append", str, ""),
     Param("remap_503_500", int, 1),
+    Param("delayed_reply", int, 1),
 ]
 
 
@@ -104,6 +105,7 @@ class TmConfig:
         self.local_cancel_reason = bool(v["local_cancel_reason"])
         self.ac_extra_hdrs = v["ac_extra_hdrs"]
         self.remap_503_500 = bool(v["remap_503_500"])
+        self.delayed_reply = bool(v["delayed_reply"])
         self.failure_exec_mode = v["failure_exec_mode"]
 
 

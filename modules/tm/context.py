@@ -36,7 +36,7 @@ OWNED = -2      # Current.lock: the transaction is new, in this process only (no
 
 class Current:
     __slots__ = ("msg", "txn", "lock", "pending", "route", "branch", "reply", "reply_code",
-                 "precheck_key", "searched")
+                 "precheck_key", "searched", "delayed_error")
 
     def __init__(self):
         self.msg = None
@@ -49,6 +49,7 @@ class Current:
         self.reply_code = 0
         self.precheck_key = None
         self.searched = False  # a lookup ran for msg and found nothing (T_UNDEFINED vs NULL)
+        self.delayed_error = 0  # a failed t_relay's error, replied at the end of the script
 
     def reset(self, msg):
         self.msg = msg
@@ -61,6 +62,7 @@ class Current:
         self.reply_code = 0
         self.precheck_key = None
         self.searched = False
+        self.delayed_error = 0
 
 
 cur = Current()

@@ -219,6 +219,7 @@ def t_reply(msg, code: int, reason: str) -> int:
         return -1
     now = time.time()
     req = msg if msg.type != REPLY else None
+    c.delayed_error = 0  # the script answered: no delayed error reply
 
     def change(t):
         m = req if req is not None else request_msg(t)
@@ -256,6 +257,8 @@ def w_t_retransmit_reply(msg) -> int:
 
 
 def w_t_release(msg) -> int:
+    for_msg(msg).delayed_error = 0
+
     def change(t):
         put_on_wait(t, time.time())
     return _modify(msg, change)

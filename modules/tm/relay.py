@@ -25,7 +25,7 @@ from kamapy.sip.reply import build_reply
 from . import outbox, stats
 from .cancel import cancel_transaction
 from .config import cfg
-from .context import OWNED, Current, for_msg
+from .context import OWNED, Current, cur, for_msg
 from .failure import RURI0_KEY
 from .matching import invite_tid, request_tid
 from .store import store
@@ -169,7 +169,6 @@ def newtran(msg) -> int:
             return 0
     now = time.time()
     t = new_transaction(msg, tid, key, now, c)
-    trying = _trying(t, msg)
     save_script_state(t, msg)
     if not st.add(t):
         old = lookup(tid, key)
@@ -178,8 +177,6 @@ def newtran(msg) -> int:
         return 0
     stats.inc(stats.TRANSACTIONS)
     c.txn = t
-    if trying:
-        _sent_trying(t)
     return 1
 
 
@@ -228,6 +225,38 @@ def _kill(t: Transaction, msg, err: int, now: float):
     reply_local(t, msg, code, reason, now)
 
 
+def _fail(t: Transaction, msg, c: Current, err: int, now: float):
+    """t_relay failed in request_route: with delayed_reply (Kamailio's default) tm's
+    error reply waits for the end of the script, which may still reply, relay again or
+    release the transaction (post_script); else it goes now."""
+    if cfg.delayed_reply:
+        c.delayed_error = err
+    else:
+        _kill(t, msg, err, now)
+
+
+def post_script(msg):
+    """rt.post_script_hooks: the delayed error reply of a failed t_relay (Kamailio:
+    t_unref, REQ_ERR_DELAYED)."""
+    c = cur
+    if c.msg is not msg or not c.delayed_error or c.txn is None:
+        return
+    err, c.delayed_error = c.delayed_error, 0
+    st = store()
+    lock = st.lock(c.txn.tid)
+    opened = outbox.hold()
+    try:
+        t = st.load(c.txn.tid)
+        if t is None:
+            return
+        _kill(t, msg, err, time.time())
+        st.save(t)
+        c.txn = t
+    finally:
+        st.unlock(lock)
+        outbox.flush(opened)
+
+
 def _relay_new(msg, c: Current, proxy, now: float) -> int:
     tid, key = cached_tid(msg)
     st = store()
@@ -245,7 +274,9 @@ def _relay_new(msg, c: Current, proxy, now: float) -> int:
         ser_error.set_error(e.code)
         save_script_state(t, msg)
         opened = outbox.hold()
-        _kill(t, msg, e.code, now)
+        if trying:  # sent before the forwarding is tried, as Kamailio does
+            _sent_trying(t)
+        _fail(t, msg, c, e.code, now)
         if st.add(t):
             stats.inc(stats.TRANSACTIONS)
             outbox.flush(opened)
@@ -285,7 +316,7 @@ def _send_failed(t: Transaction, msg, indexes, sent: int, now: float) -> int:
                 b.retr_due = b.fr_due = 0.0
         if not sent:
             ser_error.set_error(ser_error.E_SEND)
-            _kill(fresh, msg, ser_error.E_SEND, now)
+            _fail(fresh, msg, for_msg(msg), ser_error.E_SEND, now)
         st.save(fresh)
         for_msg(msg).txn = fresh
     finally:
@@ -303,6 +334,8 @@ def _relay_existing(msg, c: Current, proxy, now: float) -> int:
         t = st.load(c.txn.tid)
         if t is None:
             return ser_error.E_UNSPEC
+        if t.uas_code < 100 and _trying(t, msg):
+            _sent_trying(t)  # t_newtran sent none: t_relay does, before forwarding
         if t.flags & T_CANCELED:
             ser_error.set_error(ser_error.E_CANCELED)
             return ser_error.E_CANCELED
@@ -317,16 +350,18 @@ def _relay_existing(msg, c: Current, proxy, now: float) -> int:
             indexes = add_branches(t, msg, now, proxy, lock=lock)
         except RelayError as e:
             ser_error.set_error(e.code)
-            _kill(t, msg, e.code, now)
+            _fail(t, msg, c, e.code, now)
             st.save(t)
             return e.code
         save_script_state(t, msg)
         if first and t.on_failure and msg.lumps:
             t.req_lumped = saved_request(msg)
         sent = send_branches(t, indexes)
-        if not sent:
+        if sent:
+            c.delayed_error = 0  # relayed after all: no error reply at the end
+        else:
             ser_error.set_error(ser_error.E_SEND)
-            _kill(t, msg, ser_error.E_SEND, now)
+            _fail(t, msg, c, ser_error.E_SEND, now)
         st.save(t)
         return 1 if sent else ser_error.E_SEND
     finally:

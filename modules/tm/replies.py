@@ -168,7 +168,9 @@ def _provisional(t, idx, b, msg, code, first_reply, now):
         if first_reply or cfg.restart_fr or (code >= 180 and code > prev):
             b.fr_due = now + t.fr_inv
     elif b.retr_due:
-        b.retr_ivl = t.t2  # non-INVITE: retransmit at T2 once a provisional came (timer E)
+        # non-INVITE: once a provisional came, the next retransmission is T2 away (timer E)
+        b.retr_ivl = t.t2
+        b.retr_due = now + t.t2
     if t.uas_code >= 200 or (code == 100 and not cfg.relay_100):
         stats.inc(stats.RPL_ABSORBED)
         return

@@ -123,7 +123,9 @@ def build_branch(t: Transaction, msg, idx: int, dest, proxy, now: float, lock: i
             raise RelayError(ser_error.E_BAD_ADDRESS) from None
         si = choose_socket(PROTO_UDP, af, sock if not isinstance(sock, tuple) else None)
         if si is None:
-            raise RelayError(ser_error.E_NO_SOCKET)
+            # no socket of that address family: Kamailio's uri2dst fails, "unresolvable"
+            log.error("t_relay: no socket to send to %s (af %s)", host, af)
+            raise RelayError(ser_error.E_BAD_ADDRESS)
         params = ";rport" if msg.xflags & FL_ADD_LOCAL_RPORT else ""
         via = via_value(si.via_host, si.via_port, "udp", our_branch(t.tid, idx), params)
         buf = build_request(msg, via, "udp", force_rport=bool(msg.xflags & FL_FORCE_RPORT))

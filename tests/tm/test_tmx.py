@@ -96,12 +96,25 @@ def test_t_relay_to_tcp_is_refused(lab):
 
 def test_t_relay_error_sends_stateful_error(lab):
     inv = request(lab, user="nobody")
-    inv.set_ruri("sip:nobody@no-such-host.invalid")
+    inv.set_ruri("sip:nobody@[::1]:5999")  # no IPv6 socket: unresolvable, as Kamailio says
     rc = relay.relay(inv)
     assert rc < 0
+    # delayed_reply: the error reply waits for the end of the script
+    assert [d for d in lab.uac.drain(0.2) if status(d) != 100] == []
+    relay.post_script(inv)
     got = [d for d in lab.uac.drain(0.2) if status(d) != 100]
-    assert got and status(got[0]) >= 400
+    assert got and status(got[0]) == 478
     assert method(got[0]) is None
+
+
+def test_t_relay_error_reply_skipped_when_the_script_replied(lab):
+    inv = request(lab, user="nobody")
+    inv.set_ruri("sip:nobody@[::1]:5999")
+    assert relay.relay(inv) < 0
+    assert fn.t_reply(inv, 404, "Not Here") == 1
+    relay.post_script(inv)
+    got = [status(d) for d in lab.uac.drain(0.2) if status(d) != 100]
+    assert got == [404]
 
 
 def test_t_reply_callid(lab):
