@@ -1,6 +1,6 @@
-"""Printing results: -F json (indented JSON), table (aligned columns for lists of
-records, key/value rows for a record, one line per item otherwise) or raw (the
-server's reply exactly as received)."""
+"""Printing results: -F json (indented JSON), table (aligned columns for lists of flat
+records, key/value rows for a flat record, an indented tree for nested results such as
+ul.dump, one line per item otherwise) or raw (the server's reply exactly as received)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,50 @@ def _columns(rows: list[list[str]], header: list[str] | None = None) -> str:
     return "\n".join(lines)
 
 
+def _structured(v) -> bool:
+    """A value a table cell cannot show well: a record, or a list holding records/lists."""
+    return (isinstance(v, dict) and bool(v)) or (
+        isinstance(v, list) and any(isinstance(x, (dict, list)) for x in v))
+
+
+def _nested(value) -> bool:
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return any(_structured(v) for v in items)
+
+
+def _tree(value, indent: int, out: list[str]):
+    pad = "  " * indent
+    if isinstance(value, dict):
+        width = max((len(str(k)) for k in value if not isinstance(value[k], (dict, list))), default=0)
+        for k, v in value.items():
+            if isinstance(v, (dict, list)) and v:
+                out.append(f"{pad}{k}:")
+                _tree(v, indent + 1, out)
+            else:
+                out.append(f"{pad}{str(k).ljust(width)}  {_cell(v)}".rstrip())
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            if isinstance(v, (dict, list)) and v:
+                out.append(f"{pad}- [{i}]")
+                _tree(v, indent + 1, out)
+            else:
+                out.append(f"{pad}- {_cell(v)}")
+    else:
+        out.append(pad + _cell(value))
+
+
+def as_tree(result) -> str:
+    """An indented tree (kamcli's way with nested RPC results)."""
+    out: list[str] = []
+    _tree(result, 0, out)
+    return "\n".join(out)
+
+
 def as_table(result) -> str:
+    if isinstance(result, dict) and _nested(result):
+        return as_tree(result)
+    if isinstance(result, list) and any(_nested(r) or isinstance(r, list) for r in result):
+        return as_tree(result)
     if isinstance(result, dict):
         if not result:
             return ""

@@ -58,6 +58,19 @@ def test_table_output():
     assert output.render({"a": 1}, "json") == '{\n  "a": 1\n}'
 
 
+def test_nested_results_print_as_a_tree():
+    """ul.dump's shape: a record of lists of records, readable line by line."""
+    dump = {"Domains": [{"Domain": {"Domain": "location", "Size": 1024, "AoRs": [
+        {"Info": {"AoR": "alice", "Contacts": [{"Contact": {"Address": "sip:a@1.2.3.4", "Q": -1}}]}}]}}]}
+    text = output.as_table(dump)
+    assert text.splitlines() == [
+        "Domains:", "  - [0]", "    Domain:", "      Domain  location", "      Size    1024", "      AoRs:",
+        "        - [0]", "          Info:", "            AoR  alice", "            Contacts:",
+        "              - [0]", "                Contact:", "                  Address  sip:a@1.2.3.4",
+        "                  Q        -1"]
+    assert "{" not in text
+
+
 def test_rpc_values():
     assert rpc_value("s:12") == "12" and rpc_value("i:0x10") == 16
     assert rpc_value("12") == 12 and rpc_value("1.5") == 1.5 and rpc_value("abc") == "abc"

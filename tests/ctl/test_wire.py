@@ -144,6 +144,11 @@ def test_kamapyctl_ul_add_show_rm(ul_server):
     res = kamapyctl(server, "-F", "json", "ul", "show", "bob")
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["Contacts"][0]["Contact"]["Address"] == "sip:bob@192.0.2.7:5060"
+    # the default output is for people: an indented tree, one value a line, no JSON
+    res = kamapyctl(server, "ul", "show")
+    assert res.returncode == 0, res.stderr
+    assert ["Address", "sip:bob@192.0.2.7:5060"] in [ln.split() for ln in res.stdout.splitlines()]
+    assert "{" not in res.stdout
     assert kamapyctl(server, "ul", "rm", "bob").returncode == 0
     res = kamapyctl(server, "ul", "show", "bob")
     assert res.returncode == 1 and res.stderr.startswith("Error: ") and "Traceback" not in res.stderr
