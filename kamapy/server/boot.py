@@ -167,12 +167,11 @@ def _make_sockets(core) -> list[SocketInfo]:
         if proto != "udp":
             log.warning("listen %s:%s:%s: only UDP is served so far; skipped", proto, spec.host, spec.port)
             continue
-        if len(spec.hosts) > 1:
-            # Kamailio binds several addresses to one socket only for SCTP
-            log.warning("listen %s: a multihomed (a, b) address list is for SCTP; UDP binds "
-                        "only its first address %s", spec, spec.host)
-        sockets.append(SocketInfo(proto, spec.host, spec.port or int(getattr(core, "port", 0) or 5060),
-                                  spec.advertise_host, spec.advertise_port, spec.name))
+        # udp:(a, b):port: Kamailio 5.6 answers on each address (one UDP socket each;
+        # only SCTP binds several addresses to one socket)
+        for host in (spec.hosts or (spec.host,)):
+            sockets.append(SocketInfo(proto, host, spec.port or int(getattr(core, "port", 0) or 5060),
+                                      spec.advertise_host, spec.advertise_port, spec.name))
     return sockets
 
 

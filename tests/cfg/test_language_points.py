@@ -155,7 +155,7 @@ def test_name_needs_a_quoted_string():
     assert (e.first.pos.line, e.first.pos.col) == (1, 32)
 
 
-def test_udp_sockets_bound_tcp_and_multihomed_warned(monkeypatch):
+def test_udp_sockets_made_tcp_warned_multihomed_one_per_address(monkeypatch):
     from kamapy.cfg.core_params import CoreParams
     from kamapy.server import boot
     seen = []
@@ -165,9 +165,10 @@ def test_udp_sockets_bound_tcp_and_multihomed_warned(monkeypatch):
         "advertise 1.2.3.4:5080\n"), "port": 5060})
     socks = boot._make_sockets(core)
     assert [(s.proto_name, s.address, s.port, s.via_host, s.via_port) for s in socks] == \
-        [("udp", "127.0.0.1", 5991, "1.2.3.4", 5080), ("udp", "127.0.0.1", 5993, "1.2.3.4", 5080)]
+        [("udp", "127.0.0.1", 5991, "1.2.3.4", 5080), ("udp", "127.0.0.1", 5993, "1.2.3.4", 5080),
+         ("udp", "127.0.0.2", 5993, "1.2.3.4", 5080)]
     text = "\n".join(seen)
-    assert "only UDP is served" in text and "multihomed" in text
+    assert "only UDP is served" in text and "tcp:127.0.0.1:5991" in text
 
 
 # ---------------------------------------------------------------- socket = { } (Kamailio 5.7)

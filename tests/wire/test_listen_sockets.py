@@ -160,3 +160,29 @@ def test_single_D_serves_only_the_first_socket_from_the_master(name, cls):
         if cls is KamapyOneD:
             assert srv.udp_workers() == []
             assert "using only the first listen address" in srv.log()
+
+
+MULTI = HEAD + """listen=udp:(127.0.0.1, 127.0.0.2):{port}
+request_route {
+    sl_send_reply("200", "OK $Ri");
+}
+"""
+
+
+@pytest.mark.parametrize("name, cls", SERVERS, ids=[s[0] for s in SERVERS])
+def test_multihomed_udp_listen_answers_on_each_address(name, cls):
+    # Kamailio 5.6.3 answers on both addresses of udp:(a, b):port, each from its own
+    with _server(cls, MULTI, {}) as srv:
+        for ip in ("127.0.0.1", "127.0.0.2"):
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.settimeout(3)
+                s.bind(("127.0.0.1", 0))
+                me = s.getsockname()[1]
+                s.sendto((f"OPTIONS sip:{ip}:{srv.port} SIP/2.0\r\n"
+                          f"Via: SIP/2.0/UDP 127.0.0.1:{me};branch=z9hG4bK-mh-{name}-{ip}\r\n"
+                          f"From: <sip:a@127.0.0.1>;tag=mh\r\nTo: <sip:b@127.0.0.1>\r\n"
+                          f"Call-ID: mh-{name}-{ip}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").encode(),
+                         (ip, srv.port))
+                data, src = s.recvfrom(65535)
+                assert src == (ip, srv.port)
+                assert data.startswith(f"SIP/2.0 200 OK {ip}\r\n".encode()), data
