@@ -219,6 +219,7 @@ class ModuleRegistry:
                 exports.values[pname].append(v)
             else:
                 exports.values[pname] = v
+            exports.param_pos[pname] = pos
 
     # ------------------------------------------------------------------ lookups
     def lookup_function(self, name: str) -> Function | None:
@@ -235,6 +236,19 @@ class ModuleRegistry:
                 yield cmd
 
     # ------------------------------------------------------------------ lifecycle
+    def check_all(self) -> list[Problem]:
+        """Every module's parameter checks (ModuleExports.check), at the modparam that
+        caused each problem when the module names one."""
+        problems = []
+        for name in self.order:
+            exports = self.modules[name]
+            if exports.check is None:
+                continue
+            for pname, message in exports.check() or ():
+                f, ln, c = _pos(exports.param_pos.get(pname) if pname else None)
+                problems.append(Problem(f"module {name!r}: {message}", f, ln, c))
+        return problems
+
     def mod_init_all(self):
         for name in self.order:
             exports = self.modules[name]

@@ -148,10 +148,14 @@ class ModuleExports:
     mod_init: Callable[[], int | None] | None = None      # in the master, after all modparams
     child_init: Callable[[int], int | None] | None = None  # in every child, with its rank
     destroy: Callable[[], None] | None = None
+    # after every modparam, before mod_init, and by `kamapy -c` too: the parameter checks
+    # mod_init would fail on, as [(param name or None, message)], so -c catches them
+    check: Callable[[], list[tuple[str | None, str]]] | None = None
     doc: str = ""
 
     # filled by the loader
     values: dict[str, Any] = field(default_factory=dict)
+    param_pos: dict[str, Any] = field(default_factory=dict)  # modparam name -> where the config set it
 
     def param(self, name: str) -> Any:
         """The configured value of a modparam (its default if the config did not set it)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Callable
 
 from .core_params import apply_core_params
-from .errors import ConfigError, Problem
+from .errors import ConfigError, Position, Problem
 from .parser import parse_config
 
 
@@ -27,7 +27,17 @@ def check_config(path: str, defines: dict | None = None, syntax_only: bool = Fal
             registry = load_modules(cfg, params)
             from .compiler import compile_routes
 
-            compile_routes(cfg, registry, params)
+            problems = []
+            try:
+                compile_routes(cfg, registry, params)
+            except ConfigError as e:
+                problems.extend(e.problems)
+            # what mod_init would refuse at start-up (Kamailio finds it only then)
+            for p in (registry.check_all() if hasattr(registry, "check_all") else []):
+                pos = Position(p.file, p.line, p.col) if p.file else None
+                problems.append(cfg.sources.problem(pos, p.message) if cfg.sources else Problem(pos, p.message))
+            if problems:
+                raise ConfigError(problems)
     except ConfigError as e:
         n = len(e.problems)
         return False, f"{e.report()}\nERROR: bad config file ({n} error{'s' if n != 1 else ''})"

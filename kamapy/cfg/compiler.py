@@ -154,6 +154,12 @@ def _or(chains: dict[int, list[str]]) -> int:
     return bits
 
 
+def _rt_name(rtype: int) -> str:
+    if rtype == M.EVENT_ROUTE:
+        return "event_route"
+    return M.ROUTE_TYPE_NAMES.get(rtype) or "/".join(_type_names(rtype))
+
+
 def _type_names(bits: int) -> list[str]:
     return [n for b, n in M.ROUTE_TYPE_NAMES.items() if bits & b]
 
@@ -452,6 +458,13 @@ class Compiler:
             self.error(c.pos, f"function '{c.name}' takes {want} parameter{'s' if fn.max_args != 1 else ''}, "
                               f"{nargs} given")
         self.check_route_type(fn, c)
+        for a in c.args:
+            if _has_call(a):
+                # Kamailio: "use of function execution inside params not allowed"
+                self.error(getattr(a, "pos", None) or c.pos,
+                           f"a function call cannot be a parameter of '{c.name}'",
+                           "call it first and pass $rc, e.g. f(); g(\"$rc\");")
+                return _ret_one if mode == "stmt" else (lambda msg: 0)
         args = []
         for i, spec in enumerate(fn.args):
             if i < nargs:
@@ -464,7 +477,7 @@ class Compiler:
         allowed = fn.route_types
         if not route_type_ok(allowed, self.cur_types):
             # Kamailio: "Command cannot be used in the block", a start-up error
-            where = M.ROUTE_TYPE_NAMES.get(self.cur_types) or "/".join(_type_names(self.cur_types))
+            where = _rt_name(self.cur_types)
             hint = "allowed in: " + (", ".join(_type_names(allowed)) or "no route type")
             if self.cur_block.startswith("route["):
                 hint = "a route[] block is checked as request_route, whatever calls it; " + hint
@@ -473,7 +486,7 @@ class Compiler:
         # reached through route(): Kamailio runs it anyway; say where it may misbehave
         for t, chain in self.cur_chains.items():
             if not route_type_ok(allowed, t):
-                self.warn(c.pos, f"function '{c.name}' is not meant for {M.ROUTE_TYPE_NAMES[t]}, reached as "
+                self.warn(c.pos, f"function '{c.name}' is not meant for {_rt_name(t)}, reached as "
                                  + " -> ".join(chain + [f"{c.name}()"])
                                  + "; it runs there all the same, as in Kamailio")
 
@@ -550,6 +563,9 @@ class Compiler:
             return False, None
 
     def route_call(self, r: ast.RouteCall, mode: str):
+        if self.cur_types == M.ONSEND_ROUTE:
+            self.error(r.pos, "route() is not allowed in onsend_route",
+                       "onsend_route takes only if, drop/exit/return, flags, log and module functions")
         max_depth = self.max_depth
         if r.name is not None:
             box = self.boxes.get(r.name)
@@ -776,6 +792,10 @@ class Compiler:
     def elem_compare(self, op: str, attr: ast.MsgAttr, right, pos) -> Callable:
         """method/uri/src_ip/... compared the way Kamailio's expression elements are."""
         name = attr.name
+        if name in ("snd_ip", "to_ip") and self.cur_types != M.ONSEND_ROUTE:
+            # Kamailio's parser: "snd_ip allowed only in onsend_routes" (route[] counts as request_route)
+            self.error(attr.pos if getattr(attr, "pos", None) else pos, f"{name} is allowed only in onsend_route",
+                       "it names where an outgoing message goes, known only in onsend_route")
         get = GETTERS[name]
         negate = op in ("!=", "ne", "!~")
         if isinstance(right, ast.Myself):

@@ -171,6 +171,16 @@ def rpc_echo(_rpc, params):
     return out
 
 
+def check():
+    """What mod_init would refuse, for `kamapy -c` (Kamailio's jsonrpcs: 1 is HTTP,
+    which needs xhttp; kamapy has no xhttp)."""
+    transport = exports.param("transport")
+    if _required(transport, TRANSPORT_HTTP) and not http_hook.xhttp_available():
+        return [("transport", f"transport {transport} asks for HTTP (bit 1), which needs the xhttp module "
+                              "(not loaded); use 2 for the FIFO, 4 for the datagram socket")]
+    return []
+
+
 def _check_transport(value):
     if value < 0 or value > 15:
         raise ValueError("transport is a bit mask: 0 all, 1 http, 2 fifo, 4 datagram")
@@ -198,6 +208,7 @@ exports = ModuleExports(
         Function("jsonrpc_dispatch", w_jsonrpc_dispatch, (), REQUEST_ROUTE),
         Function("jsonrpc_exec", w_jsonrpc_exec, (Arg("spve"),), ANY_ROUTE),
     ],
+    check=check,
     rpc=[RpcCommand("jsonrpc.echo", rpc_echo, "Sample echo command")],
     pvs=[PvDef("jsonrpl", plain_reply.JsonrplPv, inner="required")],
     procs=[],          # filled by mod_init from the transport parameter
