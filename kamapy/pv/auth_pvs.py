@@ -30,7 +30,8 @@ def _field(read):
 
 
 def _param(name):
-    return _field(lambda d: d.params.get(name))
+    # with credentials present, a missing field reads as "" (Kamailio's empty str)
+    return _field(lambda d: d.params.get(name) or "")
 
 
 def _user(d):
@@ -39,7 +40,7 @@ def _user(d):
 
 def _domain(d):
     username = d.params.get("username") or ""
-    return username.split("@", 1)[1] if "@" in username else None
+    return username.split("@", 1)[1] if "@" in username else ""
 
 
 PVS = [

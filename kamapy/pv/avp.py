@@ -90,7 +90,7 @@ class AvpPv(Pv):
         if index is None:
             return values[0]
         if index is INDEX_ALL:
-            return ",".join(to_str(v) for v in values)
+            return ", ".join(to_str(v) for v in values)
         try:
             index = resolve_index(index, msg)
         except TransformError:

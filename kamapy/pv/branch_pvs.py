@@ -43,7 +43,7 @@ class BranchPv(Pv):
 
     def get(self, msg):
         if self.count:
-            return len(msg.branches)
+            return len(msg.branches) or None  # Kamailio: no branch at all reads $null
         branch = self._branch(msg)
         if branch is None:
             return None

@@ -16,6 +16,24 @@ from .values import to_str
 ALL_HEADERS = "*"
 
 
+def header_body(msg, hf) -> str:
+    """The body as Kamailio's $hdr gives it: leading whitespace dropped, but trailing
+    whitespace and folding kept as received (hf.value is the normalised body)."""
+    value = hf.value
+    text = msg.text
+    end = hf.end
+    if text[end - 1:end] == "\n":
+        end -= 1
+    if text[end - 1:end] == "\r":
+        end -= 1
+    if text.endswith(value, hf.start, end):
+        return value
+    start = text.find(":", hf.start, end) + 1
+    while start < end and text[start] in " \t":
+        start += 1
+    return text[start:end]
+
+
 class HeaderPv(Pv):
     """$hdr(name): the first body; $(hdr(name)[n]) the n-th (negative from the end)."""
 
@@ -45,14 +63,14 @@ class HeaderPv(Pv):
             if index is None or index == 0:
                 if key == ALL_HEADERS:
                     headers = msg.headers
-                    return headers[0].value if headers else None
+                    return header_body(msg, headers[0]) if headers else None
                 hf = msg.get_header(key)
-                return hf.value if hf is not None else None
+                return header_body(msg, hf) if hf is not None else None
             fields = msg.headers if key == ALL_HEADERS else msg.get_headers(key)
         except SipParseError:
             return None
         if index is INDEX_ALL:
-            return ",".join([hf.value for hf in fields]) if fields else None
+            return ",".join([header_body(msg, hf) for hf in fields]) if fields else None
         try:
             index = resolve_index(index, msg)
         except TransformError:
@@ -61,7 +79,7 @@ class HeaderPv(Pv):
             index += len(fields)
             if index < 0:
                 return None
-        return fields[index].value if index < len(fields) else None
+        return header_body(msg, fields[index]) if index < len(fields) else None
 
 
 class HeaderCountPv(HeaderPv):

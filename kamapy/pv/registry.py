@@ -39,6 +39,7 @@ CORE_PV_MODULES = (
     "kamapy.pv.script_pvs",
     "kamapy.pv.branch_pvs",
     "kamapy.pv.auth_pvs",
+    "kamapy.pv.more_pvs",
 )
 CORE_TRANSFORMATION_MODULES = (
     "kamapy.pv.transformations.string",
@@ -46,6 +47,7 @@ CORE_TRANSFORMATION_MODULES = (
     "kamapy.pv.transformations.param",
     "kamapy.pv.transformations.nameaddr",
     "kamapy.pv.transformations.line",
+    "kamapy.pv.transformations.urialias",
 )
 
 
@@ -73,7 +75,7 @@ class TransformationDef:
 
     fn(value, *params) -> value, or fn(msg, value, *params) when `needs_msg`.
     `params` gives one letter per parameter: "n" a number, "s" a string, "c" a string
-    that may be the comma itself ({s.select,1,,}); "?" after a letter makes it (and
+    that may be the comma itself ({s.select,1,,}); "1" exactly one character; "?" after a letter makes it (and
     the rest) optional. Any parameter may be a PV, read per call.
     fn raises kamapy.pv.errors.TransformError when the value does not fit; a $null
     value fails without calling fn unless `accepts_null`.

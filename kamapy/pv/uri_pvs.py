@@ -7,11 +7,11 @@ import logging
 
 from ..sip.errors import SipParseError
 from ..sip.msg import REPLY
-from ..sip.uri import parse_uri, uri_default_port
+from ..sip.uri import parse_uri
 from . import ruri_rewrite as rw
 from .base import fn_pv
 from .registry import PvDef
-from .values import to_str
+from .values import IntStr, to_str
 
 log = logging.getLogger("kamapy.core")
 
@@ -53,20 +53,37 @@ def uri_host(uri):
 
 
 def uri_port(uri):
-    """The port as an int; the default (5060, 5061 for TLS) when the URI has none."""
+    """The port as Kamailio gives it: text with an int side, "5060" when the URI has
+    none (also for sips: pv_get_5060)."""
     if uri is None:
         return None
-    return uri.port if uri.port is not None else uri_default_port(uri)
+    if uri.port is None:
+        return IntStr("5060", 5060)
+    return IntStr(uri.port_str or str(uri.port), uri.port)
+
+
+_TRANSPORT_IDS = {"udp": 1, "tcp": 2, "tls": 3, "sctp": 4, "ws": 5, "wss": 6}
 
 
 def uri_transport(uri):
+    """The transport parameter as written, "UDP" when absent (pv_get_udp)."""
     if uri is None:
         return None
-    return uri.param("transport") or "udp"
+    value = uri.param("transport")
+    if not value:
+        return IntStr("UDP", 1)
+    return IntStr(value, _TRANSPORT_IDS.get(value.lower(), 0))
 
 
 def uri_scheme(uri):
-    return uri.scheme if uri is not None else None
+    """sip, sips, tel, tels ... ; a sip(s) URI with user=phone is a tel(s) one, as
+    Kamailio's parser types it."""
+    if uri is None:
+        return None
+    scheme = uri.scheme
+    if scheme in ("sip", "sips") and (uri.param("user") or "").lower() == "phone":
+        return "tel" if scheme == "sip" else "tels"
+    return scheme
 
 
 def uri_user_length(uri):

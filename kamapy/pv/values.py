@@ -7,7 +7,32 @@ is that integer ($rs, $rp, $ml, $var(x) = 1 ...), and `str` otherwise ($rm, $pr,
 
 from __future__ import annotations
 
-NULL_TEXT = "<null>"  # what a $null prints as inside a format string (pv_printf)
+NULL_TEXT = "<null>"
+
+
+class IntStr(str):
+    """A string that also carries an integer: what Kamailio's pv_get_strintval gives
+    ($rp, $op, $dp, $nh(p), $rP ...). The script sees a string (`$rp + 1` concatenates:
+    "50601"), while an int parameter (sl_send_reply("$rp", ...)) takes `.ri`."""
+
+    __slots__ = ("ri",)
+
+    def __new__(cls, text, ri: int):
+        obj = super().__new__(cls, text)
+        obj.ri = ri
+        return obj
+
+
+def int_side(value) -> int | None:
+    """The integer an int parameter takes from a PV value, None when the value has none
+    (a plain string: Kamailio's get_int_fparam fails on it)."""
+    if value.__class__ is int:
+        return value
+    if value.__class__ is IntStr:
+        return value.ri
+    if isinstance(value, bool):
+        return int(value)
+    return None  # what a $null prints as inside a format string (pv_printf)
 
 
 def to_str(value) -> str:
@@ -26,6 +51,8 @@ def to_int(value) -> int | None:
         return None
     if value.__class__ is int:
         return value
+    if value.__class__ is IntStr:
+        return value.ri
     if isinstance(value, bool):
         return int(value)
     text = str(value).strip()

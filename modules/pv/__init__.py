@@ -11,6 +11,7 @@ import logging
 
 from kamapy.module import ANY_ROUTE, Arg, Function, ModuleExports, Param
 from kamapy.pv.errors import PvError, TransformError
+from kamapy.pv.values import IntStr
 from kamapy.sip.scan import parse_params
 
 log = logging.getLogger("kamapy_modules.pv")
@@ -37,8 +38,9 @@ def pv_unset(msg, pv) -> int:
 
 
 def is_int(msg, pv) -> int:
+    """1 when the value has an int side: an int, or text with one ($rp: IntStr)."""
     value = _value(msg, pv)
-    return 1 if value.__class__ is int else -1
+    return 1 if value.__class__ is int or value.__class__ is IntStr else -1
 
 
 TYPES = ("int", "str", "null")

@@ -114,7 +114,7 @@ def test_uri_bad_input(msg):
     ("a=1;b=2;c", "{param.count}", 3),
     ("a=1;b=2;c", "{param.in,c}", 1),
     ("a=1;b=2;c", "{param.in,d}", 0),
-    ('"Bob" <sip:bob@h>;tag=1', "{nameaddr.name}", '"Bob"'),
+    ('"Bob" <sip:bob@h>;tag=1', "{nameaddr.name}", '"Bob" '),  # the space before < stays (Kamailio)
     ('"Bob" <sip:bob@h>;tag=1', "{nameaddr.uri}", "sip:bob@h"),
     ('"Bob" <sip:bob@h>;tag=1', "{nameaddr.len}", 17),
     ("sip:bob@h;tag=1", "{nameaddr.uri}", "sip:bob@h;tag=1"),

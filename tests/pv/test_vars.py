@@ -42,9 +42,9 @@ def test_avp_stack(msg):
     assert get("$avp(a)[2]", msg) == "one"
     assert get("$(avp(a)[-1])", msg) == "one"
     assert get("$(avp(a)[3])", msg) is None
-    assert get("$(avp(a)[*])", msg) == "three,2,one"
+    assert get("$(avp(a)[*])", msg) == "three, 2, one"  # PV_FIELD_DELIM
     put("$avp(a)", msg, None)  # removes the newest only
-    assert get("$(avp(a)[*])", msg) == "2,one"
+    assert get("$(avp(a)[*])", msg) == "2, one"
     put("$(avp(a)[*])", msg, "only")
     assert get("$(avp(a)[*])", msg) == "only"
     put("$(avp(a)[*])", msg, None)

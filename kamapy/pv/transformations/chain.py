@@ -89,6 +89,10 @@ def _parse_params(text: str, pos: int, kinds: str, col: int, label: str) -> list
         raw = text[pos:end]
         if kind == "c" and raw == "" and end < n:
             raw, end = ",", end + 1  # the separator is the comma itself
+        if kind == "1" and len(raw) != 1:
+            # Kamailio: a separator is exactly one character (and never the comma)
+            raise PvError(f"invalid separator {raw!r} in {{{label}}}: one character expected",
+                          col + pos)
         if kind == "n":
             value = to_int(raw)
             if value is None:

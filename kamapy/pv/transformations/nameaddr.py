@@ -66,7 +66,12 @@ def na_uri(na: NameAddr) -> str:
 
 
 def na_name(na: NameAddr) -> str:
-    return na.display if na.bracketed else ""
+    """The text before '<' as written (quotes and the space before '<' kept)."""
+    if not na.bracketed:
+        return ""
+    text = na.text.lstrip(" \t")
+    lt = text.find("<")
+    return text[:lt] if lt > 0 else ""
 
 
 def na_len(na: NameAddr) -> int:

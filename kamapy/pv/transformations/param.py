@@ -62,9 +62,9 @@ def count(v, separator=";"):
 
 
 TRANSFORMATIONS = [
-    TransformationDef("param", "value", value, "s?c"),
-    TransformationDef("param", "in", contains, "s?c"),
-    TransformationDef("param", "valueat", value_at, "n?c"),
-    TransformationDef("param", "name", name_at, "n?c"),
+    TransformationDef("param", "value", value, "s?1"),
+    TransformationDef("param", "in", contains, "s?1"),
+    TransformationDef("param", "valueat", value_at, "n?1"),
+    TransformationDef("param", "name", name_at, "n?1"),
     TransformationDef("param", "count", count, "?c"),
 ]

@@ -41,7 +41,18 @@ def _digest(algorithm):
     return run
 
 
+def _c_copy(s: str) -> str:
+    """Kamailio copies substr/select results C-string style: what follows a NUL
+    comes out as NULs (the length stays)."""
+    i = s.find("\0")
+    return s if i < 0 else s[:i] + "\0" * (len(s) - i)
+
+
 def substr(v, start, count):
+    return _c_copy(_substr(v, start, count))
+
+
+def _substr(v, start, count):
     """{s.substr,offset,length}: length 0 = to the end; a negative offset counts from
     the end; an offset outside the string fails."""
     s = _text(v)
@@ -67,6 +78,10 @@ _SELECT_ESCAPES = {"\\": "\\", "n": "\n", "r": "\r", "t": "\t", "w": " "}
 
 
 def select(v, index, separator):
+    return _c_copy(_select(v, index, separator))
+
+
+def _select(v, index, separator):
     """{s.select,index,sep}: the index-th field split on sep (negative from the end);
     sep may be \\n \\r \\t \\w (space) or \\s (any whitespace); "" when out of range."""
     s = _text(v)
@@ -416,4 +431,193 @@ TRANSFORMATIONS = [
     _def("count", count, "s"),
     _def("charat", char_at, "n"),
     _def("byteat", byte_at, "n"),
+]
+
+
+# ---------------------------------------------------------------- the rest of 5.6's s.*
+
+
+def _bytes(v) -> bytes:
+    return _text(v).encode("latin-1", "replace")
+
+
+def encode_base64_trimmed(v):
+    """{s.encode.base64t}: base64 without the trailing '=' padding."""
+    return encode_base64(v).rstrip("=")
+
+
+def _padded(s: str) -> str:
+    return s + "=" * (-len(s) % 4)
+
+
+def decode_base64_trimmed(v):
+    return decode_base64(_padded(_text(v)))
+
+
+def encode_base64url_trimmed(v):
+    return encode_base64url(v).rstrip("=")
+
+
+def decode_base64url_trimmed(v):
+    return decode_base64url(_padded(_text(v)))
+
+
+_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_B58_MAP = {c: i for i, c in enumerate(_B58)}
+
+
+def encode_base58(v):
+    data = _bytes(v)
+    zeros = len(data) - len(data.lstrip(b"\0"))
+    n = int.from_bytes(data, "big")
+    out = []
+    while n:
+        n, r = divmod(n, 58)
+        out.append(_B58[r])
+    return "1" * zeros + "".join(reversed(out))
+
+
+def decode_base58(v):
+    s = _text(v)
+    zeros = len(s) - len(s.lstrip("1"))
+    n = 0
+    for c in s[zeros:]:
+        digit = _B58_MAP.get(c)
+        if digit is None:
+            raise TransformError("invalid base58 digit")
+        n = n * 58 + digit
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b""
+    # Kamailio 5.6 counts the buffer's terminating NUL into the result
+    return ("\0" * zeros) + body.decode("latin-1") + "\0"
+
+
+def encode_7bit(v):
+    """{s.encode.7bit}: GSM 7-bit packing of the text, as upper-case hex."""
+    data = _bytes(v) + b"\0"  # the packer looks one byte past the last character
+    out = []
+    i, shift, n = 0, 0, len(data) - 1
+    while i < n:
+        cur = data[i] >> shift
+        nxt = (data[i + 1] << (7 - shift)) & 0xFF
+        out.append(f"{(cur | nxt) & 0xFF:02X}")
+        shift += 1
+        if shift == 7:
+            i += 1
+            shift = 0
+        i += 1
+    return "".join(out)
+
+
+def decode_7bit(v):
+    s = _text(v)
+    out = []
+    carry, shift = 0, 0
+    for i in range(0, len(s) - 1, 2):
+        try:
+            octet = int(s[i:i + 2], 16)
+        except ValueError:
+            octet = 0
+        out.append(((octet << shift) & 0x7F) | carry)
+        carry = octet >> (7 - shift)
+        shift += 1
+        if shift == 7:
+            out.append(carry)
+            carry, shift = 0, 0
+    return bytes(out).decode("latin-1")
+
+
+def escape_csv(v):
+    """{s.escape.csv}: in double quotes, each '"' doubled."""
+    return '"' + _text(v).replace('"', '""') + '"'
+
+
+_URL_KEEP = _ALNUM | frozenset("-_.~")
+
+
+def urlencode_param(v):
+    return "".join(c if c in _URL_KEEP else "%" + "".join(f"{b:02x}" for b in c.encode("latin-1", "replace"))
+                   for c in _text(v))
+
+
+def _hex_value(c: str) -> int:
+    if "0" <= c <= "9":
+        return ord(c) - 48
+    if "a" <= c.lower() <= "f":
+        return ord(c.lower()) - 87
+    return 0
+
+
+def urldecode_param(v):
+    s = _text(v)
+    out, i, n = [], 0, len(s)
+    while i < n:
+        c = s[i]
+        if c == "%":
+            if i + 2 < n:  # a truncated escape is dropped
+                out.append(chr(((_hex_value(s[i + 1]) << 4) | _hex_value(s[i + 2])) & 0xFF))
+                i += 2
+        elif c == "+":
+            out.append(" ")
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _signed(b: int) -> int:
+    return b - 256 if b > 127 else b
+
+
+def core_hash(v, size=0):
+    """{s.corehash[,size]}: Kamailio's core_hash of the text (its char is signed),
+    masked to size-1 when a size is given."""
+    data = _bytes(v)
+    h = 0
+    mask = 0xFFFFFFFF
+    i, n = 0, len(data)
+    while i <= n - 4:
+        val = ((_signed(data[i]) << 24) + (_signed(data[i + 1]) << 16)
+               + (_signed(data[i + 2]) << 8) + _signed(data[i + 3])) & mask
+        h = (h + (val ^ (val >> 3))) & mask
+        i += 4
+    val = 0
+    while i < n:
+        val = ((val << 8) + _signed(data[i])) & mask
+        i += 1
+    h = (h + (val ^ (val >> 3))) & mask
+    h = ((h + (h >> 11)) + ((h >> 13) + (h >> 23))) & mask
+    return str(h & (size - 1) if size else h)
+
+
+def _fmtlines(fill):
+    def run(v, width, indent):
+        """{s.fmtlines,n,m}: Kamailio 5.6 puts a CRLF and m fill characters before each
+        character at positions 1 .. n-1 (its test is i/n, not i%n)."""
+        s = _text(v)
+        if width <= 0 or indent < 0:
+            raise TransformError("fmtline with invalid parameters")
+        out = []
+        for i, c in enumerate(s):
+            if i != 0 and i // width == 0:
+                out.append("\r\n" + fill * indent)
+            out.append(c)
+        return "".join(out)
+    return run
+
+
+TRANSFORMATIONS += [
+    _def("encode.base64t", encode_base64_trimmed),
+    _def("decode.base64t", decode_base64_trimmed),
+    _def("encode.base64urlt", encode_base64url_trimmed),
+    _def("decode.base64urlt", decode_base64url_trimmed),
+    _def("encode.base58", encode_base58),
+    _def("decode.base58", decode_base58),
+    _def("encode.7bit", encode_7bit),
+    _def("decode.7bit", decode_7bit),
+    _def("escape.csv", escape_csv),
+    _def("urlencode.param", urlencode_param),
+    _def("urldecode.param", urldecode_param),
+    _def("corehash", core_hash, "?n"),
+    _def("fmtlines", _fmtlines(" "), "nn"),
+    _def("fmtlinet", _fmtlines("\t"), "nn"),
 ]

@@ -74,8 +74,11 @@ def _address(uri: SipUri, with_user: bool, with_port: bool) -> str:
 
 
 def to_socket(v):
+    """{uri.tosocket}: proto:host:port; "" unless the URI names its transport."""
     uri = _uri(v)
-    proto = (uri.param("transport") or "udp").lower()
+    if not uri.param("transport"):
+        return ""
+    proto = uri.param("transport").lower()
     return f"{proto}:{uri.host}:{uri.port or 5060}"
 
 
