@@ -40,6 +40,7 @@ CORE_PV_MODULES = (
     "kamapy.pv.branch_pvs",
     "kamapy.pv.auth_pvs",
     "kamapy.pv.more_pvs",
+    "kamapy.pv.select_pvs",
 )
 CORE_TRANSFORMATION_MODULES = (
     "kamapy.pv.transformations.string",

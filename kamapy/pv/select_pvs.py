@@ -1,0 +1,78 @@
+"""$sel(name): the common selects of Kamailio's core (select_core.c), read through the
+PVs that already compute them: ruri[.user|.host|.port|.params|.transport],
+from / to [.uri[.user|.host]|.tag|.name|.params], via[n][.branch|.host|.port|.transport]
+(n counts from 1), cseq[.method|.num], call_id, max_forwards, user_agent."""
+
+from __future__ import annotations
+
+import re
+
+from .base import Pv
+from .errors import PvError
+from .registry import PvDef
+
+_VIA = re.compile(r"via(?:\[(\d+)\])?(?:\.(branch|host|port|transport))?$")
+
+_SIMPLE = {
+    "ruri": "$ru", "request_uri": "$ru", "ruri.user": "$rU", "ruri.host": "$rd",
+    "ruri.port": "$(ru{uri.port})", "ruri.params": "$(ru{uri.params})",
+    "ruri.transport": "$(ru{uri.transport})",
+    "from": "$hdr(From)", "from.uri": "$fu", "from.tag": "$ft", "from.name": "$fn",
+    "from.uri.user": "$fU", "from.uri.host": "$fd", "from.params": "$(hdr(From){tobody.params})",
+    "to": "$hdr(To)", "to.uri": "$tu", "to.tag": "$tt", "to.name": "$tn",
+    "to.uri.user": "$tU", "to.uri.host": "$td", "to.params": "$(hdr(To){tobody.params})",
+    "cseq": "$csb", "cseq.num": "$cs", "cseq.method": "$rm",
+    "call_id": "$ci", "max_forwards": "$hdr(Max-Forwards)", "user_agent": "$ua",
+}
+
+
+class SelectPv(Pv):
+    __slots__ = ("target",)
+
+    def __init__(self, spec):
+        super().__init__(spec)
+        from .parse import parse_pv
+        name = spec.inner.strip()
+        text = _SIMPLE.get(name)
+        if text is None:
+            m = _VIA.match(name)
+            if m is None:
+                raise PvError(f"unsupported select {name!r}", 0)
+            n = int(m.group(1) or 1)
+            if n < 1:
+                raise PvError("a Via index counts from 1", 0)
+            self.target = _ViaAttr(n - 1, m.group(2))
+            return
+        self.target = parse_pv(text)
+
+    def get(self, msg):
+        return self.target.get(msg)
+
+
+class _ViaAttr:
+    __slots__ = ("idx", "attr")
+
+    def __init__(self, idx, attr):
+        self.idx, self.attr = idx, attr
+
+    def get(self, msg):
+        from ..sip.errors import SipParseError
+        try:
+            vias = msg.vias
+        except SipParseError:
+            return None
+        if self.idx >= len(vias):
+            return None
+        via = vias[self.idx]
+        if self.attr is None:
+            return via.sent_by
+        if self.attr == "branch":
+            return via.param("branch")
+        if self.attr == "host":
+            return via.host
+        if self.attr == "port":
+            return via.port_str or None
+        return via.transport
+
+
+PVS = [PvDef("sel", SelectPv, inner="required")]
