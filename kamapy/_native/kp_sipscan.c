@@ -5,6 +5,7 @@
  * is not in the simple form, the field is simply not marked OK and Python decides.
  */
 #include <string.h>
+#include <strings.h>
 #include "kp_sipscan.h"
 
 typedef unsigned char u8;
@@ -550,11 +551,17 @@ static int first_line(const u8 *b, int len, int32_t *out)
     q = findc(b + m1 + 1, b + eol, ' ');
     if (q == NULL)
         return KP_SS_EBADREQ;
-    int r1 = (int)(q - b), v0 = r1 + 1;
-    if (findc(b + v0, b + eol, ' '))
-        return KP_SS_EBADREQ;
-    if (!((eol - v0 >= 4 && memcmp(b + v0, "SIP/", 4) == 0)
-            || (eol - v0 >= 5 && memcmp(b + v0, "HTTP/", 5) == 0)))
+    int r1 = (int)(q - b), v0 = r1 + 1, v1 = eol;
+    q = findc(b + v0, b + eol, ' ');
+    if (q) {
+        /* Kamailio takes "SIP/2.0 " with trailing blanks: the version ends at them */
+        v1 = (int)(q - b);
+        for (; q < b + eol; q++)
+            if (*q != ' ' && *q != '\t')
+                return KP_SS_EBADREQ;
+    }
+    if (!((v1 - v0 >= 4 && strncasecmp((const char *)b + v0, "SIP/", 4) == 0)
+            || (v1 - v0 >= 5 && memcmp(b + v0, "HTTP/", 5) == 0)))
         return KP_SS_EBADREQ;
     if (m1 == 0 || r1 == m1 + 1)
         return KP_SS_EBADREQ;
@@ -564,7 +571,7 @@ static int first_line(const u8 *b, int len, int32_t *out)
     out[KP_SS_B0] = m1 + 1;
     out[KP_SS_B1] = r1;
     out[KP_SS_C0] = v0;
-    out[KP_SS_C1] = eol;
+    out[KP_SS_C1] = v1;
     return 0;
 }
 
@@ -597,6 +604,14 @@ int kp_sip_scan(const char *buf, int len, int32_t *out, int cap)
     int maxn = (cap - KP_SS_HDR) / KP_SS_HREC;
     for (;;) {
         const u8 *q = pos <= len ? find2(b + pos, end, nl) : NULL;
+        if (q == NULL && pos == len && n > 0) {
+            /* the datagram ends right after a header line, without the empty line:
+             * Kamailio's parse_headers stops at the end of the buffer without an
+             * error, so the block ends here and the body is empty */
+            stop = KP_SS_STOP_END;
+            out[KP_SS_BODY] = len;
+            break;
+        }
         if (q == NULL) {
             /* an unterminated last line that starts with SP/HTAB still continues the
              * header above it: Python's re-index reports the missing end */

@@ -241,6 +241,8 @@ class SipMsg:
         step = len(nl)
         start = self.first_line_end + step
         end = text.find(nl + nl, start - step)
+        if end < 0 and text.endswith(nl) and len(text) > start:
+            end = len(text) - step  # no empty line: Kamailio ends the block with the datagram
         if end < 0:
             # the lines indexed so far stay readable as they are (Kamailio keeps the
             # headers parse_headers got through), the folded one included
@@ -274,7 +276,7 @@ class SipMsg:
             if key not in index:
                 index[key] = i
             pos = end_pos
-        self.body_start = max(end, start - step) + 2 * step
+        self.body_start = min(max(end, start - step) + 2 * step, len(text))
         return index.get(want) if want is not None else None
 
     def _key_at(self, i) -> str:
@@ -543,7 +545,8 @@ class SipMsg:
             raise SipParseError("no CSeq header")
         p = hf.parsed
         if p is None:
-            p = hf.parsed = parse_cseq(hf.value)
+            s, e = self.raw_value_span(hf)  # folding kept: Kamailio refuses a fold inside
+            p = hf.parsed = parse_cseq(self.text[s:e])
         return p
 
     def _vias_of(self, hf):

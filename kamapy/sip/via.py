@@ -108,7 +108,8 @@ def _parse_one(text: str, s: int, e: int) -> Via:
     if name != "SIP" or version != "2.0":
         name = name.strip(WS)
         version = version.strip(WS)
-        if not name.isalnum() or not version.replace(".", "").isalnum():
+        # Kamailio's parse_via knows SIP/2.0 only (any case): SIP/1.0, FOO/2.0 are errors
+        if name.upper() != "SIP" or version != "2.0":
             raise SipParseError("bad Via protocol")
     v.protocol = name + "/" + version
     tail = parts[2].split(None, 1)

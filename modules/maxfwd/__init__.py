@@ -78,12 +78,13 @@ def process_maxfwd(msg, limit: int) -> int:
                 value -= 1
                 cache[VALUE_KEY] = value
                 s, e = _value_span(text, sc[r + 1], sc[r + 5])
+                new = str(value).rjust(e - s)  # in place, as Kamailio rewrites the digits
                 if msg.lumps is None:  # replace_range() on a message without lumps yet
                     anchor = Lump(DEL, s, e - s, "", "max-forwards")
-                    lump = anchor.after = Lump(ADD, s, 0, str(value), "max-forwards")
+                    lump = anchor.after = Lump(ADD, s, 0, new, "max-forwards")
                     msg.lumps = [anchor]
                 else:
-                    lump = replace_range(msg, s, e, str(value), "max-forwards")
+                    lump = replace_range(msg, s, e, new, "max-forwards")
                 cache[LUMP_KEY] = lump
                 return 1
     value = _current(msg)
@@ -103,11 +104,13 @@ def process_maxfwd(msg, limit: int) -> int:
     msg._cache[VALUE_KEY] = value
     lump = msg._cache.get(LUMP_KEY)
     if lump is not None:  # called again: change the text we already put there
-        lump.text = str(value)
+        lump.text = str(value).rjust(len(lump.text))
         return 1
     hf = msg._first("max-forwards")
     s, e = msg.raw_value_span(hf)
-    msg._cache[LUMP_KEY] = replace_range(msg, s, e, str(value), "max-forwards")
+    # Kamailio writes the new digits over the old ones, right-aligned, padded with
+    # spaces: "300" lowered to 70 reads " 70", 10 decremented reads " 9"
+    msg._cache[LUMP_KEY] = replace_range(msg, s, e, str(value).rjust(e - s), "max-forwards")
     return 1
 
 

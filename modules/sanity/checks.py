@@ -155,7 +155,9 @@ def cseq_value(msg, reject) -> int:
         reject(msg, 400, "Missing number in CSeq header")
         return FAILED
     number = parts[0]
-    if not (number.isdigit() and number.isascii()) or int(number) >= 1 << 31:
+    # Kamailio's str2valid_uint: at most 10 digits, and up to 4294967296 (its bound
+    # is compared inclusively, so 2^32 itself passes)
+    if not (number.isdigit() and number.isascii()) or len(number) > 10 or int(number) > 1 << 32:
         reject(msg, 400, "CSeq number is illegal")
         return FAILED
     return PASSED

@@ -130,13 +130,14 @@ def test_same_bytes_or_declined(name, proto):
 
 @pytest.mark.parametrize("name", ["two_lines", "two_lines_body", "compact", "compact_upper", "trailing_ws",
                                   "tab_sep", "via_not_first", "ipv6", "wrong_cl", "no_cl", "no_cl_body",
-                                  "latin1", "lf_only", "one_via"])
+                                  "latin1", "lf_only", "one_via",
+                                  "no_eoh"])  # Kamailio ends the block at the buffer's end
 def test_fast_path_taken_for_simple_replies(name):
     assert check(HAND[name], "udp")
 
 
 @pytest.mark.parametrize("name", ["two_in_one_line", "two_in_one_line_body", "one_line_then_line",
-                                  "folded_via", "quoted_param", "no_via", "request", "no_eoh",
+                                  "folded_via", "quoted_param", "no_via", "request",
                                   "many_params", "odd_ws", "folded_later"])
 def test_fast_path_declines(name):
     """Left to the general path: what the scan does not parse as one simple top Via

@@ -203,6 +203,12 @@ class SipMsg:
         while True:
             e = find(nl, pos)
             if e <= pos:
+                if e < 0 and pos == len(text) and pos > self.first_line_end + len(nl):
+                    e = pos  # the datagram ends after a header line: Kamailio ends the block
+                    self.body_start = e
+                    self._done = True
+                    self._pos = e
+                    return None
                 if e == pos:  # the empty line: end of the header block
                     self.body_start = e + len(nl)
                     self._done = True
@@ -238,6 +244,8 @@ class SipMsg:
         step = len(nl)
         start = self.first_line_end + step
         end = text.find(nl + nl, start - step)
+        if end < 0 and text.endswith(nl) and len(text) > start:
+            end = len(text) - step  # no empty line: the block ends with the datagram
         if end < 0:
             raise SipParseError("no end of header block")
         self._start_index()
@@ -265,7 +273,7 @@ class SipMsg:
             if key not in index:
                 index[key] = i
             pos = end_pos
-        self.body_start = max(end, start - step) + 2 * step
+        self.body_start = min(max(end, start - step) + 2 * step, len(text))
         self._pos = self.body_start - step
         self._done = True
         return index.get(want) if want is not None else None
@@ -403,7 +411,8 @@ class SipMsg:
             raise SipParseError("no CSeq header")
         p = hf.parsed
         if p is None:
-            p = hf.parsed = parse_cseq(hf.value)
+            s, e = self.raw_value_span(hf)  # as kamapy: folding kept
+            p = hf.parsed = parse_cseq(self.text[s:e])
         return p
 
     def _vias_of(self, hf):
