@@ -106,6 +106,7 @@ class TmConfig:
         self.ac_extra_hdrs = v["ac_extra_hdrs"]
         self.remap_503_500 = bool(v["remap_503_500"])
         self.delayed_reply = bool(v["delayed_reply"])
+        self.aggregate_challenges = bool(v["aggregate_challenges"])
         self.failure_exec_mode = v["failure_exec_mode"]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from kamapy.module import BRANCH_FAILURE_ROUTE, FAILURE_ROUTE
+from kamapy.sip.msg import SipMsg
 
 from . import stats
 from .config import cfg
@@ -96,6 +97,22 @@ def conclude(t: Transaction, lock: int, now: float):
     relay_final(t, best, code, now)
 
 
+_AUTH_KEYS = ("www-authenticate", "proxy-authenticate")
+
+
+def _challenges(t: Transaction) -> str | None:
+    """The WWW-/Proxy-Authenticate lines of every branch that replied 401 or 407, in
+    branch order, when there are two such branches or more; else None."""
+    replies = [b.reply for b in t.branches if b.reply and b.code in (401, 407)]
+    if len(replies) < 2:
+        return None
+    out = []
+    for data in replies:
+        m = SipMsg(data)
+        out.extend(m.text[hf.start:hf.end] for hf in m.headers if hf.key in _AUTH_KEYS)
+    return "".join(out)
+
+
 def relay_final(t: Transaction, best: int, code: int, now: float):
     """Send the chosen negative reply upstream (a local one for a timeout)."""
     if best < 0:
@@ -103,6 +120,14 @@ def relay_final(t: Transaction, best: int, code: int, now: float):
         reply_local(t, msg, cfg.default_code, cfg.default_reason, now)
         return
     b = t.branches[best]
+    if b.reply and code in (401, 407) and cfg.aggregate_challenges:
+        challenges = _challenges(t)
+        if challenges is not None:
+            # more than one branch asked for credentials: one reply of ours with every
+            # challenge, so the caller can answer them all (Kamailio: reply_aggregate_auth)
+            reason = "Unauthorized" if code == 401 else "Proxy Authentication Required"
+            reply_local(t, restore_request(t), code, reason, now, headers=challenges)
+            return
     if b.reply and code == 503 and cfg.remap_503_500:
         # a proxy does not pass a 503 on (RFC 3261 §16.7): a 500 of ours instead, with
         # the 503's reason phrase, as Kamailio words it
