@@ -7,7 +7,10 @@ t_newtran / t_lookup_request, tm.c t_relay_to, t_fwd.c e2e_cancel).
   other ACK (to a 2xx: a new transaction per RFC 3261) is relayed statelessly;
 - a CANCEL whose INVITE transaction exists gets a 200 from here and CANCELs every
   pending branch of the INVITE; an unmatched one is relayed like any request;
-- anything else gets a transaction (100 Trying first for an INVITE) and branches.
+- anything else gets a transaction (t_relay sends an INVITE's 100 Trying before
+  it forwards; t_newtran sends none) and branches; when no branch could be sent,
+  tm's error reply goes at the end of the script (delayed_reply), unless the
+  script answered, relayed again or released the transaction.
 """
 
 from __future__ import annotations
