@@ -273,6 +273,8 @@ static int scan_via(const u8 *b, int s, int e, int32_t *o)
                 ps++;
             while (pe > ps && WS(b[pe - 1]))
                 pe--;
+            if (pe == ps && q != NULL)
+                return 0;  /* ";;": an error to Kamailio, Python raises it */
             if (pe > ps) {
                 if (np >= KP_SS_MAXP)
                     return 0;

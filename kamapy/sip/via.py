@@ -163,7 +163,9 @@ def _parse_one(text: str, s: int, e: int) -> Via:
         else:
             items = []
             off = semi + 1
-            for part in ptxt.split(";"):
+            parts = ptxt.split(";")
+            last = len(parts) - 1
+            for k, part in enumerate(parts):
                 ps = off
                 off += len(part) + 1
                 pe = off - 1
@@ -172,8 +174,11 @@ def _parse_one(text: str, s: int, e: int) -> Via:
                         ps += 1
                     while pe > ps and seg[pe - 1] in WS:
                         pe -= 1
-                if pe > ps:
-                    items.append((ps, pe))
+                if pe == ps:
+                    if k < last:  # Kamailio's parse_via: "null param?" -- ";;" is an error
+                        raise SipParseError("empty Via parameter")
+                    continue  # a trailing ';'
+                items.append((ps, pe))
         for ps, pe in items:
             eq = seg.find("=", ps, pe)
             if eq < 0:
