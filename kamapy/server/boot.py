@@ -233,8 +233,11 @@ def serve(opts: Options) -> int:
         print(str(e), file=sys.stderr)
         return EXIT_CONFIG_ERROR
     _setup_logging(core)
-    rt.server_header = _header_value(getattr(core, "server_header", None), "Server")
-    rt.user_agent_header = _header_value(getattr(core, "user_agent_header", None), "User-Agent")
+    # server_signature=no: no Server in local replies, no User-Agent in local requests
+    signature = bool(getattr(core, "server_signature", 1))
+    rt.server_header = _header_value(getattr(core, "server_header", None), "Server") if signature else ""
+    rt.user_agent_header = (_header_value(getattr(core, "user_agent_header", None), "User-Agent")
+                            if signature else "")
     for alias in _as_list(getattr(core, "alias", None)):
         host, port, proto = _parse_alias(alias)
         rt.add_alias(host, port, proto)

@@ -200,6 +200,8 @@ class Transcript:
 
 
 _TOKEN_RE = re.compile(r"(branch=|tag=)([^;,>\s\"]+)", re.I)
+# the default signatures of the two servers: "Server: kamailio (5.6.3 (x86_64/linux))"
+_PRODUCT_RE = re.compile(r"^(server|user-agent)\s*:\s*(kamailio|kamapy) \(", re.I)
 _CALLID_RE = re.compile(r"^(call-id|i)(\s*:\s*)(.*)$", re.I)
 
 
@@ -209,7 +211,7 @@ def _round_expires(m: re.Match) -> str:
 
 def normalise(msg: bytes, ports: dict[str, int], sent: set[str], expires_slack: bool = False) -> list[str]:
     """One message as comparable lines: ports named, server-made branch/tag/Call-ID
-    values replaced, Server/User-Agent dropped. The body stays as it is. With
+    values replaced, the servers' own default Server/User-Agent values named <PRODUCT>. The body stays as it is. With
     expires_slack, a Contact's expires= is rounded to 10 s (a registrar computes it
     from the clock, so it may read 599 on one server and 600 on the other)."""
     text = msg.decode("latin-1")
@@ -225,8 +227,8 @@ def normalise(msg: bytes, ports: dict[str, int], sent: set[str], expires_slack: 
     out = []
     for line in head.split("\r\n"):
         low = line.lower()
-        if low.startswith(("server:", "user-agent:")):
-            continue
+        if _PRODUCT_RE.match(line):
+            line = line.split(":", 1)[0] + ": <PRODUCT>"
         line = _TOKEN_RE.sub(token, line)
         if expires_slack and low.startswith(("contact:", "m:")):
             line = re.sub(r"(expires=)(\d+)", _round_expires, line)

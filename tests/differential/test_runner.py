@@ -25,7 +25,12 @@ def test_normalise_names_ports_and_hides_server_made_tokens():
                    "Via: SIP/2.0/UDP 127.0.0.1:CALLER;branch=z9hG4bK-mine;rport=CALLER",
                    "Via: SIP/2.0/UDP 127.0.0.1:SERVER;branch=<B>",
                    "To: <sip:b@x>;tag=<T>", "From: <sip:a@x>;tag=mytag", "Call-ID: <CALLID>",
-                   "CSeq: 40000 OPTIONS", "Content-Length: 3", "", "abc"]
+                   "Server: kamailio", "CSeq: 40000 OPTIONS", "Content-Length: 3", "", "abc"]
+
+
+def test_default_signatures_are_named_not_dropped():
+    msg = b"SIP/2.0 200 OK\r\nServer: kamapy (0.1.0 (x86_64/linux))\r\nUser-Agent: kamailio (5.6.3 (x))\r\n\r\n"
+    assert normalise(msg, {}, set())[1:3] == ["Server: <PRODUCT>", "User-Agent: <PRODUCT>"]
 
 
 def test_expires_slack_rounds_only_contact_expires():
