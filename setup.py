@@ -7,7 +7,14 @@ module is kamapy_modules.tm, kamapy_modules.sl, ... and third-party modules can 
 beside it without taking generic top-level names like `tm` or `modules`.
 """
 
+import re
+from pathlib import Path
+
 from setuptools import find_packages, setup
+
+# the one version string lives in kamapy/__init__.py
+VERSION = re.search(r'^__version__ = "([^"]+)"', Path(__file__).with_name("kamapy").joinpath(
+    "__init__.py").read_text(), re.M).group(1)
 
 core_packages = find_packages(include=["kamapy", "kamapy.*"])
 module_packages = ["kamapy_modules"] + [
@@ -16,12 +23,14 @@ module_packages = ["kamapy_modules"] + [
 
 setup(
     name="kamapy",
-    version="0.1.0",
+    version=VERSION,
     description="A SIP server in Python that mirrors Kamailio's core",
     python_requires=">=3.11",
     packages=core_packages + module_packages,
     package_dir={"kamapy_modules": "modules"},
     package_data={"kamapy": ["cfg/*.lark", "_native/*.c", "_native/*.h"]},
+    # the default config, where an installed kamapy looks when /etc/kamapy/kamapy.cfg is absent
+    data_files=[("share/kamapy", ["etc/kamapy.cfg"])],
     setup_requires=["cffi>=1.15"],
     cffi_modules=["kamapy/_native/build.py:ffibuilder"],
     install_requires=[

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Build the wheel and the sdist, install each into a fresh venv, and run the wire tests
+# against what got installed (a copy of tests/ and etc/ in a folder with no source tree,
+# so nothing can be imported from the checkout). `make wheel-test` runs this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+WORK=$(mktemp -d /tmp/kamapy-wheel.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+.venv/bin/python -m pip wheel -q --no-deps -w "$WORK/dist" .
+.venv/bin/python -m build --version >/dev/null 2>&1 || .venv/bin/python -m pip install -q build
+.venv/bin/python -m build -q --sdist -o "$WORK/dist" . >/dev/null
+ls "$WORK/dist"
+for kind in whl tar.gz; do
+    pkg=$(ls "$WORK"/dist/kamapy-*."$kind")
+    $PYTHON -m venv "$WORK/venv-$kind"
+    V="$WORK/venv-$kind/bin"
+    "$V/python" -m pip install -q "$pkg" pytest pytest-timeout hypothesis
+    # what a user of the package gets: one version string, the SIP layer, the default config
+    "$V/kamapy" -V
+    "$V/python" -c "import kamapy.sip.msg, kamapy_modules.tm, sys; print('installed at', kamapy.__file__)"
+    test -f "$WORK/venv-$kind/share/kamapy/kamapy.cfg"
+    "$V/kamapy" -c -f "$WORK/venv-$kind/share/kamapy/kamapy.cfg"
+    "$V/kamapyctl" --version
+done
+# the wire tests, run once, against the wheel
+mkdir -p "$WORK/tree"
+cp -r tests etc pyproject.toml "$WORK/tree/"
+cd "$WORK/tree"
+"$WORK/venv-whl/bin/python" -m pytest -q -p no:cacheprovider -m "wire and not slow" \
+    -o addopts="" tests
