@@ -1,6 +1,7 @@
 # kamapy — the README's commands call these targets.
 #   make run    start kamapy on etc/kamapy.cfg in the foreground (127.0.0.1:5060)
 #   make test   run the test suite (installs what it needs first)
+#   make wheel-test  the wire tests against a built and installed wheel (CI runs it too)
 
 PYTHON ?= python3
 VENV   := .venv
@@ -10,7 +11,7 @@ STAMP  := $(VENV)/.installed
 DEB_PACKAGES := sip-tester kamailio postgresql baresip-core
 NATIVE_SRC := $(wildcard kamapy/_native/*.c kamapy/_native/*.h) kamapy/_native/build.py
 
-.PHONY: install deps run test test-all bench bench-compare lint clean
+.PHONY: install deps run test test-all wheel-test bench bench-compare lint clean
 
 install: $(STAMP)
 
@@ -33,6 +34,10 @@ run: install
 
 test: deps install
 	$(PY) -m pytest -q -m "not slow" -p no:cacheprovider
+
+# build the wheel and the sdist, install each in a fresh venv, run the wire tests on the wheel
+wheel-test: deps install
+	bash tests/wheel_check.sh
 
 test-all: deps install
 	$(PY) -m pytest -q -p no:cacheprovider

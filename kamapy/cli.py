@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import sysconfig
 
 import click
 
 from .server.boot import DEFAULT_SHM_MB, Options, check, serve, version_line
 
 DEFAULT_CFG = "/etc/kamapy/kamapy.cfg"
+
+
+def default_config() -> str:
+    """/etc/kamapy/kamapy.cfg when it exists (an operator's own), else the one the
+    package installed under <prefix>/share/kamapy/ (pip puts data files there)."""
+    if os.path.exists(DEFAULT_CFG):
+        return DEFAULT_CFG
+    shipped = os.path.join(sysconfig.get_path("data"), "share", "kamapy", "kamapy.cfg")
+    return shipped if os.path.exists(shipped) else DEFAULT_CFG
 
 
 def _parse_defines(values) -> dict[str, str | None]:
@@ -20,8 +31,8 @@ def _parse_defines(values) -> dict[str, str | None]:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-f", "cfg_file", default=DEFAULT_CFG, show_default=True, metavar="FILE",
-              help="Configuration file.")
+@click.option("-f", "cfg_file", default=default_config, metavar="FILE",
+              help=f"Configuration file [default: {DEFAULT_CFG}, else <prefix>/share/kamapy/kamapy.cfg].")
 @click.option("-c", "check_only", is_flag=True, help="Check the configuration file and exit.")
 @click.option("--syntax-only", is_flag=True,
               help="With -c: preprocessor and grammar only, no module loading.")

@@ -20,7 +20,7 @@ for kind in whl tar.gz; do
     "$V/kamapy" -V
     "$V/python" -c "import kamapy.sip.msg, kamapy_modules.tm, sys; print('installed at', kamapy.__file__)"
     test -f "$WORK/venv-$kind/share/kamapy/kamapy.cfg"
-    "$V/kamapy" -c -f "$WORK/venv-$kind/share/kamapy/kamapy.cfg"
+    "$V/kamapy" -c   # no -f: finds the config the package installed
     "$V/kamapyctl" --version
 done
 # the wire tests, run once, against the wheel
