@@ -1,12 +1,16 @@
 """kamapy against Kamailio on this machine, in one session, with the shared harness.
 
 Runs ../shared/bench/sipbench.py for each workload with the reference config
-(../shared/bench/kamailio/kamailio-bench.cfg), once with kamapy and once with Kamailio
-(when installed), and prints rate, ratio and server CPU per call. Figures are only
-comparable within one run: the machine and what else runs on it change them.
+(../shared/bench/kamailio/kamailio-bench.cfg): with kamapy, with Kamailio's default
+build (q_malloc) and with Kamailio `-x tlsf` (the fast build people who care about speed
+run), and prints rate, server CPU per call and kamapy's ratio against each. Figures are
+only comparable within one run: the machine and what else runs on it change them.
 
     .venv/bin/python bench/compare.py [--workload options register call] [--duration 15]
-        [--kamapy-only] [--children 2]
+        [--kamapy-only] [--no-tlsf] [--children 2] [--kamapy BIN ...]
+
+`--kamapy` takes one or more kamapy executables (e.g. an older checkout's
+.venv/bin/kamapy) so that two versions are measured in the same session.
 """
 
 from __future__ import annotations
@@ -45,28 +49,44 @@ def main():
     ap.add_argument("--duration", type=int, default=15)
     ap.add_argument("--children", type=int, default=2)
     ap.add_argument("--kamapy-only", action="store_true")
+    ap.add_argument("--no-tlsf", action="store_true", help="leave out Kamailio -x tlsf")
+    ap.add_argument("--kamapy", nargs="+", default=[str(REPO / ".venv" / "bin" / "kamapy")],
+                    help="kamapy executables to measure (the first is the one ratios are of)")
     ap.add_argument("--kamapy-cfg", default=CFG, help="config kamapy runs (relative to the bench folder)")
     args = ap.parse_args()
     if not (BENCH / "sipbench.py").exists():
         sys.exit(f"no benchmark harness at {BENCH}")
-    kamapy = f"{REPO / '.venv' / 'bin' / 'kamapy'} -f {args.kamapy_cfg} -DD -E -m 1024 -n {args.children}"
-    kamailio = f"kamailio -f {CFG} -DD -E -m 1024 -M 8 -n {args.children}"
-    with_kamailio = not args.kamapy_only and shutil.which("kamailio")
+    servers = [(f"kamapy#{i}" if len(args.kamapy) > 1 else "kamapy",
+                f"{exe} -f {args.kamapy_cfg} -DD -E -m 1024 -n {args.children}")
+               for i, exe in enumerate(args.kamapy)]
+    if not args.kamapy_only and shutil.which("kamailio"):
+        base = f"kamailio -f {CFG} -DD -E -m 1024 -M 8 -n {args.children}"
+        servers.append(("kamailio", base))
+        if not args.no_tlsf:
+            servers.append(("kamailio-tlsf", base + " -x tlsf"))
     rows = []
     for wl in args.workload:
-        k = run(wl, kamapy, args.duration, [])
-        ref = run(wl, kamailio, args.duration, []) if with_kamailio else {}
-        rows.append((wl, k, ref))
-        print(json.dumps({"workload": wl, "kamapy": k, "kamailio": ref}), file=sys.stderr)
-    print(f"{'workload':<10}{'kamapy/s':>10}{'failed':>8}{'us/call':>9}{'kamailio/s':>12}{'us/call':>9}"
-          f"{'ratio':>7}{'other cpu s':>13}")
-    for wl, k, ref in rows:
-        kr, rr = k.get("rate_per_s"), ref.get("rate_per_s")
-        ratio = f"{kr / rr:.2f}" if kr and rr else "-"
-        kc, rc = cpu_per_call(k), cpu_per_call(ref)
-        other = f"{(k.get('cpu') or {}).get('other_s', 0):.1f}/{(ref.get('cpu') or {}).get('other_s', 0):.1f}"
-        print(f"{wl:<10}{kr or 0:>10.0f}{k.get('failed', '-'):>8}{kc or 0:>9.1f}{rr or 0:>12.0f}"
-              f"{rc or 0:>9.1f}{ratio:>7}{other:>13}")
+        results = {name: run(wl, cmd, args.duration, []) for name, cmd in servers}
+        rows.append((wl, results))
+        print(json.dumps({"workload": wl, **results}), file=sys.stderr)
+    names = [n for n, _ in servers]
+    first = names[0]
+    print(f"{'workload':<10}" + "".join(f"{n + '/s':>16}{'us/call':>9}" for n in names)
+          + "".join(f"{'vs ' + n:>18}" for n in names[1:]))
+    for wl, res in rows:
+        line = f"{wl:<10}"
+        for n in names:
+            r = res[n]
+            line += f"{r.get('rate_per_s') or 0:>16.0f}{cpu_per_call(r) or 0:>9.1f}"
+        k = res[first].get("rate_per_s")
+        for n in names[1:]:
+            other = res[n].get("rate_per_s")
+            line += f"{(k / other if k and other else 0):>18.2f}"
+        print(line)
+        failed = {n: res[n].get("failed") for n in names if res[n].get("failed")}
+        errors = {n: res[n]["error"] for n in names if "error" in res[n]}
+        if failed or errors:
+            print(f"          failed: {failed} errors: {errors}")
 
 
 if __name__ == "__main__":
