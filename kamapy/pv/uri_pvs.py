@@ -92,10 +92,18 @@ def uri_user_length(uri):
 
 # ---------------------------------------------------------------- R-URI
 def ruri(msg):
-    """$ru: the current R-URI (rewritten or as received)."""
-    if msg.type == REPLY:
+    """$ru: the current R-URI (rewritten or as received); $null when it does not parse,
+    as Kamailio 5.6's pv_get_ruri parses it first (a good parse is cached on msg)."""
+    if _ruri(msg) is None:
         return None
     return msg.current_uri
+
+
+def original_ruri(msg):
+    """$ou: the R-URI as received; $null when it does not parse (pv_get_ouri)."""
+    if _original_ruri(msg) is None:
+        return None
+    return msg.ruri
 
 
 def set_ruri(msg, value):
@@ -152,8 +160,8 @@ PVS = [
     PvDef("rp", fn_pv("RUriPortPv", _part_getter(uri_port, _ruri), _rewriter(rw.SET_PORT, True))),
     PvDef("rP", fn_pv("RUriTransportPv", _part_getter(uri_transport, _ruri))),
     PvDef("rz", fn_pv("RUriSchemePv", _part_getter(uri_scheme, _ruri))),
-    PvDef("ou", fn_pv("OrigRUriPv", lambda msg: None if msg.type == REPLY else msg.ruri)),
-    PvDef("ouri", fn_pv("OrigRUriPv", lambda msg: None if msg.type == REPLY else msg.ruri)),
+    PvDef("ou", fn_pv("OrigRUriPv", original_ruri)),
+    PvDef("ouri", fn_pv("OrigRUriPv", original_ruri)),
     PvDef("oU", fn_pv("OrigRUriUserPv", _part_getter(uri_user, _original_ruri))),
     PvDef("oUl", fn_pv("OrigRUriUserLengthPv", _part_getter(uri_user_length, _original_ruri))),
     PvDef("od", fn_pv("OrigRUriHostPv", _part_getter(uri_host, _original_ruri))),

@@ -1,4 +1,5 @@
-"""SIP, SIPS and TEL URIs (RFC 3261 §19.1, RFC 3966), like Kamailio's parse_uri.
+"""SIP, SIPS, TEL and URN URIs (RFC 3261 §19.1, RFC 3966, RFC 5031), like Kamailio's
+parse_uri.
 
 Every part is kept as written (escapes included) so str(uri) gives back the exact text
 and replace() changes one part without disturbing the rest — what rewriteuser(),
@@ -12,8 +13,8 @@ from urllib.parse import unquote as _pct_unquote
 from .errors import SipParseError
 from .scan import find_param, has_param, param_spans
 
-SCHEMES = ("sip", "sips", "tel", "tels")
-DEFAULT_PORTS = {"sip": 5060, "sips": 5061, "tel": 5060, "tels": 5061}
+SCHEMES = ("sip", "sips", "tel", "tels", "urn")
+DEFAULT_PORTS = {"sip": 5060, "sips": 5061, "tel": 5060, "tels": 5061, "urn": 5060}
 
 _HOST_STOP = ";?"
 
@@ -129,7 +130,9 @@ class SipUri:
             if password is not None:
                 out.append(":")
                 out.append(password)
-            if host or scheme in ("sip", "sips"):
+            if scheme == "urn" and self.scheme == "urn" and self.text[4 + len(self.user):][:1] == ":":
+                out.append(":")  # urn:NID:NSS keeps its form
+            elif host or scheme in ("sip", "sips"):
                 out.append("@")
         out.append(host or "")
         if port not in (None, ""):
@@ -176,6 +179,11 @@ def parse_uri(text: str) -> SipUri:
         raise SipParseError("bad uri: empty")
     if scheme in ("tel", "tels"):
         return _parse_tel(text, scheme, rest)
+    if scheme == "urn":
+        u = _parse_urn(text, rest)
+        if u is not None:
+            return u
+        # else read as a SIP URI: urn:foo is host foo, urn:service:123 host:port
     # headers: after the first '?'
     q = rest.find("?")
     if q >= 0:
@@ -243,6 +251,30 @@ def _parse_tel(text, scheme, rest):
         raise SipParseError("bad tel uri")
     params_str = rest[semi + 1:] if semi >= 0 else ""
     return SipUri(text, scheme, number, None, "", "", params_str, "")
+
+
+_URN_STOP = frozenset(";?[]:@")
+
+
+def _parse_urn(text, rest):
+    """urn:NID:NSS with an NSS that is not a port number: Kamailio reads it as user NID,
+    host NSS (urn:service:sos -> $rU service, $rd sos). A second ':' or any ';', '?' in
+    such a URN makes it a bad URI there; every other urn: is parsed as a SIP URI
+    (None here)."""
+    c = rest.find(":")
+    if c <= 0 or "@" in rest:
+        return None
+    nid, nss = rest[:c], rest[c + 1:]
+    if nid[0] == "[" or ";" in nid or "?" in nid or "]" in nid:
+        return None
+    k = 0
+    while k < len(nss) and "0" <= nss[k] <= "9":
+        k += 1
+    if k == len(nss) or nss[k] in ";?[]:":
+        return None  # still a port (or a bad one): the SIP reading decides
+    if any(ch in _URN_STOP for ch in nss[k:]):
+        raise SipParseError("bad urn")
+    return SipUri(text, "urn", nid, None, nss, "", "", "")
 
 
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._")

@@ -44,6 +44,25 @@ def test_default_port_and_transport():
     assert get("$rU", hostonly) is None
 
 
+@pytest.mark.parametrize("ruri", ["foo:bar@h.example", "<sip:a@h.example>", "sip:a@[::1",
+                                  "sip:a@h.example:65536"])
+def test_unparsable_ruri_reads_null(ruri):
+    # Kamailio 5.6's pv_get_ruri / pv_get_ouri parse the URI first and give $null when
+    # that fails (receive/ruri-scheme-foo, torture-01/09/10)
+    m = make_msg(f"OPTIONS {ruri} SIP/2.0\r\nVia: SIP/2.0/UDP h\r\n\r\n")
+    assert get("$ru", m) is None and get("$ou", m) is None and get("$rU", m) is None
+    put("$ru", m, "sip:bob@h.example")
+    assert get("$ru", m) == "sip:bob@h.example" and get("$ou", m) is None
+    put("$ru", m, "http://x")
+    assert get("$ru", m) is None
+
+
+def test_urn_ruri_parts():
+    m = make_msg("INVITE urn:service:sos SIP/2.0\r\nVia: SIP/2.0/UDP h\r\n\r\n")
+    assert get("$ru", m) == "urn:service:sos"
+    assert (get("$rU", m), get("$rd", m), get("$rz", m), get("$rp", m)) == ("service", "sos", "urn", "5060")
+
+
 def test_write_ruri_and_parts(msg):
     put("$ru", msg, "sip:bob@other.example")
     assert get("$ru", msg) == "sip:bob@other.example"

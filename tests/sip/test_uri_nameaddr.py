@@ -22,6 +22,13 @@ from kamapy.sip.via import parse_via
     ("tel:+14155551212;phone-context=example.com", "tel", "+14155551212", None, "", None,
      [("phone-context", "example.com")], ""),
     ("sip:10.0.0.1", "sip", "", None, "10.0.0.1", None, [], ""),
+    # urn: Kamailio's parser reads NID:NSS as user:host when NSS is not a port
+    # (checked on the wire: receive/ruri-scheme-urn), else as a SIP URI
+    ("urn:service:sos", "urn", "service", None, "sos", None, [], ""),
+    ("urn:service:sos.fire-x", "urn", "service", None, "sos.fire-x", None, [], ""),
+    ("urn:foo", "urn", "", None, "foo", None, [], ""),
+    ("urn:x@y", "urn", "x", None, "y", None, [], ""),
+    ("urn:service:123", "urn", "", None, "service", 123, [], ""),
 ])
 def test_parse_uri(text, scheme, user, password, host, port, params, headers):
     u = parse_uri(text)
@@ -46,7 +53,8 @@ def test_uri_helpers_and_replace():
 
 @pytest.mark.parametrize("bad", ["", "alice@example.com", "http://x", "sip:", "sip:@host",
                                  "sip:a@[::1", "sip:a@host:99999", "sip:a@host:x", "sip:a@ho st",
-                                 "sip:a@[zz]", "sip:a@host:"])
+                                 "sip:a@[zz]", "sip:a@host:", "foo:bar@host", "urn:a:b:c",
+                                 "URN:nena:service:sos", "urn:service:sos;p=1"])
 def test_bad_uri(bad):
     with pytest.raises(SipParseError):
         parse_uri(bad)
