@@ -22,6 +22,7 @@ from typing import Callable
 
 from kamapy import module as M
 from kamapy.pv.errors import PvError
+from kamapy.pv.values import int_side
 
 from . import ast
 from .errors import ConfigError, Position, SourceLines
@@ -308,27 +309,29 @@ class Compiler:
     def stmt_If(self, s: ast.If):
         cond = self.cond(s.cond)
         then = self.block(s.then)
-        has_call = _has_call(s.cond)
-        if s.orelse is None:
-            if has_call:
-                def if_call(msg, ctx):
-                    if cond(msg):
-                        return then(msg, ctx)
-                    return 0 if ctx.flags & EXIT else 1
-                return if_call
-
+        orelse = self.block(s.orelse) if s.orelse is not None else None
+        if _has_call(s.cond):
+            # Kamailio (IF_T) looks at the exit flag right after the condition, before
+            # either branch: a function (or route) returning 0 in it stops the script,
+            # for `if (f())` and `if (!f())` alike
+            def if_call(msg, ctx):
+                c = cond(msg)
+                if ctx.flags & EXIT:
+                    return 0
+                if c:
+                    return then(msg, ctx)
+                return orelse(msg, ctx) if orelse is not None else 1
+            return if_call
+        if orelse is None:
             def if_(msg, ctx):
                 if cond(msg):
                     return then(msg, ctx)
                 return 1
             return if_
-        orelse = self.block(s.orelse)
 
         def if_else(msg, ctx):
             if cond(msg):
                 return then(msg, ctx)
-            if ctx.flags & EXIT:  # a function in the condition returned 0
-                return 0
             return orelse(msg, ctx)
         return if_else
 
@@ -390,9 +393,20 @@ class Compiler:
             ctx.flags &= ~BREAK
             return ret
 
+        if _has_call(s.expr):
+            # as for if: a call returning 0 in the switch value stops the script before any case
+            plain = value
+
+            def value(msg):
+                v = plain(msg)
+                return _STOP if msg.ctx.flags & EXIT else v
+
         if not string_mode:
             def switch_int(msg, ctx):
-                v = to_int(value(msg))
+                v = value(msg)
+                if v is _STOP:
+                    return 0
+                v = to_int(v)
                 i = by_int.get(v, default_at)
                 if i is None:
                     return 1
@@ -401,7 +415,10 @@ class Compiler:
         labels = tuple(starts)
 
         def switch_str(msg, ctx):
-            v = to_str(value(msg))
+            v = value(msg)
+            if v is _STOP:
+                return 0
+            v = to_str(v)
             for kind, key, i in labels:
                 if (kind == "re" and key.search(v)) or (kind != "re" and v == to_str(key)):
                     return run_from(i, msg, ctx)
@@ -471,7 +488,12 @@ class Compiler:
                 args.append(self.argument(fn, i, spec, c.args[i]))
             else:
                 args.append((False, spec.default))
-        return _make_call(c.name, fn.handler, args, mode)
+        handler = fn.handler
+        no_int = [i for i, spec in enumerate(fn.args)
+                  if spec.kind == "igp" and i < nargs and args[i][0] and _is_pv_text(c.args[i])]
+        if no_int and not getattr(handler, "takes_no_int", False):
+            handler = _no_int_guard(c.name, handler, no_int)
+        return _make_call(c.name, handler, args, mode)
 
     def check_route_type(self, fn: M.Function, c: ast.Call):
         allowed = fn.route_types
@@ -518,8 +540,10 @@ class Compiler:
                         return (True, value) if spec.fixup is None else (True, _fixup_each(value, spec.fixup))
                 elif kind == "igp":
                     if text.startswith("$"):
+                        # Kamailio's get_int_fparam takes a PV's int side only: "404" from
+                        # $hdr(X) or a string $var gives no int (None here; see _no_int_guard)
                         getter = self.parse_pv(ast.PvRef(text, pos=where)).get
-                        return True, (lambda msg: to_int(getter(msg)))
+                        return True, (lambda msg: int_side(getter(msg)))
                     if not re.fullmatch(r"[+-]?\d+|0[xX][0-9a-fA-F]+", text.strip()):
                         raise ValueError(f"{label} must be a number or a pseudo-variable, not {text!r}")
                     value = to_int(text.strip())
@@ -607,9 +631,14 @@ class Compiler:
                 return ret
         if mode == "stmt":
             return run
+
+        def run_expr(msg):
+            ctx = msg.ctx
+            ctx.flags = 0  # fresh flags, as for a module call in an expression (see _CALL_TAIL)
+            return run(msg, ctx)
         if mode == "cond":
-            return lambda msg: run(msg, msg.ctx) > 0
-        return lambda msg: 1 if run(msg, msg.ctx) > 0 else 0
+            return lambda msg: run_expr(msg) > 0
+        return lambda msg: 1 if run_expr(msg) > 0 else 0
 
     # ------------------------------------------------------------ expressions
     def const(self, e) -> tuple[bool, object]:
@@ -882,6 +911,9 @@ def _ret_one(msg, ctx):
     return 1
 
 
+_STOP = object()  # a switch value whose evaluation stopped the script
+
+
 def _is_null(e) -> bool:
     return isinstance(e, ast.PvRef) and e.text == "$null"
 
@@ -898,6 +930,25 @@ def _is_myself(host, port, proto) -> bool:
     import kamapy.runtime as rt  # looked up per call: the lead's runtime (and tests) provide it
 
     return bool(rt.is_myself(host, port, proto))
+
+
+def _is_pv_text(e) -> bool:
+    """A quoted "$pv" argument (what an igp argument reads a PV from)."""
+    return isinstance(e, ast.Const) and isinstance(e.value, str) and e.value.startswith("$")
+
+
+def _no_int_guard(fname: str, handler, positions: list[int]):
+    """Wrap a handler whose igp arguments may come without an int side (None): the call
+    then fails with -1, as most Kamailio functions do when get_int_fparam fails. A
+    handler with `takes_no_int = True` gets the None itself (sl_send_reply, t_reply use
+    their default_code)."""
+    def guarded(msg, *args):
+        for i in positions:
+            if args[i] is None:
+                _log_error(f"{fname}: could not convert PV to int (parameter {i + 1})")
+                return -1
+        return handler(msg, *args)
+    return guarded
 
 
 def _fixup_each(getter, fixup):
@@ -930,14 +981,18 @@ class _NullPv:
 # Calls are generated as tiny Python functions so a call with N arguments costs one
 # Python call plus the handler, with static arguments as constants — this is the
 # statement every SIP message runs most.
+#
+# Inside an expression a call runs on fresh run flags (Kamailio: run_actions_safe gives it
+# a new context and copies its flags back), so the LAST call evaluated decides whether the
+# script stops: in `f() || g()` with f returning 0 and g 1, the script goes on.
 _CALL_TAIL = {
     "stmt": ("def {name}(msg, ctx):\n    ret = handler(msg{args})\n",
              "    return ret\n"),
-    "cond": ("def {name}(msg):\n    ctx = msg.ctx\n    ret = handler(msg{args})\n",
+    "cond": ("def {name}(msg):\n    ctx = msg.ctx\n    ret = handler(msg{args})\n    ctx.flags = 0\n",
              "    return ret > 0\n"),
-    "value": ("def {name}(msg):\n    ctx = msg.ctx\n    ret = handler(msg{args})\n",
+    "value": ("def {name}(msg):\n    ctx = msg.ctx\n    ret = handler(msg{args})\n    ctx.flags = 0\n",
               "    return 1 if ret > 0 else 0\n"),
-    "rc": ("def {name}(msg):\n    ctx = msg.ctx\n    ret = handler(msg{args})\n",
+    "rc": ("def {name}(msg):\n    ctx = msg.ctx\n    ret = handler(msg{args})\n    ctx.flags = 0\n",
            "    return int(ret)\n"),
 }
 _RC = ("    if not ret:\n"
