@@ -113,15 +113,29 @@ def sl_reply(msg, code: int, reason: str) -> int:
     return 1
 
 
-def w_sl_send_reply(msg, code: int, reason: str) -> int:
-    return sl_reply(msg, int(code), reason)
+def _code(code) -> int:
+    """The reply code; None when a "$pv" code had no int side (a string such as $hdr's
+    "404"): Kamailio's sl then answers with modparam default_code, keeping the reason."""
+    if code is None:
+        return exports.param("default_code")
+    return int(code)
 
 
-def w_send_reply(msg, code: int, reason: str) -> int:
+def w_sl_send_reply(msg, code, reason: str) -> int:
+    return sl_reply(msg, _code(code), reason)
+
+
+def w_send_reply(msg, code, reason: str) -> int:
+    code = _code(code)
     for applies, reply in _stateful_reply:
         if applies(msg):
-            return reply(msg, int(code), reason)
-    return sl_reply(msg, int(code), reason)
+            return reply(msg, code, reason)
+    return sl_reply(msg, code, reason)
+
+
+# the compiler passes None for a "$pv" code without an int side instead of failing the call
+w_sl_send_reply.takes_no_int = True
+w_send_reply.takes_no_int = True
 
 
 def w_sl_reply_error(msg) -> int:

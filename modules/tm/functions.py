@@ -232,7 +232,15 @@ def t_reply(msg, code: int, reason: str) -> int:
 
 
 def w_t_reply(msg, code, reason) -> int:
+    if code is None:
+        # a "$pv" code without an int side: Kamailio's w_t_reply falls back on tm's
+        # default_code (the reason stays the one given)
+        from .config import cfg
+        code = cfg.default_code
     return t_reply(msg, code, reason)
+
+
+w_t_reply.takes_no_int = True  # the compiler passes None for that case (see above)
 
 
 def w_t_send_reply(msg, code, reason) -> int:

@@ -42,7 +42,7 @@ request_route {
     }
     # a reply code computed from the R-URI user: sip:code486@ -> 486
     if ($rU =~ "^code[0-9]{3}$") {
-        sl_send_reply("$(rU{s.substr,4,3})", "computed");
+        sl_send_reply("$(rU{s.substr,4,3}{s.int})", "computed");  # s.substr alone is a string: no int side, 500
         exit;
     }
     switch ($rU) {
