@@ -14,7 +14,38 @@ import os
 from .base import Pv, fn_pv
 from .errors import PvError
 from .registry import PvDef
-from .values import to_int
+from .values import IntStr
+
+_INT_MAX = 2**31 - 1
+_INT_MIN = -2**31
+
+
+def str2sint(text: str) -> int:
+    """Kamailio's str2sint as $envn/$defn use it: an optional sign, then digits up to
+    the first other character (what was read so far stays: "12ab" is 12, "/x" 0),
+    clamped to a C int."""
+    i, neg = 0, False
+    if text[:1] in ("+", "-"):
+        neg, i = text[0] == "-", 1
+    n = 0
+    for c in text[i:]:
+        if not "0" <= c <= "9":
+            break
+        n = n * 10 + (ord(c) - 48)
+        if n > _INT_MAX + neg:
+            n = _INT_MAX + neg
+            break
+    return -n if neg else n
+
+
+def int_text(text: str):
+    """The value of $envn/$defn (Kamailio's pv_get_intstrval: the text, with the number
+    str2sint read from it). A plain int when the text is that number's decimal form;
+    otherwise IntStr, so it still prints as the text ("/root") and is_int() holds.
+    Known gap: Kamailio types such a value int (`+ 1` adds the number, typeof says
+    int), kamapy's IntStr is a str there (`+ 1` concatenates)."""
+    n = str2sint(text)
+    return n if str(n) == text else IntStr(text, n)
 
 _defines: dict[str, str] = {}
 
@@ -65,7 +96,7 @@ class EnvPv(Pv):
         value = os.environ.get(self.var)
         if value is None or not self.numeric:
             return value
-        return to_int(value)
+        return int_text(value)
 
 
 class EnvNumberPv(EnvPv):
@@ -74,7 +105,9 @@ class EnvNumberPv(EnvPv):
 
 
 class DefinePv(Pv):
-    """$def(NAME): a #!define value (read when the config is compiled); $defn as int."""
+    """$def(NAME): a #!define value as written (quotes kept; "" for a bare #!define,
+    $null when undefined), read when the config is compiled; $defn(NAME) the same with
+    its number (int_text), 0 when undefined."""
 
     __slots__ = ("value",)
     numeric = False
@@ -82,7 +115,9 @@ class DefinePv(Pv):
     def __init__(self, spec):
         super().__init__(spec)
         value = _defines.get(spec.inner.strip())
-        self.value = to_int(value) if (self.numeric and value is not None) else value
+        if self.numeric:
+            value = 0 if value is None else int_text(value)
+        self.value = value
 
     def get(self, msg):
         return self.value

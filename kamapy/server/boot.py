@@ -72,9 +72,11 @@ def load_config(opts: Options):
     (ast, core). Raises BootError with the user-facing text."""
     from ..cfg import apply_core_params, compile_routes, parse_config
     from ..cfg.errors import ConfigError
+    from ..pv.script_pvs import set_defines
 
     try:
         ast = parse_config(opts.cfg_file, opts.defines)
+        set_defines(ast.defines)  # $def/$defn are read when compile_routes builds them
         core = apply_core_params(ast, ast.sources)
     except ConfigError as e:
         raise BootError(_config_error_report(e)) from None
