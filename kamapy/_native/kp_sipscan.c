@@ -337,7 +337,17 @@ static int scan_via(const u8 *b, int s, int e, int32_t *o)
 
 /* ------------------------------------------------------------------ name-addr */
 
-/* nameaddr.py parse_nameaddr over b[s:e] (the header value, stripped), simple form only */
+/* nameaddr.py parse_to_body over b[s:e] (the header value, stripped), simple form only:
+ * whatever its strict To/From rules look at (NUL, blanks in <uri> or in a parameter,
+ * ',', empty parameters) is left to Python */
+static int has_blank(const u8 *b, int s, int e)
+{
+    for (int k = s; k < e; k++)
+        if (b[k] == ' ' || b[k] == '\t')
+            return 1;
+    return 0;
+}
+
 static int scan_nameaddr(const u8 *b, int s, int e, int32_t *o)
 {
     int i = s, d0 = -1, d1 = -1, u0, u1, br, rs, re;
@@ -346,7 +356,7 @@ static int scan_nameaddr(const u8 *b, int s, int e, int32_t *o)
         s++;
     while (e > s && WS(b[e - 1]))
         e--;
-    if (s >= e)
+    if (s >= e || memchr(b + s, 0, e - s))
         return 0;
     i = s;
     if (b[i] == '"') {
@@ -387,6 +397,8 @@ static int scan_nameaddr(const u8 *b, int s, int e, int32_t *o)
             u0++;
         while (u1 > u0 && PYSP(b[u1 - 1]))
             u1--;
+        if (has_blank(b, u0, u1))
+            return 0;
         rs = gt + 1;
         re = e;
         br = 1;
@@ -421,7 +433,7 @@ static int scan_nameaddr(const u8 *b, int s, int e, int32_t *o)
         if (b[rs] != ';')
             return 0;
         rs++;
-        if (findc(b + rs, b + re, '"'))
+        if (findc(b + rs, b + re, '"') || findc(b + rs, b + re, ','))
             return 0;
         int ps = rs;
         while (ps <= re) {
@@ -441,10 +453,12 @@ static int scan_nameaddr(const u8 *b, int s, int e, int32_t *o)
                     vs++;
                 while (ve > vs && WS(b[ve - 1]))
                     ve--;
-                if (ne == ns)
-                    return 0;  /* empty parameter name */
+                if (ne == ns || has_blank(b, vs, ve) || findc(b + vs, b + ve, '='))
+                    return 0;  /* empty parameter name, or a value Python refuses */
             }
-            if (ne > ns) {
+            if (ne == ns || has_blank(b, ns, ne))
+                return 0;  /* ';;', a trailing ';', a blank inside a name */
+            {
                 if (np >= KP_SS_MAXP)
                     return 0;
                 if (tag < 0 && ne - ns == 3 && (b[ns] | 0x20) == 't' && (b[ns + 1] | 0x20) == 'a'
