@@ -370,6 +370,10 @@ class ToAst(Transformer):
     def pv(self, meta, c):
         return ast.PvRef(c[0].value, pos=self._pos(meta))
 
+    def select(self, meta, c):
+        # Kamailio's @a.b[n].c is the $sel(a.b[n].c) pseudo-variable (kamapy/pv/select_pvs.py)
+        return ast.PvRef(f"$sel({c[0].value[1:]})", pos=self._pos(meta))
+
     def msg_attr(self, meta, c):
         return ast.MsgAttr(c[0].value, pos=self._pos(meta))
 

@@ -96,3 +96,30 @@ def test_igp_without_an_int_side_fails_the_call(run, rec):
     assert rec.calls == []
     from kamapy.pv import parse_pv
     assert parse_pv("$var(r)").get(msg) == -1
+
+
+# ---------------------------------------------------------------- @select
+def test_select_is_the_sel_pv(run, rec):
+    from kamapy.pv import parse_pv
+    msg = make_msg(extra="Via: SIP/2.0/UDP 10.0.0.2;branch=z9hG4bK2\r\n")
+    code, msg = run('request_route { $var(t) = @from.tag; $var(b) = @via[2].branch; '
+                    'if (@cseq.method == "INVITE" && @ruri.user == "100") { reply(@cseq.num); } }', msg)
+    assert parse_pv("$var(t)").get(msg) == "1"
+    assert parse_pv("$var(b)").get(msg) == "z9hG4bK2"
+    assert replies(rec) == [1]
+
+
+def test_select_parses_to_a_sel_reference():
+    from kamapy.cfg import ast, parse_text
+    cfg = parse_text('request_route { $var(x) = @hf_value["X-A"]; $var(y) = @via[-1].host; }')
+    refs = [s.expr for s in cfg.routes[0].body]
+    assert all(isinstance(r, ast.PvRef) for r in refs)
+    assert [r.text for r in refs] == ['$sel(hf_value["X-A"])', "$sel(via[-1].host)"]
+
+
+def test_unknown_select_is_a_config_error_with_a_position(rec):
+    from kamapy.cfg import ConfigError, compile_routes, parse_text
+    with pytest.raises(ConfigError) as e:
+        compile_routes(parse_text("request_route {\n  $var(x) = @nosuch.thing;\n}"), rec.registry())
+    text = str(e.value)
+    assert ":2:" in text and "nosuch.thing" in text
