@@ -38,7 +38,7 @@ from .header_values import (
 from .headers import header_key, name_key
 from .methods import METHOD_IDS as _METHOD_IDS
 from .methods import METHOD_OTHER
-from .nameaddr import parse_nameaddr
+from .nameaddr import parse_nameaddr, parse_to_body
 from .scan import split_commas
 from .sdp import parse_sdp
 from .sipscan import nameaddr_from_scan, via_from_scan
@@ -487,7 +487,7 @@ class SipMsg:
             raise SipParseError(what)
         p = hf.parsed
         if p is None:
-            p = hf.parsed = parse_nameaddr(hf.value)
+            p = hf.parsed = parse_to_body(hf.value)
         return p
 
     @property

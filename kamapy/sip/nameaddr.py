@@ -63,6 +63,79 @@ class NameAddr:
 
 def parse_nameaddr(text: str) -> NameAddr:
     """Parse one name-addr or addr-spec (with its header params)."""
+    return _parse(text, False)
+
+
+def parse_to_body(text: str) -> NameAddr:
+    """parse_nameaddr with the stricter rules of Kamailio's To/From body parser
+    (parse_to / parse_addr_spec), for From and To: no blank inside <uri>, no empty
+    parameter (';;', a trailing ';'), no blank inside a parameter name or value, a ','
+    only in the tag's value; a NUL after a complete addr-spec or parameter ends the
+    body there, one anywhere else (display name, <uri>, quoted value) is an error."""
+    z = text.find("\0")
+    if z >= 0:
+        text = _cut_at_nul(text, z)
+    return _parse(text, True)
+
+
+def _cut_at_nul(text: str, z: int) -> str:
+    head = text[:z]
+    i = 0
+    quoted = False
+    while i < z:  # inside a quoted string at the NUL?
+        c = head[i]
+        if c == "\\" and quoted:
+            i += 2
+            continue
+        if c == '"':
+            quoted = not quoted
+        i += 1
+    if quoted or head.rfind("<") > head.rfind(">"):
+        raise SipParseError("NUL inside the name-addr")
+    return head
+
+
+def _check_strict_params(rest: str) -> None:
+    """rest: the header parameters after the URI, starting with ';'."""
+    i = 1
+    n = len(rest)
+    while True:
+        # one parameter: name [= value], up to the next ';' outside quotes
+        j = i
+        while j < n and rest[j] not in ';="':
+            j += 1
+        name = rest[i:j].strip(WS)
+        if not name or any(c in name for c in " \t,"):
+            raise SipParseError("bad header parameter name")
+        if j < n and rest[j] == '"':
+            raise SipParseError("quote in a header parameter name")
+        if j < n and rest[j] == "=":
+            k = j + 1
+            while k < n and rest[k] in WS:
+                k += 1
+            if k < n and rest[k] == '"':
+                k = skip_quoted(rest, k, n)
+                while k < n and rest[k] in WS:
+                    k += 1
+                if k < n and rest[k] != ";":
+                    raise SipParseError("junk after a quoted parameter value")
+                j = k
+            else:
+                j = k
+                while j < n and rest[j] != ";":
+                    j += 1
+                value = rest[k:j].rstrip(WS)
+                if any(c in value for c in ' \t="'):
+                    raise SipParseError("bad header parameter value")
+                # a ',' is kept in the tag's value only (some user agents put one there)
+                if "," in value and name.lower() != "tag":
+                    raise SipParseError("',' in a header parameter value")
+        if j >= n:
+            return
+        i = j + 1
+
+
+def _parse(text: str, strict: bool) -> NameAddr:
     s = 0
     e = len(text)
     while s < e and text[s] in WS:
@@ -92,6 +165,8 @@ def parse_nameaddr(text: str) -> NameAddr:
         if gt < 0:
             raise SipParseError("unclosed <uri>")
         uri = text[lt + 1:gt].strip()
+        if strict and any(c in uri for c in " \t"):
+            raise SipParseError("blank inside <uri>")
         rest = text[gt + 1:e]
         bracketed = True
     else:
@@ -113,6 +188,8 @@ def parse_nameaddr(text: str) -> NameAddr:
     if rest:
         if rest[0] != ";":
             raise SipParseError("junk after uri")
+        if strict:
+            _check_strict_params(rest)
         params = parse_params(rest[1:])
     else:
         params = []

@@ -4,7 +4,7 @@ from kamapy.sip.contact import parse_contact_value
 from kamapy.sip.cseq import parse_cseq
 from kamapy.sip.digest import parse_digest
 from kamapy.sip.errors import SipParseError
-from kamapy.sip.nameaddr import parse_nameaddr
+from kamapy.sip.nameaddr import parse_nameaddr, parse_to_body
 from kamapy.sip.uri import parse_uri
 from kamapy.sip.via import parse_via
 
@@ -71,6 +71,36 @@ def test_nameaddr_forms():
     for bad in ["", "<sip:a@b", '"unterminated <sip:a@b>', "<sip:a@b> junk", "<>"]:
         with pytest.raises(SipParseError):
             parse_nameaddr(bad)
+
+
+# Kamailio's To/From body parser, each checked on the wire against 5.6.3 ($fu/$ft of a
+# From like this; receive/torture-24, torture-25, value-nul-in-from)
+@pytest.mark.parametrize("bad", [
+    "<sip:a@b>;tag=f1;", "<sip:a@b>;;tag=f1", "<sip:a@b>; ;tag=f1", "<sip:a@b>;=x",
+    "<sip:a@b>;tag=f1;x=a,b", "<sip:a@b>;tag=f1 x", "<sip:a@b ;x>;tag=f1",
+    "<sip:caller@exa mple.com>;tag=98asjd8", "<sip:a@1.2.\x003.4>;tag=f1",
+    '"a\x00b" <sip:a@b>;tag=f', "sip:j.user@example.com;tag=;;,;", '<sip:a@b>;x="q"z',
+])
+def test_to_body_refuses(bad):
+    with pytest.raises(SipParseError):
+        parse_to_body(bad)
+    if bad in ("<sip:a@b>;tag=f1;", "<sip:a@b>;;tag=f1", "<sip:a@b>;tag=f1;x=a,b"):
+        parse_nameaddr(bad)  # the general name-addr reading (Route, Path ...) stays lenient
+
+
+@pytest.mark.parametrize("text,uri,tag", [
+    ("<sip:a@b>;tag=f1;x=", "sip:a@b", "f1"),
+    ("<sip:a@b>;x=;tag=f1", "sip:a@b", "f1"),
+    ("<sip:a@b>;tag=f,1", "sip:a@b", "f,1"),  # a ',' is kept in the tag only
+    ("<sip:a@b>;tag = f1", "sip:a@b", "f1"),
+    ("< sip:a@b >;tag=f1", "sip:a@b", "f1"),
+    ('<sip:a@b>;x="a;b";tag=f1', "sip:a@b", "f1"),
+    ("<sip:a@b>;tag=f\x001", "sip:a@b", "f"),  # a NUL after a value ends the body
+    ("sip:a@b\x00;tag=f1", "sip:a@b", None),
+])
+def test_to_body_accepts(text, uri, tag):
+    n = parse_to_body(text)
+    assert (n.uri, n.tag) == (uri, tag)
 
 
 def test_contact_star_and_list():

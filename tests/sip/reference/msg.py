@@ -19,7 +19,7 @@ from kamapy.sip.header_values import (
 )
 from kamapy.sip.headers import header_key, name_key
 from kamapy.sip.methods import method_id
-from kamapy.sip.nameaddr import parse_nameaddr
+from kamapy.sip.nameaddr import parse_nameaddr, parse_to_body
 from kamapy.sip.scan import split_commas
 from kamapy.sip.sdp import parse_sdp
 from kamapy.sip.uri import parse_uri
@@ -381,7 +381,7 @@ class SipMsg:
             raise SipParseError("no From header")
         p = hf.parsed
         if p is None:
-            p = hf.parsed = parse_nameaddr(hf.value)
+            p = hf.parsed = parse_to_body(hf.value)
         return p
 
     @property
@@ -391,7 +391,7 @@ class SipMsg:
             raise SipParseError("no To header")
         p = hf.parsed
         if p is None:
-            p = hf.parsed = parse_nameaddr(hf.value)
+            p = hf.parsed = parse_to_body(hf.value)
         return p
 
     @property
