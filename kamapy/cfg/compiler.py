@@ -98,6 +98,8 @@ class Routes:
 
 def compile_routes(cfg: ast.ConfigAst, registry, core_params=None) -> Routes:
     """Compile every route block; raises ConfigError listing every problem found."""
+    from kamapy.pv.select_pvs import set_cfg_vars
+    set_cfg_vars(cfg.cfg_vars)  # what $sel(cfg_get.G.N) reads
     return Compiler(cfg, registry, core_params).compile()
 
 

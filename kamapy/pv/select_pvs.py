@@ -1,7 +1,9 @@
 """$sel(name): the common selects of Kamailio's core (select_core.c), read through the
 PVs that already compute them: ruri[.user|.host|.port|.params|.transport],
 from / to [.uri[.user|.host]|.tag|.name|.params], via[n][.branch|.host|.port|.transport]
-(n counts from 1), cseq[.method|.num], call_id, max_forwards, user_agent."""
+(n counts from 1), cseq[.method|.num], call_id, max_forwards, user_agent, and
+cfg_get.<group>.<name> for the custom config variables a config declares
+(`pstn.gw_ip = "" desc "..."`, as Debian's stock kamailio.cfg does)."""
 
 from __future__ import annotations
 
@@ -26,6 +28,29 @@ _SIMPLE = {
 }
 
 
+# "group.name" -> value of the custom cfg vars of the config being compiled
+# (compile_routes sets them before it parses a PV)
+_cfg_vars: dict[str, object] = {}
+
+
+def set_cfg_vars(cfg_vars) -> None:
+    """The custom config variables (kamapy.cfg.ast.CfgVar) $sel(cfg_get.G.N) reads."""
+    _cfg_vars.clear()
+    for v in cfg_vars:
+        if v.instance is None:
+            _cfg_vars[f"{v.group}.{v.name}"] = v.value.value
+
+
+class _CfgGet:
+    __slots__ = ("key",)
+
+    def __init__(self, key):
+        self.key = key
+
+    def get(self, msg):
+        return _cfg_vars.get(self.key)
+
+
 class SelectPv(Pv):
     __slots__ = ("target",)
 
@@ -33,6 +58,13 @@ class SelectPv(Pv):
         super().__init__(spec)
         from .parse import parse_pv
         name = spec.inner.strip()
+        if name.startswith("cfg_get."):
+            key = name[len("cfg_get."):]
+            if key not in _cfg_vars:
+                raise PvError(f"select {name!r}: no config variable {key!r} is declared "
+                              f"(declare it: {key} = \"value\" desc \"...\")", 0)
+            self.target = _CfgGet(key)
+            return
         text = _SIMPLE.get(name)
         if text is None:
             m = _VIA.match(name)
@@ -46,7 +78,12 @@ class SelectPv(Pv):
         self.target = parse_pv(text)
 
     def get(self, msg):
-        return self.target.get(msg)
+        value = self.target.get(msg)
+        # a select of a part the message lacks (no To tag) is the empty string in
+        # Kamailio, not $null; a Via past the last one stays $null (the select fails)
+        if value is None and not isinstance(self.target, _ViaAttr):
+            return ""
+        return value
 
 
 class _ViaAttr:
