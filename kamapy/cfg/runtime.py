@@ -20,7 +20,10 @@ DROP = 8
 class RunContext:
     """msg.ctx while a route runs. last_rc is $rc / $retcode / $?."""
 
-    __slots__ = ("route_type", "last_rc", "flags", "depth", "send", "routes")
+    # send_socket / send_buf: set (with send) only for onsend_route (kamapy.net.onsend);
+    # left unset otherwise so a plain run pays nothing for them
+    __slots__ = ("route_type", "last_rc", "flags", "depth", "send", "routes",
+                 "send_socket", "send_buf")
 
     def __init__(self, route_type: int = 1, routes=None):
         self.route_type = route_type

@@ -17,9 +17,12 @@ from ..sip.errors import SipParseError
 from ..sip.forward import next_hop, stateless_branch, via_value
 from ..sip.msg import PROTO_IDS, REPLY
 from ..sip.outgoing import build_reply_forward, build_request
+from .onsend import onsend_route, run_onsend
 from .send import choose_socket, resolve, send_to
 
 log = logging.getLogger("kamapy.forward")
+
+E_ADM_PROHIBITED = -510  # Kamailio error.h: what forward() returns when onsend_route drops
 
 
 def _core_stat(name: str):
@@ -45,7 +48,7 @@ def forward(msg, dest=None) -> int:
         return ser_error.E_BAD_URI
     proto_id = PROTO_IDS.get(proto, 0)
     try:
-        _ip, af = resolve(host)
+        ip, af = resolve(host)
     except OSError:
         log.error("forward: cannot resolve %s", host)
         ser_error.set_error(ser_error.E_BAD_ADDRESS)
@@ -59,6 +62,13 @@ def forward(msg, dest=None) -> int:
     params = ";rport" if msg.xflags & FL_ADD_LOCAL_RPORT else ""
     via = via_value(si.via_host, si.via_port, proto, stateless_branch(msg), params)
     data = build_request(msg, via, proto, force_rport=bool(msg.xflags & FL_FORCE_RPORT))
+    route = onsend_route()
+    if route is not None and not run_onsend(route, msg, proto_id or 1, ip, port, af, si, data):
+        # Kamailio: not an error of the send (ser_error E_OK), forward() returns
+        # E_ADM_PROHIBITED
+        log.info("request to %s:%d(%d) dropped (onsend_route)", ip, port, proto_id or 1)
+        ser_error.set_error(ser_error.E_OK)
+        return E_ADM_PROHIBITED
     if not send_to(proto_id, data, host, port, si):
         ser_error.set_error(ser_error.E_SEND)
         return ser_error.E_SEND
@@ -101,7 +111,17 @@ def forward_reply(msg) -> bool:
         log.warning("forward_reply: bad reply: %s", e.reason)
         _core_stat("err_replies")
         return False
-    ok = send_to(PROTO_IDS.get(proto, 1), data, host, port, msg.rcv.sock)
+    proto_id = PROTO_IDS.get(proto, 1)
+    route = onsend_route(is_reply=True)
+    if route is not None:
+        try:
+            ip, af = resolve(host)
+        except OSError:
+            ip, af = host, 0
+        if not run_onsend(route, msg, proto_id, ip, port, af, msg.rcv.sock, data):
+            log.error("reply to %s:%d(%d) dropped (onsend_route)", ip, port, proto_id)
+            return False
+    ok = send_to(proto_id, data, host, port, msg.rcv.sock)
     if ok:
         _core_stat("fwd_replies")
     return ok

@@ -47,6 +47,10 @@ log = logging.getLogger("kamapy.tm")
 
 TID_KEY = "tm_tid"
 
+# what t_relay returns when no branch went out (send failed, onsend_route dropped it):
+# Kamailio's t_forward_nonack gives -1 there, whatever ser_error (E_SEND) says
+NOT_SENT = -1
+
 
 def cached_tid(msg) -> tuple[str, str]:
     v = msg._cache.get(TID_KEY)
@@ -298,7 +302,7 @@ def _relay_new(msg, c: Current, proxy, now: float) -> int:
     stats.inc(stats.TRANSACTIONS)
     if trying:
         _sent_trying(t)
-    sent = send_branches(t, indexes)
+    sent = send_branches(t, indexes, msg)
     if sent < len(indexes):
         return _send_failed(t, msg, indexes, sent, now)
     return 1
@@ -325,7 +329,7 @@ def _send_failed(t: Transaction, msg, indexes, sent: int, now: float) -> int:
     finally:
         st.unlock(lock)
         outbox.flush(opened)
-    return 1 if sent else ser_error.E_SEND
+    return 1 if sent else NOT_SENT
 
 
 def _relay_existing(msg, c: Current, proxy, now: float) -> int:
@@ -359,14 +363,14 @@ def _relay_existing(msg, c: Current, proxy, now: float) -> int:
         save_script_state(t, msg)
         if first and t.on_failure and msg.lumps:
             t.req_lumped = saved_request(msg)
-        sent = send_branches(t, indexes)
+        sent = send_branches(t, indexes, msg)
         if sent:
             c.delayed_error = 0  # relayed after all: no error reply at the end
         else:
             ser_error.set_error(ser_error.E_SEND)
             _fail(t, msg, c, ser_error.E_SEND, now)
         st.save(t)
-        return 1 if sent else ser_error.E_SEND
+        return 1 if sent else NOT_SENT
     finally:
         st.unlock(lock)
         outbox.flush(opened)
@@ -391,10 +395,10 @@ def _relay_failure(c: Current, msg, proxy, now: float) -> int:
         return e.code
     t.first_branch = first  # failure_reply_mode 3: the new round picks among its own branches
     msg.branches = []
-    sent = send_branches(t, indexes)
+    sent = send_branches(t, indexes, msg)
     if not sent:
         ser_error.set_error(ser_error.E_SEND)
-        return ser_error.E_SEND
+        return NOT_SENT
     return 1
 
 

@@ -11,10 +11,12 @@ carries `z9hG4bK<tid>.<index>`) and kept for retransmissions, CANCEL and ACK.
 from __future__ import annotations
 
 import logging
+import socket
 
 from kamapy import ser_error
 from kamapy.module import BRANCH_ROUTE
 from kamapy.msg_flags import FL_ADD_LOCAL_RPORT, FL_FORCE_RPORT
+from kamapy.net.onsend import onsend_route, run_onsend
 from kamapy.net.send import choose_socket, resolve
 from kamapy.sip.errors import SipParseError
 from kamapy.sip.forward import uri_hop, via_value
@@ -27,6 +29,7 @@ from .cancel import send_branch
 from .matching import our_branch
 from .script import find_route, run_with
 from .transaction import B_SEND_FAILED, Branch, Transaction
+from .uas import socket_for
 
 log = logging.getLogger("kamapy.tm")
 
@@ -175,17 +178,27 @@ def add_branches(t: Transaction, msg, now: float, proxy=None, include_ruri: bool
     return added
 
 
-def send_branches(t: Transaction, indexes: list[int]) -> int:
-    """Send the new branches; returns how many went out (failed ones are marked)."""
+def send_branches(t: Transaction, indexes: list[int], msg=None) -> int:
+    """Send the new branches; returns how many went out (failed ones are marked).
+    onsend_route (if any) runs for each one first, on msg, the request being relayed
+    (Kamailio: t_send_branch); a branch it drops counts as one whose send failed."""
     sent = 0
+    route = onsend_route() if msg is not None else None
     for i in indexes:
         b = t.branches[i]
-        if send_branch(b, b.buf):
+        if route is not None and not _onsend_ok(route, msg, b):
+            log.debug("onsend_route dropped the request to %s:%d (branch %d)", b.ip, b.port, i)
+        elif send_branch(b, b.buf):
             sent += 1
-        else:
-            b.flags |= B_SEND_FAILED
-            b.retr_due = b.fr_due = 0.0
+            continue
+        b.flags |= B_SEND_FAILED  # no retransmission, no fr timer: never picked
+        b.retr_due = b.fr_due = 0.0
     return sent
+
+
+def _onsend_ok(route, msg, b: Branch) -> bool:
+    af = socket.AF_INET6 if ":" in b.ip else socket.AF_INET
+    return run_onsend(route, msg, b.proto, b.ip, b.port, af, socket_for(b.sock), b.buf)
 
 
 def saved_request(msg) -> bytes:
