@@ -21,12 +21,10 @@ log = logging.getLogger("kamapy.net")
 def onsend_route(is_reply: bool = False):
     """The compiled onsend_route when it must run for this send, else None (the one
     check a send without onsend_route pays)."""
-    routes = rt.routes
-    if routes is None or routes.onsend is None:
+    route = getattr(rt.routes, "onsend", None)  # rt.routes: None before the config is compiled
+    if route is None or (is_reply and not getattr(rt.core, "onsend_route_reply", 0)):
         return None
-    if is_reply and not getattr(rt.core, "onsend_route_reply", 0):
-        return None
-    return routes.onsend
+    return route
 
 
 def run_onsend(route, msg, proto: int, ip: str, port: int, af: int, si, buf: bytes) -> bool:
