@@ -215,6 +215,9 @@ class ModuleRegistry:
             except (ValueError, TypeError) as e:
                 raise ModuleLoadError([Problem(
                     f"modparam({mod_regex!r}, {pname!r}): bad value {value!r}: {e}", f, ln, c)]) from None
+            if param.unsupported and v != param.default:
+                log.warning("%s:%s:%s: modparam(%r, %r): not implemented in kamapy, the value is "
+                            "ignored: %s", f, ln, c, name, pname, param.unsupported)
             if param.multi:
                 exports.values[pname].append(v)
             else:

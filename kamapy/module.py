@@ -103,7 +103,8 @@ class Function:
 class Param:
     """A modparam. `type` is int or str (Kamailio's PARAM_INT / PARAM_STRING); `multi`
     lets a config set it several times (each value is appended to a list);
-    `validate(value)` raises ValueError with a message for a bad value."""
+    `validate(value)` raises ValueError with a message for a bad value; `unsupported`
+    says why kamapy accepts the parameter but does nothing with it."""
 
     name: str
     type: type = str
@@ -111,6 +112,9 @@ class Param:
     multi: bool = False
     validate: Callable[[Any], None] | None = None
     doc: str = ""
+    # accepted so Kamailio configs load, but not built: setting it to anything but the
+    # default logs a warning at start-up saying so (never silently ignored)
+    unsupported: str | None = None
 
 
 @dataclass

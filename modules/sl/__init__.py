@@ -160,10 +160,11 @@ exports = ModuleExports(
     params=[
         Param("default_code", int, 500),
         Param("default_reason", str, "Internal Server Error"),
-        Param("bind_tm", int, 1),
+        # send_reply() always uses tm when the request has a transaction
+        Param("bind_tm", int, 1, unsupported="send_reply() always answers through tm when there is a transaction"),
         Param("rich_redirect", int, 0),
-        Param("event_callback_fl_ack", str, ""),
-        Param("event_callback_lres_sent", str, ""),
+        Param("event_callback_fl_ack", str, "", unsupported="KEMI callbacks need a KEMI engine (not built yet)"),
+        Param("event_callback_lres_sent", str, "", unsupported="KEMI callbacks need a KEMI engine (not built yet)"),
     ],
     functions=[
         Function("sl_send_reply", w_sl_send_reply, (Arg("igp", fixup=_check_code), Arg("spve")), REQUEST_ROUTE),
