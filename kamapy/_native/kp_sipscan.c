@@ -161,22 +161,6 @@ static int header_id(const u8 *p, int n)
     return KP_H_OTHER;
 }
 
-static const u8 *find2(const u8 *p, const u8 *end, int nl)
-{
-    /* the next line break: "\r\n" when nl == 2, "\n" when nl == 1 */
-    if (nl == 1)
-        return memchr(p, '\n', end - p);
-    while (p < end) {
-        const u8 *q = memchr(p, '\r', end - p);
-        if (q == NULL || q + 1 >= end)
-            return NULL;
-        if (q[1] == '\n')
-            return q;
-        p = q + 1;
-    }
-    return NULL;
-}
-
 static const u8 *findc(const u8 *p, const u8 *end, u8 c)
 {
     return p < end ? memchr(p, c, end - p) : NULL;
@@ -611,20 +595,30 @@ int kp_sip_scan(const char *buf, int len, int32_t *out, int cap)
     out[KP_SS_FROM + KP_SS_N_OK] = 0;
     out[KP_SS_CID_OK] = out[KP_SS_CS_OK] = out[KP_SS_CL_OK] = out[KP_SS_CRC_OK] = 0;
     out[KP_SS_BODY] = -1;
+    out[KP_SS_EOH] = -1;
 
     int nl = out[KP_SS_NL];
     int pos = out[KP_SS_FLE] + nl;
-    int n = 0, stop, nseg = 0;
+    int n = 0, stop, nseg = 0, badmin = -1;
+    int32_t vscratch[KP_SS_V_P - KP_SS_V + 4 * KP_SS_MAXP];
     int32_t last[KP_H_COUNT];
     int32_t *rec = out + KP_SS_HDR;
     int maxn = (cap - KP_SS_HDR) / KP_SS_HREC;
     for (;;) {
-        const u8 *q = pos <= len ? find2(b + pos, end, nl) : NULL;
+        /* each line ends at its own LF, with or without CR before it (Kamailio reads
+         * lines so; the first line's ending does not bind the others) */
+        const u8 *q = pos < len ? memchr(b + pos, '\n', len - pos) : NULL;
+        int lb = 1;
+        if (q != NULL && q > b + pos && q[-1] == '\r') {
+            q--;
+            lb = 2;
+        }
         if (q == NULL && pos == len && n > 0) {
             /* the datagram ends right after a header line, without the empty line:
              * Kamailio's parse_headers stops at the end of the buffer without an
              * error, so the block ends here and the body is empty */
             stop = KP_SS_STOP_END;
+            out[KP_SS_EOH] = len;
             out[KP_SS_BODY] = len;
             break;
         }
@@ -638,7 +632,8 @@ int kp_sip_scan(const char *buf, int len, int32_t *out, int cap)
         int e = (int)(q - b);
         if (e == pos) {
             stop = KP_SS_STOP_END;
-            out[KP_SS_BODY] = e + nl;
+            out[KP_SS_EOH] = e;
+            out[KP_SS_BODY] = e + lb;
             break;
         }
         if (b[pos] == ' ' || b[pos] == '\t') {
@@ -675,9 +670,9 @@ int kp_sip_scan(const char *buf, int len, int32_t *out, int cap)
         r[2] = ne;
         r[3] = vs;
         r[4] = ve;
-        r[5] = e + nl;
+        r[5] = e + lb;
         r[6] = -1;
-        int kind = -1, first = id && out[KP_SS_FIRST + id] < 0, send = e + nl;
+        int kind = -1, first = id && out[KP_SS_FIRST + id] < 0, send = e + lb;
         if (id) {
             if (first)
                 out[KP_SS_FIRST + id] = n;
@@ -689,12 +684,23 @@ int kp_sip_scan(const char *buf, int len, int32_t *out, int cap)
                 if (first) {
                     kind = 1;
                 } else {
-                    int te = e + nl;
+                    int te = e + lb;
                     while (te > pos && WS(b[te - 1]))
                         te--;
-                    kind = (nl == 2 && te == e) ? 0 : 4;
+                    kind = (lb == 2 && te == e) ? 0 : 4;
                     if (kind == 4)
                         send = te;
+                    /* a further Via line is parsed by get_hdr_field too: suspect
+                     * unless the fast path takes it (the raw span as Python's) */
+                    if (badmin < 0) {
+                        int s2 = c + 1, e2 = e + lb;
+                        while (e2 > s2 && WS(b[e2 - 1]))
+                            e2--;
+                        while (s2 < e2 && WS(b[s2]))
+                            s2++;
+                        if (!scan_via(b, s2, e2, vscratch))
+                            badmin = n;
+                    }
                 }
                 break;
             case KP_H_TO:
@@ -706,7 +712,15 @@ int kp_sip_scan(const char *buf, int len, int32_t *out, int cap)
             case KP_H_RECORD_ROUTE:
                 kind = 3;
                 break;
+            case KP_H_RETRY_AFTER:
+                if (badmin < 0)
+                    badmin = n;
+                break;
             }
+            /* Kamailio's parse_headers refuses a second one of these (strict mode) */
+            if (!first && badmin < 0 && (id == KP_H_CALLID || id == KP_H_TO || id == KP_H_FROM
+                    || id == KP_H_CSEQ || id == KP_H_CONTENT_LENGTH || id == KP_H_MAX_FORWARDS))
+                badmin = n;
         }
         if (kind >= 0 && nseg >= 0) {
             int32_t *sg = out + KP_SS_SEG + 3 * (nseg - 1);
@@ -723,7 +737,7 @@ int kp_sip_scan(const char *buf, int len, int32_t *out, int cap)
             }
         }
         n++;
-        pos = e + nl;
+        pos = e + lb;
     }
     out[KP_SS_NHDR] = n;
     out[KP_SS_STOP] = stop;
@@ -790,7 +804,14 @@ int kp_sip_scan(const char *buf, int len, int32_t *out, int cap)
             alnum |= ALNUM(b[p]);
             p++;
         }
-        if (n1 > n0 && n1 - n0 <= 10 && num < 4294967296ULL && m0 > n1 && p == e && alnum) {
+        /* the Python parser reads the raw span (trimmed of " \t\r\n" only): a \v or
+         * \x85 the value trim dropped is part of the method there */
+        int raw = 1;
+        for (int k = r[4]; k < r[5] && raw; k++)
+            raw = WS(b[k]);
+        for (int k = r[3] - 1; k >= 0 && b[k] != ':' && raw; k--)
+            raw = WS(b[k]);
+        if (raw && n1 > n0 && n1 - n0 <= 10 && num < 4294967296ULL && m0 > n1 && p == e && alnum) {
             out[KP_SS_CS_OK] = 1;
             out[KP_SS_CS_N0] = n0;
             out[KP_SS_CS_N1] = n1;
@@ -810,6 +831,18 @@ int kp_sip_scan(const char *buf, int len, int32_t *out, int cap)
             out[KP_SS_CL_VAL] = (int32_t)v;
         }
     }
+    /* the first Via/To/CSeq/Content-Length the fast path did not take: Python decides */
+    {
+        static const int ids[4] = {KP_H_VIA, KP_H_TO, KP_H_CSEQ, KP_H_CONTENT_LENGTH};
+        int ok[4] = {out[KP_SS_V_OK], out[KP_SS_TO + KP_SS_N_OK], out[KP_SS_CS_OK],
+                     out[KP_SS_CL_OK]};
+        for (int k = 0; k < 4; k++) {
+            int f = out[KP_SS_FIRST + ids[k]];
+            if (f >= 0 && !ok[k] && (badmin < 0 || f < badmin))
+                badmin = f;
+        }
+    }
+    out[KP_SS_BADMIN] = badmin < 0 ? n : badmin;
     if (out[KP_SS_V_OK] && out[KP_SS_CID_OK]) {
         /* sl's To-tag: crc(host, port, branch) and crc(port, host, call-id) */
         const u8 *h = b + out[KP_SS_V_H0];

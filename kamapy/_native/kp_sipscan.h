@@ -96,6 +96,12 @@
 #define KP_SS_CRC_OK  238  /* sl To-tag CRCs over top Via and Call-ID */
 #define KP_SS_CRC1    239
 #define KP_SS_CRC2    240
+#define KP_SS_EOH     241  /* offset of the empty line ending the block, -1 unless STOP_END */
+/* no header line before this one can fail Kamailio's parse_headers (a duplicate
+ * Call-ID/To/From/CSeq/Content-Length/Max-Forwards, a Via/To/CSeq/Content-Length the
+ * fast path did not accept, a Retry-After): lines from here on need the Python check
+ * (SipMsg._bad_line). NHDR when no line is suspect. */
+#define KP_SS_BADMIN  242
 
 /* the reply copy plan (build_reply): the lines a reply copies, in order, as segments
  * (kind, start, end); consecutive plain lines merged into one segment. Kinds:

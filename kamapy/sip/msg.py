@@ -58,6 +58,10 @@ _CID_OK, _CS_OK, _CS_N0, _CS_N1, _CS_M0, _CS_M1 = (_ss.CID_OK, _ss.CS_OK, _ss.CS
 _CL_OK, _CL_VAL = _ss.CL_OK, _ss.CL_VAL
 _N_OK, _N_LINE = _ss.N_OK, _ss.lib.KP_SS_N_LINE
 _FIRST_CID, _FIRST_CSEQ, _FIRST_CL = _FIRST + _ss.H_CALLID, _FIRST + _ss.H_CSEQ, _FIRST + _ss.H_CL
+_BADMIN, _EOH = _ss.BADMIN, _ss.EOH
+_V_LINE_TO, _V_LINE_FROM = _ss.TO + _ss.lib.KP_SS_N_LINE, _ss.FROM + _ss.lib.KP_SS_N_LINE
+# Kamailio's parse_headers refuses a second header of these (strict parser mode, SIP only)
+_DUP_KEYS = frozenset(("call-id", "to", "from", "cseq", "content-length", "max-forwards"))
 
 _MISSING = object()
 _NAME_KEYS: dict[str, str] = {}
@@ -126,7 +130,7 @@ class SipMsg:
         "data", "text", "rcv", "type", "method", "method_id", "ruri", "version",
         "status", "reason", "first_line_end", "_headers", "_index", "body_start",
         "_cache", "id", "_keys", "_nl", "_hf", "_sc", "_via1", "_fold_failed", "_parsed_at",
-        "_starts",
+        "_starts", "_bad", "_eoh",
         # routing state (Kamailio keeps these in sip_msg and the dset)
         "new_uri", "dst_uri", "force_send_socket", "flags", "ruri_bflags", "ruri_q",
         "path_vec", "instance", "ruid", "reg_id", "branches", "lumps", "reply_lumps", "reply_body",
@@ -148,6 +152,8 @@ class SipMsg:
         self._hf = {}
         self._via1 = None
         self._parsed_at = None
+        self._bad = None  # _bad_line(): not looked for yet
+        self._eoh = -1
         self._cache = {}
         self.new_uri = None
         self.dst_uri = None
@@ -218,7 +224,14 @@ class SipMsg:
         """A lookup went past the lines the scan indexed: None at the end of the block,
         re-index with folding joined, or raise the error that stopped the scan.
         Returns the line number of the first header of key `want`, or None."""
-        stop = self._sc[_STOP]
+        sc = self._sc
+        stop = sc[_STOP]
+        if sc[_BADMIN] < sc[_NHDR]:
+            # a refused line comes before where the scan stopped (for a fold: before
+            # the folded line, whose value is not joined yet)
+            bad = self._bad_line() if stop != _STOP_FOLD else self._find_bad(sc[_NHDR] - 1)
+            if bad:
+                raise SipParseError(bad[1])
         if stop == _STOP_END:
             return None
         if stop == _STOP_FOLD:
@@ -229,21 +242,120 @@ class SipMsg:
         """Make sure the whole header block is indexed (or raise why it cannot be)."""
         sc = self._sc
         if sc is not None:
-            if sc[_STOP] != _STOP_END:
+            if sc[_STOP] != _STOP_END or sc[_BADMIN] < sc[_NHDR]:
                 self._past_scan(None)
+                if self._sc is None:
+                    self._check_line(None)
         elif self.body_start < 0:  # a re-index that failed part way: fails again
             self._refold(None)
+        else:
+            self._check_line(None)
+
+    # Kamailio's parse_headers reads the lines in order and stops for good at the first
+    # one get_hdr_field or the duplicate rules refuse (a Via, the first To/CSeq/
+    # Content-Length that does not parse; a second Call-ID/To/From/CSeq/Content-Length/
+    # Max-Forwards). Every later read that reaches that line fails: a lookup of a header
+    # whose first line is at or after it, or not present at all, and a full read (the
+    # reply builder, headers, every header of a name). The scan marks where suspects
+    # start (BADMIN); the exact line is found here, once, when a read gets that far.
+
+    def _bad_line(self):
+        """(line, reason) of the first header line parse_headers stops at, or False."""
+        bad = self._bad
+        if bad is None:
+            bad = self._bad = self._find_bad()
+        return bad
+
+    def _check_line(self, i):
+        """Raise when reading up to line i (None: the whole block) reaches a bad line."""
+        bad = self._bad_line()
+        if bad and (i is None or i >= bad[0]):
+            raise SipParseError(bad[1])
+
+    def _find_bad(self, end=None):
+        sc = self._sc
+        text = self.text
+        sip = self.is_sip
+        if sc is not None:
+            lines = range(sc[_BADMIN], sc[_NHDR] if end is None else end)
+            key_of = self._key_at
+            hf_at = self._hf_at
+            first = {}
+            for key in ("via", "to", "cseq", "content-length"):
+                first[key] = sc[_FIRST + _KEY_IDS[key]]
+            ok_line = {}
+            if sc[_V_OK]:
+                ok_line["via"] = sc[_V_LINE]
+            if sc[_TO + _N_OK]:
+                ok_line["to"] = sc[_V_LINE_TO]
+            if sc[_CS_OK]:
+                ok_line["cseq"] = sc[_FIRST_CSEQ]
+            if sc[_CL_OK]:
+                ok_line["content-length"] = sc[_FIRST_CL]
+        else:
+            if self.body_start < 0:
+                return False  # a re-index that failed part way: its lines stay as they are
+            keys = self._keys
+            lines = range(len(keys))
+            key_of = keys.__getitem__
+            hf_at = self._hf.__getitem__
+            first = self._index
+            ok_line = {}
+        seen = set()
+        for i in lines:
+            key = key_of(i)
+            if key in _DUP_KEYS and sip:
+                if key in seen or (sc is not None and sc[_FIRST + _KEY_IDS[key]] != i):
+                    return (i, f"duplicate {key} header")
+                seen.add(key)
+            if key != "via" and first.get(key) != i or ok_line.get(key) == i:
+                continue
+            try:
+                if key == "via":
+                    hf = hf_at(i)
+                    if hf.parsed is None:
+                        s, e = self.raw_value_span(hf)
+                        hf.parsed = parse_via(text, s, e)
+                elif key == "to":
+                    hf = hf_at(i)
+                    if hf.parsed is None:
+                        hf.parsed = parse_to_body(hf.value)
+                elif key == "cseq":
+                    hf = hf_at(i)
+                    if hf.parsed is None:
+                        s, e = self.raw_value_span(hf)
+                        hf.parsed = parse_cseq(text[s:e])
+                elif key == "content-length":
+                    hf = hf_at(i)
+                    if hf.parsed is None:
+                        hf.parsed = parse_content_length(hf.value)
+            except SipParseError as e:
+                return (i, e.reason)
+        return False
 
     def _refold(self, want):
-        """Re-index the whole block eagerly, joining folded lines (RFC 3261 §7.3.1)."""
+        """Re-index the whole block eagerly, joining folded lines (RFC 3261 §7.3.1).
+        Each line ends at its own LF, with or without a CR before it."""
         text = self.text
-        nl = self._nl
-        step = len(nl)
-        start = self.first_line_end + step
-        end = text.find(nl + nl, start - step)
-        if end < 0 and text.endswith(nl) and len(text) > start:
-            end = len(text) - step  # no empty line: Kamailio ends the block with the datagram
-        if end < 0:
+        start = self.first_line_end + len(self._nl)
+        # the lines up to the empty one (or the end of the datagram after a line break)
+        lines = []
+        pos = start
+        end = len(text)
+        eoh = -1
+        while True:
+            j = text.find("\n", pos)
+            if j < 0:
+                if pos == end and lines:
+                    eoh = body = end  # no empty line: Kamailio ends the block with the datagram
+                break
+            e = j - 1 if j > pos and text[j - 1] == "\r" else j
+            if e == pos:
+                eoh, body = pos, j + 1
+                break
+            lines.append((pos, e, j + 1))
+            pos = j + 1
+        if eoh < 0:
             # the lines indexed so far stay readable as they are (Kamailio keeps the
             # headers parse_headers got through), the folded one included
             self._fold_failed = True
@@ -251,32 +363,31 @@ class SipMsg:
         # from here the index is rebuilt in place: an error part way leaves the lines
         # before it indexed and body_start -1 (each later miss re-runs this and fails)
         self._sc = None
+        self._bad = None
         self._index = index = {}
         self._keys = keys = []
         self._hf = hfs = {}
-        pos = start
         cur = None
-        for line in text[start:end].split(nl) if end >= start else ():
-            if line[:1] in (" ", "\t"):
+        for ls, le, lend in lines:
+            if text[ls] in " \t":
                 if cur is None:
                     raise SipParseError("folded line before first header")
-                cur.value = (cur.value + " " + line.strip()).strip()
-                pos += len(line) + step
-                cur.end = pos
+                cur.value = (cur.value + " " + text[ls:le].strip()).strip()
+                cur.end = lend
                 continue
+            line = text[ls:le]
             c = line.find(":")
             if c <= 0:
                 raise SipParseError("header without colon")
             key = _NAME_KEYS.get(line[:c]) or _new_name_key(line[:c])
-            end_pos = pos + len(line) + step
-            cur = HeaderField(line[:c].rstrip(), key, line[c + 1:].strip(), pos, end_pos)
+            cur = HeaderField(line[:c].rstrip(), key, line[c + 1:].strip(), ls, lend)
             i = len(keys)
             keys.append(key)
             hfs[i] = cur
             if key not in index:
                 index[key] = i
-            pos = end_pos
-        self.body_start = min(max(end, start - step) + 2 * step, len(text))
+        self._eoh = eoh
+        self.body_start = body
         return index.get(want) if want is not None else None
 
     def _key_at(self, i) -> str:
@@ -327,22 +438,22 @@ class SipMsg:
         sc = self._sc
         if sc is None:
             i = self._index.get(key)
-            if i is None:
-                if self.body_start >= 0:
-                    return None
+            if i is None and self.body_start < 0:
                 i = self._refold(key)  # re-index that failed part way: fails again
-                if i is None:
-                    return None
-            return self._hf[i]
+            self._check_line(i)
+            return None if i is None else self._hf[i]
         kid = _KEY_IDS.get(key)
         i = sc[_FIRST + kid] if kid is not None else self._other_index().get(key, -1)
         if i < 0 or (i == sc[_NHDR] - 1 and sc[_STOP] == _STOP_FOLD
                      and not getattr(self, "_fold_failed", False)):
             i = self._past_scan(key)
+            if self._sc is None:
+                self._check_line(i)
+                return None if i is None else self._hf[i]
             if i is None:
                 return None
-            if self._sc is None:
-                return self._hf[i]
+        elif i >= sc[_BADMIN]:
+            self._check_line(i)
         hf = self._hf.get(i)
         return hf if hf is not None else self._hf_at(i)
 
@@ -403,18 +514,28 @@ class SipMsg:
         h = self._first(header_key(name))
         return h.value if h is not None else None
 
+    def _framing(self):
+        """Find where the header block ends (body_start), or raise why it cannot be
+        found. Only the framing: a line parse_headers refuses does not hide the body."""
+        sc = self._sc
+        if sc is None or sc[_STOP] == _STOP_FOLD:
+            self._refold(None)
+        elif sc[_STOP] != _STOP_END:
+            raise SipParseError(_STOP_REASONS[sc[_STOP]])
+
     @property
     def body(self) -> str:
         if self.body_start < 0:
-            self._finish()
+            self._framing()
         return self.text[self.body_start:]
 
     @property
     def eoh(self) -> int:
         """Offset of the empty line that ends the header block."""
         if self.body_start < 0:
-            self._finish()
-        return self.body_start - len(self._nl)
+            self._framing()
+        sc = self._sc
+        return sc[_EOH] if sc is not None else self._eoh
 
     @property
     def nl(self) -> str:
@@ -466,6 +587,8 @@ class SipMsg:
         sc = self._sc
         if sc is not None and sc[base + _N_OK]:
             i = sc[base + _N_LINE]
+            if i >= sc[_BADMIN]:
+                self._check_line(i)
             pa = self._parsed_at
             p = pa.get(i) if pa is not None else None
             if p is None:
@@ -503,6 +626,8 @@ class SipMsg:
         sc = self._sc
         if sc is not None and sc[_CID_OK]:
             i = sc[_FIRST_CID]
+            if i >= sc[_BADMIN]:
+                self._check_line(i)
             hf = self._hf.get(i)
             if hf is not None and hf.parsed is not None:
                 return hf.parsed
@@ -524,6 +649,8 @@ class SipMsg:
         sc = self._sc
         if sc is not None and sc[_CS_OK]:
             i = sc[_FIRST_CSEQ]
+            if i >= sc[_BADMIN]:
+                self._check_line(i)
             pa = self._parsed_at
             p = pa.get(i) if pa is not None else None
             if p is None:
@@ -568,6 +695,8 @@ class SipMsg:
         if v is None:
             sc = self._sc
             if sc is not None and sc[_V_OK]:
+                if sc[_V_LINE] >= sc[_BADMIN]:
+                    self._check_line(sc[_V_LINE])
                 # its HeaderField, when made, gets [this Via] as .parsed (_hf_at)
                 hf = self._hf.get(sc[_V_LINE])
                 if hf is not None and hf.parsed is not None:
@@ -669,6 +798,8 @@ class SipMsg:
         sc = self._sc
         if sc is not None and sc[_CL_OK]:
             i = sc[_FIRST_CL]
+            if i >= sc[_BADMIN]:
+                self._check_line(i)
             p = self._parsed_line(i)
             return p if p is not None else self._put_parsed(i, sc[_CL_VAL])
         hf = self._first("content-length")

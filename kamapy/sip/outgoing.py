@@ -34,6 +34,7 @@ from .sipscan import HDR as _HDR
 from .sipscan import HREC as _HREC
 from .sipscan import STOP as _STOP
 from .sipscan import STOP_END as _STOP_END
+from . import sipscan as _ss
 from .sipscan import V_LINE as _V_LINE
 from .sipscan import V_OK as _V_OK
 from .wire import join_wire
@@ -110,7 +111,8 @@ def build_reply_forward(msg: SipMsg, proto: str = "udp") -> bytes:
     result is the datagram minus that Via line -- what _build_reply_forward gives."""
     sc = msg._sc
     if (sc is not None and sc[_V_OK] and not msg.lumps and msg.type == REPLY
-            and sc[_STOP] == _STOP_END and (proto == "udp" or proto.lower() not in STREAM_PROTOS)):
+            and sc[_STOP] == _STOP_END and (proto == "udp" or proto.lower() not in STREAM_PROTOS)
+            and (sc[_ss.BADMIN] == sc[_ss.NHDR] or not msg._bad_line())):  # else Python raises it
         r = _HDR + _HREC * sc[_V_LINE]
         s = sc[r + 1]
         e = sc[r + 5]

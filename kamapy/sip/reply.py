@@ -92,6 +92,8 @@ _sip_reply = lib.kp_sip_reply
 _SR_ECAP = lib.KP_SR_ECAP
 _STOP = _ss.STOP
 _STOP_END = _ss.STOP_END
+_BADMIN = _ss.BADMIN
+_NHDR = _ss.NHDR
 _NO_STR = ffi.NULL
 _rcap = 16384
 _rbuf = ffi.new("char[]", _rcap)  # one per process, reused: the result is copied out
@@ -130,9 +132,9 @@ def _call_buffered(fn, args, need: int) -> tuple[int, object]:
 def _reply_from_plan(msg, sc, code, reason, to_tag, headers, body, server_header, force_rport):
     """build_reply() by kp_sip_reply (kp_sipreply.c) from the scan's reply plan: one C
     call. None when the C side leaves it to Python (see kp_sipreply.h) or a string is
-    not latin-1."""
+    not latin-1, or a header line parse_headers refuses (Python raises it)."""
     scan = sc.obj
-    if scan.__class__ is not bytes:
+    if scan.__class__ is not bytes or (sc[_BADMIN] != sc[_NHDR] and msg._bad_line()):
         return None
     enc = _encoded(reason, headers, server_header, body)
     if enc is None:
@@ -167,6 +169,8 @@ def send_sl_reply(msg, code: int, reason: str, headers: str, body, server_header
     si = rcv.sock
     if sc is None or si is None or rcv.proto != 1 or si.sock is None:
         return None
+    if sc[_BADMIN] != sc[_NHDR] and msg._bad_line():
+        return None  # a header line parse_headers refuses: build_reply raises it
     scan = sc.obj
     if scan.__class__ is not bytes:
         return None

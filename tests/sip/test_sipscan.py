@@ -212,7 +212,8 @@ def test_every_known_name_gets_its_id(name):
         data = OPTIONS.replace(b"Max-Forwards: 70", written.encode() + b": 70")
         m = SipMsg(data, RCV)
         sc = m._sc
-        line = [i for i in range(sc[sipscan.NHDR]) if m.headers[i].value == "70"][0]
+        # (m.headers may refuse: a second Call-ID/To/CSeq ... stops parse_headers)
+        line = [i for i in range(sc[sipscan.NHDR]) if m._hf_at(i).value == "70"][0]
         kid = sc[sipscan.HDR + sipscan.HREC * line]
         assert sipscan.KEYS[kid] == (key if key in sipscan.KEY_IDS else ""), written
         assert m.get_header(written).key == key

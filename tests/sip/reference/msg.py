@@ -91,7 +91,7 @@ class SipMsg:
     __slots__ = (
         "data", "text", "rcv", "type", "method", "method_id", "ruri", "version",
         "status", "reason", "first_line_end", "_headers", "_index", "body_start",
-        "_cache", "id", "_keys", "_starts", "_done", "_pos", "_nl", "_hf",
+        "_cache", "id", "_keys", "_starts", "_done", "_pos", "_nl", "_hf", "_bad", "_ends", "_eoh", "_refolding",
         # routing state (Kamailio keeps these in sip_msg and the dset)
         "new_uri", "dst_uri", "force_send_socket", "flags", "ruri_bflags", "ruri_q",
         "path_vec", "instance", "ruid", "reg_id", "branches", "lumps", "reply_lumps",
@@ -186,14 +186,82 @@ class SipMsg:
         self._hf = {}      # line number -> HeaderField, made on demand
         self._pos = fle + len(self._nl)
         self._done = False
+        self._bad = None   # (line, reason) where parse_headers stopped for good
+        self._ends = []    # (value end, line end) of each header line
+        self._eoh = -1
+
+    def _line_at(self, pos):
+        """(content end, next line start) of the line at pos: each line ends at its own
+        LF, a CR before it is part of the break; None when no LF follows."""
+        e = self.text.find("\n", pos)
+        if e < 0:
+            return None
+        return (e - 1 if e > pos and self.text[e - 1] == "\r" else e), e + 1
+
+    def _refuse(self, i, key, first_seen):
+        """Kamailio's parse_headers on line i: the reason it stops for good, or None."""
+        if key in ("call-id", "to", "from", "cseq", "content-length", "max-forwards") \
+                and not first_seen and self.is_sip:
+            return f"duplicate {key} header"
+        if key == "via" or (first_seen and key in ("to", "cseq", "content-length")):
+            hf = self._hf_at(i)
+            try:
+                if key == "via":
+                    self._vias_of(hf)
+                elif key == "to":
+                    if hf.parsed is None:
+                        hf.parsed = parse_to_body(hf.value)
+                elif key == "cseq":
+                    if hf.parsed is None:
+                        s, e = self.raw_value_span(hf)
+                        hf.parsed = parse_cseq(self.text[s:e])
+                else:
+                    if hf.parsed is None:
+                        hf.parsed = parse_content_length(hf.value)
+            except SipParseError as e:
+                return e.reason
+        return None
+
+    def _block_after_bad(self):
+        """A refused line stops parse_headers, not the framing: where the block ends
+        (the body start stays known, as the datagram's framing does not change)."""
+        text = self.text
+        pos = self._starts[self._bad[0]]
+        # a folded line below switches to the re-index's rules (a name-less line is
+        # one "without colon" there), as it does for the whole block
+        refold = False
+        p = pos
+        while (le := self._line_at(p)) is not None and le[0] != p:
+            refold = refold or text[p] in " \t"
+            p = le[1]
+        while True:
+            le = self._line_at(pos)
+            if le is None:
+                if pos == len(text):
+                    self._eoh = self.body_start = pos
+                    return
+                raise SipParseError("no end of header block")
+            if le[0] == pos:
+                self._eoh, self.body_start = pos, le[1]
+                return
+            if text[pos] not in " \t":  # a folded line only continues the one above
+                c = text.find(":", pos, le[0])
+                if c < 0 or (refold and c == pos):
+                    raise SipParseError("header without colon")
+                _NAME_KEYS.get(text[pos:c]) or _new_name_key(text[pos:c])
+            pos = le[1]
 
     def _scan(self, want=None):
         """Index further lines; stop after the first header of key `want` (None: all).
-        Returns the line number of that header, or None."""
+        Returns the line number of that header, or None. A line parse_headers refuses
+        stops the scan for good: this and every later scan raise its reason."""
+        if self._bad is not None:
+            raise SipParseError(self._bad[1])
         if self._done:
             return None
+        if getattr(self, "_refolding", False):  # a re-index that failed part way: again
+            return self._refold(want)
         text = self.text
-        nl = self._nl
         keys = self._keys
         starts = self._starts
         index = self._index
@@ -201,20 +269,21 @@ class SipMsg:
         find = text.find
         pos = self._pos
         while True:
-            e = find(nl, pos)
-            if e <= pos:
-                if e < 0 and pos == len(text) and pos > self.first_line_end + len(nl):
-                    e = pos  # the datagram ends after a header line: Kamailio ends the block
-                    self.body_start = e
+            le = self._line_at(pos)
+            if le is None or le[0] == pos:
+                if le is None and pos == len(text) and pos > self.first_line_end + len(self._nl):
+                    self.body_start = self._eoh = pos  # the datagram ends after a header line
                     self._done = True
-                    self._pos = e
+                    self._pos = pos
                     return None
-                if e == pos:  # the empty line: end of the header block
-                    self.body_start = e + len(nl)
+                if le is not None:  # the empty line: end of the header block
+                    self._eoh = pos
+                    self.body_start = le[1]
                     self._done = True
-                    self._pos = e
+                    self._pos = pos
                     return None
                 raise SipParseError("no end of header block")
+            e, nxt = le
             c = find(":", pos, e)
             if c < 0:
                 if text[pos] in " \t":
@@ -225,69 +294,93 @@ class SipMsg:
                 if text[pos] in " \t":
                     return self._refold(want)
                 key = _new_name_key(text[pos:c])
+            if text[nxt:nxt + 1] in (" ", "\t"):  # its value goes on: folded
+                return self._refold(want)
             i = len(keys)
             keys.append(key)
             starts.append(pos)
-            pos = e + len(nl)
-            if key not in index:
+            self._ends.append((e, nxt))
+            first_seen = key not in index
+            if first_seen:
                 index[key] = i
-                if key == want:
-                    if text[pos:pos + 1] in (" ", "\t"):  # its value goes on: folded
-                        return self._refold(want)
-                    self._pos = pos
-                    return i
+            why = self._refuse(i, key, first_seen)
+            if why is not None:
+                self._bad = (i, why)
+                raise SipParseError(why)
+            pos = self._pos = nxt  # progress kept: a later error does not re-index these
+            if first_seen and key == want:
+                return i
 
     def _refold(self, want):
-        """Re-index the whole block eagerly, joining folded lines (RFC 3261 §7.3.1)."""
+        """Re-index the whole block eagerly, joining folded lines (RFC 3261 §7.3.1),
+        then apply parse_headers' refusals in order."""
         text = self.text
-        nl = self._nl
-        step = len(nl)
-        start = self.first_line_end + step
-        end = text.find(nl + nl, start - step)
-        if end < 0 and text.endswith(nl) and len(text) > start:
-            end = len(text) - step  # no empty line: the block ends with the datagram
-        if end < 0:
+        start = self.first_line_end + len(self._nl)
+        lines = []
+        pos = start
+        eoh = -1
+        while True:
+            le = self._line_at(pos)
+            if le is None:
+                if pos == len(text) and lines:
+                    eoh = body = pos  # no empty line: the block ends with the datagram
+                break
+            if le[0] == pos:
+                eoh, body = pos, le[1]
+                break
+            lines.append((pos, le[0], le[1]))
+            pos = le[1]
+        if eoh < 0:
             raise SipParseError("no end of header block")
         self._start_index()
+        self._refolding = True
         keys, starts, hfs, index = self._keys, self._starts, self._hf, self._index
-        pos = start
         cur = None
-        for line in text[start:end].split(nl) if end >= start else ():
-            if line[:1] in (" ", "\t"):
+        for ls, le, lend in lines:
+            if text[ls] in " \t":
                 if cur is None:
                     raise SipParseError("folded line before first header")
-                cur.value = (cur.value + " " + line.strip()).strip()
-                pos += len(line) + step
-                cur.end = pos
+                cur.value = (cur.value + " " + text[ls:le].strip()).strip()
+                cur.end = lend
                 continue
+            line = text[ls:le]
             c = line.find(":")
             if c <= 0:
                 raise SipParseError("header without colon")
             key = _NAME_KEYS.get(line[:c]) or _new_name_key(line[:c])
-            end_pos = pos + len(line) + step
-            cur = HeaderField(line[:c].rstrip(), key, line[c + 1:].strip(), pos, end_pos)
+            cur = HeaderField(line[:c].rstrip(), key, line[c + 1:].strip(), ls, lend)
             i = len(keys)
             keys.append(key)
-            starts.append(pos)
+            starts.append(ls)
+            self._ends.append((le, lend))
             hfs[i] = cur
             if key not in index:
                 index[key] = i
-            pos = end_pos
-        self.body_start = min(max(end, start - step) + 2 * step, len(text))
-        self._pos = self.body_start - step
+        self.body_start = body
+        self._eoh = eoh
+        self._pos = eoh
         self._done = True
-        return index.get(want) if want is not None else None
+        seen = set()
+        for i, key in enumerate(keys):
+            why = self._refuse(i, key, key not in seen)
+            seen.add(key)
+            if why is not None:
+                self._bad = (i, why)
+                break
+        i = index.get(want) if want is not None else None
+        if self._bad is not None and (i is None or i >= self._bad[0]):
+            raise SipParseError(self._bad[1])
+        return i
 
     def _hf_at(self, i) -> HeaderField:
         hf = self._hf.get(i)
         if hf is None:
             text = self.text
             start = self._starts[i]
-            end = text.find(self._nl, start)
+            end, nxt = self._ends[i]
             c = text.find(":", start, end)
             hf = self._hf[i] = HeaderField(
-                text[start:c].rstrip(), self._keys[i], text[c + 1:end].strip(), start,
-                end + len(self._nl))
+                text[start:c].rstrip(), self._keys[i], text[c + 1:end].strip(), start, nxt)
         return hf
 
     def _first(self, key) -> HeaderField | None:
@@ -295,6 +388,9 @@ class SipMsg:
         if self._index is None:
             self._start_index()
         i = self._index.get(key)
+        bad = self._bad
+        if bad is not None and (i is None or i >= bad[0]):
+            raise SipParseError(bad[1])
         if i is None:
             i = self._scan(key)
             if i is None:
@@ -305,7 +401,7 @@ class SipMsg:
     def _all(self, key) -> list[HeaderField]:
         if self._index is None:
             self._start_index()
-        if not self._done:
+        if not self._done or self._bad is not None:
             self._scan()
         if key not in self._index:
             return []
@@ -315,7 +411,7 @@ class SipMsg:
         """Index every header (kept for callers of the first contract)."""
         if self._index is None:
             self._start_index()
-        if not self._done:
+        if not self._done or self._bad is not None:
             self._scan()
 
     @property
@@ -341,15 +437,24 @@ class SipMsg:
     @property
     def body(self) -> str:
         if self.body_start < 0:
-            self._build_index()
+            self._framing()
         return self.text[self.body_start:]
 
     @property
     def eoh(self) -> int:
         """Offset of the empty line that ends the header block."""
         if self.body_start < 0:
+            self._framing()
+        return self._eoh
+
+    def _framing(self):
+        try:
             self._build_index()
-        return self.body_start - len(self._nl)
+        except SipParseError:
+            if self._bad is None:
+                raise
+        if self.body_start < 0:
+            self._block_after_bad()
 
     @property
     def nl(self) -> str:
