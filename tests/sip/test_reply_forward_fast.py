@@ -14,6 +14,7 @@ from kamapy.sip import outgoing
 from kamapy.sip.errors import SipParseError
 from kamapy.sip.lumps import append_header
 from kamapy.sip.msg import RecvInfo, SipMsg
+from kamapy.sip.receive import parse_received
 from tests.sip.corpus import CORPUS
 from tests.sip.test_fuzz import mutate
 
@@ -222,8 +223,10 @@ def test_reply_tid_non_ascii_digit_index_is_not_ours():
 
 
 def _tid_outcome(fn, data):
-    m = parse(data)
-    if m is None:
+    # tm sees replies that passed receive (a line refused above the top Via drops it)
+    try:
+        m = parse_received(data, RecvInfo("192.0.2.1", 5060))
+    except SipParseError:
         return None
     try:
         return "ok", fn(m)
