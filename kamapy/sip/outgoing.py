@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from bisect import insort
 
+from . import sipscan as _ss
 from .errors import SipParseError
 from .lumps import ADD, DEL, NOP, Lump, insert_after, insert_before
 from .msg import REPLY, REQUEST, SipMsg
@@ -34,7 +35,6 @@ from .sipscan import HDR as _HDR
 from .sipscan import HREC as _HREC
 from .sipscan import STOP as _STOP
 from .sipscan import STOP_END as _STOP_END
-from . import sipscan as _ss
 from .sipscan import V_LINE as _V_LINE
 from .sipscan import V_OK as _V_OK
 from .wire import join_wire

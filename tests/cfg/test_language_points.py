@@ -4,8 +4,7 @@ the socket = { } block and #!defexp (both Kamailio 5.7), -D / -DD."""
 
 import pytest
 
-from kamapy.cfg import ConfigError, apply_core_params, parse_text
-from kamapy.cfg import ast
+from kamapy.cfg import ConfigError, apply_core_params, ast, parse_text
 
 
 def cfg_of(body, head=""):

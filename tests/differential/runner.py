@@ -9,6 +9,7 @@ against both servers and prints the transcripts side by side.
 
 from __future__ import annotations
 
+import difflib
 import re
 import select
 import socket
@@ -394,10 +395,9 @@ def diff(want: dict[str, list[list[str]]], got: dict[str, list[list[str]]]) -> s
             out.append(f"{actor}: Kamailio sent {len(w)} message(s), kamapy {len(g)}")
             out.append(f"  Kamailio: {[m[0] if m else '' for m in w]}")
             out.append(f"  kamapy:   {[m[0] if m else '' for m in g]}")
-        for i, (wm, gm) in enumerate(zip(w, g)):
+        for i, (wm, gm) in enumerate(zip(w, g, strict=False)):
             if wm != gm:
                 out.append(f"{actor} message {i + 1} differs:")
-                import difflib
                 out.extend("  " + ln for ln in difflib.unified_diff(
                     wm, gm, "kamailio", "kamapy", lineterm="", n=1))
     return "\n".join(out)
@@ -406,7 +406,6 @@ def diff(want: dict[str, list[list[str]]], got: dict[str, list[list[str]]]) -> s
 def main(argv: list[str] | None = None) -> int:
     """Play cases on both servers and print where they differ."""
     import argparse
-    import sys
 
     from tests.support.kamailio import MODULES, KamailioServer
     from tests.support.server import KamapyServer

@@ -11,7 +11,15 @@ import pytest
 
 from tests.differential import runner
 from tests.differential.runner import (
-    Case, CaseError, _fill, _route_set, build_reply, diff, load_case, normalise, play,
+    Case,
+    CaseError,
+    _fill,
+    _route_set,
+    build_reply,
+    diff,
+    load_case,
+    normalise,
+    play,
 )
 
 
