@@ -24,8 +24,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import platform
+import sys
 from _thread import get_ident as _get_ident
 
+from kamapy import __version__
 from kamapy._native._kamapy_native import ffi, lib
 
 from . import sipscan as _ss
@@ -35,7 +38,7 @@ from .wire import to_wire
 
 _log = logging.getLogger("kamapy.net")
 
-SERVER_HEADER = "Server: kamapy (0.1.0 (x86_64/linux))"
+SERVER_HEADER = f"Server: kamapy ({__version__} ({platform.machine()}/{sys.platform}))"
 CRLF = "\r\n"
 
 
