@@ -371,8 +371,9 @@ class ToAst(Transformer):
         return ast.PvRef(c[0].value, pos=self._pos(meta))
 
     def select(self, meta, c):
-        # Kamailio's @a.b[n].c is the $sel(a.b[n].c) pseudo-variable (kamapy/pv/select_pvs.py)
-        return ast.PvRef(f"$sel({c[0].value[1:]})", pos=self._pos(meta))
+        # Kamailio's @a.b[n].c is the $sel(a.b[n].c) pseudo-variable (kamapy/pv/select_pvs.py);
+        # the "@" kept inside marks the expression form (a missing part is "", not $null)
+        return ast.PvRef(f"$sel({c[0].value})", pos=self._pos(meta))
 
     def msg_attr(self, meta, c):
         return ast.MsgAttr(c[0].value, pos=self._pos(meta))

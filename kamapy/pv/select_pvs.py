@@ -52,12 +52,17 @@ class _CfgGet:
 
 
 class SelectPv(Pv):
-    __slots__ = ("target",)
+    __slots__ = ("target", "expr_form")
 
     def __init__(self, spec):
         super().__init__(spec)
         from .parse import parse_pv
         name = spec.inner.strip()
+        # @to.tag in an expression (the config compiler passes "@to.tag"): Kamailio
+        # evaluates the select itself and a missing part is ""; $sel(to.tag) is the pv
+        # module's PV, for which it is $null
+        self.expr_form = name.startswith("@")
+        name = name.lstrip("@")
         if name.startswith("cfg_get."):
             key = name[len("cfg_get."):]
             if key not in _cfg_vars:
@@ -79,9 +84,9 @@ class SelectPv(Pv):
 
     def get(self, msg):
         value = self.target.get(msg)
-        # a select of a part the message lacks (no To tag) is the empty string in
-        # Kamailio, not $null; a Via past the last one stays $null (the select fails)
-        if value is None and not isinstance(self.target, _ViaAttr):
+        # @select of a part the message lacks (no To tag) is the empty string; a Via
+        # past the last one stays $null (the select fails)
+        if value is None and self.expr_form and not isinstance(self.target, _ViaAttr):
             return ""
         return value
 

@@ -114,7 +114,7 @@ def test_select_parses_to_a_sel_reference():
     cfg = parse_text('request_route { $var(x) = @hf_value["X-A"]; $var(y) = @via[-1].host; }')
     refs = [s.expr for s in cfg.routes[0].body]
     assert all(isinstance(r, ast.PvRef) for r in refs)
-    assert [r.text for r in refs] == ['$sel(hf_value["X-A"])', "$sel(via[-1].host)"]
+    assert [r.text for r in refs] == ['$sel(@hf_value["X-A"])', "$sel(@via[-1].host)"]
 
 
 def test_unknown_select_is_a_config_error_with_a_position(rec):
