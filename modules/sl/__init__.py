@@ -26,14 +26,7 @@ from kamapy.msg_flags import FL_FINAL_REPLY, FL_FORCE_RPORT, FL_MSG_NOREPLY
 from kamapy.net.send import send_to
 from kamapy.runtime import rt
 from kamapy.sip.methods import METHOD_ACK
-from kamapy.sip.reply import (
-    build_reply,
-    is_sl_to_tag,
-    reply_destination,
-    request_to_tag,
-    send_sl_reply,
-    sl_to_tag,
-)
+from kamapy.sip.reply import build_reply, reply_destination, request_to_tag, send_sl_reply, sl_to_tag
 
 from .redirect import redirect_contact
 
@@ -150,31 +143,6 @@ def w_sl_reply_error(msg) -> int:
     return sl_reply(msg, code, phrase)
 
 
-def filter_ack(msg) -> bool:
-    """Before the script: an ACK to one of sl's own replies (its To-tag is the one sl
-    gave that request) is counted and dropped, as Kamailio's sl_filter_ACK does; the
-    script never sees it."""
-    if msg.method_id != METHOD_ACK:
-        return False
-    try:
-        tag = request_to_tag(msg)
-        mine = is_sl_to_tag(msg, tag)
-    except Exception:  # an ACK too broken to compute the tag: the script decides
-        return False
-    if not mine:
-        return False
-    g = stats.group("sl")
-    if g is not None:
-        g["received_ACKs"].inc()
-    return True
-
-
-def mod_init():
-    if filter_ack not in rt.pre_script_hooks:
-        rt.pre_script_hooks.append(filter_ack)
-    return 0
-
-
 def rpc_stats(_rpc, _params):
     g = stats.group("sl")
     return g.values() if g is not None else {}
@@ -189,7 +157,6 @@ def _check_code(code) -> int:
 
 exports = ModuleExports(
     name="sl",
-    mod_init=mod_init,
     params=[
         Param("default_code", int, 500),
         Param("default_reason", str, "Internal Server Error"),
