@@ -18,7 +18,10 @@ for kind in whl tar.gz; do
     "$V/python" -m pip install -q "$pkg" pytest pytest-timeout hypothesis
     # what a user of the package gets: one version string, the SIP layer, the default config
     "$V/kamapy" -V
-    "$V/python" -c "import kamapy.sip.msg, kamapy_modules.tm, sys; print('installed at', kamapy.__file__)"
+    # from outside the checkout, so the source tree cannot be what gets imported
+    (cd "$WORK" && "$V/python" -c "import kamapy.sip.msg, kamapy_modules.tm, sys
+assert kamapy.__file__.startswith(sys.prefix), kamapy.__file__
+print('installed at', kamapy.__file__)")
     test -f "$WORK/venv-$kind/share/kamapy/kamapy.cfg"
     "$V/kamapy" -c   # no -f: finds the config the package installed
     "$V/kamapyctl" --version
