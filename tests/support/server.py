@@ -61,7 +61,11 @@ class KamapyServer:
     route blocks' braces are left alone)."""
 
     def __init__(self, cfg_text: str, port: int | None = None, children: int = 2,
-                 args: list[str] | None = None, fmt: dict | None = None, workdir: str | None = None):
+                 args: list[str] | None = None, fmt: dict | None = None, workdir: str | None = None,
+                 lab=None, netns: str | None = None, host: str = "127.0.0.1"):
+        """`lab`/`netns`/`host`: run inside namespace `netns` of a tests.support.netlab
+        NatLab, reached at `host` there (the readiness OPTIONS is sent from inside)."""
+        self.lab, self.netns, self.host = lab, netns, host
         self.port = port or free_udp_port()
         self.children = children
         self.args = args or []
@@ -79,15 +83,19 @@ class KamapyServer:
 
     def command(self) -> tuple[list[str], str]:
         """(argv, working directory) of the server process."""
-        return ([sys.executable, "-m", "kamapy", "-f", str(self.cfg_path), "-DD", "-E",
-                 "-n", str(self.children), *self.args], str(REPO))
+        argv = [sys.executable, "-m", "kamapy", "-f", str(self.cfg_path), "-DD", "-E",
+                "-n", str(self.children), *self.args]
+        if self.netns:
+            argv = ["ip", "netns", "exec", self.netns, *argv]
+        return argv, str(REPO)
 
     def start(self, timeout: float = 10.0):
         cmd, cwd = self.command()
         self._log = open(self.log_path, "wb")  # closed by stop()
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, cwd=cwd)
         deadline = time.monotonic() + timeout
-        with SipClient(("127.0.0.1", self.port)) as c:
+        sock = self.lab.socket(self.netns) if self.netns else None
+        with SipClient((self.host, self.port), host=self.host if self.netns else "127.0.0.1", sock=sock) as c:
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
                     self._log.close()

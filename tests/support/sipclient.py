@@ -10,9 +10,10 @@ _counter = itertools.count(1)
 
 
 class SipClient:
-    def __init__(self, server=("127.0.0.1", 5060), host="127.0.0.1"):
+    def __init__(self, server=("127.0.0.1", 5060), host="127.0.0.1", sock: socket.socket | None = None):
+        """`sock`: an unbound UDP socket to use (e.g. one made inside a network namespace)."""
         self.server = server
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock = sock or socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((host, 0))
         self.host, self.port = self.sock.getsockname()
 
