@@ -266,6 +266,19 @@ def set_advertised_port(msg, port):
     return 1
 
 
+# send flags (Kamailio's SND_F_*): a connection-oriented send must reuse an existing
+# connection (never open one) or close it after sending; UDP sends ignore them
+SND_F_FORCE_CON_REUSE = 1
+SND_F_CON_CLOSE = 2
+
+
+def _send_flag(attr: str, flag: int):
+    def action(msg):
+        setattr(msg, attr, getattr(msg, attr) | flag)
+        return 1
+    return action
+
+
 def forward(msg, host=None, port=None):
     """forward() to the R-URI/$du, or forward(host[, port]) (stateless)."""
     from .net.forward import forward as net_forward  # the net layer imports the core
@@ -360,6 +373,10 @@ exports = ModuleExports(
         Function("force_send_socket", force_send_socket, (Arg("str", fixup=_fixup_socket),)),
         Function("set_advertised_address", set_advertised_address, (Arg("str"),)),
         Function("set_advertised_port", set_advertised_port, (Arg("int"),)),
+        Function("set_forward_no_connect", _send_flag("fwd_send_flags", SND_F_FORCE_CON_REUSE)),
+        Function("set_reply_no_connect", _send_flag("rpl_send_flags", SND_F_FORCE_CON_REUSE)),
+        Function("set_forward_close", _send_flag("fwd_send_flags", SND_F_CON_CLOSE)),
+        Function("set_reply_close", _send_flag("rpl_send_flags", SND_F_CON_CLOSE)),
         Function("forward", forward, (Arg("str", optional=True), Arg("int", optional=True))),
         Function("is_myself", is_myself, (Arg("spve"),)),
         Function("log", log_message, (Arg("raw"), Arg("str", optional=True))),

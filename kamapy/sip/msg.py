@@ -137,6 +137,8 @@ class SipMsg:
         "xflags", "ctx", "avps", "xavps",
         # set_advertised_address() / set_advertised_port() for this message (None: unset)
         "advertised_address", "advertised_port",
+        # set_forward_no_connect() & co: Kamailio's msg->fwd_send_flags / rpl_send_flags
+        "fwd_send_flags", "rpl_send_flags",
     )
 
     def __init__(self, data: bytes, rcv: RecvInfo | None = None, msg_id: int = 0):
@@ -175,6 +177,8 @@ class SipMsg:
         self.xavps = None  # {name: [ {field: [values]} , ...]}
         self.advertised_address = None
         self.advertised_port = None
+        self.fwd_send_flags = 0
+        self.rpl_send_flags = 0
 
         self.first_line_end = sc[_FLE]
         self._nl = "\r\n" if sc[_NLEN] == 2 else "\n"

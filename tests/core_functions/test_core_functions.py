@@ -180,3 +180,16 @@ def test_log_and_misc():
     assert fn("error")(m, "x", "y") == 1
     assert fn("len_gt")(m, 10) == 1
     assert fn("len_gt")(m, 100000) == -1
+
+
+def test_send_flags_are_kept_per_direction():
+    msg = request("sip:bob@example.com")
+    assert msg.fwd_send_flags == msg.rpl_send_flags == 0
+    assert fn("set_forward_no_connect")(msg) == 1
+    assert msg.fwd_send_flags == core.SND_F_FORCE_CON_REUSE and msg.rpl_send_flags == 0
+    fn("set_reply_close")(msg)
+    assert msg.rpl_send_flags == core.SND_F_CON_CLOSE
+    fn("set_forward_close")(msg)
+    fn("set_reply_no_connect")(msg)
+    both = core.SND_F_FORCE_CON_REUSE | core.SND_F_CON_CLOSE
+    assert msg.fwd_send_flags == msg.rpl_send_flags == both
