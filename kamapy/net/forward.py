@@ -60,7 +60,11 @@ def forward(msg, dest=None) -> int:
         ser_error.set_error(ser_error.E_NO_SOCKET)
         return ser_error.E_NO_SOCKET
     params = ";rport" if msg.xflags & FL_ADD_LOCAL_RPORT else ""
-    via = via_value(si.via_host, si.via_port, proto, stateless_branch(msg), params)
+    # set_advertised_address/port() of this message win over the socket's (Kamailio
+    # via_builder); an advertised port is always written, 5060 too -- hence the string
+    via_host = msg.advertised_address or si.via_host
+    via_port = msg.advertised_port or si.via_port
+    via = via_value(via_host, via_port, proto, stateless_branch(msg), params)
     data = build_request(msg, via, proto, force_rport=bool(msg.xflags & FL_FORCE_RPORT))
     route = onsend_route()
     if route is not None and not run_onsend(route, msg, proto_id or 1, ip, port, af, si, data):
