@@ -60,7 +60,7 @@ def is_private_ip(ip: str) -> bool:
 
 
 def parse_ip(text: str):
-    """An ipaddress object for strict IPv4 dotted quad or IPv6 (brackets allowed), else
+    """An ipaddress object for an IPv4 dotted quad or IPv6 (brackets allowed), else
     None -- what Kamailio's str2ip / str2ip6 accept."""
     if not text:
         return None
@@ -68,12 +68,12 @@ def parse_ip(text: str):
     try:
         if ":" in t:
             return ipaddress.IPv6Address(t)
+        # Kamailio's str2ip: only digits and exactly three dots; an empty part is 0 and
+        # a part over 255 wraps (each octet is an unsigned char)
         parts = t.split(".")
-        if len(parts) != 4 or not all(p.isdigit() and p.isascii() and len(p) <= 3 for p in parts):
+        if len(parts) != 4 or not all(p.isdigit() and p.isascii() for p in parts if p):
             return None
-        if any(int(p) > 255 for p in parts):
-            return None
-        return ipaddress.IPv4Address(".".join(str(int(p)) for p in parts))
+        return ipaddress.IPv4Address(".".join(str(int(p or "0") % 256) for p in parts))
     except ValueError:
         return None
 
