@@ -163,6 +163,9 @@ def _receive(data: bytes, rcv: RecvInfo):
         if msg.type == REQUEST:
             (_core.get("rcv_requests") or core_stat("rcv_requests")).inc()
             (_by_method.get(msg.method_id) or _method_stat(msg.method_id)).inc()
+            for hook in rt.pre_script_hooks:  # Kamailio's PRE_SCRIPT_CB (sl's ACK filter)
+                if hook(msg):
+                    return
             route = routes.request
             if route is not None:
                 msg.ctx = ctx = RunContext(REQUEST_ROUTE)

@@ -383,6 +383,26 @@ def sl_to_tag(msg: SipMsg) -> str:
     return prefix + reverse_hex(crc16_ccitt(first), 4) + reverse_hex(crc16_ccitt(second), 4)
 
 
+class _TmTagPrefix:
+    value = None
+
+
+def init_tm_tags(address: str = "", port: str = "") -> str:
+    """tm's own To-tag prefix (Kamailio's tm signs with "SER-TM/tags" and the '-'
+    separator, sl with "KAMAILIO-stateless" and '.'), so that sl's ACK filter never
+    takes the ACK to one of tm's local replies for its own."""
+    digest = hashlib.md5(("SER-TM/tags" + address + str(port)).encode("latin-1")).hexdigest()
+    _TmTagPrefix.value = digest + "-"
+    return _TmTagPrefix.value
+
+
+def tm_to_tag(msg: SipMsg) -> str:
+    """The To-tag tm puts on its local replies to msg: tm's prefix, then the same
+    message-dependent suffix sl uses."""
+    prefix = _TmTagPrefix.value or init_tm_tags()
+    return prefix + sl_to_tag(msg)[len(_TagPrefix.value):]
+
+
 def is_sl_to_tag(msg: SipMsg, tag: str | None) -> bool:
     """Whether tag is the one sl_to_tag gives for msg (sl's filtering of ACKs to its replies)."""
     return bool(tag) and tag == sl_to_tag(msg)

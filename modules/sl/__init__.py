@@ -26,7 +26,14 @@ from kamapy.msg_flags import FL_FINAL_REPLY, FL_FORCE_RPORT, FL_MSG_NOREPLY
 from kamapy.net.send import send_to
 from kamapy.runtime import rt
 from kamapy.sip.methods import METHOD_ACK
-from kamapy.sip.reply import build_reply, reply_destination, request_to_tag, send_sl_reply, sl_to_tag
+from kamapy.sip.reply import (
+    build_reply,
+    is_sl_to_tag,
+    reply_destination,
+    request_to_tag,
+    send_sl_reply,
+    sl_to_tag,
+)
 
 from .redirect import redirect_contact
 
@@ -49,6 +56,16 @@ def add_stateful_reply(applies, reply):
     """Let reply() answer send_reply() for the requests applies() picks (once)."""
     if not any(h[1] is reply for h in _stateful_reply):
         _stateful_reply.append((applies, reply))
+
+
+# callbacks(request, code, extra_headers) after a stateless reply went out (Kamailio's
+# SLCB_REPLY_READY; nat_traversal reads the Contact/Expires the reply carried)
+_reply_out: list = []
+
+
+def add_reply_callback(cb):
+    if cb not in _reply_out:
+        _reply_out.append(cb)
 
 
 _counted: dict[int, tuple] = {}  # code -> (the sl group, the Stats one reply increments)
@@ -110,6 +127,8 @@ def sl_reply(msg, code: int, reason: str) -> int:
     if code >= 200:
         msg.xflags |= FL_FINAL_REPLY
     _count(code)
+    for cb in _reply_out:
+        cb(msg, code, extra)
     return 1
 
 
@@ -143,6 +162,31 @@ def w_sl_reply_error(msg) -> int:
     return sl_reply(msg, code, phrase)
 
 
+def filter_ack(msg) -> bool:
+    """Before the script: an ACK to one of sl's own replies (its To-tag is the one sl
+    gave that request) is counted and dropped, as Kamailio's sl_filter_ACK does; the
+    script never sees it."""
+    if msg.method_id != METHOD_ACK:
+        return False
+    try:
+        tag = request_to_tag(msg)
+        mine = is_sl_to_tag(msg, tag)
+    except Exception:  # an ACK too broken to compute the tag: the script decides
+        return False
+    if not mine:
+        return False
+    g = stats.group("sl")
+    if g is not None:
+        g["received_ACKs"].inc()
+    return True
+
+
+def mod_init():
+    if filter_ack not in rt.pre_script_hooks:
+        rt.pre_script_hooks.append(filter_ack)
+    return 0
+
+
 def rpc_stats(_rpc, _params):
     g = stats.group("sl")
     return g.values() if g is not None else {}
@@ -157,6 +201,7 @@ def _check_code(code) -> int:
 
 exports = ModuleExports(
     name="sl",
+    mod_init=mod_init,
     params=[
         Param("default_code", int, 500),
         Param("default_reason", str, "Internal Server Error"),

@@ -13,7 +13,7 @@ import logging
 
 from kamapy.runtime import rt
 from kamapy.sip.msg import RecvInfo, SipMsg
-from kamapy.sip.reply import build_reply, sl_to_tag
+from kamapy.sip.reply import build_reply, tm_to_tag
 
 from . import stats
 from .config import cfg
@@ -45,10 +45,17 @@ def request_msg(t: Transaction, lumped: bool = False) -> SipMsg:
     return SipMsg(data, recv_info(t))
 
 
+# callbacks(t, reply bytes, code) for every reply sent upstream, relayed or local
+# (Kamailio's TMCB_RESPONSE_OUT / RESPONSE_SENT; used by nat_traversal)
+reply_out_callbacks: list = []
+
+
 def send_upstream(t: Transaction, buf: bytes, code: int) -> bool:
     """Send a reply to the request's sender and remember it as the last one."""
     ip, port = t.rpl_dst
     ok = send_to(t.rcv[4], buf, ip, port, socket_for((t.rcv[2], t.rcv[3])))
+    for cb in reply_out_callbacks:
+        cb(t, buf, code)
     t.uas_buf = buf
     if code > t.uas_code or code >= 200:
         t.uas_code = code
@@ -73,7 +80,7 @@ def local_reply_bytes(t: Transaction, msg: SipMsg, code: int, reason: str,
     to_tag = None
     if code >= 180 and not msg.to_hdr.tag:
         if t.uas_totag is None:
-            t.uas_totag = sl_to_tag(msg)
+            t.uas_totag = tm_to_tag(msg)
         to_tag = t.uas_totag
     extra = "".join(msg.reply_lumps) if msg.reply_lumps else ""
     if 300 <= code < 400:
