@@ -56,9 +56,9 @@ def transaction_hash(msg: SipMsg) -> int:
 def stateless_branch(msg: SipMsg, index: int = 0) -> str:
     """The branch parameter for a statelessly forwarded request (stable per transaction)."""
     key = ("sl_branch", index)
-    b = msg._cache.get(key)
+    b = msg.module_data.get(key)
     if b is None:
-        b = msg._cache[key] = (MCOOKIE + reverse_hex(transaction_hash(msg)) + "."
+        b = msg.module_data[key] = (MCOOKIE + reverse_hex(transaction_hash(msg)) + "."
                                + transaction_md5(msg) + "." + reverse_hex(index))
     return b
 

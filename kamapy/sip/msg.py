@@ -13,6 +13,18 @@ What is parsed when:
     Python parser (which gives the same object, or the SipParseError).
 Malformed header lines raise only when a lookup needs that line (see _first).
 
+SipMsg is the only reader of the scan: modules never index its array. They use
+  - get_header / get_headers / header_value (HeaderField objects), the typed accessors
+    (via1, vias, from_hdr, to_hdr, callid, cseq, contacts, route_set, ...), and
+  - for hot paths, the named accessors that answer from the scan without making a
+    HeaderField (Kamailio's msg->h.<name> and hdr_field: body and whole line):
+    hdr_value(key), has_hdr(key), hdr_count(key), hdr_line(key), hdr_value_span(key),
+    first_header_start, via1_branch, to_uri -- each exactly what the HeaderField call
+    in its docstring gives, errors included (tests/sip/test_msg_accessors.py);
+  - module_data: a dict per message for modules' own state ("<module>.<name>" keys;
+    cached()/invalidate() memoise into it too).
+tests/sip/test_scan_door.py fails when code outside kamapy/sip/ reads scan internals.
+
 Besides the message itself it carries the routing state Kamailio keeps beside a
 sip_msg: the new R-URI, the destination URI ($du), message flags, the branch-0
 attributes (bflags, q, path, ...), the extra branches from append_branch(), and the
@@ -51,7 +63,9 @@ _A1, _B0, _B1, _C0, _C1 = _ss.A1, _ss.B0, _ss.B1, _ss.C0, _ss.C1
 _NHDR, _STOP, _FIRST, _HDR, _HREC = _ss.NHDR, _ss.STOP, _ss.FIRST, _ss.HDR, _ss.HREC
 _STOP_END, _STOP_FOLD, _STOP_REASONS = _ss.STOP_END, _ss.STOP_FOLD, _ss.STOP_REASONS
 _KEYS, _KEY_IDS = _ss.KEYS, _ss.KEY_IDS
-_V_OK, _V_LINE = _ss.V_OK, _ss.V_LINE
+_V_OK, _V_LINE, _V_BRANCH, _V_P = _ss.V_OK, _ss.V_LINE, _ss.V_BRANCH, _ss.V_P
+_TO_U0, _TO_U1 = _ss.TO + _ss.N_U0, _ss.TO + _ss.N_U1
+_RAW_WS = " \t\r\n"  # what raw_value_span() trims
 _TO, _FROM = _ss.TO, _ss.FROM
 _CID_OK, _CS_OK, _CS_N0, _CS_N1, _CS_M0, _CS_M1 = (_ss.CID_OK, _ss.CS_OK, _ss.CS_N0, _ss.CS_N1,
                                                    _ss.CS_M0, _ss.CS_M1)
@@ -129,7 +143,7 @@ class SipMsg:
     __slots__ = (
         "data", "text", "rcv", "type", "method", "method_id", "ruri", "version",
         "status", "reason", "first_line_end", "_headers", "_index", "body_start",
-        "_cache", "id", "_keys", "_nl", "_hf", "_sc", "_via1", "_fold_failed", "_parsed_at",
+        "module_data", "id", "_keys", "_nl", "_hf", "_sc", "_via1", "_fold_failed", "_parsed_at",
         "_starts", "_bad", "_eoh",
         # routing state (Kamailio keeps these in sip_msg and the dset)
         "new_uri", "dst_uri", "force_send_socket", "flags", "ruri_bflags", "ruri_q",
@@ -156,7 +170,7 @@ class SipMsg:
         self._parsed_at = None
         self._bad = None  # _bad_line(): not looked for yet
         self._eoh = -1
-        self._cache = {}
+        self.module_data = {}
         self.new_uri = None
         self.dst_uri = None
         self.force_send_socket = None
@@ -518,6 +532,139 @@ class SipMsg:
         h = self._first(header_key(name))
         return h.value if h is not None else None
 
+    # ---------------------------------------------------------------- named header access
+    # What the hot paths of modules need from a header without making its HeaderField
+    # (Kamailio's msg->h.<name>: the first header of a type, its body and its line).
+    # Each gives exactly what the HeaderField-based call named in its docstring gives,
+    # errors included; they read the C scan directly when it indexed the line cleanly
+    # and fall back to that call otherwise. `key` is a header name: the canonical key
+    # (lowercase full name, "max-forwards") is the fast one, any spelling works.
+
+    def _rec(self, key):
+        """Offset of the scan record of the first `key` line when it can be read from
+        the scan as is; -1 when the scan says there is none; None: ask _first()."""
+        sc = self._sc
+        if sc is None:
+            return None
+        kid = _KEY_IDS.get(key)
+        if kid is None:
+            return None  # a name the scanner does not know (or not canonical)
+        i = sc[_FIRST + kid]
+        if i < 0:
+            # absent for sure only when the block was read to its end without suspects
+            return -1 if sc[_STOP] == _STOP_END and sc[_BADMIN] >= sc[_NHDR] else None
+        if i >= sc[_BADMIN] or (i == sc[_NHDR] - 1 and sc[_STOP] == _STOP_FOLD):
+            return None  # maybe refused, or maybe continued on a folded line
+        return _HDR + _HREC * i
+
+    def hdr_value(self, key: str) -> str | None:
+        """get_header(key).value (folding joined, outer whitespace stripped), or None."""
+        r = self._rec(key)
+        if r is not None:
+            if r < 0:
+                return None
+            sc = self._sc
+            return self.text[sc[r + 3]:sc[r + 4]]
+        hf = self._first(header_key(key))
+        return None if hf is None else hf.value
+
+    def has_hdr(self, key: str) -> bool:
+        """get_header(key) is not None."""
+        r = self._rec(key)
+        if r is not None:
+            return r >= 0
+        return self._first(header_key(key)) is not None
+
+    def hdr_line(self, key: str) -> tuple[int, int] | None:
+        """(start, end) of the first header's whole line(s) in text, line break included
+        (HeaderField.start/.end: what a lump deleting the header removes), or None."""
+        r = self._rec(key)
+        if r is not None:
+            if r < 0:
+                return None
+            sc = self._sc
+            return sc[r + 1], sc[r + 5]
+        hf = self._first(header_key(key))
+        return None if hf is None else (hf.start, hf.end)
+
+    def hdr_value_span(self, key: str) -> tuple[int, int] | None:
+        """raw_value_span(get_header(key)): the body as received, trimmed of
+        " \\t\\r\\n" only (what a lump rewriting the value in place replaces), or None."""
+        r = self._rec(key)
+        if r is not None:
+            if r < 0:
+                return None
+            sc = self._sc
+            text = self.text
+            # the scan's value span is trimmed of every str.strip() space, this one of
+            # " \t\r\n" only (a \v or \x85 next to the value stays): the same span
+            # when only ": " and the line break are around the value, else recomputed
+            s = sc[r + 3]
+            e = sc[r + 4]
+            le = sc[r + 5]
+            c = text[s - 1]
+            if s == e or not (c == ":" or c == " " and text[s - 2] == ":") or text[le - 1] != "\n" \
+                    or not (e + 1 == le or e + 2 == le and text[e] == "\r"):
+                s = text.find(":", sc[r + 1]) + 1
+                e = le
+                while e > s and text[e - 1] in _RAW_WS:
+                    e -= 1
+                while s < e and text[s] in _RAW_WS:
+                    s += 1
+            return s, e
+        hf = self._first(header_key(key))
+        return None if hf is None else self.raw_value_span(hf)
+
+    def hdr_count(self, key: str) -> int:
+        """len(get_headers(key)): how many header lines of that name."""
+        sc = self._sc
+        if sc is not None and sc[_STOP] == _STOP_END and sc[_BADMIN] >= sc[_NHDR]:
+            kid = _KEY_IDS.get(key)
+            if kid is not None:
+                n = 0
+                i = sc[_FIRST + kid]
+                while i >= 0:
+                    n += 1
+                    i = sc[_HDR + _HREC * i + 6]
+                return n
+        return len(self._all(header_key(key)))
+
+    @property
+    def first_header_start(self) -> int:
+        """headers[0].start, or eoh when there is no header: where record_route and
+        the insert-above-the-first-header lumps anchor. Read from the scan when it
+        reached the end of the block, so a line further down that parse_headers
+        refuses does not fail it (nothing else is read to place the lump)."""
+        sc = self._sc
+        if sc is not None and sc[_NHDR] > 0 and sc[_STOP] == _STOP_END:
+            return sc[_HDR + 1]
+        hdrs = self.headers
+        return hdrs[0].start if hdrs else self.eoh
+
+    @property
+    def via1_branch(self) -> str | None:
+        """via1.branch (None when absent, '' for a bare ;branch flag), without building the Via."""
+        v = self._via1
+        if v is None:
+            sc = self._sc
+            if sc is not None and sc[_V_OK] and sc[_V_LINE] < sc[_BADMIN]:
+                i = sc[_V_BRANCH]
+                if i < 0:
+                    return None
+                k = _V_P + 4 * i
+                vs = sc[k + 2]
+                return "" if vs < 0 else self.text[vs:sc[k + 3]]
+            v = self.via1
+        return v.branch
+
+    @property
+    def to_uri(self) -> str:
+        """to_hdr.uri, without building the NameAddr when the scan parsed the To."""
+        sc = self._sc
+        if sc is not None and sc[_TO + _N_OK] and sc[_V_LINE_TO] < sc[_BADMIN]:
+            return self.text[sc[_TO_U0]:sc[_TO_U1]]
+        return self.to_hdr.uri
+
     def _framing(self):
         """Find where the header block ends (body_start), or raise why it cannot be
         found. Only the framing: a line parse_headers refuses does not hide the body."""
@@ -559,7 +706,7 @@ class SipMsg:
         return s, e
 
     # ---------------------------------------------------------------- typed bodies
-    # Each accessor parses on first use and caches (on the HeaderField or in _cache).
+    # Each accessor parses on first use and caches (on the HeaderField or in module_data).
     # A missing mandatory header raises SipParseError (Kamailio: get_from() etc. fail).
 
     # The key fields the scan parsed (its OK flags) are built from its spans without a
@@ -725,7 +872,7 @@ class SipMsg:
     @property
     def vias(self) -> list:
         """Every Via of every Via header, top first."""
-        c = self._cache.get("vias")
+        c = self.module_data.get("vias")
         if c is None:
             hfs = self._all("via")
             if not hfs:
@@ -733,14 +880,14 @@ class SipMsg:
             c = []
             for hf in hfs:
                 c.extend(self._vias_of(hf))
-            self._cache["vias"] = c
+            self.module_data["vias"] = c
         return c
 
     @property
     def contacts(self):
-        c = self._cache.get("contacts")
+        c = self.module_data.get("contacts")
         if c is None:
-            c = self._cache["contacts"] = parse_contacts(self._all("contact"))
+            c = self.module_data["contacts"] = parse_contacts(self._all("contact"))
         return c
 
     def nameaddr_list(self, name: str) -> list:
@@ -769,22 +916,22 @@ class SipMsg:
     def parsed_ruri(self):
         """The SipUri of current_uri (the rewritten R-URI if any)."""
         try:
-            return self._cache["parsed_ruri"]
+            return self.module_data["parsed_ruri"]
         except KeyError:
             if self.type != REQUEST:
                 raise SipParseError("a reply has no R-URI") from None
-            u = self._cache["parsed_ruri"] = parse_uri(self.current_uri)
+            u = self.module_data["parsed_ruri"] = parse_uri(self.current_uri)
             return u
 
     @property
     def parsed_orig_ruri(self):
         """The SipUri of the R-URI as received."""
         try:
-            return self._cache["parsed_orig_ruri"]
+            return self.module_data["parsed_orig_ruri"]
         except KeyError:
             if self.type != REQUEST:
                 raise SipParseError("a reply has no R-URI") from None
-            u = self._cache["parsed_orig_ruri"] = parse_uri(self.ruri)
+            u = self.module_data["parsed_orig_ruri"] = parse_uri(self.ruri)
             return u
 
     def _simple(self, key, parse):
@@ -856,7 +1003,7 @@ class SipMsg:
     @property
     def sdp(self):
         """The parsed SDP body (kamapy.sip.sdp.Sdp), or None when the body is not SDP."""
-        c = self._cache.get("sdp", _MISSING)
+        c = self.module_data.get("sdp", _MISSING)
         if c is _MISSING:
             c = None
             body = self.body
@@ -864,7 +1011,7 @@ class SipMsg:
                 ct = self.content_type
                 if ct is not None and ct.mime == "application/sdp":
                     c = parse_sdp(body)
-            self._cache["sdp"] = c
+            self.module_data["sdp"] = c
         return c
 
     # ---------------------------------------------------------------- routing state
@@ -876,15 +1023,15 @@ class SipMsg:
     def set_ruri(self, uri: str | None):
         """Rewrite the R-URI ($ru = ..., rewriteuri); None restores the received one."""
         self.new_uri = uri
-        self._cache.pop("parsed_ruri", None)
+        self.module_data.pop("parsed_ruri", None)
 
     def cached(self, key, build):
         """Memoise a derived value (typed bodies, parsed URIs) for this message."""
         try:
-            return self._cache[key]
+            return self.module_data[key]
         except KeyError:
-            value = self._cache[key] = build(self)
+            value = self.module_data[key] = build(self)
             return value
 
     def invalidate(self, key):
-        self._cache.pop(key, None)
+        self.module_data.pop(key, None)

@@ -27,17 +27,17 @@ def _flag(value) -> int:
 
 
 def setxflag(msg, flag) -> int:
-    msg._cache[XFLAGS_KEY] = msg._cache.get(XFLAGS_KEY, 0) | (1 << int(flag))
+    msg.module_data[XFLAGS_KEY] = msg.module_data.get(XFLAGS_KEY, 0) | (1 << int(flag))
     return 1
 
 
 def resetxflag(msg, flag) -> int:
-    msg._cache[XFLAGS_KEY] = msg._cache.get(XFLAGS_KEY, 0) & ~(1 << int(flag))
+    msg.module_data[XFLAGS_KEY] = msg.module_data.get(XFLAGS_KEY, 0) & ~(1 << int(flag))
     return 1
 
 
 def isxflagset(msg, flag) -> int:
-    return 1 if msg._cache.get(XFLAGS_KEY, 0) & (1 << int(flag)) else -1
+    return 1 if msg.module_data.get(XFLAGS_KEY, 0) & (1 << int(flag)) else -1
 
 
 def set_send_socket(msg, target: str) -> int:

@@ -13,8 +13,7 @@ from __future__ import annotations
 import logging
 
 from kamapy.module import BRANCH_ROUTE, FAILURE_ROUTE, REQUEST_ROUTE, Arg, Function, ModuleExports, Param
-from kamapy.sip import sipscan as _ss
-from kamapy.sip.lumps import ADD, DEL, Lump, insert_header, replace_range
+from kamapy.sip.lumps import insert_header, replace_range
 
 log = logging.getLogger("kamapy.maxfwd")
 
@@ -23,74 +22,29 @@ LUMP_KEY = "maxfwd.lump"     # the lump holding the new value text
 
 _limits = {"max_limit": 70}
 
-_STOP, _STOP_END, _HDR, _HREC = _ss.STOP, _ss.STOP_END, _ss.HDR, _ss.HREC
-_MF_FIRST = _ss.FIRST + _ss.KEY_IDS["max-forwards"]
-
-
 def _current(msg) -> int:
     """The Max-Forwards value: -1 absent, -2 malformed (Kamailio's is_maxfwd_present)."""
-    cache = msg._cache
-    if VALUE_KEY in cache:
-        return cache[VALUE_KEY]
-    hf = msg._first("max-forwards")  # = get_header("max-forwards"), key already canonical
-    if hf is None:
+    data = msg.module_data
+    if VALUE_KEY in data:
+        return data[VALUE_KEY]
+    text = msg.hdr_value("max-forwards")  # read from the scan, no HeaderField made
+    if text is None:
         return -1
-    text = hf.value.strip()
     if not text.isdigit() or not text.isascii() or len(text) > 5:
         log.error("unable to parse the max forwards number")
         return -2
     return int(text)
 
 
-def _value_span(text: str, start: int, end: int) -> tuple[int, int]:
-    """msg.raw_value_span() of the header line text[start:end]."""
-    s = text.find(":", start, end) + 1
-    e = end
-    while e > s and text[e - 1] in " \t\r\n":
-        e -= 1
-    while s < e and text[s] in " \t\r\n":
-        s += 1
-    return s, e
-
-
 def process_maxfwd(msg, limit: int) -> int:
     if limit < 0 or limit > 255:
         log.error("invalid param value: %d", limit)
         return -1
-    cache = msg._cache
-    sc = msg._sc
-    if sc is not None and sc[_STOP] == _STOP_END and VALUE_KEY not in cache:
-        # the usual case, read from the scan's line index (no HeaderField made): one
-        # Max-Forwards line of digits
-        i = sc[_MF_FIRST]
-        if i >= 0:
-            r = _HDR + _HREC * i
-            text = msg.text
-            digits = text[sc[r + 3]:sc[r + 4]].strip()
-            if digits.isdigit() and digits.isascii() and len(digits) <= 5:
-                value = int(digits)
-                if value == 0:
-                    return -1
-                max_limit = _limits["max_limit"]
-                if max_limit and value > max_limit:
-                    log.debug("value %d decreased to %d", value, max_limit)
-                    value = max_limit + 1
-                value -= 1
-                cache[VALUE_KEY] = value
-                s, e = _value_span(text, sc[r + 1], sc[r + 5])
-                new = str(value).rjust(e - s)  # in place, as Kamailio rewrites the digits
-                if msg.lumps is None:  # replace_range() on a message without lumps yet
-                    anchor = Lump(DEL, s, e - s, "", "max-forwards")
-                    lump = anchor.after = Lump(ADD, s, 0, new, "max-forwards")
-                    msg.lumps = [anchor]
-                else:
-                    lump = replace_range(msg, s, e, new, "max-forwards")
-                cache[LUMP_KEY] = lump
-                return 1
     value = _current(msg)
+    data = msg.module_data
     if value == -1:
         insert_header(msg, f"Max-Forwards: {limit}", "max-forwards")
-        msg._cache[VALUE_KEY] = limit
+        data[VALUE_KEY] = limit
         return 2
     if value == -2:
         return -2
@@ -101,16 +55,15 @@ def process_maxfwd(msg, limit: int) -> int:
         log.debug("value %d decreased to %d", value, max_limit)
         value = max_limit + 1
     value -= 1
-    msg._cache[VALUE_KEY] = value
-    lump = msg._cache.get(LUMP_KEY)
+    data[VALUE_KEY] = value
+    lump = data.get(LUMP_KEY)
     if lump is not None:  # called again: change the text we already put there
         lump.text = str(value).rjust(len(lump.text))
         return 1
-    hf = msg._first("max-forwards")
-    s, e = msg.raw_value_span(hf)
+    s, e = msg.hdr_value_span("max-forwards")
     # Kamailio writes the new digits over the old ones, right-aligned, padded with
     # spaces: "300" lowered to 70 reads " 70", 10 decremented reads " 9"
-    msg._cache[LUMP_KEY] = replace_range(msg, s, e, str(value).rjust(e - s), "max-forwards")
+    data[LUMP_KEY] = replace_range(msg, s, e, str(value).rjust(e - s), "max-forwards")
     return 1
 
 

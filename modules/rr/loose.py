@@ -21,7 +21,6 @@ import logging
 
 from kamapy.msg_flags import FL_ROUTE_ADDR  # the next hop comes from a Route entry
 from kamapy.runtime import rt
-from kamapy.sip import sipscan as _ss
 from kamapy.sip.errors import SipParseError
 from kamapy.sip.lumps import append_header, del_lump
 from kamapy.sip.uri import parse_uri
@@ -45,24 +44,20 @@ MODE_SKIP_OUTBOUND = 2    # bit 2: no flow-token processing (no outbound module 
 def loose_route(msg, mode: int | None = None) -> int:
     if mode is None:
         mode = settings.loose_route_mode
-    if FAST_PATH:
-        rc = _fast_loose_route(msg, mode)
-        if rc is not None:
-            return rc
+    rc = _fast_loose_route(msg, mode)
+    if rc is not None:
+        return rc
     return _loose_route(msg, mode)
 
 
 # ------------------------------------------------------------------ the usual case
 # An in-dialog request whose only Route is our own Record-Route: one Route line, one
 # <uri> in it, a To-tag, an R-URI that is not ours. _fast_loose_route() recognises it
-# from the scan (kamapy.sip.sipscan) and does what _after_loose() does for it (routed
-# params, the Route line deleted, callbacks, 1) without building the Route entries;
-# anything else (or any doubt) returns None and the general code decides.
-
-FAST_PATH = True  # False: always the general code (the differential tests compare both)
-
-_STOP, _STOP_END, _HDR, _HREC = _ss.STOP, _ss.STOP_END, _ss.HDR, _ss.HREC
-_ROUTE_FIRST = _ss.FIRST + _ss.KEYS.index("route")  # line of the first Route header
+# from the Route line's text (msg.hdr_value_span, no HeaderField) and does what
+# _after_loose() does for it (routed params, the Route line deleted, callbacks, 1)
+# without building the Route entries; anything else (or any doubt) returns None and
+# the general code decides. tests/modules/test_rr_fast_paths.py runs every message
+# both ways and compares everything they leave behind.
 
 # uri_is_myself() answers by (scheme, host, port, transport) against rt.sockets and
 # rt.aliases: remembered for the lists it was computed with (sockets and aliases are
@@ -93,20 +88,20 @@ def _is_mine(uri) -> bool:
 def _fast_loose_route(msg, mode: int):
     """The usual in-dialog case (see above): its return code, or None to let the
     general code decide."""
-    sc = msg._sc
-    if sc is None or sc[_STOP] != _STOP_END or settings.force_send_socket:
+    if settings.force_send_socket:
         return None
-    i = sc[_ROUTE_FIRST]
-    if i < 0:
-        return RR_NOT_DRIVEN  # no Route header at all
-    r = _HDR + _HREC * i
-    if sc[r + 6] >= 0:
-        return None  # more than one Route line
-    text = msg.text
-    v0 = sc[r + 3]
-    v1 = sc[r + 4]
+    try:
+        span = msg.hdr_value_span("route")  # the value as received: what _build() splits
+        if span is None:
+            return RR_NOT_DRIVEN  # no Route header at all
+        if msg.hdr_count("route") != 1:
+            return None  # more than one Route line
+    except SipParseError:
+        return None  # the general code reports it
     # the whole value is one <uri>: no display name, no header params, no second entry
-    if text[v0] != "<" or text.find(">", v0, v1) != v1 - 1 or text.find(",", v0, v1) >= 0:
+    v0, v1 = span
+    text = msg.text
+    if v1 - v0 < 2 or text[v0] != "<" or text.find(">", v0, v1) != v1 - 1 or text.find(",", v0, v1) >= 0:
         return None
     try:
         ruri = msg.parsed_ruri  # parsed whatever the mode: a bad one is RR_ERROR
@@ -125,8 +120,8 @@ def _fast_loose_route(msg, mode: int):
     # _after_loose() with our entry the only one
     params = ";" + ps if ps else None
     set_routed_params(msg, params)
-    start = sc[r + 1]
-    del_lump(msg, start, sc[r + 5] - start, "route")  # remove_entries: the whole line
+    start, end = msg.hdr_line("route")
+    del_lump(msg, start, end - start, "route")  # remove_entries: the whole line
     if params:
         run_callbacks(msg, params[1:])
     return RR_DRIVEN

@@ -18,7 +18,6 @@ import logging
 import socket
 
 from kamapy.runtime import rt
-from kamapy.sip import sipscan as _ss
 from kamapy.sip.errors import SipParseError
 from kamapy.sip.lumps import ADD, Lump, anchor_lump
 from kamapy.sip.msg import PROTO_NAMES, PROTO_UDP
@@ -31,9 +30,6 @@ log = logging.getLogger("kamapy.rr")
 STATE_KEY = "rr.state"
 CRLF = "\r\n"
 
-FAST_ATTACH = True  # False: find the first header through msg.headers (tests compare)
-_NHDR, _STOP, _STOP_END = _ss.NHDR, _ss.STOP, _ss.STOP_END
-_FIRST_LINE_START = _ss.HDR + 1  # header record 0: (id, start, ...)
 
 
 class RecordRoute:
@@ -148,9 +144,9 @@ class RrState:
 
 
 def _state(msg) -> RrState:
-    state = msg._cache.get(STATE_KEY)
+    state = msg.module_data.get(STATE_KEY)
     if state is None:
-        state = msg._cache[STATE_KEY] = RrState()
+        state = msg.module_data[STATE_KEY] = RrState()
     return state
 
 
@@ -176,18 +172,9 @@ def _username(msg) -> str:
         return ""
 
 
-def _first_header_start(msg) -> int:
-    """Where the first header line starts (the end of the header block when none)."""
-    sc = msg._sc
-    if FAST_ATTACH and sc is not None and sc[_NHDR] > 0 and sc[_STOP] == _STOP_END:
-        return sc[_FIRST_LINE_START]  # from the scan, without making every HeaderField
-    hdrs = msg.headers
-    return hdrs[0].start if hdrs else msg.eoh
-
-
 def _attach(msg, rr: RecordRoute) -> Lump:
     """Put the Record-Route text above the first header."""
-    anchor = anchor_lump(msg, _first_header_start(msg), "record-route")
+    anchor = anchor_lump(msg, msg.first_header_start, "record-route")
     if rr.depends_on_send_socket:
         lump = RecordRouteLump(msg, rr)
     else:
@@ -282,5 +269,5 @@ def _rerender(msg):
 
 
 def record_routed(msg) -> bool:
-    state = msg._cache.get(STATE_KEY)
+    state = msg.module_data.get(STATE_KEY)
     return bool(state and any(not rr.removed for rr, _ in state.added))

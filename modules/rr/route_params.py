@@ -29,8 +29,8 @@ _callbacks: list = []  # (callback, param), run by loose_route on our Route's pa
 
 
 def set_routed_params(msg, params: str | None):
-    msg._cache[ROUTED_KEY] = params
-    msg._cache.pop(DIRECTION_KEY, None)
+    msg.module_data[ROUTED_KEY] = params
+    msg.module_data.pop(DIRECTION_KEY, None)
 
 
 def _from_first_route(msg) -> str | None:
@@ -48,7 +48,7 @@ def _from_first_route(msg) -> str | None:
 
 def routed_params(msg) -> str | None:
     """';name=value;...' of the Route entry that was ours (leading ';' included)."""
-    cache = msg._cache
+    cache = msg.module_data
     if ROUTED_KEY in cache:
         return cache[ROUTED_KEY]
     params = cache[ROUTED_KEY] = _from_first_route(msg)
@@ -75,7 +75,7 @@ def get_route_param(msg, name: str) -> str | None:
 def flow_direction(msg) -> int:
     """RR_FLOW_UPSTREAM when the From tag differs from the ftag the dialog's first
     request left in our Record-Route; downstream otherwise (also when unknown)."""
-    cached = msg._cache.get(DIRECTION_KEY)
+    cached = msg.module_data.get(DIRECTION_KEY)
     if cached is not None:
         return cached
     direction = RR_FLOW_DOWNSTREAM
@@ -87,7 +87,7 @@ def flow_direction(msg) -> int:
             tag = None
         if tag and tag != ftag:
             direction = RR_FLOW_UPSTREAM
-    msg._cache[DIRECTION_KEY] = direction
+    msg.module_data[DIRECTION_KEY] = direction
     return direction
 
 

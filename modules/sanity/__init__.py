@@ -53,7 +53,7 @@ def reject(msg, code: int, reason: str):
     if msg.type == REPLY or msg.method_id == METHOD_ACK:
         return
     if cfg.noreply:
-        msg._cache[PENDING_KEY] = (code, reason)
+        msg.module_data[PENDING_KEY] = (code, reason)
     elif not msg.xflags & FL_MSG_NOREPLY:
         if _send(msg, code, reason) < 0:
             log.warning("failed to send %d via sl reply", code)
@@ -65,7 +65,7 @@ _REQUEST_ONLY = c.RURI_SIP_VERSION | c.RURI_SCHEME | c.PROXY_REQUIRE
 
 def sanity_check(msg, msg_checks: int, uri_checks: int) -> int:
     if cfg.noreply:
-        msg._cache.pop(PENDING_KEY, None)
+        msg.module_data.pop(PENDING_KEY, None)
     if msg.type != REQUEST:
         msg_checks &= ~_REQUEST_ONLY
     if (msg_checks & c.CHECK_SIZES or cfg.size_checks) and check_sizes(msg, cfg.sizes) != c.PASSED:
@@ -117,7 +117,7 @@ def w_sanity_reply(msg) -> int:
         return 1
     if msg.xflags & FL_MSG_NOREPLY:
         return 1
-    code, reason = msg._cache.get(PENDING_KEY) or (500, "Server Sanity Failure")
+    code, reason = msg.module_data.get(PENDING_KEY) or (500, "Server Sanity Failure")
     return 1 if _send(msg, code, reason) >= 0 else -1
 
 

@@ -17,7 +17,7 @@ from .script import find_route, restore_request, run_with, save_script_state
 from .transaction import B_SEND_FAILED, T_CANCELED, Transaction
 from .uas import final_sent, reply_local, send_upstream
 
-RURI0_KEY = "tm_ruri0"  # msg._cache: the R-URI failure_route started with (t_relay forks on it only if changed)
+RURI0_KEY = "tm_ruri0"  # msg.module_data: the R-URI failure_route started with (t_relay forks on it only if changed)
 
 log = logging.getLogger("kamapy.tm")
 
@@ -62,7 +62,7 @@ def branch_failure(t: Transaction, idx: int, lock: int, reply=None):
     if route is None:
         return
     msg = restore_request(t)
-    msg._cache[RURI0_KEY] = msg.current_uri
+    msg.module_data[RURI0_KEY] = msg.current_uri
     b = t.branches[idx]
     run_with(t, lock, route, msg, BRANCH_FAILURE_ROUTE, branch=idx, reply=reply, reply_code=b.code)
     save_script_state(t, msg)
@@ -82,7 +82,7 @@ def conclude(t: Transaction, lock: int, now: float):
         if route is not None:
             before = len(t.branches)
             msg = restore_request(t)
-            msg._cache[RURI0_KEY] = msg.current_uri
+            msg.module_data[RURI0_KEY] = msg.current_uri
             reply = None
             if best >= 0 and t.branches[best].reply:
                 reply = t.branches[best].reply

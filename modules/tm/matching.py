@@ -17,9 +17,6 @@ from __future__ import annotations
 from hashlib import blake2b
 
 from kamapy.sip.methods import METHOD_ACK, METHOD_CANCEL, METHOD_INVITE
-from kamapy.sip.sipscan import V_BRANCH as _V_BRANCH
-from kamapy.sip.sipscan import V_OK as _V_OK
-from kamapy.sip.sipscan import V_P as _V_P
 
 MCOOKIE = "z9hG4bK"
 TID_LEN = 16
@@ -61,19 +58,7 @@ def our_branch(tid: str, index: int) -> str:
 
 def reply_tid(msg) -> tuple[str, int] | None:
     """(tid, branch index) from a reply's top Via when the branch is one of ours."""
-    sc = msg._sc
-    if sc is not None and sc[_V_OK]:
-        # the branch straight from the scan (what via_from_scan(...).branch gives)
-        i = sc[_V_BRANCH]
-        if i < 0:
-            return None
-        k = _V_P + 4 * i
-        vs = sc[k + 2]
-        if vs < 0:
-            return None  # a bare ;branch flag: ''
-        branch = msg.text[vs:sc[k + 3]]
-    else:
-        branch = msg.via1.branch
+    branch = msg.via1_branch  # straight from the scan: no Via object for a reply we relay
     if branch is None or len(branch) < len(MCOOKIE) + TID_LEN + 2 or not branch.startswith(MCOOKIE):
         return None
     tid = branch[len(MCOOKIE):len(MCOOKIE) + TID_LEN]

@@ -53,9 +53,9 @@ NOT_SENT = -1
 
 
 def cached_tid(msg) -> tuple[str, str]:
-    v = msg._cache.get(TID_KEY)
+    v = msg.module_data.get(TID_KEY)
     if v is None:
-        v = msg._cache[TID_KEY] = request_tid(msg)
+        v = msg.module_data[TID_KEY] = request_tid(msg)
     return v
 
 
@@ -382,7 +382,7 @@ def _relay_failure(c: Current, msg, proxy, now: float) -> int:
     if t.flags & T_CANCELED:
         ser_error.set_error(ser_error.E_CANCELED)
         return ser_error.E_CANCELED
-    ruri0 = msg._cache.get(RURI0_KEY)
+    ruri0 = msg.module_data.get(RURI0_KEY)
     cur_uri = msg.current_uri
     include_ruri = cur_uri != ruri0 and all(b.uri != cur_uri for b in msg.branches)
     first = len(t.branches)

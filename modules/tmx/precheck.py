@@ -71,14 +71,14 @@ def precheck(msg) -> int:
         me = _my_id()
     tbl = table()
     if tbl.put_if_absent(key, me, time.time() + HOLD):
-        msg._cache[_MINE] = key
+        msg.module_data[_MINE] = key
         return -1
     return -1 if tbl.get(key) == me else 1
 
 
 def clear(msg):
     """Post-script hook: the request this process marked is no longer in the script."""
-    key = msg._cache.get(_MINE)
+    key = msg.module_data.get(_MINE)
     if key is not None:
         table().delete(key)
 

@@ -82,9 +82,9 @@ class TReqPv(_Inner):
             return None
         if msg.type != REPLY:
             return self.inner.get(msg)
-        req = msg._cache.get("tmx_req")
+        req = msg.module_data.get("tmx_req")
         if req is None:
-            req = msg._cache["tmx_req"] = request_msg(t)
+            req = msg.module_data["tmx_req"] = request_msg(t)
         return self.inner.get(req)
 
 
@@ -99,10 +99,10 @@ class TRplPv(_Inner):
         c = context.cur
         if c.msg is not msg or not c.reply:
             return None
-        rpl = msg._cache.get("tmx_rpl")
+        rpl = msg.module_data.get("tmx_rpl")
         if rpl is None:
             data = c.reply if isinstance(c.reply, bytes) else c.reply.data
-            rpl = msg._cache["tmx_rpl"] = SipMsg(data)
+            rpl = msg.module_data["tmx_rpl"] = SipMsg(data)
         return self.inner.get(rpl)
 
 

@@ -1,7 +1,8 @@
 """rr fast paths against the general code: loose_route() for the usual in-dialog request
-(loose._fast_loose_route) and the Record-Route anchor taken from the scan
-(record._first_header_start). Every message is handled twice, on fresh copies, with the
-fast path on and off, and everything loose_route/record_route leaves behind must match:
+(loose._fast_loose_route, always tried first) and the Record-Route anchor read from the
+scan (SipMsg.first_header_start). Every message is handled twice, on fresh copies: as
+shipped, and with the fast path replaced by "not handled" (the general code decides) or
+the anchor taken from msg.headers; everything loose_route/record_route leaves behind must match:
 return code, the request as forwarded (all lumps applied), the lumps themselves, $du,
 the R-URI, flags, forced socket, routed params and what the rr callbacks saw."""
 
@@ -35,8 +36,6 @@ def proxy():
     rt.sockets, rt.aliases = old_socks, old_aliases
     settings.load({p.name: p.default for p in rr.exports.params})
     route_params._callbacks.clear()
-    loose.FAST_PATH = True
-    record.FAST_ATTACH = True
 
 
 # ------------------------------------------------------------------ the messages
@@ -155,7 +154,7 @@ def outcome(msg, rc, seen):
         "current_uri": msg.current_uri,
         "xflags": msg.xflags,
         "force_send_socket": msg.force_send_socket,
-        "routed": msg._cache.get(route_params.ROUTED_KEY, "unset"),
+        "routed": msg.module_data.get(route_params.ROUTED_KEY, "unset"),
         "routed_params": route_params.routed_params(msg),
         "check_route_param": route_params.check_route_param(msg, params_regex),
         "ftag": route_params.get_route_param(msg, "ftag"),
@@ -166,8 +165,12 @@ def outcome(msg, rc, seen):
     }
 
 
+_REAL_FAST = loose._fast_loose_route
+
+
 def run_loose(factory, mode, fast):
-    loose.FAST_PATH = fast
+    if not fast:
+        loose._fast_loose_route = lambda msg, mode: None  # "not mine": the general code decides
     try:
         msg = factory()
         seen = []
@@ -178,7 +181,7 @@ def run_loose(factory, mode, fast):
             rc = ("raised", type(e).__name__, str(e))
         return outcome(msg, rc, seen)
     finally:
-        loose.FAST_PATH = True
+        loose._fast_loose_route = _REAL_FAST
 
 
 @pytest.fixture
@@ -308,14 +311,23 @@ def test_memo_follows_socket_and_alias_changes(general_calls):
 
 
 # ------------------------------------------------------------------ record_route
+_REAL_FIRST_HEADER_START = SipMsg.first_header_start
+
+
+def _general_first_header_start(msg):
+    hdrs = msg.headers  # every HeaderField made: the general reading
+    return hdrs[0].start if hdrs else msg.eoh
+
+
 def run_record(factory, fast, steps):
-    record.FAST_ATTACH = fast
+    if not fast:
+        SipMsg.first_header_start = property(_general_first_header_start)
     try:
         msg = factory()
         rcs = [step(msg) for step in steps]
         return rcs, built(forwarded, msg), built(sent, msg), [lump_tree(lp) for lp in msg.lumps or ()]
     finally:
-        record.FAST_ATTACH = True
+        SipMsg.first_header_start = _REAL_FIRST_HEADER_START
 
 
 def test_record_route_fast_attach_matches_general(proxy):
@@ -372,7 +384,6 @@ def test_attach_without_header_lines_uses_the_end_of_the_header_block(proxy):
         return 0
 
     assert run_record(factory, True, [attach]) == run_record(factory, False, [attach])
-    record.FAST_ATTACH = True
     msg = factory()
     attach(msg)
     assert sent(msg) == f"OPTIONS sip:x@example.com SIP/2.0\r\nRecord-Route: <sip:{PROXY_IP};lr>\r\n\r\n"
@@ -380,7 +391,6 @@ def test_attach_without_header_lines_uses_the_end_of_the_header_block(proxy):
 
 def test_first_header_start_from_the_scan(proxy):
     msg = make("INVITE", RURIS["ua"], ROUTES["ours-lr"])
-    assert record._first_header_start(msg) == msg.text.index("Via:")
+    assert msg.first_header_start == msg.text.index("Via:")
     assert msg._headers is None  # no HeaderField list was built for it
-    record.FAST_ATTACH = False
-    assert record._first_header_start(msg) == msg.headers[0].start
+    assert msg.first_header_start == _general_first_header_start(msg)
