@@ -42,7 +42,6 @@ from kamapy_modules.usrloc.settings import cfg as ul_cfg
 
 from kamapy import stats
 from kamapy.module import FAILURE_ROUTE, REQUEST_ROUTE
-from kamapy.sip import sipscan as _ss
 from kamapy.sip.errors import SipParseError
 from kamapy.sip.header_values import parse_expires
 
@@ -284,19 +283,6 @@ def _require_headers(msg):
     return callid, cseq, expires
 
 
-_SS_STOP, _SS_STOP_END, _SS_FIRST, _SS_HDR, _SS_HREC = (_ss.STOP, _ss.STOP_END, _ss.FIRST, _ss.HDR,
-                                                        _ss.HREC)
-_SS_CONTACT = _ss.FIRST + _ss.KEY_IDS["contact"]
-_SS_REQUIRE = _ss.FIRST + _ss.KEY_IDS["require"]
-_SS_SUPPORTED = _ss.FIRST + _ss.KEY_IDS["supported"]
-_SS_PATH = _ss.FIRST + _ss.KEY_IDS["path"]
-_SS_ALLOW = _ss.FIRST + _ss.KEY_IDS["allow"]
-_SS_EXPIRES = _ss.FIRST + _ss.KEY_IDS["expires"]
-_SS_UA = _ss.FIRST + _ss.KEY_IDS["user-agent"]
-_SS_CS_OK, _SS_CS_N0, _SS_CS_N1 = _ss.CS_OK, _ss.CS_N0, _ss.CS_N1
-_SS_TO_OK, _SS_TO_U0, _SS_TO_U1 = _ss.TO_OK, _ss.TO + _ss.N_U0, _ss.TO + _ss.N_U1
-
-
 _OK = reply.status_of(None)[1]
 
 _FIELD_ORDER = (C_EXPIRES, C_Q, C_CALLID, C_CSEQ, C_FLAGS, C_CFLAGS, C_USER_AGENT, C_RECEIVED, C_PATH,
@@ -315,40 +301,31 @@ def _fast_refresh(msg, d, flags: int, aor: str, host: str):
     if flags & SAVE_REPLACE or cfg.outbound_mode != OUTBOUND_NONE or cfg.received_avp_name is not None \
             or (cfg.xavp_cfg and msg.xavps):
         return None
-    sc = msg._sc
-    if sc is None or sc[_SS_STOP] != _SS_STOP_END or sc[_SS_REQUIRE] >= 0 \
-            or (cfg.use_path and sc[_SS_PATH] >= 0):
-        return None
-    i = sc[_SS_CONTACT]
-    if i < 0:
-        return None
-    r = _SS_HDR + _SS_HREC * i
-    if sc[r + 6] >= 0:  # a second Contact line
-        return None
-    text = msg.text
-    value = text[sc[r + 3]:sc[r + 4]]  # the Contact header's value
-    n = len(value)
-    # one plain <uri>: what parse_contact_value gives as a Contact without params
-    if n < 3 or value[0] != "<" or value.find(">") != n - 1 or "," in value or '"' in value \
-            or value.find("<", 1) >= 0:
-        return None
-    curi = value[1:-1].strip()
-    if not curi or len(curi) > cfg.contact_max_size:
-        return None
     try:
+        if msg.has_hdr("require") or (cfg.use_path and msg.has_hdr("path")):
+            return None
+        value = msg.hdr_value("contact")  # read from the scan: no HeaderField made
+        if value is None or msg.hdr_count("contact") != 1:  # none, or a second Contact line
+            return None
+        n = len(value)
+        # one plain <uri>: what parse_contact_value gives as a Contact without params
+        if n < 3 or value[0] != "<" or value.find(">") != n - 1 or "," in value or '"' in value \
+                or value.find("<", 1) >= 0:
+            return None
+        curi = value[1:-1].strip()
+        if not curi or len(curi) > cfg.contact_max_size:
+            return None
         callid = msg.callid
-        # msg.cseq.num and msg.expires, read from the scan's spans
-        cseq = int(text[sc[_SS_CS_N0]:sc[_SS_CS_N1]]) if sc[_SS_CS_OK] else int(msg.cseq.num)
-        i = sc[_SS_EXPIRES]
-        if i >= 0:
-            r = _SS_HDR + _SS_HREC * i
-            v = text[sc[r + 3]:sc[r + 4]]
+        cseq = int(msg.cseq.num)  # None (not digits): TypeError, the general path says why
+        v = msg.hdr_value("expires")
+        if v is not None:
             # parse_expires(v), inlined for plain digits
             expires_hf = int(v) if v.isdigit() and v.isascii() and len(v) <= 9 else parse_expires(v)
         else:
             expires_hf = None
-        supported = [t.lower() for t in msg.supported] if sc[_SS_SUPPORTED] >= 0 else []
-        methods = methods_mask(msg.allow) if sc[_SS_ALLOW] >= 0 else ALL_METHODS
+        supported = [t.lower() for t in msg.supported] if msg.has_hdr("supported") else []
+        methods = methods_mask(msg.allow) if msg.has_hdr("allow") else ALL_METHODS
+        ua = msg.hdr_value("user-agent")
     except (SipParseError, TypeError, ValueError):
         return None
     if len(callid) > CALLID_MAX_SIZE:
@@ -397,13 +374,7 @@ def _fast_refresh(msg, d, flags: int, aor: str, host: str):
         max_e = cfg.max_expires
         if max_e and e > max_e:
             e = max_e
-        i = sc[_SS_UA]
-        if i >= 0:
-            r = _SS_HDR + _SS_HREC * i
-            ua = text[sc[r + 3]:sc[r + 4]]  # msg.header_value("User-Agent")
-            if not ua or len(ua) >= MAX_UA_SIZE:
-                ua = NO_UA
-        else:
+        if not ua or len(ua) >= MAX_UA_SIZE:  # None: no User-Agent header
             ua = NO_UA
         # what _refresh() sets: C_EXPIRES .. C_SOCKET, C_SERVER_ID, C_CONNECTION_ID,
         # C_METHODS, C_LAST_MODIFIED, by position (checked at import: _FIELD_ORDER)
@@ -437,10 +408,7 @@ def save(msg, d, flags: int = 0, uri: str | None = None) -> int:
     """save(table[, flags[, uri]]) on a REGISTER."""
     try:
         if not uri:
-            sc = msg._sc
-            # msg.to_hdr.uri, from the scan when it parsed the To
-            uri = msg.text[sc[_SS_TO_U0]:sc[_SS_TO_U1]] if sc is not None and sc[_SS_TO_OK] \
-                else msg.to_hdr.uri
+            uri = msg.to_uri
         aor, puri = extract_aor(uri)
     except (RegError, SipParseError):
         log.error("failed to extract Address Of Record")

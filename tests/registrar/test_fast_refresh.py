@@ -87,12 +87,16 @@ CONTACTS = [
     "m: <sip:{u}@127.0.0.1:5097>\r\n",
     "Contact: \"A\" <sip:{u}@127.0.0.1:5097>\r\n",
     "Contact: <sip:{u}@127.0.0.1:5097>\r\nContact: <sip:z@192.0.2.6>\r\n",
+    "Contact:\r\n <sip:{u}@127.0.0.1:5097>\r\n",          # folded: the scan stops, Python re-indexes
+    "Contact: <sip:{u}@127.0.0.1:5097\r\n >\r\n",        # folded inside the brackets
+    "Contact:\x0b<sip:{u}@127.0.0.1:5097>\x0b\r\n",      # odd whitespace around the value
     "",
 ]
 EXTRAS = [
     "", "Expires: 3600\r\n", "Expires: 0\r\n", "Expires: 10\r\n", "Expires: 99999\r\n", "Expires: abc\r\n",
     "Supported: gruu, path\r\n", "Require: outbound\r\n", "Allow: INVITE, ACK\r\n",
     "User-Agent: " + "x" * 300 + "\r\n", "User-Agent: foo\r\nExpires: 60\r\n", "Path: <sip:p@192.0.2.1;lr>\r\n",
+    "Expires:\r\n 60\r\n", "User-Agent: a\r\n b\r\n", "CSeq: 9 REGISTER\r\n",  # a second CSeq: refused
 ]
 CALLS = [("cid-a", 6), ("cid-a", 5), ("cid-a", 4), ("cid-b", 1)]
 
