@@ -1,5 +1,6 @@
 """The first Contact of a message as nathelper's functions see it (Kamailio's
-get_contact_uri): the first contact of the first Contact header, its parsed URI and
+get_contact_uri): the head of the first Contact header's parsed list -- which is the
+last contact written in that header -- its parsed URI and
 where that URI sits in msg.text, so a lump can replace it.
 
 Kamailio's fix_nated_contact() and set_contact_alias() point the parsed contact at
@@ -85,11 +86,13 @@ def first_contact(msg) -> FirstContact | None:
     first = [c for c in contacts.contacts if c.hf is hf]
     if not first:
         return None
-    c = first[0]
-    spans = contact_spans(msg, hf, first[:1])
+    # Kamailio's parse_contact links each contact in front of the previous one, so the
+    # "first" contact its functions see is the last one written in the first header
+    c = first[-1]
+    spans = contact_spans(msg, hf, first)
     if spans is None:
         return None
-    cs, ce, us, ue = spans[0]
+    cs, ce, us, ue = spans[-1]
     new = msg.cached(NEW_URI_KEY, lambda m: None)
     try:
         uri = parse_uri(new if new is not None else c.uri)

@@ -11,7 +11,8 @@ The new address is the ip argument when given and not empty, else the source IP.
 A line already holding that address or the null address is left alone; each
 changed line adds "a=oldmediaip:<old>" at the end when append_sdp_oldmediaip is set.
 Returns 1 when an address was replaced, 2 when none was, -1 on error.
-Multipart bodies are not handled (-1); see the report of the NAT work.
+In a multipart/mixed body the first part whose Content-Type is application/sdp is
+the SDP.
 """
 
 from __future__ import annotations
@@ -57,6 +58,77 @@ def _content_type_ok(msg) -> int:
     return 1
 
 
+def _boundary(ctype: str) -> str | None:
+    """The boundary of a multipart Content-Type: everything after `boundary=` (Kamailio
+    get_mixed_part_delimiter reads it to the end of the header), quotes removed."""
+    semi = ctype.find(";")
+    if semi < 0:
+        return None
+    rest = ctype[semi + 1:].lstrip(" \t")
+    if rest[:8].lower() != "boundary":
+        return None
+    rest = rest[8:].lstrip(" \t")
+    if rest[:1] != "=":
+        return None
+    value = rest[1:].lstrip(" \t")
+    if value[:1] in ("\"", "'"):
+        if len(value) < 3 or value[-1] != value[0]:
+            return None
+        value = value[1:-1]
+    return value or None
+
+
+def _delimiter_at(text: str, pos: int, end: int, delim: str) -> int:
+    """The next "--<boundary>" that starts a line in text[pos:end], or -1."""
+    mark = "--" + delim
+    while True:
+        i = text.find(mark, pos, end)
+        if i < 0 or i + len(mark) >= end:
+            return -1
+        if text[i - 1] in "\r\n":
+            return i
+        pos = i + len(mark)
+
+
+def _part_is_sdp(value: str) -> bool:
+    v = value.strip().lower()
+    main = v.split(";", 1)[0].replace(" ", "").replace("\t", "")
+    return main == "application/sdp"
+
+
+def _sdp_part(text: str, start: int, end: int, ctype: str):
+    """(start, end) of the first application/sdp part of a multipart body, or None."""
+    delim = _boundary(ctype.strip())
+    if delim is None:
+        log.error("no boundary in the multipart Content-Type")
+        return None
+    p1 = _delimiter_at(text, start, end, delim)
+    if p1 < 0:
+        log.error("empty multipart content")
+        return None
+    while 0 <= p1 < end:
+        p2 = _delimiter_at(text, p1 + 2, end, delim) if end - p1 >= 3 else -1
+        if p2 < 0:
+            p2 = end
+        nl = text.find("\n", p1 + len(delim) + 2, p2)
+        rest = nl + 1 if nl >= 0 else p2
+        found = False
+        while rest < p2:
+            nl = text.find("\n", rest, p2)
+            line_end = nl + 1 if nl >= 0 else p2
+            line = text[rest:line_end].rstrip("\r\n")
+            rest = line_end
+            if not line:
+                break
+            name, colon, value = line.partition(":")
+            if colon and name.strip().lower() in ("content-type", "c") and _part_is_sdp(value):
+                found = True
+        if found:
+            return rest, p2
+        p1 = p2
+    return None
+
+
 def extract_body(msg):
     """(start, end) of the SDP in msg.text, trailing CR/LF left out, or None."""
     _ = msg.eoh
@@ -76,11 +148,13 @@ def extract_body(msg):
     if kind == -1:
         log.error("content type mismatching")
         return None
-    if kind == 2:
-        log.error("multipart SDP bodies are not handled")
-        return None
     end = start + clen
     text = msg.text
+    if kind == 2:
+        part = _sdp_part(text, start, end, msg.get_header("content-type").value)
+        if part is None:
+            return None
+        start, end = part
     while end > start and text[end - 1] in "\r\n":
         end -= 1
     if end == start:
@@ -208,7 +282,13 @@ def fix_nated_sdp(msg, flags, ip=None) -> int:
 
 def _sdp(msg):
     try:
-        return msg.sdp
+        sdp = msg.sdp
+        if sdp is None and _content_type_ok(msg) == 2:
+            span = extract_body(msg)
+            if span is not None:
+                from kamapy.sip.sdp import parse_sdp
+                sdp = parse_sdp(msg.text[span[0]:span[1]] + CRLF)
+        return sdp
     except SipParseError:
         return None
 
