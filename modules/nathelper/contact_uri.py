@@ -68,7 +68,7 @@ def all_contacts(msg):
         spans = contact_spans(msg, hf, lst)
         if spans is None:
             return None
-        out.extend(zip(lst, spans))
+        out.extend(zip(lst, spans, strict=True))
     out.sort(key=lambda item: item[1][0])
     return out
 

@@ -221,3 +221,25 @@ def test_reply_destination_test():
     rep = reply(headers="Via: SIP/2.0/UDP 10.0.0.1:5060;received=198.51.100.1;rport=5070")
     # the second Via is the one above; rport 5070 != 5060
     assert messages.nat_uac_test(rep, 512) == 1
+
+
+def test_the_contact_seen_is_the_last_of_the_first_header():
+    # Kamailio's contact list is built head-first: get_contact_uri gives the last one
+    msg = contact_req("<sip:a@127.0.0.1>, <sip:b@10.0.0.1>")
+    assert messages.nat_uac_test(msg, 1) == 1
+    assert messages.fix_nated_contact(msg) == 1
+    assert header_lines(sent(msg), "Contact") == [
+        f"Contact: <sip:a@127.0.0.1>, <sip:b@{SRC[0]}:{SRC[1]}>"]
+
+
+def test_fix_nated_sdp_in_a_multipart_body():
+    sdp = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
+    body = ("--b1\r\nContent-Type: text/plain\r\n\r\nc=IN IP4 10.0.0.1\r\n--b1\r\n"
+            "Content-Type: application/sdp\r\n\r\n" + sdp + "--b1--\r\n")
+    msg = request(src=SRC, body=body, content_type='multipart/mixed; boundary="b1"')
+    assert messages.nat_uac_test(msg, 8) == 1
+    assert sdp_fix.fix_nated_sdp(msg, 2) == 1
+    out = sent(msg).split("\r\n\r\n", 1)[1]
+    # the text part's c= line is not SDP and stays; the SDP part gets the new address
+    assert out.startswith("--b1\r\nContent-Type: text/plain\r\n\r\nc=IN IP4 10.0.0.1\r\n")
+    assert f"c=IN IP4 {SRC[0]}\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=oldmediaip:10.0.0.1\r\n--b1--" in out
