@@ -243,3 +243,25 @@ def test_fix_nated_sdp_in_a_multipart_body():
     # the text part's c= line is not SDP and stays; the SDP part gets the new address
     assert out.startswith("--b1\r\nContent-Type: text/plain\r\n\r\nc=IN IP4 10.0.0.1\r\n")
     assert f"c=IN IP4 {SRC[0]}\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=oldmediaip:10.0.0.1\r\n--b1--" in out
+
+
+def v6_req(contact, via="SIP/2.0/UDP [2001:DB8::9]:5070;branch=z9hG4bKx"):
+    from kamapy.sip.msg import RecvInfo, SipMsg
+    msg = request(via=via)
+    text = msg.text.replace("Contact: <sip:alice@198.51.100.7:5060>", f"Contact: {contact}")
+    return SipMsg(text.encode("latin-1"), RecvInfo(src_ip="2001:db8::9", src_port=5070))
+
+
+def test_ipv6_source():
+    msg = v6_req("<sip:alice@10.0.0.5>")
+    assert messages.nat_uac_test(msg, 2) == -1    # the Via host is the source, any case
+    assert messages.nat_uac_test(msg, 32) == -1   # an IPv6 source is never private
+    assert messages.fix_nated_contact(msg) == 1
+    assert header_lines(sent(msg), "Contact") == ["Contact: <sip:alice@[2001:db8::9]:5070>"]
+    msg = v6_req("<sip:alice@10.0.0.5>")
+    assert alias.add_contact_alias(msg) == 1
+    assert header_lines(sent(msg), "Contact") == ["Contact: <sip:alice@10.0.0.5;alias=[2001:db8::9]~5070~1>"]
+    assert messages.src_uri(msg) == "sip:[2001:db8::9]:5070"
+    # an alias written by this function routes back to the IPv6 address
+    r = request(ruri="sip:b@h;alias=[2001:db8::9]~5070~1")
+    assert alias.handle_ruri_alias(r) == 1 and r.dst_uri == "sip:[2001:db8::9]:5070"
