@@ -70,8 +70,9 @@ class Ua:
                 self.inbox.append(data)
         return None
 
-    def wait_request(self, method: str, timeout: float) -> tuple[bytes, float] | None:
-        """The next request of that method (answered 200 like a UA), with its arrival time."""
+    def wait_request(self, method: str, timeout: float, code: int | None = 200) -> tuple[bytes, float] | None:
+        """The next request of that method (answered `code` like a UA unless None), with
+        its arrival time."""
         deadline = time.monotonic() + timeout
         while True:
             for i, d in enumerate(self.inbox):
@@ -85,7 +86,8 @@ class Ua:
             if data is None:
                 return None
             if not data.startswith(b"SIP/2.0 "):
-                self.answer(data)
+                if code is not None:
+                    self.answer(data, code)
                 self.inbox.append(data)
 
     def answer(self, req: bytes, code: int = 200):
