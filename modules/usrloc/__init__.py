@@ -26,7 +26,7 @@ from kamapy import timer
 from kamapy.module import PROC_MAIN, PROC_TIMER, ModuleExports, Param, RpcCommand
 from kamapy.runtime import rt
 
-from . import dbstore, domain, rpc, statistics
+from . import dbstore, domain, keepalive, rpc, statistics
 from .callbacks import (
     UL_CONTACT_DELETE,
     UL_CONTACT_EXPIRE,
@@ -44,7 +44,7 @@ __all__ = [
     "ALL_METHODS", "CS_DIRTY", "CS_NEW", "CS_SYNC", "FL_MEM", "Q_UNSPECIFIED", "UContact", "UDomain",
     "UL_CONTACT_DELETE", "UL_CONTACT_EXPIRE", "UL_CONTACT_INSERT", "UL_CONTACT_UPDATE", "URecord",
     "aor_hash", "cfg", "domains", "get_all_ucontacts", "get_udomain", "new_ruid", "q_text",
-    "register_udomain", "register_ulcb",
+    "refresh_keepalive", "register_udomain", "register_ulcb", "set_keepalive_timeout",
 ]
 
 log = logging.getLogger("kamapy.usrloc")
@@ -61,18 +61,32 @@ def register_udomain(name: str) -> UDomain:
     return d
 
 
-def get_all_ucontacts(flags: int = 0, part_idx: int = 0, part_max: int = 1):
-    """Yield (table, aor, contact) for every valid contact whose cflags has any bit of
-    `flags` (all when 0), for keepalive senders (Kamailio's get_all_ucontacts). With
-    part_max > 1 only the AORs of partition part_idx (by AOR hash)."""
+def get_all_ucontacts(flags: int = 0, part_idx: int = 0, part_max: int = 1, server_id: int | None = None):
+    """Yield (table, aor, contact) for every valid contact whose cflags has all bits of
+    `flags`, for keepalive senders (Kamailio's get_all_ucontacts). With part_max > 1
+    only the AORs of partition part_idx (by AOR hash); with server_id only the
+    contacts saved by that server (GAU_OPT_SERVER_ID). With a keepalive timeout set
+    (set_keepalive_timeout), a UDP contact silent for longer is left out and made to
+    expire in 10 s, as Kamailio does."""
     now = time.time()
+    ka_on = keepalive.state.timeout > 0
     for d in domains():
         for r in d.records():
             if part_max > 1 and zlib.crc32(domain.aor_key(r.aor)) % part_max != part_idx:
                 continue
             for c in r.contacts:
-                if c.valid(now) and (not flags or c.cflags & flags):
-                    yield d.name, r.aor, c
+                if not c.valid(now) or (c.cflags & flags) != flags:
+                    continue
+                if server_id is not None and c.server_id != server_id:
+                    continue
+                if ka_on and keepalive.timed_out(c, now):
+                    keepalive.expire_soon(d, r.aor, c.ruid, now)
+                    continue
+                yield d.name, r.aor, c
+
+
+set_keepalive_timeout = keepalive.set_keepalive_timeout
+refresh_keepalive = keepalive.refresh_keepalive
 
 
 def _init_domain(d: UDomain):

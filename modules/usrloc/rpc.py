@@ -6,7 +6,7 @@ import time
 
 from kamapy.rpc.errors import RpcError
 
-from . import dbstore
+from . import dbstore, keepalive
 from .contact import ALL_METHODS, STATE_NAMES, UContact, q_float, q_from_float
 from .domain import aor_hash, domains, get_udomain
 from .ruid import new_ruid
@@ -31,8 +31,8 @@ def contact_struct(c: UContact, now: float) -> dict:
         "Path": c.path or NOT_SET, "State": STATE_NAMES.get(c.state, "CS_UNKNOWN"), "Flags": c.flags,
         "CFlags": c.cflags, "Socket": c.socket or NOT_SET, "Methods": c.methods,
         "Ruid": c.ruid or NOT_SET, "Instance": c.instance or NOT_SET, "Reg-Id": c.reg_id,
-        "Server-Id": c.server_id, "Tcpconn-Id": c.connection_id, "Keepalive": c.keepalive,
-        "Last-Keepalive": int(c.last_keepalive), "KA-Roundtrip": 0,
+        "Server-Id": c.server_id, "Tcpconn-Id": c.connection_id, "Keepalive": c.keepalive or (1 if c.cflags & cfg.nat_flag else 0),
+        "Last-Keepalive": int(keepalive.last_keepalive(c)), "KA-Roundtrip": 0,
         "Last-Modified": int(c.last_modified),
     }}
 
