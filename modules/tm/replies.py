@@ -70,6 +70,9 @@ def reply_hook(msg) -> bool:
         stats.inc(stats.RPL_RECEIVED)
         if t.wait_due and t.wait_due <= time.time():
             return True  # a late reply to a transaction about to be freed
+        if t.cbs:
+            from .callbacks import TMCB_RESPONSE_IN, run
+            run(t, TMCB_RESPONSE_IN, msg, msg.status)
         handle_reply(t, idx, msg, lock, time.time())
         st.save(t)
     finally:
@@ -115,9 +118,11 @@ def handle_reply(t, idx: int, msg, lock: int, now: float):
             msg.flags = t.mflags
             msg.avps = t.avps
             msg.xavps = t.xavps
+            msg.ruri_bflags = b.bflags  # the branch's flags, as Kamailio's setbflagsval(0, uac->branch_flags)
             ctx = run_with(t, lock, route, msg, TM_ONREPLY_ROUTE, branch=idx, reply=msg,
                            reply_code=code)
             t.mflags, t.avps, t.xavps = msg.flags, msg.avps, msg.xavps
+            b.bflags = msg.ruri_bflags
             if ctx is not None and ctx.dropped and code < 200:
                 stats.inc(stats.RPL_ABSORBED)
                 return
