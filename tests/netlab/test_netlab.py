@@ -49,10 +49,10 @@ def test_the_nat_forgets_an_idle_binding(nat_lab):
 
 @pytest.mark.parametrize("nat_lab", [{"symmetric": True}], indirect=True)
 def test_symmetric_nat_maps_each_destination_to_its_own_port(nat_lab):
-    nat_lab.exec(nat_lab.srv, ["ip", "addr", "add", f"10.{nat_lab.k}.0.3/24", "dev", f"{nat_lab._tag}s"])
+    second = nat_lab.add_public_host()
     srv, cli = _pair(nat_lab)
     srv2 = nat_lab.socket(nat_lab.srv)
-    srv2.bind((f"10.{nat_lab.k}.0.3", srv.getsockname()[1]))
+    srv2.bind((second, srv.getsockname()[1]))
     srv2.settimeout(2)
     with srv, srv2, cli:
         cli.sendto(b"a", srv.getsockname())

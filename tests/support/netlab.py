@@ -1,10 +1,12 @@
 """A real NAT for tests: network namespaces, veth pairs and nftables masquerade.
 
-    public side                router (NAT)                 private side
-    [srv] 10.K.0.1 ---- 10.K.0.2 [nat] 192.168.K.1 ---- 192.168.K.10+i [cI]
+    public side                      router (NAT)                private side
+    [srv] 203.0.113.1 ---- 203.0.113.2 [nat] 192.168.K.1 ---- 192.168.K.10+i [cI]
 
 `srv` is where kamapy (and any "outside" UA) runs; it sees every client as the router's
-public address 10.K.0.2 with a port the NAT picked. `cI` are the clients behind the NAT.
+public address 203.0.113.2 with a port the NAT picked. The public side is TEST-NET-3
+(RFC 5737): not private space, so nat_uac_test() treats it as a public address the way
+it would a real one, and it is never routed anywhere outside the lab. `cI` are the clients behind the NAT.
 The router masquerades what leaves its public side (`symmetric=True` adds `random` port
 mapping, so every destination gets its own port) and its conntrack UDP timeouts can be
 set low, so "the NAT forgets an idle binding" happens in seconds.
@@ -77,8 +79,9 @@ class NatLab:
         self.srv = f"{tag}srv"
         self.nat = f"{tag}nat"
         self.clients = [f"{tag}c{i}" for i in range(clients)]
-        self.server_ip = f"10.{self.k}.0.1"
-        self.public_ip = f"10.{self.k}.0.2"            # what the server sees clients as
+        self.server_ip = "203.0.113.1"
+        self.public_ip = "203.0.113.2"                  # what the server sees clients as
+        self.server_ip2 = "203.0.113.3"                 # a second public host, added by add_public_host()
         self.router_private_ip = f"192.168.{self.k}.1"
         self.client_ips = [f"192.168.{self.k}.{10 + i}" for i in range(clients)]
         self._tag = tag
@@ -162,6 +165,11 @@ class NatLab:
         """A process inside namespace `ns` (stop it by its PID; `ip netns exec` execs,
         so the PID is the program's own)."""
         return subprocess.Popen(["ip", "netns", "exec", ns, *argv], **kw)
+
+    def add_public_host(self) -> str:
+        """A second address on the server's namespace (another host on the public side)."""
+        _ip("-n", self.srv, "addr", "add", f"{self.server_ip2}/24", "dev", f"{self._tag}s")
+        return self.server_ip2
 
     def sysctl(self, ns: str, key: str, value):
         self.exec(ns, ["sysctl", "-q", "-w", f"{key}={value}"])

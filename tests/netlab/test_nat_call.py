@@ -1,0 +1,120 @@
+"""Issue 13's first acceptance item, through a real NAT: the default config with
+WITH_NAT, a UA behind the NAT registers (usrloc keeps the address the NAT gave it), a
+UA outside calls it, and the call completes with in-dialog requests both ways
+(Record-Route + Contact alias). Then the same lab without pings: once the NAT has
+forgotten the binding, the incoming call no longer reaches the UA (the lab is real)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+
+import pytest
+
+from kamapy.ctl.clients.dgram import DgramClient
+from tests.netlab.sipua import SipUA
+from tests.support.server import REPO, KamapyServer
+
+DEFAULT_CFG = (REPO / "etc" / "kamapy.cfg").read_text()
+
+
+class NatServer(KamapyServer):
+    """etc/kamapy.cfg, unchanged but for where it listens and an RPC socket, run inside
+    the lab's server namespace with -A WITH_NAT."""
+
+    def __init__(self, lab, port: int = 5060):
+        self.rundir = tempfile.mkdtemp(prefix="kpnat")  # short: unix socket paths are limited
+        text = DEFAULT_CFG.replace("listen=udp:127.0.0.1:5060", f"listen=udp:{lab.server_ip}:{port}")
+        assert text != DEFAULT_CFG, "etc/kamapy.cfg no longer has the listen line this test replaces"
+        text = text.replace('modparam("jsonrpcs", "transport", 0)',
+                            'modparam("jsonrpcs", "transport", 4)\n'
+                            f'modparam("jsonrpcs", "dgram_socket", "{self.rundir}/rpc.sock")')
+        super().__init__(text, port=port, args=["-A", "WITH_NAT", "-m", "64"], lab=lab,
+                         netns=lab.srv, host=lab.server_ip)
+
+    def rpc(self, method: str, *params):
+        doc = {"jsonrpc": "2.0", "method": method, "id": 1, **({"params": list(params)} if params else {})}
+        reply = json.loads(DgramClient(os.path.join(self.rundir, "rpc.sock"), 5.0).request(doc))
+        if "error" in reply:
+            raise RuntimeError(reply["error"])
+        return reply["result"]
+
+
+def _contacts(server, aor_user: str) -> list[dict]:
+    dump = server.rpc("ul.dump")
+    out = []
+    for d in dump["Domains"]:
+        for a in d["Domain"]["AoRs"]:
+            if a["Info"]["AoR"].split("@")[0] == aor_user:
+                out.extend(c["Contact"] for c in a["Info"]["Contacts"])
+    return out
+
+
+def _uas(lab):
+    proxy = (lab.server_ip, 5060)
+    alice_sock = lab.socket(lab.clients[0])
+    alice_sock.bind((lab.client_ips[0], 0))
+    bob_sock = lab.socket(lab.srv)
+    bob_sock.bind((lab.add_public_host(), 0))  # a UA on the public side, not behind NAT
+    return SipUA(alice_sock, "alice", proxy), SipUA(bob_sock, "bob", proxy)
+
+
+def _call(alice: SipUA, bob: SipUA, hang_up_by_callee: bool):
+    bob.invite(f"sip:alice@{bob.proxy[0]}")
+    invite = alice.recv(3)
+    assert invite is not None and invite.method == "INVITE", "the INVITE did not cross the NAT"
+    assert invite.ruri == alice.contact, "the request URI is not alice's registered Contact"
+    assert invite.all("Record-Route"), "the proxy did not record-route the NATed call"
+    dlg_a = alice.answer(invite)
+    ok = bob.recv(3)
+    assert ok is not None and ok.status == 200
+    contact = ok.all("Contact")[0]
+    assert "alias=" in contact, f"the 200's Contact got no NAT alias: {contact}"
+    dlg_b = bob.confirm(ok)
+    ack = alice.recv(3)
+    assert ack is not None and ack.method == "ACK", "the ACK did not reach alice through the NAT"
+    assert "alias=" not in ack.ruri, "handle_ruri_alias() did not take the alias off"
+    if hang_up_by_callee:
+        alice.bye(dlg_a)
+        bye = bob.recv(3)
+        assert bye is not None and bye.method == "BYE", "alice's BYE did not reach bob"
+        bob.reply_to(bye)
+        done = alice.recv(3)
+    else:
+        bob.bye(dlg_b)
+        bye = alice.recv(3)
+        assert bye is not None and bye.method == "BYE", "bob's BYE did not reach alice through the NAT"
+        alice.reply_to(bye)
+        done = bob.recv(3)
+    assert done is not None and done.status == 200 and done.method == "BYE"
+
+
+def test_natted_ua_registers_and_calls_complete_both_ways(nat_lab):
+    with NatServer(nat_lab) as server:
+        alice, bob = _uas(nat_lab)
+        with alice.sock, bob.sock:
+            reply = alice.register()
+            assert reply is not None and reply.status == 200, reply and reply.first
+            contacts = _contacts(server, "alice")
+            assert len(contacts) == 1
+            c = contacts[0]
+            assert c["Address"] == alice.contact
+            # fix_nated_register(): the address the NAT gave alice, as Kamailio stores it
+            assert c["Received"].startswith(f"sip:{nat_lab.public_ip}:"), c
+            _call(alice, bob, hang_up_by_callee=True)
+            _call(alice, bob, hang_up_by_callee=False)
+
+
+@pytest.mark.parametrize("nat_lab", [{"udp_timeout": 2}], indirect=True)
+def test_without_pings_the_nat_forgets_the_ua(nat_lab):
+    with NatServer(nat_lab) as server:
+        server.rpc("nathelper.enable_ping", 0)
+        alice, bob = _uas(nat_lab)
+        with alice.sock, bob.sock:
+            reply = alice.register()
+            assert reply is not None and reply.status == 200
+            time.sleep(4.5)  # past the router's UDP timeout, nothing sent meanwhile
+            bob.invite(f"sip:alice@{bob.proxy[0]}")
+            assert alice.recv(3) is None, "the INVITE reached alice after the NAT should have dropped her binding"
