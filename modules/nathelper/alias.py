@@ -151,7 +151,7 @@ def set_contact_alias(msg, trim: int = 0) -> int:
     new = nuri if bracketed else f"<{nuri}>"
     anchor = del_lump(msg, fc.uri_start, fc.uri_end - fc.uri_start, "contact")
     insert_after(anchor, new, "contact")
-    mark_rewritten(msg, nuri)
+    mark_rewritten(msg, fc.contact, nuri)
     return 1
 
 

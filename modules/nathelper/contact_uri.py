@@ -4,9 +4,11 @@ last contact written in that header -- its parsed URI and
 where that URI sits in msg.text, so a lump can replace it.
 
 Kamailio's fix_nated_contact() and set_contact_alias() point the parsed contact at
-their new text; later tests (nat_uac_test 1/128) then read the new URI and a second
-rewrite is refused. The new URI is kept in the message cache under NEW_URI_KEY for
-the same effect.
+their new text: later tests (nat_uac_test 1/128) and the registrar's save() then read
+the new URI, while the header text ($ct) stays as received, and a second rewrite is
+refused. Here the parsed Contact's .uri is set to the new text the same way (the
+received one is kept under ORIG_KEY to find the URI in msg.text), and NEW_URI_KEY
+marks the message as rewritten.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from kamapy.sip.errors import SipParseError
 from kamapy.sip.uri import parse_uri
 
 NEW_URI_KEY = "nathelper.contact_new_uri"
+ORIG_KEY = "nathelper.contact_orig_uri"   # (the rewritten Contact, its URI as received)
 
 
 class FirstContact:
@@ -33,6 +36,11 @@ class FirstContact:
         self.body_end = body_end
 
 
+def _received_uri(msg, c) -> str:
+    orig = msg.cached(ORIG_KEY, lambda m: None)
+    return orig[1] if orig is not None and orig[0] is c else c.uri
+
+
 def contact_spans(msg, hf, contacts):
     """(start, end, uri_start, uri_end) in msg.text for each contact of one header,
     or None when they cannot be placed (a folded header written unusually)."""
@@ -45,10 +53,11 @@ def contact_spans(msg, hf, contacts):
         if cs < 0:
             return None
         ce = cs + len(c.text)
-        us = text.find(c.uri, cs + (c.text.find("<") + 1 if c.bracketed else 0), ce)
+        uri = _received_uri(msg, c)
+        us = text.find(uri, cs + (c.text.find("<") + 1 if c.bracketed else 0), ce)
         if us < 0:
             return None
-        out.append((cs, ce, us, us + len(c.uri)))
+        out.append((cs, ce, us, us + len(uri)))
         pos = ce
     return out
 
@@ -109,9 +118,14 @@ def rewritten(msg) -> bool:
     return msg.cached(NEW_URI_KEY, lambda m: None) is not None
 
 
-def mark_rewritten(msg, new_uri: str):
+def mark_rewritten(msg, contact, new_uri: str):
     msg.invalidate(NEW_URI_KEY)
     msg.cached(NEW_URI_KEY, lambda m: new_uri)
+    msg.invalidate(ORIG_KEY)
+    orig = (contact, contact.uri)
+    msg.cached(ORIG_KEY, lambda m: orig)
+    contact.uri = new_uri
+    contact._parsed_uri = None  # NameAddr's cache of the parsed URI
 
 
 def host_offset(uri) -> int:

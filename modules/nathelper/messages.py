@@ -214,7 +214,7 @@ def fix_nated_contact(msg) -> int:
     new = f"{head}{ip}:{rcv.src_port}{rest}"
     anchor = del_lump(msg, fc.uri_start, fc.uri_end - fc.uri_start, "contact")
     insert_after(anchor, new, "contact")
-    mark_rewritten(msg, new)
+    mark_rewritten(msg, fc.contact, new)
     return 1
 
 

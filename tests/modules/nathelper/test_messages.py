@@ -265,3 +265,17 @@ def test_ipv6_source():
     # an alias written by this function routes back to the IPv6 address
     r = request(ruri="sip:b@h;alias=[2001:db8::9]~5070~1")
     assert alias.handle_ruri_alias(r) == 1 and r.dst_uri == "sip:[2001:db8::9]:5070"
+
+
+def test_a_rewrite_is_seen_by_later_readers_of_the_parsed_contact():
+    # Kamailio repoints the parsed contact: registrar's save() stores the new URI while
+    # the header text stays as received
+    msg = contact_req("<sip:alice@10.0.0.5:5070>;expires=60")
+    assert alias.set_contact_alias(msg) == 1
+    c = msg.contacts.contacts[0]
+    assert c.uri == f"sip:alice@10.0.0.5:5070;alias={SRC[0]}~{SRC[1]}~1"
+    assert c.parsed_uri.param("alias") == f"{SRC[0]}~{SRC[1]}~1"
+    assert msg.get_header("contact").value == "<sip:alice@10.0.0.5:5070>;expires=60"
+    # and the bytes sent on carry it exactly once
+    assert header_lines(sent(msg), "Contact") == [
+        f"Contact: <sip:alice@10.0.0.5:5070;alias={SRC[0]}~{SRC[1]}~1>;expires=60"]
