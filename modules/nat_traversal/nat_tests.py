@@ -37,7 +37,9 @@ def is_private(host: str) -> bool:
 
 
 def first_contact(msg):
-    """The first Contact of the message, or None (no Contact, '*', or unparsable)."""
+    """The contact Kamailio's nat_traversal looks at, or None (no Contact, '*', or
+    unparsable): the head of the parsed list of the first Contact header, which in
+    Kamailio's parser is that header's *last* contact (the differential cases show it)."""
     try:
         contacts = msg.contacts
     except SipParseError:
@@ -45,7 +47,13 @@ def first_contact(msg):
         return None
     if not contacts or contacts.star or not contacts.contacts:
         return None
-    return contacts.contacts[0]
+    first_hf = contacts.contacts[0].hf
+    head = contacts.contacts[0]
+    for c in contacts.contacts:
+        if c.hf is not first_hf:
+            break
+        head = c
+    return head
 
 
 def test_private_contact(msg) -> bool:
