@@ -76,6 +76,9 @@ def conclude(t: Transaction, lock: int, now: float):
     if best == -2:
         return
     code = t.branches[best].code if best >= 0 else 500
+    if t.cbs:
+        from .callbacks import TMCB_ON_FAILURE, run
+        run(t, TMCB_ON_FAILURE, None, code)
     if t.on_failure:
         route = find_route("failure", t.on_failure)
         t.on_failure = ""  # one run per round; the route sets it again for the next

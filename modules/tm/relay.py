@@ -91,6 +91,8 @@ def new_transaction(msg, tid: str, key: str, now: float, c: Current | None = Non
         lifetime = (p.inv_lifetime if flags else p.noninv_lifetime) or lifetime
         t.flags = (t.flags | p.flags_set) & ~p.flags_reset
     t.end_of_life = now + lifetime if lifetime else 0.0
+    from .callbacks import created
+    created(t, msg)  # TMCB_REQUEST_IN, and callbacks registered on msg before
     return t
 
 
@@ -134,6 +136,9 @@ def absorb_ack(msg) -> int | None:
             ack_received(t, time.time())
             st.save(t)
             return 0
+        if t.cbs:
+            from .callbacks import TMCB_E2EACK_IN, run
+            run(t, TMCB_E2EACK_IN, msg, 0)
         return 1
     finally:
         st.unlock(lock)

@@ -178,6 +178,8 @@ def _due_flags(t: Transaction, due: float) -> int:
     """DUE_FREE when the due moment is the wait timer's free (run_timers frees at
     wait_due before anything else) of a transaction counted as waiting already
     (T_ON_WAIT is never cleared, so the flag cannot go stale)."""
+    if t.cbs:
+        return 0  # its callbacks (TMCB_DESTROY) need the record: freed the reading way
     return DUE_FREE if due == t.wait_due and t.flags & T_ON_WAIT else 0
 
 

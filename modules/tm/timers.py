@@ -74,6 +74,9 @@ def run_timers(now: float | None = None):
 
 
 def free(t: Transaction):
+    if t.cbs:
+        from .callbacks import TMCB_DESTROY, run
+        run(t, TMCB_DESTROY)
     store().remove(t)
     if not t.flags & T_ON_WAIT:
         stats.inc(stats.WAITING)

@@ -119,6 +119,8 @@ class Transaction:
         "branches", "relayed", "first_branch",
         # the Reason lines of the e2e CANCEL, for branches CANCELed later
         "cancel_reason",
+        # callbacks of other modules, [types, name, param] each (callbacks.py)
+        "cbs",
     )
 
     def __init__(self, tid: str, skey: str, method: str, flags: int = 0, created: float = 0.0):
@@ -157,6 +159,7 @@ class Transaction:
         self.relayed = -1         # branch whose reply was relayed as final, -2 local reply
         self.first_branch = 0     # first branch of the current forking round
         self.cancel_reason = None  # Reason lines of the received CANCEL (None: none came)
+        self.cbs = None           # tm callbacks of other modules (callbacks.py)
 
     @property
     def is_invite(self) -> bool:
@@ -195,7 +198,7 @@ class Transaction:
             self.uas_code, self.uas_buf, self.uas_totag, self.uas_retr_due, self.uas_retr_ivl,
             self.fr, self.fr_inv, self.t1, self.t2, self.end_of_life, self.wait_due, self.due_reg,
             [b.to_list() for b in self.branches], self.relayed, self.first_branch,
-            self.cancel_reason,
+            self.cancel_reason, self.cbs,
         ]
         if _get_ident() == _OWNER:
             return _pack(rec)
@@ -211,7 +214,7 @@ class Transaction:
          t.on_failure, t.on_reply, t.on_branch, t.on_branch_failure,
          t.uas_code, t.uas_buf, t.uas_totag, t.uas_retr_due, t.uas_retr_ivl,
          t.fr, t.fr_inv, t.t1, t.t2, t.end_of_life, t.wait_due, t.due_reg,
-         branches, t.relayed, t.first_branch, t.cancel_reason) = v
+         branches, t.relayed, t.first_branch, t.cancel_reason, t.cbs) = v
         t.branches = [Branch.from_list(b) for b in branches]
         return t
 

@@ -56,6 +56,9 @@ def send_upstream(t: Transaction, buf: bytes, code: int) -> bool:
     ok = send_to(t.rcv[4], buf, ip, port, socket_for((t.rcv[2], t.rcv[3])))
     for cb in reply_out_callbacks:
         cb(t, buf, code)
+    if t.cbs:
+        from .callbacks import TMCB_RESPONSE_OUT, run
+        run(t, TMCB_RESPONSE_OUT, lambda: SipMsg(buf), code)
     t.uas_buf = buf
     if code > t.uas_code or code >= 200:
         t.uas_code = code
