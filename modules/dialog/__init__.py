@@ -1,0 +1,190 @@
+"""dialog: calls tracked in shared memory (Kamailio 5.6: modules/dialog).
+
+A dialog is made by dlg_manage() (or the dlg_flag set on the initial INVITE), lives in
+shm where every worker and the timer process see it, and moves through Kamailio's
+states (state.py) on the replies to its INVITE (a tm callback), its in-dialog requests
+(matched by the rr param of our Record-Route, or by Call-ID and tags: match.py) and
+its timeout (timeouts.py). The parts:
+
+  state.py     the state machine, as a table
+  store.py     the shm table: records, Call-ID index, h_id counters, timers
+  match.py     in-dialog matching (did param, dlg_match_mode)
+  handlers.py  what moves a dialog: creation, replies, requests, end of script, timeout
+  profiles.py  profiles with and without value, counted in shm
+  pvs.py       $DLG_count, $DLG_status, $DLG_lifetime, $dlg(...), $dlg_ctx(...), $dlg_var
+  events.py    event_route[dialog:start|end|failed]
+  stats.py     active/early/processed/expired/failed_dialogs
+  rpc.py       dlg.list, dlg.list_ctx, dlg.profile_get_size, dlg.profile_list
+  functions.py the config functions
+"""
+
+from __future__ import annotations
+
+from kamapy.module import ModuleExports, Param, RpcCommand
+
+from . import events, rpc
+from . import stats as dstats
+from .functions import FUNCTIONS
+from .pvs import PVS
+
+_NO_DB = "dialog persistence (db_mode, the dialog/dialog_vars tables) is not built yet"
+_NO_UAC = "needs tm local transactions (dialog BYE/keepalive requests), not built yet"
+
+
+def _col(name, default):
+    return Param(name, str, default, unsupported=_NO_DB)
+
+
+def _check_match_mode(v):
+    if v not in (0, 1, 2):
+        raise ValueError("dlg_match_mode is 0 (did only), 1 (did, then Call-ID/tags) or 2 (Call-ID/tags)")
+
+
+def _check_positive(v):
+    if v < 1:
+        raise ValueError("must be 1 or more")
+
+
+def _check_flag(v):
+    if not -1 <= v <= 31:
+        raise ValueError("a message flag is 0..31")
+
+
+PARAMS = [
+    Param("enable_stats", int, 1),
+    Param("hash_size", int, 4096, validate=_check_positive),
+    Param("rr_param", str, "did"),
+    Param("dlg_flag", int, -1, validate=_check_flag),
+    Param("timeout_avp", str, "", unsupported="not built yet: use dlg_set_timeout() or $dlg_ctx(timeout)"),
+    Param("default_timeout", int, 43200, validate=_check_positive),
+    Param("early_timeout", int, 300, unsupported="early dialogs end with their INVITE transaction (tm's fr_inv_timer) only"),
+    Param("noack_timeout", int, 60, unsupported="a 2xx without ACK is not timed separately yet"),
+    Param("end_timeout", int, 300, unsupported="a BYE ends the dialog at once (no wait for its reply)"),
+    Param("dlg_extra_hdrs", str, "", unsupported=_NO_UAC),
+    Param("dlg_match_mode", int, 0, validate=_check_match_mode),
+    Param("detect_spirals", int, 1),
+    Param("db_url", str, "mysql://kamailio:kamailiorw@localhost/kamailio", unsupported=_NO_DB),
+    Param("db_mode", int, 0, unsupported=_NO_DB),
+    Param("db_update_period", int, 60, unsupported=_NO_DB),
+    Param("db_fetch_rows", int, 200, unsupported=_NO_DB),
+    Param("db_skip_load", int, 0, unsupported=_NO_DB),
+    _col("table_name", "dialog"),
+    _col("call_id_column", "callid"),
+    _col("from_uri_column", "from_uri"),
+    _col("from_tag_column", "from_tag"),
+    _col("to_uri_column", "to_uri"),
+    _col("to_tag_column", "to_tag"),
+    _col("from_cseq_column", "caller_cseq"),
+    _col("to_cseq_column", "callee_cseq"),
+    _col("from_route_column", "caller_route_set"),
+    _col("to_route_column", "callee_route_set"),
+    _col("from_contact_column", "caller_contact"),
+    _col("to_contact_column", "callee_contact"),
+    _col("from_sock_column", "caller_sock"),
+    _col("to_sock_column", "callee_sock"),
+    _col("h_id_column", "hash_id"),
+    _col("h_entry_column", "hash_entry"),
+    _col("state_column", "state"),
+    _col("start_time_column", "start_time"),
+    _col("timeout_column", "timeout"),
+    _col("sflags_column", "sflags"),
+    _col("toroute_name_column", "toroute_name"),
+    _col("vars_table_name", "dialog_vars"),
+    _col("vars_h_id_column", "hash_id"),
+    _col("vars_h_entry_column", "hash_entry"),
+    _col("vars_key_column", "dialog_key"),
+    _col("vars_value_column", "dialog_value"),
+    Param("profiles_with_value", str, None, multi=True),
+    Param("profiles_no_value", str, None, multi=True),
+    Param("bridge_controller", str, "sip:controller@kamailio.org", unsupported="dlg_bridge is " + _NO_UAC),
+    Param("bridge_contact", str, "sip:controller@kamailio.org:5060", unsupported="dlg_bridge is " + _NO_UAC),
+    Param("initial_cbs_inscript", int, 1, unsupported="no module registers dialog callbacks yet"),
+    Param("send_bye", int, 0, unsupported="the BYE on timeout " + _NO_UAC),
+    Param("dlg_filter_mode", int, 0, unsupported="not built yet"),
+    Param("wait_ack", int, 1, unsupported="not built yet"),
+    Param("ka_timer", int, 0, unsupported="keepalives " + _NO_UAC),
+    Param("ka_interval", int, 0, unsupported="keepalives " + _NO_UAC),
+    Param("ka_failed_limit", int, 1, unsupported="keepalives " + _NO_UAC),
+    Param("timeout_noreset", int, 0),
+    Param("timer_procs", int, 0, unsupported="dialog timeouts run in the core timer process"),
+    Param("enable_dmq", int, 0, unsupported="no dmq module (replication comes with scale-out)"),
+    Param("track_cseq_updates", int, 0, unsupported="not built yet (needs the auth/uac CSeq bump)"),
+    Param("lreq_callee_headers", str, "", unsupported=_NO_UAC),
+    Param("event_callback", str, "", unsupported="kamapy has no Python routing engine yet (KEMI)"),
+    Param("h_id_start", int, 0),
+    Param("h_id_step", int, 1, validate=_check_positive),
+    Param("keep_proxy_rr", int, 0, unsupported=_NO_UAC),
+]
+
+
+def _names(param: str) -> list[str]:
+    from .profiles import parse_names
+    out: list[str] = []
+    for v in exports.values.get(param) or []:
+        out += parse_names(v)
+    return out
+
+
+def mod_init():
+    from kamapy.runtime import rt
+    from kamapy.timer import register_timer
+    from kamapy_modules.tm import callbacks as tmcb
+
+    from . import handlers, profiles, store, timeouts
+    from .settings import cfg, pow2_floor
+
+    cfg.load(exports.values)
+    cfg.hash_size = pow2_floor(cfg.hash_size)
+    dstats.enabled[0] = bool(cfg.enable_stats)
+    store.set_store(store.DialogStore(cfg.hash_size, cfg.h_id_start, cfg.h_id_step))
+    profiles.set_profiles(profiles.Profiles(_names("profiles_with_value"),
+                                            _names("profiles_no_value")))
+    tmcb.define(handlers.TM_CB, handlers.on_reply_out)
+    if cfg.dlg_flag >= 0:
+        tmcb.register_global(tmcb.TMCB_REQUEST_IN, handlers.on_request_in)
+    try:
+        from kamapy_modules.rr import api as rr_api
+        rr_api.register_rrcb(handlers.on_route)
+    except ImportError:
+        pass
+    if handlers.post_script not in rt.post_script_hooks:
+        rt.post_script_hooks.append(handlers.post_script)
+    register_timer("dialog", timeouts.INTERVAL, timeouts.run_timer)
+    return 0
+
+
+def check():
+    out = []
+    if not exports.values.get("rr_param"):
+        out.append(("rr_param", "rr_param must not be empty"))
+    seen = {}
+    for param in ("profiles_with_value", "profiles_no_value"):
+        for n in _names(param):
+            if n in seen:
+                out.append((param, f"profile {n!r} is defined twice"))
+            seen[n] = param
+    return out
+
+
+def profile_defined(name: str) -> bool:
+    return name in _names("profiles_with_value") or name in _names("profiles_no_value")
+
+
+exports = ModuleExports(
+    name="dialog",
+    params=PARAMS,
+    functions=FUNCTIONS,
+    pvs=PVS,
+    rpc=[
+        RpcCommand("dlg.list", rpc.rpc_list, "Print all dialogs"),
+        RpcCommand("dlg.list_ctx", rpc.rpc_list_ctx, "Print all dialogs with associated context"),
+        RpcCommand("dlg.profile_get_size", rpc.rpc_profile_get_size,
+                   "Returns the number of dialogs belonging to a profile"),
+        RpcCommand("dlg.profile_list", rpc.rpc_profile_list, "Lists all the dialogs belonging to a profile"),
+    ],
+    stats=dstats.NAMES,
+    event_routes=events.NAMES,
+    mod_init=mod_init,
+    check=check,
+    doc=__doc__,
+)

@@ -1,0 +1,67 @@
+"""event_route[dialog:start], [dialog:end], [dialog:failed] (Kamailio:
+dlg_run_event_route): run when a dialog is confirmed, ends, or fails, on the message
+that moved it (the 2xx, the BYE, the negative reply) or, for the timer's end, on a
+faked request; the dialog is the current one there, for $dlg(...) / $dlg_var."""
+
+from __future__ import annotations
+
+import logging
+
+from kamapy.module import REQUEST_ROUTE
+from kamapy.runtime import rt
+from kamapy.sip.msg import RecvInfo, SipMsg
+
+from . import state as st
+
+log = logging.getLogger("kamapy.dialog")
+
+START, END, FAILED = "dialog:start", "dialog:end", "dialog:failed"
+NAMES = [START, END, FAILED]
+CUR_KEY = "dlg.cur"
+
+FAKED_MSG = (b"OPTIONS sip:you@kamailio.org SIP/2.0\r\n"
+             b"Via: SIP/2.0/UDP 127.0.0.1\r\n"
+             b"From: <sip:you@kamailio.org>;tag=notag\r\n"
+             b"To: <sip:you@kamailio.org>;tag=notag\r\n"
+             b"Call-ID: 1\r\n"
+             b"CSeq: 1 OPTIONS\r\n"
+             b"Content-Length: 0\r\n\r\n")
+
+
+def for_transition(old: int, new: int) -> str | None:
+    if old == new:
+        return None
+    if new == st.CONFIRMED_NA and old in (st.UNCONFIRMED, st.EARLY):
+        return START
+    if new == st.DELETED:
+        return FAILED if old in (st.UNCONFIRMED, st.EARLY) else END
+    return None
+
+
+def run(name: str | None, d, msg=None):
+    if name is None:
+        return
+    routes = rt.routes
+    route = getattr(routes, "event", {}).get(name) if routes is not None else None
+    if route is None:
+        return
+    from kamapy.cfg.runtime import run_route
+
+    if msg is None:
+        msg = SipMsg(FAKED_MSG, RecvInfo())
+    saved = msg.module_data.get(CUR_KEY)
+    saved_ctx = getattr(msg, "ctx", None)  # the route may run inside another's (loose_route)
+    msg.module_data[CUR_KEY] = (d.h_entry, d.h_id)
+    saved_snap = msg.module_data.get("dlg.snapshot")
+    msg.module_data["dlg.snapshot"] = d  # the dialog as it was, once it is gone
+    try:
+        run_route(route, msg, REQUEST_ROUTE)
+    except Exception:
+        log.exception("event_route[%s] failed", name)
+    finally:
+        msg.module_data[CUR_KEY] = saved
+        msg.ctx = saved_ctx
+        if saved_snap is None:
+            msg.module_data.pop("dlg.snapshot", None)
+        else:
+            msg.module_data["dlg.snapshot"] = saved_snap

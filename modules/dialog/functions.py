@@ -1,0 +1,206 @@
+"""dialog's config functions (Kamailio: dialog.c w_*)."""
+
+from __future__ import annotations
+
+import logging
+
+from kamapy.module import Arg, Function
+
+from . import handlers
+from .handlers import current
+from .profiles import profiles
+from .store import store
+from .timeouts import set_timeout
+
+log = logging.getLogger("kamapy.dialog")
+
+
+def _profile_name(name: str) -> str:
+    from . import profile_defined
+    if not profile_defined(name):
+        raise ValueError(f"dialog profile {name!r} is not defined (profiles_with_value / profiles_no_value)")
+    return name
+
+
+def _change(msg, fn):
+    d = current(msg)
+    if d is None:
+        log.error("no dialog for this request (call dlg_manage() first)")
+        return None
+    s = store()
+    lk = s.lock(d.h_entry)
+    try:
+        fresh = s.load(d.h_entry, d.h_id)
+        if fresh is None:
+            return None
+        rc = fn(fresh)
+        s.save(fresh)
+        return rc
+    finally:
+        s.unlock(lk)
+
+
+def w_dlg_manage(msg):
+    return handlers.manage(msg)
+
+
+def w_is_known_dlg(msg):
+    if current(msg) is not None:
+        return 1
+    from .match import by_ids, msg_ids
+    ids = msg_ids(msg)
+    return 1 if ids is not None and by_ids(*ids) is not None else -1
+
+
+def w_set_dlg_profile(msg, name, value=None):
+    p = profiles()
+    value = value or ""
+    if p.has_value.get(name) and not value:
+        log.error("set_dlg_profile: profile %s needs a value", name)
+        return -1
+
+    def link(d):
+        if [name, value] in d.profiles:
+            return 1  # already in it: counted once, as Kamailio links once per value
+        d.profiles.append([name, value])
+        p.link(name, value)
+        return 1
+    rc = _change(msg, link)
+    return -1 if rc is None else rc
+
+
+def w_unset_dlg_profile(msg, name, value=None):
+    p = profiles()
+
+    def unlink(d):
+        for link in d.profiles:
+            if link[0] == name and (not p.has_value[name] or value is None or link[1] == value):
+                d.profiles.remove(link)
+                p.unlink(name, link[1])
+                return 1
+        return -1
+    rc = _change(msg, unlink)
+    return -1 if rc is None else rc
+
+
+def w_is_in_profile(msg, name, value=None):
+    d = current(msg)
+    if d is None:
+        return -1
+    for n, v in d.profiles:
+        if n == name and (value is None or not profiles().has_value[name] or v == value):
+            return 1
+    return -1
+
+
+def w_get_profile_size(msg, name, second, third=None):
+    if third is None:
+        value, pv = None, second
+    else:
+        value, pv = (second(msg) if callable(second) else second), third
+    n = profiles().size(name, value)
+    pv.set(msg, n)
+    return 1
+
+
+def _fx_format(text):
+    from kamapy.pv import compile_format
+    return compile_format(text)
+
+
+def _fx_pvar(text):
+    from kamapy.pv import parse_pv
+    pv = parse_pv(text)
+    if not getattr(pv, "writable", False):
+        raise ValueError(f"{text} is not a writable pseudo-variable")
+    return pv
+
+
+def _fx_second(text):
+    # get_profile_size(profile, value, pv) or (profile, pv): which one is known only
+    # once the argument count is; both forms are kept and the handler picks
+    return text
+
+
+def w_get_profile_size_any(msg, name, second, third=None):
+    if third is None:
+        return w_get_profile_size(msg, name, _pv_cache(second))
+    return w_get_profile_size(msg, name, _fmt_cache(second), _pv_cache(third))
+
+
+_pvs: dict = {}
+_fmts: dict = {}
+
+
+def _pv_cache(text):
+    pv = _pvs.get(text)
+    if pv is None:
+        pv = _pvs[text] = _fx_pvar(text)
+    return pv
+
+
+def _fmt_cache(text):
+    f = _fmts.get(text)
+    if f is None:
+        f = _fmts[text] = _fx_format(text)
+    return f
+
+
+def w_dlg_isflagset(msg, flag):
+    d = current(msg)
+    if d is None:
+        return -1
+    return 1 if d.sflags & (1 << flag) else -1
+
+
+def w_dlg_setflag(msg, flag):
+    def f(d):
+        d.sflags |= 1 << flag
+        return 1
+    rc = _change(msg, f)
+    return -1 if rc is None else rc
+
+
+def w_dlg_resetflag(msg, flag):
+    def f(d):
+        d.sflags &= ~(1 << flag)
+        return 1
+    rc = _change(msg, f)
+    return -1 if rc is None else rc
+
+
+def w_dlg_set_timeout(msg, timeout, h_entry=None, h_id=None):
+    if h_entry is not None and h_id is not None:
+        return 1 if set_timeout(h_entry, h_id, timeout) else -1
+    d = current(msg)
+    if d is None:
+        log.error("dlg_set_timeout: no dialog for this request")
+        return -1
+    return 1 if set_timeout(d.h_entry, d.h_id, timeout) else -1
+
+
+def _fx_flag(v):
+    n = int(v)
+    if not 0 <= n <= 31:
+        raise ValueError("a dialog flag is 0..31")
+    return n
+
+
+FUNCTIONS = [
+    Function("dlg_manage", w_dlg_manage),
+    Function("is_known_dlg", w_is_known_dlg),
+    Function("set_dlg_profile", w_set_dlg_profile,
+             args=(Arg("str", fixup=_profile_name), Arg("spve", optional=True))),
+    Function("unset_dlg_profile", w_unset_dlg_profile,
+             args=(Arg("str", fixup=_profile_name), Arg("spve", optional=True))),
+    Function("is_in_profile", w_is_in_profile,
+             args=(Arg("str", fixup=_profile_name), Arg("spve", optional=True))),
+    Function("get_profile_size", w_get_profile_size_any,
+             args=(Arg("str", fixup=_profile_name), Arg("raw", fixup=_fx_second),
+                   Arg("raw", optional=True, fixup=_fx_second))),
+    Function("dlg_isflagset", w_dlg_isflagset, args=(Arg("int", fixup=_fx_flag),)),
+    Function("dlg_setflag", w_dlg_setflag, args=(Arg("int", fixup=_fx_flag),)),
+    Function("dlg_resetflag", w_dlg_resetflag, args=(Arg("int", fixup=_fx_flag),)),
+    Function("dlg_set_timeout", w_dlg_set_timeout,
+             args=(Arg("igp"), Arg("igp", optional=True), Arg("igp", optional=True))),
+]

@@ -1,0 +1,318 @@
+"""What moves a dialog (Kamailio: dlg_handlers.c): its creation by dlg_manage() or
+dlg_flag, the replies to its INVITE (tm callbacks), its in-dialog requests (the rr
+callback, or dlg_manage on a sequential request), and the end of the script for a
+dialog whose request was never relayed.
+
+Every change is read-change-write of the shm record under its entry lock; the event
+routes run after the lock is released.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from kamapy.sip.errors import SipParseError
+
+from . import events, stats
+from . import state as st
+from .match import MATCH_DID_NONE, did_value, find, msg_ids
+from .profiles import profiles
+from .settings import cfg
+from .store import Dialog, store
+
+log = logging.getLogger("kamapy.dialog")
+
+CUR_KEY = events.CUR_KEY
+CREATED_KEY = "dlg.created"     # msg.module_data: this message created the dialog here
+TM_CB = "dialog.invite"         # the tm callback name on the INVITE transaction
+
+
+def current(msg) -> Dialog | None:
+    cur = msg.module_data.get(CUR_KEY)
+    if cur is None:
+        return None
+    d = store().load(*cur)
+    if d is None:
+        return msg.module_data.get("dlg.snapshot")
+    return d
+
+
+def _sock_str(si) -> str:
+    if si is None:
+        return ""
+    proto = getattr(si, "proto_name", None) or "udp"
+    return f"{proto}:{si.address}:{si.port}"
+
+
+def _contact(msg) -> str:
+    v = msg.header_value("contact")
+    if not v:
+        return ""
+    v = v.strip()
+    if "<" in v and ">" in v:
+        return v[v.index("<") + 1:v.index(">")]
+    return v.split(";")[0].split(",")[0].strip()
+
+
+def _rr(msg) -> str:
+    return ",".join(hf.value.strip() for hf in msg.get_headers("record-route"))
+
+
+# ---------------------------------------------------------------------- creation
+def manage(msg) -> int:
+    """dlg_manage(): an initial INVITE gets a dialog; a sequential request is matched."""
+    if msg.module_data.get(CUR_KEY) is not None:
+        return 1
+    try:
+        to_tag = msg.to_hdr.tag
+    except SipParseError:
+        return -1
+    if to_tag:
+        return 1 if on_request(msg) else -1
+    if msg.method != "INVITE":
+        return -1
+    return 1 if create(msg) is not None else -1
+
+
+def create(msg) -> Dialog | None:
+    ids = msg_ids(msg)
+    if ids is None:
+        return None
+    callid, ftag, _ttag = ids
+    s = store()
+    if cfg.detect_spirals:
+        lk = s.lock(s.entry_of(callid))
+        try:
+            for d in s.by_callid(callid):
+                if d.tag[0] == ftag and d.state < st.DELETED:
+                    # the INVITE came back to us (a spiral): the same dialog
+                    msg.module_data[CUR_KEY] = (d.h_entry, d.h_id)
+                    return d
+        finally:
+            s.unlock(lk)
+    try:
+        from_uri = msg.from_hdr.uri_text if hasattr(msg.from_hdr, "uri_text") else str(msg.from_hdr.uri)
+        to_uri = msg.to_hdr.uri_text if hasattr(msg.to_hdr, "uri_text") else str(msg.to_hdr.uri)
+    except SipParseError:
+        return None
+    d = Dialog(callid=callid, from_uri=from_uri, to_uri=to_uri, ftag=ftag)
+    d.init_ts = int(time.time())
+    d.lifetime = cfg.default_timeout
+    d.contact[0] = _contact(msg)
+    d.cseq[0] = str(msg.cseq.number)
+    d.route_set[0] = _rr(msg)
+    d.socket[0] = _sock_str(msg.rcv.sock if msg.rcv is not None else None)
+    s.new(d)
+    msg.module_data[CUR_KEY] = (d.h_entry, d.h_id)
+    msg.module_data[CREATED_KEY] = True
+    if cfg.match_mode != MATCH_DID_NONE:
+        from kamapy_modules.rr import api as rr_api
+        rr_api.add_rr_param(msg, f";{cfg.rr_param}={did_value(d)}")
+    from kamapy_modules.tm import callbacks as tmcb
+    from kamapy_modules.tm.context import cur as tm_cur
+    t = tm_cur.txn if getattr(tm_cur, "msg", None) is msg else None
+    types = tmcb.TMCB_RESPONSE_OUT
+    if t is None:
+        tmcb.register(msg, types, TM_CB, [d.h_entry, d.h_id])
+    else:  # t_newtran ran first: the record in shm takes the callback
+        from kamapy_modules.tm.store import store as tm_store
+        ts = tm_store()
+        tl = ts.lock(t.tid)
+        try:
+            fresh = ts.load(t.tid)
+            if fresh is not None:
+                tmcb.register(fresh, types, TM_CB, [d.h_entry, d.h_id])
+                ts.save(fresh)
+                t.cbs = fresh.cbs
+        finally:
+            ts.unlock(tl)
+    stats.add("processed_dialogs")
+    return d
+
+
+def on_request_in(t, _type, msg, _code, _param):
+    """Global TMCB_REQUEST_IN: dlg_flag set on an initial INVITE starts tracking."""
+    if cfg.dlg_flag < 0 or msg is None or msg.method != "INVITE":
+        return
+    if not msg.flags & (1 << cfg.dlg_flag) or msg.module_data.get(CUR_KEY) is not None:
+        return
+    try:
+        if msg.to_hdr.tag:
+            return
+    except SipParseError:
+        return
+    d = create(msg)
+    if d is not None:
+        # create() queued the callback on msg; tm attaches the pending list after us
+        from kamapy_modules.tm import callbacks as tmcb
+        pending = msg.module_data.pop(tmcb.PENDING_KEY, [])
+        t.cbs = (t.cbs or []) + pending
+
+
+def _unlink_profiles(d: Dialog):
+    p = profiles()
+    for name, value in d.profiles:
+        if p.known(name):
+            p.unlink(name, value)
+    d.profiles = []
+
+
+def _end(d: Dialog, old: int, msg, timeout: bool = False):
+    """Bookkeeping of a dialog that went to DELETED (the caller holds its lock)."""
+    d.end_ts = int(time.time())
+    if old in (st.UNCONFIRMED, st.EARLY):
+        if old == st.EARLY:
+            stats.add("early_dialogs", -1)
+        stats.add("failed_dialogs")
+    else:
+        stats.add("active_dialogs", -1)
+        if timeout:
+            stats.add("expired_dialogs")
+    _unlink_profiles(d)
+    store().remove(d)
+
+
+# ---------------------------------------------------------------------- replies
+def on_reply_out(t, _type, reply, code, param):
+    """TMCB_RESPONSE_OUT on the INVITE's transaction: every reply that went upstream."""
+    if code < 101:
+        return
+    s = store()
+    h_entry, h_id = param
+    lk = s.lock(h_entry)
+    event_name = None
+    try:
+        d = s.load(h_entry, h_id)
+        if d is None:
+            return
+        old = d.state
+        new = st.next_state(old, st.reply_event(code))
+        if new is None or (new == old and code >= 200 and old >= st.CONFIRMED_NA):
+            return
+        if new == st.EARLY and old == st.UNCONFIRMED:
+            stats.add("early_dialogs")
+        if new == st.CONFIRMED_NA and old != st.CONFIRMED_NA:
+            if old == st.EARLY:
+                stats.add("early_dialogs", -1)
+            stats.add("active_dialogs")
+            d.start_ts = int(time.time())
+            d.state = new
+            try:
+                d.tag[1] = reply.to_hdr.tag or ""
+                d.contact[1] = _contact(reply)
+                d.cseq[1] = str(reply.cseq.number)
+                d.route_set[1] = _rr(reply)
+            except (SipParseError, AttributeError):
+                pass
+            if 0 <= t.relayed < len(t.branches):
+                sock = t.branches[t.relayed].sock
+                if sock:
+                    d.socket[1] = f"udp:{sock[0]}:{sock[1]}"
+            d.tid = t.tid
+            s.set_timer(d, time.time() + d.lifetime if d.lifetime else 0)
+            s.save(d)
+        elif new == st.DELETED:
+            d.state = new
+            _end(d, old, reply)
+        else:
+            d.state = new
+            s.save(d)
+        event_name = events.for_transition(old, new)
+    finally:
+        s.unlock(lk)
+    if event_name:
+        events.run(event_name, d, reply)
+
+
+# ---------------------------------------------------------------------- in-dialog
+def on_route(msg, _params, _param):
+    """rr callback: loose_route() handled our Route entry."""
+    on_request(msg)
+
+
+def on_request(msg) -> Dialog | None:
+    if msg.module_data.get(CUR_KEY) is not None:
+        return current(msg)
+    did = None
+    if cfg.match_mode != MATCH_DID_NONE:
+        try:
+            from kamapy_modules.rr import api as rr_api
+            did = rr_api.get_route_param(msg, cfg.rr_param)
+        except ImportError:
+            did = None
+    s = store()
+    found = find(msg, did, cfg.match_mode)
+    if found is None:
+        return None
+    d, _dir = found
+    lk = s.lock(d.h_entry)
+    event_name = None
+    try:
+        d = s.load(d.h_entry, d.h_id)
+        if d is None:
+            return None
+        msg.module_data[CUR_KEY] = (d.h_entry, d.h_id)
+        old = d.state
+        new = st.next_state(old, st.request_event(msg.method))
+        if new is None:
+            return d
+        d.state = new
+        if new == st.DELETED:
+            msg.module_data["dlg.snapshot"] = d
+            _end(d, old, msg)
+        else:
+            if msg.method != "ACK" and not cfg.timeout_noreset and old >= st.CONFIRMED_NA:
+                s.set_timer(d, time.time() + d.lifetime if d.lifetime else 0)
+            s.save(d)
+        event_name = events.for_transition(old, new)
+    finally:
+        s.unlock(lk)
+    if event_name:
+        events.run(event_name, d, msg)
+    return d
+
+
+# ---------------------------------------------------------------------- end of script
+def post_script(msg):
+    """rt.post_script_hooks: a dialog made for this request that got no transaction
+    (the script replied or dropped it) is destroyed, as Kamailio's dlg_cfg_cb does."""
+    if not msg.module_data.get(CREATED_KEY):
+        return
+    from kamapy_modules.tm import callbacks as tmcb
+    if tmcb.PENDING_KEY not in msg.module_data:
+        return  # the callback went to a transaction
+    msg.module_data.pop(tmcb.PENDING_KEY, None)
+    cur = msg.module_data.get(CUR_KEY)
+    s = store()
+    lk = s.lock(cur[0])
+    try:
+        d = s.load(*cur)
+        if d is not None and d.state == st.UNCONFIRMED:
+            _unlink_profiles(d)
+            s.remove(d)
+    finally:
+        s.unlock(lk)
+
+
+# ---------------------------------------------------------------------- timeouts
+def expire(now: float | None = None):
+    """The timer: every dialog past its timeout ends (expired_dialogs, dialog:end)."""
+    s = store()
+    now = time.time() if now is None else now
+    for h_entry, h_id in s.due(now):
+        lk = s.lock(h_entry)
+        try:
+            d = s.load(h_entry, h_id)
+            if d is None:
+                continue
+            old = d.state
+            if st.next_state(old, st.EV_TIMEOUT) is None:
+                continue
+            d.state = st.DELETED
+            log.warning("dlg timeout - callid: '%s' tags: '%s' '%s' ostate: %d",
+                        d.callid, d.tag[0], d.tag[1], old)
+            _end(d, old, None, timeout=old >= st.CONFIRMED_NA)
+        finally:
+            s.unlock(lk)
+        events.run(events.for_transition(old, st.DELETED), d)

@@ -1,0 +1,105 @@
+"""Dialog profiles (Kamailio: dlg_profile.c): named sets of dialogs, with or without a
+value per membership, counted in shm so get_profile_size sees every worker's dialogs.
+
+The counts live in one shm table under one lock: b"<name>" the size of a profile,
+b"<name>\\0<value>" the size for one value. A dialog keeps its memberships in its own
+record ([name, value]), so ending it gives each one back.
+"""
+
+from __future__ import annotations
+
+import threading
+
+
+class Profiles:
+    def __init__(self, with_value: list[str], no_value: list[str], pool=None, shared=True):
+        self.has_value: dict[str, bool] = {}
+        for n in no_value:
+            self.has_value[n] = False
+        for n in with_value:
+            self.has_value[n] = True
+        table = None
+        if shared:
+            try:
+                from kamapy import shm
+                from kamapy.htable import SharedHashTable
+                from kamapy.lockset import Lock
+                p = pool or shm.pool()
+                table = SharedHashTable(8, pool=p, name="dialog profiles")
+                self.lock = Lock(pool=p, name="dialog profiles")
+            except (ImportError, RuntimeError):
+                table = None
+        if table is None:
+            from kamapy_modules.tm.store import _LocalTable
+            table = _LocalTable()
+            self.lock = _RLock()
+        self.table = table
+
+    def known(self, name: str) -> bool:
+        return name in self.has_value
+
+    def _add(self, key: bytes, n: int):
+        raw = self.table.get(key)
+        v = (int(raw) if raw is not None else 0) + n
+        if v > 0:
+            self.table.put(key, b"%d" % v)
+        else:
+            self.table.delete(key)
+
+    def link(self, name: str, value: str):
+        self.lock.get()
+        try:
+            self._add(name.encode(), 1)
+            if self.has_value[name]:
+                self._add(name.encode() + b"\0" + value.encode(), 1)
+        finally:
+            self.lock.release()
+
+    def unlink(self, name: str, value: str):
+        self.lock.get()
+        try:
+            self._add(name.encode(), -1)
+            if self.has_value.get(name):
+                self._add(name.encode() + b"\0" + value.encode(), -1)
+        finally:
+            self.lock.release()
+
+    def size(self, name: str, value: str | None = None) -> int:
+        key = name.encode()
+        if value is not None and self.has_value.get(name):
+            key += b"\0" + value.encode()
+        raw = self.table.get(key)
+        return int(raw) if raw is not None else 0
+
+
+class _RLock:
+    def __init__(self):
+        self._l = threading.RLock()
+
+    def get(self):
+        self._l.acquire()
+
+    def release(self):
+        self._l.release()
+
+
+def parse_names(text: str | None) -> list[str]:
+    """profiles_with_value / profiles_no_value: names separated by ';'."""
+    if not text:
+        return []
+    return [n.strip() for n in text.split(";") if n.strip()]
+
+
+_profiles: Profiles | None = None
+
+
+def profiles() -> Profiles:
+    global _profiles
+    if _profiles is None:
+        _profiles = Profiles([], [], shared=False)
+    return _profiles
+
+
+def set_profiles(p: Profiles | None):
+    global _profiles
+    _profiles = p

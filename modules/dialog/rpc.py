@@ -1,0 +1,77 @@
+"""dialog's RPC commands, in Kamailio's output layout (dialog.c internal_rpc_print_dlg):
+dlg.list, dlg.list_ctx, dlg.profile_get_size, dlg.profile_list."""
+
+from __future__ import annotations
+
+import time
+
+from kamapy.rpc.errors import RpcError
+
+from . import state as st
+from .profiles import profiles
+from .store import store
+
+
+def dialog_view(d, with_context: bool = False) -> dict:
+    now = int(time.time())
+    if d.end_ts:
+        dur = d.end_ts - d.start_ts
+    elif d.start_ts:
+        dur = now - d.start_ts
+    else:
+        dur = 0
+    timeout = d.start_ts + d.lifetime if d.start_ts and d.lifetime else 0
+    alive = d.state < st.DELETED
+    out = {
+        "h_entry": d.h_entry, "h_id": d.h_id, "ref": d.ref, "call-id": d.callid,
+        "from_uri": d.from_uri, "to_uri": d.to_uri, "state": d.state,
+        "start_ts": d.start_ts, "init_ts": d.init_ts, "end_ts": d.end_ts,
+        "duration": dur, "timeout": timeout, "lifetime": d.lifetime,
+        "dflags": d.dflags, "sflags": d.sflags, "iflags": d.iflags,
+    }
+    for i, leg in ((0, "caller"), (1, "callee")):
+        out[leg] = {"tag": d.tag[i], "contact": d.contact[i], "cseq": d.cseq[i],
+                    "route_set": d.route_set[i], "socket": d.socket[i]}
+    p = profiles()
+    out["profiles"] = [({name: value} if p.has_value.get(name) else name)
+                       for name, value in (d.profiles if alive else [])]
+    out["variables"] = [{k: v} for k, v in (d.vars.items() if alive else [])]
+    return out
+
+
+def _arg(params, i):
+    return str(params[i]) if params and len(params) > i else None
+
+
+def rpc_list(_rpc, _params):
+    return [dialog_view(d) for d in store().all()]
+
+
+def rpc_list_ctx(_rpc, _params):
+    # no module sits on top of dialog yet, so the context adds nothing
+    return [dialog_view(d, True) for d in store().all()]
+
+
+def _profile(params):
+    name = _arg(params, 0)
+    if name is None:
+        raise RpcError(400, "Too few parameters")
+    if not profiles().known(name):
+        raise RpcError(404, f"Profile not found: {name}")
+    return name, _arg(params, 1)
+
+
+def rpc_profile_get_size(_rpc, params):
+    name, value = _profile(params)
+    return profiles().size(name, value)
+
+
+def rpc_profile_list(_rpc, params):
+    name, value = _profile(params)
+    out = []
+    for d in store().all():
+        for n, v in d.profiles:
+            if n == name and (value is None or not profiles().has_value[name] or v == value):
+                out.append(dialog_view(d))
+                break
+    return out

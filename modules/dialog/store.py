@@ -1,0 +1,217 @@
+"""Where dialogs live: one shm hash table shared by every process (Kamailio: dlg_hash.c,
+the d_table of hash_size entries).
+
+Keys in the table:
+  b"d:<h_entry>:<h_id>"  the packed Dialog
+  b"c:<call-id>"         the [h_entry, h_id] pairs with this Call-ID (match modes 1/2,
+                         spirals, is_known_dlg)
+  b"n:<h_entry>"         the next h_id of an entry (h_id_start, then + h_id_step)
+  b"t:<h_entry>:<h_id>"  the dialog's timeout: the C-side expire(now) hands the due
+                         ones to the timer without a walk in Python
+
+A record changes only under its entry's lock (h_entry % LOCKS): read, change, write
+back. A worker killed while holding one leaves a robust mutex that the next taker
+recovers (kamapy.lockset); the record it was writing is whole (one put).
+Without a shm pool (unit tests) the same runs on private dicts.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import msgpack
+
+from . import state as st
+
+LOCKS = 256
+
+
+class Dialog:
+    """One dialog (Kamailio: struct dlg_cell). Leg 0 is the caller, 1 the callee."""
+
+    __slots__ = ("h_entry", "h_id", "callid", "from_uri", "to_uri", "tag", "state",
+                 "init_ts", "start_ts", "end_ts", "lifetime", "dflags", "sflags", "iflags",
+                 "contact", "cseq", "route_set", "socket", "profiles", "vars", "tid",
+                 "ref", "toroute", "timeout_bye")
+
+    FIELDS = __slots__
+
+    def __init__(self, h_entry=0, h_id=0, callid="", from_uri="", to_uri="", ftag=""):
+        self.h_entry = h_entry
+        self.h_id = h_id
+        self.callid = callid
+        self.from_uri = from_uri
+        self.to_uri = to_uri
+        self.tag = [ftag, ""]
+        self.state = st.UNCONFIRMED
+        self.init_ts = 0
+        self.start_ts = 0
+        self.end_ts = 0
+        self.lifetime = 0
+        self.dflags = 0
+        self.sflags = 0
+        self.iflags = 0
+        self.contact = ["", ""]
+        self.cseq = ["", ""]
+        self.route_set = ["", ""]
+        self.socket = ["", ""]
+        self.profiles: list[list[str]] = []   # [name, value] ('' for a profile without value)
+        self.vars: dict[str, str] = {}
+        self.tid = ""
+        self.ref = 1
+        self.toroute = ""
+        self.timeout_bye = 0
+
+    @property
+    def did(self) -> str:
+        return f"{self.h_entry}:{self.h_id}"
+
+    def pack(self) -> bytes:
+        return msgpack.packb([getattr(self, f) for f in self.FIELDS], use_bin_type=True)
+
+    @classmethod
+    def unpack(cls, data: bytes) -> Dialog:
+        d = cls.__new__(cls)
+        for f, v in zip(cls.FIELDS, msgpack.unpackb(data, raw=False)):
+            setattr(d, f, v)
+        return d
+
+
+def _key(h_entry: int, h_id: int) -> bytes:
+    return b"d:%d:%d" % (h_entry, h_id)
+
+
+class DialogStore:
+    def __init__(self, hash_size=4096, h_id_start=0, h_id_step=1, shared=True, pool=None):
+        self.hash_size = hash_size
+        self.h_id_start = h_id_start
+        self.h_id_step = h_id_step
+        made = _shared(hash_size, pool) if shared else None
+        if made is None:
+            from kamapy_modules.tm.store import _LocalLocks, _LocalTable
+            self.table, self.locks = _LocalTable(), _LocalLocks(LOCKS)
+            self.in_shm = False
+        else:
+            self.table, self.locks = made
+            self.in_shm = True
+
+    # ---------------------------------------------------------------- locking
+    def entry_of(self, callid: str) -> int:
+        return zlib.crc32(callid.encode("latin-1", "replace")) & (self.hash_size - 1)
+
+    def lock(self, h_entry: int) -> int:
+        i = h_entry % LOCKS
+        self.locks.get(i)
+        return i
+
+    def unlock(self, i: int):
+        self.locks.release(i)
+
+    # ---------------------------------------------------------------- records
+    def new(self, d: Dialog) -> Dialog:
+        """Give d its h_entry/h_id and store it."""
+        d.h_entry = self.entry_of(d.callid)
+        lk = self.lock(d.h_entry)
+        try:
+            nkey = b"n:%d" % d.h_entry
+            raw = self.table.get(nkey)
+            d.h_id = int(raw) if raw is not None else self.h_id_start
+            self.table.put(nkey, b"%d" % (d.h_id + self.h_id_step))
+            self.table.put(_key(d.h_entry, d.h_id), d.pack())
+            self._index_add(d)
+        finally:
+            self.unlock(lk)
+        return d
+
+    def load(self, h_entry: int, h_id: int) -> Dialog | None:
+        raw = self.table.get(_key(h_entry, h_id))
+        return Dialog.unpack(raw) if raw is not None else None
+
+    def save(self, d: Dialog):
+        self.table.put(_key(d.h_entry, d.h_id), d.pack())
+
+    def remove(self, d: Dialog):
+        self.table.delete(_key(d.h_entry, d.h_id))
+        self.table.delete(b"t:%d:%d" % (d.h_entry, d.h_id))
+        ckey = b"c:" + d.callid.encode("latin-1", "replace")
+        raw = self.table.get(ckey)
+        if raw is not None:
+            ids = [x for x in msgpack.unpackb(raw) if x != [d.h_entry, d.h_id]]
+            if ids:
+                self.table.put(ckey, msgpack.packb(ids))
+            else:
+                self.table.delete(ckey)
+
+    def _index_add(self, d: Dialog):
+        ckey = b"c:" + d.callid.encode("latin-1", "replace")
+        raw = self.table.get(ckey)
+        ids = msgpack.unpackb(raw) if raw is not None else []
+        ids.append([d.h_entry, d.h_id])
+        self.table.put(ckey, msgpack.packb(ids))
+
+    def by_callid(self, callid: str) -> list[Dialog]:
+        """Every dialog with this Call-ID (the caller holds the entry's lock)."""
+        raw = self.table.get(b"c:" + callid.encode("latin-1", "replace"))
+        out = []
+        for h_entry, h_id in (msgpack.unpackb(raw) if raw is not None else []):
+            d = self.load(h_entry, h_id)
+            if d is not None:
+                out.append(d)
+        return out
+
+    def all(self) -> list[Dialog]:
+        out = []
+        for k, v in self.table.items():
+            if k.startswith(b"d:"):
+                out.append(Dialog.unpack(v))
+        out.sort(key=lambda d: (d.h_entry, d.h_id))
+        return out
+
+    def count(self) -> int:
+        return sum(1 for k, _v in self.table.items() if k.startswith(b"d:"))
+
+    # ---------------------------------------------------------------- timeouts
+    def set_timer(self, d: Dialog, due: float):
+        key = b"t:%d:%d" % (d.h_entry, d.h_id)
+        if due:
+            self.table.put(key, b"", due)
+        else:
+            self.table.delete(key)
+
+    def due(self, now: float) -> list[tuple[int, int]]:
+        """(h_entry, h_id) of each dialog whose timeout passed, taken off the timer."""
+        out = []
+        for k, _v in self.table.expire(now):
+            if k.startswith(b"t:"):
+                _t, e, i = k.split(b":")
+                out.append((int(e), int(i)))
+        return out
+
+
+def _shared(hash_size: int, pool=None):
+    if pool is None:
+        try:
+            from kamapy import shm
+            pool = shm.pool()
+        except (ImportError, RuntimeError):
+            return None
+    from kamapy.htable import SharedHashTable
+    from kamapy.lockset import LockSet
+    log2 = max(4, hash_size.bit_length() - 1)
+    return (SharedHashTable(log2, pool=pool, name="dialog table"),
+            LockSet(LOCKS, pool=pool, name="dialog locks"))
+
+
+_store: DialogStore | None = None
+
+
+def store() -> DialogStore:
+    global _store
+    if _store is None:
+        _store = DialogStore(shared=False)
+    return _store
+
+
+def set_store(s: DialogStore | None):
+    global _store
+    _store = s
