@@ -60,3 +60,97 @@ def test_call_listed_then_ended_by_bye(callee):
         assert srv.rpc("dlg.profile_get_size", "caller", "alice") == 0
         assert srv.rpc("dlg.profile_get_size", "all") == 0
         caller.close()
+
+
+def test_refused_call_counts_failed():
+    busy = Callee(code=486)
+    busy.start()
+    try:
+        with DialogServer() as srv:
+            caller = Caller(srv.port, busy.port, "carol")
+            assert caller.invite() == 486
+            assert srv.wait_log(f"DLGFAILED {caller.callid}")
+            st = srv.stats()
+            assert st == {"active_dialogs": 0, "early_dialogs": 0, "processed_dialogs": 1,
+                          "expired_dialogs": 0, "failed_dialogs": 1}
+            assert srv.rpc("dlg.list") == []
+            assert srv.rpc("dlg.profile_get_size", "caller", "carol") == 0
+            caller.close()
+    finally:
+        busy.stop()
+
+
+def test_early_dialog_counted_while_ringing():
+    # a callee that only rings (180, then 183): the dialog stays early
+    ringer = Callee(code=183)
+    ringer.start()
+    try:
+        with DialogServer() as srv:
+            caller = Caller(srv.port, ringer.port, "erin")
+            assert caller.invite(timeout=1.0) is None  # no final reply comes
+            time.sleep(0.3)
+            d = srv.rpc("dlg.list")
+            assert len(d) == 1 and d[0]["state"] == 2
+            assert srv.stat("early_dialogs") == 1
+            assert srv.stat("active_dialogs") == 0
+            caller.close()
+    finally:
+        ringer.stop()
+
+
+def test_third_concurrent_call_refused_by_profile_limit(callee):
+    with DialogServer() as srv:
+        calls = [Caller(srv.port, callee.port, "dave") for _ in range(3)]
+        assert calls[0].invite() == 200
+        assert calls[1].invite() == 200
+        assert calls[2].invite() == 486  # the script's reply: two calls of dave are up
+        other = Caller(srv.port, callee.port, "frank")
+        assert other.invite() == 200  # another caller is not limited
+        time.sleep(0.2)
+        assert srv.rpc("dlg.profile_get_size", "caller", "dave") == 2
+        assert srv.rpc("dlg.profile_get_size", "caller") == 3
+        assert srv.rpc("dlg.profile_get_size", "all") == 3
+        assert len(srv.rpc("dlg.list")) == 3  # the refused call left no dialog behind
+        assert srv.stat("active_dialogs") == 3
+        for c in (calls[0], calls[1], other):
+            assert c.bye() == 200
+        time.sleep(0.3)
+        assert srv.rpc("dlg.profile_get_size", "caller", "dave") == 0
+        assert srv.rpc("dlg.profile_get_size", "caller") == 0
+        assert srv.rpc("dlg.profile_get_size", "all") == 0
+        assert srv.stats()["active_dialogs"] == 0
+        # a fourth call gets through again
+        again = Caller(srv.port, callee.port, "dave")
+        assert again.invite() == 200
+        for c in (*calls, other, again):
+            c.close()
+
+
+def test_default_timeout_expires_dialog(callee):
+    with DialogServer(modparams='modparam("dialog", "default_timeout", 2)') as srv:
+        caller = Caller(srv.port, callee.port, "gina")
+        assert caller.invite() == 200
+        time.sleep(0.3)
+        d = srv.rpc("dlg.list")[0]
+        assert d["lifetime"] == 2
+        assert srv.wait_log(f"DLGEND {caller.callid} var=y-gina", timeout=6)
+        assert "dlg timeout - callid" in srv.log()
+        st = srv.stats()
+        assert st["expired_dialogs"] == 1 and st["active_dialogs"] == 0
+        assert srv.rpc("dlg.list") == []
+        assert srv.rpc("dlg.profile_get_size", "all") == 0
+        caller.close()
+
+
+def test_dlg_set_timeout_overrides_default(callee):
+    with DialogServer(invite_extra='dlg_set_timeout("1");') as srv:
+        caller = Caller(srv.port, callee.port, "hank")
+        assert caller.invite() == 200
+        assert srv.wait_log(f"DLGEND {caller.callid}", timeout=5)
+        assert srv.stat("expired_dialogs") == 1
+        caller.close()
+
+
+def test_unsupported_param_warns():
+    with DialogServer(modparams='modparam("dialog", "send_bye", 1)') as srv:
+        assert "send_bye" in srv.log()
