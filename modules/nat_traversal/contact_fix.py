@@ -58,4 +58,8 @@ def fix_contact(msg) -> int:
         log.error("fix_contact: the Contact URI is not in the message")
         return -1
     replace_range(msg, start, start + len(uri), new_uri, "contact")
+    # as Kamailio, the parsed contact now reads the new URI too, so a save("location")
+    # after fix_contact() stores the address the UA is reachable at
+    c.uri = new_uri
+    c._parsed_uri = None
     return 1
