@@ -12,6 +12,9 @@ import time
 import uuid
 
 from kamapy.ctl.clients.dgram import DgramClient
+import pytest
+
+from tests.support.kamailio import KamailioServer, kamailio_path
 from tests.support.server import KamapyServer
 
 NAT_BFLAG = 6
@@ -22,6 +25,8 @@ debug=2
 children=2
 listen=udp:{host}:{port}
 loadmodule "sl"
+loadmodule "pv"
+loadmodule "kex"
 loadmodule "jsonrpcs"
 loadmodule "usrloc"
 loadmodule "registrar"
@@ -57,12 +62,7 @@ request_route {
 """
 
 
-class PingServer(KamapyServer):
-    def __init__(self, modparams: str, host: str = "127.0.0.1", lab=None, netns=None, children: int = 2):
-        self.rundir = tempfile.mkdtemp(prefix="kpnh")  # short: unix socket paths are limited
-        super().__init__(CFG, children=children, args=["-m", "64"],
-                         fmt={"rundir": self.rundir, "modparams": modparams, "host": host},
-                         lab=lab, netns=netns, host=host)
+class _Rpc:
 
     def rpc(self, method: str, *params):
         doc = {"jsonrpc": "2.0", "method": method, "id": 1}
@@ -85,6 +85,31 @@ class PingServer(KamapyServer):
                 if info["Contacts"]:
                     out[info["AoR"]] = info["Contacts"][0]["Contact"]
         return out
+
+
+class PingServer(_Rpc, KamapyServer):
+    def __init__(self, modparams: str, host: str = "127.0.0.1", lab=None, netns=None, children: int = 2):
+        self.rundir = tempfile.mkdtemp(prefix="kpnh")  # short: unix socket paths are limited
+        super().__init__(CFG, children=children, args=["-m", "64"],
+                         fmt={"rundir": self.rundir, "modparams": modparams, "host": host},
+                         lab=lab, netns=netns, host=host)
+
+
+class KamailioPingServer(_Rpc, KamailioServer):
+    """The same config on Kamailio 5.6, the oracle."""
+
+    def __init__(self, modparams: str):
+        self.rundir = tempfile.mkdtemp(prefix="kpnk")
+        super().__init__('mpath="{mpath}"\n' + CFG, children=1,
+                         fmt={"rundir": self.rundir, "modparams": modparams, "host": "127.0.0.1"})
+
+
+def server(kind: str, modparams: str):
+    if kind == "kamailio":
+        if kamailio_path() is None:
+            pytest.skip("Kamailio is not installed")
+        return KamailioPingServer(modparams)
+    return PingServer(modparams)
 
 
 class UA:
