@@ -11,9 +11,9 @@ import tempfile
 import time
 import uuid
 
-from kamapy.ctl.clients.dgram import DgramClient
 import pytest
 
+from kamapy.ctl.clients.dgram import DgramClient
 from tests.support.kamailio import KamailioServer, kamailio_path
 from tests.support.server import KamapyServer
 

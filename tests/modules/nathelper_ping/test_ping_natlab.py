@@ -12,7 +12,7 @@ import pytest
 
 from tests.support.netlab import NatLab, unavailable_reason
 
-from .helpers import PingServer, UA, answer, collect
+from .helpers import UA, PingServer, answer, collect
 
 pytestmark = pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
 
