@@ -136,6 +136,9 @@ def test_register_keepalives_then_unregister_stops_them(rundir):
             assert second is not None
             assert INTERVAL - 1.5 <= second[1] - t1 <= INTERVAL + 1.5, second[1] - t1
             assert header(second[0], "Call-ID") != header(ka, "Call-ID")
+            # the timer saved the state file meanwhile, with the server still running
+            saved = open(os.path.join(rundir, "keepalive_state")).read()
+            assert f"sip:127.0.0.1:{ua.addr[1]} udp:127.0.0.1:{srv.port} " in saved
             # unregister: the condition ends, nothing keeps the endpoint alive
             rpl = register(ua, srv, expires=0)
             assert rpl is not None and rpl.startswith(b"SIP/2.0 200"), rpl
