@@ -77,16 +77,15 @@ class Pinger:
     def is_ping_reply(self, msg) -> bool:
         """Kamailio's sipping_rpl_filter: one Via only, our method in CSeq, our fixed
         Call-ID part followed by '-'."""
+        # the Call-ID first: it comes from the receive scan, the Via count parses Vias
         try:
-            if len(msg.vias) != 1:
-                return False
-            if msg.cseq.method != self.method:
-                return False
             cid = msg.callid
+            p = self.callid_prefix
+            if len(cid) <= len(p) + 1 or not cid.startswith(p) or cid[len(p)] != "-":
+                return False
+            return msg.cseq.method == self.method and len(msg.vias) == 1
         except SipParseError:
             return False
-        p = self.callid_prefix
-        return len(cid) > len(p) + 1 and cid.startswith(p) and cid[len(p)] == "-"
 
     def keepalive_of(self, msg) -> tuple[str, int] | None:
         """(ruid, aorhash) from the From tag of a ping reply (nh_sip_reply_received),
