@@ -5,13 +5,13 @@ timeout."""
 from __future__ import annotations
 
 import pytest
+from kamapy_modules.nathelper import ping
+from kamapy_modules.nathelper.sipping import Pinger, reverse_hex, reverse_hex2int
+from kamapy_modules.usrloc import UContact, keepalive
 
 from kamapy.net.socket_info import SocketInfo
 from kamapy.sip.local_request import build_local_request, new_branch
 from kamapy.sip.msg import SipMsg
-from kamapy_modules.nathelper import ping
-from kamapy_modules.nathelper.sipping import Pinger, reverse_hex, reverse_hex2int
-from kamapy_modules.usrloc import UContact, keepalive
 
 
 def _sock(host="192.0.2.5", port=5060, **kw):
