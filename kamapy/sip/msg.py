@@ -19,7 +19,8 @@ SipMsg is the only reader of the scan: modules never index its array. They use
   - for hot paths, the named accessors that answer from the scan without making a
     HeaderField (Kamailio's msg->h.<name> and hdr_field: body and whole line):
     hdr_value(key), has_hdr(key), hdr_count(key), hdr_line(key), hdr_value_span(key),
-    first_header_start, via1_branch, to_uri -- each exactly what the HeaderField call
+    hdr_spans(key) (line, raw value span and "another follows" in one call),
+    first_header_start, via1_branch, to_uri, cseq_num -- each exactly what the HeaderField call
     in its docstring gives, errors included (tests/sip/test_msg_accessors.py);
   - module_data: a dict per message for modules' own state ("<module>.<name>" keys;
     cached()/invalidate() memoise into it too).
@@ -64,8 +65,9 @@ _NHDR, _STOP, _FIRST, _HDR, _HREC = _ss.NHDR, _ss.STOP, _ss.FIRST, _ss.HDR, _ss.
 _STOP_END, _STOP_FOLD, _STOP_REASONS = _ss.STOP_END, _ss.STOP_FOLD, _ss.STOP_REASONS
 _KEYS, _KEY_IDS = _ss.KEYS, _ss.KEY_IDS
 _V_OK, _V_LINE, _V_BRANCH, _V_P = _ss.V_OK, _ss.V_LINE, _ss.V_BRANCH, _ss.V_P
-_TO_U0, _TO_U1 = _ss.TO + _ss.N_U0, _ss.TO + _ss.N_U1
+_TO_U0, _TO_U1, _TO_OK = _ss.TO + _ss.N_U0, _ss.TO + _ss.N_U1, _ss.TO_OK
 _RAW_WS = " \t\r\n"  # what raw_value_span() trims
+_FIRST_OF = {k: _ss.FIRST + i for k, i in _ss.KEY_IDS.items()}  # key -> its first-line slot
 _TO, _FROM = _ss.TO, _ss.FROM
 _CID_OK, _CS_OK, _CS_N0, _CS_N1, _CS_M0, _CS_M1 = (_ss.CID_OK, _ss.CS_OK, _ss.CS_N0, _ss.CS_N1,
                                                    _ss.CS_M0, _ss.CS_M1)
@@ -144,7 +146,7 @@ class SipMsg:
         "data", "text", "rcv", "type", "method", "method_id", "ruri", "version",
         "status", "reason", "first_line_end", "_headers", "_index", "body_start",
         "module_data", "id", "_keys", "_nl", "_hf", "_sc", "_via1", "_fold_failed", "_parsed_at",
-        "_starts", "_bad", "_eoh",
+        "_starts", "_bad", "_eoh", "_csc",
         # routing state (Kamailio keeps these in sip_msg and the dset)
         "new_uri", "dst_uri", "force_send_socket", "flags", "ruri_bflags", "ruri_q",
         "path_vec", "instance", "ruid", "reg_id", "branches", "lumps", "reply_lumps", "reply_body",
@@ -160,6 +162,9 @@ class SipMsg:
         self.text = text = data.decode("latin-1")
         # one C pass: first line, header line index, key fields (kamapy.sip.sipscan)
         self._sc = sc = _sipscan(data)
+        # the scan again when every line it indexed reads as is (to the end of the block,
+        # no refused-line suspect): the named accessors then answer from it directly
+        self._csc = sc if sc[_STOP] == _STOP_END and sc[_BADMIN] >= sc[_NHDR] else None
         self.rcv = rcv or RecvInfo()
         self.id = msg_id
         self._headers = None
@@ -380,7 +385,7 @@ class SipMsg:
             raise SipParseError("no end of header block")
         # from here the index is rebuilt in place: an error part way leaves the lines
         # before it indexed and body_start -1 (each later miss re-runs this and fails)
-        self._sc = None
+        self._sc = self._csc = None
         self._bad = None
         self._index = index = {}
         self._keys = keys = []
@@ -540,89 +545,130 @@ class SipMsg:
     # and fall back to that call otherwise. `key` is a header name: the canonical key
     # (lowercase full name, "max-forwards") is the fast one, any spelling works.
 
-    def _rec(self, key):
-        """Offset of the scan record of the first `key` line when it can be read from
-        the scan as is; -1 when the scan says there is none; None: ask _first()."""
-        sc = self._sc
-        if sc is None:
-            return None
-        kid = _KEY_IDS.get(key)
-        if kid is None:
-            return None  # a name the scanner does not know (or not canonical)
-        i = sc[_FIRST + kid]
-        if i < 0:
-            # absent for sure only when the block was read to its end without suspects
-            return -1 if sc[_STOP] == _STOP_END and sc[_BADMIN] >= sc[_NHDR] else None
-        if i >= sc[_BADMIN] or (i == sc[_NHDR] - 1 and sc[_STOP] == _STOP_FOLD):
-            return None  # maybe refused, or maybe continued on a folded line
-        return _HDR + _HREC * i
+    # The fast branch of each is inlined (no helper call): _csc is the scan when every
+    # line of it reads as is, _FIRST_OF the offset of a known key's first-line slot.
 
     def hdr_value(self, key: str) -> str | None:
         """get_header(key).value (folding joined, outer whitespace stripped), or None."""
-        r = self._rec(key)
-        if r is not None:
-            if r < 0:
-                return None
-            sc = self._sc
-            return self.text[sc[r + 3]:sc[r + 4]]
+        sc = self._csc
+        if sc is not None:
+            try:
+                i = sc[_FIRST_OF[key]]
+            except KeyError:  # a name the scanner does not know (or not canonical)
+                pass
+            else:
+                if i < 0:
+                    return None
+                r = _HDR + _HREC * i
+                return self.text[sc[r + 3]:sc[r + 4]]
         hf = self._first(header_key(key))
         return None if hf is None else hf.value
 
     def has_hdr(self, key: str) -> bool:
         """get_header(key) is not None."""
-        r = self._rec(key)
-        if r is not None:
-            return r >= 0
+        sc = self._csc
+        if sc is not None:
+            try:
+                return sc[_FIRST_OF[key]] >= 0
+            except KeyError:
+                pass
         return self._first(header_key(key)) is not None
 
     def hdr_line(self, key: str) -> tuple[int, int] | None:
         """(start, end) of the first header's whole line(s) in text, line break included
         (HeaderField.start/.end: what a lump deleting the header removes), or None."""
-        r = self._rec(key)
-        if r is not None:
-            if r < 0:
-                return None
-            sc = self._sc
-            return sc[r + 1], sc[r + 5]
+        sc = self._csc
+        if sc is not None:
+            try:
+                i = sc[_FIRST_OF[key]]
+            except KeyError:
+                pass
+            else:
+                if i < 0:
+                    return None
+                r = _HDR + _HREC * i
+                return sc[r + 1], sc[r + 5]
         hf = self._first(header_key(key))
         return None if hf is None else (hf.start, hf.end)
+
+    def hdr_spans(self, key: str) -> tuple[int, int, int, int, bool] | None:
+        """The first header of a name in one call (a hot path's whole hdr_field):
+        (start, value_start, value_end, end, more) = hdr_line(key) around
+        hdr_value_span(key), and whether another line of that name follows
+        (hdr_count(key) > 1); None when absent."""
+        sc = self._csc
+        if sc is not None:
+            try:
+                i = sc[_FIRST_OF[key]]
+            except KeyError:
+                pass
+            else:
+                if i < 0:
+                    return None
+                r = _HDR + _HREC * i
+                text = self.text
+                s = sc[r + 3]
+                e = sc[r + 4]
+                le = sc[r + 5]
+                c = text[s - 1]
+                if s == e or not (c == ":" or c == " " and text[s - 2] == ":") or text[le - 1] != "\n" \
+                        or not (e + 1 == le or e + 2 == le and text[e] == "\r"):
+                    s, e = self._raw_span(sc[r + 1], le)
+                return sc[r + 1], s, e, le, sc[r + 6] >= 0
+        hf = self._first(header_key(key))
+        if hf is None:
+            return None
+        s, e = self.raw_value_span(hf)
+        return hf.start, s, e, hf.end, self.hdr_count(key) > 1
+
+    def _raw_span(self, start, end):
+        """raw_value_span() of the header line text[start:end]."""
+        text = self.text
+        s = text.find(":", start) + 1
+        while end > s and text[end - 1] in _RAW_WS:
+            end -= 1
+        while s < end and text[s] in _RAW_WS:
+            s += 1
+        return s, end
 
     def hdr_value_span(self, key: str) -> tuple[int, int] | None:
         """raw_value_span(get_header(key)): the body as received, trimmed of
         " \\t\\r\\n" only (what a lump rewriting the value in place replaces), or None."""
-        r = self._rec(key)
-        if r is not None:
-            if r < 0:
-                return None
-            sc = self._sc
-            text = self.text
-            # the scan's value span is trimmed of every str.strip() space, this one of
-            # " \t\r\n" only (a \v or \x85 next to the value stays): the same span
-            # when only ": " and the line break are around the value, else recomputed
-            s = sc[r + 3]
-            e = sc[r + 4]
-            le = sc[r + 5]
-            c = text[s - 1]
-            if s == e or not (c == ":" or c == " " and text[s - 2] == ":") or text[le - 1] != "\n" \
-                    or not (e + 1 == le or e + 2 == le and text[e] == "\r"):
-                s = text.find(":", sc[r + 1]) + 1
-                e = le
-                while e > s and text[e - 1] in _RAW_WS:
-                    e -= 1
-                while s < e and text[s] in _RAW_WS:
-                    s += 1
-            return s, e
+        sc = self._csc
+        if sc is not None:
+            try:
+                i = sc[_FIRST_OF[key]]
+            except KeyError:
+                pass
+            else:
+                if i < 0:
+                    return None
+                r = _HDR + _HREC * i
+                text = self.text
+                # the scan's value span is trimmed of every str.strip() space, this one of
+                # " \t\r\n" only (a \v or \x85 next to the value stays): the same span
+                # when only ": " and the line break are around the value, else recomputed
+                s = sc[r + 3]
+                e = sc[r + 4]
+                le = sc[r + 5]
+                c = text[s - 1]
+                if s == e or not (c == ":" or c == " " and text[s - 2] == ":") or text[le - 1] != "\n" \
+                        or not (e + 1 == le or e + 2 == le and text[e] == "\r"):
+                    s, e = self._raw_span(sc[r + 1], le)
+                return s, e
         hf = self._first(header_key(key))
         return None if hf is None else self.raw_value_span(hf)
 
     def hdr_count(self, key: str) -> int:
         """len(get_headers(key)): how many header lines of that name."""
-        sc = self._sc
-        if sc is not None and sc[_STOP] == _STOP_END and sc[_BADMIN] >= sc[_NHDR]:
-            kid = _KEY_IDS.get(key)
-            if kid is not None:
+        sc = self._csc
+        if sc is not None:
+            try:
+                i = sc[_FIRST_OF[key]]
+            except KeyError:
+                pass
+            else:
                 n = 0
-                i = sc[_FIRST + kid]
                 while i >= 0:
                     n += 1
                     i = sc[_HDR + _HREC * i + 6]
@@ -646,8 +692,8 @@ class SipMsg:
         """via1.branch (None when absent, '' for a bare ;branch flag), without building the Via."""
         v = self._via1
         if v is None:
-            sc = self._sc
-            if sc is not None and sc[_V_OK] and sc[_V_LINE] < sc[_BADMIN]:
+            sc = self._csc
+            if sc is not None and sc[_V_OK]:
                 i = sc[_V_BRANCH]
                 if i < 0:
                     return None
@@ -660,10 +706,19 @@ class SipMsg:
     @property
     def to_uri(self) -> str:
         """to_hdr.uri, without building the NameAddr when the scan parsed the To."""
-        sc = self._sc
-        if sc is not None and sc[_TO + _N_OK] and sc[_V_LINE_TO] < sc[_BADMIN]:
+        sc = self._csc
+        if sc is not None and sc[_TO_OK]:
             return self.text[sc[_TO_U0]:sc[_TO_U1]]
         return self.to_hdr.uri
+
+    @property
+    def cseq_num(self) -> int | None:
+        """cseq.num (the number as an int, None when not digits), without building the
+        CSeq when the scan parsed it."""
+        sc = self._csc
+        if sc is not None and sc[_CS_OK]:
+            return int(self.text[sc[_CS_N0]:sc[_CS_N1]])
+        return self.cseq.num
 
     def _framing(self):
         """Find where the header block ends (body_start), or raise why it cannot be

@@ -22,25 +22,31 @@ LUMP_KEY = "maxfwd.lump"     # the lump holding the new value text
 
 _limits = {"max_limit": 70}
 
-def _current(msg) -> int:
-    """The Max-Forwards value: -1 absent, -2 malformed (Kamailio's is_maxfwd_present)."""
+def _read(msg):
+    """(value, raw value span): the Max-Forwards value -1 absent, -2 malformed
+    (Kamailio's is_maxfwd_present); the span is None when the value is ours already."""
     data = msg.module_data
     if VALUE_KEY in data:
-        return data[VALUE_KEY]
-    text = msg.hdr_value("max-forwards")  # read from the scan, no HeaderField made
-    if text is None:
-        return -1
+        return data[VALUE_KEY], None
+    h = msg.hdr_spans("max-forwards")  # one call, from the scan: no HeaderField made
+    if h is None:
+        return -1, None
+    s = h[1]
+    e = h[2]
+    # the raw value stripped: the header's value wherever that can be digits (a fold
+    # inside the digits leaves a blank in both)
+    text = msg.text[s:e].strip()
     if not text.isdigit() or not text.isascii() or len(text) > 5:
         log.error("unable to parse the max forwards number")
-        return -2
-    return int(text)
+        return -2, None
+    return int(text), (s, e)
 
 
 def process_maxfwd(msg, limit: int) -> int:
     if limit < 0 or limit > 255:
         log.error("invalid param value: %d", limit)
         return -1
-    value = _current(msg)
+    value, span = _read(msg)
     data = msg.module_data
     if value == -1:
         insert_header(msg, f"Max-Forwards: {limit}", "max-forwards")
@@ -60,7 +66,7 @@ def process_maxfwd(msg, limit: int) -> int:
     if lump is not None:  # called again: change the text we already put there
         lump.text = str(value).rjust(len(lump.text))
         return 1
-    s, e = msg.hdr_value_span("max-forwards")
+    s, e = span if span is not None else msg.hdr_value_span("max-forwards")
     # Kamailio writes the new digits over the old ones, right-aligned, padded with
     # spaces: "300" lowered to 70 reads " 70", 10 decremented reads " 9"
     data[LUMP_KEY] = replace_range(msg, s, e, str(value).rjust(e - s), "max-forwards")
@@ -71,7 +77,7 @@ def is_maxfwd_lt(msg, limit: int) -> int:
     if limit < 0 or limit > 255:
         log.error("invalid param value: %d", limit)
         return -1
-    value = _current(msg)
+    value = _read(msg)[0]
     if value < 0:
         return value - 1   # -2 absent, -3 error
     return 1 if value < limit else -1

@@ -316,7 +316,7 @@ def _fast_refresh(msg, d, flags: int, aor: str, host: str):
         if not curi or len(curi) > cfg.contact_max_size:
             return None
         callid = msg.callid
-        cseq = int(msg.cseq.num)  # None (not digits): TypeError, the general path says why
+        cseq = int(msg.cseq_num)  # None (not digits): TypeError, the general path says why
         v = msg.hdr_value("expires")
         if v is not None:
             # parse_expires(v), inlined for plain digits

@@ -53,7 +53,7 @@ def loose_route(msg, mode: int | None = None) -> int:
 # ------------------------------------------------------------------ the usual case
 # An in-dialog request whose only Route is our own Record-Route: one Route line, one
 # <uri> in it, a To-tag, an R-URI that is not ours. _fast_loose_route() recognises it
-# from the Route line's text (msg.hdr_value_span, no HeaderField) and does what
+# from the Route line's spans (msg.hdr_spans, no HeaderField) and does what
 # _after_loose() does for it (routed params, the Route line deleted, callbacks, 1)
 # without building the Route entries; anything else (or any doubt) returns None and
 # the general code decides. tests/modules/test_rr_fast_paths.py runs every message
@@ -91,15 +91,15 @@ def _fast_loose_route(msg, mode: int):
     if settings.force_send_socket:
         return None
     try:
-        span = msg.hdr_value_span("route")  # the value as received: what _build() splits
-        if span is None:
-            return RR_NOT_DRIVEN  # no Route header at all
-        if msg.hdr_count("route") != 1:
-            return None  # more than one Route line
+        h = msg.hdr_spans("route")  # line, value as received (what _build() splits), more lines?
     except SipParseError:
         return None  # the general code reports it
+    if h is None:
+        return RR_NOT_DRIVEN  # no Route header at all
+    start, v0, v1, end, more = h
+    if more:
+        return None  # more than one Route line
     # the whole value is one <uri>: no display name, no header params, no second entry
-    v0, v1 = span
     text = msg.text
     if v1 - v0 < 2 or text[v0] != "<" or text.find(">", v0, v1) != v1 - 1 or text.find(",", v0, v1) >= 0:
         return None
@@ -120,7 +120,6 @@ def _fast_loose_route(msg, mode: int):
     # _after_loose() with our entry the only one
     params = ";" + ps if ps else None
     set_routed_params(msg, params)
-    start, end = msg.hdr_line("route")
     del_lump(msg, start, end - start, "route")  # remove_entries: the whole line
     if params:
         run_callbacks(msg, params[1:])

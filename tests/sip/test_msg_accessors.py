@@ -1,5 +1,5 @@
 """SipMsg's named header accessors (hdr_value, has_hdr, hdr_line, hdr_value_span,
-hdr_count, first_header_start, via1_branch, to_uri) against the HeaderField-based calls
+hdr_spans, hdr_count, first_header_start, via1_branch, to_uri, cseq_num) against the HeaderField-based calls
 their docstrings name: the same value or the same SipParseError, on the corpus, on
 hand-made edge cases (folding, odd whitespace, bare LF, refused lines, compact and
 unknown names) and on random mutations of the corpus. Each pair runs on fresh copies
@@ -32,10 +32,14 @@ DEFINITIONS = {
     "hdr_value_span": (lambda m, k: m.hdr_value_span(k),
                        lambda m, k: None if _hf(m, k) is None else m.raw_value_span(_hf(m, k))),
     "hdr_count": (lambda m, k: m.hdr_count(k), lambda m, k: len(m.get_headers(k))),
+    "hdr_spans": (lambda m, k: m.hdr_spans(k),
+                  lambda m, k: None if _hf(m, k) is None else
+                  (_hf(m, k).start, *m.raw_value_span(_hf(m, k)), _hf(m, k).end, len(m.get_headers(k)) > 1)),
 }
 PROPS = {
     "via1_branch": (lambda m: m.via1_branch, lambda m: m.via1.branch),
     "to_uri": (lambda m: m.to_uri, lambda m: m.to_hdr.uri),
+    "cseq_num": (lambda m: m.cseq_num, lambda m: m.cseq.num),
 }
 
 
@@ -116,6 +120,8 @@ EDGES = {
                          b"From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCSeq: 1 INVITE\r\nRoute: <sip:p;lr>\r\n\r\n"),
     "bad-via-2nd": _req("Via: SIP/2.0/UDP bad host\r\nRoute: <sip:p;lr>\r\n"),
     "bad-cseq-2nd": _req("CSeq: x\r\n"),
+    "cseq-token": _req("").replace(b"CSeq: 1 INVITE", b"CSeq: eight INVITE"),
+    "cseq-big": _req("").replace(b"CSeq: 1 INVITE", b"CSeq: 99999999999 INVITE"),
     "no-eoh": _req("Route: <sip:p;lr>\r\n")[:-4],
     "no-colon": _req("Route <sip:p;lr>\r\n"),
     "bad-name": _req("Ro ute: <sip:p;lr>\r\n"),
@@ -150,10 +156,13 @@ def test_edge_cases_reach_the_interesting_answers():
     assert m.hdr_count("route") == 1 and m.hdr_count("Max-Forwards") == 1
     m = SipMsg(EDGES["plain"])
     assert m.hdr_count("route") == 2 and m.hdr_value("route") == "<sip:p1;lr>"
+    st, vs, ve, en, more = m.hdr_spans("route")
+    assert (m.text[st:en], m.text[vs:ve], more) == ("Route: <sip:p1;lr>\r\n", "<sip:p1;lr>", True)
+    assert SipMsg(EDGES["odd-ws"]).hdr_spans("route")[4] is False
     s, e = m.hdr_line("route")
     assert m.text[s:e] == "Route: <sip:p1;lr>\r\n"
     assert m.first_header_start == m.text.index("Via:")
-    assert m.via1_branch == "z9hG4bKa1" and m.to_uri == "sip:bob@example.com"
+    assert m.via1_branch == "z9hG4bKa1" and m.to_uri == "sip:bob@example.com" and m.cseq_num == 1
     assert SipMsg(EDGES["folded-route"]).hdr_value("route") == "<sip:p1;lr; ftag=x>"
     assert SipMsg(EDGES["compact"]).hdr_value("contact") == "<sip:a@1.2.3.4>"
     assert SipMsg(EDGES["bare-branch"]).via1_branch == ""
