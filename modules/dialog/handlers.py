@@ -28,10 +28,18 @@ CREATED_KEY = "dlg.created"     # msg.module_data: this message created the dial
 TM_CB = "dialog.invite"         # the tm callback name on the INVITE transaction
 
 
+ROUTE_KEY = "dlg.route"         # (state, lifetime) the rr callback found ($DLG_status/$DLG_lifetime)
+
+
 def current(msg) -> Dialog | None:
+    """The message's dialog: the one made or matched for it, else the one its Call-ID
+    and tags name (Kamailio: dlg_get_msg_dialog)."""
     cur = msg.module_data.get(CUR_KEY)
     if cur is None:
-        return None
+        from .match import by_ids
+        ids = msg_ids(msg)
+        found = by_ids(*ids) if ids is not None else None
+        return found[0] if found is not None else None
     d = store().load(*cur)
     if d is None:
         return msg.module_data.get("dlg.snapshot")
@@ -201,7 +209,7 @@ def on_reply_out(t, _type, reply, code, param):
             try:
                 d.tag[1] = reply.to_hdr.tag or ""
                 d.contact[1] = _contact(reply)
-                d.cseq[1] = str(reply.cseq.number)
+                d.cseq[1] = "0"  # the callee sent no request in it yet, as Kamailio keeps it
                 d.route_set[1] = _rr(reply)
             except (SipParseError, AttributeError):
                 pass
@@ -258,6 +266,7 @@ def on_request(msg) -> Dialog | None:
         if new is None:
             return d
         d.state = new
+        msg.module_data[ROUTE_KEY] = (new, int(time.time()) - d.start_ts if d.start_ts else 0)
         if new == st.DELETED:
             msg.module_data["dlg.snapshot"] = d
             _end(d, old, msg)

@@ -4,13 +4,11 @@ the message: the one dlg_manage() made or matched, or loose_route() matched."""
 
 from __future__ import annotations
 
-import time
-
 from kamapy.pv.base import Pv
 from kamapy.pv.errors import PvError
 from kamapy.pv.registry import PvDef
 
-from .handlers import current
+from .handlers import ROUTE_KEY, current
 from .store import store
 
 DLG_ATTRS = ("ref", "h_id", "state", "to_rs", "dflags", "sflags", "callid", "to_uri",
@@ -41,20 +39,17 @@ class StatusPv(Pv):
     __slots__ = ()
 
     def get(self, msg):
-        d = current(msg)
-        return d.state if d is not None else None
+        # only a sequential request that loose_route() matched has one, as in Kamailio
+        r = msg.module_data.get(ROUTE_KEY)
+        return r[0] if r is not None else None
 
 
 class LifetimePv(Pv):
     __slots__ = ()
 
     def get(self, msg):
-        d = current(msg)
-        if d is None:
-            return None
-        if not d.start_ts:
-            return 0
-        return int((d.end_ts or time.time()) - d.start_ts)
+        r = msg.module_data.get(ROUTE_KEY)
+        return r[1] if r is not None else None
 
 
 def _dlg_attr(d, name):

@@ -17,6 +17,7 @@ Without a shm pool (unit tests) the same runs on private dicts.
 
 from __future__ import annotations
 
+import random
 import zlib
 
 import msgpack
@@ -115,13 +116,30 @@ class DialogStore:
         try:
             nkey = b"n:%d" % d.h_entry
             raw = self.table.get(nkey)
-            d.h_id = int(raw) if raw is not None else self.h_id_start
-            self.table.put(nkey, b"%d" % (d.h_id + self.h_id_step))
+            d.h_id, nxt = self._next_id(int(raw) if raw is not None else None)
+            self.table.put(nkey, b"%d" % nxt)
             self.table.put(_key(d.h_entry, d.h_id), d.pack())
             self._index_add(d)
         finally:
             self.unlock(lk)
         return d
+
+    def _next_id(self, nxt: int | None) -> tuple[int, int]:
+        """(h_id, the entry's next value). As in Kamailio, each entry starts at a random
+        point (so a restart does not hand out the ids of dialogs still alive elsewhere)
+        and id 0 is never given; with h_id_step > 1 every id is h_id_start modulo the
+        step, so nodes with different starts never collide."""
+        step, start = self.h_id_step, self.h_id_start
+        if step > 1:
+            if nxt is None:
+                nxt = start + step * (random.randrange(3 * self.hash_size) + 1)
+            if nxt == 0 or nxt + step > 0xFFFFFFFF:
+                nxt = start + step
+            return nxt, nxt + step
+        if nxt is None:
+            nxt = random.randrange(3 * self.hash_size)
+        h_id = (1 + nxt) & 0xFFFFFFFF or 1
+        return h_id, h_id
 
     def load(self, h_entry: int, h_id: int) -> Dialog | None:
         raw = self.table.get(_key(h_entry, h_id))
