@@ -175,8 +175,11 @@ def tm_reply_out(t, buf: bytes, code: int):
     if method == "BYE":
         if code < 200 or not len(endpoints.table()):
             return
-    elif not len(marks) and (method != "INVITE" or not len(endpoints.table())):
-        return
+    elif not len(marks):
+        # nothing marked: only a 2xx to an INVITE may still matter (a callee already
+        # kept alive joins the call)
+        if method != "INVITE" or not 200 <= code < 300 or not len(endpoints.table()):
+            return
     try:
         _tm_reply(t, buf, code, marks)
     except SipParseError as e:

@@ -7,14 +7,14 @@ from __future__ import annotations
 import time
 
 import pytest
-
-from kamapy.sip.msg import PROTO_TCP, RecvInfo, SipMsg
-from kamapy.sip.outgoing import build_request
 from kamapy_modules.nat_traversal import conditions, endpoints, keepalive_timer, state_file
 from kamapy_modules.nat_traversal.contact_fix import fix_contact
 from kamapy_modules.nat_traversal.keepalive_request import KeepaliveBuilder
 from kamapy_modules.nat_traversal.nat_tests import client_nat_test, is_private
 from kamapy_modules.nat_traversal.pvs import SourceUriPv
+
+from kamapy.sip.msg import PROTO_TCP, RecvInfo, SipMsg
+from kamapy.sip.outgoing import build_request
 
 
 @pytest.fixture(autouse=True, scope="module")
