@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import tempfile
 import time
 
@@ -247,3 +248,43 @@ def test_failed_invite_adds_no_dialog(rundir):
             assert got["dialog_endpoints"] == 0 and got["keepalive_endpoints"] == 0, got
     finally:
         srv.stop()
+
+
+def test_endpoints_survive_a_worker_killed(rundir):
+    srv = start(rundir)
+    try:
+        with Ua(("127.0.0.1", srv.port)) as ua:
+            rpl = register(ua, srv)
+            assert rpl is not None and rpl.startswith(b"SIP/2.0 200"), rpl
+            assert wait_stats(rundir, {"registered_endpoints": 1})["registered_endpoints"] == 1
+            for pid in srv.udp_workers():  # every SIP worker, SIGKILLed: no clean-up runs
+                os.kill(pid, signal.SIGKILL)
+            ka = ua.wait_request("NOTIFY", INTERVAL + 2)
+            assert ka is not None, srv.log()
+            got = wait_stats(rundir, {"registered_endpoints": 1, "keepalive_endpoints": 1})
+            assert got["registered_endpoints"] == 1 and got["keepalive_endpoints"] == 1, got
+            # the re-forked workers see the same table: an unregister still ends it
+            rpl = register(ua, srv, expires=0)
+            assert rpl is not None and rpl.startswith(b"SIP/2.0 200"), rpl
+            got = wait_stats(rundir, {"keepalive_endpoints": 0})
+            assert got["keepalive_endpoints"] == 0, got
+    finally:
+        srv.stop()
+
+
+def test_bad_params_are_config_errors(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.support.server import REPO
+    for param, value, hint in (("keepalive_method", "NOT IFY", "SIP method"),
+                               ("keepalive_extra_headers", "X-A: 1", "must end with")):
+        cfg = tmp_path / "bad.cfg"
+        cfg.write_text('loadmodule "sl.so"\nloadmodule "tm.so"\nloadmodule "nat_traversal.so"\n'
+                       f'modparam("nat_traversal", "{param}", "{value}")\n'
+                       'request_route { sl_send_reply("200", "OK"); }\n')
+        out = subprocess.run([sys.executable, "-m", "kamapy", "-c", "-f", str(cfg)],
+                             capture_output=True, text=True, timeout=60, cwd=str(REPO))
+        assert out.returncode != 0
+        assert f"{cfg}:4:" in out.stderr and hint in out.stderr, out.stderr
+        assert "Traceback" not in out.stderr
