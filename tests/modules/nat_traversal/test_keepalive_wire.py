@@ -203,6 +203,11 @@ def test_outgoing_invite_dialog_lives_until_bye(rundir):
     try:
         with Ua(("127.0.0.1", srv.port)) as caller, Ua(("127.0.0.1", srv.port)) as callee:
             callee_uri = f"sip:127.0.0.1:{callee.addr[1]}"
+            # the callee is kept alive for its registration already: the call adds a
+            # dialog condition to it too
+            rpl = register(callee, srv)
+            assert rpl is not None and rpl.startswith(b"SIP/2.0 200"), rpl
+            assert wait_stats(rundir, {"registered_endpoints": 1})["registered_endpoints"] == 1
             caller.request("INVITE", "sip:bob@example.com", f"X-Callee: {callee_uri}\r\n")
             inv = callee.wait_request("INVITE", 3, code=None)
             assert inv is not None, srv.log()
@@ -216,8 +221,8 @@ def test_outgoing_invite_dialog_lives_until_bye(rundir):
             callee.sock.sendto(ok.encode(), ("127.0.0.1", srv.port))
             rpl = caller.final_reply()
             assert rpl is not None and rpl.startswith(b"SIP/2.0 200"), rpl
-            got = wait_stats(rundir, {"dialog_endpoints": 1, "keepalive_endpoints": 1})
-            assert got["dialog_endpoints"] == 1 and got["keepalive_endpoints"] == 1, got
+            got = wait_stats(rundir, {"dialog_endpoints": 2, "keepalive_endpoints": 2})
+            assert got["dialog_endpoints"] == 2 and got["keepalive_endpoints"] == 2, got
             ka = caller.wait_request("NOTIFY", INTERVAL + 2)
             assert ka is not None
             # BYE from the caller, routed by the Record-Route to the callee
@@ -227,8 +232,10 @@ def test_outgoing_invite_dialog_lives_until_bye(rundir):
             assert bye is not None, srv.log()
             rpl = caller.final_reply()
             assert rpl is not None and rpl.startswith(b"SIP/2.0 200"), rpl
-            got = wait_stats(rundir, {"dialog_endpoints": 0, "keepalive_endpoints": 0})
-            assert got["dialog_endpoints"] == 0 and got["keepalive_endpoints"] == 0, got
+            got = wait_stats(rundir, {"dialog_endpoints": 0, "keepalive_endpoints": 1})
+            # the caller is gone from the table; the callee stays for its registration
+            assert got["dialog_endpoints"] == 0 and got["keepalive_endpoints"] == 1, got
+            assert got["registered_endpoints"] == 1, got
     finally:
         srv.stop()
 
