@@ -140,6 +140,7 @@ def mod_init():
     profiles.set_profiles(profiles.Profiles(_names("profiles_with_value"),
                                             _names("profiles_no_value")))
     tmcb.define(handlers.TM_CB, handlers.on_reply_out)
+    tmcb.define(handlers.TM_BYE, handlers.on_bye_destroy)
     if cfg.dlg_flag >= 0:
         tmcb.register_global(tmcb.TMCB_REQUEST_IN, handlers.on_request_in)
     try:

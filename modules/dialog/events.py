@@ -18,6 +18,7 @@ log = logging.getLogger("kamapy.dialog")
 START, END, FAILED = "dialog:start", "dialog:end", "dialog:failed"
 NAMES = [START, END, FAILED]
 CUR_KEY = "dlg.cur"
+VIEW_KEY = "dlg.view"   # the dialog as the event route must see it (not re-read from shm)
 
 FAKED_MSG = (b"OPTIONS sip:you@kamailio.org SIP/2.0\r\n"
              b"Via: SIP/2.0/UDP 127.0.0.1\r\n"
@@ -38,7 +39,7 @@ def for_transition(old: int, new: int) -> str | None:
     return None
 
 
-def run(name: str | None, d, msg=None):
+def run(name: str | None, d, msg=None, view: bool = False):
     if name is None:
         return
     routes = rt.routes
@@ -54,6 +55,8 @@ def run(name: str | None, d, msg=None):
     msg.module_data[CUR_KEY] = (d.h_entry, d.h_id)
     saved_snap = msg.module_data.get("dlg.snapshot")
     msg.module_data["dlg.snapshot"] = d  # the dialog as it was, once it is gone
+    if view:
+        msg.module_data[VIEW_KEY] = d
     try:
         run_route(route, msg, REQUEST_ROUTE)
     except Exception:
@@ -61,6 +64,7 @@ def run(name: str | None, d, msg=None):
     finally:
         msg.module_data[CUR_KEY] = saved
         msg.ctx = saved_ctx
+        msg.module_data.pop(VIEW_KEY, None)
         if saved_snap is None:
             msg.module_data.pop("dlg.snapshot", None)
         else:

@@ -26,6 +26,7 @@ log = logging.getLogger("kamapy.dialog")
 CUR_KEY = events.CUR_KEY
 CREATED_KEY = "dlg.created"     # msg.module_data: this message created the dialog here
 TM_CB = "dialog.invite"         # the tm callback name on the INVITE transaction
+TM_BYE = "dialog.bye"           # ... and on the BYE's: the ended dialog goes with it
 
 
 ROUTE_KEY = "dlg.route"         # (state, lifetime) the rr callback found ($DLG_status/$DLG_lifetime)
@@ -34,6 +35,9 @@ ROUTE_KEY = "dlg.route"         # (state, lifetime) the rr callback found ($DLG_
 def current(msg) -> Dialog | None:
     """The message's dialog: the one made or matched for it, else the one its Call-ID
     and tags name (Kamailio: dlg_get_msg_dialog)."""
+    view = msg.module_data.get(events.VIEW_KEY)
+    if view is not None:
+        return view
     cur = msg.module_data.get(CUR_KEY)
     if cur is None:
         from .match import by_ids
@@ -63,8 +67,46 @@ def _contact(msg) -> str:
     return v.split(";")[0].split(",")[0].strip()
 
 
-def _rr(msg) -> str:
-    return ",".join(hf.value.strip() for hf in msg.get_headers("record-route"))
+def _rr(msg, downstream_only: bool = False) -> str:
+    """The leg's route set as Kamailio keeps it: the Record-Route entries of the
+    INVITE as received (caller), or those of the reply above our own (callee)."""
+    entries = [v.strip() for hf in msg.get_headers("record-route") for v in _split_rr(hf.value)]
+    if downstream_only:
+        from kamapy_modules.rr.myself import uri_is_myself
+        from kamapy.sip.uri import parse_uri
+        out = []
+        for e in entries:
+            uri = e[e.find("<") + 1:e.find(">")] if "<" in e else e.split(";")[0]
+            try:
+                mine = uri_is_myself(parse_uri(uri))
+            except Exception:
+                mine = False
+            if mine:
+                break
+            out.append(e)
+        entries = out
+    return ",".join(entries)
+
+
+def _split_rr(value: str) -> list[str]:
+    """The comma-separated entries of one Record-Route line (commas inside <> or
+    quotes are kept)."""
+    out, cur, depth, quoted = [], [], 0, False
+    for ch in value:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch == "<":
+            depth += 1
+        elif not quoted and ch == ">":
+            depth -= 1
+        if ch == "," and not quoted and depth == 0:
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    if "".join(cur).strip():
+        out.append("".join(cur))
+    return out
 
 
 # ---------------------------------------------------------------------- creation
@@ -120,7 +162,7 @@ def create(msg) -> Dialog | None:
     from kamapy_modules.tm import callbacks as tmcb
     from kamapy_modules.tm.context import cur as tm_cur
     t = tm_cur.txn if getattr(tm_cur, "msg", None) is msg else None
-    types = tmcb.TMCB_RESPONSE_OUT
+    types = tmcb.TMCB_RESPONSE_OUT | tmcb.TMCB_DESTROY
     if t is None:
         tmcb.register(msg, types, TM_CB, [d.h_entry, d.h_id])
     else:  # t_newtran ran first: the record in shm takes the callback
@@ -166,8 +208,11 @@ def _unlink_profiles(d: Dialog):
     d.profiles = []
 
 
-def _end(d: Dialog, old: int, msg, timeout: bool = False):
-    """Bookkeeping of a dialog that went to DELETED (the caller holds its lock)."""
+def _end(d: Dialog, old: int, msg, timeout: bool = False, keep: bool = False):
+    """Bookkeeping of a dialog that went to DELETED (the caller holds its lock). With
+    `keep` the record stays, in state 5, until the transaction that ended it is
+    destroyed (dlg.list shows it meanwhile, as Kamailio's does while tm holds a
+    reference); else it goes at once."""
     d.end_ts = int(time.time())
     if old in (st.UNCONFIRMED, st.EARLY):
         if old == st.EARLY:
@@ -178,16 +223,41 @@ def _end(d: Dialog, old: int, msg, timeout: bool = False):
         if timeout:
             stats.add("expired_dialogs")
     _unlink_profiles(d)
-    store().remove(d)
+    if keep:
+        store().set_timer(d, 0)
+        store().save(d)
+    else:
+        store().remove(d)
+
+
+def _release(h_entry: int, h_id: int):
+    """The transaction holding an ended dialog is gone: so is the dialog."""
+    s = store()
+    lk = s.lock(h_entry)
+    try:
+        d = s.load(h_entry, h_id)
+        if d is not None and d.state == st.DELETED:
+            s.remove(d)
+    finally:
+        s.unlock(lk)
+
+
+def on_bye_destroy(_t, _type, _msg, _code, param):
+    _release(*param)
 
 
 # ---------------------------------------------------------------------- replies
 def on_reply_out(t, _type, reply, code, param):
-    """TMCB_RESPONSE_OUT on the INVITE's transaction: every reply that went upstream."""
+    """TMCB_RESPONSE_OUT on the INVITE's transaction: every reply that went upstream;
+    TMCB_DESTROY: the transaction is gone."""
+    from kamapy_modules.tm.callbacks import TMCB_DESTROY
+    h_entry, h_id = param
+    if _type == TMCB_DESTROY:
+        _release(h_entry, h_id)
+        return
     if code < 101:
         return
     s = store()
-    h_entry, h_id = param
     lk = s.lock(h_entry)
     event_name = None
     try:
@@ -204,13 +274,16 @@ def on_reply_out(t, _type, reply, code, param):
             if old == st.EARLY:
                 stats.add("early_dialogs", -1)
             stats.add("active_dialogs")
-            d.start_ts = int(time.time())
+            # dialog:start sees the dialog before the callee's leg and start time are
+            # filled in, as Kamailio runs it before populate_leg_info
             d.state = new
+            pre = Dialog.unpack(d.pack())
+            d.start_ts = int(time.time())
             try:
                 d.tag[1] = reply.to_hdr.tag or ""
                 d.contact[1] = _contact(reply)
                 d.cseq[1] = "0"  # the callee sent no request in it yet, as Kamailio keeps it
-                d.route_set[1] = _rr(reply)
+                d.route_set[1] = _rr(reply, downstream_only=True)
             except (SipParseError, AttributeError):
                 pass
             if 0 <= t.relayed < len(t.branches):
@@ -222,14 +295,16 @@ def on_reply_out(t, _type, reply, code, param):
             s.save(d)
         elif new == st.DELETED:
             d.state = new
-            _end(d, old, reply)
+            _end(d, old, reply, keep=True)
         else:
             d.state = new
             s.save(d)
         event_name = events.for_transition(old, new)
     finally:
         s.unlock(lk)
-    if event_name:
+    if event_name == events.START:
+        events.run(event_name, pre, reply, view=True)
+    elif event_name:
         events.run(event_name, d, reply)
 
 
@@ -269,7 +344,9 @@ def on_request(msg) -> Dialog | None:
         msg.module_data[ROUTE_KEY] = (new, int(time.time()) - d.start_ts if d.start_ts else 0)
         if new == st.DELETED:
             msg.module_data["dlg.snapshot"] = d
-            _end(d, old, msg)
+            _end(d, old, msg, keep=True)
+            from kamapy_modules.tm import callbacks as tmcb
+            tmcb.register(msg, tmcb.TMCB_DESTROY, TM_BYE, [d.h_entry, d.h_id])
         else:
             if msg.method != "ACK" and not cfg.timeout_noreset and old >= st.CONFIRMED_NA:
                 s.set_timer(d, time.time() + d.lifetime if d.lifetime else 0)
@@ -286,11 +363,15 @@ def on_request(msg) -> Dialog | None:
 def post_script(msg):
     """rt.post_script_hooks: a dialog made for this request that got no transaction
     (the script replied or dropped it) is destroyed, as Kamailio's dlg_cfg_cb does."""
+    from kamapy_modules.tm import callbacks as tmcb
+    pending = msg.module_data.get(tmcb.PENDING_KEY)
+    if not pending:
+        return  # the callbacks went to a transaction
+    for _types, name, param in pending:
+        if name == TM_BYE:
+            _release(*param)  # the BYE went on statelessly (or nowhere)
     if not msg.module_data.get(CREATED_KEY):
         return
-    from kamapy_modules.tm import callbacks as tmcb
-    if tmcb.PENDING_KEY not in msg.module_data:
-        return  # the callback went to a transaction
     msg.module_data.pop(tmcb.PENDING_KEY, None)
     cur = msg.module_data.get(CUR_KEY)
     s = store()

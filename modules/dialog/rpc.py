@@ -20,8 +20,8 @@ def dialog_view(d, with_context: bool = False) -> dict:
         dur = now - d.start_ts
     else:
         dur = 0
-    timeout = d.start_ts + d.lifetime if d.start_ts and d.lifetime else 0
     alive = d.state < st.DELETED
+    timeout = d.expires if alive else 0
     out = {
         "h_entry": d.h_entry, "h_id": d.h_id, "ref": d.ref, "call-id": d.callid,
         "from_uri": d.from_uri, "to_uri": d.to_uri, "state": d.state,
@@ -34,7 +34,8 @@ def dialog_view(d, with_context: bool = False) -> dict:
                     "route_set": d.route_set[i], "socket": d.socket[i]}
     p = profiles()
     out["profiles"] = [({name: value} if p.has_value.get(name) else name)
-                       for name, value in (d.profiles if alive else [])]
+                       # newest first: Kamailio links a profile at the head of the list
+                       for name, value in (reversed(d.profiles) if alive else [])]
     out["variables"] = [{k: v} for k, v in (d.vars.items() if alive else [])]
     return out
 

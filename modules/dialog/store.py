@@ -33,7 +33,7 @@ class Dialog:
     __slots__ = ("h_entry", "h_id", "callid", "from_uri", "to_uri", "tag", "state",
                  "init_ts", "start_ts", "end_ts", "lifetime", "dflags", "sflags", "iflags",
                  "contact", "cseq", "route_set", "socket", "profiles", "vars", "tid",
-                 "ref", "toroute", "timeout_bye")
+                 "ref", "toroute", "timeout_bye", "expires")
 
     FIELDS = __slots__
 
@@ -62,6 +62,7 @@ class Dialog:
         self.ref = 1
         self.toroute = ""
         self.timeout_bye = 0
+        self.expires = 0          # when its timeout ends it (0: no timer)
 
     @property
     def did(self) -> str:
@@ -191,6 +192,7 @@ class DialogStore:
     # ---------------------------------------------------------------- timeouts
     def set_timer(self, d: Dialog, due: float):
         key = b"t:%d:%d" % (d.h_entry, d.h_id)
+        d.expires = int(due)
         if due:
             self.table.put(key, b"", due)
         else:

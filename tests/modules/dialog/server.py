@@ -25,6 +25,7 @@ loadmodule "jsonrpcs"
 loadmodule "dialog"
 modparam("jsonrpcs", "transport", 4)
 modparam("jsonrpcs", "dgram_socket", "{rundir}/rpc.sock")
+modparam("tm", "wt_timer", 1000)
 modparam("dialog", "profiles_with_value", "caller")
 modparam("dialog", "profiles_no_value", "all")
 {modparams}
@@ -34,6 +35,10 @@ request_route {
         if (loose_route()) {
             xlog("L_INFO", "INDLG $rm status=$DLG_status var=$dlg_var(x) flag3=$var(f)\n");
             t_relay();
+            exit;
+        }
+        if (is_method("ACK")) {
+            if (t_check_trans()) { t_relay(); }  # the ACK of a negative reply: tm takes it
             exit;
         }
         sl_send_reply("404", "Not here");
@@ -83,6 +88,16 @@ class DialogServer(KamapyServer):
     def stats(self) -> dict[str, int]:
         return {n: self.stat(n) for n in ("active_dialogs", "early_dialogs", "processed_dialogs",
                                           "expired_dialogs", "failed_dialogs")}
+
+    def wait_gone(self, timeout: float = 5.0) -> bool:
+        """dlg.list empty: an ended dialog stays (state 5) until the transaction that
+        ended it is destroyed (wt_timer after its final reply)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.rpc("dlg.list") == []:
+                return True
+            time.sleep(0.1)
+        return False
 
     def wait_log(self, text: str, timeout: float = 5.0) -> bool:
         deadline = time.monotonic() + timeout

@@ -112,8 +112,9 @@ class Caller:
         self.remote = f"sip:bob@127.0.0.1:{callee_port}"
         self.cseq = 1
 
-    def _via(self):
-        return f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bK{time.time_ns()};rport\r\n"
+    def _via(self, branch: str | None = None):
+        self.branch = branch or f"z9hG4bK{time.time_ns()}"
+        return f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch={self.branch};rport\r\n"
 
     def _send(self, data: bytes):
         self.sock.sendto(data, self.proxy)
@@ -132,6 +133,7 @@ class Caller:
             f"Max-Forwards: 70\r\nFrom: <sip:{self.user}@example.com>;tag={self.ftag}\r\n"
             f"To: {self.to}\r\nCall-ID: {self.callid}\r\nCSeq: 1 INVITE\r\n"
             f"Contact: <sip:{self.user}@127.0.0.1:{self.port}>\r\nContent-Length: 0\r\n\r\n").encode())
+        invite_branch = self.branch
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             r = self.recv(deadline - time.monotonic())
@@ -146,6 +148,12 @@ class Caller:
                 if m:
                     self.remote = m.group(1)
                 self._in_dialog("ACK", 1)
+            else:  # the hop-by-hop ACK of a negative reply: the INVITE's branch
+                self._send((
+                    f"ACK sip:bob@127.0.0.1:{self.callee_port} SIP/2.0\r\n{self._via(invite_branch)}"
+                    f"Max-Forwards: 70\r\nFrom: <sip:{self.user}@example.com>;tag={self.ftag}\r\n"
+                    f"To: {hdr(r, 'To')}\r\nCall-ID: {self.callid}\r\nCSeq: 1 ACK\r\n"
+                    f"Content-Length: 0\r\n\r\n").encode())
             return code
         return None
 
