@@ -594,8 +594,9 @@ class SipMsg:
     def hdr_spans(self, key: str) -> tuple[int, int, int, int, bool] | None:
         """The first header of a name in one call (a hot path's whole hdr_field):
         (start, value_start, value_end, end, more) = hdr_line(key) around
-        hdr_value_span(key), and whether another line of that name follows
-        (hdr_count(key) > 1); None when absent."""
+        hdr_value_span(key), and `more`: hdr_count(key) would not say 1 (another line
+        of that name follows, or reading them all fails -- which does not fail this
+        call: the first line reads as get_header's does); None when absent."""
         sc = self._csc
         if sc is not None:
             try:
@@ -619,7 +620,11 @@ class SipMsg:
         if hf is None:
             return None
         s, e = self.raw_value_span(hf)
-        return hf.start, s, e, hf.end, self.hdr_count(key) > 1
+        try:
+            more = self.hdr_count(key) != 1
+        except SipParseError:
+            more = True
+        return hf.start, s, e, hf.end, more
 
     def _raw_span(self, start, end):
         """raw_value_span() of the header line text[start:end]."""
