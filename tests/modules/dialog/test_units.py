@@ -1,0 +1,112 @@
+"""dialog pieces without a server: the state table, did encoding, id allocation,
+matching, profiles (private stand-ins for shm)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kamapy.sip.msg import SipMsg
+from kamapy_modules.dialog import match, state as st
+from kamapy_modules.dialog.profiles import Profiles, parse_names
+from kamapy_modules.dialog.store import Dialog, DialogStore, set_store
+
+
+def test_state_table_follows_kamailio():
+    assert st.next_state(st.UNCONFIRMED, st.EV_RPL1XX) == st.EARLY
+    assert st.next_state(st.EARLY, st.EV_RPL2XX) == st.CONFIRMED_NA
+    assert st.next_state(st.CONFIRMED_NA, st.EV_REQACK) == st.CONFIRMED
+    assert st.next_state(st.CONFIRMED, st.EV_REQBYE) == st.DELETED
+    assert st.next_state(st.EARLY, st.EV_RPL3XX) == st.DELETED
+    assert st.next_state(st.UNCONFIRMED, st.EV_TDEL) == st.DELETED
+    assert st.next_state(st.CONFIRMED, st.EV_TDEL) == st.CONFIRMED  # ACK'd call outlives its INVITE
+    # nonsense events leave the state alone
+    assert st.next_state(st.UNCONFIRMED, st.EV_REQBYE) is None
+    assert st.next_state(st.DELETED, st.EV_REQ) is None
+    assert st.next_state(st.DELETED, st.EV_RPL2XX) is None
+    assert st.reply_event(183) == st.EV_RPL1XX and st.reply_event(202) == st.EV_RPL2XX
+    assert st.reply_event(603) == st.EV_RPL3XX
+    assert st.request_event("BYE") == st.EV_REQBYE and st.request_event("INFO") == st.EV_REQ
+
+
+@pytest.mark.parametrize("n,text", [(0, "0"), (1, "1"), (0x1f, "f1"), (0xabc, "cba"), (4096, "0001")])
+def test_reverse_hex(n, text):
+    assert match.reverse_hex(n) == text
+    assert match.parse_reverse_hex(text) == n
+
+
+def test_did_round_trip_and_garbage():
+    d = Dialog(callid="x")
+    d.h_entry, d.h_id = 0x123, 0x4567
+    assert match.did_value(d) == "321.7654"
+    assert match.parse_did("321.7654") == (0x123, 0x4567)
+    assert match.parse_did("zz.1") is None
+    assert match.parse_did("12") is None
+    assert match.parse_did(".1") is None
+
+
+def test_h_id_never_zero_and_step_keeps_residue():
+    s = DialogStore(16, 0, 1, shared=False)
+    ids = [s.new(Dialog(callid="same")).h_id for _ in range(5)]
+    assert 0 not in ids and ids == list(range(ids[0], ids[0] + 5))
+    s = DialogStore(16, 3, 10, shared=False)
+    ids = [s.new(Dialog(callid="same")).h_id for _ in range(5)]
+    assert all(i % 10 == 3 for i in ids) and len(set(ids)) == 5
+    assert all(0 <= s.entry_of(f"c{i}") < 16 for i in range(50))
+
+
+def _req(ftag, ttag, callid="cid-1", method="BYE"):
+    to = f"<sip:b@x>;tag={ttag}" if ttag else "<sip:b@x>"
+    return SipMsg((f"{method} sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKa\r\n"
+                   f"From: <sip:a@x>;tag={ftag}\r\nTo: {to}\r\nCall-ID: {callid}\r\n"
+                   f"CSeq: 2 {method}\r\nContent-Length: 0\r\n\r\n").encode())
+
+
+@pytest.fixture
+def one_dialog():
+    s = DialogStore(64, 0, 1, shared=False)
+    set_store(s)
+    d = Dialog(callid="cid-1", ftag="A")
+    d.tag[1] = "B"
+    d.state = st.CONFIRMED
+    s.new(d)
+    yield s, d
+    set_store(None)
+
+
+def test_match_modes(one_dialog):
+    _s, d = one_dialog
+    did = match.did_value(d)
+    down = _req("A", "B")
+    up = _req("B", "A")
+    assert match.find(down, did, match.MATCH_DID_ONLY)[1] == match.DIR_DOWNSTREAM
+    assert match.find(up, did, match.MATCH_DID_ONLY)[1] == match.DIR_UPSTREAM
+    # did only: no did, no match; a did whose Call-ID/tags disagree fails the tight check
+    assert match.find(down, None, match.MATCH_DID_ONLY) is None
+    assert match.find(_req("A", "B", callid="other"), did, match.MATCH_DID_ONLY) is None
+    assert match.find(_req("A", "X"), did, match.MATCH_DID_ONLY) is None
+    # fallback: a bad did still matches by Call-ID and tags
+    assert match.find(down, "ff.ff", match.MATCH_DID_FALLBACK) is not None
+    assert match.find(down, None, match.MATCH_DID_FALLBACK) is not None
+    # none: the did is not even looked at
+    assert match.find(down, "ff.ff", match.MATCH_DID_NONE) is not None
+    assert match.find(_req("A", "X"), None, match.MATCH_DID_NONE) is None
+
+
+def test_deleted_dialog_not_matched_by_ids(one_dialog):
+    s, d = one_dialog
+    d.state = st.DELETED
+    s.save(d)
+    assert match.by_ids("cid-1", "A", "B") is None
+
+
+def test_profiles_count_per_value():
+    p = Profiles(["caller"], ["all"], shared=False)
+    p.link("caller", "alice")
+    p.link("caller", "alice")
+    p.link("caller", "bob")
+    p.link("all", "")
+    assert p.size("caller", "alice") == 2 and p.size("caller") == 3 and p.size("all") == 1
+    p.unlink("caller", "alice")
+    p.unlink("caller", "alice")
+    assert p.size("caller", "alice") == 0 and p.size("caller") == 1
+    assert parse_names(" a; b ;;c") == ["a", "b", "c"]
