@@ -1,5 +1,5 @@
-"""The core's config functions (Kamailio: action.c, plus the few kex/corex functions every
-config expects: setbflag, setsflag, append_branch, setdsturi, is_myself ...).
+"""The core's config functions (Kamailio: action.c), and the handlers of kex's flag,
+destination-URI and is_myself functions (KEX_FUNCTIONS, exported by modules/kex).
 
 Registered by the loader like a module: `exports` below. Each handler returns Kamailio's
 action code: 1 success/true, -1 false, another negative E_* code on error.
@@ -329,18 +329,28 @@ _FLAG = Arg("int", fixup=_check_flag)
 _DYN_FLAG = Arg("igp")
 _BRANCH = Arg("igp", optional=True, default=0)
 
+
+# Exported by Kamailio's kex module, not its core: a config gets them only with
+# loadmodule "kex" (modules/kex lists them), as Kamailio's -c requires
+KEX_FUNCTIONS = [
+    Function("setbflag", setbflag, (_DYN_FLAG, _BRANCH)),
+    Function("resetbflag", resetbflag, (_DYN_FLAG, _BRANCH)),
+    Function("isbflagset", isbflagset, (_DYN_FLAG, _BRANCH)),
+    Function("setsflag", setsflag, (_DYN_FLAG,)),
+    Function("resetsflag", resetsflag, (_DYN_FLAG,)),
+    Function("issflagset", issflagset, (_DYN_FLAG,)),
+    Function("setdsturi", setdsturi, (Arg("spve"),)),
+    Function("resetdsturi", resetdsturi),
+    Function("isdsturiset", isdsturiset),
+    Function("is_myself", is_myself, (Arg("spve"),)),
+]
+
 exports = ModuleExports(
     name="core",
     functions=[
         Function("setflag", setflag, (_FLAG,)),
         Function("resetflag", resetflag, (_FLAG,)),
         Function("isflagset", isflagset, (_FLAG,)),
-        Function("setbflag", setbflag, (_DYN_FLAG, _BRANCH)),
-        Function("resetbflag", resetbflag, (_DYN_FLAG, _BRANCH)),
-        Function("isbflagset", isbflagset, (_DYN_FLAG, _BRANCH)),
-        Function("setsflag", setsflag, (_DYN_FLAG,)),
-        Function("resetsflag", resetsflag, (_DYN_FLAG,)),
-        Function("issflagset", issflagset, (_DYN_FLAG,)),
         Function("rewriteuri", rewriteuri, (Arg("str"),)),
         Function("seturi", rewriteuri, (Arg("str"),)),
         Function("rewriteuser", _rewrite(rw.SET_USER), (Arg("str"),)),
@@ -365,9 +375,6 @@ exports = ModuleExports(
                  (Arg("spve", optional=True), Arg("spve", optional=True))),
         Function("remove_branch", remove_branch, (Arg("igp", optional=True),)),
         Function("clear_branches", clear_branches),
-        Function("setdsturi", setdsturi, (Arg("spve"),)),
-        Function("resetdsturi", resetdsturi),
-        Function("isdsturiset", isdsturiset),
         Function("force_rport", force_rport),
         Function("add_local_rport", add_local_rport),
         Function("force_send_socket", force_send_socket, (Arg("str", fixup=_fixup_socket),)),
@@ -378,7 +385,6 @@ exports = ModuleExports(
         Function("set_forward_close", _send_flag("fwd_send_flags", SND_F_CON_CLOSE)),
         Function("set_reply_close", _send_flag("rpl_send_flags", SND_F_CON_CLOSE)),
         Function("forward", forward, (Arg("str", optional=True), Arg("int", optional=True))),
-        Function("is_myself", is_myself, (Arg("spve"),)),
         Function("log", log_message, (Arg("raw"), Arg("str", optional=True))),
         Function("error", error_action, (Arg("str"), Arg("str"))),
         Function("len_gt", len_gt, (Arg("int"),)),

@@ -121,6 +121,24 @@ class ModuleRegistry:
                 return ep.load()
         return None
 
+    def exporter_of(self, function: str) -> str | None:
+        """Which shipped module (not loaded) exports `function`: for the hint of an
+        unknown-function error only, so importing every module here costs nothing
+        on a good config."""
+        import pkgutil
+        _ensure_module_tree()
+        tree = importlib.import_module("kamapy_modules")
+        for info in sorted(pkgutil.iter_modules(tree.__path__), key=lambda i: i.name):
+            if info.name in self.modules:
+                continue
+            try:
+                exports = getattr(importlib.import_module(f"kamapy_modules.{info.name}"), "exports", None)
+            except Exception:  # a module that cannot even import gives no hint
+                continue
+            if exports is not None and exports.function(function) is not None:
+                return info.name
+        return None
+
     def find(self, name: str) -> ModuleExports | None:
         mod = self._import(name)
         if mod is None:

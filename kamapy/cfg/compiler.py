@@ -468,8 +468,11 @@ class Compiler:
     def call(self, c: ast.Call, mode: str):
         fn = self.registry.lookup_function(c.name) if self.registry is not None else None
         if fn is None:
-            self.error(c.pos, f"unknown function '{c.name}'",
-                       "is the module that exports it loaded (loadmodule)? names are case-sensitive")
+            finder = getattr(self.registry, "exporter_of", None)
+            owner = finder(c.name) if finder is not None else None
+            hint = (f'it is exported by the {owner} module: add loadmodule "{owner}"' if owner else
+                    "is the module that exports it loaded (loadmodule)? names are case-sensitive")
+            self.error(c.pos, f"unknown function '{c.name}'", hint)
             return _ret_one if mode == "stmt" else (lambda msg: 0)
         nargs = len(c.args)
         if not fn.min_args <= nargs <= fn.max_args:

@@ -1,9 +1,11 @@
-"""kex: Kamailio's core extensions (modules/kex). The flag, destination-URI and
-is_myself functions it exports are kamapy core functions already; this module adds
-setdebug / resetdebug, pv_printf / avp_printf, is_myhost and km_append_branch."""
+"""kex: Kamailio's core extensions (modules/kex): the branch/script flag functions,
+setdsturi / resetdsturi / isdsturiset and is_myself (their handlers live beside the
+core's in kamapy/core_functions.py), setdebug / resetdebug, pv_printf / avp_printf,
+is_myhost and km_append_branch."""
 
 from __future__ import annotations
 
+from kamapy.core_functions import KEX_FUNCTIONS
 from kamapy.module import ANY_ROUTE, BRANCH_ROUTE, FAILURE_ROUTE, REQUEST_ROUTE, Arg, Function, ModuleExports
 
 _saved = {"debug": None}
@@ -61,6 +63,7 @@ def km_append_branch(msg, uri=None, q=None) -> int:
 exports = ModuleExports(
     name="kex",
     functions=[
+        *KEX_FUNCTIONS,
         Function("setdebug", setdebug, (Arg("igp"),), ANY_ROUTE),
         Function("resetdebug", resetdebug, (), ANY_ROUTE),
         Function("pv_printf", pv_printf, (Arg("pvar"), Arg("spve")), ANY_ROUTE),

@@ -16,14 +16,20 @@ def request(ruri: str) -> SipMsg:
 
 
 def fn(name):
-    return core.exports.function(name).handler
+    f = core.exports.function(name) or next(f for f in core.KEX_FUNCTIONS if f.name == name)
+    return f.handler
 
 
 def test_exports_shape():
     names = {f.name for f in core.exports.functions}
     for expected in ("setflag", "rewritehostport", "append_branch", "force_rport", "forward",
-                     "strip", "prefix", "revert_uri", "setbflag", "setsflag", "log"):
+                     "strip", "prefix", "revert_uri", "log"):
         assert expected in names
+    # kex's, as in Kamailio: only with loadmodule "kex"
+    from kamapy_modules.kex import exports as kex
+    for name in ("setbflag", "setsflag", "isbflagset", "setdsturi", "isdsturiset", "is_myself"):
+        assert name not in names
+        assert kex.function(name) is not None
     assert core.exports.name == "core"
     strip = core.exports.function("strip")
     assert strip.min_args == 1 and strip.max_args == 1
