@@ -71,8 +71,9 @@ def test_verdict(cfg: Path):
 
 def _own_configs():
     yield pytest.param(REPO / "etc/kamapy.cfg", (), id="etc-kamapy")
-    for d in ("WITH_DEBUG", "WITH_JSONRPC"):
+    for d in ("WITH_DEBUG", "WITH_JSONRPC", "WITH_NAT", "WITH_DIALOG"):
         yield pytest.param(REPO / "etc/kamapy.cfg", (d,), id=f"etc-kamapy-{d}")
+    yield pytest.param(REPO / "etc/kamapy.cfg", ("WITH_NAT", "WITH_NATSIPPING", "WITH_DIALOG"), id="etc-kamapy-nat-dialog")
     yield pytest.param(REPO / "etc/kamapy.cfg", ("WITH_DEBUG", "WITH_JSONRPC"), id="etc-kamapy-both")
     for cfg in sorted((HERE / "configs").glob("*.cfg")):
         yield pytest.param(cfg, (), id=f"cfg-{cfg.stem}")
