@@ -49,8 +49,9 @@ def process_maxfwd(msg, limit: int) -> int:
     value, span = _read(msg)
     data = msg.module_data
     if value == -1:
+        # the added header is a lump, not part of the received message: a second call
+        # finds the header still absent and adds another (Kamailio returns 2 again)
         insert_header(msg, f"Max-Forwards: {limit}", "max-forwards")
-        data[VALUE_KEY] = limit
         return 2
     if value == -2:
         return -2

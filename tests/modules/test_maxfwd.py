@@ -34,6 +34,14 @@ def test_adds_when_absent():
     assert sent(msg).split("\r\n")[1] == "Max-Forwards: 10"
 
 
+def test_absent_twice_adds_twice_as_kamailio():
+    # Kamailio 5.6.3 answers r=2/2 to two calls on a request without Max-Forwards
+    msg = mf_request(None)
+    assert maxfwd.w_process_maxfwd(msg, 10) == 2
+    assert maxfwd.w_process_maxfwd(msg, 10) == 2
+    assert maxfwd.w_is_maxfwd_lt(msg, 5) == -2  # the received message still has none
+
+
 def test_zero_is_false():
     assert maxfwd.w_process_maxfwd(mf_request(0), 10) == -1
 
