@@ -238,19 +238,41 @@ def _first_path_uri(path: str) -> str | None:
     return first or None
 
 
+_routes: dict = {}  # (dst, socket, path, sip?) -> (ip, port, socket) or None: per process
+
+
 def plan(contact, aor: str, aorhash: int):
     """The Target of one contact, or None when it gets no ping (Kamailio's nh_timer
     loop body)."""
-    from kamapy.net.send import resolve
-    from kamapy.sip.errors import SipParseError
-    from kamapy.sip.uri import parse_uri
     flags = contact.cflags
     if flags & cfg.disable_flag:
         return None
     sip_ping = bool(flags & cfg.sipping_flag) or (not cfg.nated_only and cfg.sipping_flag != 0)
-    dst = contact.received or contact.contact
     path = contact.path or ""
-    if path and flags & cfg.sipping_flag:
+    key = (contact.received or contact.contact, contact.socket, path if flags & cfg.sipping_flag else "")
+    route = _routes.get(key, _routes)
+    if route is _routes:
+        route = _route(*key)
+        if len(_routes) > 200000:  # contacts come and go: never grow without bound
+            _routes.clear()
+        _routes[key] = route
+    if route is None:
+        return None
+    ip, port, sock = route
+    if sip_ping and cfg.pinger is not None:
+        data = cfg.pinger.build(contact.contact, sock, path, contact.ruid, aorhash)
+    else:
+        data = UDP_PING
+    return Target(ip, port, sock, data)
+
+
+def _route(dst: str, socket_text: str, path: str):
+    """(ip, port, socket) a ping to `dst` (or, with a Path for SIP pings, to the
+    Path's first hop) goes to and from; None when it gets none."""
+    from kamapy.net.send import resolve
+    from kamapy.sip.errors import SipParseError
+    from kamapy.sip.uri import parse_uri
+    if path:
         dst = _first_path_uri(path)
         if dst is None:
             log.error("nathelper: failed to get dst_uri for Path")
@@ -269,15 +291,11 @@ def plan(contact, aor: str, aorhash: int):
         log.error("nathelper: can't resolve_host %s", u.host)
         return None
     port = int(u.port_str) if u.port_str else 5060
-    sock = _socket_of(contact.socket, af)
+    sock = _socket_of(socket_text, af)
     if sock is None or sock.sock is None:
         log.error("nathelper: can't get sending socket")
         return None
-    if sip_ping and cfg.pinger is not None:
-        data = cfg.pinger.build(contact.contact, sock, path, contact.ruid, aorhash)
-    else:
-        data = UDP_PING
-    return Target(ip, port, sock, data)
+    return ip, port, sock
 
 
 def send(t: Target) -> bool:
@@ -304,20 +322,30 @@ def enabled() -> bool:
     return cfg.state is not None and cfg.state.get(0) != 0
 
 
-def ping_round(idx: int, clock=time.monotonic, sleep=time.sleep, stop=lambda: rt.stopping) -> int:
-    """One interval of process idx: take its contacts, send their pings spread over
-    the interval. A contact's step within the interval comes from a hash of its ruid,
-    so it keeps its phase from one interval to the next (one ping every
-    natping_interval) and the contacts spread evenly whatever their number. Returns
-    how many pings went out."""
-    from kamapy_modules.usrloc import aor_hash
-    start = clock()
-    steps = max(1, int(round(cfg.interval / STEP)))
+def read_slots(idx: int, steps: int) -> list[list]:
+    """This process's contacts, each in the step of the interval it is pinged in: a
+    hash of its ruid, so it keeps its phase from one interval to the next (one ping
+    every natping_interval) and the contacts spread evenly whatever their number."""
     slots: list[list] = [[] for _ in range(steps)]
     if enabled():
         for aor, c in contacts_of(idx):
             slots[zlib.crc32(c.ruid.encode("utf-8", "surrogatepass")) % steps].append((aor, c))
+    return slots
+
+
+def ping_round(idx: int, slots: list[list] | None = None, start: float | None = None,
+               clock=time.monotonic, sleep=time.sleep, stop=lambda: rt.stopping):
+    """One interval of process idx from `start`: the pings of step k go out at
+    start + k * interval / steps. The contacts of the next round are read during the
+    last step, so the time that takes (~100 ms for 10,000 contacts) does not delay
+    the next round's first steps into a burst. Returns (pings sent, next slots)."""
+    from kamapy_modules.usrloc import aor_hash
+    steps = max(1, int(round(cfg.interval / STEP)))
+    start = clock() if start is None else start
+    if slots is None:
+        slots = read_slots(idx, steps)
     sent = 0
+    nxt = None
     for k in range(steps):
         if stop():
             break
@@ -326,20 +354,29 @@ def ping_round(idx: int, clock=time.monotonic, sleep=time.sleep, stop=lambda: rt
                 t = plan(c, aor, aor_hash(aor))
                 if t is not None and send(t):
                     sent += 1
+        if k == steps - 1:
+            nxt = read_slots(idx, steps)
         delay = start + (k + 1) * cfg.interval / steps - clock()
         if delay > 0:
             sleep(delay)
-    return sent
+    return sent, nxt
 
 
 def run(idx: int):
     log.info("nathelper: NAT ping process %d of %d, every %ds", idx, cfg.processes, cfg.interval)
+    start = time.monotonic()
+    slots = None
     while not rt.stopping:
         try:
-            ping_round(idx)
+            _sent, slots = ping_round(idx, slots, start)
         except Exception:
             log.exception("nathelper: NAT ping round failed")
+            slots = None
             time.sleep(1)
+        start += cfg.interval
+        now = time.monotonic()
+        if now - start > cfg.interval:  # fell far behind (suspended): start afresh
+            start = now
 
 
 PROCS: list = [Process("TIMER NH", run, count=1, rank=PROC_TIMER)]

@@ -87,8 +87,8 @@ def test_round_spreads_contacts_over_the_interval(monkeypatch):
     def sleep(d):
         clock[0] += d
 
-    n = ping.ping_round(0, clock=lambda: clock[0], sleep=sleep, stop=lambda: False)
-    assert n == 200 and clock[0] == pytest.approx(102.0)  # one round lasts the interval
+    n, nxt = ping.ping_round(0, clock=lambda: clock[0], sleep=sleep, stop=lambda: False)
+    assert n == 200 and sum(map(len, nxt)) == 200  # the next round's contacts, read ahead and clock[0] == pytest.approx(102.0)  # one round lasts the interval
     steps = {}
     for t in sent_at:
         steps[round((t - 100.0) * 10)] = steps.get(round((t - 100.0) * 10), 0) + 1
@@ -96,9 +96,8 @@ def test_round_spreads_contacts_over_the_interval(monkeypatch):
     # the same contacts land in the same steps next round: one ping per interval each
     first = list(sent_at)
     sent_at.clear()
-    clock[0] = 100.0
-    ping.ping_round(0, clock=lambda: clock[0], sleep=sleep, stop=lambda: False)
-    assert sent_at == first
+    ping.ping_round(0, nxt, 102.0, clock=lambda: clock[0], sleep=sleep, stop=lambda: False)
+    assert [t - 2.0 for t in sent_at] == pytest.approx(first)
 
 
 def test_plan_picks_received_skips_disabled_and_tcp(monkeypatch):
