@@ -161,3 +161,89 @@ def test_dlg_set_timeout_overrides_default(callee):
 def test_unsupported_param_warns():
     with DialogServer(modparams='modparam("dialog", "send_bye", 1)') as srv:
         assert "send_bye" in srv.log()
+
+
+DLG_FLAG_CFG = r"""
+debug=2
+children=2
+listen=udp:127.0.0.1:{port}
+loadmodule "sl"
+loadmodule "tm"
+loadmodule "rr"
+loadmodule "siputils"
+loadmodule "textops"
+loadmodule "pv"
+loadmodule "xlog"
+loadmodule "jsonrpcs"
+loadmodule "dialog"
+modparam("jsonrpcs", "transport", 4)
+modparam("jsonrpcs", "dgram_socket", "{rundir}/rpc.sock")
+modparam("tm", "wt_timer", 1000)
+modparam("dialog", "dlg_flag", 4)
+modparam("dialog", "detect_spirals", 1)
+request_route {
+    if (is_method("OPTIONS") && $rU == $null) { sl_send_reply("200", "OK"); exit; }
+    if (has_totag()) {
+        if (loose_route()) { t_relay(); exit; }
+        if (is_method("ACK") && t_check_trans()) { t_relay(); }
+        exit;
+    }
+    record_route();
+    if ($rU == "spiral") {
+        # first pass: back to ourselves with another user (a spiral)
+        $rU = "bob";
+        setflag(4);
+        t_relay();
+        exit;
+    }
+    if ($hdr(X-Track) == "yes") { setflag(4); }
+    $rp = $hdr(X-Callee-Port);
+    t_relay();
+}
+"""
+
+
+class FlagServer(DialogServer):
+    def __init__(self):
+        import tempfile
+        from tests.support.server import KamapyServer
+        self.rundir = tempfile.mkdtemp(prefix="kpdlg")
+        KamapyServer.__init__(self, DLG_FLAG_CFG, children=2, args=["-m", "64"],
+                              fmt={"rundir": self.rundir})
+
+
+def test_dlg_flag_starts_tracking_and_spiral_is_one_dialog(callee):
+    with FlagServer() as srv:
+        # flag not set: no dialog
+        plain = Caller(srv.port, callee.port, "ivan")
+        plain.invite_uri = f"sip:bob@127.0.0.1:{srv.port}"
+        plain.extra = f"X-Callee-Port: {callee.port}\r\n"
+        assert plain.invite() == 200
+        time.sleep(0.2)
+        assert srv.rpc("dlg.list") == []
+        # the flag set in request_route: tm's TMCB_REQUEST_IN makes the dialog
+        flagged = Caller(srv.port, callee.port, "judy")
+        flagged.invite_uri = f"sip:bob@127.0.0.1:{srv.port}"
+        flagged.extra = f"X-Callee-Port: {callee.port}\r\nX-Track: yes\r\n"
+        assert flagged.invite() == 200
+        time.sleep(0.3)
+        dl = srv.rpc("dlg.list")
+        assert len(dl) == 1 and dl[0]["call-id"] == flagged.callid and dl[0]["state"] == 4
+        # the did is in the Record-Route the caller got, and the BYE ends the dialog
+        assert any(";did=" in r for r in flagged.routes)
+        assert flagged.bye() == 200
+        assert srv.wait_gone()
+        # a spiral: the INVITE passes through us twice, flagged both times: one dialog
+        spiral = Caller(srv.port, callee.port, "kate")
+        spiral.invite_uri = f"sip:spiral@127.0.0.1:{srv.port}"
+        spiral.extra = f"X-Callee-Port: {callee.port}\r\n"
+        assert spiral.invite() == 200
+        time.sleep(0.3)
+        dl = srv.rpc("dlg.list")
+        assert len(dl) == 1 and dl[0]["call-id"] == spiral.callid and dl[0]["state"] == 4
+        assert srv.stat("processed_dialogs") == 2 and srv.stat("active_dialogs") == 1
+        assert spiral.bye() == 200
+        assert srv.wait_gone()
+        assert srv.stat("active_dialogs") == 0
+        for c in (plain, flagged, spiral):
+            c.close()

@@ -111,6 +111,8 @@ class Caller:
         self.routes: list[str] = []
         self.remote = f"sip:bob@127.0.0.1:{callee_port}"
         self.cseq = 1
+        self.invite_uri = f"sip:bob@127.0.0.1:{callee_port}"  # where the INVITE is addressed
+        self.extra = ""                                      # more header lines for it
 
     def _via(self, branch: str | None = None):
         self.branch = branch or f"z9hG4bK{time.time_ns()}"
@@ -129,7 +131,7 @@ class Caller:
     def invite(self, timeout=5.0) -> int | None:
         """INVITE through the proxy; returns the final status (ACKs it)."""
         self._send((
-            f"INVITE sip:bob@127.0.0.1:{self.callee_port} SIP/2.0\r\n{self._via()}"
+            f"INVITE {self.invite_uri} SIP/2.0\r\n{self._via()}{self.extra}"
             f"Max-Forwards: 70\r\nFrom: <sip:{self.user}@example.com>;tag={self.ftag}\r\n"
             f"To: {self.to}\r\nCall-ID: {self.callid}\r\nCSeq: 1 INVITE\r\n"
             f"Contact: <sip:{self.user}@127.0.0.1:{self.port}>\r\nContent-Length: 0\r\n\r\n").encode())
@@ -150,7 +152,7 @@ class Caller:
                 self._in_dialog("ACK", 1)
             else:  # the hop-by-hop ACK of a negative reply: the INVITE's branch
                 self._send((
-                    f"ACK sip:bob@127.0.0.1:{self.callee_port} SIP/2.0\r\n{self._via(invite_branch)}"
+                    f"ACK {self.invite_uri} SIP/2.0\r\n{self._via(invite_branch)}"
                     f"Max-Forwards: 70\r\nFrom: <sip:{self.user}@example.com>;tag={self.ftag}\r\n"
                     f"To: {hdr(r, 'To')}\r\nCall-ID: {self.callid}\r\nCSeq: 1 ACK\r\n"
                     f"Content-Length: 0\r\n\r\n").encode())
