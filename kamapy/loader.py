@@ -177,8 +177,16 @@ class ModuleRegistry:
         module that could not be found."""
         missing = []
         problems = []
+        seen: dict[str, object] = {}
         for spec, pos in entries:
             name = module_name(spec)
+            if name in seen:  # Kamailio: "failed to load module" on the second line
+                f, ln, c = _pos(pos)
+                first = str(Problem("", *_pos(seen[name])))[:-2] if seen[name] is not None else "earlier"
+                problems.append(Problem(f"module {name!r} is loaded twice (first at {first}): "
+                                        "remove one of the loadmodule lines", f, ln, c))
+                continue
+            seen[name] = pos
             if name in self.modules:
                 continue
             try:
