@@ -2,12 +2,11 @@
 sl:received_ACKs and never reaches the script; the ACK to tm's local reply (tm's own
 To-tag) is not sl's and goes on to tm."""
 
-import json
 import os
 import re
 import tempfile
 
-from kamapy.ctl.clients.dgram import DgramClient
+from tests.support.rpc import rpc_call
 from tests.support.server import KamapyServer
 from tests.support.sipclient import SipClient
 
@@ -47,8 +46,7 @@ def test_sl_counts_and_drops_the_ack_to_its_own_reply():
     rundir = tempfile.mkdtemp(prefix="kpack")
     with KamapyServer(CFG, fmt={"rundir": rundir}) as server, SipClient(("127.0.0.1", server.port)) as c:
         def rpc(method, *params):
-            doc = {"jsonrpc": "2.0", "method": method, "id": 1, "params": list(params)}
-            return json.loads(DgramClient(os.path.join(rundir, "rpc.sock"), 5.0).request(doc))["result"]
+            return rpc_call(os.path.join(rundir, "rpc.sock"), method, *params)
 
         tags = {}
         for n, user in ((1, "sl"), (2, "tm")):

@@ -6,15 +6,14 @@ forgotten the binding, the incoming call no longer reaches the UA (the lab is re
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
 
 import pytest
 
-from kamapy.ctl.clients.dgram import DgramClient
 from tests.netlab.sipua import SipUA
+from tests.support.rpc import rpc_call
 from tests.support.server import REPO, KamapyServer
 
 DEFAULT_CFG = (REPO / "etc" / "kamapy.cfg").read_text()
@@ -35,11 +34,7 @@ class NatServer(KamapyServer):
                          netns=lab.srv, host=lab.server_ip)
 
     def rpc(self, method: str, *params):
-        doc = {"jsonrpc": "2.0", "method": method, "id": 1, **({"params": list(params)} if params else {})}
-        reply = json.loads(DgramClient(os.path.join(self.rundir, "rpc.sock"), 5.0).request(doc))
-        if "error" in reply:
-            raise RuntimeError(reply["error"])
-        return reply["result"]
+        return rpc_call(os.path.join(self.rundir, "rpc.sock"), method, *params)
 
 
 def _contacts(server, aor_user: str) -> list[dict]:

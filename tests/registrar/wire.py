@@ -3,13 +3,12 @@ the regprobe test module, an RPC call, hand-made REGISTERs, killing a whole serv
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import tempfile
 import time
 
-from kamapy.ctl.clients.dgram import DgramClient
+from tests.support.rpc import rpc_call
 from tests.support.server import REPO, KamapyServer, alive, descendants
 
 PROBE_MODULES = ["-L", str(REPO / "tests" / "registrar" / "modules")]
@@ -57,13 +56,7 @@ class RegistrarServer(KamapyServer):
                          args=["-m", "64", *PROBE_MODULES], fmt=values)
 
     def rpc(self, method: str, *params):
-        doc = {"jsonrpc": "2.0", "method": method, "id": 1}
-        if params:
-            doc["params"] = list(params)
-        reply = json.loads(DgramClient(os.path.join(self.rundir, "rpc.sock"), 5.0).request(doc))
-        if "error" in reply:
-            raise RuntimeError(reply["error"])
-        return reply["result"]
+        return rpc_call(os.path.join(self.rundir, "rpc.sock"), method, *params)
 
     def aors(self, table: str = "location") -> list[str]:
         dump = self.rpc("ul.dump", "brief")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
 
-from kamapy.ctl.clients.dgram import DgramClient
+from tests.support.rpc import rpc_call
 from tests.support.server import KamapyServer
 
 CFG = r"""
@@ -74,13 +73,7 @@ class DialogServer(KamapyServer):
                               "invite_extra": invite_extra})
 
     def rpc(self, method: str, *params):
-        doc = {"jsonrpc": "2.0", "method": method, "id": 1}
-        if params:
-            doc["params"] = list(params)
-        reply = json.loads(DgramClient(os.path.join(self.rundir, "rpc.sock"), 5.0).request(doc))
-        if "error" in reply:
-            raise RuntimeError(reply["error"])
-        return reply.get("result")
+        return rpc_call(os.path.join(self.rundir, "rpc.sock"), method, *params)
 
     def stat(self, name: str) -> int:
         return int(self.rpc("stats.fetchn", f"dialog:{name}")[f"dialog.{name}"])
