@@ -41,6 +41,9 @@ setup(
         "click>=8.1",
         "msgpack>=1.0",
         "psycopg[binary]>=3.1",  # PostgreSQL for the DB API: maintained, binary wheels, no libpq build
+        "dnspython>=2.4",  # DNS: full record types (SRV, NAPTR), wire format, timeouts
+        "wsproto>=1.2",  # WebSocket framing as a sans-IO state machine, from the h11 authors
+        "h11>=0.14",  # HTTP/1.1 for xhttp, sans-IO
     ],
     extras_require={
         "test": ["pytest>=7", "pytest-timeout", "hypothesis>=6", "ruff"],
