@@ -1,7 +1,7 @@
 """Issue 13's first acceptance item, through a real NAT: the default config with
 WITH_NAT, a UA behind the NAT registers (usrloc keeps the address the NAT gave it), a
-UA outside calls it, and the call completes with in-dialog requests both ways
-(Record-Route + Contact alias). Then the same lab without pings: once the NAT has
+UA outside calls it and it calls out, and each call completes with in-dialog requests
+both ways (Record-Route + Contact alias), behind a cone and behind a symmetric NAT. Then the same lab without pings: once the NAT has
 forgotten the binding, the incoming call no longer reaches the UA (the lab is real)."""
 
 from __future__ import annotations
@@ -56,36 +56,47 @@ def _uas(lab):
     return SipUA(alice_sock, "alice", proxy), SipUA(bob_sock, "bob", proxy)
 
 
-def _call(alice: SipUA, bob: SipUA, hang_up_by_callee: bool):
-    bob.invite(f"sip:alice@{bob.proxy[0]}")
-    invite = alice.recv(3)
-    assert invite is not None and invite.method == "INVITE", "the INVITE did not cross the NAT"
-    assert invite.ruri == alice.contact, "the request URI is not alice's registered Contact"
+def _call(caller: SipUA, callee: SipUA, hang_up_by_callee: bool):
+    """A call from caller to callee through the proxy; whichever of them is behind the
+    NAT, its Contact reaches the other with the proxy's alias on it."""
+    natted = callee if callee.user == "alice" else caller
+    caller.invite(f"sip:{callee.user}@{caller.proxy[0]}")
+    invite = callee.recv(3)
+    assert invite is not None and invite.method == "INVITE", f"the INVITE did not reach {callee.user}"
+    assert invite.ruri == callee.contact, "the request URI is not the callee's registered Contact"
     assert invite.all("Record-Route"), "the proxy did not record-route the NATed call"
-    dlg_a = alice.answer(invite)
-    ok = bob.recv(3)
-    assert ok is not None and ok.status == 200
-    contact = ok.all("Contact")[0]
-    assert "alias=" in contact, f"the 200's Contact got no NAT alias: {contact}"
-    dlg_b = bob.confirm(ok)
-    ack = alice.recv(3)
-    assert ack is not None and ack.method == "ACK", "the ACK did not reach alice through the NAT"
+    if natted is caller:
+        contact = invite.all("Contact")[0]
+        assert "alias=" in contact, f"the NATed caller's Contact got no alias: {contact}"
+    dlg_callee = callee.answer(invite)
+    ok = caller.recv(3)
+    assert ok is not None and ok.status == 200, f"the 200 did not reach {caller.user}"
+    if natted is callee:
+        contact = ok.all("Contact")[0]
+        assert "alias=" in contact, f"the 200's Contact got no NAT alias: {contact}"
+    dlg_caller = caller.confirm(ok)
+    ack = callee.recv(3)
+    assert ack is not None and ack.method == "ACK", f"the ACK did not reach {callee.user}"
     assert "alias=" not in ack.ruri, "handle_ruri_alias() did not take the alias off"
     if hang_up_by_callee:
-        alice.bye(dlg_a)
-        bye = bob.recv(3)
-        assert bye is not None and bye.method == "BYE", "alice's BYE did not reach bob"
-        bob.reply_to(bye)
-        done = alice.recv(3)
+        callee.bye(dlg_callee)
+        bye = caller.recv(3)
+        assert bye is not None and bye.method == "BYE", f"the callee's BYE did not reach {caller.user}"
+        assert "alias=" not in bye.ruri, "handle_ruri_alias() did not take the alias off"
+        caller.reply_to(bye)
+        done = callee.recv(3)
     else:
-        bob.bye(dlg_b)
-        bye = alice.recv(3)
-        assert bye is not None and bye.method == "BYE", "bob's BYE did not reach alice through the NAT"
-        alice.reply_to(bye)
-        done = bob.recv(3)
+        caller.bye(dlg_caller)
+        bye = callee.recv(3)
+        assert bye is not None and bye.method == "BYE", f"the caller's BYE did not reach {callee.user}"
+        callee.reply_to(bye)
+        done = caller.recv(3)
     assert done is not None and done.status == 200 and done.method == "BYE"
 
 
+# symmetric: masquerade `random`, so alice's binding towards the proxy has a port
+# unrelated to hers and only the proxy may use it -- the case Record-Route + alias exist for
+@pytest.mark.parametrize("nat_lab", [{}, {"symmetric": True}], indirect=True, ids=["cone", "symmetric"])
 def test_natted_ua_registers_and_calls_complete_both_ways(nat_lab):
     with NatServer(nat_lab) as server:
         alice, bob = _uas(nat_lab)
@@ -98,6 +109,15 @@ def test_natted_ua_registers_and_calls_complete_both_ways(nat_lab):
             assert c["Address"] == alice.contact
             # fix_nated_register(): the address the NAT gave alice, as Kamailio stores it
             assert c["Received"].startswith(f"sip:{nat_lab.public_ip}:"), c
+            if nat_lab.symmetric:
+                mapped = int(c["Received"].rsplit(":", 1)[1].split(";")[0])
+                assert mapped != alice.port, "a `random` NAT kept alice's own port"
+            # bob (outside) calls alice (behind the NAT), hang-ups from both ends
+            _call(bob, alice, hang_up_by_callee=True)
+            _call(bob, alice, hang_up_by_callee=False)
+            # alice calls bob: her INVITE leaves through the NAT, bob's BYE comes back in
+            reply = bob.register()
+            assert reply is not None and reply.status == 200
             _call(alice, bob, hang_up_by_callee=True)
             _call(alice, bob, hang_up_by_callee=False)
 
