@@ -44,6 +44,7 @@ setup(
         "dnspython>=2.4",  # DNS: full record types (SRV, NAPTR), wire format, timeouts
         "wsproto>=1.2",  # WebSocket framing as a sans-IO state machine, from the h11 authors
         "h11>=0.14",  # HTTP/1.1 for xhttp, sans-IO
+        "trustme>=1.1",  # throw-away CA and certificates for the TLS tests and tls.cfg examples
     ],
     extras_require={
         "test": ["pytest>=7", "pytest-timeout", "hypothesis>=6", "ruff"],
