@@ -8,7 +8,7 @@ import socket
 
 from ..msg_flags import FL_FORCE_RPORT
 from ..runtime import rt
-from ..sip.msg import PROTO_UDP
+from ..sip.msg import PROTO_TCP, PROTO_TLS, PROTO_UDP
 from ..sip.reply import reply_destination as _from_request
 from .socket_info import SocketInfo, strip_brackets
 
@@ -63,9 +63,19 @@ def send_udp(data: bytes, host: str, port: int, forced: SocketInfo | None = None
         return False
 
 
-def send_to(proto: int, data: bytes, host: str, port: int, forced: SocketInfo | None = None) -> bool:
+def send_to(proto: int, data: bytes, host: str, port: int, forced: SocketInfo | None = None,
+            conid: int = 0) -> bool:
+    """conid: the connection a reply must leave on (tm keeps the request's); 0 = by address."""
     if proto in (0, PROTO_UDP):
         return send_udp(data, host, port, forced)
+    if proto in (PROTO_TCP, PROTO_TLS):
+        from .tcp_send import send
+        try:
+            ip, _af = resolve(host)
+        except OSError as e:
+            log.error("cannot resolve %s: %s", host, e)
+            return False
+        return send(proto, data, ip, port, forced, conid)
     log.error("transport %d is not supported yet; cannot send to %s:%d", proto, host, port)
     return False
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 
-from ..sip.msg import PROTO_IDS, PROTO_NAMES, PROTO_UDP
+from ..sip.msg import PROTO_IDS, PROTO_NAMES, PROTO_TCP, PROTO_TLS, PROTO_UDP
 
 DEFAULT_PORT = {"udp": 5060, "tcp": 5060, "tls": 5061, "sctp": 5060, "ws": 80, "wss": 443}
 UDP_RCVBUF = 4 * 1024 * 1024  # like Kamailio's probing of the largest receive buffer
@@ -65,6 +65,8 @@ class SocketInfo:
         return f"{self.proto_name}:{addr}:{self.port}"
 
     def bind(self):
+        if self.proto in (PROTO_TCP, PROTO_TLS):
+            return self._bind_stream()
         if self.proto != PROTO_UDP:
             raise NotImplementedError(f"{self.proto_name} listeners are not supported yet")
         s = socket.socket(self.af, socket.SOCK_DGRAM)
@@ -74,6 +76,25 @@ class SocketInfo:
         except OSError:
             pass
         s.bind((self.address, self.port))
+        self.sock = s
+        return s
+
+    def _bind_stream(self):
+        """A tcp/tls listener; tcp_main accepts on it (kamapy.net.tcp_main)."""
+        from ..runtime import rt
+        backlog = int(getattr(rt.core, "tcp_listen_backlog", None) or 1024)
+        s = socket.socket(self.af, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if getattr(rt.core, "tcp_reuse_port", None):
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if self.af == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        try:
+            s.bind((self.address, self.port))
+            s.listen(backlog)
+        except OSError:
+            s.close()
+            raise
         self.sock = s
         return s
 

@@ -166,13 +166,22 @@ def _make_sockets(core) -> list[SocketInfo]:
         sockets.append(SocketInfo("udp", "0.0.0.0", port))
     for spec in specs:
         proto = (spec.proto or "udp").lower()
-        if proto != "udp":
-            log.warning("listen %s:%s:%s: only UDP is served so far; skipped", proto, spec.host, spec.port)
+        if proto in ("tcp", "tls") and getattr(core, "disable_tcp", 0):
+            log.warning("listen %s:%s:%s: disable_tcp is set; skipped", proto, spec.host, spec.port)
+            continue
+        if proto == "tls" and getattr(core, "disable_tls", 0):
+            log.warning("listen %s:%s:%s: disable_tls is set; skipped", proto, spec.host, spec.port)
+            continue
+        if proto not in ("udp", "tcp", "tls"):
+            log.warning("listen %s:%s:%s: only UDP, TCP and TLS are served so far; skipped",
+                        proto, spec.host, spec.port)
             continue
         # udp:(a, b):port: Kamailio 5.6 answers on each address (one UDP socket each;
         # only SCTP binds several addresses to one socket)
+        default_port = int(getattr(core, "tls_port_no" if proto == "tls" else "port", 0) or 0) \
+            or (5061 if proto == "tls" else 5060)
         for host in (spec.hosts or (spec.host,)):
-            sockets.append(SocketInfo(proto, host, spec.port or int(getattr(core, "port", 0) or 5060),
+            sockets.append(SocketInfo(proto, host, spec.port or default_port,
                                       spec.advertise_host, spec.advertise_port, spec.name))
     return sockets
 
@@ -257,6 +266,11 @@ def serve(opts: Options) -> int:
         registry.mod_init_all()
     except ModuleLoadError as e:
         print("\n".join(f"ERROR: {p}" for p in e.problems), file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    from ..net import tcp_boot
+    problem = tcp_boot.prepare(core)  # the connection tables and reader channels, before the fork
+    if problem:
+        print(f"ERROR: {problem}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
 
     mode = fork_mode(opts.foreground, getattr(core, "fork", 1))
@@ -344,10 +358,16 @@ def _child_specs(core, sip_workers: bool = True):
     n = int(getattr(core, "children", 8) or 8)
     rank = 1
     for si in (rt.sockets if sip_workers else ()):
+        if si.proto_name != "udp":
+            continue
         for i in range(n):
             specs.append(ChildSpec(f"udp receiver child={i} sock={si}", rank, _bind(udp_loop, si),
                                    short=f"kamapy-udp-{rank}"))
             rank += 1
+    from ..net import tcp_boot
+    if sip_workers:
+        tcp_specs, rank = tcp_boot.child_specs(ChildSpec, rank)
+        specs.extend(tcp_specs)
     from .. import timer
     specs.append(ChildSpec("timer", PROC_TIMER, lambda: timer.run_forever(lambda: rt.stopping),
                            short="kamapy-timer"))

@@ -1,0 +1,539 @@
+"""A TCP reader process (Kamailio: tcp_read.c tcp_receive_loop): owns the connections
+tcp_main gave it or that it opened, reads SIP messages off them and runs each one
+like a UDP worker does, and writes what anybody wants sent on them.
+
+One selector loop over: its command socket (new connections from tcp_main with the
+file descriptor attached, bytes to send, connects, closes) and its connections. TLS
+handshakes run here, non-blocking, in the reader that owns the connection: a slow or
+stalled handshake waits in the selector and costs the other connections nothing,
+and the TLS session stays in the one process that will ever read or write it.
+
+Per connection: a Framer (Content-Length framing, CRLF ping/pong), a write queue
+bounded by tcp_conn_wq_max, and three clocks: tcp_connect_timeout while
+connecting, tcp_send_timeout while bytes wait to be written, tcp_connection_lifetime
+since the last read or write.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import selectors
+import socket
+import ssl
+import time
+
+import msgpack
+
+from ..runtime import rt
+from ..sip.msg import PROTO_TCP, PROTO_TLS, RecvInfo
+from . import tcp_send, tcp_state, tls_hooks
+from .tcp_framing import MSG, PING, Framer, FramingError
+from .tcp_state import (
+    C_OPEN,
+    C_OWNED,
+    CMD_ADOPT,
+    CMD_CLOSE,
+    CMD_CONNECT,
+    CMD_SEND,
+    F_OWNER,
+    F_PEER_IP,
+    F_PEER_PORT,
+    F_PROTO,
+    FLAG_OUTGOING,
+    PROTO_COUNTER,
+)
+
+log = logging.getLogger("kamapy.tcp")
+
+CONNECTING, HANDSHAKE, OPEN = "connecting", "handshake", "open"
+CMD_BUF = 1 << 18
+TICK = 0.5
+
+
+class TcpRecvInfo(RecvInfo):
+    """RecvInfo of a message read from a connection: its id is $conid."""
+
+    __slots__ = ("con_id",)
+
+    def __init__(self, src_ip, src_port, dst_ip, dst_port, proto, sock, con_id):
+        RecvInfo.__init__(self, src_ip, src_port, dst_ip, dst_port, proto, sock)
+        self.con_id = con_id
+
+
+class Conn:
+    __slots__ = ("conid", "sock", "proto", "peer_ip", "peer_port", "local_ip", "local_port",
+                 "si", "sock_index", "framer", "wq", "wq_since", "state", "created", "last_io",
+                 "synced", "outgoing", "events", "aliases", "close_after")
+
+    def __init__(self, conid, sock, proto, peer, local, si, sock_index, framer, outgoing):
+        self.conid = conid
+        self.sock = sock
+        self.proto = proto
+        self.peer_ip, self.peer_port = peer
+        self.local_ip, self.local_port = local
+        self.si = si
+        self.sock_index = sock_index
+        self.framer = framer
+        self.wq = bytearray()
+        self.wq_since = 0.0
+        self.state = OPEN
+        self.created = self.last_io = time.monotonic()
+        self.synced = 0.0
+        self.outgoing = outgoing
+        self.events = 0
+        self.aliases = [(proto, self.peer_ip, self.peer_port)]
+        self.close_after = False
+
+
+def _param(name, default):
+    v = getattr(rt.core, name, None)
+    return default if v is None else v
+
+
+class TcpReader:
+    def __init__(self, index: int):
+        self.index = index
+        self.st = tcp_state.state
+        self.sel = selectors.DefaultSelector()
+        self.conns: dict[int, Conn] = {}
+        self.ctrl = self.st.ctrl_in[index]
+        self.rd_buf = int(_param("tcp_rd_buf_size", 16384))
+        self.accept_no_cl = bool(_param("tcp_accept_no_cl", 0))
+        self.lifetime = float(_param("tcp_connection_lifetime", 120))
+        self.connect_timeout = float(_param("tcp_connect_timeout", 10))
+        self.send_timeout = float(_param("tcp_send_timeout", 10))
+        self.wq_max = int(_param("tcp_conn_wq_max", 32 * 1024))
+        self.crlf_ping = bool(_param("tcp_crlf_ping", 1))
+        self.accept_aliases = bool(_param("tcp_accept_aliases", 0))
+        self.max_conns = int(_param("tcp_max_connections", 2048))
+        self.keepalive = _param("tcp_keepalive", 1)
+        self.next_tick = 0.0
+
+    # ------------------------------------------------------------------ loop
+    def run(self):
+        tcp_send.reader = self
+        self._forget_dead_predecessor()
+        self.ctrl.setblocking(False)
+        self.sel.register(self.ctrl, selectors.EVENT_READ, None)
+        while not rt.stopping:
+            try:
+                events = self.sel.select(TICK)
+            except InterruptedError:
+                continue
+            for key, mask in events:
+                conn = key.data
+                if conn is None:
+                    self._commands()
+                else:
+                    self._io(conn, mask)
+            now = time.monotonic()
+            if now >= self.next_tick:
+                self.next_tick = now + TICK
+                self._timers(now)
+
+    def _forget_dead_predecessor(self):
+        """A reader that died left its connections in the tables; they went with it."""
+        st = self.st
+        for conid, rec in list(st.all_records()):
+            if rec[F_OWNER] == self.index:
+                st.conns.delete(st.conn_key(conid))
+                st.drop_alias(rec[F_PROTO], rec[F_PEER_IP], rec[F_PEER_PORT], conid)
+                st.counters.add(C_OPEN, -1)
+                c = PROTO_COUNTER.get(rec[F_PROTO])
+                if c is not None:
+                    st.counters.add(c, -1)
+        st.counters.set(C_OWNED + self.index, 0)
+
+    # ------------------------------------------------------------------ commands
+    def _commands(self):
+        for _ in range(256):  # then look at the connections again
+            try:
+                data, fds, _flags, _addr = socket.recv_fds(self.ctrl, CMD_BUF, 1)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as e:
+                log.error("tcp reader %d: command socket: %s", self.index, e)
+                return
+            if not data:
+                for fd in fds:
+                    _close_fd(fd)
+                continue
+            try:
+                cmd, conid, payload = self.st.unpack_cmd(data)
+                if cmd == CMD_SEND:
+                    if not self.send_local(conid, payload):
+                        log.warning("tcp: connection %d is gone; %d bytes not sent", conid, len(payload))
+                elif cmd == CMD_ADOPT:
+                    self._adopt(conid, payload, fds[0] if fds else -1)
+                    fds = []
+                elif cmd == CMD_CONNECT:
+                    proto, ip, port, sock_index, buf = msgpack.unpackb(payload)
+                    tcp_send.send(proto, buf, ip, port,
+                                  rt.sockets[sock_index] if 0 <= sock_index < len(rt.sockets) else None)
+                elif cmd == CMD_CLOSE:
+                    self.close_id(conid, "closed on request")
+            except Exception:
+                log.exception("tcp reader %d: bad command", self.index)
+            for fd in fds:
+                _close_fd(fd)
+
+    def _adopt(self, conid: int, payload: bytes, fd: int):
+        proto, peer_ip, peer_port, local_ip, local_port, sock_index = msgpack.unpackb(payload)
+        if fd < 0:
+            self._uncount(proto)
+            self.st.counters.add(C_OWNED + self.index, -1)
+            return
+        sock = socket.socket(fileno=fd)
+        sock.setblocking(False)
+        si = rt.sockets[sock_index] if 0 <= sock_index < len(rt.sockets) else None
+        self._tune(sock)
+        conn = Conn(conid, sock, proto, (peer_ip, peer_port), (local_ip, local_port), si,
+                    sock_index, Framer(self.rd_buf, self.accept_no_cl), False)
+        if proto == PROTO_TLS:
+            ctx = tls_hooks.server_context(si, local_ip, local_port)
+            if ctx is None:
+                log.error("tls: no server context for %s:%d; closing connection from %s:%d",
+                          local_ip, local_port, peer_ip, peer_port)
+                sock.close()
+                self._uncount(proto)
+                self.st.counters.add(C_OWNED + self.index, -1)
+                return
+            conn.sock = ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+            conn.state = HANDSHAKE
+        self._own(conn, counted=True)
+        self._want(conn, selectors.EVENT_READ)
+
+    def _tune(self, sock):
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.keepalive:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+                for name, opt in (("tcp_keepidle", "TCP_KEEPIDLE"), ("tcp_keepintvl", "TCP_KEEPINTVL"),
+                                  ("tcp_keepcnt", "TCP_KEEPCNT")):
+                    v = getattr(rt.core, name, None)
+                    if v and hasattr(socket, opt):
+                        sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, opt), int(v))
+        except OSError:
+            pass
+
+    def _own(self, conn: Conn, counted: bool = False):
+        st = self.st
+        self.conns[conn.conid] = conn
+        if not counted:  # tcp_main counts what it hands over, so the next pick sees it
+            st.counters.add(C_OWNED + self.index, 1)
+        self._sync(conn, time.monotonic())
+        st.add_alias(conn.proto, conn.peer_ip, conn.peer_port, conn.conid)
+
+    def _sync(self, conn: Conn, now: float):
+        """The shm record other processes read (and core.tcp_list shows)."""
+        rec = [self.index, conn.proto, conn.peer_ip, conn.peer_port, conn.local_ip, conn.local_port,
+               time.time() - (now - conn.created), conn.sock_index,
+               FLAG_OUTGOING if conn.outgoing else 0, conn.state]
+        self.st.put_record(conn.conid, rec, time.time() + self.lifetime - (now - conn.last_io))
+        conn.synced = conn.last_io
+
+    def _uncount(self, proto: int):
+        self.st.counters.add(C_OPEN, -1)
+        c = PROTO_COUNTER.get(proto)
+        if c is not None:
+            self.st.counters.add(c, -1)
+
+    # ------------------------------------------------------------------ I/O
+    def _want(self, conn: Conn, events: int):
+        if events == conn.events:
+            return
+        if conn.events == 0:
+            self.sel.register(conn.sock, events, conn)
+        elif events == 0:
+            self.sel.unregister(conn.sock)
+        else:
+            self.sel.modify(conn.sock, events, conn)
+        conn.events = events
+
+    def _io(self, conn: Conn, mask: int):
+        if conn.conid not in self.conns:
+            return
+        if conn.state == CONNECTING:
+            err = conn.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err:
+                self.close(conn, f"connect to {conn.peer_ip}:{conn.peer_port} failed: {errno.errorcode.get(err, err)}",
+                           level=logging.ERROR)
+                return
+            self._connected(conn)
+            return
+        if conn.state == HANDSHAKE:
+            self._handshake(conn)
+            return
+        if mask & selectors.EVENT_WRITE:
+            self._flush(conn)
+            if conn.conid not in self.conns:
+                return
+        if mask & selectors.EVENT_READ:
+            self._read(conn)
+
+    def _connected(self, conn: Conn):
+        if conn.proto == PROTO_TLS:
+            ctx = tls_hooks.client_context(conn.si, conn.peer_ip, conn.peer_port)
+            if ctx is None:
+                self.close(conn, "tls: no client context", level=logging.ERROR)
+                return
+            name = tls_hooks.server_name(conn.peer_ip, conn.peer_port)
+            conn.sock = ctx.wrap_socket(conn.sock, server_side=False, do_handshake_on_connect=False,
+                                        server_hostname=name)
+            conn.state = HANDSHAKE
+            self._handshake(conn)
+            return
+        conn.state = OPEN
+        self._opened(conn)
+
+    def _opened(self, conn: Conn):
+        conn.last_io = time.monotonic()
+        self._sync(conn, conn.last_io)
+        self._want(conn, selectors.EVENT_READ | (selectors.EVENT_WRITE if conn.wq else 0))
+        if conn.wq:
+            self._flush(conn)
+
+    def _handshake(self, conn: Conn):
+        try:
+            conn.sock.do_handshake()
+        except ssl.SSLWantReadError:
+            self._want(conn, selectors.EVENT_READ)
+            return
+        except ssl.SSLWantWriteError:
+            self._want(conn, selectors.EVENT_WRITE)
+            return
+        except (ssl.SSLError, OSError) as e:
+            self.close(conn, f"tls handshake with {conn.peer_ip}:{conn.peer_port} failed: {e}",
+                       level=logging.ERROR)
+            return
+        conn.state = OPEN
+        tls_hooks.handshake_done(conn)
+        self._opened(conn)
+
+    def _read(self, conn: Conn):
+        sock = conn.sock
+        while True:
+            try:
+                data = sock.recv(self.rd_buf)
+            except (BlockingIOError, InterruptedError, ssl.SSLWantReadError):
+                return
+            except ssl.SSLWantWriteError:
+                self._want(conn, selectors.EVENT_READ | selectors.EVENT_WRITE)
+                return
+            except (ssl.SSLError, OSError) as e:
+                self.close(conn, f"read error: {e}")
+                return
+            if not data:
+                self.close(conn, "closed by the peer", level=logging.DEBUG)
+                return
+            conn.last_io = time.monotonic()
+            try:
+                frames = conn.framer.feed(data)
+            except FramingError as e:
+                self.close(conn, f"bad stream from {conn.peer_ip}:{conn.peer_port}: {e}",
+                           level=logging.ERROR)
+                return
+            for kind, frame in frames:
+                if kind == MSG:
+                    self._dispatch(conn, frame)
+                elif kind == PING and self.crlf_ping:
+                    self.send_local(conn.conid, b"\r\n")
+                if conn.conid not in self.conns:
+                    return
+            # TLS may hold decrypted bytes the selector will not report
+            if not (conn.proto == PROTO_TLS and sock.pending()):
+                if len(data) < self.rd_buf:
+                    return
+
+    def _dispatch(self, conn: Conn, frame: bytes):
+        from ..server.receive import receive_msg
+        rcv = TcpRecvInfo(conn.peer_ip, conn.peer_port, conn.local_ip, conn.local_port,
+                          conn.proto, conn.si, conn.conid)
+        tcp_send.current = rcv
+        try:
+            if self.accept_aliases:
+                self._via_alias(conn, frame)
+            receive_msg(frame, rcv)
+        except Exception:
+            log.exception("processing a message from %s:%d failed", conn.peer_ip, conn.peer_port)
+        finally:
+            tcp_send.current = None
+
+    def _via_alias(self, conn: Conn, frame: bytes):
+        """tcp_accept_aliases: a top Via with ;alias makes its sent-by an alias of the
+        connection (draft-ietf-sip-connect-reuse, Kamailio's tcpconn_add_alias)."""
+        from ..sip.msg import SipMsg
+        try:
+            via = SipMsg(frame, None).via1
+        except Exception:
+            return
+        if via is None or "alias" not in (via.params or {}):
+            return
+        self.add_alias(conn, via.port or 5060)
+
+    def add_alias(self, conn: Conn, port: int):
+        key = (conn.proto, conn.peer_ip, port)
+        if key not in conn.aliases:
+            conn.aliases.append(key)
+            self.st.add_alias(conn.proto, conn.peer_ip, port, conn.conid)
+
+    # ------------------------------------------------------------------ writes
+    def send_local(self, conid: int, data: bytes) -> bool:
+        conn = self.conns.get(conid)
+        if conn is None:
+            return False
+        if conn.state == OPEN and not conn.wq:
+            try:
+                n = conn.sock.send(data)
+            except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                n = 0
+            except (ssl.SSLError, OSError) as e:
+                self.close(conn, f"write error: {e}")
+                return False
+            conn.last_io = time.monotonic()
+            if n == len(data):
+                return True
+            data = data[n:]
+        if len(conn.wq) + len(data) > self.wq_max:
+            self.close(conn, f"write queue over tcp_conn_wq_max ({self.wq_max} bytes)", level=logging.ERROR)
+            return False
+        if not conn.wq:
+            conn.wq_since = time.monotonic()
+        conn.wq += data
+        if conn.state == OPEN:
+            self._want(conn, selectors.EVENT_READ | selectors.EVENT_WRITE)
+        return True
+
+    def _flush(self, conn: Conn):
+        while conn.wq:
+            try:
+                n = conn.sock.send(conn.wq)
+            except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                return
+            except (ssl.SSLError, OSError) as e:
+                self.close(conn, f"write error: {e}")
+                return
+            if n <= 0:
+                return
+            del conn.wq[:n]
+            conn.last_io = conn.wq_since = time.monotonic()
+        self._want(conn, selectors.EVENT_READ)
+
+    def connect_local(self, proto: int, ip: str, port: int, sock_index: int, data: bytes) -> bool:
+        st = self.st
+        conid = st.find(proto, ip, port)
+        if conid:
+            rec = st.record(conid)
+            if rec is not None:
+                if rec[F_OWNER] == self.index:
+                    return self.send_local(conid, data)
+                return tcp_send.to_reader(rec[F_OWNER], st.pack_cmd(CMD_SEND, conid, data))
+        if getattr(rt.core, "tcp_no_connect", None):
+            log.error("tcp_no_connect: no connection to %s:%d, none opened", ip, port)
+            return False
+        if st.counters.get(C_OPEN) >= self.max_conns:
+            log.error("tcp_max_connections (%d) reached: cannot open a connection to %s:%d",
+                      self.max_conns, ip, port)
+            return False
+        si = rt.sockets[sock_index] if 0 <= sock_index < len(rt.sockets) else None
+        af = socket.AF_INET6 if ":" in ip else socket.AF_INET
+        sock = socket.socket(af, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            src = getattr(rt.core, "tcp_source_ipv6" if af == socket.AF_INET6 else "tcp_source_ipv4", None)
+            if getattr(rt.core, "tcp_reuse_port", None) and si is not None and si.af == af:
+                # tcp_reuse_port: connect from the listen port, so the peer can answer
+                # a new request to the address it saw
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+                sock.bind((str(src) if src else si.address, si.port))
+            elif src:
+                sock.bind((str(src), 0))
+            elif si is not None and si.af == af and si.address not in ("0.0.0.0", "::"):
+                sock.bind((si.address, 0))
+            rc = sock.connect_ex((ip, port))
+        except OSError as e:
+            sock.close()
+            log.error("cannot connect to %s:%d: %s", ip, port, e)
+            return False
+        if rc not in (0, errno.EINPROGRESS):
+            sock.close()
+            log.error("connect to %s:%d failed: %s", ip, port, errno.errorcode.get(rc, rc))
+            return False
+        self._tune(sock)
+        local = sock.getsockname()[:2]
+        conid = st.new_conid()
+        st.counters.add(C_OPEN, 1)
+        c = PROTO_COUNTER.get(proto)
+        if c is not None:
+            st.counters.add(c, 1)
+        conn = Conn(conid, sock, proto, (ip, port), local, si, sock_index,
+                    Framer(self.rd_buf, self.accept_no_cl), True)
+        conn.state = CONNECTING
+        conn.wq += data
+        conn.wq_since = conn.created
+        self._own(conn)
+        self._want(conn, selectors.EVENT_WRITE)
+        return True
+
+    # ------------------------------------------------------------------ closing
+    def close_id(self, conid: int, why: str):
+        conn = self.conns.get(conid)
+        if conn is not None:
+            self.close(conn, why)
+
+    def close(self, conn: Conn, why: str, level=logging.INFO):
+        if self.conns.pop(conn.conid, None) is None:
+            return
+        log.log(level, "tcp: closing connection %d (%s %s:%d): %s", conn.conid,
+                "tls" if conn.proto == PROTO_TLS else "tcp", conn.peer_ip, conn.peer_port, why)
+        if conn.events:
+            try:
+                self.sel.unregister(conn.sock)
+            except (KeyError, ValueError):
+                pass
+        try:
+            conn.sock.close()
+        except OSError:
+            pass
+        st = self.st
+        st.conns.delete(st.conn_key(conn.conid))
+        for proto, ip, port in conn.aliases:
+            st.drop_alias(proto, ip, port, conn.conid)
+        st.counters.add(C_OWNED + self.index, -1)
+        self._uncount(conn.proto)
+        tls_hooks.closed(conn)
+
+    # ------------------------------------------------------------------ timers
+    def _timers(self, now: float):
+        for conn in list(self.conns.values()):
+            if conn.state == CONNECTING or (conn.state == HANDSHAKE and conn.outgoing):
+                if now - conn.created > self.connect_timeout:
+                    self.close(conn, f"connect to {conn.peer_ip}:{conn.peer_port} timed out "
+                               f"(tcp_connect_timeout {self.connect_timeout:g} s)", level=logging.ERROR)
+                continue
+            if conn.wq and now - conn.wq_since > self.send_timeout:
+                self.close(conn, f"send timed out (tcp_send_timeout {self.send_timeout:g} s)",
+                           level=logging.ERROR)
+                continue
+            if now - conn.last_io > self.lifetime:
+                self.close(conn, "idle for tcp_connection_lifetime", level=logging.DEBUG)
+                continue
+            if conn.last_io - conn.synced > 1.0:
+                self._sync(conn, now)
+
+
+def _close_fd(fd: int):
+    import os
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def reader_loop(index: int):
+    TcpReader(index).run()
+
+
+__all__ = ["TcpReader", "TcpRecvInfo", "reader_loop", "PROTO_TCP"]

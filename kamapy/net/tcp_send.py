@@ -1,0 +1,113 @@
+"""Sending on TCP/TLS from any process (Kamailio: tcp_main.c tcp_send).
+
+Which connection: the one named by conid (a reply, Kamailio's rcv.proto_reserved1),
+else the one whose alias is the destination address, else a new one. The bytes then
+go to the reader that owns the connection: written at once when that reader is this
+process, else handed over as a command on the reader's unix socket (a UDP worker
+relaying a reply to a TCP caller, the timer retransmitting). A new connection is
+opened by a reader chosen by the destination's hash, so two processes sending to the
+same new peer at once meet in one reader, which opens one connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import socket
+import time
+import zlib
+
+import msgpack
+
+from . import tcp_state
+from .tcp_state import CMD_CLOSE, CMD_CONNECT, CMD_SEND, F_OWNER
+
+log = logging.getLogger("kamapy.tcp")
+
+# The TcpRecvInfo of the message this process (a TCP reader) is handling now: a reply
+# sent back to its source during it leaves on the connection it came in on, as
+# Kamailio's replies follow the received message's connection id.
+current = None
+reader = None       # the TcpReader when this process is one
+
+
+def _sip_reply(data: bytes) -> bool:
+    return data[:8] == b"SIP/2.0 "
+
+
+def send(proto: int, data: bytes, ip: str, port: int, si=None, conid: int = 0) -> bool:
+    st = tcp_state.state
+    if st is None:
+        log.error("no tcp/tls listen socket: cannot send to %s:%d", ip, port)
+        return False
+    if not conid:
+        cur = current
+        if cur is not None and cur.proto == proto and cur.src_ip == ip and _sip_reply(data):
+            conid = cur.con_id
+    rec = st.record(conid) if conid else None
+    if rec is None:
+        conid = st.find(proto, ip, port)
+        rec = st.record(conid) if conid else None
+    if rec is not None:
+        owner = rec[F_OWNER]
+        r = reader
+        if r is not None and r.index == owner:
+            return r.send_local(conid, data)
+        return to_reader(owner, st.pack_cmd(CMD_SEND, conid, data))
+    if si is None or si.proto != proto:
+        from ..runtime import rt
+        af = socket.AF_INET6 if ":" in ip else socket.AF_INET
+        si = rt.first_socket(proto, af)
+        if si is None:
+            log.error("no %s socket to open a connection to %s:%d",
+                      "tls" if proto == 3 else "tcp", ip, port)
+            return False
+    from ..runtime import rt
+    sock_index = rt.sockets.index(si) if si in rt.sockets else -1
+    r = reader
+    if r is not None:
+        return r.connect_local(proto, ip, port, sock_index, data)
+    target = zlib.crc32(b"%s|%d" % (ip.encode(), port)) % st.readers
+    payload = msgpack.packb([proto, ip, port, sock_index, data])
+    return to_reader(target, st.pack_cmd(CMD_CONNECT, 0, payload))
+
+
+def close(conid: int) -> bool:
+    """Close a connection wherever it lives (tcp close RPC, ws_close ...)."""
+    st = tcp_state.state
+    rec = st.record(conid) if st is not None and conid else None
+    if rec is None:
+        return False
+    r = reader
+    if r is not None and r.index == rec[F_OWNER]:
+        r.close_id(conid, "closed on request")
+        return True
+    return to_reader(rec[F_OWNER], st.pack_cmd(CMD_CLOSE, conid))
+
+
+def to_reader(index: int, cmd: bytes) -> bool:
+    st = tcp_state.state
+    sock = st.ctrl_out[index]
+    deadline = 0.0
+    while True:
+        try:
+            sock.send(cmd)
+            return True
+        except BlockingIOError:
+            # the reader's queue is full: wait for room, at most tcp_send_timeout
+            now = time.monotonic()
+            if not deadline:
+                deadline = now + send_timeout()
+            if now >= deadline:
+                log.error("tcp reader %d does not take commands (queue full for %.0f s); "
+                          "message dropped", index, send_timeout())
+                return False
+            select.select([], [sock], [], min(0.05, deadline - now))
+        except OSError as e:
+            log.error("cannot hand %d bytes to tcp reader %d: %s", len(cmd), index, e)
+            return False
+
+
+def send_timeout() -> float:
+    from ..runtime import rt
+    return float(getattr(rt.core, "tcp_send_timeout", 10) or 10)
