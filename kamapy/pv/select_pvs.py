@@ -28,6 +28,10 @@ _SIMPLE = {
 }
 
 
+# selects a module adds (Kamailio's register_select_table): the module's name -> a
+# factory(rest of the name) giving an object with get(msg); used while it is loaded
+MODULE_SELECTS: dict = {}
+
 # "group.name" -> value of the custom cfg vars of the config being compiled
 # (compile_routes sets them before it parses a PV)
 _cfg_vars: dict[str, object] = {}
@@ -70,6 +74,18 @@ class SelectPv(Pv):
                               f"(declare it: {key} = \"value\" desc \"...\")", 0)
             self.target = _CfgGet(key)
             return
+        head, _, rest = name.partition(".")
+        factory = MODULE_SELECTS.get(head)
+        if factory is not None:
+            from ..loader import loaded
+            if loaded(head):
+                if not self.expr_form:
+                    # Kamailio parses $sel() before modules register their selects
+                    # and refuses it; the @ form is resolved after
+                    raise PvError(f"$sel({name}): a module's select is only known as "
+                                  f"@{name} (Kamailio refuses it inside $sel())", 0)
+                self.target = factory(rest)
+                return
         text = _SIMPLE.get(name)
         if text is None:
             m = _VIA.match(name)

@@ -6,13 +6,17 @@ Two halves, one file each:
                is_rfc1918(), the alias functions, $rr_count / $rr_top_count
   ping.py      keep-alive pings to NATed contacts in usrloc: their parameters, the ping
                processes, and the nathelper.enable_ping RPC
+  selects.py   @nathelper.rewrite_contact[n]
 """
 
 from __future__ import annotations
 
 from kamapy.module import ModuleExports
+from kamapy.pv.select_pvs import MODULE_SELECTS
 
-from . import messages, ping
+from . import messages, ping, selects
+
+MODULE_SELECTS["nathelper"] = selects.make
 
 
 def _mod_init():
