@@ -1,0 +1,123 @@
+"""bencode, the ng protocol's encoding (rtpengine: a cookie, a space, one dictionary).
+
+A small codec of our own rather than a PyPI package: the ng client needs strings to stay
+bytes both ways (an SDP body is opaque octets; the bencode libraries decode to str when
+the bytes happen to be UTF-8 and to bytes otherwise), dictionaries that keep the order
+they were built in (Kamailio sends its keys in insertion order, duplicates included), and
+a decoder that refuses anything malformed or truncated instead of guessing.
+
+encode: dict / list / tuple / int / bytes / str (latin-1, so SIP text maps 1:1 to octets).
+A dict may be given as a list of (key, value) pairs through Pairs, to send duplicate keys.
+decode: bytes -> dict / list / int / bytes; raises BencodeError.
+"""
+
+from __future__ import annotations
+
+
+class BencodeError(ValueError):
+    pass
+
+
+class Pairs(list):
+    """A dictionary as an ordered list of (key, value): keys may repeat."""
+
+
+def encode(value) -> bytes:
+    out: list[bytes] = []
+    _enc(value, out)
+    return b"".join(out)
+
+
+def _enc(v, out):
+    if isinstance(v, bytes):
+        out.append(b"%d:" % len(v))
+        out.append(v)
+    elif isinstance(v, str):
+        b = v.encode("latin-1", "replace")
+        out.append(b"%d:" % len(b))
+        out.append(b)
+    elif isinstance(v, bool) or not isinstance(v, (int, dict, list, tuple)):
+        raise BencodeError(f"cannot bencode {type(v).__name__}")
+    elif isinstance(v, int):
+        out.append(b"i%de" % v)
+    elif isinstance(v, Pairs):
+        out.append(b"d")
+        for k, x in v:
+            _enc(k, out)
+            _enc(x, out)
+        out.append(b"e")
+    elif isinstance(v, dict):
+        out.append(b"d")
+        for k, x in v.items():
+            _enc(k, out)
+            _enc(x, out)
+        out.append(b"e")
+    else:
+        out.append(b"l")
+        for x in v:
+            _enc(x, out)
+        out.append(b"e")
+
+
+def decode(data: bytes):
+    """The one value data holds; trailing bytes are an error."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise BencodeError("bencode input must be bytes")
+    data = bytes(data)
+    value, pos = _dec(data, 0, 0)
+    if pos != len(data):
+        raise BencodeError(f"trailing data at offset {pos}")
+    return value
+
+
+_MAX_DEPTH = 64  # a reply nests a few levels; deeper input is an attack or garbage
+
+
+def _dec(d: bytes, pos: int, depth: int):
+    if pos >= len(d):
+        raise BencodeError("truncated input")
+    if depth > _MAX_DEPTH:
+        raise BencodeError("nesting too deep")
+    c = d[pos]
+    if c == 0x69:  # i<digits>e
+        end = d.find(b"e", pos + 1)
+        if end < 0:
+            raise BencodeError("unterminated integer")
+        text = d[pos + 1:end]
+        digits = text[1:] if text[:1] == b"-" else text
+        if not digits or not digits.isdigit() or (digits[:1] == b"0" and len(digits) > 1):
+            raise BencodeError(f"bad integer at offset {pos}")
+        return int(text), end + 1
+    if 0x30 <= c <= 0x39:  # <len>:<bytes>
+        colon = d.find(b":", pos)
+        if colon < 0 or not d[pos:colon].isdigit():
+            raise BencodeError(f"bad string length at offset {pos}")
+        n = int(d[pos:colon])
+        end = colon + 1 + n
+        if end > len(d):
+            raise BencodeError("truncated string")
+        return d[colon + 1:end], end
+    if c == 0x6C:  # l ... e
+        items = []
+        pos += 1
+        while True:
+            if pos >= len(d):
+                raise BencodeError("unterminated list")
+            if d[pos] == 0x65:
+                return items, pos + 1
+            v, pos = _dec(d, pos, depth + 1)
+            items.append(v)
+    if c == 0x64:  # d ... e
+        items = {}
+        pos += 1
+        while True:
+            if pos >= len(d):
+                raise BencodeError("unterminated dictionary")
+            if d[pos] == 0x65:
+                return items, pos + 1
+            k, pos = _dec(d, pos, depth + 1)
+            if not isinstance(k, bytes):
+                raise BencodeError("dictionary key is not a string")
+            v, pos = _dec(d, pos, depth + 1)
+            items.setdefault(k.decode("latin-1"), v)  # the first of duplicate keys wins
+    raise BencodeError(f"unexpected byte {d[pos:pos + 1]!r} at offset {pos}")

@@ -1,0 +1,99 @@
+"""A real rtpengine daemon as a test peer (userspace only, loopback), per
+../shared/PEERS.md: --config-file=none, unique control and media ports per instance
+(its control sockets use SO_REUSEPORT, so a clash would go unnoticed), started with
+Popen and stopped by that PID."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+from modules.rtpengine import bencode
+from tests.support.ports import free_port_block, free_udp_ports
+
+
+def rtpengine_path() -> str | None:
+    return shutil.which("rtpengine")
+
+
+class Rtpengine:
+    def __init__(self, ng_port: int | None = None, media_ports: int = 100):
+        self.ng_port = ng_port or free_udp_ports(1)[0]
+        self.port_min = free_port_block(media_ports)
+        self.port_max = self.port_min + media_ports - 1
+        self.dir = tempfile.mkdtemp(prefix="rtpe-")
+        self.log_path = os.path.join(self.dir, "rtpengine.log")
+        self.proc: subprocess.Popen | None = None
+        self._seq = 0
+
+    @property
+    def url(self) -> str:
+        return f"udp:127.0.0.1:{self.ng_port}"
+
+    def start(self, timeout: float = 5.0) -> Rtpengine:
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            ["rtpengine", "--config-file=none", "--foreground", "--log-stderr", "--table=-1",
+             "--interface=127.0.0.1", f"--listen-ng=127.0.0.1:{self.ng_port}",
+             f"--port-min={self.port_min}", f"--port-max={self.port_max}",
+             "--delete-delay=0", "--log-level=6"],
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"rtpengine exited:\n{self.log()}")
+            try:
+                if self.ng({"command": "ping"}, timeout=0.2).get("result") == b"pong":
+                    return self
+            except (OSError, TimeoutError):
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"rtpengine did not answer ping:\n{self.log()}")
+
+    def ng(self, request: dict, timeout: float = 2.0) -> dict:
+        self._seq += 1
+        cookie = f"t{os.getpid()}_{self._seq}".encode()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(timeout)
+            s.sendto(cookie + b" " + bencode.encode(request), ("127.0.0.1", self.ng_port))
+            while True:
+                data = s.recv(65536)
+                if data.startswith(cookie + b" "):
+                    return bencode.decode(data[len(cookie) + 1:])
+
+    def calls(self) -> list[str]:
+        r = self.ng({"command": "list"})
+        return [c.decode() for c in r.get("calls", [])]
+
+    def query(self, callid: str) -> dict:
+        return self.ng({"command": "query", "call-id": callid})
+
+    def log(self) -> str:
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        self._log.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
