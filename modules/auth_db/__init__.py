@@ -75,7 +75,7 @@ def _query(table, columns, where):
 
 
 def _set_pvs(msg, values):
-    for (_col, pv), value in zip(_credentials, values):
+    for (_col, pv), value in zip(_credentials, values, strict=False):
         if value is None:
             continue
         try:
