@@ -6,45 +6,12 @@ forgotten the binding, the incoming call no longer reaches the UA (the lab is re
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 
 import pytest
 
+from tests.netlab.natserver import NatServer
 from tests.netlab.sipua import SipUA
-from tests.support.rpc import rpc_call
-from tests.support.server import REPO, KamapyServer
-
-DEFAULT_CFG = (REPO / "etc" / "kamapy.cfg").read_text()
-
-
-class NatServer(KamapyServer):
-    """etc/kamapy.cfg, unchanged but for where it listens and an RPC socket, run inside
-    the lab's server namespace with -A WITH_NAT."""
-
-    def __init__(self, lab, port: int = 5060):
-        self.rundir = tempfile.mkdtemp(prefix="kpnat")  # short: unix socket paths are limited
-        text = DEFAULT_CFG.replace("listen=udp:127.0.0.1:5060", f"listen=udp:{lab.server_ip}:{port}")
-        assert text != DEFAULT_CFG, "etc/kamapy.cfg no longer has the listen line this test replaces"
-        text = text.replace('modparam("jsonrpcs", "transport", 0)',
-                            'modparam("jsonrpcs", "transport", 4)\n'
-                            f'modparam("jsonrpcs", "dgram_socket", "{self.rundir}/rpc.sock")')
-        super().__init__(text, port=port, args=["-A", "WITH_NAT", "-m", "64"], lab=lab,
-                         netns=lab.srv, host=lab.server_ip)
-
-    def rpc(self, method: str, *params):
-        return rpc_call(os.path.join(self.rundir, "rpc.sock"), method, *params)
-
-
-def _contacts(server, aor_user: str) -> list[dict]:
-    dump = server.rpc("ul.dump")
-    out = []
-    for d in dump["Domains"]:
-        for a in d["Domain"]["AoRs"]:
-            if a["Info"]["AoR"].split("@")[0] == aor_user:
-                out.extend(c["Contact"] for c in a["Info"]["Contacts"])
-    return out
 
 
 def _uas(lab):
@@ -103,7 +70,7 @@ def test_natted_ua_registers_and_calls_complete_both_ways(nat_lab):
         with alice.sock, bob.sock:
             reply = alice.register()
             assert reply is not None and reply.status == 200, reply and reply.first
-            contacts = _contacts(server, "alice")
+            contacts = server.contacts("alice")
             assert len(contacts) == 1
             c = contacts[0]
             assert c["Address"] == alice.contact
