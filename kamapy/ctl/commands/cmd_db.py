@@ -33,3 +33,14 @@ def db_create(db_url, tables):
     except Exception as e:  # a driver or URL error is a message for the user, not a traceback
         raise click.ClickException(f"creating the tables failed: {e}") from None
     click.echo(f"created: {', '.join(created)}" if created else "all tables exist already")
+
+
+@cli.command("show")
+@click.argument("table")
+@click.option("--db-url", metavar="URL", help="The database (as for kamapyctl add).")
+@click.pass_context
+def db_show(ctx, table, db_url):
+    """Print every row of TABLE (kamctl db show), e.g. `kamapyctl db show subscriber`."""
+    from ..subscriber import resolve_db_url, show
+    cols, rows = show(resolve_db_url(ctx.find_root().obj, db_url), table)
+    ctx.find_root().obj.show([dict(zip(cols, row, strict=True)) for row in rows])

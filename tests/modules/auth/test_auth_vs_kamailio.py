@@ -57,8 +57,8 @@ def servers(tmp_path_factory):
     dbfile = d / "kamailio.sqlite"
     kamailio_schema_db(dbfile)
     text = CFG.read_text()
-    fmt = {"mpath": MODULES, "dburl": f"sqlite://{dbfile}"}
-    kam = KamailioServer(text, fmt={"dburl": fmt["dburl"]})
+    fmt = {"mpath": MODULES, "dburl": f"sqlite://{dbfile}", "calc": "1", "pwcol": "password"}
+    kam = KamailioServer(text, fmt={k: v for k, v in fmt.items() if k != "mpath"})
     kp = KamapyServer(text, children=1, fmt=fmt)
     kam.start()
     try:
