@@ -66,7 +66,7 @@ class Rtpengine:
                     return bencode.decode(data[len(cookie) + 1:])
 
     def calls(self) -> list[str]:
-        r = self.ng({"command": "list"})
+        r = self.ng({"command": "list", "limit": 100000})  # the default limit is 32
         return [c.decode() for c in r.get("calls", [])]
 
     def query(self, callid: str) -> dict:
