@@ -14,6 +14,7 @@ created. The parts:
   cancel.py       CANCEL and hop-by-hop ACK towards branches
   timers.py       retransmissions and timeouts, in the timer process
   functions.py    the config functions
+  t_uac.py        local transactions: requests kamapy originates (t_uac)
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def mod_init():
     from kamapy.runtime import rt
     from kamapy.timer import register_timer
 
-    from . import cancel, store, timers
+    from . import cancel, store, t_uac, timers
     from .relay import post_script
     from .replies import reply_hook
 
@@ -47,6 +48,7 @@ def mod_init():
     except ImportError:
         pass
     register_timer("tm", timers.INTERVAL, timers.run_timers)
+    t_uac.init()
     return 0
 
 
@@ -54,11 +56,17 @@ def rpc_stats(_rpc, _params):
     return stats.summary()
 
 
+def rpc_t_uac_start(rpc, params):
+    from .t_uac import rpc_t_uac_start as start
+    return start(rpc, params)
+
+
 exports = ModuleExports(
     name="tm",
     params=PARAMS,
     functions=FUNCTIONS,
-    rpc=[RpcCommand("tm.stats", rpc_stats, "Print transaction statistics.")],
+    rpc=[RpcCommand("tm.stats", rpc_stats, "Print transaction statistics."),
+         RpcCommand("tm.t_uac_start", rpc_t_uac_start, "starts a tm uac using  a list of string parameters: method, ruri, dst_uri send_sock, headers (CRLF separated) and body (optional)")],
     stats=stats.NAMES,
     mod_init=mod_init,
     doc=__doc__,

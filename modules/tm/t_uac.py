@@ -1,0 +1,567 @@
+"""Local transactions: requests kamapy itself originates (Kamailio: tm uac.c t_uac,
+t_request_within, t_request; t_msgbuilder.c build_uac_req).
+
+The dialog module's BYE, keepalive OPTIONS and REFER, and later the uac and auth
+work, send their requests through here: one client transaction each, kept in shm so
+that whichever worker receives the reply finds it, retransmitted by the timer process
+(timer E for non-INVITE, A for INVITE: T1 doubling, capped at T2 for non-INVITE),
+ended by the final reply or by fr_timer (a 408 then, as Kamailio reports it).
+
+    lid = t_uac("BYE", headers="Max-Forwards: 70\\r\\n", body=b"", dlg=LocalDialog(...),
+                cb="dialog.bye_reply", cbp=[h_entry, h_id])
+
+`cb` is a callback name bound in every process with callbacks.define() (before the
+fork, as tm callbacks are), called as fn(lt, TMCB_LOCAL_COMPLETED, reply, code, cbp)
+once, on the final reply (reply is the SipMsg) or the timeout (reply None, code 408);
+with TMCB_LOCAL_RESPONSE_IN in cb_types it also hears the provisional replies.
+
+The request is laid out as build_uac_req lays it out: request line, Via, To, From,
+CSeq, Call-ID, Route, Max-Forwards (unless the headers carry one), Content-Length,
+User-Agent (server_signature), the caller's headers, body. Our Via branch is
+`z9hG4bKlc<14 hex>`, shorter than tm's `z9hG4bK<tid>.<n>`, so tm's reply matching
+never takes it for one of its own.
+
+A local INVITE is ACKed by us for a negative final reply (hop-by-hop, same branch)
+and, unless TMCB_DONT_ACK is in cb_types, for a 2xx too (a new branch, to the
+Contact of the 2xx) -- Kamailio's local_ack behaviour.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import msgpack
+
+from kamapy.runtime import rt
+from kamapy.sip.errors import SipParseError
+from kamapy.sip.msg import PROTO_UDP
+
+from . import callbacks as tmcb
+from .config import cfg
+
+log = logging.getLogger("kamapy.tm")
+
+BRANCH_PREFIX = "z9hG4bKlc"
+LID_LEN = 14
+LOCKS = 64
+MAXFWD = "Max-Forwards: 70\r\n"
+DEFAULT_CSEQ = 10  # Kamailio's uac.h DEFAULT_CSEQ, for a request outside a dialog
+
+
+class LocalDialog:
+    """What a request within a dialog is built from (Kamailio: dlg_t). route_set is a
+    list of name-addr strings ("<sip:p1;lr>"), nearest hop first."""
+
+    __slots__ = ("rem_target", "rem_uri", "loc_uri", "call_id", "rem_tag", "loc_tag",
+                 "loc_seq", "route_set", "dst_uri", "send_sock")
+
+    def __init__(self, rem_target="", rem_uri="", loc_uri="", call_id="", rem_tag="",
+                 loc_tag="", loc_seq=0, route_set=(), dst_uri="", send_sock=""):
+        self.rem_target = rem_target
+        self.rem_uri = rem_uri
+        self.loc_uri = loc_uri
+        self.call_id = call_id
+        self.rem_tag = rem_tag
+        self.loc_tag = loc_tag
+        self.loc_seq = loc_seq
+        self.route_set = list(route_set)
+        self.dst_uri = dst_uri
+        self.send_sock = send_sock  # "udp:ip:port", a SocketInfo, or "" (any)
+
+
+class LocalTxn:
+    """One local client transaction as kept in shm."""
+
+    FIELDS = ("lid", "method", "buf", "ip", "port", "sock", "retr_ivl", "retr_due",
+              "fr_due", "wait_due", "code", "cbs", "ack", "created", "ruri", "reason")
+    __slots__ = FIELDS
+
+    def __init__(self, lid="", method=""):
+        self.lid = lid
+        self.method = method
+        self.buf = b""
+        self.ip = ""
+        self.port = 5060
+        self.sock = None         # [local ip, local port] it leaves from
+        self.retr_ivl = 0.0
+        self.retr_due = 0.0
+        self.fr_due = 0.0
+        self.wait_due = 0.0
+        self.code = 0            # last reply code (408 on timeout)
+        self.cbs = None          # [[types, name, param]] as tm callbacks keep them
+        self.ack = None          # the ACK we sent for a final reply to our INVITE
+        self.created = 0.0
+        self.ruri = ""
+        self.reason = ""
+
+    @property
+    def completed(self) -> bool:
+        return self.code >= 200
+
+    def next_due(self) -> float:
+        due = [d for d in (self.retr_due, self.fr_due, self.wait_due) if d]
+        return min(due) if due else 0.0
+
+    def pack(self) -> bytes:
+        return msgpack.packb([getattr(self, f) for f in self.FIELDS], use_bin_type=True)
+
+    @classmethod
+    def unpack(cls, data: bytes) -> LocalTxn:
+        t = cls.__new__(cls)
+        for f, v in zip(cls.FIELDS, msgpack.unpackb(data, raw=False), strict=True):
+            setattr(t, f, v)
+        return t
+
+
+# ---------------------------------------------------------------------- the shm part
+class _Store:
+    def __init__(self, shared=True, pool=None):
+        made = _shared(pool) if shared else None
+        if made is None:
+            from .store import _LocalLocks, _LocalTable
+            self.cells, self.due, self.locks = _LocalTable(), _LocalTable(), _LocalLocks(LOCKS)
+        else:
+            self.cells, self.due, self.locks = made
+
+    def lock(self, lid: str) -> int:
+        i = int(lid[-4:], 16) % LOCKS
+        self.locks.get(i)
+        return i
+
+    def unlock(self, i: int):
+        self.locks.release(i)
+
+    def load(self, lid: str) -> LocalTxn | None:
+        raw = self.cells.get(lid.encode())
+        return LocalTxn.unpack(raw) if raw is not None else None
+
+    def save(self, t: LocalTxn):
+        key = t.lid.encode()
+        due = t.next_due()
+        if due:
+            self.due.put(key, b"", due)
+        else:
+            self.due.delete(key)
+        self.cells.put(key, t.pack())
+
+    def remove(self, t: LocalTxn):
+        key = t.lid.encode()
+        self.cells.delete(key)
+        self.due.delete(key)
+
+    def pop_due(self, now: float) -> list[str]:
+        return [k.decode() if isinstance(k, bytes) else k for k, _v in self.due.expire(now)]
+
+    def count(self) -> int:
+        return len(self.cells)
+
+
+def _shared(pool=None):
+    if pool is None:
+        try:
+            from kamapy import shm
+            pool = shm.pool()
+        except (ImportError, RuntimeError):
+            return None
+    from kamapy.htable import SharedHashTable
+    from kamapy.lockset import LockSet
+    return (SharedHashTable(10, pool=pool, name="tm local transactions"),
+            SharedHashTable(8, pool=pool, name="tm local timers"),
+            LockSet(LOCKS, pool=pool, name="tm local locks"))
+
+
+_store: _Store | None = None
+
+
+def store() -> _Store:
+    global _store
+    if _store is None:
+        _store = _Store(shared=False)
+    return _store
+
+
+def init():
+    """tm's mod_init: the shm table (before the fork), the reply hook, the timer."""
+    global _store
+    from kamapy.timer import register_timer
+    _store = _Store()
+    if reply_hook not in rt.reply_hooks:
+        rt.reply_hooks.insert(0, reply_hook)  # cheap prefix test before tm's lookup
+    register_timer("tm-local", 0.05, run_timer)
+
+
+# ---------------------------------------------------------------------- building
+def _new_id(n: int = LID_LEN) -> str:
+    return os.urandom((n + 1) // 2).hex()[:n]
+
+
+def _uri_of(nameaddr: str) -> str:
+    s = nameaddr.strip()
+    if "<" in s and ">" in s:
+        return s[s.index("<") + 1:s.index(">")]
+    return s.split(";")[0] if s.startswith("<") else s
+
+
+def _bracket(uri: str) -> bool:
+    """build_uac_req puts <> around a To/From URI unless it is a name-addr already."""
+    p = uri.rfind(">")
+    if p < 0:
+        return True
+    return not (p == len(uri) - 1 or uri[p + 1:p + 2] == ";")
+
+
+def _hooks(d: LocalDialog) -> tuple[str, str, list[str]]:
+    """(request URI, next hop URI, Route entries) as tm's calculate_hooks picks them:
+    a loose router first sends to it with the remote target as R-URI; a strict one
+    becomes the R-URI, and the remote target goes last in the Route set."""
+    target = d.rem_target or d.rem_uri
+    if d.route_set:
+        first = _uri_of(d.route_set[0])
+        if ";lr" in first.lower():
+            return target, first, list(d.route_set)
+        routes = list(d.route_set[1:])
+        if d.rem_target:
+            routes.append(f"<{d.rem_target}>")
+        return first, first, routes
+    return target, d.dst_uri or target, []
+
+
+def _find_socket(spec):
+    if spec is None or spec == "":
+        return None
+    if not isinstance(spec, str):
+        return spec
+    s = spec
+    if ":" in s and s.split(":", 1)[0].lower() in ("udp", "tcp", "tls", "sctp", "ws", "wss"):
+        s = s.split(":", 1)[1]
+    host, _, port = s.rpartition(":")
+    host = host.strip("[]")
+    for si in rt.sockets:
+        if si.address == host and str(si.port) == port:
+            return si
+    return None
+
+
+def _next_hop(uri: str):
+    from kamapy.net.send import resolve
+    from kamapy.sip.forward import uri_hop
+    from kamapy.sip.uri import parse_uri
+    proto, host, port = uri_hop(parse_uri(uri))
+    if proto != "udp":
+        raise SipParseError(f"local requests over {proto} are not supported yet", None)
+    ip, af = resolve(host)
+    return ip, af, port
+
+
+def build(method: str, headers: str, body: bytes, d: LocalDialog, branch: str, sock,
+          cseq: int) -> tuple[bytes, str]:
+    """(the request bytes, its R-URI)."""
+    ruri, _nh, routes = _hooks(d)
+    from kamapy.sip.local_request import via_for_socket
+    lines = [f"{method} {ruri} SIP/2.0", "Via: " + via_for_socket(sock, branch)]
+    to = f"<{d.rem_uri}>" if _bracket(d.rem_uri) else d.rem_uri
+    lines.append(f"To: {to};tag={d.rem_tag}" if d.rem_tag else f"To: {to}")
+    frm = f"<{d.loc_uri}>" if _bracket(d.loc_uri) else d.loc_uri
+    lines.append(f"From: {frm};tag={d.loc_tag}" if d.loc_tag else f"From: {frm}")
+    lines.append(f"CSeq: {cseq} {method}")
+    lines.append(f"Call-ID: {d.call_id}")
+    if routes:
+        lines.append("Route: " + ", ".join(routes))
+    if not headers or len(headers) < 15 or "Max-Forwards:" not in headers:
+        lines.append(MAXFWD[:-2])
+    lines.append(f"Content-Length: {len(body)}")
+    if rt.user_agent_header:
+        lines.append(rt.user_agent_header)
+    head = "\r\n".join(lines) + "\r\n"
+    if headers and len(headers) > 2:
+        head += headers if headers.endswith("\n") else headers + "\r\n"
+    return (head + "\r\n").encode("utf-8", "surrogateescape") + body, ruri
+
+
+# ---------------------------------------------------------------------- the API
+def t_uac(method: str, headers: str = "", body: bytes = b"", dlg: LocalDialog | None = None,
+          cb: str | None = None, cbp=None, cb_types: int = tmcb.TMCB_LOCAL_COMPLETED,
+          cseq: int | None = None) -> str | None:
+    """Send a request on its own client transaction; returns its id, or None when it
+    could not be built or sent (nothing is kept then, no callback runs)."""
+    if dlg is None:
+        return None
+    if cb is not None and cb not in tmcb._named:
+        log.error("t_uac: callback %r was never defined", cb)
+        return None
+    if not dlg.loc_tag:
+        dlg.loc_tag = _new_id(16)  # RFC 3261 wants a From tag: made up, as tm does
+    try:
+        _r, nh, _routes = _hooks(dlg)
+        ip, af, port = _next_hop(nh)
+    except (SipParseError, OSError, ValueError) as e:
+        log.error("t_uac: no next hop for %s %s: %s", method, dlg.rem_target or dlg.rem_uri,
+                  getattr(e, "reason", e))
+        return None
+    from kamapy.net.send import choose_socket
+    si = choose_socket(PROTO_UDP, af, _find_socket(dlg.send_sock))
+    if si is None:
+        log.error("t_uac: no socket to send %s to %s:%d", method, ip, port)
+        return None
+    lid = _new_id()
+    t = LocalTxn(lid, method)
+    t.buf, t.ruri = build(method, headers, body, dlg, BRANCH_PREFIX + lid, si,
+                          dlg.loc_seq if cseq is None else cseq)
+    t.ip, t.port, t.sock = ip, port, [si.address, si.port]
+    now = time.time()
+    t.created = now
+    t.retr_ivl = cfg.t1
+    t.retr_due = now + cfg.t1
+    t.fr_due = now + (cfg.fr or 30.0)
+    if cb is not None:
+        t.cbs = [[cb_types, cb, cbp]]
+    s = store()
+    lk = s.lock(lid)
+    try:
+        s.save(t)
+    finally:
+        s.unlock(lk)
+    if not _send(t, t.buf):
+        lk = s.lock(lid)
+        try:
+            s.remove(t)
+        finally:
+            s.unlock(lk)
+        return None
+    _count()
+    return lid
+
+
+def t_request_within(method: str, headers: str, body: bytes, dlg: LocalDialog, **kw) -> str | None:
+    """A request in an existing dialog: its CSeq is the dialog's local one plus one
+    (Kamailio's t_request_within bumps dlg->loc_seq)."""
+    dlg.loc_seq = (dlg.loc_seq + 1) & 0xFFFFFFFF
+    return t_uac(method, headers, body, dlg, **kw)
+
+
+def t_request(method: str, ruri: str, to: str, from_: str, headers: str = "", body: bytes = b"",
+              next_hop: str = "", **kw) -> str | None:
+    """A request outside any dialog (Kamailio's t_request): a new Call-ID, From tag
+    and CSeq 10."""
+    d = LocalDialog(rem_target=ruri, rem_uri=to, loc_uri=from_,
+                    call_id=f"{_new_id(16)}@kamapy", loc_seq=DEFAULT_CSEQ, dst_uri=next_hop)
+    return t_uac(method, headers, body, d, **kw)
+
+
+def _count():
+    from . import stats
+    stats.inc(stats.CLIENT_TRANSACTIONS)  # Kamailio's total_local
+
+
+def _send(t: LocalTxn, data: bytes) -> bool:
+    from kamapy.net.send import send_to
+    return send_to(PROTO_UDP, data, t.ip, t.port, _find_socket(f"{t.sock[0]}:{t.sock[1]}")
+                   if t.sock else None)
+
+
+def lookup(lid: str) -> LocalTxn | None:
+    """The transaction as it is now (tests, t_uac_wait)."""
+    return store().load(lid)
+
+
+# ---------------------------------------------------------------------- replies
+def reply_hook(msg) -> bool:
+    """rt.reply_hooks: a reply to one of our local requests is ours, whatever happens."""
+    branch = msg.via1_branch
+    if branch is None or not branch.startswith(BRANCH_PREFIX) or len(branch) != len(BRANCH_PREFIX) + LID_LEN:
+        return False
+    lid = branch[len(BRANCH_PREFIX):]
+    s = store()
+    lk = s.lock(lid)
+    run_cb = None
+    try:
+        t = s.load(lid)
+        if t is None:
+            return True  # late: the transaction is gone; never relay it
+        try:
+            code = msg.status
+            method = msg.cseq.method
+        except SipParseError:
+            return True
+        if method != t.method:
+            return True
+        from . import stats
+        stats.inc(stats.RPL_RECEIVED)
+        now = time.time()
+        if t.completed:
+            # a retransmitted final reply: ACK it again (INVITE), nothing else
+            if t.method == "INVITE" and code >= 200:
+                _ack(t, msg)
+            return True
+        if code < 200:
+            if t.method == "INVITE":
+                t.retr_due = 0.0
+                t.fr_due = now + (cfg.fr_inv or 120.0)
+            elif t.retr_due:
+                t.retr_ivl = cfg.t2
+                t.retr_due = now + cfg.t2
+            t.code = code
+            if t.cbs and tmcb.has(t, tmcb.TMCB_LOCAL_RESPONSE_IN):
+                run_cb = (tmcb.TMCB_LOCAL_RESPONSE_IN, code)
+        else:
+            t.code = code
+            t.reason = msg.reason
+            t.retr_due = t.fr_due = 0.0
+            t.wait_due = now + (cfg.wt or 5.0)
+            stats.inc(stats.RPL_SENT)  # handed to the local "UAS", as Kamailio counts it
+            stats.inc(stats.COMPLETED[min(code // 100, 6) - 2])
+            if t.method == "INVITE":
+                _ack(t, msg)
+            if t.cbs:
+                run_cb = (tmcb.TMCB_LOCAL_COMPLETED | tmcb.TMCB_LOCAL_RESPONSE_IN, code)
+        s.save(t)
+    finally:
+        s.unlock(lk)
+    if run_cb is not None:
+        # outside the lock: a callback may start another local request (dialog BYE)
+        tmcb.run(t, run_cb[0], msg, run_cb[1])
+    return True
+
+
+def _ack(t: LocalTxn, reply):
+    if 200 <= reply.status < 300:
+        if t.cbs and tmcb.has(t, tmcb.TMCB_DONT_ACK):
+            return
+        ack = _ack_2xx(t, reply)
+    else:
+        from .cancel import build_ack
+        ack = build_ack(t.buf, reply)
+    if ack:
+        t.ack = ack
+        _send(t, ack)
+
+
+def _ack_2xx(t: LocalTxn, reply) -> bytes | None:
+    """The end-to-end ACK to a 2xx of our INVITE (RFC 3261 13.2.2.4): its own branch,
+    to the Contact of the 2xx, with the route set the 2xx's Record-Route gave."""
+    text = t.buf.decode("utf-8", "surrogateescape")
+    head = text.split("\r\n\r\n", 1)[0].split("\r\n")
+    keep = {}
+    for line in head[1:]:
+        name = line.partition(":")[0].strip().lower()
+        if name in ("from", "call-id", "cseq", "via"):
+            keep[name] = line
+    try:
+        to = reply.header_value("to")
+        contact = reply.header_value("contact") or ""
+    except SipParseError:
+        return None
+    target = _uri_of(contact) if contact else t.ruri
+    rr = [v.strip() for hf in reply.get_headers("record-route") for v in hf.value.split(",")]
+    rr.reverse()
+    num = keep.get("cseq", "CSeq: 1").split(":", 1)[1].split()[0]
+    via = keep["via"].rsplit("branch=", 1)[0] + "branch=" + BRANCH_PREFIX + _new_id()
+    lines = [f"ACK {target} SIP/2.0", via, f"To: {to}", keep["from"], f"CSeq: {num} ACK",
+             keep["call-id"]]
+    if rr:
+        lines.append("Route: " + ", ".join(rr))
+    lines += [MAXFWD[:-2], "Content-Length: 0"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape")
+
+
+# ---------------------------------------------------------------------- timers
+def run_timer(now: float | None = None):
+    """Retransmissions, final response timeouts and the end of the wait."""
+    if now is None:
+        now = time.time()
+    s = store()
+    for lid in s.pop_due(now):
+        lk = s.lock(lid)
+        timed_out = None
+        try:
+            t = s.load(lid)
+            if t is None:
+                continue
+            if t.wait_due and t.wait_due <= now:
+                s.remove(t)
+                continue
+            if t.fr_due and t.fr_due <= now and not t.completed:
+                # no final reply in time: a 408, as tm reports a local timeout
+                t.code, t.reason = 408, "Request Timeout"
+                t.retr_due = t.fr_due = 0.0
+                t.wait_due = now + (cfg.wt or 5.0)
+                timed_out = t
+            elif t.retr_due and t.retr_due <= now:
+                _send(t, t.buf)
+                t.retr_ivl = t.retr_ivl * 2 if t.method == "INVITE" else min(t.retr_ivl * 2, cfg.t2)
+                t.retr_due = now + t.retr_ivl
+            s.save(t)
+        except Exception:
+            log.exception("tm local timer failed for %s", lid)
+        finally:
+            s.unlock(lk)
+        if timed_out is not None and timed_out.cbs:
+            tmcb.run(timed_out, tmcb.TMCB_LOCAL_COMPLETED | tmcb.TMCB_LOCAL_RESPONSE_IN, None, 408)
+
+
+# ---------------------------------------------------------------------- RPC
+def rpc_t_uac_start(_rpc, params):
+    """tm.t_uac_start method ruri nexthop socket headers [body] (Kamailio rpc_uac.c):
+    the headers must hold From and To; Call-ID, CSeq and a From tag are made up when
+    missing. "." stands for no next hop / any socket. Nothing is returned."""
+    from kamapy.rpc.errors import RpcError
+    params = list(params or [])
+    if len(params) < 5:
+        raise RpcError(400, f"too few parameters ({len(params)}/5)")
+    method, ruri, nexthop, sock, headers = (str(p) for p in params[:5])
+    body = str(params[5]).encode() if len(params) > 5 else b""
+    if not method:
+        raise RpcError(400, "Empty method")
+    from kamapy.sip.uri import parse_uri
+    try:
+        parse_uri(ruri)
+    except Exception:
+        raise RpcError(400, f'Invalid request uri "{ruri}"') from None
+    if nexthop not in (".", ""):
+        try:
+            parse_uri(nexthop)
+        except Exception:
+            raise RpcError(400, f'Invalid next-hop uri "{nexthop}"') from None
+    si = None
+    if sock not in (".", ""):
+        si = _find_socket(sock)
+        if si is None:
+            raise RpcError(400, f'No local socket for "{sock}"')
+    found: dict[str, str] = {}
+    extra = []
+    for line in headers.replace("\r\n", "\n").split("\n"):
+        if not line.strip():
+            continue
+        name, sep, value = line.partition(":")
+        if not sep:
+            raise RpcError(400, "Invalid headers")
+        key = {"f": "from", "t": "to", "i": "call-id"}.get(name.strip().lower(), name.strip().lower())
+        if key in ("from", "to", "call-id", "cseq"):
+            found[key] = value.strip()
+        else:
+            extra.append(line.strip() + "\r\n")
+    if body and not any(x.lower().startswith(("content-type", "c:")) for x in extra):
+        raise RpcError(400, "Content-Type missing")
+    if "to" not in found:
+        raise RpcError(400, "To missing")
+    if "from" not in found:
+        raise RpcError(400, "From missing")
+    frm, _, ftag = found["from"].partition(";tag=")
+    to, _, ttag = found["to"].partition(";tag=")
+    cseq = DEFAULT_CSEQ
+    if "cseq" in found:
+        num, *meth = found["cseq"].split()
+        if not num.isdigit():
+            raise RpcError(400, "Non-numerical CSeq")
+        if meth and meth[0] != method:
+            raise RpcError(400, "CSeq method mismatch")
+        cseq = int(num)
+    d = LocalDialog(rem_target=ruri, rem_uri=to.strip(), loc_uri=frm.strip(),
+                    call_id=found.get("call-id") or f"{_new_id(16)}@kamapy",
+                    rem_tag=ttag.split(";")[0], loc_tag=ftag.split(";")[0], loc_seq=cseq,
+                    dst_uri="" if nexthop in (".", "") else nexthop, send_sock=si or "")
+    if t_uac(method, "".join(extra), body, d) is None:
+        raise RpcError(500, "RPC/UAC error")
+    return None
