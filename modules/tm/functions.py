@@ -143,7 +143,7 @@ def w_t_relay_to(msg, proxy=None, flags=None) -> int:
     if flags not in (None, ""):
         fl = int(str(flags), 0)
     _apply_relay_flags(msg, fl)
-    if dest is not None and dest[0] != PROTO_UDP:
+    if dest is not None and dest[0] not in (PROTO_UDP, 2, 3):  # udp, tcp, tls
         return _unsupported_transport("t_relay_to")(msg)
     return rl.relay(msg, dest)
 

@@ -13,11 +13,11 @@ from kamapy.net.send import send_to
 _held: list | None = None
 
 
-def send(proto: int, data: bytes, ip: str, port: int, sock) -> bool:
+def send(proto: int, data: bytes, ip: str, port: int, sock, conid: int = 0) -> bool:
     if _held is not None:
-        _held.append((proto, data, ip, port, sock))
+        _held.append((proto, data, ip, port, sock, conid))
         return True
-    return send_to(proto, data, ip, port, sock)
+    return send_to(proto, data, ip, port, sock, conid)
 
 
 def hold():
@@ -35,8 +35,8 @@ def flush(opened: bool):
     if not opened:
         return
     held, _held = _held, None
-    for proto, data, ip, port, sock in held:
-        send_to(proto, data, ip, port, sock)
+    for proto, data, ip, port, sock, conid in held:
+        send_to(proto, data, ip, port, sock, conid)
 
 
 def drop(opened: bool):

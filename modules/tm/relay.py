@@ -77,6 +77,8 @@ def new_transaction(msg, tid: str, key: str, now: float, c: Current | None = Non
     t.req = msg.data
     r = msg.rcv
     t.rcv = [r.src_ip, r.src_port, r.dst_ip, r.dst_port, r.proto]
+    if r.proto != 1:  # the connection replies leave on (Kamailio's uas.response.dst.id)
+        t.rcv.append(getattr(r, "con_id", 0))
     t.rpl_dst = list(reply_destination(msg))
     t.fr, t.fr_inv, t.t1, t.t2 = cfg.fr, cfg.fr_inv, cfg.t1, cfg.t2
     lifetime = cfg.max_inv_lifetime if flags else cfg.max_noninv_lifetime

@@ -21,7 +21,7 @@ from kamapy.net.send import choose_socket, resolve
 from kamapy.sip.errors import SipParseError
 from kamapy.sip.forward import uri_hop, via_value
 from kamapy.sip.lumps import Lump
-from kamapy.sip.msg import PROTO_IDS, PROTO_UDP
+from kamapy.sip.msg import PROTO_IDS, PROTO_NAMES, PROTO_TCP, PROTO_TLS, PROTO_UDP
 from kamapy.sip.outgoing import build_request
 from kamapy.sip.uri import parse_uri
 
@@ -116,31 +116,34 @@ def build_branch(t: Transaction, msg, idx: int, dest, proxy, now: float, lock: i
             uri, dst_uri, path = msg.current_uri, msg.dst_uri, msg.path_vec
             bflags, sock = msg.ruri_bflags, msg.force_send_socket
         proto, host, port = _hop(msg, uri, dst_uri, proxy)
-        if proto not in (0, PROTO_UDP):
+        if proto not in (0, PROTO_UDP, PROTO_TCP, PROTO_TLS):
             log.error("t_relay: transport %d is not supported yet (branch %s)", proto, uri)
             raise RelayError(ser_error.E_BAD_PROTO)
+        proto = proto or PROTO_UDP
         try:
             ip, af = resolve(host)
         except OSError:
             log.error("t_relay: cannot resolve %s", host)
             raise RelayError(ser_error.E_BAD_ADDRESS) from None
-        si = choose_socket(PROTO_UDP, af, sock if not isinstance(sock, tuple) else None)
+        si = choose_socket(proto, af, sock if not isinstance(sock, tuple) else None)
         if si is None:
             # no socket of that address family: Kamailio's uri2dst fails, "unresolvable"
             log.error("t_relay: no socket to send to %s (af %s)", host, af)
             raise RelayError(ser_error.E_BAD_ADDRESS)
         params = ";rport" if msg.xflags & FL_ADD_LOCAL_RPORT else ""
-        via = via_value(si.via_host, si.via_port, "udp", our_branch(t.tid, idx), params)
-        buf = build_request(msg, via, "udp", force_rport=bool(msg.xflags & FL_FORCE_RPORT))
+        pname = PROTO_NAMES[proto]
+        via = via_value(si.via_host, si.via_port, pname, our_branch(t.tid, idx), params)
+        buf = build_request(msg, via, pname, force_rport=bool(msg.xflags & FL_FORCE_RPORT))
     finally:
         msg.lumps = lumps
         if msg.new_uri != saved[0]:
             msg.set_ruri(saved[0])
         msg.dst_uri, msg.path_vec, msg.ruri_bflags, msg.force_send_socket = saved[1:]
-    b = Branch(uri, dst_uri, path, bflags, PROTO_UDP, ip, port, (si.address, si.port), buf)
+    b = Branch(uri, dst_uri, path, bflags, proto, ip, port, (si.address, si.port), buf)
     b.onreply = onreply
     b.retr_ivl = t.t1
-    b.retr_due = now + t.t1
+    # no retransmissions on a reliable transport (RFC 3261 17.1.1.2; Kamailio)
+    b.retr_due = now + t.t1 if proto == PROTO_UDP else 0.0
     b.fr_due = now + t.fr
     return b
 

@@ -34,8 +34,13 @@ def socket_for(addr) -> object | None:
     return None
 
 
+def conid_of(t: Transaction) -> int:
+    """The TCP/TLS connection the request came on (0 over UDP)."""
+    return t.rcv[5] if len(t.rcv) > 5 else 0
+
+
 def recv_info(t: Transaction) -> RecvInfo:
-    src_ip, src_port, dst_ip, dst_port, proto = t.rcv
+    src_ip, src_port, dst_ip, dst_port, proto = t.rcv[:5]
     return RecvInfo(src_ip, src_port, dst_ip, dst_port, proto, socket_for((dst_ip, dst_port)))
 
 
@@ -53,7 +58,7 @@ reply_out_callbacks: list = []
 def send_upstream(t: Transaction, buf: bytes, code: int) -> bool:
     """Send a reply to the request's sender and remember it as the last one."""
     ip, port = t.rpl_dst
-    ok = send_to(t.rcv[4], buf, ip, port, socket_for((t.rcv[2], t.rcv[3])))
+    ok = send_to(t.rcv[4], buf, ip, port, socket_for((t.rcv[2], t.rcv[3])), conid_of(t))
     for cb in reply_out_callbacks:
         cb(t, buf, code)
     if t.cbs:
@@ -73,7 +78,7 @@ def resend_last(t: Transaction) -> bool:
     if not t.uas_buf:
         return False
     ip, port = t.rpl_dst
-    return send_to(t.rcv[4], t.uas_buf, ip, port, socket_for((t.rcv[2], t.rcv[3])))
+    return send_to(t.rcv[4], t.uas_buf, ip, port, socket_for((t.rcv[2], t.rcv[3])), conid_of(t))
 
 
 def local_reply_bytes(t: Transaction, msg: SipMsg, code: int, reason: str,
