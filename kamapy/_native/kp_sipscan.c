@@ -319,6 +319,31 @@ static int scan_via(const u8 *b, int s, int e, int32_t *o)
     return 1;
 }
 
+/* a Via header line whose every via-parm the fast path takes: no quote or bracket
+ * (so commas separate via-parms), each comma-separated piece, trimmed, a scan_via
+ * success. Python's parse_via then gives the same via-parms without raising, so the
+ * line need not be a suspect for SipMsg._bad_line. SIPp's [last_Via:] writes the
+ * Vias of a reply on one line like this. */
+static int via_line_ok(const u8 *b, int s, int e, int32_t *scratch)
+{
+    if (findc(b + s, b + e, '"') || findc(b + s, b + e, '<'))
+        return 0;
+    int ps = s;
+    while (ps <= e) {
+        const u8 *q = findc(b + ps, b + e, ',');
+        int pe = q ? (int)(q - b) : e;
+        int next = pe + 1;
+        while (ps < pe && WS(b[ps]))
+            ps++;
+        while (pe > ps && WS(b[pe - 1]))
+            pe--;
+        if (pe == ps || !scan_via(b, ps, pe, scratch))
+            return 0;  /* an empty piece (Python skips it) is left to Python too */
+        ps = next;
+    }
+    return 1;
+}
+
 /* ------------------------------------------------------------------ name-addr */
 
 /* nameaddr.py parse_to_body over b[s:e] (the header value, stripped), simple form only:
@@ -599,7 +624,7 @@ int kp_sip_scan(const char *buf, int len, int32_t *out, int cap)
 
     int nl = out[KP_SS_NL];
     int pos = out[KP_SS_FLE] + nl;
-    int n = 0, stop, nseg = 0, badmin = -1;
+    int n = 0, stop, nseg = 0, badmin = -1, first_via_parses = 0;
     int32_t vscratch[KP_SS_V_P - KP_SS_V + 4 * KP_SS_MAXP];
     int32_t last[KP_H_COUNT];
     int32_t *rec = out + KP_SS_HDR;
@@ -698,7 +723,7 @@ int kp_sip_scan(const char *buf, int len, int32_t *out, int cap)
                             e2--;
                         while (s2 < e2 && WS(b[s2]))
                             s2++;
-                        if (!scan_via(b, s2, e2, vscratch))
+                        if (!via_line_ok(b, s2, e2, vscratch))
                             badmin = n;
                     }
                 }
@@ -763,6 +788,8 @@ int kp_sip_scan(const char *buf, int len, int32_t *out, int cap)
         if (scan_via(b, s, e, out + KP_SS_V)) {
             out[KP_SS_V_OK] = 1;
             out[KP_SS_V_LINE] = li;
+        } else if (via_line_ok(b, s, e, vscratch)) {
+            first_via_parses = 1;  /* several via-parms: Python builds them, none raises */
         }
     }
     li = out[KP_SS_FIRST + KP_H_TO];
@@ -838,7 +865,7 @@ int kp_sip_scan(const char *buf, int len, int32_t *out, int cap)
                      out[KP_SS_CL_OK]};
         for (int k = 0; k < 4; k++) {
             int f = out[KP_SS_FIRST + ids[k]];
-            if (f >= 0 && !ok[k] && (badmin < 0 || f < badmin))
+            if (f >= 0 && !ok[k] && !(k == 0 && first_via_parses) && (badmin < 0 || f < badmin))
                 badmin = f;
         }
     }
