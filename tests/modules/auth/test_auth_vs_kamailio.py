@@ -51,13 +51,12 @@ def kamailio_schema_db(path: Path):
     con.close()
 
 
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory):
+def _pair(tmp_path_factory, alg: str):
     d = tmp_path_factory.mktemp("authdb")
     dbfile = d / "kamailio.sqlite"
     kamailio_schema_db(dbfile)
     text = CFG.read_text()
-    fmt = {"mpath": MODULES, "dburl": f"sqlite://{dbfile}", "calc": "1", "pwcol": "password"}
+    fmt = {"mpath": MODULES, "dburl": f"sqlite://{dbfile}", "calc": "1", "pwcol": "password", "alg": alg}
     kam = KamailioServer(text, fmt={k: v for k, v in fmt.items() if k != "mpath"})
     kp = KamapyServer(text, children=1, fmt=fmt)
     kam.start()
@@ -66,9 +65,23 @@ def servers(tmp_path_factory):
     except Exception:
         kam.stop()
         raise
-    yield {"kamailio": kam, "kamapy": kp}
-    kp.stop()
-    kam.stop()
+    return {"kamailio": kam, "kamapy": kp}
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory):
+    pair = _pair(tmp_path_factory, "")
+    yield pair
+    for srv in pair.values():
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def servers256(tmp_path_factory):
+    pair = _pair(tmp_path_factory, "SHA-256")
+    yield pair
+    for srv in pair.values():
+        srv.stop()
 
 
 def _both(servers, run):
@@ -187,11 +200,11 @@ def test_nonce_count_replay_and_one_time_nonce(servers):
     assert got == [(200, "1"), (200, "-4"), (200, "1"), (200, "1"), (200, "-6")]
 
 
-def _bump_nc(u, auth: str, password: str) -> str:
+def _bump_nc(u, auth: str, password: str, nc: str = "00000002") -> str:
     nonce = re.search(r'nonce="([^"]*)"', auth).group(1)
     ch = {"header": "www", "realm": "127.0.0.1", "nonce": nonce, "qop": "auth"}
     host, port = u.server
-    return u.authorization(ch, "REGISTER", f"sip:{host}:{port}", password, nc="00000002")
+    return u.authorization(ch, "REGISTER", f"sip:{host}:{port}", password, nc=nc)
 
 
 def _stale_nonce(since: int) -> str:
@@ -264,3 +277,36 @@ def test_is_subscriber_and_has_credentials(servers):
         return sub, nosub, has
     got = _same(servers, run)
     assert got == ((200, "1"), (200, "-2"), (200, "1"))
+
+
+def test_expired_nonce_gets_stale_challenge(servers):
+    """nonce_expire is 3 s in this config: the same credentials after it are -4, and
+    the stock-style route answers with stale=true."""
+    def run(u):
+        ok, auth = _answer(u, "stock")
+        time.sleep(4.1)  # whole seconds: expire < now needs more than 3 s past the nonce
+        # a higher nc passes the nonce-count check and meets the expiry
+        again = u.request("REGISTER", auth=_bump_nc(u, auth, "secret", "00000002"), extra="X-Fn: www")
+        challenged = u.request("REGISTER", auth=_bump_nc(u, auth, "secret", "00000003"), extra="X-Fn: stock")
+        return _rc(ok), _rc(again), _norm_challenge(challenged)
+    # both servers at once: the wait is paid once
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(2) as ex:
+        futs = {name: ex.submit(_both, {name: srv}, run) for name, srv in servers.items()}
+        res = {name: f.result()[name] for name, f in futs.items()}
+    assert res["kamapy"] == res["kamailio"], res
+    got = res["kamapy"]
+    assert got[0] == (200, "1") and got[1] == (200, "-4")
+    assert got[2].startswith("401 ") and "stale=true" in got[2]
+
+
+def test_sha256(servers256):
+    def run(u):
+        ch = _norm_challenge(u.request("REGISTER", extra="X-Ch: www\r\nX-Flags: 1"))
+        ok = _rc(_answer(u, "www", alg="SHA-256")[0])
+        bad = _rc(_answer(u, "www", password="nope", alg="SHA-256")[0])
+        md5 = _rc(_answer(u, "www", alg="MD5")[0])  # an MD5 response is the wrong length
+        return ch, ok, bad, md5
+    got = _same(servers256, run)
+    assert "algorithm=SHA-256" in got[0]
+    assert got[1:] == ((200, "1"), (200, "-2"), (200, "-1"))
