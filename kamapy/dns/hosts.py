@@ -1,0 +1,135 @@
+"""/etc/hosts and the nsswitch order of `files` and `dns` (glibc's files backend).
+
+Kamailio's DNS cache asks only the DNS server and ignores /etc/hosts; kamapy reads
+the hosts file first (or second, as nsswitch.conf's `hosts:` line orders files and
+dns), with the cache on or off. The file is re-read when its mtime or size changes
+(looked at no more than once a second per process) or on the dns.reload_hosts RPC.
+
+Paths: KAMAPY_HOSTS (default /etc/hosts) and KAMAPY_NSSWITCH (default
+/etc/nsswitch.conf), so tests use their own files and never touch the machine's.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import time
+
+log = logging.getLogger("kamapy.dns")
+
+HOSTS_ENV = "KAMAPY_HOSTS"
+NSSWITCH_ENV = "KAMAPY_NSSWITCH"
+
+
+def hosts_path() -> str:
+    return os.environ.get(HOSTS_ENV) or "/etc/hosts"
+
+
+def nsswitch_path() -> str:
+    return os.environ.get(NSSWITCH_ENV) or "/etc/nsswitch.conf"
+
+
+def parse_hosts(text: str) -> tuple[dict, dict]:
+    """(name -> [ipv4...], name -> [ipv6...]) from a hosts file's text; names are
+    lowercase without a trailing dot; a bad line is skipped."""
+    v4: dict[str, list[str]] = {}
+    v6: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        parts = line.split()
+        if len(parts) < 2:
+            continue
+        try:
+            ip = ipaddress.ip_address(parts[0].split("%", 1)[0])
+        except ValueError:
+            continue
+        table = v6 if ip.version == 6 else v4
+        for name in parts[1:]:
+            name = name.lower().rstrip(".")
+            lst = table.setdefault(name, [])
+            if str(ip) not in lst:
+                lst.append(str(ip))
+    return v4, v6
+
+
+def parse_nsswitch(text: str) -> list[str]:
+    """The order of `files` and `dns` on the hosts: line (others, such as myhostname
+    or mdns4, are not kamapy's to ask); ["files", "dns"] when there is no such line."""
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line.startswith("hosts:"):
+            order = []
+            for word in line[6:].split():
+                if word.startswith("["):
+                    continue  # [NOTFOUND=return] actions: not honoured
+                if word in ("files", "dns") and word not in order:
+                    order.append(word)
+            return order
+    return ["files", "dns"]
+
+
+class Hosts:
+    """The hosts file of this process, re-read on change."""
+
+    def __init__(self, path: str | None = None, nsswitch: str | None = None):
+        self.path = path or hosts_path()
+        self.nss_path = nsswitch or nsswitch_path()
+        self.v4: dict = {}
+        self.v6: dict = {}
+        self.order = ["files", "dns"]
+        self._sig = None
+        self._checked = 0.0
+        self.loaded_at = 0.0
+        self.reload()
+
+    def _signature(self):
+        try:
+            st = os.stat(self.path)
+            return (st.st_mtime_ns, st.st_size, st.st_ino)
+        except OSError:
+            return None
+
+    def reload(self):
+        sig = self._signature()
+        try:
+            with open(self.path, encoding="utf-8", errors="replace") as f:
+                self.v4, self.v6 = parse_hosts(f.read())
+        except OSError as e:
+            if self._sig is not None or self.loaded_at == 0.0:
+                log.warning("cannot read the hosts file %s: %s", self.path, e.strerror)
+            self.v4, self.v6 = {}, {}
+        try:
+            with open(self.nss_path, encoding="utf-8", errors="replace") as f:
+                self.order = parse_nsswitch(f.read())
+        except OSError:
+            self.order = ["files", "dns"]
+        self._sig = sig
+        self.loaded_at = time.time()
+
+    def check(self, now: float | None = None):
+        now = time.monotonic() if now is None else now
+        if now - self._checked < 1.0:
+            return
+        self._checked = now
+        if self._signature() != self._sig:
+            log.info("hosts file %s changed: re-read", self.path)
+            self.reload()
+
+    def lookup(self, name: str, rtype: str) -> list[str]:
+        """Addresses of `name` for rtype "A" or "AAAA" ([] when the file has none)."""
+        self.check()
+        table = self.v6 if rtype == "AAAA" else self.v4
+        return list(table.get(name.lower().rstrip("."), ()))
+
+    def names_of(self, ip: str) -> list[str]:
+        """Every name the file gives an address (for auto_aliases)."""
+        self.check()
+        out = []
+        for table in (self.v4, self.v6):
+            for name, ips in table.items():
+                if ip in ips:
+                    out.append(name)
+        return out
