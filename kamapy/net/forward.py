@@ -14,9 +14,10 @@ from .. import ser_error, stats
 from ..msg_flags import FL_ADD_LOCAL_RPORT, FL_FORCE_RPORT
 from ..runtime import is_myself
 from ..sip.errors import SipParseError
-from ..sip.forward import next_hop, stateless_branch, via_value
+from ..sip.forward import stateless_branch, uri_hop, via_value
 from ..sip.msg import PROTO_IDS, REPLY
 from ..sip.outgoing import build_reply_forward, build_request
+from ..sip.uri import parse_uri
 from .onsend import onsend_route, run_onsend
 from .send import choose_socket, resolve, send_to
 
@@ -36,23 +37,16 @@ def forward(msg, dest=None) -> int:
     if msg.type == REPLY:
         return 1 if forward_reply(msg) else -1
     try:
-        if dest is not None:
-            host, port = dest
-            proto = "udp"
-            port = port or 5060
-        else:
-            proto, host, port = next_hop(msg)
+        proto, host, ip, port, af = resolve_hop(msg, dest)
     except SipParseError as e:
         log.error("forward: bad destination: %s", e.reason)
         ser_error.set_error(ser_error.E_BAD_URI)
         return ser_error.E_BAD_URI
-    proto_id = PROTO_IDS.get(proto, 0)
-    try:
-        ip, af = resolve(host)
-    except OSError:
-        log.error("forward: cannot resolve %s", host)
+    except OSError as e:
+        log.error("forward: cannot resolve %s: %s", e.args[1] if len(e.args) > 1 else "", e.args[0])
         ser_error.set_error(ser_error.E_BAD_ADDRESS)
         return ser_error.E_BAD_ADDRESS
+    proto_id = PROTO_IDS.get(proto, 0)
     forced = msg.force_send_socket
     si = choose_socket(proto_id, af, forced if not isinstance(forced, tuple) else None)
     if si is None:
@@ -73,11 +67,32 @@ def forward(msg, dest=None) -> int:
         log.info("request to %s:%d(%d) dropped (onsend_route)", ip, port, proto_id or 1)
         ser_error.set_error(ser_error.E_OK)
         return E_ADM_PROHIBITED
-    if not send_to(proto_id, data, host, port, si):
+    if not send_to(proto_id, data, ip, port, si):
         ser_error.set_error(ser_error.E_SEND)
+        from .. import dns
+        dns.blocklist_add(dns.blocklist.BLST_ERR_SEND, proto_id or 1, ip, port)
         return ser_error.E_SEND
     _core_stat("fwd_requests")
     return 1
+
+
+def resolve_hop(msg, dest=None) -> tuple[str, str, str, int, int]:
+    """(proto, host, ip, port, af) of a stateless next hop: forward(host[, port])'s, or
+    $du / the R-URI's, located per RFC 3263 (kamapy.dns: NAPTR, SRV, A/AAAA, the
+    hosts file, the shm cache); a blocklisted address is skipped. Raises
+    SipParseError for a bad URI, OSError(reason, host) when nothing resolves."""
+    from .. import dns
+    if dest is not None:
+        host, port = dest
+        res = dns.locate(None, host, port or None)
+    else:
+        uri = parse_uri(msg.dst_uri) if msg.dst_uri else msg.parsed_ruri
+        host = uri_hop(uri)[1]
+        res = dns.locate_uri(uri)
+    target, _rest, blocked = dns.pick(res)
+    if target is None:
+        raise OSError("blocklisted" if blocked else res.rcode, host)
+    return target.proto, host, target.ip, target.port, target.af
 
 
 def reply_hop(via) -> tuple[str, int]:
