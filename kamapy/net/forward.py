@@ -54,6 +54,9 @@ def forward(msg, dest=None) -> int:
         ser_error.set_error(ser_error.E_NO_SOCKET)
         return ser_error.E_NO_SOCKET
     params = ";rport" if msg.xflags & FL_ADD_LOCAL_RPORT else ""
+    if msg.rcv.proto != 1:  # came over a connection: ;i=<conid> before rport, as Kamailio
+        from .tcp_send import via_id_param
+        params = via_id_param(msg) + params
     # set_advertised_address/port() of this message win over the socket's (Kamailio
     # via_builder); an advertised port is always written, 5060 too -- hence the string
     via_host = msg.advertised_address or si.via_host
@@ -140,7 +143,12 @@ def forward_reply(msg) -> bool:
         if not run_onsend(route, msg, proto_id, ip, port, af, msg.rcv.sock, data):
             log.error("reply to %s:%d(%d) dropped (onsend_route)", ip, port, proto_id)
             return False
-    ok = send_to(proto_id, data, host, port, msg.rcv.sock)
+    # over a connection: the one our Via's i= names (Kamailio's forward_reply)
+    conid = 0
+    if proto_id not in (0, 1):
+        from .tcp_send import conid_from_via
+        conid = conid_from_via(via1)
+    ok = send_to(proto_id, data, host, port, msg.rcv.sock, conid)
     if ok:
         _core_stat("fwd_replies")
     return ok

@@ -368,7 +368,7 @@ class TcpReader:
             via = SipMsg(frame, None).via1
         except Exception:
             return
-        if via is None or "alias" not in (via.params or {}):
+        if via is None or via.alias is None:
             return
         self.add_alias(conn, via.port or 5060)
 

@@ -72,6 +72,28 @@ def send(proto: int, data: bytes, ip: str, port: int, si=None, conid: int = 0) -
     return to_reader(target, st.pack_cmd(CMD_CONNECT, 0, payload))
 
 
+def via_id_param(msg) -> str:
+    """";i=<conid>" for our Via on a request that came over a connection (Kamailio
+    writes it, reverse hex, and finds the connection again by it when the reply is
+    relayed statelessly)."""
+    cid = getattr(msg.rcv, "con_id", 0)
+    if not cid:
+        return ""
+    from ..sip.reply import reverse_hex
+    return ";i=" + reverse_hex(cid)
+
+
+def conid_from_via(via) -> int:
+    """The connection id our Via's i= names (0 when none or unreadable)."""
+    text = via.i if via is not None else None
+    if not text:
+        return 0
+    try:
+        return int(text[::-1], 16)
+    except ValueError:
+        return 0
+
+
 def close(conid: int) -> bool:
     """Close a connection wherever it lives (tcp close RPC, ws_close ...)."""
     st = tcp_state.state

@@ -57,13 +57,16 @@ class RpcRegistry:
 
 
 def core_registry() -> RpcRegistry:
-    """A table with the core's own commands only (core.*, system.*, stats.*)."""
+    """A table with the core's own commands only (core.*, system.*, stats.*, dns.*,
+    dst_blocklist.*)."""
     from .core_commands import CORE_COMMANDS
     from .stats_commands import STATS_COMMANDS
 
     table = RpcRegistry()
     table.register_all(CORE_COMMANDS)
     table.register_all(STATS_COMMANDS)
+    from ..dns.rpc import COMMANDS as DNS_COMMANDS
+    table.register_all(DNS_COMMANDS)
     return table
 
 

@@ -262,6 +262,9 @@ def serve(opts: Options) -> int:
         print(f"ERROR: cannot bind {si}: {e.strerror}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
 
+    from .. import dns
+    dns.init(core)  # shm cache and blocklist before the fork; tm's mod_init may use them
+
     try:
         registry.mod_init_all()
     except ModuleLoadError as e:

@@ -131,6 +131,9 @@ def build_branch(t: Transaction, msg, idx: int, dest, proxy, now: float, lock: i
             log.error("t_relay: no socket to send to %s (af %s)", host, af)
             raise RelayError(ser_error.E_BAD_ADDRESS)
         params = ";rport" if msg.xflags & FL_ADD_LOCAL_RPORT else ""
+        if msg.rcv.proto != 1:  # came over a connection: ;i=<conid>, as Kamailio's Via
+            from kamapy.net.tcp_send import via_id_param
+            params = via_id_param(msg) + params
         pname = PROTO_NAMES[proto]
         via = via_value(si.via_host, si.via_port, pname, our_branch(t.tid, idx), params)
         buf = build_request(msg, via, pname, force_rport=bool(msg.xflags & FL_FORCE_RPORT))
