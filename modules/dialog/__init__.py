@@ -45,6 +45,11 @@ def _check_positive(v):
         raise ValueError("must be 1 or more")
 
 
+def _check_non_negative(v):
+    if v < 0:
+        raise ValueError("must be 0 or more")
+
+
 def _check_flag(v):
     if not -1 <= v <= 31:
         raise ValueError("a message flag is 0..31")
@@ -55,12 +60,12 @@ PARAMS = [
     Param("hash_size", int, 4096, validate=_check_positive),
     Param("rr_param", str, "did"),
     Param("dlg_flag", int, -1, validate=_check_flag),
-    Param("timeout_avp", str, "", unsupported="not built yet: use dlg_set_timeout() or $dlg_ctx(timeout)"),
+    Param("timeout_avp", str, ""),
     Param("default_timeout", int, 43200, validate=_check_positive),
-    Param("early_timeout", int, 300, unsupported="early dialogs end with their INVITE transaction (tm's fr_inv_timer) only"),
-    Param("noack_timeout", int, 60, unsupported="a 2xx without ACK is not timed separately yet"),
-    Param("end_timeout", int, 300, unsupported="a BYE ends the dialog at once (no wait for its reply)"),
-    Param("dlg_extra_hdrs", str, "", unsupported=_NO_UAC),
+    Param("early_timeout", int, 300, validate=_check_positive),
+    Param("noack_timeout", int, 60, validate=_check_positive),
+    Param("end_timeout", int, 300, validate=_check_positive),
+    Param("dlg_extra_hdrs", str, ""),
     Param("dlg_match_mode", int, 0, validate=_check_match_mode),
     Param("detect_spirals", int, 1),
     Param("db_url", str, "mysql://kamailio:kamailiorw@localhost/kamailio", unsupported=_NO_DB),
@@ -99,17 +104,17 @@ PARAMS = [
     Param("bridge_controller", str, "sip:controller@kamailio.org", unsupported="dlg_bridge is " + _NO_UAC),
     Param("bridge_contact", str, "sip:controller@kamailio.org:5060", unsupported="dlg_bridge is " + _NO_UAC),
     Param("initial_cbs_inscript", int, 1, unsupported="no module registers dialog callbacks yet"),
-    Param("send_bye", int, 0, unsupported="the BYE on timeout " + _NO_UAC),
+    Param("send_bye", int, 0),
     Param("dlg_filter_mode", int, 0, unsupported="not built yet"),
     Param("wait_ack", int, 1, unsupported="not built yet"),
-    Param("ka_timer", int, 0, unsupported="keepalives " + _NO_UAC),
-    Param("ka_interval", int, 0, unsupported="keepalives " + _NO_UAC),
-    Param("ka_failed_limit", int, 1, unsupported="keepalives " + _NO_UAC),
+    Param("ka_timer", int, 0, validate=_check_non_negative),
+    Param("ka_interval", int, 0, validate=_check_non_negative),
+    Param("ka_failed_limit", int, 1, validate=_check_positive),
     Param("timeout_noreset", int, 0),
     Param("timer_procs", int, 0, unsupported="dialog timeouts run in the core timer process"),
     Param("enable_dmq", int, 0, unsupported="no dmq module (replication comes with scale-out)"),
     Param("track_cseq_updates", int, 0, unsupported="not built yet (needs the auth/uac CSeq bump)"),
-    Param("lreq_callee_headers", str, "", unsupported=_NO_UAC),
+    Param("lreq_callee_headers", str, ""),
     Param("event_callback", str, "", unsupported="kamapy has no Python routing engine yet (KEMI)"),
     Param("h_id_start", int, 0),
     Param("h_id_step", int, 1, validate=_check_positive),
@@ -126,14 +131,17 @@ def _names(param: str) -> list[str]:
 
 
 def mod_init():
-    from kamapy.runtime import rt
-    from kamapy.timer import register_timer
     from kamapy_modules.tm import callbacks as tmcb
 
-    from . import handlers, profiles, store, timeouts
+    from kamapy.runtime import rt
+    from kamapy.timer import register_timer
+
+    from . import handlers, profiles, requests, store, timeouts
     from .settings import cfg, pow2_floor
 
     cfg.load(exports.values)
+    handlers.set_timeout_avp(cfg.timeout_avp)
+    requests.define_callbacks()
     cfg.hash_size = pow2_floor(cfg.hash_size)
     dstats.enabled[0] = bool(cfg.enable_stats)
     store.set_store(store.DialogStore(cfg.hash_size, cfg.h_id_start, cfg.h_id_step))
@@ -156,6 +164,13 @@ def mod_init():
 
 def check():
     out = []
+    spec = exports.values.get("timeout_avp")
+    if spec:
+        try:
+            from kamapy.pv import parse_pv
+            parse_pv(spec)
+        except Exception as e:
+            out.append(("timeout_avp", f"timeout_avp {spec!r} is not a pseudo-variable: {e}"))
     if not exports.values.get("rr_param"):
         out.append(("rr_param", "rr_param must not be empty"))
     seen = {}
@@ -182,6 +197,12 @@ exports = ModuleExports(
         RpcCommand("dlg.profile_get_size", rpc.rpc_profile_get_size,
                    "Returns the number of dialogs belonging to a profile"),
         RpcCommand("dlg.profile_list", rpc.rpc_profile_list, "Lists all the dialogs belonging to a profile"),
+        RpcCommand("dlg.dlg_list", rpc.rpc_dlg_list, "Print dialog based on callid and fromtag"),
+        RpcCommand("dlg.dlg_list_ctx", rpc.rpc_dlg_list_ctx,
+                   "Print dialog with associated context based on callid and fromtag"),
+        RpcCommand("dlg.terminate_dlg", rpc.rpc_terminate_dlg,
+                   "End a given dialog based on callid, from tag and to tag"),
+        RpcCommand("dlg.end_dlg", rpc.rpc_end_dlg, "End a given dialog based on [h_entry] [h_id]"),
     ],
     stats=dstats.NAMES,
     event_routes=events.NAMES,

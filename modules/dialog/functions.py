@@ -179,6 +179,140 @@ def w_dlg_set_timeout(msg, timeout, h_entry=None, h_id=None):
     return 1 if set_timeout(d.h_entry, d.h_id, timeout) else -1
 
 
+_SIDES = ("caller", "callee", "all")
+
+
+def _fx_side(v):
+    if v not in _SIDES:
+        raise ValueError("the side is 'caller', 'callee' or 'all'")
+    return v
+
+
+def _fx_side2(v):
+    if v not in ("caller", "callee"):
+        raise ValueError("the side is 'caller' or 'callee'")
+    return v
+
+
+def w_dlg_bye(msg, side):
+    """dlg_bye(side): BYE to the caller, the callee or both (dlg_req_within.c)."""
+    from . import requests
+    d = current(msg)
+    if d is None:
+        log.error("dlg_bye: no dialog for this request")
+        return -1
+    return requests.bye(d.h_entry, d.h_id, side)
+
+
+def w_dlg_refer(msg, side, address):
+    """dlg_refer(side, address): a REFER to that side with Refer-To: address, then a
+    BYE to it once the REFER is answered."""
+    from . import requests
+    d = current(msg)
+    if d is None:
+        log.error("dlg_refer: no dialog for this request")
+        return -1
+    if not address:
+        log.error("invalid To parameter")
+        return -1
+    leg = requests.CALLER if side == "caller" else requests.CALLEE
+    return 1 if requests.refer(d, leg, address) else -1
+
+
+def w_dlg_get(msg, callid, ftag, ttag):
+    """dlg_get(callid, ftag, ttag): that dialog becomes the current one (for dlg_bye,
+    $dlg(...), ...); an empty To tag matches a dialog still being set up."""
+    if not callid:
+        log.error("invalid Call-ID parameter")
+        return -1
+    if not ftag:
+        log.error("invalid From tag parameter")
+        return -1
+    from .match import by_ids
+    found = by_ids(callid, ftag, ttag or "")
+    if found is None:
+        return -1
+    d, direction = found
+    msg.module_data[handlers.CUR_KEY] = (d.h_entry, d.h_id)
+    from .pvs import ctx
+    ctx(msg)["dir"] = direction
+    return 1
+
+
+_PROPS = {"ka-src": handlers.IFLAG_KA_SRC, "ka-dst": handlers.IFLAG_KA_DST,
+          "timeout-noreset": handlers.IFLAG_TIMER_NORESET}
+
+
+def _set_property(msg, prop, on: bool):
+    flag = _PROPS.get(prop)
+    if flag is None:
+        log.error("unknown property value [%s]", prop)
+        return -1
+    from .pvs import ctx
+    c = ctx(msg)
+    c["iflags"] = (c.get("iflags", 0) | flag) if on else (c.get("iflags", 0) & ~flag)
+    if msg.module_data.get(handlers.CUR_KEY) is None:
+        return 1  # kept for the dialog dlg_manage() makes next
+
+    def f(d):
+        d.iflags = (d.iflags | flag) if on else (d.iflags & ~flag)
+        return 1
+    _change(msg, f)
+    return 1
+
+
+def w_dlg_set_property(msg, prop):
+    if not prop:
+        log.error("empty property value")
+        return -1
+    return _set_property(msg, prop, True)
+
+
+def w_dlg_reset_property(msg, prop):
+    if not prop:
+        log.error("empty property value")
+        return -1
+    return _set_property(msg, prop, False)
+
+
+def w_dlg_set_ruri(msg):
+    """dlg_set_ruri(): the R-URI becomes the contact of the side the request goes to."""
+    from .match import DIR_DOWNSTREAM, by_ids, msg_ids
+    ids = msg_ids(msg)
+    found = by_ids(*ids) if ids is not None else None
+    if found is None:
+        return -1
+    d, direction = found
+    leg = 1 if direction == DIR_DOWNSTREAM else 0
+    if not d.contact[leg]:
+        log.info("no contact uri (leg: %d)", leg)
+        return -1
+    msg.set_ruri(d.contact[leg])
+    return 1
+
+
+def w_dlg_set_timeout_by_profile(msg, name, second, third=None):
+    """dlg_set_timeout_by_profile(profile, [value,] timeout): every dialog in it."""
+    if third is None:
+        value, timeout = None, second
+    else:
+        value, timeout = second, third
+    try:
+        timeout = int(timeout)
+    except (TypeError, ValueError):
+        log.error("dlg_set_timeout_by_profile: bad timeout %r", timeout)
+        return -1
+    has_value = profiles().has_value.get(name)
+    n = 0
+    for d in store().all():
+        for pname, pvalue in d.profiles:
+            if pname == name and (not has_value or value is None or pvalue == value):
+                if set_timeout(d.h_entry, d.h_id, timeout):
+                    n += 1
+                break
+    return 1
+
+
 def _fx_flag(v):
     n = int(v)
     if not 0 <= n <= 31:
@@ -203,4 +337,12 @@ FUNCTIONS = [
     Function("dlg_resetflag", w_dlg_resetflag, args=(Arg("int", fixup=_fx_flag),)),
     Function("dlg_set_timeout", w_dlg_set_timeout,
              args=(Arg("igp"), Arg("igp", optional=True), Arg("igp", optional=True))),
+    Function("dlg_bye", w_dlg_bye, args=(Arg("str", fixup=_fx_side),)),
+    Function("dlg_refer", w_dlg_refer, args=(Arg("str", fixup=_fx_side2), Arg("spve"))),
+    Function("dlg_get", w_dlg_get, args=(Arg("spve"), Arg("spve"), Arg("spve"))),
+    Function("dlg_set_property", w_dlg_set_property, args=(Arg("spve"),)),
+    Function("dlg_reset_property", w_dlg_reset_property, args=(Arg("spve"),)),
+    Function("dlg_set_ruri", w_dlg_set_ruri),
+    Function("dlg_set_timeout_by_profile", w_dlg_set_timeout_by_profile,
+             args=(Arg("str", fixup=_profile_name), Arg("spve"), Arg("spve", optional=True))),
 ]

@@ -30,6 +30,40 @@ TM_BYE = "dialog.bye"           # ... and on the BYE's: the ended dialog goes wi
 
 
 ROUTE_KEY = "dlg.route"         # (state, lifetime) the rr callback found ($DLG_status/$DLG_lifetime)
+CTX_KEY = "dlg.ctx"             # $dlg_ctx values of this message (pvs.ctx)
+
+# Kamailio's dlg_hash.h values
+IFLAG_TIMEOUTBYE = 1 << 0
+IFLAG_KA_SRC = 1 << 1
+IFLAG_KA_DST = 1 << 2
+IFLAG_TIMER_NORESET = 1 << 3
+IFLAG_CSEQ_DIFF = 1 << 4
+IFLAG_PRACK = 1 << 5
+DLG_FLAG_EXPIRED = 1 << 10
+
+_timeout_pv = [None]  # the parsed timeout_avp (mod_init)
+
+
+def set_timeout_avp(spec: str | None):
+    if not spec:
+        _timeout_pv[0] = None
+        return
+    from kamapy.pv import parse_pv
+    _timeout_pv[0] = parse_pv(spec)
+
+
+def timeout_of(msg) -> int:
+    """The timeout_avp's value when it holds a positive integer, else default_timeout
+    (Kamailio: get_dlg_timeout)."""
+    pv = _timeout_pv[0]
+    if pv is not None and msg is not None:
+        try:
+            v = pv.get(msg)
+        except Exception:
+            v = None
+        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
+            return v
+    return cfg.default_timeout
 
 
 def current(msg) -> Dialog | None:
@@ -73,6 +107,7 @@ def _rr(msg, downstream_only: bool = False) -> str:
     entries = [v.strip() for hf in msg.get_headers("record-route") for v in _split_rr(hf.value)]
     if downstream_only:
         from kamapy_modules.rr.myself import uri_is_myself
+
         from kamapy.sip.uri import parse_uri
         out = []
         for e in entries:
@@ -148,7 +183,14 @@ def create(msg) -> Dialog | None:
         return None
     d = Dialog(callid=callid, from_uri=from_uri, to_uri=to_uri, ftag=ftag)
     d.init_ts = int(time.time())
-    d.lifetime = cfg.default_timeout
+    d.lifetime = timeout_of(msg)
+    # what the script put in $dlg_ctx / dlg_set_property before the dialog existed
+    c = msg.module_data.get(CTX_KEY) or {}
+    d.toroute = c.get("timeout_route") or ""
+    d.sflags |= c.get("flags", 0) & 0xFFFFFFFF
+    d.iflags |= c.get("iflags", 0)
+    if cfg.send_bye or c.get("timeout_bye"):
+        d.iflags |= IFLAG_TIMEOUTBYE
     d.contact[0] = _contact(msg)
     d.cseq[0] = str(msg.cseq.number)
     d.route_set[0] = _rr(msg)
@@ -328,7 +370,7 @@ def on_request(msg) -> Dialog | None:
     found = find(msg, did, cfg.match_mode)
     if found is None:
         return None
-    d, _dir = found
+    d, direction = found
     lk = s.lock(d.h_entry)
     event_name = None
     try:
@@ -337,19 +379,35 @@ def on_request(msg) -> Dialog | None:
             return None
         msg.module_data[CUR_KEY] = (d.h_entry, d.h_id)
         old = d.state
-        new = st.next_state(old, st.request_event(msg.method))
+        event = st.request_event(msg.method)
+        new = st.next_state(old, event)
         if new is None:
             return d
         d.state = new
-        msg.module_data[ROUTE_KEY] = (new, int(time.time()) - d.start_ts if d.start_ts else 0)
+        if event == st.EV_REQPRACK and old == st.EARLY:
+            d.iflags |= IFLAG_PRACK  # the BYE on timeout then bumps its CSeq
+        now = time.time()
+        msg.module_data[ROUTE_KEY] = (new, int(now) - d.start_ts if d.start_ts else 0)
         if new == st.DELETED:
             msg.module_data["dlg.snapshot"] = d
             _end(d, old, msg, keep=True)
             from kamapy_modules.tm import callbacks as tmcb
             tmcb.register(msg, tmcb.TMCB_DESTROY, TM_BYE, [d.h_entry, d.h_id])
         else:
-            if msg.method != "ACK" and not cfg.timeout_noreset and old >= st.CONFIRMED_NA:
-                s.set_timer(d, time.time() + d.lifetime if d.lifetime else 0)
+            if new in (st.CONFIRMED, st.EARLY) and event in (st.EV_REQ, st.EV_REQACK, st.EV_REQPRACK):
+                # Kamailio's dlg_onroute: the timeout (timeout_avp), the timer unless
+                # timeout_noreset, and the sender's contact and CSeq
+                t = timeout_of(msg)
+                if t != cfg.default_timeout:
+                    d.lifetime = t
+                reset = not (d.iflags & IFLAG_TIMER_NORESET or cfg.timeout_noreset)
+                if new != st.EARLY and (old != st.CONFIRMED or reset):
+                    s.set_timer(d, now + d.lifetime if d.lifetime else 0)
+                if event != st.EV_REQACK:
+                    _refresh_leg(d, msg, direction)
+            if new == st.CONFIRMED and old != st.CONFIRMED and cfg.ka_interval > 0 \
+                    and d.iflags & (IFLAG_KA_SRC | IFLAG_KA_DST):
+                s.set_ka(d, now + cfg.ka_interval)
             s.save(d)
         event_name = events.for_transition(old, new)
     finally:
@@ -357,6 +415,22 @@ def on_request(msg) -> Dialog | None:
     if event_name:
         events.run(event_name, d, msg)
     return d
+
+
+def _refresh_leg(d: Dialog, msg, direction):
+    """A request from one side: its CSeq, and for a re-INVITE its Contact."""
+    from .match import DIR_DOWNSTREAM, DIR_UPSTREAM
+    leg = 0 if direction == DIR_DOWNSTREAM else 1 if direction == DIR_UPSTREAM else None
+    if leg is None:
+        return
+    try:
+        d.cseq[leg] = str(msg.cseq.number)
+        if msg.method == "INVITE":
+            c = _contact(msg)
+            if c:
+                d.contact[leg] = c
+    except SipParseError:
+        log.error("cseqs update failed")
 
 
 # ---------------------------------------------------------------------- end of script
@@ -387,10 +461,33 @@ def post_script(msg):
 
 # ---------------------------------------------------------------------- timeouts
 def expire(now: float | None = None):
-    """The timer: every dialog past its timeout ends (expired_dialogs, dialog:end)."""
+    """The timer: every dialog past its timeout ends (expired_dialogs, dialog:end).
+    A confirmed one first runs its timeout route ($dlg_ctx(timeout_route)); with
+    send_bye / $dlg_ctx(timeout_bye) it gets a BYE to both sides instead, and ends
+    when they are answered (Kamailio: dlg_ontimeout)."""
     s = store()
     now = time.time() if now is None else now
     for h_entry, h_id in s.due(now):
+        lk = s.lock(h_entry)
+        try:
+            d = s.load(h_entry, h_id)
+            if d is None:
+                continue
+            confirmed = d.state in (st.CONFIRMED_NA, st.CONFIRMED)
+            if confirmed:
+                d.dflags |= DLG_FLAG_EXPIRED
+                s.save(d)
+        finally:
+            s.unlock(lk)
+        if confirmed and d.toroute:
+            _run_timeout_route(d)
+        if confirmed and d.iflags & IFLAG_TIMEOUTBYE:
+            from . import requests
+            stats.add("expired_dialogs")
+            if requests.bye(h_entry, h_id, "all") > 0:
+                continue
+            log.error("dlg timeout: BYE not sent - callid: '%s'; ending the dialog", d.callid)
+            stats.add("expired_dialogs", -1)  # counted again below
         lk = s.lock(h_entry)
         try:
             d = s.load(h_entry, h_id)
@@ -406,3 +503,21 @@ def expire(now: float | None = None):
         finally:
             s.unlock(lk)
         events.run(events.for_transition(old, st.DELETED), d)
+
+
+def _run_timeout_route(d: Dialog):
+    """route[<timeout_route>] on a faked request with the dialog current."""
+    from kamapy.cfg.runtime import run_route
+    from kamapy.module import REQUEST_ROUTE
+    from kamapy.runtime import rt
+    from kamapy.sip.msg import RecvInfo, SipMsg
+    routes = rt.routes
+    route = routes.named.get(d.toroute) if routes is not None else None
+    if route is None:
+        return
+    msg = SipMsg(events.FAKED_MSG, RecvInfo())
+    msg.module_data[CUR_KEY] = (d.h_entry, d.h_id)
+    try:
+        run_route(route, msg, REQUEST_ROUTE)
+    except Exception:
+        log.exception("timeout route %s failed", d.toroute)

@@ -76,3 +76,54 @@ def rpc_profile_list(_rpc, params):
                 out.append(dialog_view(d))
                 break
     return out
+
+
+def _match_downstream(d, callid: str, ftag: str | None) -> bool:
+    return d.callid == callid and (ftag is None or d.tag[0] == ftag)
+
+
+def rpc_dlg_list(_rpc, params):
+    """dlg.dlg_list callid [from_tag]: the dialogs with that Call-ID (and From tag)."""
+    callid = _arg(params, 0)
+    if callid is None:
+        raise RpcError(400, "Too few parameters")
+    ftag = _arg(params, 1)
+    return [dialog_view(d) for d in store().all() if _match_downstream(d, callid, ftag)]
+
+
+def rpc_dlg_list_ctx(_rpc, params):
+    callid = _arg(params, 0)
+    if callid is None:
+        raise RpcError(400, "Too few parameters")
+    ftag = _arg(params, 1)
+    return [dialog_view(d, True) for d in store().all() if _match_downstream(d, callid, ftag)]
+
+
+def rpc_terminate_dlg(_rpc, params):
+    """dlg.terminate_dlg callid from_tag to_tag: BYE both ways."""
+    from . import requests
+    from .match import by_ids
+    if not params or len(params) < 3:
+        raise RpcError(400, "Need a Callid ,from tag ,to tag")
+    callid, ftag, ttag = (str(p) for p in params[:3])
+    found = by_ids(callid, ftag, ttag)
+    if found is None:
+        raise RpcError(500, "Couldnt find callid in dialog")
+    d = found[0]
+    requests.bye(d.h_entry, d.h_id, "all")
+    return None
+
+
+def rpc_end_dlg(_rpc, params):
+    """dlg.end_dlg h_entry h_id [extra_hdrs]: BYE both ways."""
+    from . import requests
+    try:
+        h_entry, h_id = int(params[0]), int(params[1])
+    except (TypeError, ValueError, IndexError):
+        raise RpcError(500, "Invalid parameters") from None
+    hdrs = _arg(params, 2) or ""
+    d = store().load(h_entry, h_id)
+    if d is None or d.state == st.DELETED:
+        raise RpcError(404, "Dialog not found")
+    requests.bye(h_entry, h_id, "all", hdrs)
+    return None

@@ -15,6 +15,18 @@ class _Cfg:
     h_id_start = 0
     h_id_step = 1
     timeout_avp = None
+    send_bye = 0
+    dlg_extra_hdrs = ""
+    lreq_callee_headers = ""
+    ka_timer = 0
+    ka_interval = 0
+    ka_failed_limit = 1
+    early_timeout = 300
+    noack_timeout = 60
+    end_timeout = 300
+    track_cseq_updates = 0
+    bridge_controller = "sip:controller@kamailio.org"
+    bridge_contact = "sip:controller@kamailio.org:5060"
 
     def load(self, values: dict):
         self.enable_stats = values["enable_stats"]
@@ -28,6 +40,11 @@ class _Cfg:
         self.h_id_start = values["h_id_start"]
         self.h_id_step = values["h_id_step"]
         self.timeout_avp = values["timeout_avp"] or None
+        for name in ("send_bye", "dlg_extra_hdrs", "lreq_callee_headers", "ka_timer",
+                     "ka_interval", "ka_failed_limit", "early_timeout", "noack_timeout",
+                     "end_timeout", "track_cseq_updates", "bridge_controller", "bridge_contact"):
+            if name in values:
+                setattr(self, name, values[name] if values[name] is not None else getattr(_Cfg, name))
 
 
 cfg = _Cfg()

@@ -33,7 +33,7 @@ class Dialog:
     __slots__ = ("h_entry", "h_id", "callid", "from_uri", "to_uri", "tag", "state",
                  "init_ts", "start_ts", "end_ts", "lifetime", "dflags", "sflags", "iflags",
                  "contact", "cseq", "route_set", "socket", "profiles", "vars", "tid",
-                 "ref", "toroute", "timeout_bye", "expires")
+                 "ref", "toroute", "timeout_bye", "expires", "byes", "ka_fail", "katime")
 
     FIELDS = __slots__
 
@@ -63,6 +63,9 @@ class Dialog:
         self.toroute = ""
         self.timeout_bye = 0
         self.expires = 0          # when its timeout ends it (0: no timer)
+        self.byes = 0             # our BYEs still waiting for their final reply
+        self.ka_fail = [0, 0]     # keepalives in a row answered 408/481, per leg
+        self.katime = 0           # next keepalive (0: none)
 
     @property
     def did(self) -> str:
@@ -74,7 +77,7 @@ class Dialog:
     @classmethod
     def unpack(cls, data: bytes) -> Dialog:
         d = cls.__new__(cls)
-        for f, v in zip(cls.FIELDS, msgpack.unpackb(data, raw=False)):
+        for f, v in zip(cls.FIELDS, msgpack.unpackb(data, raw=False), strict=True):
             setattr(d, f, v)
         return d
 
@@ -88,6 +91,7 @@ class DialogStore:
         self.hash_size = hash_size
         self.h_id_start = h_id_start
         self.h_id_step = h_id_step
+        self._ka_due: list[tuple[int, int]] = []
         made = _shared(hash_size, pool) if shared else None
         if made is None:
             from kamapy_modules.tm.store import _LocalLocks, _LocalTable
@@ -152,6 +156,7 @@ class DialogStore:
     def remove(self, d: Dialog):
         self.table.delete(_key(d.h_entry, d.h_id))
         self.table.delete(b"t:%d:%d" % (d.h_entry, d.h_id))
+        self.table.delete(b"k:%d:%d" % (d.h_entry, d.h_id))
         ckey = b"c:" + d.callid.encode("latin-1", "replace")
         raw = self.table.get(ckey)
         if raw is not None:
@@ -198,13 +203,30 @@ class DialogStore:
         else:
             self.table.delete(key)
 
+    def set_ka(self, d: Dialog, due: float):
+        """The dialog's next keepalive (0: none)."""
+        key = b"k:%d:%d" % (d.h_entry, d.h_id)
+        d.katime = int(due)
+        if due:
+            self.table.put(key, b"", due)
+        else:
+            self.table.delete(key)
+
     def due(self, now: float) -> list[tuple[int, int]]:
-        """(h_entry, h_id) of each dialog whose timeout passed, taken off the timer."""
+        """(h_entry, h_id) of each dialog whose timeout passed, taken off the timer.
+        Keepalives that fell due in the same walk wait in _ka_due for ka_due()."""
         out = []
         for k, _v in self.table.expire(now):
             if k.startswith(b"t:"):
                 _t, e, i = k.split(b":")
                 out.append((int(e), int(i)))
+            elif k.startswith(b"k:"):
+                _t, e, i = k.split(b":")
+                self._ka_due.append((int(e), int(i)))
+        return out
+
+    def ka_due(self, now: float) -> list[tuple[int, int]]:
+        out, self._ka_due = self._ka_due, []
         return out
 
 

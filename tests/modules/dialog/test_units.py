@@ -4,11 +4,12 @@ matching, profiles (private stand-ins for shm)."""
 from __future__ import annotations
 
 import pytest
-
-from kamapy.sip.msg import SipMsg
-from kamapy_modules.dialog import match, state as st
+from kamapy_modules.dialog import match
+from kamapy_modules.dialog import state as st
 from kamapy_modules.dialog.profiles import Profiles, parse_names
 from kamapy_modules.dialog.store import Dialog, DialogStore, set_store
+
+from kamapy.sip.msg import SipMsg
 
 
 def test_state_table_follows_kamailio():

@@ -159,8 +159,8 @@ def test_dlg_set_timeout_overrides_default(callee):
 
 
 def test_unsupported_param_warns():
-    with DialogServer(modparams='modparam("dialog", "send_bye", 1)') as srv:
-        assert "send_bye" in srv.log()
+    with DialogServer(modparams='modparam("dialog", "enable_dmq", 1)') as srv:
+        assert "enable_dmq" in srv.log()
 
 
 DLG_FLAG_CFG = r"""
@@ -206,6 +206,7 @@ request_route {
 class FlagServer(DialogServer):
     def __init__(self):
         import tempfile
+
         from tests.support.server import KamapyServer
         self.rundir = tempfile.mkdtemp(prefix="kpdlg")
         KamapyServer.__init__(self, DLG_FLAG_CFG, children=2, args=["-m", "64"],

@@ -1,0 +1,283 @@
+"""Requests the dialog module sends inside a dialog (Kamailio: dlg_req_within.c):
+the BYE of dlg_bye / dlg.terminate_dlg / a timeout with send_bye, the keepalive
+OPTIONS, and REFER of dlg_refer. Each goes out as a tm local transaction
+(kamapy_modules.tm.t_uac), built from what the dialog keeps of the leg it is sent
+to: its contact (the R-URI), route set, tags, CSeq and socket.
+
+Towards a leg we speak as the other one: To is the leg's URI and tag, From the other
+side's, and the CSeq is the other side's last one plus one (tm's bump), as
+Kamailio's build_dlg_t does. A keepalive uses that CSeq minus one on purpose (an
+out-of-order CSeq a live UA still answers, mostly with 200 or 500, and a dead one
+with 408/481).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from kamapy_modules.tm import callbacks as tmcb
+from kamapy_modules.tm.t_uac import LocalDialog, t_request_within
+
+from . import events, stats
+from . import state as st
+from .settings import cfg
+from .store import store
+
+log = logging.getLogger("kamapy.dialog")
+
+CALLER, CALLEE = 0, 1
+
+# dflags / iflags with Kamailio's values (dlg_hash.h)
+DLG_FLAG_CALLERBYE = 1 << 4
+DLG_FLAG_CALLEEBYE = 1 << 5
+DLG_FLAG_EXPIRED = 1 << 10
+IFLAG_TIMEOUTBYE = 1 << 0
+IFLAG_KA_SRC = 1 << 1
+IFLAG_KA_DST = 1 << 2
+IFLAG_TIMER_NORESET = 1 << 3
+IFLAG_CSEQ_DIFF = 1 << 4
+IFLAG_PRACK = 1 << 5
+
+BYE_CB = "dialog.bye_reply"
+KA_CB = "dialog.ka_reply"
+REFER_CB = "dialog.refer_reply"
+
+
+def define_callbacks():
+    """Bind the callback names in every process (mod_init, before the fork)."""
+    tmcb.define(BYE_CB, bye_reply)
+    tmcb.define(KA_CB, ka_reply)
+    tmcb.define(REFER_CB, _refer_reply)
+
+
+def split_route_set(rs: str) -> list[str]:
+    from .handlers import _split_rr
+    return [x.strip() for x in _split_rr(rs or "") if x.strip()]
+
+
+def _restore_alias(contact: str) -> tuple[str, str]:
+    """(R-URI, dst URI) for a contact carrying nathelper's ;alias=ip~port~proto: the
+    URI without it, and the address it names (Kamailio: uri_restore_rcv_alias)."""
+    low = contact.lower()
+    i = low.find(";alias=")
+    if i < 0:
+        return contact, ""
+    j = contact.find(";", i + 1)
+    val = contact[i + 7:j if j >= 0 else len(contact)]
+    parts = val.split("~")
+    if len(parts) != 3:
+        return contact, ""
+    ip, port, proto = parts
+    names = {"1": "udp", "2": "tcp", "3": "tls", "4": "sctp", "5": "ws", "6": "wss"}
+    host = f"[{ip}]" if ":" in ip and not ip.startswith("[") else ip
+    dst = f"sip:{host}:{port}"
+    if names.get(proto, "udp") != "udp":
+        dst += f";transport={names[proto]}"
+    return contact[:i] + (contact[j:] if j >= 0 else ""), dst
+
+
+def local_dialog(d, leg: int) -> LocalDialog | None:
+    """What a request towards `leg` is built from (Kamailio: build_dlg_t)."""
+    if not d.contact[leg]:
+        log.error("no contact available")
+        return None
+    other = 1 - leg
+    try:
+        seq = int(d.cseq[other] or "0")
+    except ValueError:
+        log.error("invalid cseq")
+        return None
+    routes = split_route_set(d.route_set[leg])
+    target, dst = d.contact[leg], ""
+    if not routes:
+        target, dst = _restore_alias(target)
+    sock = d.socket[leg] or d.socket[other]
+    return LocalDialog(
+        rem_target=target, dst_uri=dst,
+        rem_uri=d.from_uri if leg == CALLER else d.to_uri,
+        loc_uri=d.to_uri if leg == CALLER else d.from_uri,
+        call_id=d.callid, rem_tag=d.tag[leg], loc_tag=d.tag[other],
+        loc_seq=seq, route_set=routes, send_sock=sock)
+
+
+def _extra(hdrs: str = "", leg: int = CALLER) -> str:
+    out = "Max-Forwards: 70\r\n" + _lines(cfg.dlg_extra_hdrs) + _lines(hdrs)
+    if leg == CALLEE and cfg.lreq_callee_headers:
+        out += _lines(cfg.lreq_callee_headers)
+    return out
+
+
+def _lines(h: str) -> str:
+    if not h:
+        return ""
+    return h if h.endswith("\n") else h + "\r\n"
+
+
+# ---------------------------------------------------------------------- BYE
+def send_bye(d, leg: int, hdrs: str = "") -> bool:
+    """One BYE towards leg; True when it went out (the reply comes to bye_reply)."""
+    if d.state not in (st.CONFIRMED_NA, st.CONFIRMED):
+        log.error("terminating non-confirmed dialogs not supported")
+        return False
+    ld = local_dialog(d, leg)
+    if ld is None:
+        return False
+    if d.iflags & IFLAG_PRACK:
+        ld.loc_seq += 80  # a PRACK moved the CSeq during set-up, as Kamailio bumps
+    lid = t_request_within("BYE", _extra(hdrs, leg), b"", ld, cb=BYE_CB,
+                           cbp=[d.h_entry, d.h_id])
+    if lid is None:
+        log.error("failed to send the BYE request")
+        return False
+    return True
+
+
+def bye(h_entry: int, h_id: int, side: str, hdrs: str = "") -> int:
+    """dlg_bye(side) / dlg.terminate_dlg: BYE to the caller, the callee or both;
+    dialog:end runs at once (as Kamailio's dlg_bye does), the dialog ends when a BYE
+    is answered (or times out). Returns 1, or -1."""
+    s = store()
+    lk = s.lock(h_entry)
+    try:
+        d = s.load(h_entry, h_id)
+        if d is None or d.state == st.DELETED:
+            return -1
+        legs = {"caller": [CALLER], "callee": [CALLEE], "all": [CALLER, CALLEE]}[side]
+        todo = []
+        for leg in legs:
+            flag = DLG_FLAG_CALLERBYE if leg == CALLER else DLG_FLAG_CALLEEBYE
+            if side != "all" and d.dflags & flag:
+                continue  # a second dlg_bye to the same side does nothing, as Kamailio's
+            d.dflags |= flag
+            todo.append(leg)
+        if not todo:
+            return -1
+        s.save(d)
+        snapshot = s.load(h_entry, h_id)
+    finally:
+        s.unlock(lk)
+    sent = 0
+    for leg in todo:
+        if send_bye(snapshot, leg, hdrs):
+            sent += 1
+    lk = s.lock(h_entry)
+    try:
+        d = s.load(h_entry, h_id)
+        if d is not None:
+            d.byes += sent
+            s.save(d)
+    finally:
+        s.unlock(lk)
+    if snapshot.state != st.DELETED:
+        events.run(events.END, snapshot)
+    return 1 if sent == len(todo) else -1
+
+
+def bye_reply(_t, _type, _reply, code, param):
+    """The final reply (or timeout) of one of our BYEs: the first one ends the
+    dialog (active_dialogs -1, profiles), the last one frees it."""
+    if code < 200:
+        return
+    from .handlers import _end
+    h_entry, h_id = param
+    s = store()
+    lk = s.lock(h_entry)
+    try:
+        d = s.load(h_entry, h_id)
+        if d is None:
+            return
+        d.byes = max(0, d.byes - 1)
+        if d.state != st.DELETED:
+            old = d.state
+            d.state = st.DELETED
+            _end(d, old, None, keep=d.byes > 0)
+        elif d.byes == 0:
+            s.remove(d)
+        else:
+            s.save(d)
+    finally:
+        s.unlock(lk)
+
+
+# ---------------------------------------------------------------------- keepalives
+def send_ka(d, leg: int) -> bool:
+    if d.state != st.CONFIRMED:
+        return False
+    ld = local_dialog(d, leg)
+    if ld is None:
+        return False
+    # tm adds one; take two off, so the CSeq is one below the last one (Kamailio)
+    ld.loc_seq = (ld.loc_seq - 2 if ld.loc_seq > 1 else ld.loc_seq - 1) & 0xFFFFFFFF
+    hdrs = _lines(cfg.lreq_callee_headers) if leg == CALLEE else ""
+    return t_request_within("OPTIONS", hdrs, b"", ld, cb=KA_CB,
+                            cbp=[d.h_entry, d.h_id, leg]) is not None
+
+
+def ka_reply(_t, _type, _reply, code, param):
+    """A keepalive's final reply: 408 and 481 count as failures; ka_failed_limit of
+    them in a row end the dialog in 10 s (its timeout: a BYE with send_bye)."""
+    if code < 200:
+        return
+    h_entry, h_id, leg = param
+    s = store()
+    lk = s.lock(h_entry)
+    try:
+        d = s.load(h_entry, h_id)
+        if d is None or d.state != st.CONFIRMED:
+            return
+        if code in (408, 481):
+            if code == 408 and d.cseq[leg] in ("", "\0"):
+                return
+            d.ka_fail[leg] += 1
+            if d.ka_fail[leg] >= cfg.ka_failed_limit:
+                d.lifetime = 10
+                s.set_timer(d, time.time() + 10)
+        else:
+            d.ka_fail[leg] = 0
+        s.save(d)
+    finally:
+        s.unlock(lk)
+
+
+def run_ka(now: float):
+    """The keepalive timer (every ka_timer s): OPTIONS to each leg marked ka-src /
+    ka-dst of each confirmed dialog whose ka_interval passed."""
+    if cfg.ka_interval <= 0:
+        return
+    s = store()
+    for h_entry, h_id in s.ka_due(now):
+        lk = s.lock(h_entry)
+        try:
+            d = s.load(h_entry, h_id)
+            if d is None or d.state == st.DELETED:
+                continue
+            s.set_ka(d, now + cfg.ka_interval)
+        finally:
+            s.unlock(lk)
+        if d.iflags & IFLAG_KA_SRC:
+            send_ka(d, CALLER)
+        if d.iflags & IFLAG_KA_DST:
+            send_ka(d, CALLEE)
+
+
+# ---------------------------------------------------------------------- REFER
+def refer(d, leg: int, to: str) -> bool:
+    """dlg_refer: REFER towards leg with Refer-To: <to> (Kamailio: dlg_transfer.c)."""
+    if d.state not in (st.CONFIRMED_NA, st.CONFIRMED):
+        log.error("dialog is not confirmed")
+        return False
+    ld = local_dialog(d, leg)
+    if ld is None:
+        return False
+    hdrs = _extra(f"Refer-To: {to}\r\n", leg)
+    return t_request_within("REFER", hdrs, b"", ld, cb=REFER_CB,
+                            cbp=[d.h_entry, d.h_id]) is not None
+
+
+def _refer_reply(_t, _type, _reply, code, _param):
+    if code >= 300:
+        log.info("dlg_refer: the REFER was refused (%d)", code)
+
+
+__all__ = ["bye", "send_bye", "send_ka", "refer", "run_ka", "define_callbacks", "stats"]
