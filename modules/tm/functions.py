@@ -26,6 +26,7 @@ from kamapy.sip.msg import PROTO_UDP, REPLY
 from . import outbox
 from . import relay as rl
 from .context import NOT_HELD, cur, for_msg, pending_of
+from .dns_failover import T_DISABLE_FAILOVER
 from .failure import pick_branch
 from .store import store
 from .transaction import (
@@ -413,8 +414,7 @@ w_t_set_disable_internal_reply = _flag_setter(T_DISABLE_INTERNAL_REPLY)
 w_t_set_no_e2e_cancel_reason = _flag_setter(T_NO_E2E_CANCEL_REASON)
 
 
-def w_t_set_disable_failover(msg, value) -> int:
-    return 1  # no DNS failover yet: nothing to turn off
+w_t_set_disable_failover = _flag_setter(T_DISABLE_FAILOVER)
 
 
 # ---------------------------------------------------------------------- checks

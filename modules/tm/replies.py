@@ -24,7 +24,7 @@ from kamapy.module import TM_ONREPLY_ROUTE
 from kamapy.sip.errors import SipParseError
 from kamapy.sip.outgoing import build_reply_forward
 
-from . import outbox, stats
+from . import dns_failover, outbox, stats
 from .cancel import (
     build_ack,
     cancel_pending,
@@ -158,6 +158,7 @@ def handle_reply(t, idx: int, msg, lock: int, now: float):
         stats.inc(stats.RPL_ABSORBED)
         return
     b.reply = build_reply_forward(msg)
+    dns_failover.on_reply(t, idx, code, msg, now)  # 503: the next address of the target
     branch_failure(t, idx, lock, b.reply)
     if code >= 600 and t.is_invite and not (cfg.disable_6xx or t.flags & T_DISABLE_6XX):
         cancel_pending(t, now, reason_for(code), skip=idx)

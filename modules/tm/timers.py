@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 
-from . import outbox, stats
+from . import dns_failover, outbox, stats
 from .cancel import retransmit_cancel, send_branch, send_cancel
 from .failure import branch_failure, conclude
 from .store import DUE_FREE, store
@@ -100,7 +100,10 @@ def on_timer(t: Transaction, lock: int, now: float):
         if b.fr_due and b.fr_due <= now:
             b.fr_due = 0.0
             if b.pending:
+                silent = not b.flags & B_REPLIED
                 branch_timeout(t, b, now)
+                if silent:  # no reply at all: the next address of the target
+                    dns_failover.on_timeout(t, i, now)
                 branch_failure(t, i, lock)
                 timed_out = True
     if not t.completed and t.end_of_life and t.end_of_life <= now:

@@ -17,7 +17,7 @@ from kamapy import ser_error
 from kamapy.module import BRANCH_ROUTE
 from kamapy.msg_flags import FL_ADD_LOCAL_RPORT, FL_FORCE_RPORT
 from kamapy.net.onsend import onsend_route, run_onsend
-from kamapy.net.send import choose_socket, resolve
+from kamapy.net.send import choose_socket
 from kamapy.sip.errors import SipParseError
 from kamapy.sip.forward import uri_hop, via_value
 from kamapy.sip.lumps import Lump
@@ -25,6 +25,7 @@ from kamapy.sip.msg import PROTO_IDS, PROTO_NAMES, PROTO_TCP, PROTO_TLS, PROTO_U
 from kamapy.sip.outgoing import build_request
 from kamapy.sip.uri import parse_uri
 
+from . import dns_failover
 from .cancel import send_branch
 from .matching import our_branch
 from .script import find_route, run_with
@@ -120,11 +121,8 @@ def build_branch(t: Transaction, msg, idx: int, dest, proxy, now: float, lock: i
             log.error("t_relay: transport %d is not supported yet (branch %s)", proto, uri)
             raise RelayError(ser_error.E_BAD_PROTO)
         proto = proto or PROTO_UDP
-        try:
-            ip, af = resolve(host)
-        except OSError:
-            log.error("t_relay: cannot resolve %s", host)
-            raise RelayError(ser_error.E_BAD_ADDRESS) from None
+        # RFC 3263 (NAPTR, SRV, A/AAAA); the other addresses are kept for DNS failover
+        proto, ip, port, af = dns_failover.resolve_branch(t, idx, msg, uri, dst_uri, proxy)
         si = choose_socket(proto, af, sock if not isinstance(sock, tuple) else None)
         if si is None:
             # no socket of that address family: Kamailio's uri2dst fails, "unresolvable"
@@ -192,13 +190,16 @@ def send_branches(t: Transaction, indexes: list[int], msg=None) -> int:
     route = onsend_route() if msg is not None else None
     for i in indexes:
         b = t.branches[i]
-        if route is not None and not _onsend_ok(route, msg, b):
+        dropped = route is not None and not _onsend_ok(route, msg, b)
+        if dropped:
             log.debug("onsend_route dropped the request to %s:%d (branch %d)", b.ip, b.port, i)
         elif send_branch(b, b.buf):
             sent += 1
             continue
         b.flags |= B_SEND_FAILED  # no retransmission, no fr timer: never picked
         b.retr_due = b.fr_due = 0.0
+        if not dropped:
+            sent += dns_failover.on_send_failed(t, i)  # the next address, if any
     return sent
 
 
