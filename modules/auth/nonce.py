@@ -71,7 +71,7 @@ class NonceState:
 
     def __init__(self, *, secret: str | None, checks: tuple[int, int, int], expire: int,
                  max_drift: int, nc: bool, otn: bool, nc_size: int, otn_size: int,
-                 pools: int):
+                 pools: int, pool=None):
         self.checks_reg, self.checks_ood, self.checks_ind = checks
         self.expire = expire
         self.max_drift = max_drift
@@ -94,11 +94,11 @@ class NonceState:
         self.pool_k = pools.bit_length() - 1
         self.nid = None
         if nc or otn:
-            self.nid = CounterArray(pools)
+            self.nid = CounterArray(pools, pool=pool)
             for p in range(pools):
                 self.nid.set(p, random.getrandbits(31))
-            self._pool = resolve_pool(None)
-            self._locks = LockSet(16)
+            self._pool = resolve_pool(pool)
+            self._locks = LockSet(16, pool=self._pool)
         if nc:
             self.nc_size = nc_size
             self.nc_part_k = nc_size.bit_length() - 1 - self.pool_k

@@ -310,3 +310,20 @@ def test_sha256(servers256):
     got = _same(servers256, run)
     assert "algorithm=SHA-256" in got[0]
     assert got[1:] == ((200, "1"), (200, "-2"), (200, "-1"))
+
+
+@pytest.mark.parametrize("body", ["", "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n"])
+def test_auth_int_d_auth_1(servers, body):
+    """D-auth-1: Kamailio 5.6.3 checks auth-int against an unset H(body) and refuses a
+    correct response; kamapy hashes the body. Fails when the two stop differing."""
+    def run(u):
+        ch = parse_challenge(u.request("REGISTER", extra="X-Ch: www\r\nX-Flags: 2"))
+        host, port = u.server
+        good = u.authorization(ch, "REGISTER", f"sip:{host}:{port}", "secret", qop="auth-int", body=body)
+        ok = _rc(u.request("REGISTER", auth=good, extra="X-Fn: www", body=body))
+        ch = parse_challenge(u.request("REGISTER", extra="X-Ch: www\r\nX-Flags: 2"))
+        bad = u.authorization(ch, "REGISTER", f"sip:{host}:{port}", "secret", qop="auth-int", body=body + "x")
+        return ok, _rc(u.request("REGISTER", auth=bad, extra="X-Fn: www", body=body))
+    res = _both(servers, run)
+    assert res["kamailio"] == ((200, "-2"), (200, "-2"))
+    assert res["kamapy"] == ((200, "1"), (200, "-2"))
