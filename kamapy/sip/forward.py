@@ -87,6 +87,15 @@ def next_hop(msg: SipMsg) -> tuple[str, str, int]:
 
 
 def uri_hop(uri) -> tuple[str, str, int]:
+    """(proto, host, port) a URI routes to; asked several times per relayed request
+    (tm, the resolver, the Via), so kept on the URI object, which nothing changes."""
+    hop = uri._hop
+    if hop is None:
+        hop = uri._hop = _uri_hop(uri)
+    return hop
+
+
+def _uri_hop(uri) -> tuple[str, str, int]:
     if uri.scheme in ("tel", "tels"):
         raise SipParseError("cannot route to a tel: URI", None)
     proto = uri.transport

@@ -72,7 +72,13 @@ def del_lump(msg: SipMsg, offset: int, length: int, kind=None) -> Lump:
     """Delete length chars at offset; the returned anchor takes replacement text."""
     _check_range(msg, offset, length)
     lump = Lump(DEL, offset, length, "", kind)
-    insort(_list(msg), lump, key=_offset)
+    lumps = msg.lumps
+    if lumps is None:
+        msg.lumps = [lump]
+    elif not lumps or lumps[-1].offset <= offset:
+        lumps.append(lump)  # what insort_right does here, without its key calls
+    else:
+        insort(lumps, lump, key=_offset)
     return lump
 
 
@@ -159,7 +165,8 @@ def insert_via(msg: SipMsg, line: str) -> Lump:
 def replace_range(msg: SipMsg, start: int, end: int, text: str, kind=None) -> Lump:
     """Replace msg.text[start:end] by text."""
     anchor = del_lump(msg, start, end - start, kind)
-    return insert_after(anchor, text, kind)
+    new = anchor.after = Lump(ADD, start, 0, text, kind)  # insert_after() on a fresh anchor
+    return new
 
 
 # ------------------------------------------------------------------ body helpers

@@ -23,7 +23,7 @@ class SipUri:
     """A parsed URI. Attributes are the raw text of each part."""
 
     __slots__ = ("text", "scheme", "user", "password", "host", "port", "port_str",
-                 "params_str", "headers", "_params")
+                 "params_str", "headers", "_params", "_hop")
 
     def __init__(self, text, scheme, user, password, host, port_str, params_str, headers):
         self.text = text
@@ -36,6 +36,7 @@ class SipUri:
         self.params_str = params_str  # the text after the first ';' (before '?'), '' if none
         self.headers = headers        # the text after '?', '' if none
         self._params = None
+        self._hop = None              # kamapy.sip.forward.uri_hop's answer, once asked
 
     @property
     def params(self) -> list[tuple[str, str | None]]:
