@@ -229,7 +229,7 @@ class TcpReader:
         """The shm record other processes read (and core.tcp_list shows)."""
         rec = [self.index, conn.proto, conn.peer_ip, conn.peer_port, conn.local_ip, conn.local_port,
                time.time() - (now - conn.created), conn.sock_index,
-               FLAG_OUTGOING if conn.outgoing else 0, conn.state]
+               FLAG_OUTGOING if conn.outgoing else 0, conn.state, len(conn.wq)]
         self.st.put_record(conn.conid, rec, time.time() + self.lifetime - (now - conn.last_io))
         conn.synced = conn.last_io
 
