@@ -67,6 +67,8 @@ def core_registry() -> RpcRegistry:
     table.register_all(STATS_COMMANDS)
     from ..dns.rpc import COMMANDS as DNS_COMMANDS
     table.register_all(DNS_COMMANDS)
+    from ..net.tcp_rpc import COMMANDS as TCP_COMMANDS
+    table.register_all(TCP_COMMANDS)
     return table
 
 
