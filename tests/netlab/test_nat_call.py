@@ -23,13 +23,14 @@ def _uas(lab):
     return SipUA(alice_sock, "alice", proxy), SipUA(bob_sock, "bob", proxy)
 
 
-def _call(caller: SipUA, callee: SipUA, hang_up_by_callee: bool):
+def _call(caller: SipUA, callee: SipUA, hang_up_by_callee: bool, server=None):
     """A call from caller to callee through the proxy; whichever of them is behind the
     NAT, its Contact reaches the other with the proxy's alias on it."""
     natted = callee if callee.user == "alice" else caller
     caller.invite(f"sip:{callee.user}@{caller.proxy[0]}")
     invite = callee.recv(3)
-    assert invite is not None and invite.method == "INVITE", f"the INVITE did not reach {callee.user}"
+    assert invite is not None and invite.method == "INVITE", \
+        (f"the INVITE did not reach {callee.user}", server and server.log()[-4000:])
     assert invite.ruri == callee.contact, "the request URI is not the callee's registered Contact"
     assert invite.all("Record-Route"), "the proxy did not record-route the NATed call"
     if natted is caller:
@@ -80,13 +81,13 @@ def test_natted_ua_registers_and_calls_complete_both_ways(nat_lab):
                 mapped = int(c["Received"].rsplit(":", 1)[1].split(";")[0])
                 assert mapped != alice.port, "a `random` NAT kept alice's own port"
             # bob (outside) calls alice (behind the NAT), hang-ups from both ends
-            _call(bob, alice, hang_up_by_callee=True)
-            _call(bob, alice, hang_up_by_callee=False)
+            _call(bob, alice, hang_up_by_callee=True, server=server)
+            _call(bob, alice, hang_up_by_callee=False, server=server)
             # alice calls bob: her INVITE leaves through the NAT, bob's BYE comes back in
             reply = bob.register()
             assert reply is not None and reply.status == 200
-            _call(alice, bob, hang_up_by_callee=True)
-            _call(alice, bob, hang_up_by_callee=False)
+            _call(alice, bob, hang_up_by_callee=True, server=server)
+            _call(alice, bob, hang_up_by_callee=False, server=server)
 
 
 @pytest.mark.parametrize("nat_lab", [{"udp_timeout": 2}], indirect=True)
