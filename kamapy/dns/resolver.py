@@ -287,6 +287,8 @@ class Resolver:
                     r, _ = dns.query.receive_udp(s, (ip, port), expiration, ignore_unexpected=True,
                                                   query=q, raise_on_truncation=True,
                                                   ignore_errors=False)
+                    if not q.is_response(r):  # dnspython leaves this check to us here
+                        raise dns.query.BadResponse
                     return r
                 except dns.message.Truncated:
                     log.info("DNS: truncated answer from %s:%d for %s: asking over TCP", ip, port,

@@ -14,11 +14,11 @@ import threading
 import time
 from pathlib import Path
 
+import dns.flags
 import dns.message
 import dns.query
 import dns.rcode
 import dns.rdatatype
-import dns.flags
 import dns.rrset
 
 from tests.support.ports import free_udp_port
@@ -102,7 +102,7 @@ class Dnsmasq:
 
 
 class BadServer:
-    """A UDP DNS server on a thread that misbehaves per name's first label:
+    """A UDP DNS server on a thread that misbehaves per a label of the name:
     'silent' never answers, 'wrongid' answers with another id (then nothing),
     'trunc' sends a cut-off packet, 'tc' sets TC (and TCP is closed), anything else
     gets A 127.0.0.77."""
@@ -133,7 +133,9 @@ class BadServer:
                 continue
             name = q.question[0].name.to_text()
             self.seen.append(name)
-            label = name.split(".", 1)[0]
+            labels = name.lower().split(".")
+            label = next((x for x in ("silent", "wrongid", "trunc", "tc")
+                          if any(lb.startswith(x) for lb in labels)), "")
             r = dns.message.make_response(q)
             if label == "silent":
                 continue
