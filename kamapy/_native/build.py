@@ -113,6 +113,7 @@ CDEF += """
 /* kp_sipscan.h (offsets: kamapy.sip.sipscan reads the header's #defines) */
 int kp_sip_scan(const char *buf, int len, int32_t *out, int cap);
 int kp_crc16(const char *buf, int len);
+int kp_scan_via_parm(const char *buf, int s, int e, int32_t *out);
 
 /* kp_sipreply.h */
 #define KP_SR_FALLBACK ...

@@ -319,6 +319,14 @@ static int scan_via(const u8 *b, int s, int e, int32_t *o)
     return 1;
 }
 
+/* one via-parm, buf[s:e] already trimmed, as the fast path reads the top Via: 1 and
+ * out[KP_SS_V..] filled (out holds at least KP_SS_V_P + 4 * KP_SS_MAXP ints), or 0
+ * when it is not in the simple form (Python's parser decides then). */
+int kp_scan_via_parm(const char *buf, int s, int e, int32_t *out)
+{
+    return scan_via((const u8 *)buf, s, e, out + KP_SS_V);
+}
+
 /* a Via header line whose every via-parm the fast path takes: no quote or bracket
  * (so commas separate via-parms), each comma-separated piece, trimmed, a scan_via
  * success. Python's parse_via then gives the same via-parms without raising, so the

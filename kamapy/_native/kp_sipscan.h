@@ -145,4 +145,6 @@ int kp_sip_scan(const char *buf, int len, int32_t *out, int cap);
 /* CRC-16 as Kamailio's crcitt_string_array computes it, over buf[0:len). */
 int kp_crc16(const char *buf, int len);
 
+int kp_scan_via_parm(const char *buf, int s, int e, int32_t *out);
+
 #endif

@@ -17,6 +17,7 @@ from _thread import get_ident as _get_ident
 
 from kamapy._native._kamapy_native import ffi, lib
 
+from . import via as _via_module
 from .errors import SipParseError
 from .nameaddr import NameAddr
 from .via import Via
@@ -159,6 +160,23 @@ def via_from_scan(text: str, sc) -> Via:
     return v
 
 
+_parm_out = ffi.new("int32_t[]", V_P + 4 * lib.KP_SS_MAXP)
+_scan_via_parm = lib.kp_scan_via_parm
+
+
+def via_parm(data: bytes, text: str, s: int, e: int) -> Via | None:
+    """One via-parm text[s:e] (trimmed; data is text as latin-1 bytes) read by the C
+    fast path, or None when it is not in the simple form the fast path takes (the
+    Python parser then gives the Via or the error). For the Vias after the first."""
+    if _get_ident() != _OWNER:
+        out = ffi.new("int32_t[]", V_P + 4 * lib.KP_SS_MAXP)
+    else:
+        out = _parm_out
+    if not _scan_via_parm(data, s, e, out):
+        return None
+    return via_from_scan(text, out)
+
+
 def nameaddr_from_scan(text: str, sc, base: int, whole: str) -> NameAddr:
     """The To (base TO) or From (base FROM) name-addr from the scan (only when OK)."""
     d0 = sc[base + N_D0]
@@ -181,3 +199,7 @@ def scan_to_tag(text: str, sc):
     k = TO + N_P + 4 * i
     vs = sc[k + 2]
     return None if vs < 0 else text[vs:sc[k + 3]]
+
+
+# parse_via (kamapy.sip.via, which this module imports) reads further via-parms with it
+_via_module._fast_parm = via_parm

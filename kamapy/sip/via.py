@@ -67,6 +67,11 @@ class Via:
         return f"Via({self.text!r})"
 
 
+# kamapy.sip.sipscan.via_parm (the C reader of one simple via-parm), bound when that
+# module loads: it imports this one, so it cannot be imported here
+_fast_parm = None
+
+
 def parse_via(value: str, start: int = 0, end: int | None = None) -> list[Via]:
     """Every via-parm in value[start:end]; offsets in the result are into `value`."""
     if end is None:
@@ -80,8 +85,16 @@ def parse_via(value: str, start: int = 0, end: int | None = None) -> list[Via]:
             raise SipParseError("empty Via")
         return [_parse_one(value, start, end)]
     vias = []
+    fast = _fast_parm
+    data = None
+    if fast is not None:
+        try:
+            data = value.encode("latin-1")
+        except UnicodeEncodeError:
+            pass
     for s, e in split_commas(value, start, end):
-        vias.append(_parse_one(value, s, e))
+        v = fast(data, value, s, e) if data is not None else None
+        vias.append(v if v is not None else _parse_one(value, s, e))
     if not vias:
         raise SipParseError("empty Via")
     return vias

@@ -267,3 +267,29 @@ def test_via_lines_with_several_via_parms(v1, v2, fast):
     sc = sipscan.scan(data)
     n_lines = sc[sipscan.NHDR]
     assert (sc[sipscan.BADMIN] == n_lines) is fast, (data, sc[sipscan.BADMIN])
+
+
+_VIA_PIECES = st.sampled_from([
+    "SIP/2.0/UDP 127.0.0.1:5061", "SIP/2.0/UDP h", "SIP/2.0/TCP [2001:db8::1]:5070", "SIP/2.0/udp host-1.x_y",
+    "SIP/2.0/UDP h:65536", "SIP/2.0/UDP h:", "SIP/2.0 /UDP h", "sip/2.0/UDP h", "SIP/2.0/UDP  h : 5",
+    "SIP/2.0/UDP", "SIP/2.0/UDP h\t", " SIP/2.0/UDP h"])
+_VIA_PARAMS = st.lists(st.sampled_from([
+    ";branch=z9hG4bK1", ";rport", ";rport=5", ";received=1.2.3.4", ";x", ";x=", ";;", "; ttl = 2", ";a=b;c",
+    ";maddr=h", ";branch", ";=v", ";x=\"q\""]), max_size=9)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(_VIA_PIECES, _VIA_PARAMS), min_size=2, max_size=4), st.sampled_from([",", ", ", " ,", ",,"]))
+def test_further_via_parms_read_by_c_same_as_python(parts, sep):
+    """parse_via reads each via-parm of a multi-via header with the C fast path when it
+    can: the Vias (or the error) are the ones the Python parser gives."""
+    from kamapy.sip import via as via_mod
+    value = sep.join(p + "".join(ps) for p, ps in parts)
+    fast = outcome(lambda: via_mod.parse_via(value))
+    saved = via_mod._fast_parm
+    via_mod._fast_parm = None
+    try:
+        slow = outcome(lambda: via_mod.parse_via(value))
+    finally:
+        via_mod._fast_parm = saved
+    assert fast == slow, value
