@@ -63,6 +63,9 @@ class FakeRelay:
                 out = cookie + b" " + bencode.encode({"result": "error", "error-reason": "Unknown call-id"})
             elif self.mode == "noresult":
                 out = cookie + b" " + bencode.encode({"sdp": "v=0\r\n"})
+            elif self.mode == "ok":
+                sdp = req.get("sdp", b"v=0\r\n")
+                out = cookie + b" " + bencode.encode({"result": "ok", "sdp": sdp})
             elif self.mode == "wrongcookie":
                 out = b"x" + cookie + b" " + bencode.encode({"result": "ok"})
             else:  # silent
