@@ -50,6 +50,11 @@ def _check_non_negative(v):
         raise ValueError("must be 0 or more")
 
 
+def _check_ka_interval(v):
+    if v != 0 and v < 30:
+        raise ValueError(f"ka interval too low ({v}), has to be at least 30")
+
+
 def _check_flag(v):
     if not -1 <= v <= 31:
         raise ValueError("a message flag is 0..31")
@@ -108,7 +113,7 @@ PARAMS = [
     Param("dlg_filter_mode", int, 0, unsupported="not built yet"),
     Param("wait_ack", int, 1, unsupported="not built yet"),
     Param("ka_timer", int, 0, validate=_check_non_negative),
-    Param("ka_interval", int, 0, validate=_check_non_negative),
+    Param("ka_interval", int, 0, validate=_check_ka_interval),
     Param("ka_failed_limit", int, 1, validate=_check_positive),
     Param("timeout_noreset", int, 0),
     Param("timer_procs", int, 0, unsupported="dialog timeouts run in the core timer process"),
