@@ -80,6 +80,41 @@ def _p(name):
     return exports.param(name)
 
 
+# ------------------------------------------------------------------ arguments
+
+
+class _PvArg:
+    """A realm/table argument that is one whole pseudo-variable: read per message."""
+
+    __slots__ = ("pv",)
+
+    def __init__(self, pv):
+        self.pv = pv
+
+    def __call__(self, msg):
+        v = self.pv.get(msg)
+        return None if v is None else str(v)
+
+
+def var_str(text: str):
+    """Kamailio's fixup_var_str_12: a parameter that is exactly one pseudo-variable is
+    read per message; anything else ("sip.$fd" too) is the literal text."""
+    if text.startswith("$"):
+        from kamapy.pv import parse_pv
+        try:
+            return _PvArg(parse_pv(text))
+        except Exception:  # not one whole PV: a literal, as Kamailio's fix_param falls back
+            return text
+    return text
+
+
+def arg_value(msg, value):
+    return value(msg) if isinstance(value, _PvArg) else value
+
+
+VAR_STR = Arg("raw", fixup=var_str)
+
+
 # ------------------------------------------------------------------ hashing API
 
 
@@ -153,6 +188,7 @@ def _bad_args(msg, flags) -> int:
 
 
 def www_challenge(msg, realm, flags) -> int:
+    realm = arg_value(msg, realm)
     if not realm or flags is None:
         log.error("invalid realm value - empty content" if not realm else "invalid flags value")
         return _bad_args(msg, flags)
@@ -160,6 +196,7 @@ def www_challenge(msg, realm, flags) -> int:
 
 
 def proxy_challenge(msg, realm, flags) -> int:
+    realm = arg_value(msg, realm)
     if not realm or flags is None:
         log.error("invalid realm value - empty content" if not realm else "invalid flags value")
         return _bad_args(msg, flags)
@@ -169,6 +206,7 @@ def proxy_challenge(msg, realm, flags) -> int:
 def auth_challenge(msg, realm, flags) -> int:
     if msg.method_id & (METHOD_ACK | METHOD_CANCEL):
         return 1
+    realm = arg_value(msg, realm)
     if not realm or flags is None:
         log.error("invalid realm value - empty content" if not realm else "invalid flags value")
         return _bad_args(msg, flags)
@@ -176,6 +214,7 @@ def auth_challenge(msg, realm, flags) -> int:
 
 
 def auth_get_www_authenticate(msg, realm, flags, dst) -> int:
+    realm = arg_value(msg, realm)
     if not realm or flags is None:
         return -1
     # built without the message, as Kamailio does: no auth_checks_* part in the nonce
@@ -473,9 +512,9 @@ exports = ModuleExports(
     ],
     functions=[
         Function("consume_credentials", consume_credentials, (), REQUEST_ROUTE),
-        Function("www_challenge", www_challenge, (Arg("spve"), Arg("igp")), _RT),
-        Function("proxy_challenge", proxy_challenge, (Arg("spve"), Arg("igp")), _RT),
-        Function("auth_challenge", auth_challenge, (Arg("spve"), Arg("igp")), _RT),
+        Function("www_challenge", www_challenge, (VAR_STR, Arg("igp")), _RT),
+        Function("proxy_challenge", proxy_challenge, (VAR_STR, Arg("igp")), _RT),
+        Function("auth_challenge", auth_challenge, (VAR_STR, Arg("igp")), _RT),
         Function("pv_www_authorize", pv_www_authenticate, (Arg("spve"), Arg("spve"), Arg("igp")),
                  REQUEST_ROUTE),
         Function("pv_www_authenticate", pv_www_authenticate,
@@ -485,7 +524,7 @@ exports = ModuleExports(
         Function("pv_proxy_authenticate", pv_proxy_authenticate, (Arg("spve"), Arg("spve"), Arg("igp")),
                  REQUEST_ROUTE),
         Function("auth_get_www_authenticate", auth_get_www_authenticate,
-                 (Arg("spve"), Arg("igp"), Arg("pvar")), REQUEST_ROUTE),
+                 (VAR_STR, Arg("igp"), Arg("pvar")), REQUEST_ROUTE),
         Function("has_credentials", has_credentials, (Arg("spve"),), REQUEST_ROUTE),
         Function("pv_auth_check", pv_auth_check, (Arg("spve"), Arg("spve"), Arg("igp"), Arg("igp")),
                  REQUEST_ROUTE),

@@ -135,7 +135,12 @@ def _realm_ok(realm) -> bool:
     return True
 
 
+def _v(msg, value):
+    return _auth().arg_value(msg, value)
+
+
 def www_authenticate(msg, realm, table, method=None) -> int:
+    realm, method = _v(msg, realm), _v(msg, method)
     if not _realm_ok(realm):
         return -1
     if method is not None and not method:
@@ -146,6 +151,7 @@ def www_authenticate(msg, realm, table, method=None) -> int:
 
 
 def proxy_authenticate(msg, realm, table) -> int:
+    realm = _v(msg, realm)
     if not _realm_ok(realm):
         return -1
     from kamapy_modules.auth.creds import PROXY_AUTHORIZATION
@@ -155,6 +161,7 @@ def proxy_authenticate(msg, realm, table) -> int:
 def auth_check(msg, realm, table, flags) -> int:
     if msg.method_id & (METHOD_ACK | METHOD_CANCEL):
         return 1
+    realm, table = _v(msg, realm), _v(msg, table)
     if not realm:
         log.error("invalid realm parameter - empty value")
         return -1
@@ -175,6 +182,7 @@ def auth_check(msg, realm, table, flags) -> int:
 
 
 def is_subscriber(msg, uri, table, flags) -> int:
+    uri, table = _v(msg, uri), _v(msg, table)
     if not uri:
         log.error("invalid uri parameter - empty value")
         return -1
@@ -293,6 +301,14 @@ def destroy():
 
 _TABLE = Arg("str", fixup=_check_table)
 
+
+def _var_str(text):
+    from kamapy_modules.auth import var_str
+    return var_str(text)
+
+
+VAR_STR = Arg("raw", fixup=_var_str)
+
 exports = ModuleExports(
     name="auth_db",
     params=[
@@ -308,13 +324,13 @@ exports = ModuleExports(
         Param("force_generate_avps", int, 0),
     ],
     functions=[
-        Function("www_authorize", www_authenticate, (Arg("spve"), _TABLE), REQUEST_ROUTE),
+        Function("www_authorize", www_authenticate, (VAR_STR, _TABLE), REQUEST_ROUTE),
         Function("www_authenticate", www_authenticate,
-                 (Arg("spve"), _TABLE, Arg("spve", optional=True)), REQUEST_ROUTE),
-        Function("proxy_authorize", proxy_authenticate, (Arg("spve"), _TABLE), REQUEST_ROUTE),
-        Function("proxy_authenticate", proxy_authenticate, (Arg("spve"), _TABLE), REQUEST_ROUTE),
-        Function("auth_check", auth_check, (Arg("spve"), Arg("spve"), Arg("igp")), REQUEST_ROUTE),
-        Function("is_subscriber", is_subscriber, (Arg("spve"), Arg("spve"), Arg("igp")), ANY_ROUTE),
+                 (VAR_STR, _TABLE, Arg("raw", fixup=_var_str, optional=True)), REQUEST_ROUTE),
+        Function("proxy_authorize", proxy_authenticate, (VAR_STR, _TABLE), REQUEST_ROUTE),
+        Function("proxy_authenticate", proxy_authenticate, (VAR_STR, _TABLE), REQUEST_ROUTE),
+        Function("auth_check", auth_check, (VAR_STR, VAR_STR, Arg("igp")), REQUEST_ROUTE),
+        Function("is_subscriber", is_subscriber, (VAR_STR, VAR_STR, Arg("igp")), ANY_ROUTE),
     ],
     mod_init=mod_init,
     child_init=child_init,
