@@ -94,7 +94,7 @@ def test_shared_table_both_directions(tmp_path):
     assert rows["dave"][3] == hashlib.md5(b"dave:127.0.0.1:pw3").hexdigest()
     assert rows["dave"][4] == hashlib.md5(b"dave@127.0.0.1:127.0.0.1:pw3").hexdigest()
     text = CFG.read_text()
-    fmt = {"dburl": url, "calc": "0", "pwcol": "ha1"}
+    fmt = {"dburl": url, "calc": "0", "pwcol": "ha1", "alg": ""}
     with KamailioServer(text, fmt=fmt) as kam, KamapyServer(text, children=1, fmt={"mpath": MODULES, **fmt}) as kp:
         for srv in (kam, kp):
             for user, pw in (("alice", "secret"), ("dave", "pw3")):
