@@ -22,6 +22,8 @@ from tests.support.server import KamapyServer
 from tests.support.sipclient import SipClient
 from tests.support.sipp import SippRun, sipp_path
 
+from .stream import read_messages, wait_closed
+
 pytestmark = [pytest.mark.wire]
 
 HERE = Path(__file__).parent
@@ -57,49 +59,9 @@ def connect(server) -> socket.socket:
     return s
 
 
-def read_messages(s: socket.socket, count: int, timeout: float = 3.0) -> list[bytes]:
-    """count SIP messages off a stream (Content-Length framing)."""
-    buf = b""
-    out = []
-    deadline = time.monotonic() + timeout
-    while len(out) < count and time.monotonic() < deadline:
-        m = re.search(rb"\r\n\r\n", buf)
-        if m:
-            head = buf[:m.end()]
-            cl = re.search(rb"(?im)^content-length:\s*(\d+)", head)
-            total = m.end() + (int(cl.group(1)) if cl else 0)
-            if len(buf) >= total:
-                out.append(buf[:total])
-                buf = buf[total:]
-                continue
-        s.settimeout(max(0.05, deadline - time.monotonic()))
-        try:
-            data = s.recv(65536)
-        except socket.timeout:
-            break
-        if not data:
-            break
-        buf += data
-    return out
-
-
 def udp_ping(server) -> bool:
     with SipClient(("127.0.0.1", server.port)) as c:
         return c.ping(1.0)
-
-
-def wait_closed(s: socket.socket, timeout: float) -> bool:
-    """True when the server closed the connection within timeout."""
-    s.settimeout(timeout)
-    try:
-        while True:
-            data = s.recv(65536)
-            if not data:
-                return True
-    except (ConnectionResetError, BrokenPipeError):
-        return True
-    except socket.timeout:
-        return False
 
 
 # ---------------------------------------------------------------------- raw TCP
