@@ -205,8 +205,8 @@ def w_dlg_bye(msg, side):
 
 
 def w_dlg_refer(msg, side, address):
-    """dlg_refer(side, address): a REFER to that side with Refer-To: address, then a
-    BYE to it once the REFER is answered."""
+    """dlg_refer(side, address): a REFER with Refer-To: address, then a BYE, sent as
+    Kamailio sends them (requests.refer)."""
     from . import requests
     d = current(msg)
     if d is None:

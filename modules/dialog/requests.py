@@ -262,22 +262,51 @@ def run_ka(now: float):
 
 
 # ---------------------------------------------------------------------- REFER
-def refer(d, leg: int, to: str) -> bool:
-    """dlg_refer: REFER towards leg with Refer-To: <to> (Kamailio: dlg_transfer.c)."""
-    if d.state not in (st.CONFIRMED_NA, st.CONFIRMED):
-        log.error("dialog is not confirmed")
-        return False
-    ld = local_dialog(d, leg)
+def _refer_dialog(d, side: int, seq_bump: int = 0) -> LocalDialog | None:
+    """Kamailio's dlg_transfer: a copy of the dialog with `side` as its caller; the
+    REFER goes to the copy's callee, i.e. the *other* leg of the call, with To = the
+    URI of `side` and the other leg's tag, From = the other URI and the tag of
+    `side`, CSeq = the CSeq of `side` + 1. Checked on the wire against Kamailio
+    5.6.3 (cases/dialog/dlg_refer_callee): configs written for it get the same."""
+    other = 1 - side
+    if not d.contact[other]:
+        log.error("no contact available")
+        return None
+    try:
+        seq = int(d.cseq[side] or "0") + seq_bump
+    except ValueError:
+        log.error("invalid cseq")
+        return None
+    uri = {CALLER: d.from_uri, CALLEE: d.to_uri}
+    return LocalDialog(rem_target=d.contact[other], rem_uri=uri[side], loc_uri=uri[other],
+                       call_id=d.callid, rem_tag=d.tag[other], loc_tag=d.tag[side],
+                       loc_seq=seq, route_set=split_route_set(d.route_set[other]))
+
+
+def refer(d, side: int, to: str) -> bool:
+    """dlg_refer(side, to): REFER with Referred-By (bridge_controller), Refer-To and
+    Contact (bridge_contact); once it is answered (or times out) a BYE follows on the
+    same leg, as Kamailio sends it (no callback: the dialog ends by the UAs' own BYE
+    or its timeout)."""
+    ld = _refer_dialog(d, side)
     if ld is None:
         return False
-    hdrs = _extra(f"Refer-To: {to}\r\n", leg)
+    hdrs = (f"Referred-By: {cfg.bridge_controller}\r\nRefer-To: {to}\r\n"
+            f"Contact: <{cfg.bridge_contact}>\r\n")
     return t_request_within("REFER", hdrs, b"", ld, cb=REFER_CB,
-                            cbp=[d.h_entry, d.h_id]) is not None
+                            cbp=[d.h_entry, d.h_id, side]) is not None
 
 
-def _refer_reply(_t, _type, _reply, code, _param):
-    if code >= 300:
-        log.info("dlg_refer: the REFER was refused (%d)", code)
+def _refer_reply(_t, _type, _reply, code, param):
+    if code < 200:
+        return
+    h_entry, h_id, side = param
+    d = store().load(h_entry, h_id)
+    if d is None:
+        return
+    ld = _refer_dialog(d, side, seq_bump=1)  # the BYE after the REFER: one CSeq on
+    if ld is None or t_request_within("BYE", "", b"", ld) is None:
+        log.error("failed to send the BYE after the REFER")
 
 
 __all__ = ["bye", "send_bye", "send_ka", "refer", "run_ka", "define_callbacks", "stats"]
