@@ -169,8 +169,10 @@ def _make_sockets(core) -> list[SocketInfo]:
         if proto in ("tcp", "tls") and getattr(core, "disable_tcp", 0):
             log.warning("listen %s:%s:%s: disable_tcp is set; skipped", proto, spec.host, spec.port)
             continue
-        if proto == "tls" and getattr(core, "disable_tls", 0):
-            log.warning("listen %s:%s:%s: disable_tls is set; skipped", proto, spec.host, spec.port)
+        if proto == "tls" and (getattr(core, "disable_tls", 0) or not getattr(core, "enable_tls", 0)):
+            # Kamailio drops these silently; kamapy says so
+            log.warning("listen %s:%s:%s: TLS is not enabled (enable_tls=yes); skipped",
+                        proto, spec.host, spec.port)
             continue
         if proto not in ("udp", "tcp", "tls"):
             log.warning("listen %s:%s:%s: only UDP, TCP and TLS are served so far; skipped",

@@ -160,6 +160,10 @@ def mod_init():
     from kamapy.htable import SharedHashTable
     from kamapy.loader import ModuleLoadError, Problem
     from kamapy.net import tls_hooks
+    from kamapy.runtime import rt
+    if not getattr(rt.core, "enable_tls", 0) or getattr(rt.core, "disable_tls", 0):
+        log.warning("tls: tls support is disabled (set enable_tls=1 in the config to enable it)")
+        return 0
     try:
         _state["profiles"] = load_profiles()
     except ProfileError as e:
