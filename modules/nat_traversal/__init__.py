@@ -5,6 +5,7 @@
   contact_fix.py        fix_contact()
   conditions.py         nat_keepalive() and the sl / tm reply callbacks that start and
                         end the registration, subscription and dialog conditions
+  dialog_bind.py        dialog conditions bound to the dialog module's dialogs
   endpoints.py          the shared table of NAT endpoints and their conditions
   keepalive_request.py  the keepalive NOTIFY / OPTIONS
   keepalive_timer.py    sends the keepalives, purges, statistics
@@ -25,7 +26,7 @@ from kamapy.module import (
     Param,
 )
 
-from . import conditions, endpoints, keepalive_timer, state_file
+from . import conditions, dialog_bind, endpoints, keepalive_timer, state_file
 from .contact_fix import fix_contact
 from .keepalive_request import KeepaliveBuilder
 from .nat_tests import client_nat_test
@@ -75,6 +76,8 @@ def mod_init():
         from_uri = None
     _builder[0] = KeepaliveBuilder(method, from_uri, exports.param("keepalive_extra_headers") or "")
     endpoints.create()
+    if not dialog_bind.setup():
+        log.info("keeping alive dialogs follows tm, since the dialog module is not loaded")
     conditions.setup(False, exports.param("contact_match"))
     path = _state_path()
     if path:

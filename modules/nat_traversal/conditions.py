@@ -6,9 +6,10 @@ nat_keepalive() only marks the request. The condition starts from the reply:
              reply's Contacts that match the request's; an unregister (Contact: *, or
              every contact with expires 0) ends the registration condition
   SUBSCRIBE  a 2xx: its Expires header
-  INVITE     (no dialog module: followed through tm) a 1xx above 100 or a 2xx starts a
-             dialog condition for the caller, and for the callee that answered if it is
-             already kept alive; a negative final reply or the BYE's final reply ends it
+  INVITE     a 1xx above 100 or a 2xx starts a dialog condition for the caller, and
+             for the callee that answered if it is already kept alive; a negative final
+             reply or the BYE's final reply ends it. With the dialog module loaded, only
+             a call it tracks gets one, and the dialog's end ends it (dialog_bind.py)
 The mark lives in a shared table keyed by the request's identity, so the worker that
 relays the reply (any worker) finds it.
 """
@@ -24,7 +25,7 @@ from kamapy.sip.methods import METHOD_INVITE, METHOD_REGISTER, METHOD_SUBSCRIBE
 from kamapy.sip.msg import PROTO_UDP, RecvInfo, SipMsg
 from kamapy.sip.uri import parse_uri
 
-from . import endpoints
+from . import dialog_bind, endpoints
 
 log = logging.getLogger("kamapy.nat_traversal")
 
@@ -198,9 +199,11 @@ def _tm_reply(t, buf, code, marks):
     sock = marks.get(key) if key is not None else None
     src_uri = endpoints.source_uri(src_ip, src_port)
     if t.method == "INVITE":
+        if dialog_bind.bound() and code < 300 and not dialog_bind.live(callid):
+            return  # the dialog module tracks no dialog for this call: nothing to keep alive
         if sock is not None:
             if code < 300:
-                endpoints.dialog_start(src_uri, sock.decode(), callid)
+                endpoints.dialog_start(src_uri, sock.decode(), callid, timeout=dialog_bind.timeout())
             elif code < 200 or code >= 300:
                 for uri in endpoints.endpoints_with_dialog(callid):
                     endpoints.dialog_end(uri, callid)
@@ -208,7 +211,8 @@ def _tm_reply(t, buf, code, marks):
             # the callee that answered keeps its visibility for the call if it is
             # already kept alive (registered through us)
             b = t.branches[t.relayed]
-            endpoints.dialog_start(endpoints.source_uri(b.ip, b.port), None, callid, create_new=False)
+            endpoints.dialog_start(endpoints.source_uri(b.ip, b.port), None, callid, create_new=False,
+                                   timeout=dialog_bind.timeout())
         return
     if sock is None or code < 200:
         return

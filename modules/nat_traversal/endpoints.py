@@ -137,8 +137,9 @@ def subscription(uri: str, socket: str, expire: float):
     return update(uri, change, socket)
 
 
-def dialog_start(uri: str, socket: str | None, dialog_id: str, create_new: bool = True):
-    expire = time.time() + DIALOG_TIMEOUT
+def dialog_start(uri: str, socket: str | None, dialog_id: str, create_new: bool = True,
+                 timeout: int | None = None):
+    expire = time.time() + (timeout or DIALOG_TIMEOUT)
 
     def change(rec):
         d = rec.setdefault("d", {})
