@@ -27,6 +27,7 @@ IMPLEMENTED = {
     "tcp_keepcnt", "tcp_keepidle", "tcp_keepintvl", "tcp_max_connections", "tcp_no_connect",
     "tcp_rd_buf_size", "tcp_send_timeout", "tcp_source_ipv4", "tcp_source_ipv6",
     "tcp_listen_backlog", "tcp_reuse_port", "tls_max_connections", "tls_port_no",
+    "tcp_msg_read_timeout", "tcp_msg_data_timeout",
     # writes are always queued and flushed by the owning reader: Kamailio's async mode
     "tcp_async",
 }
@@ -34,8 +35,7 @@ NOT_IMPLEMENTED = (
     "tcp_accept_haproxy", "tcp_accept_hep3", "tcp_accept_iplimit", "tcp_accept_protocols",
     "tcp_accept_unique", "tcp_check_timer", "tcp_clone_rcvbuf", "tcp_close_rst",
     "tcp_connection_match", "tcp_defer_accept", "tcp_delayed_ack", "tcp_fd_cache",
-    "tcp_linger2", "tcp_main_threads", "tcp_msg_data_timeout", "tcp_msg_read_timeout",
-    "tcp_poll_method", "tcp_script_mode", "tcp_syncnt", "tcp_wait_data", "tcp_wq_blk_size",
+    "tcp_linger2", "tcp_main_threads", "tcp_poll_method", "tcp_script_mode", "tcp_syncnt", "tcp_wait_data", "tcp_wq_blk_size",
     "tcp_wq_max", "tls_connection_match_domain", "tls_threads_mode",
 )
 

@@ -47,14 +47,11 @@ class Framer:
                         del buf[:4]
                         out.append((PING, b""))
                         continue
-                    if buf.startswith(b"\r\n") and len(buf) >= 3 and buf[2] != 13:
-                        del buf[:2]          # a pong (or a stray CRLF): dropped
+                    if len(buf) < 4 and b"\r\n\r\n".startswith(bytes(buf)):
+                        break                # may still become a ping: wait (kept, not a message)
+                    if buf.startswith(b"\r\n"):
+                        del buf[:2]          # a pong, or a single-CRLF keepalive: dropped
                         continue
-                    if buf[0] == 10:
-                        del buf[:1]
-                        continue
-                    if len(buf) < 4:
-                        break                # wait: it may still become a ping
                     del buf[:1]
                     continue
                 end = buf.find(b"\r\n\r\n", self._scan)
@@ -92,5 +89,16 @@ class Framer:
         return out
 
     @property
+    def in_body(self) -> bool:
+        """The headers are in; the body is awaited."""
+        return self._need >= 0
+
+    @property
     def pending(self) -> int:
         return len(self.buf)
+
+    @property
+    def partial(self) -> bool:
+        """Part of a message is in (CRLFs waiting to become a ping do not count)."""
+        buf = self.buf
+        return bool(buf) and (self._need >= 0 or len(buf) >= 4 or buf[0] not in (13, 10))

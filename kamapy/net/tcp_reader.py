@@ -64,7 +64,7 @@ class TcpRecvInfo(RecvInfo):
 class Conn:
     __slots__ = ("conid", "sock", "proto", "peer_ip", "peer_port", "local_ip", "local_port",
                  "si", "sock_index", "framer", "wq", "wq_since", "state", "created", "last_io",
-                 "synced", "outgoing", "events", "aliases", "close_after")
+                 "synced", "outgoing", "events", "aliases", "close_after", "partial_since")
 
     def __init__(self, conid, sock, proto, peer, local, si, sock_index, framer, outgoing):
         self.conid = conid
@@ -84,6 +84,7 @@ class Conn:
         self.events = 0
         self.aliases = [(proto, self.peer_ip, self.peer_port)]
         self.close_after = False
+        self.partial_since = 0.0   # when the message being read began (slowloris bound)
 
 
 def _param(name, default):
@@ -108,6 +109,9 @@ class TcpReader:
         self.accept_aliases = bool(_param("tcp_accept_aliases", 0))
         self.max_conns = int(_param("tcp_max_connections", 2048))
         self.keepalive = _param("tcp_keepalive", 1)
+        # a message must be read whole within these (Kamailio 5.6: 20 s each)
+        self.msg_read_timeout = float(_param("tcp_msg_read_timeout", 20))
+        self.msg_data_timeout = float(_param("tcp_msg_data_timeout", 20))
         self.next_tick = 0.0
 
     # ------------------------------------------------------------------ loop
@@ -341,6 +345,11 @@ class TcpReader:
                     self.send_local(conn.conid, b"\r\n")
                 if conn.conid not in self.conns:
                     return
+            if conn.framer.partial:
+                if not conn.partial_since:
+                    conn.partial_since = conn.last_io
+            else:
+                conn.partial_since = 0.0
             # TLS may hold decrypted bytes the selector will not report
             if not (conn.proto == PROTO_TLS and sock.pending()):
                 if len(data) < self.rd_buf:
@@ -517,6 +526,13 @@ class TcpReader:
                 self.close(conn, f"send timed out (tcp_send_timeout {self.send_timeout:g} s)",
                            level=logging.ERROR)
                 continue
+            if conn.partial_since:
+                limit = self.msg_data_timeout if conn.framer.in_body else self.msg_read_timeout
+                if now - conn.partial_since > limit:
+                    self.close(conn, f"message from {conn.peer_ip}:{conn.peer_port} not read whole "
+                               f"within {limit:g} s (tcp_msg_{'data' if conn.framer.in_body else 'read'}"
+                               "_timeout)", level=logging.ERROR)
+                    continue
             if now - conn.last_io > self.lifetime:
                 self.close(conn, "idle for tcp_connection_lifetime", level=logging.DEBUG)
                 continue

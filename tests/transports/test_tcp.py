@@ -222,6 +222,29 @@ def test_idle_connections_bounded_by_tcp_max_connections(net):
         assert read_messages(s, 1)[0].startswith(b"SIP/2.0 200 OK")
 
 
+def test_slowloris_closed_by_tcp_msg_read_timeout(net):
+    """One byte every 0.25 s keeps the connection busy but never finishes a message:
+    closed 2 s (tcp_msg_read_timeout) after it began, UDP answered meanwhile."""
+    server, _, _ = net
+    msg = request("OPTIONS", f"sip:127.0.0.1:{server.port}", 8, 8)
+    with connect(server) as s:
+        t0 = time.monotonic()
+        closed = False
+        for b in msg[:40]:
+            try:
+                s.sendall(bytes([b]))
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+                break
+            if wait_closed(s, 0.25):
+                closed = True
+                break
+        took = time.monotonic() - t0
+    assert closed and 1.5 <= took <= 5, took
+    assert "not read whole within 2 s (tcp_msg_read_timeout)" in server.log()
+    assert udp_ping(server)
+
+
 def test_idle_connection_closed_after_lifetime(net):
     server, _, _ = net
     with connect(server) as s:
