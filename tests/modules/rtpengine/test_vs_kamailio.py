@@ -125,3 +125,44 @@ def test_the_comparison_sees_requests(pair):
         assert rc == "1" and len(reqs) == 1
         assert reqs[0]["replace"] == [b"origin"] and reqs[0]["ICE"] == b"remove"
         assert reqs[0]["sdp"].startswith(b"v=0")
+
+
+SDPPV = (Path(__file__).parent / "sdppv.cfg").read_text()
+
+
+@pytest.fixture(scope="module")
+def pvpair():
+    kam_relay, kp_relay = FakeRelay(), FakeRelay()
+    for r in (kam_relay, kp_relay):
+        r.mode = "ok"
+    uac = C.Sock()
+    with KamailioServer(SDPPV, fmt={"sock": kam_relay.url}) as kam, \
+            KamapyServer(SDPPV, children=1, fmt={"sock": kp_relay.url, "mpath": MODULES}) as kp:
+        yield (kam, kam_relay), (kp, kp_relay), uac
+    kam_relay.close()
+    kp_relay.close()
+    uac.close()
+
+
+def _run_full(side, uac, data):
+    server, relay = side
+    relay.requests.clear()
+    uac.send(data, server.port)
+    reply = uac.recv(timeout=3)
+    reqs = [r for r in relay.requests if r.get("command") != b"ping"]
+    text = reply.decode("latin-1") if reply else ""
+    keep = [ln for ln in text.split("\r\n") if not ln.lower().startswith(("via:", "to:", "server:"))]
+    return keep, reqs
+
+
+@pytest.mark.parametrize("op,extra", [("offer", ""), ("offer", "X-Set: 4\r\n"),
+                                      ("offer", "X-Set: 9\r\n"), ("play", "")])
+def test_sdp_pvs_and_setid_avp_as_kamailio(pvpair, op, extra):
+    kam, kp, uac = pvpair
+    data = _request("INVITE", op, "", uac.port, f"pv-{op}-{len(extra)}", extra=extra)
+    want, got = _run_full(kam, uac, data), _run_full(kp, uac, data)
+    assert got == want
+    if op == "offer" and "9" not in extra:
+        # the SDP sent was $var(in), the edited body; the reply body is $avp(out)
+        assert b"192.0.2.55" in got[1][0]["sdp"] and b"10.0.0.5" not in got[1][0]["sdp"]
+        assert "X-Rc: 1" in got[0] and any("192.0.2.55" in ln for ln in got[0])
