@@ -104,8 +104,8 @@ class Dnsmasq:
 class BadServer:
     """A UDP DNS server on a thread that misbehaves per a label of the name:
     'silent' never answers, 'wrongid' answers with another id (then nothing),
-    'trunc' sends a cut-off packet, 'tc' sets TC (and TCP is closed), anything else
-    gets A 127.0.0.77."""
+    'trunc' sends a cut-off packet, 'tc' sets TC (and TCP is closed), a name with an
+    'sf' label gets SERVFAIL, anything else gets A 127.0.0.77."""
 
     def __init__(self, ip: str | None = None):
         self.ip = ip or loopback_ip()
@@ -137,6 +137,10 @@ class BadServer:
             label = next((x for x in ("silent", "wrongid", "trunc", "tc")
                           if any(lb.startswith(x) for lb in labels)), "")
             r = dns.message.make_response(q)
+            if "sf" in labels:
+                r.set_rcode(dns.rcode.SERVFAIL)
+                self.sock.sendto(r.to_wire(), addr)
+                continue
             if label == "silent":
                 continue
             if label == "wrongid":

@@ -99,7 +99,7 @@ class SilentPeer:
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dns")
-    ports = dict(zip(["svc", "tcp", "a", "b", "silent", "e503", "dead", "good"], free_udp_ports(8)))
+    ports = dict(zip(["svc", "tcp", "a", "b", "silent", "e503", "dead", "good"], free_udp_ports(8), strict=True))
     records = [
         "--host-record=ua1.kama.test,127.0.0.1",
         # TCP comes first by order; kamapy serves UDP only (and prefers it): UDP wins
