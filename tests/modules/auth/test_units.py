@@ -179,3 +179,28 @@ def test_one_time_nonce(pool):
     assert st.check(n, None, _msg()) == N.REUSED
     plain = _state(pool, secret="0123456789abcdef0123456789abcdef").new_nonce(_msg())
     assert st.check(plain, None, _msg()) == N.STALE     # not marked for tracking: refused
+
+
+# ------------------------------------------------------------------ uac's RR encoding
+
+
+def test_uac_rr_encoding_round_trip():
+    from kamapy_modules.uac.replace import decode, encode
+    for raw in (b"", b"a", b"ab", b"abc", bytes(range(40))):
+        text = encode(raw)
+        assert len(text) == (len(raw) + 2) // 3 * 4 and "=" not in text
+        if raw:
+            assert decode(text) == raw
+    assert decode("ab!d") is None
+
+
+def test_uac_unbuilt_params_refused(tmp_path):
+    import subprocess
+    import sys
+    cfg = tmp_path / "u.cfg"
+    cfg.write_text('loadmodule "tm"\nloadmodule "rr"\nloadmodule "uac"\n'
+                   'modparam("uac", "credential", "u:d:p")\nrequest_route { exit; }\n')
+    r = subprocess.run([sys.executable, "-m", "kamapy", "-c", "-f", str(cfg)], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode != 0
+    assert "u.cfg:4" in r.stdout + r.stderr and "not built yet" in r.stdout + r.stderr

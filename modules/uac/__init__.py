@@ -1,0 +1,157 @@
+"""uac: kamapy acting as a client (Kamailio 5.6's uac module), first part.
+
+Built: uac_replace_from / uac_replace_to (display and/or URI), uac_restore_from /
+uac_restore_to, restore_mode none / manual / auto (through Record-Route parameters
+and rr's callbacks: restore_dlg = 0), restore_passwd, rr_from_store_param,
+rr_to_store_param, restore_from_avp, restore_to_avp (see replace.py).
+
+Not built yet (their parameters are refused at start-up when set): uac_auth and the
+credential parameters, uac_req_send / $uac_req, remote registrations (uac_reg,
+reg_* parameters, the uac.reg_* RPCs), restore_dlg = 1.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from kamapy.module import BRANCH_ROUTE, REQUEST_ROUTE, Arg, Function, ModuleExports, Param
+
+from . import replace as R
+
+log = logging.getLogger("kamapy.uac")
+
+
+def _rt(msg):
+    ctx = getattr(msg, "ctx", None)
+    return getattr(ctx, "route_type", REQUEST_ROUTE) if ctx is not None else REQUEST_ROUTE
+
+
+def replace_from(msg, a, b=None):
+    display, uri = (None, a) if b is None else (a, b)
+    return R.replace_uri(msg, display, uri or None, R.FL_FROM, _rt(msg))
+
+
+def replace_to(msg, a, b=None):
+    display, uri = (None, a) if b is None else (a, b)
+    return R.replace_uri(msg, display, uri or None, R.FL_TO, _rt(msg))
+
+
+def restore_from(msg):
+    return 1 if R.restore_uri(msg, R.FL_FROM) == 0 else -1
+
+
+def restore_to(msg):
+    return 1 if R.restore_uri(msg, R.FL_TO) == 0 else -1
+
+
+_MODES = {"none": R.NO_RESTORE, "manual": R.MANUAL_RESTORE, "auto": R.AUTO_RESTORE}
+_NOT_BUILT = ("credential", "auth_realm_avp", "auth_username_avp", "auth_password_avp", "reg_db_url",
+              "reg_contact_addr", "default_socket", "event_callback")
+
+
+def _avp_name(spec: str | None, pname: str):
+    if not spec:
+        return None
+    from kamapy.pv.avp import parse_avp_name
+    text = spec.strip()
+    if not (text.startswith("$avp(") and text.endswith(")")):
+        raise ValueError(f"malformed or non AVP {spec} AVP definition ({pname})")
+    return parse_avp_name(text[5:-1])
+
+
+def _check():
+    errors = []
+    mode = (exports.param("restore_mode") or "auto").lower()
+    if mode not in _MODES:
+        errors.append(("restore_mode", f"unsupported value {exports.param('restore_mode')!r} for restore_mode"))
+    elif mode != "none" and (not exports.param("rr_from_store_param") or not exports.param("rr_to_store_param")):
+        errors.append(("rr_from_store_param", "rr_store_param cannot be empty if FROM is restoreable"))
+    for p in ("restore_from_avp", "restore_to_avp"):
+        try:
+            _avp_name(exports.param(p), p)
+        except ValueError as e:
+            errors.append((p, str(e)))
+    if exports.param("restore_dlg"):
+        errors.append(("restore_dlg", "restore_dlg = 1 (dialog variables) is not built yet: use the "
+                                      "Record-Route mode (0)"))
+    for p in _NOT_BUILT:
+        if exports.param(p):
+            errors.append((p, f"{p}: uac_auth, uac_req_send and remote registrations are not built yet"))
+    return errors
+
+
+def mod_init():
+    for _, message in _check():
+        log.error("%s", message)
+        return -1
+    from kamapy import loader
+    S = R.S
+    S.mode = _MODES[(exports.param("restore_mode") or "auto").lower()]
+    S.passwd = (exports.param("restore_passwd") or "").encode("latin-1")
+    S.rr_from = exports.param("rr_from_store_param")
+    S.rr_to = exports.param("rr_to_store_param")
+    S.from_avp = _avp_name(exports.param("restore_from_avp"), "restore_from_avp")
+    S.to_avp = _avp_name(exports.param("restore_to_avp"), "restore_to_avp")
+    if not loader.loaded("tm"):
+        log.error("can't load TM API")
+        return -1
+    from kamapy_modules.tm import callbacks as tmcb
+    tmcb.define(R.CB_NAME, R.restore_reply)
+    if S.mode != R.NO_RESTORE:
+        if not loader.loaded("rr"):
+            log.error("can't load RR API")
+            return -1
+        from kamapy_modules.rr import api as rr_api
+        if S.mode == R.AUTO_RESTORE:
+            if not rr_api.settings.append_fromtag:
+                log.error("'append_fromtag' RR param is not enabled! - required by AUTO restore mode")
+                return -1
+            if R.rr_checker not in [cb for cb, _ in _registered()]:
+                rr_api.register_rrcb(R.rr_checker)
+    return 0
+
+
+def _registered():
+    from kamapy_modules.rr import route_params
+    return route_params._callbacks
+
+
+_RT = REQUEST_ROUTE | BRANCH_ROUTE
+
+exports = ModuleExports(
+    name="uac",
+    params=[
+        Param("rr_from_store_param", str, "vsf"),
+        Param("rr_to_store_param", str, "vst"),
+        Param("restore_mode", str, "auto"),
+        Param("restore_dlg", int, 0),
+        Param("restore_passwd", str, ""),
+        Param("restore_from_avp", str, ""),
+        Param("restore_to_avp", str, ""),
+        Param("credential", str, "", multi=True),
+        Param("auth_realm_avp", str, ""),
+        Param("auth_username_avp", str, ""),
+        Param("auth_password_avp", str, ""),
+        Param("reg_db_url", str, ""),
+        Param("reg_timer_interval", int, 90, unsupported="remote registrations are not built yet"),
+        Param("reg_retry_interval", int, 0, unsupported="remote registrations are not built yet"),
+        Param("reg_random_delay", int, 0, unsupported="remote registrations are not built yet"),
+        Param("reg_hash_size", int, 4, unsupported="remote registrations are not built yet"),
+        Param("reg_db_table", str, "uacreg", unsupported="remote registrations are not built yet"),
+        Param("reg_contact_addr", str, ""),
+        Param("reg_keep_callid", int, 0, unsupported="remote registrations are not built yet"),
+        Param("reg_active", int, 1, unsupported="remote registrations are not built yet"),
+        Param("reg_gc_interval", int, 150, unsupported="remote registrations are not built yet"),
+        Param("reg_use_domain", int, 0, unsupported="remote registrations are not built yet"),
+        Param("default_socket", str, ""),
+        Param("event_callback", str, ""),
+    ],
+    functions=[
+        Function("uac_replace_from", replace_from, (Arg("spve"), Arg("spve", optional=True)), _RT),
+        Function("uac_restore_from", restore_from, (), REQUEST_ROUTE),
+        Function("uac_replace_to", replace_to, (Arg("spve"), Arg("spve", optional=True)), _RT),
+        Function("uac_restore_to", restore_to, (), REQUEST_ROUTE),
+    ],
+    mod_init=mod_init,
+    check=_check,
+)
