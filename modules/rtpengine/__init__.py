@@ -97,9 +97,12 @@ def _build(reg: Registry):
 
 def ensure_registry():
     """The node sets, parsed from rtpengine_sock once (fixups need them before mod_init)."""
-    if not registry.sets and not getattr(registry, "built", False):
-        _build(registry)
+    if not getattr(registry, "built", False):
         registry.built = True
+        try:
+            _build(registry)
+        except SockParamError:
+            pass  # check() reports it at the modparam's position
     return registry
 
 
