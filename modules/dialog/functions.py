@@ -219,6 +219,15 @@ def w_dlg_refer(msg, side, address):
     return 1 if requests.refer(d, leg, address) else -1
 
 
+def w_dlg_bridge(msg, frm, to, op):
+    """dlg_bridge(from, to, op): call `from` and, once it answers, refer it to `to`."""
+    from . import requests
+    if not frm or not to:
+        log.error("dlg_bridge: empty from/to")
+        return -1
+    return 1 if requests.bridge(frm, to, op) else -1
+
+
 def w_dlg_get(msg, callid, ftag, ttag):
     """dlg_get(callid, ftag, ttag): that dialog becomes the current one (for dlg_bye,
     $dlg(...), ...); an empty To tag matches a dialog still being set up."""
@@ -339,6 +348,7 @@ FUNCTIONS = [
              args=(Arg("igp"), Arg("igp", optional=True), Arg("igp", optional=True))),
     Function("dlg_bye", w_dlg_bye, args=(Arg("str", fixup=_fx_side),)),
     Function("dlg_refer", w_dlg_refer, args=(Arg("str", fixup=_fx_side2), Arg("spve"))),
+    Function("dlg_bridge", w_dlg_bridge, args=(Arg("spve"), Arg("spve"), Arg("spve"))),
     Function("dlg_get", w_dlg_get, args=(Arg("spve"), Arg("spve"), Arg("spve"))),
     Function("dlg_set_property", w_dlg_set_property, args=(Arg("spve"),)),
     Function("dlg_reset_property", w_dlg_reset_property, args=(Arg("spve"),)),

@@ -49,6 +49,8 @@ def define_callbacks():
     tmcb.define(BYE_CB, bye_reply)
     tmcb.define(KA_CB, ka_reply)
     tmcb.define(REFER_CB, _refer_reply)
+    tmcb.define(BRIDGE_CB, _bridge_reply)
+    tmcb.define(BRIDGE_REFER_CB, _bridge_refer_reply)
 
 
 def split_route_set(rs: str) -> list[str]:
@@ -306,6 +308,71 @@ def _refer_reply(_t, _type, _reply, code, param):
         return
     ld = _refer_dialog(d, side, seq_bump=1)  # the BYE after the REFER: one CSeq on
     if ld is None or t_request_within("BYE", "", b"", ld) is None:
+        log.error("failed to send the BYE after the REFER")
+
+
+# ---------------------------------------------------------------------- bridge
+HOLD_SDP = (b"v=0\r\no=kamailio-bridge 0 0 IN IP4 0.0.0.0\r\ns=kamailio\r\nc=IN IP4 0.0.0.0\r\n"
+            b"t=0 0\r\nm=audio 9 RTP/AVP 8 0\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n")
+BRIDGE_CB = "dialog.bridge_reply"
+BRIDGE_REFER_CB = "dialog.bridge_refer_reply"
+
+
+def bridge(frm: str, to: str, op: str = "", body: bytes | None = None) -> bool:
+    """dlg_bridge(from, to, op) / dlg.bridge_dlg (Kamailio: dlg_transfer.c): call
+    `from` as bridge_controller (an INVITE with a hold SDP, through `op` when
+    given); once it answers, REFER it to `to`, then BYE."""
+    from kamapy_modules.tm.t_uac import t_request
+    hdrs = f"Contact: <{cfg.bridge_contact}>\r\nContent-Type: application/sdp\r\n"
+    lid = t_request("INVITE", frm, frm, cfg.bridge_controller, hdrs,
+                    HOLD_SDP if body is None else body, next_hop=op or "",
+                    cb=BRIDGE_CB, cbp=[to])
+    return lid is not None
+
+
+def _pack_ld(ld: LocalDialog) -> list:
+    return [getattr(ld, f) for f in LocalDialog.__slots__ if f != "send_sock"]
+
+
+def _unpack_ld(v: list) -> LocalDialog:
+    ld = LocalDialog()
+    for f, x in zip([f for f in LocalDialog.__slots__ if f != "send_sock"], v, strict=True):
+        setattr(ld, f, x)
+    return ld
+
+
+def _bridge_reply(_t, _type, reply, code, param):
+    """The bridged party answered: a dialog from its 2xx (our From tag and CSeq, its
+    To tag, Contact and Record-Route), then REFER it to the target."""
+    if code < 200 or code >= 300 or reply is None:
+        if code >= 300:
+            log.info("dlg_bridge: the call was refused (%d)", code)
+        return
+    from kamapy.sip.errors import SipParseError
+
+    from .handlers import _contact, _split_rr
+    try:
+        rr = [x.strip() for hf in reply.get_headers("record-route") for x in _split_rr(hf.value)]
+        rr.reverse()  # a UAC's route set (RFC 3261 12.1.2)
+        ld = LocalDialog(rem_target=_contact(reply), rem_uri=str(reply.to_hdr.uri),
+                         loc_uri=str(reply.from_hdr.uri), call_id=reply.callid,
+                         rem_tag=reply.to_hdr.tag or "", loc_tag=reply.from_hdr.tag or "",
+                         loc_seq=int(reply.cseq.number), route_set=rr)
+    except (SipParseError, AttributeError) as e:
+        log.error("dlg_bridge: bad 2xx: %s", e)
+        return
+    hdrs = (f"Referred-By: {cfg.bridge_controller}\r\nRefer-To: {param[0]}\r\n"
+            f"Contact: <{cfg.bridge_contact}>\r\n")
+    if t_request_within("REFER", hdrs, b"", ld, cb=BRIDGE_REFER_CB, cbp=_pack_ld(ld)) is None:
+        log.error("failed to send the REFER request")
+
+
+def _bridge_refer_reply(_t, _type, _reply, code, param):
+    if code < 200:
+        return
+    ld = _unpack_ld(param)
+    ld.loc_seq += 1  # after REFER, the CSeq must be increased (as Kamailio does)
+    if t_request_within("BYE", "", b"", ld) is None:
         log.error("failed to send the BYE after the REFER")
 
 

@@ -127,3 +127,18 @@ def rpc_end_dlg(_rpc, params):
         raise RpcError(404, "Dialog not found")
     requests.bye(h_entry, h_id, "all", hdrs)
     return None
+
+
+def rpc_bridge_dlg(_rpc, params):
+    """dlg.bridge_dlg from to [op] [body]: dlg_bridge from the RPC side."""
+    from . import requests
+    if not params or len(params) < 2:
+        raise RpcError(500, "Invalid parameters")
+    frm, to = str(params[0]), str(params[1])
+    op = _arg(params, 2) or ""
+    if op == ".":
+        op = ""
+    body = _arg(params, 3)
+    if not requests.bridge(frm, to, op, body.encode() if body else None):
+        raise RpcError(500, "Failed to bridge")
+    return None

@@ -458,11 +458,14 @@ def _ack_2xx(t: LocalTxn, reply) -> bytes | None:
     rr.reverse()
     num = keep.get("cseq", "CSeq: 1").split(":", 1)[1].split()[0]
     via = keep["via"].rsplit("branch=", 1)[0] + "branch=" + BRANCH_PREFIX + _new_id()
-    lines = [f"ACK {target} SIP/2.0", via, f"To: {to}", keep["from"], f"CSeq: {num} ACK",
-             keep["call-id"]]
+    # build_dlg_ack's order: Via, From, Call-ID, To, CSeq, Route, User-Agent; no Max-Forwards
+    lines = [f"ACK {target} SIP/2.0", via, keep["from"], keep["call-id"], f"To: {to}",
+             f"CSeq: {num} ACK"]
     if rr:
         lines.append("Route: " + ", ".join(rr))
-    lines += [MAXFWD[:-2], "Content-Length: 0"]
+    if rt.user_agent_header:
+        lines.append(rt.user_agent_header)
+    lines.append("Content-Length: 0")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape")
 
 
