@@ -199,13 +199,17 @@ def locate_uri(uri) -> Resolution:
     return locate(proto if uri.transport else None, host, uri.port, uri.secure)
 
 
-def pick(res: Resolution, proto_id_of=None) -> tuple[Target | None, list, int]:
+def pick(res: Resolution) -> tuple[Target | None, list, int]:
     """(first target not blocklisted, the ones after it, blocklist flags of the
-    last blocked one). The rest is what DNS failover tries next."""
-    bl = state().blocklist
+    last blocked one). The rest is what DNS failover tries next. Without
+    use_dns_failover only the first address is a candidate: blocklisted, the send
+    fails, as in Kamailio."""
+    st_ = state()
+    bl = st_.blocklist
     from ..sip.msg import PROTO_IDS
     blocked = 0
-    for i, t in enumerate(res.targets):
+    targets = res.targets if st_.settings.use_failover else res.targets[:1]
+    for i, t in enumerate(targets):
         flags = bl.is_blocked(PROTO_IDS.get(t.proto, 1), t.ip, t.port) if bl is not None else 0
         if flags:
             log.info("%s:%s:%d is blocklisted (flags %d): skipped", t.proto, t.ip, t.port, flags)

@@ -223,3 +223,21 @@ def test_address_families(flags, try6, want):
     s = st.from_core(core(dns_cache_flags=flags, dns_try_ipv6=try6))
     Lookups(s, R(), None, None).addresses("h.test")
     assert asked == want
+
+
+def test_pick_skips_blocklisted_addresses_only_with_failover():
+    from kamapy.dns.rfc3263 import Resolution, Target
+    res = Resolution([Target("udp", "10.0.0.1", 5060), Target("udp", "10.0.0.2", 5060)])
+    for failover, want in ((1, "10.0.0.2"), (0, None)):
+        dns.reset()
+        from kamapy.runtime import rt
+        saved = rt.core
+        rt.core = core(use_dst_blocklist=1, use_dns_failover=failover)
+        try:
+            dns.state().blocklist.add(bl.BLST_ERR_TIMEOUT, 1, "10.0.0.1", 5060)
+            t, _rest, blocked = dns.pick(res)
+            assert (t.ip if t else None) == want
+            assert blocked == (0 if t else bl.BLST_ERR_TIMEOUT)
+        finally:
+            rt.core = saved
+            dns.reset()
