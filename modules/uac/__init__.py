@@ -3,19 +3,21 @@
 Built: uac_replace_from / uac_replace_to (display and/or URI), uac_restore_from /
 uac_restore_to, restore_mode none / manual / auto (through Record-Route parameters
 and rr's callbacks: restore_dlg = 0), restore_passwd, rr_from_store_param,
-rr_to_store_param, restore_from_avp, restore_to_avp (see replace.py).
+rr_to_store_param, restore_from_avp, restore_to_avp (see replace.py); uac_auth([mode])
+and uac_auth_mode(mode) in failure_route with `credential` or auth_*_avp (auth.py).
 
-Not built yet (their parameters are refused at start-up when set): uac_auth and the
-credential parameters, uac_req_send / $uac_req, remote registrations (uac_reg,
-reg_* parameters, the uac.reg_* RPCs), restore_dlg = 1.
+Not built yet (their parameters are refused at start-up when set): uac_req_send /
+$uac_req, remote registrations (uac_reg, reg_* parameters, the uac.reg_* RPCs),
+restore_dlg = 1.
 """
 
 from __future__ import annotations
 
 import logging
 
-from kamapy.module import BRANCH_ROUTE, REQUEST_ROUTE, Arg, Function, ModuleExports, Param
+from kamapy.module import BRANCH_ROUTE, FAILURE_ROUTE, REQUEST_ROUTE, Arg, Function, ModuleExports, Param
 
+from . import auth as A
 from . import replace as R
 
 log = logging.getLogger("kamapy.uac")
@@ -44,9 +46,12 @@ def restore_to(msg):
     return 1 if R.restore_uri(msg, R.FL_TO) == 0 else -1
 
 
+def uac_auth(msg, mode=0):
+    return A.uac_auth(msg, mode or 0)
+
+
 _MODES = {"none": R.NO_RESTORE, "manual": R.MANUAL_RESTORE, "auto": R.AUTO_RESTORE}
-_NOT_BUILT = ("credential", "auth_realm_avp", "auth_username_avp", "auth_password_avp", "reg_db_url",
-              "reg_contact_addr", "default_socket", "event_callback")
+_NOT_BUILT = ("reg_db_url", "reg_contact_addr", "default_socket", "event_callback")
 
 
 def _avp_name(spec: str | None, pname: str):
@@ -76,8 +81,31 @@ def _check():
                                       "Record-Route mode (0)"))
     for p in _NOT_BUILT:
         if exports.param(p):
-            errors.append((p, f"{p}: uac_auth, uac_req_send and remote registrations are not built yet"))
+            errors.append((p, f"{p}: uac_req_send and remote registrations are not built yet"))
+    for text in _credentials():
+        try:
+            A.parse_credential(text)
+        except ValueError as e:
+            errors.append(("credential", str(e)))
+    avps = [exports.param(p) for p in ("auth_realm_avp", "auth_username_avp", "auth_password_avp")]
+    if any(avps) and not all(avps):
+        errors.append(("auth_realm_avp", "partial definition of auth AVP: auth_realm_avp, "
+                                         "auth_username_avp and auth_password_avp go together"))
+    elif any(avps):
+        from kamapy.pv import parse_pv
+        for name, spec in zip(("auth_realm_avp", "auth_username_avp", "auth_password_avp"), avps, strict=True):
+            try:
+                parse_pv(spec)
+            except Exception as e:
+                errors.append((name, f"invalid {name} {spec!r}: {e}"))
     return errors
+
+
+def _credentials() -> list[str]:
+    v = exports.param("credential")
+    if not v:
+        return []
+    return [v] if isinstance(v, str) else [x for x in v if x]
 
 
 def mod_init():
@@ -92,6 +120,12 @@ def mod_init():
     S.rr_to = exports.param("rr_to_store_param")
     S.from_avp = _avp_name(exports.param("restore_from_avp"), "restore_from_avp")
     S.to_avp = _avp_name(exports.param("restore_to_avp"), "restore_to_avp")
+    A.S.creds = [A.parse_credential(t) for t in reversed(_credentials())]
+    if exports.param("auth_realm_avp"):
+        from kamapy.pv import parse_pv
+        A.S.realm_pv = parse_pv(exports.param("auth_realm_avp"))
+        A.S.user_pv = parse_pv(exports.param("auth_username_avp"))
+        A.S.passwd_pv = parse_pv(exports.param("auth_password_avp"))
     if not loader.loaded("tm"):
         log.error("can't load TM API")
         return -1
@@ -151,6 +185,8 @@ exports = ModuleExports(
         Function("uac_restore_from", restore_from, (), REQUEST_ROUTE),
         Function("uac_replace_to", replace_to, (Arg("spve"), Arg("spve", optional=True)), _RT),
         Function("uac_restore_to", restore_to, (), REQUEST_ROUTE),
+        Function("uac_auth", uac_auth, (Arg("igp", optional=True, default=0),), FAILURE_ROUTE),
+        Function("uac_auth_mode", uac_auth, (Arg("igp"),), FAILURE_ROUTE),
     ],
     mod_init=mod_init,
     check=_check,

@@ -199,7 +199,7 @@ def test_uac_unbuilt_params_refused(tmp_path):
     import sys
     cfg = tmp_path / "u.cfg"
     cfg.write_text('loadmodule "tm"\nloadmodule "rr"\nloadmodule "uac"\n'
-                   'modparam("uac", "credential", "u:d:p")\nrequest_route { exit; }\n')
+                   'modparam("uac", "reg_db_url", "sqlite:///tmp/x")\nrequest_route { exit; }\n')
     r = subprocess.run([sys.executable, "-m", "kamapy", "-c", "-f", str(cfg)], capture_output=True, text=True,
                        timeout=60)
     assert r.returncode != 0
