@@ -31,6 +31,7 @@ from kamapy.module import PROC_TIMER, Param, Process, RpcCommand
 from kamapy.rpc.errors import RpcError
 from kamapy.runtime import rt
 
+from . import rawping
 from .sipping import Pinger
 
 log = logging.getLogger("kamapy.nathelper")
@@ -38,14 +39,12 @@ log = logging.getLogger("kamapy.nathelper")
 UDP_PING = b"\x00\x00\x00\x00"  # Kamailio's sbuf: 4 zero bytes
 STEP = 0.1                      # seconds between two batches of pings
 
-_RAW = "raw-socket pings (a spoofed source address) are not built in kamapy"
-
 PARAMS = [
     Param("natping_interval", int, 0),
     Param("ping_nated_only", int, 0),
     Param("natping_processes", int, 1),
-    Param("natping_socket", str, "", unsupported=_RAW),
-    Param("udpping_from_path", int, 0, unsupported=_RAW),
+    Param("natping_socket", str, ""),
+    Param("udpping_from_path", int, 0),
     Param("force_socket", str, ""),
     Param("sipping_bflag", int, -1),
     Param("sipping_from", str, ""),
@@ -68,6 +67,7 @@ class _Cfg:
     force_socket = None
     state = None         # CounterArray(1): 1 = pinging on (nathelper.enable_ping)
     pinger: Pinger | None = None
+    raw = None           # rawping.RawPinger: natping_socket / udpping_from_path
 
 
 cfg = _Cfg()
@@ -93,6 +93,11 @@ def check():
         return []
     p = ex.param
     problems = []
+    if p("natping_socket") and not p("udpping_from_path") and not rawping.valid(p("natping_socket")):
+        problems.append(("natping_socket", f"invalid natping_socket parameter <{p('natping_socket')}> "
+                                           "(an IPv4 [udp:]host[:port])"))
+    if p("udpping_from_path") < 0:
+        problems.append(("udpping_from_path", "udpping_from_path is 0 (off) or the Path depth (1 = the last hop)"))
     if p("natping_interval") <= 0:
         return problems
     nat = _usrloc_nat_bflag()
@@ -152,6 +157,12 @@ def mod_init():
             cfg.force_socket = None
         if cfg.force_socket is None:
             log.error("nathelper: non-local force_socket <%s>", p("force_socket"))
+    # made before the interval is looked at, as Kamailio does: a server that cannot
+    # have its raw socket does not start
+    raw = rawping.setup(p("natping_socket"), p("udpping_from_path"))
+    if raw is False:
+        return -1
+    cfg.raw = raw
     if cfg.interval <= 0:
         PROCS.clear()
         return 0
@@ -208,10 +219,11 @@ def reply_hook(msg) -> bool:
 class Target:
     """One ping to send: where, from which socket, and the SIP request if any."""
 
-    __slots__ = ("ip", "port", "sock", "data")
+    __slots__ = ("ip", "port", "sock", "data", "src")
 
-    def __init__(self, ip, port, sock, data):
+    def __init__(self, ip, port, sock, data, src=None):
         self.ip, self.port, self.sock, self.data = ip, port, sock, data
+        self.src = src  # (ip, port) a raw-socket ping claims to come from
 
 
 def _socket_of(text: str, af: int):
@@ -260,10 +272,21 @@ def plan(contact, aor: str, aorhash: int):
         return None
     ip, port, sock = route
     if sip_ping and cfg.pinger is not None:
-        data = cfg.pinger.build(contact.contact, sock, path, contact.ruid, aorhash)
-    else:
-        data = UDP_PING
-    return Target(ip, port, sock, data)
+        return Target(ip, port, sock, cfg.pinger.build(contact.contact, sock, path, contact.ruid, aorhash))
+    src = None
+    if cfg.raw is not None and ":" not in ip:  # the raw socket is IPv4 only
+        src = _raw_sources.get(path)
+        if src is None and path not in _raw_sources:
+            src = cfg.raw.source(path)
+            if len(_raw_sources) > 10000:
+                _raw_sources.clear()
+            _raw_sources[path] = src
+        if src is False:
+            return None
+    return Target(ip, port, sock, UDP_PING, src)
+
+
+_raw_sources: dict = {}  # Path -> its raw ping source (or None / False): per process
 
 
 def _route(dst: str, socket_text: str, path: str):
@@ -299,6 +322,8 @@ def _route(dst: str, socket_text: str, path: str):
 
 
 def send(t: Target) -> bool:
+    if t.src is not None:
+        return cfg.raw.send(t.data, (t.ip, t.port), t.src)
     try:
         t.sock.sock.sendto(t.data, (t.ip, t.port))
         return True

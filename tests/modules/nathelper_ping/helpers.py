@@ -128,9 +128,9 @@ class UA:
         self.received: list[tuple[float, bytes, tuple]] = []
 
     def register(self, nat=True, sipping=False, no_ping=False, contact: str | None = None,
-                 expires: int = 300, timeout: float = 3.0) -> bytes:
+                 expires: int = 300, timeout: float = 3.0, headers: str = "") -> bytes:
         contact = contact or f"sip:{self.user}@{self.host}:{self.port}"
-        extra = ""
+        extra = headers
         if nat:
             extra += "X-Nat: yes\r\n"
         if sipping:
