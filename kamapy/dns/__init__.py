@@ -20,6 +20,8 @@ from __future__ import annotations
 import logging
 import socket
 
+from ..sip.forward import uri_hop
+from ..sip.msg import PROTO_IDS
 from . import blocklist as _blst
 from . import resolver as rv
 from .rfc3263 import Resolution, Target, ip_literal
@@ -194,7 +196,6 @@ def locate(proto: str | None, host: str, port: int | None, secure: bool = False)
 def locate_uri(uri) -> Resolution:
     """locate() for a parsed SIP URI ($du / R-URI / Route): maddr wins over the host,
     transport=tcp on a sips: URI is TLS. Raises SipParseError as uri_hop does."""
-    from ..sip.forward import uri_hop
     proto, host, port = uri_hop(uri)  # validates the transport, gives maddr/brackets
     return locate(proto if uri.transport else None, host, uri.port, uri.secure)
 
@@ -205,8 +206,7 @@ def pick(res: Resolution) -> tuple[Target | None, list, int]:
     use_dns_failover only the first address is a candidate: blocklisted, the send
     fails, as in Kamailio."""
     st_ = state()
-    bl = st_.blocklist
-    from ..sip.msg import PROTO_IDS
+    bl = st_.blocklist if st_.settings.use_blocklist else None
     blocked = 0
     targets = res.targets if st_.settings.use_failover else res.targets[:1]
     for i, t in enumerate(targets):

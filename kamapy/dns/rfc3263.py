@@ -19,7 +19,6 @@ where the request goes. One deadline covers the whole walk.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import socket
 from dataclasses import dataclass
@@ -54,12 +53,27 @@ class Resolution:
     how: str = ""              # "ip", "a", "srv", "naptr" (logs, tests)
 
 
+_ip_seen: dict[str, str] = {}  # host text -> canonical address, "" for a name
+
+
 def ip_literal(host: str) -> str | None:
+    """The address when host is an IP literal (brackets allowed), else None. Memoised:
+    this runs for every request relayed, and most next hops are addresses."""
+    hit = _ip_seen.get(host)
+    if hit is not None:
+        return hit or None
     h = host[1:-1] if host[:1] == "[" else host
     try:
-        return str(ipaddress.ip_address(h))
-    except ValueError:
-        return None
+        out = socket.inet_ntop(socket.AF_INET, socket.inet_pton(socket.AF_INET, h))
+    except OSError:
+        try:
+            out = socket.inet_ntop(socket.AF_INET6, socket.inet_pton(socket.AF_INET6, h.split("%", 1)[0]))
+        except (OSError, ValueError):
+            out = ""
+    if len(_ip_seen) > 4096:  # a flood of distinct hosts must not grow it forever
+        _ip_seen.clear()
+    _ip_seen[host] = out
+    return out or None
 
 
 class Locator:
