@@ -35,6 +35,7 @@ CFG = r"""
 debug=2
 children=2
 listen=udp:127.0.0.1:{port}
+alias=proxy.kama.test
 dns_try_naptr=yes
 dns_srv_lb=yes
 use_dns_failover=yes
@@ -56,6 +57,8 @@ request_route {
         forward();  # the ACK of a 2xx: to the callee's Contact, statelessly
         exit;
     }
+    if (uri == myself && $rd != "127.0.0.1") { sl_send_reply("299", "Myself"); exit; }
+    if ($rU == "nofo") { t_set_disable_failover(1); }
     if ($rU == "svc") {
         $ru = "sip:svc@kama.test";
     } else {
@@ -99,7 +102,8 @@ class SilentPeer:
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dns")
-    ports = dict(zip(["svc", "tcp", "a", "b", "silent", "e503", "dead", "good"], free_udp_ports(8), strict=True))
+    names = ["svc", "tcp", "a", "b", "silent", "e503", "dead", "good", "silent2"]
+    ports = dict(zip(names, free_udp_ports(len(names)), strict=True))
     records = [
         "--host-record=ua1.kama.test,127.0.0.1",
         # TCP comes first by order; kamapy serves UDP only (and prefers it): UDP wins
@@ -115,6 +119,8 @@ def env(tmp_path_factory):
         f"--srv-host=_sip._udp.fo5.kama.test,ua1.kama.test,{ports['good']},20,10",
         f"--srv-host=_sip._udp.fod.kama.test,ua1.kama.test,{ports['dead']},10,10",
         f"--srv-host=_sip._udp.fod.kama.test,ua1.kama.test,{ports['good']},20,10",
+        f"--srv-host=_sip._udp.nofo.kama.test,ua1.kama.test,{ports['silent2']},10,10",
+        f"--srv-host=_sip._udp.nofo.kama.test,ua1.kama.test,{ports['good']},20,10",
     ]
     dnsmasq = Dnsmasq(records, ttl=60).start(tmp)
     hosts = tmp / "hosts"
@@ -306,3 +312,53 @@ def test_dns_view_shows_remaining_ttl_and_lookup(env):
     got = rpc_call(sock, "dns.lookup", "A", "ua1.kama.test")
     assert got["records"][0]["rr_ip"] == "127.0.0.1"
     assert rpc_call(sock, "dns.mem_info")["used"] > 0
+
+
+def test_t_set_disable_failover_stops_at_the_first_address(env):
+    from tests.dns.test_cache_wire import call
+    server, _dnsmasq, ports, _ = env
+    silent = SilentPeer(ports["silent2"])
+    good = SilentPeer(ports["good"])  # would see the INVITE if failover happened
+    try:
+        status, took = call(server, "nofo", "nofo-1", timeout=4)
+    finally:
+        silent.close()
+        good.close()
+    assert status == 408 and took >= 1.0, (status, took)
+    assert len(silent.callids) == 1 and not good.callids, (silent.callids, good.callids)
+
+
+def test_dst_blocklist_add_and_delete_all_over_rpc(env):
+    from tests.dns.test_cache_wire import Callee, call
+    server, _dnsmasq, ports, tmp = env
+    sock = str(tmp / "rpc.sock")
+    callee = Callee(ports["svc"])
+    try:
+        rpc_call(sock, "dst_blocklist.add", "127.0.0.1", ports["svc"], 1, 0)
+        status, _ = call(server, "svc", "blst-1")
+        assert status == 477, status  # every address of the target is blocklisted
+        assert callee.invites == 0
+        rpc_call(sock, "dst_blocklist.delete_all")
+        assert rpc_call(sock, "dst_blocklist.view") in ([], None) or not any(
+            f"port: {ports['svc']}" in x for x in rpc_call(sock, "dst_blocklist.view"))
+        status, _ = call(server, "svc", "blst-2")
+        assert status == 200 and callee.invites == 1, server.log()[-2000:]
+    finally:
+        callee.close()
+
+
+def test_myself_with_alias_names_and_auto_aliases(env):
+    """alias=proxy.kama.test, and auto_aliases: the hosts file names 127.0.0.1
+    localhost, so localhost:<port> is us too (Kamailio lists it the same way)."""
+    server, _dnsmasq, _ports, tmp = env
+    for host, cid in (("proxy.kama.test", "me-1"), ("localhost", "me-2")):
+        with SipClient(("127.0.0.1", server.port)) as c:
+            lport = c.sock.getsockname()[1]
+            msg = _invite(server, "me", cid).replace("{lport}", str(lport))
+            msg = msg.replace(f"INVITE sip:me@127.0.0.1:{server.port}", f"INVITE sip:me@{host}:{server.port}")
+            c.send(msg.encode())
+            r = c.recv(2)
+            assert status_of(r) == 299, (host, r)
+    aliases = rpc_call(str(tmp / "rpc.sock"), "core.aliases_list")["aliases"]
+    names = {(a["alias"]["address"], a["alias"]["port"]) for a in aliases}
+    assert ("localhost", server.port) in names and ("proxy.kama.test", "*") in names, names
