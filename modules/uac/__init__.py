@@ -6,19 +6,32 @@ and rr's callbacks: restore_dlg = 0), restore_passwd, rr_from_store_param,
 rr_to_store_param, restore_from_avp, restore_to_avp (see replace.py); uac_auth([mode])
 and uac_auth_mode(mode) in failure_route with `credential` or auth_*_avp (auth.py).
 
-Not built yet (their parameters are refused at start-up when set): uac_req_send /
-$uac_req, remote registrations (uac_reg, reg_* parameters, the uac.reg_* RPCs),
-restore_dlg = 1.
+uac_req_send() with $uac_req(...) and event_route[uac:reply] (send.py).
+
+Not built yet (their parameters are refused at start-up when set): remote
+registrations (uac_reg, reg_* parameters, the uac.reg_* RPCs), restore_dlg = 1,
+event_callback (KEMI).
 """
 
 from __future__ import annotations
 
 import logging
 
-from kamapy.module import BRANCH_ROUTE, FAILURE_ROUTE, REQUEST_ROUTE, Arg, Function, ModuleExports, Param
+from kamapy.module import (
+    BRANCH_ROUTE,
+    FAILURE_ROUTE,
+    LOCAL_ROUTE,
+    ONREPLY_ROUTE,
+    REQUEST_ROUTE,
+    Arg,
+    Function,
+    ModuleExports,
+    Param,
+)
 
 from . import auth as A
 from . import replace as R
+from . import send as SEND
 
 log = logging.getLogger("kamapy.uac")
 
@@ -51,7 +64,7 @@ def uac_auth(msg, mode=0):
 
 
 _MODES = {"none": R.NO_RESTORE, "manual": R.MANUAL_RESTORE, "auto": R.AUTO_RESTORE}
-_NOT_BUILT = ("reg_db_url", "reg_contact_addr", "default_socket", "event_callback")
+_NOT_BUILT = ("reg_db_url", "reg_contact_addr", "event_callback")
 
 
 def _avp_name(spec: str | None, pname: str):
@@ -81,7 +94,7 @@ def _check():
                                       "Record-Route mode (0)"))
     for p in _NOT_BUILT:
         if exports.param(p):
-            errors.append((p, f"{p}: uac_req_send and remote registrations are not built yet"))
+            errors.append((p, f"{p}: remote registrations and KEMI callbacks are not built yet"))
     for text in _credentials():
         try:
             A.parse_credential(text)
@@ -131,6 +144,8 @@ def mod_init():
         return -1
     from kamapy_modules.tm import callbacks as tmcb
     tmcb.define(R.CB_NAME, R.restore_reply)
+    tmcb.define(SEND.CB_SEND, SEND.on_reply)
+    tmcb.define(SEND.CB_RESEND, SEND.on_resend_reply)
     if S.mode != R.NO_RESTORE:
         if not loader.loaded("rr"):
             log.error("can't load RR API")
@@ -187,7 +202,11 @@ exports = ModuleExports(
         Function("uac_restore_to", restore_to, (), REQUEST_ROUTE),
         Function("uac_auth", uac_auth, (Arg("igp", optional=True, default=0),), FAILURE_ROUTE),
         Function("uac_auth_mode", uac_auth, (Arg("igp"),), FAILURE_ROUTE),
+        Function("uac_req_send", SEND.uac_req_send, (),
+                 REQUEST_ROUTE | FAILURE_ROUTE | BRANCH_ROUTE | ONREPLY_ROUTE | LOCAL_ROUTE),
     ],
+    pvs=SEND.PVS,
+    event_routes=[SEND.EVENT],
     mod_init=mod_init,
     check=_check,
 )
