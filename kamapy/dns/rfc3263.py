@@ -147,7 +147,9 @@ class Locator:
             return Resolution([], r.rcode, how)
         targets = []
         rcode = rv.NOERROR
-        for _prio, _w, port, target in srvmod.order(r.records, bool(self.settings.srv_lb), self.draw):
+        # Kamailio weighs only through the failover handle: dns_srv_lb needs use_dns_failover
+        lb = bool(self.settings.srv_lb and self.settings.use_failover)
+        for _prio, _w, port, target in srvmod.order(r.records, lb, self.draw):
             if target in ("", "."):
                 continue  # "service not available here" (RFC 2782)
             ips, rc = self.lookups.addresses(target, deadline)

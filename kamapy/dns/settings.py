@@ -125,6 +125,11 @@ def warnings(core, s: DnsSettings) -> list[str]:
         out.append("core parameter dns=yes (reverse lookups of the Via sent-by) is not done by kamapy")
     if "rev_dns" in positions and s.rev_dns:
         out.append("core parameter rev_dns=yes (reverse lookups of the source address) is not done by kamapy")
+    if s.srv_lb and not s.use_failover:
+        # Kamailio's weighted pick lives in the failover handle; without it the highest
+        # weight always wins -- kamapy does the same, and says so
+        out.append("dns_srv_lb=yes has no effect without use_dns_failover=yes (as in Kamailio): "
+                   "SRV targets are taken by priority, then highest weight")
     if s.use_failover and not s.use_cache:
         # Kamailio refuses use_dns_failover without the cache; kamapy keeps working
         out.append("use_dns_failover=yes with use_dns_cache=no: failover works, on uncached answers")

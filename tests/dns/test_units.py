@@ -201,6 +201,8 @@ def test_start_up_warnings_name_what_is_not_done():
     assert any("dns_cache_rec_pref" in x for x in lines)
     assert any("rev_dns" in x for x in lines)
     assert st.warnings(core(), st.from_core(core())) == []
+    c = core(dns_srv_lb=1)
+    assert any("dns_srv_lb" in x for x in st.warnings(c, st.from_core(c)))
 
 
 @pytest.mark.parametrize("flags, try6, want", [(0, 0, ["A"]), (0, 1, ["A", "AAAA"]),
@@ -241,3 +243,13 @@ def test_pick_skips_blocklisted_addresses_only_with_failover():
         finally:
             rt.core = saved
             dns.reset()
+
+
+def test_srv_lb_only_with_failover_as_kamailio():
+    recs = {("SRV", "_sip._udp.w.test"): [[10, 1, 1, "a.w.test"], [10, 3, 2, "b.w.test"]]}
+    addrs = {"a.w.test": ["10.0.0.1"], "b.w.test": ["10.0.0.2"]}
+    for failover, want in ((0, {"10.0.0.2"}), (1, {"10.0.0.1", "10.0.0.2"})):
+        s = st.from_core(core(dns_srv_lb=1, use_dns_failover=failover))
+        loc = Locator(s, FakeLookups(recs, addrs), draw=srv.Draws())
+        firsts = {loc.locate("udp", "w.test", None).targets[0].ip for _ in range(8)}
+        assert firsts == want, (failover, firsts)
