@@ -24,39 +24,58 @@ class Pairs(list):
 
 def encode(value) -> bytes:
     out: list[bytes] = []
-    _enc(value, out)
+    _enc(value, out.append)
     return b"".join(out)
 
 
-def _enc(v, out):
-    if isinstance(v, bytes):
-        out.append(b"%d:" % len(v))
-        out.append(v)
-    elif isinstance(v, str):
+def _enc(v, put):
+    t = type(v)
+    if t is str:
         b = v.encode("latin-1", "replace")
-        out.append(b"%d:" % len(b))
-        out.append(b)
-    elif isinstance(v, bool) or not isinstance(v, (int, dict, list, tuple)):
-        raise BencodeError(f"cannot bencode {type(v).__name__}")
-    elif isinstance(v, int):
-        out.append(b"i%de" % v)
-    elif isinstance(v, Pairs):
-        out.append(b"d")
+        put(b"%d:%b" % (len(b), b))
+    elif t is bytes:
+        put(b"%d:%b" % (len(v), v))
+    elif t is Pairs:
+        put(b"d")
         for k, x in v:
-            _enc(k, out)
-            _enc(x, out)
-        out.append(b"e")
-    elif isinstance(v, dict):
-        out.append(b"d")
-        for k, x in v.items():
-            _enc(k, out)
-            _enc(x, out)
-        out.append(b"e")
-    else:
-        out.append(b"l")
+            _enc(k, put)
+            _enc(x, put)
+        put(b"e")
+    elif t is list or t is tuple:
+        put(b"l")
         for x in v:
-            _enc(x, out)
-        out.append(b"e")
+            _enc(x, put)
+        put(b"e")
+    elif t is dict:
+        put(b"d")
+        for k, x in v.items():
+            _enc(k, put)
+            _enc(x, put)
+        put(b"e")
+    elif t is int:
+        put(b"i%de" % v)
+    else:
+        _enc_other(v, put)
+
+
+def _enc_other(v, put):
+    """Subclasses and other byte types: the exact-type checks above are the fast path."""
+    if isinstance(v, bool):
+        raise BencodeError("cannot bencode bool")
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        _enc(bytes(v), put)
+    elif isinstance(v, str):
+        _enc(str(v), put)
+    elif isinstance(v, int):
+        _enc(int(v), put)
+    elif isinstance(v, Pairs):
+        _enc(Pairs(v), put)
+    elif isinstance(v, dict):
+        _enc(dict(v), put)
+    elif isinstance(v, (list, tuple)):
+        _enc(list(v), put)
+    else:
+        raise BencodeError(f"cannot bencode {type(v).__name__}")
 
 
 def decode(data: bytes):

@@ -158,7 +158,9 @@ def extract(msg):
 
 
 def has_sdp(msg) -> bool:
-    """Kamailio's parse_sdp() == 0: an SDP body (or SDP part) is there and parses."""
+    """Kamailio's parse_sdp() == 0: an SDP body (or SDP part) is there and parses. A
+    plain application/sdp body is msg.sdp, parsed once per message and shared with
+    nathelper (nat_uac_test 8 in the same route has usually parsed it already)."""
     from kamapy.sip.sdp import parse_sdp
     try:
         _ = msg.eoh
@@ -173,13 +175,11 @@ def has_sdp(msg) -> bool:
                              hf.value)
             if span is None:
                 return False
-            text = msg.text[span[0]:span[1]]
-        elif low.split(";", 1)[0].replace(" ", "") == "application/sdp":
-            text = msg.body
-        else:
+            parse_sdp(msg.text[span[0]:span[1]])
+            return True
+        if low.split(";", 1)[0].replace(" ", "") != "application/sdp":
             return False
-        sdp = parse_sdp(text)
-        return bool(sdp.medias) or sdp.version is not None
+        return msg.sdp is not None
     except SipParseError:
         return False
 

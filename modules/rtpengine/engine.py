@@ -148,9 +148,7 @@ def select_new(rset: NodeSet, callid: str, queried: list[Node]) -> Node | None:
             cut -= node.weight
         if found is None:
             return None
-        _retest(found, registry.disabled(found), False)
-        if registry.disabled(found):
-            continue
+        # Kamailio re-tests the chosen node here; for an enabled one that is a no-op
         return found
 
 
