@@ -20,6 +20,8 @@ its timeout (timeouts.py). The parts:
 
 from __future__ import annotations
 
+import os
+
 from kamapy.module import ModuleExports, Param, RpcCommand
 
 from . import events, rpc
@@ -27,12 +29,11 @@ from . import stats as dstats
 from .functions import FUNCTIONS
 from .pvs import PVS
 
-_NO_DB = "dialog persistence (db_mode, the dialog/dialog_vars tables) is not built yet"
 _NO_UAC = "needs tm local transactions (dialog BYE/keepalive requests), not built yet"
 
 
 def _col(name, default):
-    return Param(name, str, default, unsupported=_NO_DB)
+    return Param(name, str, default)
 
 
 def _check_match_mode(v):
@@ -48,6 +49,11 @@ def _check_positive(v):
 def _check_non_negative(v):
     if v < 0:
         raise ValueError("must be 0 or more")
+
+
+def _check_db_mode(v):
+    if v not in (0, 1, 2, 3):
+        raise ValueError("db_mode is 0 (none), 1 (realtime), 2 (delayed) or 3 (shutdown)")
 
 
 def _check_ka_interval(v):
@@ -73,11 +79,11 @@ PARAMS = [
     Param("dlg_extra_hdrs", str, ""),
     Param("dlg_match_mode", int, 0, validate=_check_match_mode),
     Param("detect_spirals", int, 1),
-    Param("db_url", str, "mysql://kamailio:kamailiorw@localhost/kamailio", unsupported=_NO_DB),
-    Param("db_mode", int, 0, unsupported=_NO_DB),
-    Param("db_update_period", int, 60, unsupported=_NO_DB),
-    Param("db_fetch_rows", int, 200, unsupported=_NO_DB),
-    Param("db_skip_load", int, 0, unsupported=_NO_DB),
+    Param("db_url", str, "mysql://kamailio:kamailiorw@localhost/kamailio"),
+    Param("db_mode", int, 0, validate=_check_db_mode),
+    Param("db_update_period", int, 60, validate=_check_positive),
+    Param("db_fetch_rows", int, 200, validate=_check_positive),
+    Param("db_skip_load", int, 0),
     _col("table_name", "dialog"),
     _col("call_id_column", "callid"),
     _col("from_uri_column", "from_uri"),
@@ -164,7 +170,48 @@ def mod_init():
     if handlers.post_script not in rt.post_script_hooks:
         rt.post_script_hooks.append(handlers.post_script)
     register_timer("dialog", timeouts.INTERVAL, timeouts.run_timer)
+    return _init_db()
+
+
+def _init_db() -> int:
+    """db_mode: the connection check and the dialogs of the last run back into shm."""
+    import logging
+
+    from . import db, store
+    log = logging.getLogger("kamapy.dialog")
+    db.configure(exports.values)
+    store.store().persist = db.dbcfg.mode
+    if db.dbcfg.mode == db.NONE:
+        return 0
+    try:
+        conn = db.connection()
+        for t in (db.dbcfg.table, db.dbcfg.vars_table):
+            if not conn.table_exists(t):
+                log.error("dialog: table %s does not exist in %s (kamapyctl db create)", t,
+                          db.dbcfg.url)
+                return -1
+        if not db.dbcfg.skip_load:
+            n = db.load(store.store())
+            log.info("dialog: loaded %d dialogs from the database", n)
+    except Exception as e:
+        log.error("dialog: cannot use the database %s: %s", db.dbcfg.url, e)
+        return -1
+    finally:
+        db.close()  # never carry a connection across the fork
     return 0
+
+
+def destroy():
+    """delayed and shutdown modes write what the timer has not yet (master only)."""
+    import os
+
+    from . import db, store
+    if db.dbcfg.mode in (db.DELAYED, db.SHUTDOWN) and os.getpid() == _master_pid[0]:
+        db.sync_all(store.store())
+    db.close()
+
+
+_master_pid = [os.getpid()]
 
 
 def check():
@@ -213,6 +260,7 @@ exports = ModuleExports(
     stats=dstats.NAMES,
     event_routes=events.NAMES,
     mod_init=mod_init,
+    destroy=destroy,
     check=check,
     doc=__doc__,
 )

@@ -92,6 +92,7 @@ class DialogStore:
         self.h_id_start = h_id_start
         self.h_id_step = h_id_step
         self._ka_due: list[tuple[int, int]] = []
+        self.persist = 0          # the db_mode (db.py) once mod_init set it
         made = _shared(hash_size, pool) if shared else None
         if made is None:
             from kamapy_modules.tm.store import _LocalLocks, _LocalTable
@@ -152,8 +153,39 @@ class DialogStore:
 
     def save(self, d: Dialog):
         self.table.put(_key(d.h_entry, d.h_id), d.pack())
+        if self.persist == 1:  # db_mode 1: the row follows the record
+            from . import db
+            db.on_save(d)
+
+    def restore(self, d: Dialog, due: float) -> bool:
+        """A dialog read back from the database, under its own h_entry/h_id; the
+        entry's next h_id moves past it (Kamailio: load_dialog_info_from_db)."""
+        lk = self.lock(d.h_entry)
+        try:
+            key = _key(d.h_entry, d.h_id)
+            if self.table.get(key) is not None:
+                return False
+            nkey = b"n:%d" % d.h_entry
+            raw = self.table.get(nkey)
+            nxt = int(raw) if raw is not None else None
+            if self.h_id_step == 1:
+                if nxt is None or nxt <= d.h_id:
+                    self.table.put(nkey, b"%d" % d.h_id)  # _next_id hands out nxt + 1
+            elif (d.h_id - self.h_id_start) % self.h_id_step == 0 and (nxt is None or nxt <= d.h_id):
+                self.table.put(nkey, b"%d" % (d.h_id + self.h_id_step))
+            self.set_timer(d, due)
+            if d.katime:
+                self.set_ka(d, d.katime)
+            self.table.put(key, d.pack())
+            self._index_add(d)
+            return True
+        finally:
+            self.unlock(lk)
 
     def remove(self, d: Dialog):
+        if self.persist:
+            from . import db
+            db.on_remove(d)
         self.table.delete(_key(d.h_entry, d.h_id))
         self.table.delete(b"t:%d:%d" % (d.h_entry, d.h_id))
         self.table.delete(b"k:%d:%d" % (d.h_entry, d.h_id))

@@ -66,9 +66,10 @@ event_route[dialog:failed] { xlog("L_INFO", "DLGFAILED $dlg(callid)\n"); }
 
 
 class DialogServer(KamapyServer):
-    def __init__(self, modparams: str = "", invite_extra: str = "", children: int = 2):
+    def __init__(self, modparams: str = "", invite_extra: str = "", children: int = 2,
+                 port: int | None = None):
         self.rundir = tempfile.mkdtemp(prefix="kpdlg")
-        super().__init__(CFG, children=children, args=["-m", "64"],
+        super().__init__(CFG, port=port, children=children, args=["-m", "64"],
                          fmt={"rundir": self.rundir, "modparams": modparams,
                               "invite_extra": invite_extra})
 
@@ -99,3 +100,20 @@ class DialogServer(KamapyServer):
                 return True
             time.sleep(0.05)
         return False
+
+    def kill_all(self):
+        """SIGKILL the master and every worker at once: a crash, no clean shutdown."""
+        import os
+        import signal
+
+        from tests.support.server import alive, descendants
+        pids = [self.pid] + descendants(self.pid)
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait(10)
+        deadline = time.monotonic() + 5
+        while any(alive(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.02)

@@ -1,0 +1,1 @@
+from tests.db.fixtures import db_url  # noqa: F401

@@ -1,0 +1,128 @@
+"""Dialogs that outlive the server (db_mode): calls up, every kamapy process
+SIGKILLed, a restart on the same port -- each confirmed dialog is back with its
+h_entry/h_id, vars, profiles, flags and timeout, and the caller's BYE (Route with the
+did param of the old run) is matched and ends it. db_mode 1 writes at once, db_mode 2
+once db_update_period has passed; SQLite and PostgreSQL (when installed)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from kamapy.db import connect, schema
+
+from .server import DialogServer
+from .ua import Callee, Caller
+
+pytestmark = pytest.mark.wire
+
+
+def _params(url: str, mode: int) -> str:
+    return (f'modparam("dialog", "db_url", "{url}")\n'
+            f'modparam("dialog", "db_mode", {mode})\n'
+            'modparam("dialog", "db_update_period", 1)\n'
+            'modparam("dialog", "default_timeout", 3600)\n')
+
+
+def _calls(n: int, db_url: str, mode: int):
+    schema.create_tables(db_url, ["dialog", "dialog_vars"])
+    callee = Callee()
+    callee.start()
+    callers = []
+    try:
+        srv = DialogServer(_params(db_url, mode))
+        with srv:
+            for i in range(n):
+                c = Caller(srv.port, callee.port, f"u{i % 7}x")
+                # the profile limit of the test config is 2 calls per user
+                c.user = f"user{i}"
+                assert c.invite() == 200, i
+                callers.append(c)
+            time.sleep(0.3 if mode == 1 else 2.5)  # mode 2: one db_update_period passed
+            before = {d["call-id"]: d for d in srv.rpc("dlg.list")}
+            assert len(before) == n
+            srv.kill_all()
+        with connect(db_url) as conn:
+            assert conn.count("dialog") == n
+            assert conn.count("dialog_vars") == n
+        with DialogServer(_params(db_url, mode), port=srv.port) as again:
+            after = {d["call-id"]: d for d in again.rpc("dlg.list")}
+            assert set(after) == set(before)
+            for cid, d in after.items():
+                b = before[cid]
+                for k in ("h_entry", "h_id", "state", "from_uri", "to_uri", "start_ts", "timeout",
+                          "sflags", "caller", "callee", "variables"):
+                    assert d[k] == b[k], (k, d[k], b[k])
+                assert sorted(map(str, d["profiles"])) == sorted(map(str, b["profiles"]))
+            st = again.stats()
+            assert st["active_dialogs"] == n
+            assert again.rpc("dlg.profile_get_size", "all") == n
+            assert again.rpc("dlg.profile_get_size", "caller", "user1") == 1
+            for c in callers:
+                assert c.bye() == 200
+            assert again.wait_gone(10)
+            assert again.rpc("dlg.profile_get_size", "all") == 0
+            assert again.stats()["active_dialogs"] == 0
+            # new dialogs do not take the ids of the restored ones
+            c = Caller(again.port, callee.port, "fresh")
+            assert c.invite() == 200
+            (d,) = again.rpc("dlg.list")
+            assert (d["h_entry"], d["h_id"]) not in {(b["h_entry"], b["h_id"]) for b in before.values()}
+            assert c.bye() == 200
+            c.close()
+            assert again.wait_gone(10)
+        with connect(db_url) as conn:
+            assert conn.count("dialog") == 0 and conn.count("dialog_vars") == 0
+    finally:
+        for c in callers:
+            c.close()
+        callee.stop()
+
+
+@pytest.mark.parametrize("mode", [1, 2])
+def test_dialogs_survive_sigkill(db_url, mode):
+    _calls(10, db_url, mode)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", [1, 2])
+def test_thousand_dialogs_survive_sigkill(db_url, mode):
+    _calls(1000, db_url, mode)
+
+
+def test_missing_table_is_a_start_up_error(tmp_path):
+    url = f"sqlite://{tmp_path}/empty.db"
+    connect(url).close()
+    with pytest.raises(RuntimeError, match="kamapyctl db create"):
+        with DialogServer(_params(url, 1)):
+            pass
+
+
+def test_shutdown_mode_writes_at_stop(tmp_path):
+    """db_mode 3: nothing in the table while running, every dialog after a clean stop,
+    and back after the restart."""
+    url = f"sqlite://{tmp_path}/dlg.db"
+    schema.create_tables(url, ["dialog", "dialog_vars"])
+    callee = Callee()
+    callee.start()
+    try:
+        srv = DialogServer(_params(url, 3))
+        with srv:
+            c = Caller(srv.port, callee.port, "sam")
+            assert c.invite() == 200
+            time.sleep(1.5)
+            with connect(url) as conn:
+                assert conn.count("dialog") == 0
+        with connect(url) as conn:
+            assert conn.count("dialog") == 1 and conn.count("dialog_vars") == 1
+        with DialogServer(_params(url, 3), port=srv.port) as again:
+            (d,) = again.rpc("dlg.list")
+            assert d["call-id"] == c.callid and d["variables"] == [{"x": "y-sam"}]
+            assert c.bye() == 200
+            assert again.wait_gone(10)
+        with connect(url) as conn:
+            assert conn.count("dialog") == 0
+        c.close()
+    finally:
+        callee.stop()
