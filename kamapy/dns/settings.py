@@ -122,9 +122,11 @@ def warnings(core, s: DnsSettings) -> list[str]:
         if name in positions:
             out.append(f"core parameter {name} has no effect in kamapy: {why}")
     if "dns" in positions and s.dns:
-        out.append("core parameter dns=yes (reverse lookups of the Via sent-by) is not done by kamapy")
+        out.append("core parameter dns=yes (resolving the Via sent-by host before adding received=) "
+                   "is not done by kamapy: received= is added whenever the host is not the source address")
     if "rev_dns" in positions and s.rev_dns:
-        out.append("core parameter rev_dns=yes (reverse lookups of the source address) is not done by kamapy")
+        out.append("core parameter rev_dns=yes (a reverse lookup of the source address before adding "
+                   "received=) is not done by kamapy")
     if s.srv_lb and not s.use_failover:
         # Kamailio's weighted pick lives in the failover handle; without it the highest
         # weight always wins -- kamapy does the same, and says so
