@@ -11,6 +11,7 @@ from ..runtime import rt
 from ..sip.msg import PROTO_TCP, PROTO_TLS, PROTO_UDP
 from ..sip.reply import reply_destination as _from_request
 from .socket_info import SocketInfo, strip_brackets
+from .tcp_send import send as _tcp_send
 
 log = logging.getLogger("kamapy.net")
 
@@ -69,13 +70,12 @@ def send_to(proto: int, data: bytes, host: str, port: int, forced: SocketInfo | 
     if proto in (0, PROTO_UDP):
         return send_udp(data, host, port, forced)
     if proto in (PROTO_TCP, PROTO_TLS):
-        from .tcp_send import send
         try:
             ip, _af = resolve(host)
         except OSError as e:
             log.error("cannot resolve %s: %s", host, e)
             return False
-        return send(proto, data, ip, port, forced, conid)
+        return _tcp_send(proto, data, ip, port, forced, conid)
     log.error("transport %d is not supported yet; cannot send to %s:%d", proto, host, port)
     return False
 

@@ -113,6 +113,7 @@ class TcpReader:
         self.msg_read_timeout = float(_param("tcp_msg_read_timeout", 20))
         self.msg_data_timeout = float(_param("tcp_msg_data_timeout", 20))
         self.next_tick = 0.0
+        self._batch = None   # connections written to while a read's messages run
 
     # ------------------------------------------------------------------ loop
     def run(self):
@@ -338,13 +339,31 @@ class TcpReader:
                 self.close(conn, f"bad stream from {conn.peer_ip}:{conn.peer_port}: {e}",
                            level=logging.ERROR)
                 return
-            for kind, frame in frames:
-                if kind == MSG:
-                    self._dispatch(conn, frame)
-                elif kind == PING and self.crlf_ping:
-                    self.send_local(conn.conid, b"\r\n")
+            if len(frames) > 1:
+                # several messages in one read: what they send on our connections is
+                # written once after the batch (one syscall, not one per reply)
+                self._batch = batch = set()
+                try:
+                    for kind, frame in frames:
+                        if kind == MSG:
+                            self._dispatch(conn, frame)
+                        elif kind == PING and self.crlf_ping:
+                            self.send_local(conn.conid, b"\r\n")
+                finally:
+                    self._batch = None
+                for c in batch:
+                    if c.conid in self.conns:
+                        self._flush(c)
                 if conn.conid not in self.conns:
                     return
+            else:
+                for kind, frame in frames:
+                    if kind == MSG:
+                        self._dispatch(conn, frame)
+                    elif kind == PING and self.crlf_ping:
+                        self.send_local(conn.conid, b"\r\n")
+                    if conn.conid not in self.conns:
+                        return
             if conn.framer.partial:
                 if not conn.partial_since:
                     conn.partial_since = conn.last_io
@@ -392,6 +411,13 @@ class TcpReader:
         conn = self.conns.get(conid)
         if conn is None:
             return False
+        batch = self._batch
+        if batch is not None and conn.state == OPEN and len(conn.wq) + len(data) <= self.wq_max:
+            if not conn.wq:
+                conn.wq_since = time.monotonic()
+            conn.wq += data
+            batch.add(conn)
+            return True
         if conn.state == OPEN and not conn.wq:
             try:
                 n = conn.sock.send(data)
@@ -419,6 +445,7 @@ class TcpReader:
             try:
                 n = conn.sock.send(conn.wq)
             except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                self._want(conn, selectors.EVENT_READ | selectors.EVENT_WRITE)
                 return
             except (ssl.SSLError, OSError) as e:
                 self.close(conn, f"write error: {e}")
