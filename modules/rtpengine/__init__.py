@@ -238,6 +238,8 @@ FUNCTIONS = [
         "start_recording", "stop_recording", "block_dtmf", "unblock_dtmf", "block_media",
         "unblock_media", "silence_media", "unsilence_media", "start_forwarding",
         "stop_forwarding", "stop_media")],
+    Function("rtpengine_query_v", functions.rtpengine_query_v, (Arg("spve"), Arg("pvar")),
+             ANY_ROUTE),
     Function("play_media", functions.play_media, (Arg("spve"),), ANY_ROUTE),
     Function("play_dtmf", functions.generic("play_dtmf"), (Arg("spve"),), ANY_ROUTE),
 ]

@@ -291,3 +291,56 @@ class RtpStatPv(Pv):
 
     def get(self, msg):
         return rtpstat(msg)
+
+
+# ------------------------------------------------------------------ rtpengine_query_v
+def _json_str(b) -> str:
+    s = b.decode("latin-1") if isinstance(b, bytes) else str(b)
+    out = ['"']
+    for ch in s:
+        o = ord(ch)
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif o < 32:
+            out.append({8: "\\b", 12: "\\f", 10: "\\n", 13: "\\r", 9: "\\t"}.get(o, f"\\u{o:04x}"))
+        else:
+            out.append(ch)   # bytes >= 0x80 stay as they are, as srjson (cJSON) prints them
+    out.append('"')
+    return "".join(out)
+
+
+def to_json(v, pretty: bool = False, depth: int = 1) -> str:
+    """srjson_PrintUnformatted / srjson_Print of the reply, as Kamailio builds it."""
+    if isinstance(v, dict):
+        if not pretty:
+            return "{" + ",".join(f"{_json_str(k)}:{to_json(x)}" for k, x in v.items()) + "}"
+        tabs = "\t" * depth
+        if not v:
+            return "{\n" + "\t" * (depth - 1) + "}"
+        items = [f"{tabs}{_json_str(k)}:\t{to_json(x, True, depth + 1)}" for k, x in v.items()]
+        return "{\n" + ",\n".join(items) + "\n" + "\t" * (depth - 1) + "}"
+    if isinstance(v, list):
+        sep = ", " if pretty else ","
+        return "[" + sep.join(to_json(x, pretty, depth + 1) for x in v) + "]"
+    if isinstance(v, int):
+        return str(v)
+    return _json_str(v)
+
+
+def rtpengine_query_v(msg, fmt, pvar) -> int:
+    def run(m, _f, _s):
+        if not fmt or fmt[0] not in "jJ":
+            log.error("invalid format parameter value: %s", fmt)
+            return -1
+        res = engine.call(m, OP_QUERY, None)
+        if res is None:
+            return -1
+        text = to_json(res.reply, pretty=len(fmt) > 1 and fmt[1] in "pP")
+        try:
+            pvar.set(m, text)
+        except Exception:  # noqa: BLE001 -- Kamailio warns and carries on
+            log.warning("target pv is not writable")
+        return 1
+    return wrap(msg, run, None, 1)

@@ -66,6 +66,13 @@ class FakeRelay:
             elif self.mode == "ok":
                 sdp = req.get("sdp", b"v=0\r\n")
                 out = cookie + b" " + bencode.encode({"result": "ok", "sdp": sdp})
+            elif self.mode == "rich":   # a query answer with every bencode type in it
+                out = cookie + b" " + bencode.encode({
+                    "result": "ok", "created": 1700000000, "neg": -5,
+                    "totals": {"RTP": {"packets": 12, "bytes": 2064, "errors": 0},
+                               "RTCP": {"packets": 0, "bytes": 0, "errors": 0}},
+                    "tags": {"t1": {"tag": "t1", "medias": [{"index": 1, "flags": ["a", "b"]}]}},
+                    "empty": {}, "list": [], "odd": b'q"b\\s\t\x01\xe9'})
             elif self.mode == "wrongcookie":
                 out = b"x" + cookie + b" " + bencode.encode({"result": "ok"})
             else:  # silent

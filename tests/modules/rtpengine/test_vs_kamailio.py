@@ -166,3 +166,26 @@ def test_sdp_pvs_and_setid_avp_as_kamailio(pvpair, op, extra):
         # the SDP sent was $var(in), the edited body; the reply body is $avp(out)
         assert b"192.0.2.55" in got[1][0]["sdp"] and b"10.0.0.5" not in got[1][0]["sdp"]
         assert "X-Rc: 1" in got[0] and any("192.0.2.55" in ln for ln in got[0])
+
+
+@pytest.mark.parametrize("fmt", ["j", "jp", "x"])
+def test_query_v_json_as_kamailio(pair, fmt):
+    kam, kp, uac = pair
+    data = _request("BYE", "query_v", fmt, uac.port, f"qv-{fmt}", to_tag="tt-9", body="")
+    for _server, relay in (kam, kp):
+        relay.mode = "rich"
+    try:
+        server, relay = kam
+        relay.requests.clear()
+        uac.send(data, server.port)
+        want = uac.recv(timeout=3)
+        server, relay = kp
+        uac.send(data, server.port)
+        got = uac.recv(timeout=3)
+    finally:
+        for _server, relay in (kam, kp):
+            relay.mode = "ok"
+    for name in ("X-Rc", "X-J", "X-J-Len"):
+        assert C.header(got, name) == C.header(want, name), (name, want, got)
+    if fmt == "j":
+        assert C.header(got, "X-J").startswith('{"result":"ok","created":1700000000')
