@@ -30,6 +30,22 @@ def nsswitch_path() -> str:
     return os.environ.get(NSSWITCH_ENV) or "/etc/nsswitch.conf"
 
 
+def first_names(text: str) -> dict[str, list[str]]:
+    """ip -> the names on the first line that lists it (what gethostbyaddr gives:
+    its h_name and h_aliases)."""
+    out: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        parts = line.split("#", 1)[0].split()
+        if len(parts) < 2:
+            continue
+        try:
+            ip = str(ipaddress.ip_address(parts[0].split("%", 1)[0]))
+        except ValueError:
+            continue
+        out.setdefault(ip, [n.lower().rstrip(".") for n in parts[1:]])
+    return out
+
+
 def parse_hosts(text: str) -> tuple[dict, dict]:
     """(name -> [ipv4...], name -> [ipv6...]) from a hosts file's text; names are
     lowercase without a trailing dot; a bad line is skipped."""
@@ -79,6 +95,7 @@ class Hosts:
         self.nss_path = nsswitch or nsswitch_path()
         self.v4: dict = {}
         self.v6: dict = {}
+        self.by_ip: dict = {}
         self.order = ["files", "dns"]
         self._sig = None
         self._checked = 0.0
@@ -96,11 +113,13 @@ class Hosts:
         sig = self._signature()
         try:
             with open(self.path, encoding="utf-8", errors="replace") as f:
-                self.v4, self.v6 = parse_hosts(f.read())
+                text = f.read()
+            self.v4, self.v6 = parse_hosts(text)
+            self.by_ip = first_names(text)
         except OSError as e:
             if self._sig is not None or self.loaded_at == 0.0:
                 log.warning("cannot read the hosts file %s: %s", self.path, e.strerror)
-            self.v4, self.v6 = {}, {}
+            self.v4, self.v6, self.by_ip = {}, {}, {}
         try:
             with open(self.nss_path, encoding="utf-8", errors="replace") as f:
                 self.order = parse_nsswitch(f.read())
@@ -125,11 +144,8 @@ class Hosts:
         return list(table.get(name.lower().rstrip("."), ()))
 
     def names_of(self, ip: str) -> list[str]:
-        """Every name the file gives an address (for auto_aliases)."""
+        """The names of an address as a reverse lookup through the file gives them:
+        those of the first line that lists it (for auto_aliases, as Kamailio adds the
+        h_name and h_aliases of gethostbyaddr)."""
         self.check()
-        out = []
-        for table in (self.v4, self.v6):
-            for name, ips in table.items():
-                if ip in ips:
-                    out.append(name)
-        return out
+        return list(self.by_ip.get(ip, ()))

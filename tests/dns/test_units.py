@@ -85,6 +85,8 @@ def test_hosts_and_nsswitch():
     assert v6["ip6-localhost"] == ["::1"]
     assert parse_nsswitch("passwd: files\nhosts: dns [NOTFOUND=return] files mdns4\n") == ["dns", "files"]
     assert parse_nsswitch("passwd: files\n") == ["files", "dns"]
+    from kamapy.dns.hosts import first_names
+    assert first_names("127.0.0.1 localhost lh\n127.0.0.1 other\n")["127.0.0.1"] == ["localhost", "lh"]
 
 
 class FakeLookups:
