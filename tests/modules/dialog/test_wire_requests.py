@@ -310,3 +310,34 @@ def test_keepalive_unanswered_ends_the_dialog_with_bye_to_the_other_side():
             caller.close()
     finally:
         dead.stop()
+
+
+def _ctl(srv, *args):
+    import os
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-m", "kamapy.ctl", "--socket",
+                           os.path.join(srv.rundir, "rpc.sock"), *args],
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_kamapyctl_dlg_list_show_profile_terminate(srv, callee):
+    import json
+    caller = Caller(srv.port, callee.port, "carl")
+    assert caller.invite() == 200
+    time.sleep(0.3)
+    res = _ctl(srv, "-F", "json", "dlg", "list")
+    assert res.returncode == 0, res.stderr
+    assert caller.callid in [d["call-id"] for d in json.loads(res.stdout)]
+    res = _ctl(srv, "-F", "json", "dlg", "show", caller.callid)
+    (d,) = json.loads(res.stdout)
+    assert d["caller"]["tag"] == caller.ftag
+    res = _ctl(srv, "-F", "json", "dlg", "profile", "caller", "carl")
+    assert res.returncode == 0 and json.loads(res.stdout) == 1
+    res = _ctl(srv, "dlg", "terminate", caller.callid, caller.ftag, d["callee"]["tag"])
+    assert res.returncode == 0, res.stderr
+    assert _wait_bye(caller) is not None
+    assert _wait(lambda: not _mine(srv, caller.callid))
+    res = _ctl(srv, "dlg", "terminate", caller.callid, caller.ftag, d["callee"]["tag"])
+    assert res.returncode != 0 and "Couldnt find callid" in (res.stderr + res.stdout)
+    caller.close()
