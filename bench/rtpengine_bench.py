@@ -48,21 +48,30 @@ def main():
     ap.add_argument("--children", type=int, default=2)
     ap.add_argument("--kamapy-only", action="store_true")
     ap.add_argument("--ng-port", type=int, default=22232)
+    ap.add_argument("--port", type=int, default=5060, help="SIP port of the server under test")
+    ap.add_argument("--uas-port", type=int, default=5070, help="SIP port of sipbench's UAS")
     args = ap.parse_args()
     if not (BENCH / "sipbench.py").exists():
         sys.exit(f"no benchmark harness at {BENCH}")
     if not shutil.which("rtpengine"):
         sys.exit("rtpengine is not installed")
     logdir = tempfile.mkdtemp(prefix="rtpe-bench-")
+    cfg = CFG
+    if args.port != 5060:  # another bench may hold 5060 on a shared machine
+        cfg = os.path.join(logdir, "rtpengine-bench.cfg")
+        text = Path(CFG).read_text().replace("listen=udp:127.0.0.1:5060",
+                                             f"listen=udp:127.0.0.1:{args.port}")
+        Path(cfg).write_text(text)
+    extra = ["--port", str(args.port), "--uas-port", str(args.uas_port)]
     # 50 calls in flight x 4 ports, freed at once on delete (--delete-delay=0)
     rtpe = start_rtpengine(args.ng_port, 40000, 43999, logdir)
     os.environ["RTPE_SOCK"] = f"udp:127.0.0.1:{args.ng_port}"  # read by the config
     try:
-        servers = [("kamapy", f"{REPO / '.venv' / 'bin' / 'kamapy'} -f {CFG} -DD -E -m 1024 "
+        servers = [("kamapy", f"{REPO / '.venv' / 'bin' / 'kamapy'} -f {cfg} -DD -E -m 1024 "
                               f"-n {args.children}")]
         if not args.kamapy_only and shutil.which("kamailio"):
-            servers.append(("kamailio", f"kamailio -f {CFG} -DD -E -m 1024 -M 8 -n {args.children}"))
-        results = {name: run("call", cmd, args.duration, []) for name, cmd in servers}
+            servers.append(("kamailio", f"kamailio -f {cfg} -DD -E -m 1024 -M 8 -n {args.children}"))
+        results = {name: run("call", cmd, args.duration, extra) for name, cmd in servers}
     finally:
         rtpe.terminate()
         try:
