@@ -14,7 +14,11 @@ its timeout (timeouts.py). The parts:
   pvs.py       $DLG_count, $DLG_status, $DLG_lifetime, $dlg(...), $dlg_ctx(...), $dlg_var
   events.py    event_route[dialog:start|end|failed]
   stats.py     active/early/processed/expired/failed_dialogs
-  rpc.py       dlg.list, dlg.list_ctx, dlg.profile_get_size, dlg.profile_list
+  rpc.py       dlg.list(_ctx), dlg.dlg_list(_ctx), dlg.terminate_dlg, dlg.end_dlg,
+               dlg.bridge_dlg, dlg.profile_get_size, dlg.profile_list
+  requests.py  what the module sends itself, as tm local transactions (tm/t_uac.py):
+               BYE (dlg_bye, timeouts, RPC), keepalive OPTIONS, REFER, dlg_bridge
+  db.py        db_mode 1/2/3 in the dialog / dialog_vars tables, loaded at start-up
   functions.py the config functions
 """
 

@@ -73,12 +73,14 @@ request_route {
     }
     if (is_method("INVITE")) {
         if ($hdr(X-T) != $null) { $avp(dlgt) = $(hdr(X-T){s.int}); }
+        if ($hdr(X-Tr) != $null) { $dlg_ctx(timeout_route) = "DLGTO"; $dlg_ctx(timeout_bye) = 1; }
         dlg_manage();
         set_dlg_profile("caller", "$fU");
         record_route();
     }
     t_relay();
 }
+route[DLGTO] { xlog("L_INFO", "TIMEOUTROUTE $dlg(callid) var=$dlg_var(v)\n"); }
 event_route[dialog:end] { xlog("L_INFO", "DLGEND $dlg(callid)\n"); }
 event_route[dialog:failed] { xlog("L_INFO", "DLGFAILED $dlg(callid)\n"); }
 """
@@ -205,6 +207,20 @@ def test_timeout_avp_sets_the_dialog_timeout(srv, callee):
     assert d["lifetime"] == 1
     assert _wait(lambda: not _mine(srv, caller.callid), 4)
     assert srv.stat("expired_dialogs") == before + 1
+    caller.close()
+
+
+def test_timeout_route_then_bye_with_ctx_timeout_bye(srv, callee):
+    caller = Caller(srv.port, callee.port, "tom")
+    caller.extra = "X-T: 1\r\nX-Tr: 1\r\n"
+    before = srv.stat("expired_dialogs")
+    assert caller.invite() == 200
+    assert _wait_bye(caller, 4) is not None
+    assert srv.wait_log(f"TIMEOUTROUTE {caller.callid}")
+    assert _wait(lambda: not _mine(srv, caller.callid), 4)
+    assert srv.stat("expired_dialogs") == before + 1
+    log = srv.log()
+    assert log.index(f"TIMEOUTROUTE {caller.callid}") < log.index(f"DLGEND {caller.callid}")
     caller.close()
 
 
