@@ -116,5 +116,18 @@ class Sock:
                 continue
             return data
 
+    def recv_request(self, method: str, callid: str, timeout: float = 3.0) -> bytes | None:
+        """The next `method` request of that call; anything else (a late ACK, a
+        retransmission from an earlier test) is skipped."""
+        import time
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = self.recv(timeout=max(0.01, deadline - time.monotonic()))
+            if m is None:
+                return None
+            if m.startswith(method.encode() + b" ") and f"Call-ID: {callid}\r\n".encode() in m:
+                return m
+        return None
+
     def close(self):
         self.s.close()

@@ -21,7 +21,8 @@ def rtpengine_path() -> str | None:
 
 
 class Rtpengine:
-    def __init__(self, ng_port: int | None = None, media_ports: int = 100):
+    def __init__(self, ng_port: int | None = None, media_ports: int = 100, ipv6: bool = False):
+        self.ipv6 = ipv6   # also relay on ::1 (address-family=IP6 offers)
         self.ng_port = ng_port or free_udp_ports(1)[0]
         self.port_min = free_port_block(media_ports)
         self.port_max = self.port_min + media_ports - 1
@@ -38,7 +39,8 @@ class Rtpengine:
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             ["rtpengine", "--config-file=none", "--foreground", "--log-stderr", "--table=-1",
-             "--interface=127.0.0.1", f"--listen-ng=127.0.0.1:{self.ng_port}",
+             "--interface=127.0.0.1", *(["--interface=::1"] if self.ipv6 else []),
+             f"--listen-ng=127.0.0.1:{self.ng_port}",
              f"--port-min={self.port_min}", f"--port-max={self.port_max}",
              "--delete-delay=0", "--log-level=6"],
             stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT)

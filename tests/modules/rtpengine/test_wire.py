@@ -5,6 +5,7 @@ commands, $rtpstat, rtp_inst_pvar, extra_id_pv and set_rtpengine_set."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import tempfile
 import time
@@ -40,7 +41,7 @@ class Proxy(KamapyServer):
 
 @pytest.fixture(scope="module")
 def rtpe():
-    with Rtpengine() as r:
+    with Rtpengine(ipv6=True) as r:
         yield r
 
 
@@ -65,8 +66,8 @@ def establish(srv, uac, uas, callid, flags="replace-origin replace-session-conne
     inv = C.invite(srv.port, uac.port, callid, body=C.sdp(port=caller_rtp),
                    extra=f"X-Flags: {flags}\r\n{extra}")
     uac.send(inv, srv.port)
-    got = uas.recv()
-    assert got is not None and got.startswith(b"INVITE"), srv.log()[-2000:]
+    got = uas.recv_request("INVITE", callid)
+    assert got is not None, srv.log()[-2000:]
     reply = C.reply_to(got, 200, "OK", body=C.sdp(port=callee_rtp))
     if reply_flags:
         reply = reply.replace(b"Content-Type:", f"X-Flags: {reply_flags}\r\nContent-Type:".encode(), 1)
@@ -81,8 +82,8 @@ def bye(srv, uac, uas, callid, extra=""):
     if extra:
         msg = msg.replace(b"Content-Length", extra.encode() + b"Content-Length", 1)
     uac.send(msg, srv.port)
-    got = uas.recv()
-    if got is not None and got.startswith(b"BYE"):
+    got = uas.recv_request("BYE", callid, timeout=2.0)
+    if got is not None:
         uas.send(C.reply_to(got, 200, "OK"), srv.port)
         return got, uac.recv()
     return got, None
@@ -112,7 +113,7 @@ def test_offer_answer_relay_and_delete(setup, rtpe):
         assert callid in rtpe.calls()
         # RTP both ways through the relay: caller -> answer port, callee -> offer port
         pkt = bytes([0x80, 0]) + b"\x00\x01" + b"\x00" * 8 + b"\xff" * 160
-        for i in range(5):
+        for _ in range(5):
             a_rtp.sendto(pkt, ("127.0.0.1", a_port2))
             b_rtp.sendto(pkt, ("127.0.0.1", o_port))
             time.sleep(0.02)
@@ -184,14 +185,14 @@ def test_set_selection_and_unknown_set(setup, rtpe):
     establish(srv, uac, uas, callid, extra="X-Set: 7\r\n")
     bye(srv, uac, uas, callid)
     # a set that is not configured: set_rtpengine_set fails, the offer uses set 0 still
-    inv = C.invite(srv.port, uac.port, f"noset-{uuid.uuid4().hex[:8]}",
-                   extra="X-Flags: replace-origin\r\nX-Set: 9\r\n")
+    callid = f"noset-{uuid.uuid4().hex[:8]}"
+    inv = C.invite(srv.port, uac.port, callid, extra="X-Flags: replace-origin\r\nX-Set: 9\r\n")
     uac.send(inv, srv.port)
-    got = uas.recv()
+    got = uas.recv_request("INVITE", callid)
     assert got is not None
     assert "could not locate rtpengine set 9" in srv.log()
-    uas.send(C.reply_to(got, 486, "Busy"), srv.port)
-    uac.recv()
+    uas.send(C.reply_to(got, 200, "OK", body=C.sdp(port=42000)), srv.port)
+    assert C.status(uac.recv()) == 200
 
 
 def test_bad_flags_and_missing_body_fail(setup):
@@ -223,3 +224,33 @@ def test_rpc_show_ping_enable(setup, rtpe):
         srv.rpc("rtpengine.show", "udp:127.0.0.1:1")
     with pytest.raises(RuntimeError, match="No Database URL"):
         srv.rpc("rtpengine.reload")
+
+
+def test_several_media_and_ipv6(setup, rtpe):
+    """Two m= lines (audio and video) are both relayed; an IPv6 offer with
+    address-family=IP6 comes back with rtpengine's IPv6 address on every line."""
+    srv, uac, uas = setup
+    two = C.sdp(port=41000) + "m=video 41002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n"
+    callid = f"multi-{uuid.uuid4().hex[:8]}"
+    uac.send(C.invite(srv.port, uac.port, callid, body=two,
+                      extra="X-Flags: replace-origin replace-session-connection\r\n"), srv.port)
+    got = uas.recv_request("INVITE", callid)
+    body = C.body_of(got)
+    ports = [int(p) for p in re.findall(r"^m=\w+ (\d+)", body, re.M)]
+    assert len(ports) == 2 and all(rtpe.port_min <= p <= rtpe.port_max for p in ports), body
+    assert "H264/90000" in body
+    # a 2xx: no hop-by-hop ACK or retransmission is left on the sockets for the next test
+    uas.send(C.reply_to(got, 200, "OK", body=two), srv.port)
+    assert C.status(uac.recv()) == 200
+    v6 = C.sdp(ip="::1", port=41010).replace("IN IP4", "IN IP6")
+    callid = f"v6-{uuid.uuid4().hex[:8]}"
+    uac.send(C.invite(srv.port, uac.port, callid, body=v6,
+                      extra="X-Flags: replace-origin replace-session-connection address-family=IP6\r\n"),
+             srv.port)
+    got = uas.recv_request("INVITE", callid)
+    body = C.body_of(got)
+    assert "c=IN IP6 ::1" in body and "IP4" not in body, body
+    assert rtpe.port_min <= C.media(body)[1] <= rtpe.port_max
+    uas.send(C.reply_to(got, 200, "OK", body=v6), srv.port)
+    ok = uac.recv()
+    assert C.status(ok) == 200 and "c=IN IP6 ::1" in C.body_of(ok)
