@@ -6,11 +6,12 @@ and rr's callbacks: restore_dlg = 0), restore_passwd, rr_from_store_param,
 rr_to_store_param, restore_from_avp, restore_to_avp (see replace.py); uac_auth([mode])
 and uac_auth_mode(mode) in failure_route with `credential` or auth_*_avp (auth.py).
 
-uac_req_send() with $uac_req(...) and event_route[uac:reply] (send.py).
+uac_req_send() with $uac_req(...) and event_route[uac:reply] (send.py). Remote
+registrations from the uacreg table (reg_* parameters, uac_reg_lookup / _lookup_uri /
+_status / _request_to / _enable / _disable / _refresh, the uac.reg_* RPCs: reg.py).
 
-Not built yet (their parameters are refused at start-up when set): remote
-registrations (uac_reg, reg_* parameters, the uac.reg_* RPCs), restore_dlg = 1,
-event_callback (KEMI).
+Not built yet (refused at start-up when set): restore_dlg = 1, event_callback (KEMI),
+reg_fetch_rows-style partial loads (the table is read whole).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import logging
 
 from kamapy.module import (
+    ANY_ROUTE,
     BRANCH_ROUTE,
     FAILURE_ROUTE,
     LOCAL_ROUTE,
@@ -27,9 +29,12 @@ from kamapy.module import (
     Function,
     ModuleExports,
     Param,
+    Process,
+    RpcCommand,
 )
 
 from . import auth as A
+from . import reg as REG
 from . import replace as R
 from . import send as SEND
 
@@ -59,12 +64,53 @@ def restore_to(msg):
     return 1 if R.restore_uri(msg, R.FL_TO) == 0 else -1
 
 
+def _reg_on() -> bool:
+    if not REG.S.enabled:
+        log.error("remote registrations are not enabled (no reg_db_url)")
+        return False
+    return True
+
+
+def reg_lookup(msg, src, dst):
+    return REG.lookup(msg, src, dst, 0) if _reg_on() else -1
+
+
+def reg_lookup_uri(msg, src, dst):
+    return REG.lookup(msg, src, dst, 1) if _reg_on() else -1
+
+
+def reg_status(msg, src):
+    return REG.status(msg, src) if _reg_on() else -1
+
+
+def reg_request_to(msg, src, mode):
+    return REG.request_to(msg, src, mode or 0) if _reg_on() else -1
+
+
+def reg_enable(msg, attr, val):
+    return REG.set_flag(attr, val, True) if _reg_on() else -1
+
+
+def reg_disable(msg, attr, val):
+    return REG.set_flag(attr, val, False) if _reg_on() else -1
+
+
+def reg_refresh(msg, uuid):
+    if not _reg_on():
+        return -1
+    try:
+        return REG.refresh(uuid)
+    except Exception as e:
+        log.warning("failed to refresh record: %s - %s", uuid, e)
+        return -1
+
+
 def uac_auth(msg, mode=0):
     return A.uac_auth(msg, mode or 0)
 
 
 _MODES = {"none": R.NO_RESTORE, "manual": R.MANUAL_RESTORE, "auto": R.AUTO_RESTORE}
-_NOT_BUILT = ("reg_db_url", "reg_contact_addr", "event_callback")
+_NOT_BUILT = ("event_callback",)
 
 
 def _avp_name(spec: str | None, pname: str):
@@ -94,7 +140,17 @@ def _check():
                                       "Record-Route mode (0)"))
     for p in _NOT_BUILT:
         if exports.param(p):
-            errors.append((p, f"{p}: remote registrations and KEMI callbacks are not built yet"))
+            errors.append((p, f"{p}: KEMI callbacks are not built (no KEMI in kamapy)"))
+    if exports.param("reg_db_url"):
+        if not exports.param("reg_contact_addr"):
+            errors.append(("reg_db_url", "contact address parameter not set (reg_contact_addr)"))
+        try:
+            from kamapy.db import parse_db_url
+            parse_db_url(exports.param("reg_db_url"))
+        except Exception as e:
+            errors.append(("reg_db_url", str(e)))
+        if exports.param("reg_timer_interval") <= 0:
+            errors.append(("reg_timer_interval", "reg_timer_interval must be positive"))
     for text in _credentials():
         try:
             A.parse_credential(text)
@@ -146,6 +202,22 @@ def mod_init():
     tmcb.define(R.CB_NAME, R.restore_reply)
     tmcb.define(SEND.CB_SEND, SEND.on_reply)
     tmcb.define(SEND.CB_RESEND, SEND.on_resend_reply)
+    tmcb.define(REG.CB_REG, REG.on_reply)
+    REG.S.default_socket = exports.param("default_socket") or ""
+    if exports.param("reg_db_url"):
+        S2 = REG.S
+        S2.enabled = True
+        S2.db_url = exports.param("reg_db_url")
+        S2.table = exports.param("reg_db_table")
+        S2.interval = exports.param("reg_timer_interval")
+        S2.retry = exports.param("reg_retry_interval")
+        S2.random_delay = exports.param("reg_random_delay")
+        S2.contact_addr = exports.param("reg_contact_addr")
+        S2.keep_callid = exports.param("reg_keep_callid")
+        S2.use_domain = exports.param("reg_use_domain")
+        REG.init_shared(exports.param("reg_hash_size"), exports.param("reg_active"))
+        if not any(p.run is REG.run_process for p in exports.procs):
+            exports.procs.append(Process("TIMER UAC REG", REG.run_process))
     if S.mode != R.NO_RESTORE:
         if not loader.loaded("rr"):
             log.error("can't load RR API")
@@ -166,6 +238,7 @@ def _registered():
 
 
 _RT = REQUEST_ROUTE | BRANCH_ROUTE
+_RQ_FAIL_BR = REQUEST_ROUTE | FAILURE_ROUTE | BRANCH_ROUTE
 
 exports = ModuleExports(
     name="uac",
@@ -182,16 +255,16 @@ exports = ModuleExports(
         Param("auth_username_avp", str, ""),
         Param("auth_password_avp", str, ""),
         Param("reg_db_url", str, ""),
-        Param("reg_timer_interval", int, 90, unsupported="remote registrations are not built yet"),
-        Param("reg_retry_interval", int, 0, unsupported="remote registrations are not built yet"),
-        Param("reg_random_delay", int, 0, unsupported="remote registrations are not built yet"),
-        Param("reg_hash_size", int, 4, unsupported="remote registrations are not built yet"),
-        Param("reg_db_table", str, "uacreg", unsupported="remote registrations are not built yet"),
+        Param("reg_timer_interval", int, 90),
+        Param("reg_retry_interval", int, 0),
+        Param("reg_random_delay", int, 0),
+        Param("reg_hash_size", int, 4),
+        Param("reg_db_table", str, "uacreg"),
         Param("reg_contact_addr", str, ""),
-        Param("reg_keep_callid", int, 0, unsupported="remote registrations are not built yet"),
-        Param("reg_active", int, 1, unsupported="remote registrations are not built yet"),
-        Param("reg_gc_interval", int, 150, unsupported="remote registrations are not built yet"),
-        Param("reg_use_domain", int, 0, unsupported="remote registrations are not built yet"),
+        Param("reg_keep_callid", int, 0),
+        Param("reg_active", int, 1),
+        Param("reg_gc_interval", int, 150, unsupported="kamapy replaces reloaded records in place: there is no old table to collect"),
+        Param("reg_use_domain", int, 0),
         Param("default_socket", str, ""),
         Param("event_callback", str, ""),
     ],
@@ -204,7 +277,15 @@ exports = ModuleExports(
         Function("uac_auth_mode", uac_auth, (Arg("igp"),), FAILURE_ROUTE),
         Function("uac_req_send", SEND.uac_req_send, (),
                  REQUEST_ROUTE | FAILURE_ROUTE | BRANCH_ROUTE | ONREPLY_ROUTE | LOCAL_ROUTE),
+        Function("uac_reg_lookup", reg_lookup, (Arg("spve"), Arg("pvar")), ANY_ROUTE),
+        Function("uac_reg_lookup_uri", reg_lookup_uri, (Arg("spve"), Arg("pvar")), ANY_ROUTE),
+        Function("uac_reg_status", reg_status, (Arg("spve"),), ANY_ROUTE),
+        Function("uac_reg_request_to", reg_request_to, (Arg("spve"), Arg("igp")), _RQ_FAIL_BR),
+        Function("uac_reg_enable", reg_enable, (Arg("spve"), Arg("spve")), ANY_ROUTE),
+        Function("uac_reg_disable", reg_disable, (Arg("spve"), Arg("spve")), ANY_ROUTE),
+        Function("uac_reg_refresh", reg_refresh, (Arg("spve"),), ANY_ROUTE),
     ],
+    rpc=[RpcCommand(name, fn, doc) for name, fn, doc in REG.RPCS],
     pvs=SEND.PVS,
     event_routes=[SEND.EVENT],
     mod_init=mod_init,

@@ -19,6 +19,7 @@ from kamapy.pv.errors import PvError
 from kamapy.pv.registry import PvDef
 
 from . import auth as A
+from .reg import new_call_id
 
 log = logging.getLogger("kamapy.uac")
 
@@ -90,7 +91,7 @@ PVS = [PvDef("uac_req", UacReqPv, inner="required")]
 def _dialog(d: dict, call_id="", loc_tag="", loc_seq=None):
     from kamapy_modules.tm.t_uac import LocalDialog
     return LocalDialog(rem_target=d["ruri"], rem_uri=d["turi"] or d["ruri"], loc_uri=d["furi"] or d["ruri"],
-                       call_id=call_id or d["callid"], loc_tag=loc_tag,
+                       call_id=call_id or d["callid"] or new_call_id(), loc_tag=loc_tag,
                        loc_seq=loc_seq if loc_seq is not None else 10, dst_uri=d["ouri"],
                        send_sock=d["sock"])
 
