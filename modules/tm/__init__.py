@@ -19,7 +19,7 @@ created. The parts:
 
 from __future__ import annotations
 
-from kamapy.module import ModuleExports, RpcCommand
+from kamapy.module import Arg, Function, ModuleExports, RpcCommand
 
 from . import stats
 from .config import PARAMS, cfg
@@ -61,12 +61,29 @@ def rpc_t_uac_start(rpc, params):
     return start(rpc, params)
 
 
+def rpc_t_uac_wait(rpc, params):
+    from .t_uac import rpc_t_uac_wait as wait
+    return wait(rpc, params)
+
+
+def rpc_t_uac_wait_block(rpc, params):
+    from .t_uac import rpc_t_uac_wait_block as wait
+    return wait(rpc, params)
+
+
+def w_t_uac_send(msg, *args):
+    from .t_uac import w_t_uac_send as send
+    return send(msg, *args)
+
+
 exports = ModuleExports(
     name="tm",
     params=PARAMS,
-    functions=FUNCTIONS,
+    functions=FUNCTIONS + [Function("t_uac_send", w_t_uac_send, args=tuple(Arg("spve") for _ in range(6)))],
     rpc=[RpcCommand("tm.stats", rpc_stats, "Print transaction statistics."),
-         RpcCommand("tm.t_uac_start", rpc_t_uac_start, "starts a tm uac using  a list of string parameters: method, ruri, dst_uri send_sock, headers (CRLF separated) and body (optional)")],
+         RpcCommand("tm.t_uac_start", rpc_t_uac_start, "starts a tm uac using  a list of string parameters: method, ruri, dst_uri send_sock, headers (CRLF separated) and body (optional)"),
+         RpcCommand("tm.t_uac_wait", rpc_t_uac_wait, "starts a tm uac and waits for the final reply, using a list of string parameters: method, ruri, dst_uri send_sock, headers (CRLF separated) and body (optional)"),
+         RpcCommand("tm.t_uac_wait_block", rpc_t_uac_wait_block, "starts a tm uac and waits for the final reply in blocking mode, using a list of string parameters: method, ruri, dst_uri send_sock, headers (CRLF separated) and body (optional)")],
     stats=stats.NAMES,
     mod_init=mod_init,
     doc=__doc__,

@@ -75,7 +75,7 @@ class LocalTxn:
     """One local client transaction as kept in shm."""
 
     FIELDS = ("lid", "method", "buf", "ip", "port", "sock", "retr_ivl", "retr_due",
-              "fr_due", "wait_due", "code", "cbs", "ack", "created", "ruri", "reason")
+              "fr_due", "wait_due", "code", "cbs", "ack", "created", "ruri", "reason", "reply")
     __slots__ = FIELDS
 
     def __init__(self, lid="", method=""):
@@ -95,6 +95,7 @@ class LocalTxn:
         self.created = 0.0
         self.ruri = ""
         self.reason = ""
+        self.reply = None        # the final reply's text, kept only when asked (t_uac_wait)
 
     @property
     def completed(self) -> bool:
@@ -283,7 +284,7 @@ def build(method: str, headers: str, body: bytes, d: LocalDialog, branch: str, s
 # ---------------------------------------------------------------------- the API
 def t_uac(method: str, headers: str = "", body: bytes = b"", dlg: LocalDialog | None = None,
           cb: str | None = None, cbp=None, cb_types: int = tmcb.TMCB_LOCAL_COMPLETED,
-          cseq: int | None = None) -> str | None:
+          cseq: int | None = None, keep_reply: bool = False) -> str | None:
     """Send a request on its own client transaction; returns its id, or None when it
     could not be built or sent (nothing is kept then, no callback runs)."""
     if dlg is None:
@@ -317,6 +318,8 @@ def t_uac(method: str, headers: str = "", body: bytes = b"", dlg: LocalDialog | 
     t.fr_due = now + (cfg.fr or 30.0)
     if cb is not None:
         t.cbs = [[cb_types, cb, cbp]]
+    if keep_reply:
+        t.reply = ""  # the final reply's text goes here (tm.t_uac_wait)
     s = store()
     lk = s.lock(lid)
     try:
@@ -408,6 +411,8 @@ def reply_hook(msg) -> bool:
         else:
             t.code = code
             t.reason = msg.reason
+            if t.reply is not None:
+                t.reply = msg.text
             t.retr_due = t.fr_due = 0.0
             t.wait_due = now + (cfg.wt or 5.0)
             stats.inc(stats.RPL_SENT)  # handed to the local "UAS", as Kamailio counts it
@@ -504,34 +509,36 @@ def run_timer(now: float | None = None):
             tmcb.run(timed_out, tmcb.TMCB_LOCAL_COMPLETED | tmcb.TMCB_LOCAL_RESPONSE_IN, None, 408)
 
 
-# ---------------------------------------------------------------------- RPC
-def rpc_t_uac_start(_rpc, params):
-    """tm.t_uac_start method ruri nexthop socket headers [body] (Kamailio rpc_uac.c):
-    the headers must hold From and To; Call-ID, CSeq and a From tag are made up when
-    missing. "." stands for no next hop / any socket. Nothing is returned."""
-    from kamapy.rpc.errors import RpcError
-    params = list(params or [])
-    if len(params) < 5:
-        raise RpcError(400, f"too few parameters ({len(params)}/5)")
-    method, ruri, nexthop, sock, headers = (str(p) for p in params[:5])
-    body = str(params[5]).encode() if len(params) > 5 else b""
-    if not method:
-        raise RpcError(400, "Empty method")
+# ---------------------------------------------------------------------- RPC / t_uac_send
+class UacError(Exception):
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def uac_from_parts(method: str, ruri: str, nexthop: str, sock: str, headers: str,
+                   body: str = "", keep_reply: bool = False) -> str:
+    """The request of tm.t_uac_* / t_uac_send (Kamailio rpc_uac.c): the headers must
+    hold From and To; Call-ID, CSeq and a From tag are made up when missing; "." (or
+    "") stands for no next hop / any socket. Returns the transaction id."""
     from kamapy.sip.uri import parse_uri
+    if not method:
+        raise UacError(400, "Empty method")
     try:
         parse_uri(ruri)
     except Exception:
-        raise RpcError(400, f'Invalid request uri "{ruri}"') from None
+        raise UacError(400, f'Invalid request uri "{ruri}"') from None
     if nexthop not in (".", ""):
         try:
             parse_uri(nexthop)
         except Exception:
-            raise RpcError(400, f'Invalid next-hop uri "{nexthop}"') from None
+            raise UacError(400, f'Invalid next-hop uri "{nexthop}"') from None
     si = None
     if sock not in (".", ""):
         si = _find_socket(sock)
         if si is None:
-            raise RpcError(400, f'No local socket for "{sock}"')
+            raise UacError(400, f'No local socket for "{sock}"')
     found: dict[str, str] = {}
     extra = []
     for line in headers.replace("\r\n", "\n").split("\n"):
@@ -539,32 +546,116 @@ def rpc_t_uac_start(_rpc, params):
             continue
         name, sep, value = line.partition(":")
         if not sep:
-            raise RpcError(400, "Invalid headers")
+            raise UacError(400, "Invalid headers")
         key = {"f": "from", "t": "to", "i": "call-id"}.get(name.strip().lower(), name.strip().lower())
         if key in ("from", "to", "call-id", "cseq"):
             found[key] = value.strip()
         else:
             extra.append(line.strip() + "\r\n")
     if body and not any(x.lower().startswith(("content-type", "c:")) for x in extra):
-        raise RpcError(400, "Content-Type missing")
+        raise UacError(400, "Content-Type missing")
     if "to" not in found:
-        raise RpcError(400, "To missing")
+        raise UacError(400, "To missing")
     if "from" not in found:
-        raise RpcError(400, "From missing")
+        raise UacError(400, "From missing")
     frm, _, ftag = found["from"].partition(";tag=")
     to, _, ttag = found["to"].partition(";tag=")
     cseq = DEFAULT_CSEQ
     if "cseq" in found:
         num, *meth = found["cseq"].split()
         if not num.isdigit():
-            raise RpcError(400, "Non-numerical CSeq")
+            raise UacError(400, "Non-numerical CSeq")
         if meth and meth[0] != method:
-            raise RpcError(400, "CSeq method mismatch")
+            raise UacError(400, "CSeq method mismatch")
         cseq = int(num)
     d = LocalDialog(rem_target=ruri, rem_uri=to.strip(), loc_uri=frm.strip(),
                     call_id=found.get("call-id") or f"{_new_id(16)}@kamapy",
                     rem_tag=ttag.split(";")[0], loc_tag=ftag.split(";")[0], loc_seq=cseq,
                     dst_uri="" if nexthop in (".", "") else nexthop, send_sock=si or "")
-    if t_uac(method, "".join(extra), body, d) is None:
-        raise RpcError(500, "RPC/UAC error")
+    lid = t_uac(method, "".join(extra), body.encode("utf-8", "surrogateescape") if body else b"",
+                d, keep_reply=keep_reply)
+    if lid is None:
+        raise UacError(500, "RPC/UAC error")
+    return lid
+
+
+def _rpc_parts(params):
+    from kamapy.rpc.errors import RpcError
+    params = list(params or [])
+    if len(params) < 5:
+        raise RpcError(400, f"too few parameters ({len(params)}/5)")
+    return [str(p) for p in params[:5]] + [str(params[5]) if len(params) > 5 else ""]
+
+
+def _rpc_start(params, keep_reply=False) -> str:
+    from kamapy.rpc.errors import RpcError
+    try:
+        return uac_from_parts(*_rpc_parts(params), keep_reply=keep_reply)
+    except UacError as e:
+        raise RpcError(e.code, e.message) from None
+
+
+def _wait(lid: str, limit: float = 80.0) -> LocalTxn | None:
+    """Poll the shm record until the final reply (or the timeout's 408) is in; the
+    reply arrives in whichever worker gets it. Kamailio's wait_block polls 100 ms x 800."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        t = lookup(lid)
+        if t is not None and t.completed:
+            return t
+        time.sleep(0.05)
     return None
+
+
+def rpc_t_uac_start(_rpc, params):
+    """tm.t_uac_start method ruri nexthop socket headers [body]: nothing returned."""
+    _rpc_start(params)
+    return None
+
+
+def rpc_t_uac_wait_block(_rpc, params):
+    """tm.t_uac_wait_block ...: {code, text} of the final reply."""
+    from kamapy.rpc.errors import RpcError
+    t = _wait(_rpc_start(params))
+    if t is None:
+        raise RpcError(500, "No response")
+    return {"code": t.code, "text": t.reason}
+
+
+def rpc_t_uac_wait(_rpc, params):
+    """tm.t_uac_wait ...: [code, reason, request URI, next hop, routes, the reply from
+    its first header] as Kamailio's rpc_uac_callback adds them (the URIs and routes of
+    the dialog a 2xx would make; empty otherwise)."""
+    from kamapy.rpc.errors import RpcError
+    t = _wait(_rpc_start(params, keep_reply=True))
+    if t is None:
+        raise RpcError(500, "No response")
+    if not t.reply:
+        return [t.code, t.reason, "", "", "", ""]
+    out = [t.code, t.reason]
+    if 200 <= t.code < 300:
+        out += list(_uris_of(t.reply))
+    out.append(t.reply.split("\r\n", 1)[1] if "\r\n" in t.reply else "")
+    return out
+
+
+def _uris_of(reply_text: str) -> tuple[str, str, str]:
+    """(request URI, next hop, Route line) of the dialog a 2xx sets up (dlg_response_uac)."""
+    from kamapy.sip.msg import RecvInfo, SipMsg
+    m = SipMsg(reply_text.encode("utf-8", "surrogateescape"), RecvInfo())
+    contact = m.header_value("contact") or ""
+    rr = [x.strip() for hf in m.get_headers("record-route") for x in hf.value.split(",")]
+    rr.reverse()
+    ld = LocalDialog(rem_target=_uri_of(contact) if contact else "", route_set=rr)
+    ruri, nh, routes = _hooks(ld)
+    return ruri, nh, ("Route: " + ", ".join(routes)) if routes else ""
+
+
+def w_t_uac_send(msg, method, ruri, nexthop, sock, headers, body):
+    """t_uac_send(method, ruri, nexthop, socket, headers, body) from the config."""
+    try:
+        uac_from_parts(method, ruri, nexthop, sock, headers, body)
+    except UacError as e:
+        log.error("t_uac_send: %s", e.message)
+        return -1
+    return 1

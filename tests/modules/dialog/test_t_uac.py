@@ -27,7 +27,13 @@ loadmodule "jsonrpcs"
 modparam("jsonrpcs", "transport", 4)
 modparam("jsonrpcs", "dgram_socket", "{rundir}/rpc.sock")
 modparam("tm", "fr_timer", 2000)
-request_route { sl_send_reply("200", "OK"); exit; }
+request_route {
+    if (method == "MESSAGE") {
+        t_uac_send("OPTIONS", "$hdr(X-Target)", "", "", "From: <sip:cfg@example.com>\r\nTo: <sip:t@example.com>\r\n", "");
+    }
+    sl_send_reply("200", "OK");
+    exit;
+}
 """
 
 
@@ -104,3 +110,53 @@ def test_unanswered_request_gives_up_at_fr_timer(srv, ua):
 def test_rpc_refuses_missing_headers(srv):
     with pytest.raises(RuntimeError, match="From missing"):
         srv.rpc("tm.t_uac_start", "OPTIONS", "sip:bob@127.0.0.1:9", ".", ".", "To: <sip:b@x>\r\n")
+
+
+def test_wait_block_gives_the_final_reply(srv, ua):
+    import threading
+    port = ua.getsockname()[1]
+
+    def answer():
+        got = _recv_all(ua, time.monotonic() + 2)
+        if got:
+            ua.sendto(_answer(got[0][1], 486).replace(b"486 OK", b"486 Busy Here"), ("127.0.0.1", srv.port))
+    th = threading.Thread(target=answer)
+    th.start()
+    r = srv.rpc("tm.t_uac_wait_block", "OPTIONS", f"sip:bob@127.0.0.1:{port}", ".", ".",
+                "From: <sip:alice@example.com>\r\nTo: <sip:bob@example.com>\r\n")
+    th.join()
+    assert r == {"code": 486, "text": "Busy Here"}
+
+
+def test_t_uac_wait_lists_the_reply(srv, ua):
+    import threading
+    port = ua.getsockname()[1]
+
+    def answer():
+        got = _recv_all(ua, time.monotonic() + 2)
+        if got:
+            ua.sendto(_answer(got[0][1], 200).replace(b"Content-Length", f"Contact: <sip:b@127.0.0.1:{port}>\r\nContent-Length".encode()),
+                      ("127.0.0.1", srv.port))
+    th = threading.Thread(target=answer)
+    th.start()
+    r = srv.rpc("tm.t_uac_wait", "OPTIONS", f"sip:bob@127.0.0.1:{port}", ".", ".",
+                "From: <sip:alice@example.com>\r\nTo: <sip:bob@example.com>\r\n")
+    th.join()
+    assert r[:5] == [200, "OK", f"sip:b@127.0.0.1:{port}", f"sip:b@127.0.0.1:{port}", ""]
+    assert r[5].startswith("Via: SIP/2.0/UDP") and "CSeq: 10 OPTIONS" in r[5]
+
+
+def test_t_uac_send_from_the_config(srv, ua):
+    port = ua.getsockname()[1]
+    c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    c.bind(("127.0.0.1", 0))
+    c.sendto((f"MESSAGE sip:x@127.0.0.1:{srv.port} SIP/2.0\r\n"
+              f"Via: SIP/2.0/UDP 127.0.0.1:{c.getsockname()[1]};branch=z9hG4bKm1\r\n"
+              "From: <sip:m@x>;tag=1\r\nTo: <sip:x@x>\r\nCall-ID: m1\r\nCSeq: 1 MESSAGE\r\n"
+              f"X-Target: sip:t@127.0.0.1:{port}\r\nContent-Length: 0\r\n\r\n").encode(),
+             ("127.0.0.1", srv.port))
+    got = _recv_all(ua, time.monotonic() + 0.3)
+    c.close()
+    assert got and got[0][1].startswith(f"OPTIONS sip:t@127.0.0.1:{port} SIP/2.0".encode())
+    assert b"\r\nFrom: <sip:cfg@example.com>;tag=" in got[0][1]
+    ua.sendto(_answer(got[0][1]), ("127.0.0.1", srv.port))
