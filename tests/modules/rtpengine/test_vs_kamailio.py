@@ -189,3 +189,18 @@ def test_query_v_json_as_kamailio(pair, fmt):
         assert C.header(got, name) == C.header(want, name), (name, want, got)
     if fmt == "j":
         assert C.header(got, "X-J").startswith('{"result":"ok","created":1700000000')
+
+
+def test_two_sets_offer_twice_and_the_choice_ends_with_the_message(pair):
+    """set_rtpengine_set("0", "1"): the offer goes to set 0, then set 1 gets set 0's
+    answer SDP -- on both servers. The next message that chooses no set: Kamailio still
+    has set 1 selected in that worker and offers twice again; kamapy offers once
+    (D-rtpengine-2)."""
+    kam, kp, uac = pair
+    first = _request("INVITE", "offer2", "replace-origin", uac.port, "two-sets-1")
+    then = _request("INVITE", "offer", "replace-origin", uac.port, "two-sets-2")
+    w1, g1 = _run(kam, uac, first), _run(kp, uac, first)
+    assert w1 == g1 and len(g1[1]) == 2
+    w2, g2 = _run(kam, uac, then), _run(kp, uac, then)
+    assert len(w2[1]) == 2 and len(g2[1]) == 1, (w2, g2)
+    assert g2[1][0] == w2[1][0]
