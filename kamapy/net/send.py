@@ -8,7 +8,7 @@ import socket
 
 from ..msg_flags import FL_FORCE_RPORT
 from ..runtime import rt
-from ..sip.msg import PROTO_TCP, PROTO_TLS, PROTO_UDP
+from ..sip.msg import PROTO_TCP, PROTO_TLS, PROTO_UDP, PROTO_WS, PROTO_WSS
 from ..sip.reply import reply_destination as _from_request
 from .socket_info import SocketInfo, strip_brackets
 from .tcp_send import send as _tcp_send
@@ -41,6 +41,8 @@ def resolve(host: str) -> tuple[str, int]:
 def choose_socket(proto: int, af: int, forced: SocketInfo | None = None) -> SocketInfo | None:
     """The local socket to send from: the forced one if it fits, else the first listen
     socket of that transport and address family (Kamailio's get_send_socket, mhomed=0)."""
+    if proto >= PROTO_WS:  # ws/wss leave from a tcp/tls listener (Kamailio has no ws sockets)
+        proto = PROTO_TCP if proto == PROTO_WS else PROTO_TLS
     if forced is not None and forced.proto == proto and forced.af == af:
         return forced
     return rt.first_socket(proto, af)
@@ -69,7 +71,7 @@ def send_to(proto: int, data: bytes, host: str, port: int, forced: SocketInfo | 
     """conid: the connection a reply must leave on (tm keeps the request's); 0 = by address."""
     if proto in (0, PROTO_UDP):
         return send_udp(data, host, port, forced)
-    if proto in (PROTO_TCP, PROTO_TLS):
+    if proto in (PROTO_TCP, PROTO_TLS, PROTO_WS, PROTO_WSS):
         try:
             ip, _af = resolve(host)
         except OSError as e:

@@ -47,6 +47,16 @@ from .tcp_state import (
 log = logging.getLogger("kamapy.tcp")
 
 CONNECTING, HANDSHAKE, OPEN = "connecting", "handshake", "open"
+
+# set by the xhttp module: handler(frame, rcv, conn) for HTTP requests read off a
+# connection (the first line ends in HTTP/1.x); None = they go to request_route
+http_handler = None
+
+
+def _is_http(frame: bytes) -> bool:
+    end = frame.find(b"\r\n", 0, 8192)
+    line = frame[:end] if end > 0 else frame[:8192]
+    return line.endswith((b" HTTP/1.1", b" HTTP/1.0"))
 CMD_BUF = 1 << 18
 TICK = 0.5
 
@@ -64,7 +74,7 @@ class TcpRecvInfo(RecvInfo):
 class Conn:
     __slots__ = ("conid", "sock", "proto", "peer_ip", "peer_port", "local_ip", "local_port",
                  "si", "sock_index", "framer", "wq", "wq_since", "state", "created", "last_io",
-                 "synced", "outgoing", "events", "aliases", "close_after", "partial_since")
+                 "synced", "outgoing", "events", "aliases", "close_after", "partial_since", "ws", "ws_parts")
 
     def __init__(self, conid, sock, proto, peer, local, si, sock_index, framer, outgoing):
         self.conid = conid
@@ -85,6 +95,8 @@ class Conn:
         self.aliases = [(proto, self.peer_ip, self.peer_port)]
         self.close_after = False
         self.partial_since = 0.0   # when the message being read began (slowloris bound)
+        self.ws = None             # a wsproto Connection once ws_handle_handshake() upgraded it
+        self.ws_parts = []
 
 
 def _param(name, default):
@@ -333,6 +345,13 @@ class TcpReader:
                 self.close(conn, "closed by the peer", level=logging.DEBUG)
                 return
             conn.last_io = time.monotonic()
+            if conn.ws is not None:
+                self._ws_data(conn, data)
+                if conn.conid not in self.conns:
+                    return
+                if len(data) < self.rd_buf and not (conn.proto == 6 and sock.pending()):
+                    return
+                continue
             try:
                 frames = conn.framer.feed(data)
             except FramingError as e:
@@ -380,6 +399,9 @@ class TcpReader:
                           conn.proto, conn.si, conn.conid)
         tcp_send.current = rcv
         try:
+            if http_handler is not None and conn.ws is None and _is_http(frame):
+                http_handler(frame, rcv, conn)
+                return
             if self.accept_aliases:
                 self._via_alias(conn, frame)
             receive_msg(frame, rcv)
@@ -407,10 +429,12 @@ class TcpReader:
             self.st.add_alias(conn.proto, conn.peer_ip, port, conn.conid)
 
     # ------------------------------------------------------------------ writes
-    def send_local(self, conid: int, data: bytes) -> bool:
+    def send_local(self, conid: int, data: bytes, raw: bool = False) -> bool:
         conn = self.conns.get(conid)
         if conn is None:
             return False
+        if conn.ws is not None and not raw:
+            data = _ws_message(conn, data)
         batch = self._batch
         if batch is not None and conn.state == OPEN and len(conn.wq) + len(data) <= self.wq_max:
             if not conn.wq:
@@ -513,6 +537,69 @@ class TcpReader:
         self._want(conn, selectors.EVENT_WRITE)
         return True
 
+    # ------------------------------------------------------------------ WebSocket
+    def upgrade_ws(self, conn: Conn):
+        """After ws_handle_handshake() answered 101: frames from now on (RFC 6455), and
+        the connection is WS (WSS over TLS) for $proto, aliases and the counters."""
+        from wsproto.connection import Connection, ConnectionType
+
+        from ..sip.msg import PROTO_WS, PROTO_WSS
+        conn.ws = Connection(ConnectionType.SERVER, trailing_data=bytes(conn.framer.buf))
+        conn.framer.buf.clear()
+        new = PROTO_WSS if conn.proto == PROTO_TLS else PROTO_WS
+        st = self.st
+        for proto, ip, port in conn.aliases:
+            st.drop_alias(proto, ip, port, conn.conid)
+        conn.aliases = [(new, ip, port) for _p, ip, port in conn.aliases]
+        for proto, ip, port in conn.aliases:
+            st.add_alias(proto, ip, port, conn.conid)
+        self._uncount(conn.proto)
+        st.counters.add(C_OPEN, 1)
+        c = PROTO_COUNTER.get(new)
+        if c is not None:
+            st.counters.add(c, 1)
+        conn.proto = new
+        self._sync(conn, time.monotonic())
+
+    def _ws_data(self, conn: Conn, data: bytes):
+        from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
+        from wsproto.utilities import RemoteProtocolError
+        try:
+            conn.ws.receive_data(data)
+            events = list(conn.ws.events())
+        except RemoteProtocolError as e:
+            self.close(conn, f"bad websocket frame from {conn.peer_ip}:{conn.peer_port}: {e}",
+                       level=logging.ERROR)
+            return
+        for ev in events:
+            if isinstance(ev, (TextMessage, BytesMessage)):
+                part = ev.data.encode("utf-8") if isinstance(ev, TextMessage) else bytes(ev.data)
+                conn.ws_parts.append(part)
+                if sum(len(p) for p in conn.ws_parts) > self.rd_buf:
+                    self.close(conn, f"websocket message from {conn.peer_ip}:{conn.peer_port} larger "
+                               f"than the read buffer ({self.rd_buf})", level=logging.ERROR)
+                    return
+                if ev.message_finished:
+                    frame = b"".join(conn.ws_parts)
+                    conn.ws_parts = []
+                    self._dispatch(conn, frame)
+            elif isinstance(ev, Ping):
+                self.send_local(conn.conid, conn.ws.send(ev.response()), raw=True)
+            elif isinstance(ev, CloseConnection):
+                try:
+                    self.send_local(conn.conid, conn.ws.send(ev.response()), raw=True)
+                except Exception:
+                    pass
+                if int(ev.code) in (1002, 1003, 1007, 1009):
+                    # wsproto's verdict on what the peer sent (unmasked, bad opcode, ...)
+                    self.close(conn, f"bad websocket frame from {conn.peer_ip}:{conn.peer_port}: "
+                               f"{ev.reason} ({int(ev.code)})", level=logging.ERROR)
+                else:
+                    self.close(conn, f"websocket closed by the peer ({int(ev.code)})", level=logging.DEBUG)
+                return
+            if conn.conid not in self.conns:
+                return
+
     # ------------------------------------------------------------------ closing
     def close_id(self, conid: int, why: str):
         conn = self.conns.get(conid)
@@ -565,6 +652,16 @@ class TcpReader:
                 continue
             if conn.last_io - conn.synced > 1.0:
                 self._sync(conn, now)
+
+
+def _ws_message(conn: Conn, data: bytes) -> bytes:
+    """A SIP message as one WebSocket frame: text when it is UTF-8 (what browsers'
+    SIP stacks expect), binary otherwise."""
+    from wsproto.events import BytesMessage, TextMessage
+    try:
+        return conn.ws.send(TextMessage(data=data.decode("utf-8")))
+    except UnicodeDecodeError:
+        return conn.ws.send(BytesMessage(data=data))
 
 
 def _close_fd(fd: int):

@@ -54,6 +54,10 @@ def send(proto: int, data: bytes, ip: str, port: int, si=None, conid: int = 0) -
         if r is not None and r.index == owner:
             return r.send_local(conid, data)
         return to_reader(owner, st.pack_cmd(CMD_SEND, conid, data))
+    if proto in (5, 6):
+        # WebSocket connections are only ever accepted (Kamailio cannot open them either)
+        log.error("no websocket connection to %s:%d (ws connections cannot be opened)", ip, port)
+        return False
     if si is None or si.proto != proto:
         from ..runtime import rt
         af = socket.AF_INET6 if ":" in ip else socket.AF_INET

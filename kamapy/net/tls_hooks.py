@@ -30,5 +30,5 @@ def handshake_done(conn):
 
 
 def closed(conn):
-    if provider is not None and conn.proto == 3:
+    if provider is not None and conn.proto in (3, 6):  # tls, wss
         provider.closed(conn)

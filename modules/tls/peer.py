@@ -86,7 +86,7 @@ def forget(conid: int):
 
 
 def of(msg) -> dict | None:
-    if msg.rcv.proto != 3:
+    if msg.rcv.proto not in (3, 6):  # tls, wss
         return None
     return _conns.get(getattr(msg.rcv, "con_id", 0))
 

@@ -117,7 +117,7 @@ def build_branch(t: Transaction, msg, idx: int, dest, proxy, now: float, lock: i
             uri, dst_uri, path = msg.current_uri, msg.dst_uri, msg.path_vec
             bflags, sock = msg.ruri_bflags, msg.force_send_socket
         proto, host, port = _hop(msg, uri, dst_uri, proxy)
-        if proto not in (0, PROTO_UDP, PROTO_TCP, PROTO_TLS):
+        if proto not in (0, PROTO_UDP, PROTO_TCP, PROTO_TLS, 5, 6):  # 5, 6: ws, wss
             log.error("t_relay: transport %d is not supported yet (branch %s)", proto, uri)
             raise RelayError(ser_error.E_BAD_PROTO)
         proto = proto or PROTO_UDP
