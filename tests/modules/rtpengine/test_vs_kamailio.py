@@ -204,3 +204,50 @@ def test_two_sets_offer_twice_and_the_choice_ends_with_the_message(pair):
     w2, g2 = _run(kam, uac, then), _run(kp, uac, then)
     assert len(w2[1]) == 2 and len(g2[1]) == 1, (w2, g2)
     assert g2[1][0] == w2[1][0]
+
+
+def test_rpc_output_as_kamailio(tmp_path):
+    """rtpengine.show/ping/enable/reload/get_hash_total: the same answers and faults as
+    Kamailio's, field by field (recheck_ticks within a second: the clocks started apart)."""
+    import os
+
+    from tests.support.rpc import rpc_call
+    relay = FakeRelay()
+    relay.mode = "ok"
+    text = (Path(__file__).parent / "rpc.cfg").read_text()
+    dk, dp = tmp_path / "k", tmp_path / "p"
+    dk.mkdir()
+    dp.mkdir()
+    calls = [("rtpengine.show", "all"), ("rtpengine.ping", "all"), ("rtpengine.ping", relay.url),
+             ("rtpengine.enable", relay.url, 0), ("rtpengine.show", relay.url),
+             ("rtpengine.enable", relay.url, 1), ("rtpengine.enable", "udp:127.0.0.1:9", 1),
+             ("rtpengine.enable", "udp:127.0.0.1:9", 0), ("rtpengine.show", "all"),
+             ("rtpengine.show", "nope"), ("rtpengine.show",), ("rtpengine.enable", relay.url),
+             ("rtpengine.reload",), ("rtpengine.get_hash_total",)]
+
+    def answers(d):
+        out = []
+        for method, *params in calls:
+            try:
+                out.append(rpc_call(os.path.join(d, "rpc.sock"), method, *params))
+            except RuntimeError as e:
+                out.append(("fault", str(e)))
+        return out
+
+    try:
+        with KamailioServer(text, fmt={"sock": relay.url, "dir": dk}) as _kam, \
+                KamapyServer(text, children=1, fmt={"sock": relay.url, "dir": dp, "mpath": MODULES}) as _kp:
+            want, got = answers(str(dk)), answers(str(dp))
+    finally:
+        relay.close()
+
+    def ticks(rows):
+        for r in rows:
+            for n in (r if isinstance(r, list) else []):
+                if isinstance(n.get("recheck_ticks"), int):
+                    yield n["recheck_ticks"]
+                    n["recheck_ticks"] = "?"
+    tw, tg = list(ticks(want)), list(ticks(got))
+    assert all(abs(a - b) <= 1 for a, b in zip(tw, tg, strict=True)), (tw, tg)
+    assert got == want
+    assert want[0][1]["disabled"] == 1 and want[4][0]["disabled"] == "1(permanent)"
