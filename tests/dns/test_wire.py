@@ -362,3 +362,25 @@ def test_myself_with_alias_names_and_auto_aliases(env):
     aliases = rpc_call(str(tmp / "rpc.sock"), "core.aliases_list")["aliases"]
     names = {(a["alias"]["address"], a["alias"]["port"]) for a in aliases}
     assert ("localhost", server.port) in names and ("proxy.kama.test", "*") in names, names
+
+
+def test_dns_add_srv_over_rpc_routes_a_name_dns_does_not_know(env):
+    from tests.dns.test_cache_wire import Callee, call
+    server, _dnsmasq, ports, tmp = env
+    sock = str(tmp / "rpc.sock")
+    status, _ = call(server, "added", "add-0")
+    assert status == 478  # unknown to dnsmasq: NXDOMAIN
+    rpc_call(sock, "dns.delete_all")  # the negative entries go (not the hosts file's)
+    rpc_call(sock, "dns.add_srv", "_sip._udp.added.kama.test", 60, 10, 10, ports["svc"], "ua1.kama.test", 0)
+    rpc_call(sock, "dns.add_a", "ua1.kama.test", 60, "127.0.0.1", 0)
+    callee = Callee(ports["svc"])
+    try:
+        status, _ = call(server, "added", "add-1")
+    finally:
+        callee.close()
+    assert status == 200 and callee.invites == 1, server.log()[-2000:]
+    entry = rpc_call(sock, "dns.lookup", "SRV", "_sip._udp.added.kama.test")
+    assert entry["records"][0]["rr_port"] == ports["svc"]
+    rpc_call(sock, "dns.delete_srv", "_sip._udp.added.kama.test")
+    with pytest.raises(RuntimeError):
+        rpc_call(sock, "dns.delete_srv", "_sip._udp.added.kama.test")  # 400 Not found
