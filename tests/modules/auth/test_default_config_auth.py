@@ -1,0 +1,96 @@
+"""etc/kamapy.cfg with -A WITH_AUTH: the file as it is passes `kamapy -c`; and with the
+auth_db lines it still lacks (pointing auth_db at a database: see AUTH_DB_LINES) two
+baresip UAs with passwords register, and alice calls bob, each request challenged and
+answered. The lines are added to a copy here, so this fails if the default config's
+WITH_AUTH block changes shape."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.modules.auth.test_ctl_subscribers import ctl
+from tests.support.baresip import Baresip, baresip_path, write_tone
+from tests.support.ports import free_port_block
+from tests.support.server import REPO, KamapyServer
+
+CFG = REPO / "etc" / "kamapy.cfg"
+
+# what etc/kamapy.cfg needs for WITH_AUTH to find its users (Kamailio's stock config has
+# the same lines, DBURL being its database)
+AUTH_DB_LINES = """#!ifdef WITH_AUTH
+#!trydef DBURL "sqlite:///var/lib/kamapy/kamapy.sqlite"
+modparam("auth_db", "db_url", DBURL)
+modparam("auth_db", "calculate_ha1", yes)
+modparam("auth_db", "password_column", "password")
+modparam("auth_db", "load_credentials", "")
+#!endif
+"""
+
+
+def test_default_config_accepts_with_auth():
+    r = subprocess.run([sys.executable, "-m", "kamapy", "-c", "-A", "WITH_AUTH", "-f", str(CFG)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "config file ok" in r.stdout + r.stderr
+
+
+def _cfg_with_auth_db(dburl: str) -> str:
+    text = CFG.read_text()
+    assert "listen=udp:127.0.0.1:5060" in text and "# ----- sanity -----" in text
+    text = text.replace("listen=udp:127.0.0.1:5060", "listen=udp:127.0.0.1:{port}")
+    lines = AUTH_DB_LINES.replace("sqlite:///var/lib/kamapy/kamapy.sqlite", dburl)
+    return text.replace("# ----- sanity -----", lines + "\n# ----- sanity -----", 1)
+
+
+def wait(pred, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.skipif(baresip_path() is None, reason="baresip (baresip-core) is not installed")
+def test_baresip_with_passwords(tmp_path):
+    url = f"sqlite://{tmp_path / 'kamapy.sqlite'}"
+    assert ctl("db", "create", url).returncode == 0
+    for user, pw in (("alice", "alicepw"), ("bob", "bobpw")):
+        assert ctl("add", f"{user}@127.0.0.1", pw, "--db-url", url).returncode == 0
+    tone = tmp_path / "tone8k.wav"
+    write_tone(tone)
+    base = free_port_block(6)
+    rtp = free_port_block(40)
+    with KamapyServer(_cfg_with_auth_db(url), children=2, args=["-A", "WITH_AUTH"]) as srv:
+        alice = Baresip(tmp_path, "alice", base, base + 2, rtp, srv.port, tone)
+        bob = Baresip(tmp_path, "bob", base + 3, base + 5, rtp + 20, srv.port, tone, auto_answer=True)
+        for ua, pw in ((alice, "alicepw"), (bob, "bobpw")):
+            acc = ua.dir / "accounts"
+            acc.write_text(acc.read_text().replace(";regint=60", f";auth_pass={pw};regint=60"))
+        try:
+            alice.start()
+            bob.start()
+            assert wait(alice.registered, 10) and wait(bob.registered, 10), srv.log()[-3000:]
+            alice.command("dial", f"sip:bob@127.0.0.1:{srv.port}")
+            assert alice.wait_event("CALL_ESTABLISHED", 10), (alice.log()[-2000:], srv.log()[-3000:])
+            assert bob.wait_event("CALL_ESTABLISHED", 5)
+            alice.command("hangup")
+            assert alice.wait_event("CALL_CLOSED", 5)
+            assert bob.wait_event("CALL_CLOSED", 5) is not None, srv.log()[-3000:]
+        finally:
+            alice.stop()
+            bob.stop()
+    # and a wrong password never registers
+    with KamapyServer(_cfg_with_auth_db(url), children=2, args=["-A", "WITH_AUTH"]) as srv:
+        eve = Baresip(tmp_path, "eve", base, base + 2, rtp, srv.port, tone)
+        acc = eve.dir / "accounts"
+        acc.write_text(acc.read_text().replace("sip:eve@", "sip:alice@").replace(";regint=60", ";auth_pass=nope;regint=60"))
+        try:
+            eve.start()
+            assert not wait(eve.registered, 3)
+        finally:
+            eve.stop()
