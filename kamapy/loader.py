@@ -285,6 +285,22 @@ class ModuleRegistry:
                 rc = exports.mod_init()
                 if rc is not None and rc < 0:
                     raise ModuleLoadError([Problem(f"module {name!r}: mod_init failed ({rc})")])
+        self._install_hooks()
+
+    def _install_hooks(self):
+        """The response functions and script callbacks the modules declare, into the
+        lists receive_msg walks (once each: tests run mod_init_all more than once)."""
+        from .module import PRE_SCRIPT
+        from .runtime import rt
+        for name in reversed(self.order):  # Kamailio's module list: the newest first
+            fn = self.modules[name].response
+            if fn is not None and fn not in rt.reply_hooks:
+                rt.reply_hooks.append(fn)
+        for name in self.order:
+            for cb in self.modules[name].script_callbacks:
+                hooks = rt.pre_script_hooks if cb.when == PRE_SCRIPT else rt.post_script_hooks
+                if cb.fn not in hooks:
+                    hooks.append(cb.fn)
 
     def child_init_all(self, rank: int):
         for name in self.order:

@@ -138,6 +138,19 @@ class Process:
     rank: int = -128  # PROC_NOCHLDINIT: child_init is not called; PROC_RPC etc. to get it
 
 
+# When a script callback runs (Kamailio's register_script_cb with REQUEST_CB): before
+# request_route -- returning True stops the request there, the script never sees it --
+# or after it.
+PRE_SCRIPT = "pre"
+POST_SCRIPT = "post"
+
+
+@dataclass(frozen=True)
+class ScriptCallback:
+    when: str                 # PRE_SCRIPT or POST_SCRIPT
+    fn: Callable[[Any], Any]  # fn(msg); a PRE_SCRIPT one returns True to stop the request
+
+
 @dataclass
 class ModuleExports:
     name: str
@@ -152,6 +165,11 @@ class ModuleExports:
     mod_init: Callable[[], int | None] | None = None      # in the master, after all modparams
     child_init: Callable[[int], int | None] | None = None  # in every child, with its rank
     destroy: Callable[[], None] | None = None
+    # Kamailio's response_f: every reply no onreply_route dropped, before it is forwarded
+    # statelessly; True means the module took it (Kamailio: returns 0). Called newest
+    # loaded module first, as Kamailio walks its module list.
+    response: Callable[[Any], bool] | None = None
+    script_callbacks: list[ScriptCallback] = field(default_factory=list)
     # after every modparam, before mod_init, and by `kamapy -c` too: the parameter checks
     # mod_init would fail on, as [(param name or None, message)], so -c catches them
     check: Callable[[], list[tuple[str | None, str]]] | None = None

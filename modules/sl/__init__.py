@@ -15,12 +15,14 @@ from kamapy import ser_error, stats
 from kamapy.module import (
     FAILURE_ROUTE,
     ONREPLY_ROUTE,
+    PRE_SCRIPT,
     REQUEST_ROUTE,
     Arg,
     Function,
     ModuleExports,
     Param,
     RpcCommand,
+    ScriptCallback,
 )
 from kamapy.msg_flags import FL_FINAL_REPLY, FL_FORCE_RPORT, FL_MSG_NOREPLY
 from kamapy.net.send import send_to
@@ -181,12 +183,6 @@ def filter_ack(msg) -> bool:
     return True
 
 
-def mod_init():
-    if filter_ack not in rt.pre_script_hooks:
-        rt.pre_script_hooks.append(filter_ack)
-    return 0
-
-
 def rpc_stats(_rpc, _params):
     g = stats.group("sl")
     return g.values() if g is not None else {}
@@ -201,7 +197,7 @@ def _check_code(code) -> int:
 
 exports = ModuleExports(
     name="sl",
-    mod_init=mod_init,
+    script_callbacks=[ScriptCallback(PRE_SCRIPT, filter_ack)],  # the ACK filter (Kamailio's too)
     params=[
         Param("default_code", int, 500),
         Param("default_reason", str, "Internal Server Error"),

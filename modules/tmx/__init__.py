@@ -15,12 +15,14 @@ from kamapy.module import (
     ANY_ROUTE,
     BRANCH_ROUTE,
     FAILURE_ROUTE,
+    POST_SCRIPT,
     REQUEST_ROUTE,
     TM_ONREPLY_ROUTE,
     Arg,
     Function,
     ModuleExports,
     Param,
+    ScriptCallback,
 )
 from kamapy.pv.registry import register_pv
 
@@ -88,8 +90,6 @@ def _source(name):
 def mod_init():
     from kamapy.timer import register_timer
     precheck.init()
-    from kamapy.runtime import rt
-    rt.post_script_hooks.append(precheck.clear)
     register_timer("tmx-precheck", 0.1, precheck.expire)
     g = core_stats.group("tmx")
     if g is not None:
@@ -166,6 +166,7 @@ exports = ModuleExports(
     ],
     stats=list(STAT_SOURCES),
     mod_init=mod_init,
+    script_callbacks=[ScriptCallback(POST_SCRIPT, precheck.clear)],
     doc=__doc__,
 )
 
