@@ -41,7 +41,11 @@ class DnsState:
 
         self.settings = settings
         self.resolver = rv.Resolver(settings)
-        self.hosts = Hosts()
+        if shared:
+            from ..counters import CounterArray
+            self.hosts = Hosts(generation=CounterArray(1))
+        else:
+            self.hosts = Hosts()
         self.cache = None
         self.blocklist = None
         counter = None

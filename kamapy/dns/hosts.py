@@ -3,7 +3,8 @@
 Kamailio's DNS cache asks only the DNS server and ignores /etc/hosts; kamapy reads
 the hosts file first (or second, as nsswitch.conf's `hosts:` line orders files and
 dns), with the cache on or off. The file is re-read when its mtime or size changes
-(looked at no more than once a second per process) or on the dns.reload_hosts RPC.
+(looked at no more than once a second per process) or, in every process, after the
+dns.reload_hosts RPC (a kamapy addition; a counter in shm says a reload was asked for).
 
 Paths: KAMAPY_HOSTS (default /etc/hosts) and KAMAPY_NSSWITCH (default
 /etc/nsswitch.conf), so tests use their own files and never touch the machine's.
@@ -90,7 +91,11 @@ def parse_nsswitch(text: str) -> list[str]:
 class Hosts:
     """The hosts file of this process, re-read on change."""
 
-    def __init__(self, path: str | None = None, nsswitch: str | None = None):
+    def __init__(self, path: str | None = None, nsswitch: str | None = None, generation=None):
+        """generation: a CounterArray(1) in shm that dns.reload_hosts bumps, so every
+        process reads the file again on its next lookup."""
+        self.generation = generation
+        self._gen = generation.get(0) if generation is not None else 0
         self.path = path or hosts_path()
         self.nss_path = nsswitch or nsswitch_path()
         self.v4: dict = {}
@@ -128,7 +133,18 @@ class Hosts:
         self._sig = sig
         self.loaded_at = time.time()
 
+    def request_reload(self):
+        """dns.reload_hosts: this process now, the others on their next lookup."""
+        if self.generation is not None:
+            self._gen = self.generation.add(0, 1)
+        self.reload()
+
     def check(self, now: float | None = None):
+        if self.generation is not None and self.generation.get(0) != self._gen:
+            self._gen = self.generation.get(0)
+            log.info("hosts file %s: re-read on request", self.path)
+            self.reload()
+            return
         now = time.monotonic() if now is None else now
         if now - self._checked < 1.0:
             return

@@ -96,6 +96,14 @@ def dns_lookup(_rpc, params):
     return _entry(e, time.time())
 
 
+def dns_reload_hosts(_rpc, _params):
+    """Read the hosts file again, in every process (kamapy: Kamailio has no hosts file
+    in its cache)."""
+    h = state().hosts
+    h.request_reload()
+    return {"file": h.path, "names": len(h.v4) + len(h.v6)}
+
+
 def dns_delete_all(_rpc, _params):
     _cache().delete_all()
     return None
@@ -218,6 +226,7 @@ COMMANDS = [
     RpcCommand("dns.debug_all", dns_debug_all, "complete dns debug dump"),
     RpcCommand("dns.view", dns_view, "dns cache dump in a human-readable format"),
     RpcCommand("dns.lookup", dns_lookup, "perform a dns lookup"),
+    RpcCommand("dns.reload_hosts", dns_reload_hosts, "read the hosts file again, in every process"),
     RpcCommand("dns.delete_all", dns_delete_all, "deletes all the non-permanent entries from the DNS cache"),
     RpcCommand("dns.delete_all_force", dns_delete_all_force, "deletes all the entries from the DNS cache"),
     RpcCommand("dns.add_a", lambda r, p: _add("A", p), "adds an A record to the DNS cache"),

@@ -173,3 +173,21 @@ def test_hosts_file_is_read_again_when_it_changes(env):
     time.sleep(1.1)
     view = rpc_call(str(tmp / "rpc.sock"), "dns.view")
     assert any(e["name"] == "renamed.kama.test" and e.get("source") == "hosts" for e in view), view
+
+
+def test_dns_reload_hosts_reaches_every_worker(env):
+    """An edit that keeps the file's size and mtime (as a careful rewrite may) is seen
+    after dns.reload_hosts, by whichever worker takes the next call."""
+    import os as _os
+    server, _dnsmasq, callee, tmp, hosts, _port = env
+    st = _os.stat(hosts)
+    text = hosts.read_text()
+    hosts.write_text(text.replace("127.0.0.1 hostsonly.test", "127.0.0.9 hostsonly.test"))
+    _os.utime(hosts, ns=(st.st_atime_ns, st.st_mtime_ns))
+    got = rpc_call(str(tmp / "rpc.sock"), "dns.reload_hosts")
+    assert got["file"] == str(hosts)
+    before = callee.invites
+    for i in range(4):  # 3 workers: every one of them must have re-read the file
+        status, _took = call(server, "hosts", f"reload-{i}", timeout=1.5)
+        assert status in (408, None), status  # 127.0.0.9: nobody answers there
+    assert callee.invites == before
