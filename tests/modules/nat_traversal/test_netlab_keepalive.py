@@ -1,5 +1,5 @@
 """Through a real NAT (tests/support/netlab.py): a UA behind a router whose conntrack
-forgets an idle UDP binding after 13 s stays reachable for an incoming request long
+forgets an idle UDP binding after 13 s stays reachable for an incoming call long
 after several such timeouts because nat_keepalive() keeps the binding busy; a second UA
 registered the same way but without nat_keepalive() is unreachable by then (the
 control: the NAT really does forget)."""
@@ -79,15 +79,16 @@ def _register(ua, user, srv_addr):
     return ua.final_reply()
 
 
-def _message(sender, user, srv_addr, n):
+def _message(sender, user, srv_addr, n, method="MESSAGE"):
     ip, port = sender.sock.getsockname()
-    msg = (f"MESSAGE sip:{user}@example.com SIP/2.0\r\n"
+    msg = (f"{method} sip:{user}@example.com SIP/2.0\r\n"
            f"Via: SIP/2.0/UDP {ip}:{port};branch=z9hG4bKmsg{user}{n}\r\n"
            "Max-Forwards: 70\r\n"
            f"From: <sip:carol@example.com>;tag=c{n}\r\n"
            f"To: <sip:{user}@example.com>\r\n"
            f"Call-ID: msg-{user}-{n}-{sender.callid}\r\n"
-           f"CSeq: 1 MESSAGE\r\n"
+           f"CSeq: 1 {method}\r\n"
+           f"Contact: <sip:carol@{ip}:{port}>\r\n"
            "Content-Length: 0\r\n\r\n")
     sender.sock.sendto(msg.encode(), srv_addr)
 
@@ -119,14 +120,14 @@ def test_keepalives_hold_the_nat_binding_open(lab, tmp_path):
                     keepalives += 1
             assert keepalives >= 3, (keepalives, srv.log())
             assert bob.recv(0.1) is None  # bob got no keepalive: he never asked for it
-            _message(carol, "alice", addr, 1)
-            _message(carol, "bob", addr, 2)
-            got = alice.wait_request("MESSAGE", 3)
+            # then carol calls both: the INVITE reaches alice, whose 200 comes back
+            _message(carol, "alice", addr, 1, method="INVITE")
+            _message(carol, "bob", addr, 2, method="INVITE")
+            got = alice.wait_request("INVITE", 3)
             assert got is not None, srv.log()
-            assert bob.wait_request("MESSAGE", 3) is None  # the NAT forgot bob's binding
-            # carol's MESSAGE to alice came back 200 (alice answered it)
+            assert bob.wait_request("INVITE", 3) is None  # the NAT forgot bob's binding
             rpl = carol.final_reply(3)
-            assert rpl is not None and rpl.startswith(b"SIP/2.0 200"), rpl
+            assert rpl is not None and rpl.startswith(b"SIP/2.0 200") and b"INVITE" in rpl, rpl
         finally:
             for ua in (alice, bob, carol):
                 ua.close()

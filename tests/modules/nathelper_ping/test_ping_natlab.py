@@ -1,6 +1,6 @@
 """Through a real NAT (tests/support/netlab.py): a UA behind it registers, the router's
-UDP binding timeout passes several times, and a request for the UA still reaches it
-because nathelper's pings keep the binding open -- with UDP pings, with SIP pings, and
+UDP binding timeout passes several times, and a call to the UA still reaches it and is
+answered because nathelper's pings keep the binding open -- with UDP pings, with SIP pings, and
 not at all without pings."""
 
 from __future__ import annotations
@@ -56,18 +56,28 @@ def test_request_reaches_ua_behind_nat_only_with_pings(mode):
             caller = lab.socket(lab.srv)
             caller.bind((lab.server_ip, 0))
             host, port = caller.getsockname()
-            caller.sendto((f"MESSAGE sip:natua@{lab.server_ip}:{srv.port} SIP/2.0\r\n"
+            caller.sendto((f"INVITE sip:natua@{lab.server_ip}:{srv.port} SIP/2.0\r\n"
                            f"Via: SIP/2.0/UDP {host}:{port};branch=z9hG4bK{uuid.uuid4().hex[:10]}\r\n"
                            "Max-Forwards: 70\r\nFrom: <sip:caller@kamapy.test>;tag=c1\r\n"
                            "To: <sip:natua@kamapy.test>\r\n"
-                           f"Call-ID: {uuid.uuid4().hex}\r\nCSeq: 1 MESSAGE\r\n"
+                           f"Call-ID: {uuid.uuid4().hex}\r\nCSeq: 1 INVITE\r\n"
+                           f"Contact: <sip:caller@{host}:{port}>\r\n"
                            "Content-Length: 0\r\n\r\n").encode(), (lab.server_ip, srv.port))
             deadline = time.monotonic() + 2.5
             got = None
             while time.monotonic() < deadline and got is None:
                 data = ua.recv(deadline - time.monotonic())
-                if data is not None and data.startswith(b"MESSAGE "):
+                if data is not None and data.startswith(b"INVITE "):
                     got = data
+            if got is not None:
+                # the call is answered: the UA's 200 goes back through the NAT and the proxy
+                ua.sock.sendto(answer(got), (lab.server_ip, srv.port))
+                caller.settimeout(2.5)
+                try:
+                    ok = caller.recv(65535)
+                except TimeoutError:
+                    ok = None
+                assert ok is not None and ok.startswith(b"SIP/2.0 200") and b"INVITE" in ok, ok
             caller.close()
             ua.close()
             if mode == "none":
