@@ -50,7 +50,7 @@ bench: deps install
 	$(PY) bench/compare.py --kamapy-only --duration 10
 
 bench-compare: deps install
-	$(PY) bench/compare.py --duration 15
+	$(PY) bench/compare.py --duration 15 --runs 3 --log bench/results.jsonl
 
 lint: install
 	$(VENV)/bin/ruff check kamapy modules tests bench

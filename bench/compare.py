@@ -7,7 +7,13 @@ run), and prints rate, server CPU per call and kamapy's ratio against each. Figu
 only comparable within one run: the machine and what else runs on it change them.
 
     .venv/bin/python bench/compare.py [--workload options register call] [--duration 15]
-        [--kamapy-only] [--no-tlsf] [--children 2] [--kamapy BIN ...]
+        [--kamapy-only] [--no-tlsf] [--children 2] [--kamapy BIN ...] [--runs 3]
+        [--log bench/results.jsonl]
+
+With --runs N every server runs each workload N times, the servers taking turns (so a
+change in the machine's load spreads over all of them), and the table gives medians.
+Every single run is appended to the --log file as one JSON line (time, git revision,
+load average, server, workload, sipbench's result) so a later session can compare.
 
 `--kamapy` takes one or more kamapy executables (e.g. an older checkout's
 .venv/bin/kamapy) so that two versions are measured in the same session.
@@ -17,9 +23,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
+import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,6 +52,22 @@ def cpu_per_call(r: dict) -> float | None:
     return cpu / ok * 1e6 if ok and cpu is not None else None
 
 
+def _median_of(results: list[dict]) -> dict:
+    """One result of the medians: rate, server CPU and failures of several runs."""
+    ok = [r for r in results if "error" not in r]
+    if not ok:
+        return results[-1]
+    rate = statistics.median(r.get("rate_per_s") or 0 for r in ok)
+    per_call = [cpu_per_call(r) for r in ok]
+    per_call = [c for c in per_call if c is not None]
+    out = {"rate_per_s": rate, "failed": sum(r.get("failed") or 0 for r in ok)}
+    if per_call:
+        # cpu_per_call() of the median: a fake pair that gives it back
+        out["successful"] = 1_000_000
+        out["cpu"] = {"server_s": statistics.median(per_call)}
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--workload", nargs="+", default=["options", "register", "call"])
@@ -53,6 +78,8 @@ def main():
     ap.add_argument("--kamapy", nargs="+", default=[str(REPO / ".venv" / "bin" / "kamapy")],
                     help="kamapy executables to measure (the first is the one ratios are of)")
     ap.add_argument("--kamapy-cfg", default=CFG, help="config kamapy runs (relative to the bench folder)")
+    ap.add_argument("--runs", type=int, default=1, help="runs per server and workload (medians)")
+    ap.add_argument("--log", help="append every run as a JSON line to this file")
     args = ap.parse_args()
     if not (BENCH / "sipbench.py").exists():
         sys.exit(f"no benchmark harness at {BENCH}")
@@ -64,11 +91,24 @@ def main():
         servers.append(("kamailio", base))
         if not args.no_tlsf:
             servers.append(("kamailio-tlsf", base + " -x tlsf"))
-    rows = []
-    for wl in args.workload:
-        results = {name: run(wl, cmd, args.duration, []) for name, cmd in servers}
-        rows.append((wl, results))
-        print(json.dumps({"workload": wl, **results}), file=sys.stderr)
+    rev = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
+                         capture_output=True, text=True).stdout.strip()
+    runs = {(wl, n): [] for wl in args.workload for n, _ in servers}
+    for k in range(args.runs):
+        for wl in args.workload:
+            for name, cmd in servers:
+                r = run(wl, cmd, args.duration, [])
+                runs[(wl, name)].append(r)
+                print(json.dumps({"run": k, "workload": wl, name: r}), file=sys.stderr)
+                if args.log:
+                    with open(args.log, "a") as f:
+                        f.write(json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                            "rev": rev, "load": os.getloadavg()[0], "run": k,
+                                            "server": name, "cmd": cmd, "workload": wl,
+                                            "result": r}) + "\n")
+    rows = [(wl, {n: _median_of(runs[(wl, n)]) for n, _ in servers}) for wl in args.workload]
+    if args.runs > 1:
+        print(f"medians of {args.runs} runs")
     names = [n for n, _ in servers]
     first = names[0]
     print(f"{'workload':<10}" + "".join(f"{n + '/s':>16}{'us/call':>9}" for n in names)
