@@ -101,26 +101,28 @@ def _contact(msg) -> str:
     return v.split(";")[0].split(",")[0].strip()
 
 
-def _rr(msg, downstream_only: bool = False) -> str:
-    """The leg's route set as Kamailio keeps it: the Record-Route entries of the
-    INVITE as received (caller), or those of the reply above our own (callee)."""
+def _rr(msg, downstream_only: bool = False, caller_rr: int = 0) -> str:
+    """The leg's route set as Kamailio keeps it (populate_leg_info): the Record-Route
+    entries of the INVITE as received (caller); for the callee, the reply's entries
+    without the last ones -- as many as the caller's plus our own -- in reverse order,
+    as the callee is reached (print_rr_body with order 1)."""
     entries = [v.strip() for hf in msg.get_headers("record-route") for v in _split_rr(hf.value)]
     if downstream_only:
-        from kamapy_modules.rr.myself import uri_is_myself
-
-        from kamapy.sip.uri import parse_uri
-        out = []
-        for e in entries:
-            uri = e[e.find("<") + 1:e.find(">")] if "<" in e else e.split(";")[0]
-            try:
-                mine = uri_is_myself(parse_uri(uri))
-            except Exception:
-                mine = False
-            if mine:
-                break
-            out.append(e)
-        entries = out
+        own = sum(1 for e in entries if _is_mine(e))
+        keep = len(entries) - (caller_rr + own)
+        entries = list(reversed(entries[:keep])) if keep > 0 else []
     return ",".join(entries)
+
+
+def _is_mine(entry: str) -> bool:
+    from kamapy_modules.rr.myself import uri_is_myself
+
+    from kamapy.sip.uri import parse_uri
+    uri = entry[entry.find("<") + 1:entry.find(">")] if "<" in entry else entry.split(";")[0]
+    try:
+        return bool(uri_is_myself(parse_uri(uri)))
+    except Exception:
+        return False
 
 
 def _split_rr(value: str) -> list[str]:
@@ -325,7 +327,8 @@ def on_reply_out(t, _type, reply, code, param):
                 d.tag[1] = reply.to_hdr.tag or ""
                 d.contact[1] = _contact(reply)
                 d.cseq[1] = "0"  # the callee sent no request in it yet, as Kamailio keeps it
-                d.route_set[1] = _rr(reply, downstream_only=True)
+                d.route_set[1] = _rr(reply, downstream_only=True,
+                                     caller_rr=len(_split_rr(d.route_set[0])) if d.route_set[0] else 0)
             except (SipParseError, AttributeError):
                 pass
             if 0 <= t.relayed < len(t.branches):

@@ -111,3 +111,24 @@ def test_profiles_count_per_value():
     p.unlink("caller", "alice")
     assert p.size("caller", "alice") == 0 and p.size("caller") == 1
     assert parse_names(" a; b ;;c") == ["a", "b", "c"]
+
+
+def test_callee_route_set_is_the_downstream_part_reversed(monkeypatch):
+    """populate_leg_info: the reply's Record-Route without as many entries from the
+    bottom as the caller's plus ours, reversed (the callee is reached nearest first)."""
+    from kamapy_modules.dialog.handlers import _rr
+
+    from kamapy.runtime import rt
+    monkeypatch.setattr(rt, "aliases", rt.aliases + [("proxy.example", 0, 0)])
+    reply = SipMsg((
+        "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKx\r\n"
+        "Record-Route: <sip:d2.example;lr>, <sip:d1.example;lr>\r\n"
+        "Record-Route: <sip:proxy.example;lr;did=a.b>\r\n"
+        "Record-Route: <sip:p1.example;lr>\r\nRecord-Route: <sip:p2.example;lr>\r\n"
+        "From: <sip:a@x>;tag=1\r\nTo: <sip:b@y>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n"
+        "Content-Length: 0\r\n\r\n").encode())
+    assert _rr(reply) == ("<sip:d2.example;lr>,<sip:d1.example;lr>,<sip:proxy.example;lr;did=a.b>,"
+                          "<sip:p1.example;lr>,<sip:p2.example;lr>")
+    assert _rr(reply, downstream_only=True, caller_rr=2) == "<sip:d1.example;lr>,<sip:d2.example;lr>"
+    # nothing downstream of us
+    assert _rr(reply, downstream_only=True, caller_rr=4) == ""
