@@ -456,6 +456,10 @@ def mod_init():
     for _, message in _check():
         log.error("%s", message)
         return -1
+    from kamapy import loader
+    if not loader.loaded("sl"):
+        log.error("cannot bind to SL API: load the sl module")
+        return -1
     from kamapy.pv.avp import parse_avp_name
     S.challenge_avp = parse_avp_name(_p("challenge_attr")[1:])
     S.alg_param = _p("algorithm") or ""

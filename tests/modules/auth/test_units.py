@@ -199,8 +199,8 @@ def test_uac_unbuilt_params_refused(tmp_path):
     import sys
     cfg = tmp_path / "u.cfg"
     cfg.write_text('loadmodule "tm"\nloadmodule "rr"\nloadmodule "uac"\n'
-                   'modparam("uac", "reg_db_url", "sqlite:///tmp/x")\nrequest_route { exit; }\n')
+                   'modparam("uac", "event_callback", "ksr_uac_event")\nrequest_route { exit; }\n')
     r = subprocess.run([sys.executable, "-m", "kamapy", "-c", "-f", str(cfg)], capture_output=True, text=True,
                        timeout=60)
     assert r.returncode != 0
-    assert "u.cfg:4" in r.stdout + r.stderr and "not built yet" in r.stdout + r.stderr
+    assert "u.cfg:4" in r.stdout + r.stderr and "KEMI callbacks are not built" in r.stdout + r.stderr

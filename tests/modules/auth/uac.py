@@ -93,6 +93,8 @@ class Uac:
         lines.append(f"Content-Length: {len(body.encode('latin-1'))}")
         data = ("\r\n".join(lines) + "\r\n\r\n" + body).encode("latin-1")
         self.sock.sendto(data, self.server)
+        # nothing answers an ACK: do not wait long to be sure of it
+        self.sock.settimeout(0.3 if method == "ACK" else 2.0)
         try:
             while True:
                 reply = self.sock.recv(65535).decode("latin-1")
