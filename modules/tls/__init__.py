@@ -155,6 +155,15 @@ class Provider:
             table.delete(b"%d" % conn.conid)
 
 
+def _check_file(path):
+    """modparam("tls", "config", ...): the file must read and parse (so `kamapy -c`
+    refuses a broken one, with its line); certificates are loaded at start-up."""
+    try:
+        parse(str(path))
+    except ProfileError as e:
+        raise ValueError(str(e)) from None
+
+
 def mod_init():
     from kamapy.counters import CounterArray
     from kamapy.htable import SharedHashTable
@@ -244,7 +253,7 @@ PVS = [PvDef(name, fn_pv(cls, getter)) for name, cls, getter in peer.PV_TABLE]
 exports = ModuleExports(
     name="tls",
     params=[
-        Param("config", str, None),
+        Param("config", str, None, validate=_check_file),
         Param("tls_method", str, None),
         Param("certificate", str, None),
         Param("private_key", str, None),
