@@ -259,6 +259,8 @@ exports = ModuleExports(
         RpcCommand("dlg.terminate_dlg", rpc.rpc_terminate_dlg,
                    "End a given dialog based on callid, from tag and to tag"),
         RpcCommand("dlg.end_dlg", rpc.rpc_end_dlg, "End a given dialog based on [h_entry] [h_id]"),
+        RpcCommand("dlg.stats_active", rpc.rpc_stats_active, "Get stats for active dialogs"),
+        RpcCommand("dlg.is_alive", rpc.rpc_is_alive, "Check whether dialog is alive or not"),
         RpcCommand("dlg.bridge_dlg", rpc.rpc_bridge_dlg, "Bridge two SIP addresses in a call using INVITE(hold)-REFER-BYE mechanism: to, from, [outbound SIP proxy]"),
     ],
     stats=dstats.NAMES,

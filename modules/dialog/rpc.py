@@ -142,3 +142,35 @@ def rpc_bridge_dlg(_rpc, params):
     if not requests.bridge(frm, to, op, body.encode() if body else None):
         raise RpcError(500, "Failed to bridge")
     return None
+
+
+def rpc_stats_active(_rpc, params):
+    """dlg.stats_active [own]: dialogs by state (own: only those with a local socket)."""
+    own = 0
+    if params:
+        try:
+            own = int(params[0])
+        except (TypeError, ValueError):
+            own = 0
+    counts = {st.UNCONFIRMED: 0, st.EARLY: 0, st.CONFIRMED_NA: 0, st.CONFIRMED: 0}
+    for d in store().all():
+        if own and not d.socket[0]:
+            continue
+        if d.state in counts:
+            counts[d.state] += 1
+    return {"starting": counts[st.UNCONFIRMED], "connecting": counts[st.EARLY],
+            "answering": counts[st.CONFIRMED_NA], "ongoing": counts[st.CONFIRMED],
+            "all": sum(counts.values())}
+
+
+def rpc_is_alive(_rpc, params):
+    """dlg.is_alive callid from_tag to_tag: "Alive" for a confirmed dialog."""
+    from .match import by_ids
+    if not params or len(params) < 3:
+        raise RpcError(400, "Too few parameters (required callid, from-tag, to-tag)")
+    found = by_ids(*(str(p) for p in params[:3]))
+    if found is None:
+        raise RpcError(404, "Dialog not found")
+    if found[0].state != st.CONFIRMED:
+        raise RpcError(500, "Dialog not in confirmed state")
+    return "Alive"

@@ -137,6 +137,10 @@ def test_terminate_dlg_ends_a_live_call_on_both_sides(srv, callee):
     before = srv.stats()
     (d,) = srv.rpc("dlg.dlg_list", caller.callid, caller.ftag)
     assert d["state"] == 4 and srv.rpc("dlg.dlg_list", caller.callid, "other") == []
+    assert srv.rpc("dlg.is_alive", caller.callid, caller.ftag, d["callee"]["tag"]) == "Alive"
+    active = srv.rpc("dlg.stats_active")
+    assert active["ongoing"] >= 1 and active["all"] == sum(
+        active[k] for k in ("starting", "connecting", "answering", "ongoing"))
     assert not srv.rpc("dlg.terminate_dlg", caller.callid, caller.ftag, d["callee"]["tag"])  # no output
     bye = _wait_bye(caller)
     assert bye is not None
