@@ -60,6 +60,7 @@ dns=no
 rev_dns=no
 server_signature=no
 dns_try_naptr={naptr}
+use_dns_failover={naptr}
 dns_srv_lb=no
 use_dns_cache=yes
 dns_retr_time=1
@@ -119,10 +120,11 @@ class Peer:
         self.sock.close()
 
 
-@pytest.fixture(scope="module", params=["yes", "no"], ids=["naptr", "no-naptr"])
+# two server pairs: NAPTR and DNS failover on; both off
+@pytest.fixture(scope="module", params=["yes", "no"], ids=["naptr+failover", "plain"])
 def pair(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dnsdiff")
-    peers = {n: Peer(n) for n in ("udp", "tcp", "heavy", "light", "plain")}
+    peers = {n: Peer(n) for n in ("udp", "tcp", "heavy", "light", "plain", "busy", "second")}
     bad = BadServer(ip=loopback_ip()).start()  # SERVFAIL source for sf.kama.test
     records = [
         "--host-record=ua.kama.test,127.0.0.1",
@@ -132,6 +134,9 @@ def pair(request, tmp_path_factory):
         f"--srv-host=_sip._udp.kama.test,ua.kama.test,{peers['udp'].port},10,10",
         f"--srv-host=_sip._udp.w.kama.test,ua.kama.test,{peers['light'].port},10,1",
         f"--srv-host=_sip._udp.w.kama.test,ua.kama.test,{peers['heavy'].port},10,3",
+        # failover: "busy" answers 503, then priority 20 ("second", silent)
+        f"--srv-host=_sip._udp.fo.kama.test,ua.kama.test,{peers['busy'].port},10,10",
+        f"--srv-host=_sip._udp.fo.kama.test,ua.kama.test,{peers['second'].port},20,10",
         "--host-record=plain.kama.test,127.0.0.1",
         f"--server=/sf.kama.test/{bad.ip}#{bad.port}",
     ]
@@ -185,6 +190,8 @@ def run(server, peers, case: str, target: str, wait: float = 0.9) -> dict:
             for n, p in everyone.items():
                 for m in p.drain(0.02):
                     got[n].append(m)
+                    if n == "busy" and m.startswith(b"INVITE "):
+                        p.sock.sendto(_reply(m, 503, "Service Unavailable"), ("127.0.0.1", server.port))
                     code = m.split(b" ", 2)[1] if m.startswith(b"SIP/2.0 ") else b""
                     if n == "caller" and code.isdigit() and int(code) >= 300:
                         # ACK each negative final reply (sl's and tm's carry different
@@ -215,6 +222,13 @@ def run(server, peers, case: str, target: str, wait: float = 0.9) -> dict:
         caller.close()
 
 
+def _reply(req: bytes, code: int, reason: str) -> bytes:
+    head = req.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]
+    keep = [h for h in head if h.split(b":", 1)[0].strip().lower() in (b"via", b"from", b"to", b"call-id", b"cseq")]
+    keep = [h + b";tag=busy" if h.lower().startswith(b"to:") else h for h in keep]
+    return f"SIP/2.0 {code} {reason}\r\n".encode() + b"\r\n".join(keep) + b"\r\nContent-Length: 0\r\n\r\n"
+
+
 CASES = [
     # NAPTR (TCP first by order; UDP preferred, TCP disabled) -> UDP SRV; no NAPTR: UDP SRV
     ("naptr_then_srv", "kama.test", "udp"),
@@ -222,6 +236,9 @@ CASES = [
     ("a_only_with_port", "plain.kama.test:{plain}", "plain"),
     ("nxdomain", "nosuch.kama.test", "478"),
     ("servfail", "x.sf.kama.test", "478"),
+    # use_dns_failover: after busy's 503 the priority-20 target gets the request (the
+    # same bytes but its own Via branch); failover off: the 503 (as 500) is the answer
+    ("failover_503", "fo.kama.test", "busy"),
 ]
 
 
@@ -234,6 +251,8 @@ def test_same_target_and_reply_as_kamailio(pair, case, target, where):
     got = run(servers["kamapy"], peers, name, target)
     assert got == want, (f"kamailio: {want}\nkamapy: {got}\n{servers['kamapy'].log()[-1500:]}"
                          f"\n{servers['kamailio'].log()[-1500:]}")
+    if case == "failover_503":
+        assert ("second" in want) == (naptr == "yes"), want
     if where.isdigit():
         assert any(m[0].startswith(f"SIP/2.0 {where} ") for m in want["caller"]), want
     else:
