@@ -24,9 +24,13 @@ KAMCTL_SQLITE = Path("/usr/lib/x86_64-linux-gnu/kamailio/kamctl/kamctl.sqlite")
 
 
 def ctl(*args, env=None):
-    e = dict(os.environ, **(env or {}))
-    return subprocess.run([sys.executable, "-m", "kamapy.ctl", *args], capture_output=True, text=True,
-                          timeout=60, env=e)
+    """kamapyctl in this process (click's runner): returncode, stdout, stderr."""
+    from click.testing import CliRunner
+
+    from kamapy.ctl.main import cli
+    base = {"KAMAPYCTL_DB_URL": None}
+    r = CliRunner().invoke(cli, list(args), env={**base, **(env or {})}, prog_name="kamapyctl")
+    return subprocess.CompletedProcess(args, r.exit_code, r.stdout, r.stderr)
 
 
 def _rows(dbfile):
@@ -105,3 +109,10 @@ def test_shared_table_both_directions(tmp_path):
                 finally:
                     u.close()
                 assert (ok, bad) == ((200, "1"), (200, "-2")), (srv.name, user)
+                # a username with the domain in it: password_column_2 (ha1b) is the HA1
+                u = Uac(("127.0.0.1", srv.port), user=user)
+                try:
+                    ok_b = _rc(_answer(u, "check0", password=pw, user=f"{user}@127.0.0.1")[0])
+                finally:
+                    u.close()
+                assert ok_b == (200, "1"), (srv.name, user)
