@@ -249,3 +249,30 @@ def test_dead_node_failover_disabled_and_back(two):
     assert shown[(url_a, 3)]["disabled"] == 0, shown
     assert got_a > 0
     assert "support for it re-enabled" in srv.log()
+
+
+def test_queried_nodes_limit_stops_the_failover():
+    """queried_nodes_limit 1: a node that times out is not followed by the next one of
+    the set; the call fails at once with Kamailio's line."""
+    r1, r2 = FakeRelay(), FakeRelay()
+    r1.mode = r2.mode = "silent"
+    uas, uac = C.Sock(), C.Sock()
+    extra = (f'modparam("rtpengine", "rtpengine_sock", "5 == {r1.url} {r2.url}")\n'
+             'modparam("rtpengine", "queried_nodes_limit", 1)\n')
+    try:
+        with Proxy(r1.url, uas.port, tout=200, retr=1, aggressive=0, extra=extra) as srv:
+            for r in (r1, r2):
+                r.requests.clear()
+            t0 = time.monotonic()
+            uac.send(C.invite(srv.port, uac.port, f"limit-{uuid.uuid4().hex[:6]}",
+                              extra="X-Flags: replace-origin\r\nX-Set: 5\r\n"), srv.port)
+            assert C.status(uac.recv(timeout=5)) == 503
+            assert time.monotonic() - t0 < 0.2 + 0.5
+            offers = [r for relay in (r1, r2) for r in relay.requests if r.get("command") == b"offer"]
+            assert len(offers) == 1, offers
+            assert "queried nodes limit reached" in srv.log()
+    finally:
+        r1.close()
+        r2.close()
+        uas.close()
+        uac.close()
