@@ -264,6 +264,9 @@ def parse_credentials_list(text: str) -> list:
 
 def _check():
     errors = []
+    from kamapy import loader
+    if not loader.loaded("auth"):
+        errors.append((None, "auth_db needs the auth module: add loadmodule \"auth\""))
     try:
         db.parse_db_url(_p("db_url"))
     except Exception as e:

@@ -204,3 +204,22 @@ def test_uac_unbuilt_params_refused(tmp_path):
                        timeout=60)
     assert r.returncode != 0
     assert "u.cfg:4" in r.stdout + r.stderr and "KEMI callbacks are not built" in r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("text,needle", [
+    ('loadmodule "sl"\nloadmodule "auth_db"\nrequest_route { exit; }\n', 'add loadmodule "auth"'),
+    ('loadmodule "sl"\nloadmodule "auth"\nmodparam("auth", "algorithm", "SHA-512")\nrequest_route { exit; }\n',
+     "x.cfg:3:"),
+    ('loadmodule "sl"\nloadmodule "auth"\nrequest_route { www_challenge("r", "zz"); }\n', "x.cfg:3:"),
+    ('loadmodule "sl"\nloadmodule "auth"\nloadmodule "auth_db"\n'
+     'modparam("auth_db", "load_credentials", "$avp(a)=")\nrequest_route { exit; }\n', "x.cfg:4:"),
+])
+def test_bad_auth_configs_refused(tmp_path, text, needle):
+    import subprocess
+    import sys
+    cfg = tmp_path / "x.cfg"
+    cfg.write_text(text)
+    r = subprocess.run([sys.executable, "-m", "kamapy", "-c", "-f", str(cfg)], capture_output=True, text=True,
+                       timeout=60)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0 and needle in out and "Traceback" not in out, out
