@@ -124,7 +124,7 @@ class Peer:
 @pytest.fixture(scope="module", params=["yes", "no"], ids=["naptr+failover", "plain"])
 def pair(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dnsdiff")
-    peers = {n: Peer(n) for n in ("udp", "tcp", "heavy", "light", "plain", "busy", "second")}
+    peers = {n: Peer(n) for n in ("udp", "tcp", "heavy", "light", "plain", "busy", "second", "mute")}
     bad = BadServer(ip=loopback_ip()).start()  # SERVFAIL source for sf.kama.test
     records = [
         "--host-record=ua.kama.test,127.0.0.1",
@@ -137,6 +137,9 @@ def pair(request, tmp_path_factory):
         # failover: "busy" answers 503, then priority 20 ("second", silent)
         f"--srv-host=_sip._udp.fo.kama.test,ua.kama.test,{peers['busy'].port},10,10",
         f"--srv-host=_sip._udp.fo.kama.test,ua.kama.test,{peers['second'].port},20,10",
+        # failover on silence: "mute" never answers (fr_timer), then "second"
+        f"--srv-host=_sip._udp.fs.kama.test,ua.kama.test,{peers['mute'].port},10,10",
+        f"--srv-host=_sip._udp.fs.kama.test,ua.kama.test,{peers['second'].port},20,10",
         "--host-record=plain.kama.test,127.0.0.1",
         f"--server=/sf.kama.test/{bad.ip}#{bad.port}",
     ]
@@ -239,6 +242,7 @@ CASES = [
     # use_dns_failover: after busy's 503 the priority-20 target gets the request (the
     # same bytes but its own Via branch); failover off: the 503 (as 500) is the answer
     ("failover_503", "fo.kama.test", "busy"),
+    ("failover_silence", "fs.kama.test", "mute"),
 ]
 
 
@@ -247,11 +251,12 @@ def test_same_target_and_reply_as_kamailio(pair, case, target, where):
     servers, peers, naptr = pair
     target = target.replace("{plain}", str(peers["plain"].port))
     name = f"{case}-{naptr}"
-    want = run(servers["kamailio"], peers, name, target)
-    got = run(servers["kamapy"], peers, name, target)
+    wait = 1.3 if case == "failover_silence" else 0.9  # two fr_timers of 0.5 s
+    want = run(servers["kamailio"], peers, name, target, wait)
+    got = run(servers["kamapy"], peers, name, target, wait)
     assert got == want, (f"kamailio: {want}\nkamapy: {got}\n{servers['kamapy'].log()[-1500:]}"
                          f"\n{servers['kamailio'].log()[-1500:]}")
-    if case == "failover_503":
+    if case.startswith("failover_"):
         assert ("second" in want) == (naptr == "yes"), want
     if where.isdigit():
         assert any(m[0].startswith(f"SIP/2.0 {where} ") for m in want["caller"]), want
