@@ -94,6 +94,9 @@ modparam("uac", "reg_db_url", "{regdb}")
 modparam("uac", "reg_contact_addr", "127.0.0.1:{port}")
 modparam("uac", "reg_timer_interval", 1)
 modparam("uac", "reg_retry_interval", 2)
+modparam("uac", "auth_realm_avp", "$avp(arealm)")
+modparam("uac", "auth_username_avp", "$avp(auser)")
+modparam("uac", "auth_password_avp", "$avp(apass)")
 
 request_route {
     if (is_method("OPTIONS") && $rU == $null) { sl_send_reply("200", "OK"); exit; }
@@ -105,6 +108,19 @@ request_route {
             exit;
         }
         sl_send_reply("404", "No such registration");
+        exit;
+    }
+    if (is_method("MESSAGE")) {
+        if ($rU == "lookup-uri") {
+            uac_reg_lookup_uri("sip:alice@local.example", "$var(u)");
+            sl_send_reply("299", "uuid $var(u)");
+            exit;
+        }
+        if (uac_reg_request_to("$rU", "0")) {
+            sl_send_reply("299", "to $ru via $du as $avp(auser):$avp(apass) realm $avp(arealm)");
+            exit;
+        }
+        sl_send_reply("404", "No record");
         exit;
     }
     sl_send_reply("405", "Not here");
@@ -212,3 +228,18 @@ def test_rpc_active_unregister_refresh(pair):
     assert status_of(_call(up)) == 299
     with pytest.raises(RuntimeError):
         rpc_call(sock, "uac.reg_info", "l_uuid", "nosuch")
+
+
+def test_lookup_uri_and_request_to(pair):
+    up, kp, sock = pair
+    u = Uac(("127.0.0.1", kp.port), user="x")
+    try:
+        r1 = u.request("MESSAGE", ruri=f"sip:lookup-uri@127.0.0.1:{kp.port}")
+        r2 = u.request("MESSAGE", ruri=f"sip:trunk1@127.0.0.1:{kp.port}")
+        r3 = u.request("MESSAGE", ruri=f"sip:nosuch@127.0.0.1:{kp.port}")
+    finally:
+        u.close()
+    assert r1.startswith("SIP/2.0 299 uuid trunk1"), r1[:100]
+    assert r2.startswith(f"SIP/2.0 299 to sip:trunk@127.0.0.1 via sip:127.0.0.1:{up.port} as trunk:trunkpw "
+                         "realm 127.0.0.1"), r2[:160]
+    assert status_of(r3) == 404
