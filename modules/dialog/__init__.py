@@ -33,8 +33,6 @@ from . import stats as dstats
 from .functions import FUNCTIONS
 from .pvs import PVS
 
-_NO_UAC = "needs tm local transactions (dialog BYE/keepalive requests), not built yet"
-
 
 def _col(name, default):
     return Param(name, str, default)
@@ -120,7 +118,7 @@ PARAMS = [
     Param("bridge_contact", str, "sip:controller@kamailio.org:5060"),
     Param("initial_cbs_inscript", int, 1, unsupported="no module registers dialog callbacks yet"),
     Param("send_bye", int, 0),
-    Param("dlg_filter_mode", int, 0, unsupported="not built yet"),
+    Param("dlg_filter_mode", int, 0),
     Param("wait_ack", int, 1, unsupported="not built yet"),
     Param("ka_timer", int, 0, validate=_check_non_negative),
     Param("ka_interval", int, 0, validate=_check_ka_interval),
@@ -133,7 +131,7 @@ PARAMS = [
     Param("event_callback", str, "", unsupported="kamapy has no Python routing engine yet (KEMI)"),
     Param("h_id_start", int, 0),
     Param("h_id_step", int, 1, validate=_check_positive),
-    Param("keep_proxy_rr", int, 0, unsupported=_NO_UAC),
+    Param("keep_proxy_rr", int, 0),
 ]
 
 

@@ -41,7 +41,20 @@ IFLAG_CSEQ_DIFF = 1 << 4
 IFLAG_PRACK = 1 << 5
 DLG_FLAG_EXPIRED = 1 << 10
 
+FILTER_LOCALONLY = 1  # dlg_filter_mode: timeouts and keepalives only for our own dialogs
+
 _timeout_pv = [None]  # the parsed timeout_avp (mod_init)
+
+
+def local_socket(sock: str) -> bool:
+    """A dialog's "udp:ip:port" names one of our listen sockets."""
+    if not sock:
+        return False
+    from kamapy.runtime import rt
+    for si in rt.sockets:
+        if sock == f"{si.proto_name}:{si.address}:{si.port}":
+            return True
+    return False
 
 
 def set_timeout_avp(spec: str | None):
@@ -108,10 +121,23 @@ def _rr(msg, downstream_only: bool = False, caller_rr: int = 0) -> str:
     as the callee is reached (print_rr_body with order 1)."""
     entries = [v.strip() for hf in msg.get_headers("record-route") for v in _split_rr(hf.value)]
     if downstream_only:
-        own = sum(1 for e in entries if _is_mine(e))
-        keep = len(entries) - (caller_rr + own)
-        entries = list(reversed(entries[:keep])) if keep > 0 else []
+        return callee_route_sets(entries, caller_rr, cfg.keep_proxy_rr)[0]
     return ",".join(entries)
+
+
+def callee_route_sets(entries: list[str], caller_rr: int, keep_proxy_rr: int = 0):
+    """(callee route set, new caller route set or None) from a 2xx's Record-Route
+    entries. keep_proxy_rr 1: our own entries stay in the callee's set; 2: the caller's
+    set becomes our entries and what lies upstream of them (Kamailio's arithmetic)."""
+    n = len(entries)
+    own = sum(1 for e in entries if _is_mine(e))
+    skip = caller_rr + (0 if keep_proxy_rr & 1 else own)
+    callee = ",".join(reversed(entries[:n - skip])) if n - skip > 0 else ""
+    caller = None
+    if keep_proxy_rr & 2 and own > 0:
+        skip2 = (n - skip) - own
+        caller = ",".join(entries[skip2:]) if skip2 >= 0 else ""
+    return callee, caller
 
 
 def _is_mine(entry: str) -> bool:
@@ -327,8 +353,13 @@ def on_reply_out(t, _type, reply, code, param):
                 d.tag[1] = reply.to_hdr.tag or ""
                 d.contact[1] = _contact(reply)
                 d.cseq[1] = "0"  # the callee sent no request in it yet, as Kamailio keeps it
-                d.route_set[1] = _rr(reply, downstream_only=True,
-                                     caller_rr=len(_split_rr(d.route_set[0])) if d.route_set[0] else 0)
+                entries = [v.strip() for hf in reply.get_headers("record-route")
+                           for v in _split_rr(hf.value)]
+                callee_rs, caller_rs = callee_route_sets(
+                    entries, len(_split_rr(d.route_set[0])) if d.route_set[0] else 0, cfg.keep_proxy_rr)
+                d.route_set[1] = callee_rs
+                if caller_rs is not None:
+                    d.route_set[0] = caller_rs
             except (SipParseError, AttributeError):
                 pass
             if 0 <= t.relayed < len(t.branches):
@@ -476,6 +507,8 @@ def expire(now: float | None = None):
             d = s.load(h_entry, h_id)
             if d is None:
                 continue
+            if cfg.dlg_filter_mode & FILTER_LOCALONLY and not local_socket(d.socket[0]):
+                continue  # another node's dialog (shared DB): its timeout is not ours
             confirmed = d.state in (st.CONFIRMED_NA, st.CONFIRMED)
             if confirmed:
                 d.dflags |= DLG_FLAG_EXPIRED

@@ -204,6 +204,9 @@ def bye_reply(_t, _type, _reply, code, param):
 
 # ---------------------------------------------------------------------- keepalives
 def send_ka(d, leg: int) -> bool:
+    from .handlers import FILTER_LOCALONLY, local_socket
+    if cfg.dlg_filter_mode & FILTER_LOCALONLY and not local_socket(d.socket[leg]):
+        return False  # not our dialog (dlg_filter_mode 1)
     if d.state != st.CONFIRMED:
         return False
     ld = local_dialog(d, leg)

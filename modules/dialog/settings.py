@@ -25,6 +25,8 @@ class _Cfg:
     noack_timeout = 60
     end_timeout = 300
     track_cseq_updates = 0
+    keep_proxy_rr = 0
+    dlg_filter_mode = 0
     bridge_controller = "sip:controller@kamailio.org"
     bridge_contact = "sip:controller@kamailio.org:5060"
 
@@ -42,7 +44,8 @@ class _Cfg:
         self.timeout_avp = values["timeout_avp"] or None
         for name in ("send_bye", "dlg_extra_hdrs", "lreq_callee_headers", "ka_timer",
                      "ka_interval", "ka_failed_limit", "early_timeout", "noack_timeout",
-                     "end_timeout", "track_cseq_updates", "bridge_controller", "bridge_contact"):
+                     "end_timeout", "track_cseq_updates", "bridge_controller", "bridge_contact",
+                     "keep_proxy_rr", "dlg_filter_mode"):
             if name in values:
                 setattr(self, name, values[name] if values[name] is not None else getattr(_Cfg, name))
 

@@ -130,3 +130,29 @@ def test_shutdown_mode_writes_at_stop(tmp_path):
         c.close()
     finally:
         callee.stop()
+
+
+def test_filter_mode_leaves_other_nodes_dialogs_alone(tmp_path):
+    """dlg_filter_mode 1: a dialog loaded from the table whose socket is not ours
+    (another node's) is not timed out here; our own past-due one is."""
+    from kamapy_modules.dialog.store import DialogStore
+    url = f"sqlite://{tmp_path}/dlg.db"
+    schema.create_tables(url, ["dialog", "dialog_vars"])
+    entry_of = DialogStore(shared=False).entry_of  # hash_size 4096, as the server's
+    now = int(time.time())
+    with connect(url) as conn:
+        for cid, sock in (("foreign-1", "udp:10.9.9.9:5060"), ("ours-1", None)):
+            conn.insert("dialog", {
+                "hash_entry": entry_of(cid), "hash_id": 7, "callid": cid, "from_uri": "sip:a@x",
+                "from_tag": "ft", "to_uri": "sip:b@y", "to_tag": "tt", "caller_cseq": "1",
+                "callee_cseq": "0", "caller_contact": "sip:a@10.9.9.1", "callee_contact": "sip:b@10.9.9.2",
+                "caller_sock": sock or "SOCK", "callee_sock": sock or "SOCK", "state": 4,
+                "start_time": now - 100, "timeout": now - 1, "sflags": 0, "iflags": 0, "req_uri": "sip:b@y"})
+    srv = DialogServer(_params(url, 1) + 'modparam("dialog", "dlg_filter_mode", 1)\n')
+    with connect(url) as conn:  # our socket is known only now (the port)
+        conn.update("dialog", {"callid": "ours-1"},
+                    {"caller_sock": f"udp:127.0.0.1:{srv.port}", "callee_sock": f"udp:127.0.0.1:{srv.port}"})
+    with srv:
+        time.sleep(2.5)
+        left = [d["call-id"] for d in srv.rpc("dlg.list")]
+        assert left == ["foreign-1"], left

@@ -132,3 +132,17 @@ def test_callee_route_set_is_the_downstream_part_reversed(monkeypatch):
     assert _rr(reply, downstream_only=True, caller_rr=2) == "<sip:d1.example;lr>,<sip:d2.example;lr>"
     # nothing downstream of us
     assert _rr(reply, downstream_only=True, caller_rr=4) == ""
+
+
+def test_keep_proxy_rr(monkeypatch):
+    from kamapy_modules.dialog.handlers import callee_route_sets
+
+    from kamapy.runtime import rt
+    monkeypatch.setattr(rt, "aliases", rt.aliases + [("proxy.example", 0, 0)])
+    rr = ["<sip:d2;lr>", "<sip:d1;lr>", "<sip:proxy.example;lr>", "<sip:p1;lr>"]
+    assert callee_route_sets(rr, 1, 0) == ("<sip:d1;lr>,<sip:d2;lr>", None)
+    # 1: our entry stays in the callee's set
+    assert callee_route_sets(rr, 1, 1) == ("<sip:proxy.example;lr>,<sip:d1;lr>,<sip:d2;lr>", None)
+    # 3: and the caller's set gets ours in front of what it had
+    assert callee_route_sets(rr, 1, 3) == ("<sip:proxy.example;lr>,<sip:d1;lr>,<sip:d2;lr>",
+                                           "<sip:proxy.example;lr>,<sip:p1;lr>")
