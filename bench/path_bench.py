@@ -69,6 +69,9 @@ class Path_:
         registry.mod_init_all()
         rt.rank = 1
         registry.child_init_all(1)
+        from kamapy.server import gc_tuning
+        gc_tuning.before_fork()
+        gc_tuning.child_ready()  # as a forked worker has it
         self.si = si
         self._rm = receive_msg
         self._ri = RecvInfo

@@ -30,6 +30,7 @@ from .. import log as kamapy_log
 from .. import stats
 from ..module import PROC_NOCHLDINIT
 from ..runtime import rt
+from . import gc_tuning
 
 log = logging.getLogger("kamapy.arbiter")
 
@@ -104,6 +105,7 @@ class Arbiter:
 
     # ------------------------------------------------------------------ children
     def spawn(self, spec: ChildSpec):
+        gc_tuning.before_fork()
         pid = os.fork()
         if pid:
             spec.pid = pid
@@ -139,6 +141,7 @@ class Arbiter:
                 log.exception("child_init failed in %s", spec.desc)
                 code = EXIT_INIT_FAILED
                 return
+            gc_tuning.child_ready()
             spec.run()
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else 0
@@ -228,6 +231,7 @@ class Arbiter:
             rt.proctable.set(0, os.getpid(), 0, f"stand-alone receiver @ {si.address}:{si.port}")
         # Kamailio runs child_init for the main process as for a SIP worker (rank 1)
         self.registry.child_init_all(1)
+        gc_tuning.child_ready()
         si.sock.setblocking(False)
 
     def _receive_one(self):
