@@ -223,3 +223,37 @@ def test_bad_auth_configs_refused(tmp_path, text, needle):
                        timeout=60)
     out = r.stdout + r.stderr
     assert r.returncode != 0 and needle in out and "Traceback" not in out, out
+
+
+# ------------------------------------------------------------------ never a crash
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_DIGESTISH = st.text(alphabet='Digestusernamrlocpqf=",\\ \t\r\n@:;xyz0123456789', max_size=120)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_DIGESTISH, st.text(max_size=80), _DIGESTISH.map(lambda s: "Digest " + s)))
+def test_parsers_never_raise_anything_else(value):
+    from kamapy_modules.uac.auth import parse_authenticate
+    try:
+        c = C.parse_credentials(value)
+    except SipParseError:
+        c = None
+    if isinstance(c, C.Credentials):
+        c.missing()
+    assert parse_authenticate(value) is None or "nonce" in parse_authenticate(value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(nonce=st.text(max_size=70), nc=st.one_of(st.none(), st.text(max_size=10)))
+def test_nonce_check_never_raises(pool, nonce, nc):
+    if "s" not in _STATES:
+        _STATES["s"] = _state(pool, nc=True, otn=True)
+    st_ = _STATES["s"]
+    assert st_.check(nonce, nc, _msg()) in (N.OK, N.INVALID, N.TOO_SHORT, N.NO_MATCH, N.EXTRA_FAILED,
+                                            N.STALE, N.BAD_NC, N.REUSED)
+
+
+_STATES: dict = {}
