@@ -97,7 +97,7 @@ def _build(reg: Registry):
 
 def ensure_registry():
     """The node sets, parsed from rtpengine_sock once (fixups need them before mod_init)."""
-    if not getattr(registry, "built", False):
+    if not registry.built:
         registry.built = True
         try:
             _build(registry)

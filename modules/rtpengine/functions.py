@@ -66,39 +66,31 @@ def wrap(msg, fn, flags, direction: int) -> int:
 def set_rtpengine_set(msg, first, second=None) -> int:
     sel.msg = msg
     sel.set1 = sel.set2 = sel.active = None
-    ret = _pick_set(msg, first)
-    if ret < 0:
-        return ret
-    sel.set1 = _last_set[0]
-    if second is not None:
-        r2 = _pick_set(msg, second)
-        if r2 < 0:
-            return r2
-        sel.set2 = _last_set[0]
-    return 1
+    ret, sel.set1 = _pick_set(msg, first)
+    if ret < 0 or second is None:
+        return ret if ret < 0 else 1
+    ret2, sel.set2 = _pick_set(msg, second)
+    return ret2 if ret2 < 0 else 1
 
 
-_last_set = [None]
-
-
-def _pick_set(msg, ref) -> int:
-    if isinstance(ref, Pv):
-        value = ref.get(msg)
-        if not isinstance(value, int):
-            log.error("pv param must hold an integer value")
-            return -1
-        rset = registry.find_set(value)
-        if rset is None:
-            log.error("could not locate rtpengine set %d", value)
-            return -1
-        _last_set[0] = rset
-        active = sum(1 for n in rset.nodes if not registry.disabled(n))
-        if active == 0:
-            log.warning("rtpp: selected proxy set ID %d but it has no active node.", value)
-            return -2
-        return active
-    _last_set[0] = ref
-    return 1
+def _pick_set(msg, ref):
+    """(verdict, set) for one argument: a set fixed at load time, or a PV holding a
+    set id (then the verdict is the number of enabled nodes, -2 with none)."""
+    if not isinstance(ref, Pv):
+        return 1, ref
+    value = ref.get(msg)
+    if not isinstance(value, int):
+        log.error("pv param must hold an integer value")
+        return -1, None
+    rset = registry.find_set(value)
+    if rset is None:
+        log.error("could not locate rtpengine set %d", value)
+        return -1, None
+    active = sum(1 for n in rset.nodes if not registry.disabled(n))
+    if active == 0:
+        log.warning("rtpp: selected proxy set ID %d but it has no active node.", value)
+        return -2, rset
+    return active, rset
 
 
 # ------------------------------------------------------------------ offer / answer
@@ -235,9 +227,8 @@ def manage(msg, flags, _state) -> int:
             return offer_answer(msg, flags, OP_OFFER, None)
         if method == METHOD_INVITE and sdp:
             t = _transaction(msg)
-            if t is not None:
+            if t is not None:   # before t_relay there is none: the reply reads t.req
                 sdp_marks.mark(t.tid)
-            msg.module_data["rtpengine.sdp_offer"] = True
             if _route_type(msg) == FAILURE_ROUTE:
                 return _simple(OP_DELETE)(msg, flags, None)
             return offer_answer(msg, flags, OP_OFFER, None)

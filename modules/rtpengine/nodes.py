@@ -91,6 +91,7 @@ class Registry:
         self.health = None   # CounterArray, 2 slots per node
         self.calls = None    # SharedHashTable: call-id \0 via-branch -> node index
         self.default_id = 0
+        self.built = False   # rtpengine_sock parsed (by the first fixup or mod_init)
 
     # -------------------------------------------------------------- building
     def get_set(self, set_id: int) -> NodeSet:
