@@ -327,3 +327,16 @@ def test_auth_int_d_auth_1(servers, body):
     res = _both(servers, run)
     assert res["kamailio"] == ((200, "-2"), (200, "-2"))
     assert res["kamapy"] == ((200, "1"), (200, "-2"))
+
+
+def test_authentication_info_header(servers):
+    """add_authinfo_hdr: the 200 after a good answer carries Authentication-Info (with
+    one_time_nonce a fresh nextnonce); values that hash a per-server nonce are compared
+    by length."""
+    def run(u):
+        r, _auth = _answer(u, "www")
+        line = header(r, "Authentication-Info") or ""
+        return _rc(r), re.sub(r'(nextnonce|rspauth)="([^"]*)"', lambda m: f"{m.group(1)}=<{len(m.group(2))}>", line)
+    got = _same(servers, run)
+    assert got[0] == (200, "1")
+    assert got[1].startswith("nextnonce=<40>, qop=auth, rspauth=<32>, cnonce=\"0a4f113b\", nc=00000001"), got
