@@ -21,8 +21,10 @@ def rtpengine_path() -> str | None:
 
 
 class Rtpengine:
-    def __init__(self, ng_port: int | None = None, media_ports: int = 100, ipv6: bool = False):
+    def __init__(self, ng_port: int | None = None, media_ports: int = 100, ipv6: bool = False,
+                 ng_host: str = "127.0.0.1"):
         self.ipv6 = ipv6   # also relay on ::1 (address-family=IP6 offers)
+        self.ng_host = ng_host
         self.ng_port = ng_port or free_udp_ports(1)[0]
         self.port_min = free_port_block(media_ports)
         self.port_max = self.port_min + media_ports - 1
@@ -33,14 +35,17 @@ class Rtpengine:
 
     @property
     def url(self) -> str:
-        return f"udp:127.0.0.1:{self.ng_port}"
+        if ":" in self.ng_host:
+            return f"udp6:[{self.ng_host}]:{self.ng_port}"
+        return f"udp:{self.ng_host}:{self.ng_port}"
 
     def start(self, timeout: float = 5.0) -> Rtpengine:
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             ["rtpengine", "--config-file=none", "--foreground", "--log-stderr", "--table=-1",
              "--interface=127.0.0.1", *(["--interface=::1"] if self.ipv6 else []),
-             f"--listen-ng=127.0.0.1:{self.ng_port}",
+             "--listen-ng=" + (f"[{self.ng_host}]" if ":" in self.ng_host else self.ng_host)
+             + f":{self.ng_port}",
              f"--port-min={self.port_min}", f"--port-max={self.port_max}",
              "--delete-delay=0", "--log-level=6"],
             stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT)
@@ -59,9 +64,10 @@ class Rtpengine:
     def ng(self, request: dict, timeout: float = 2.0) -> dict:
         self._seq += 1
         cookie = f"t{os.getpid()}_{self._seq}".encode()
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        family = socket.AF_INET6 if ":" in self.ng_host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_DGRAM) as s:
             s.settimeout(timeout)
-            s.sendto(cookie + b" " + bencode.encode(request), ("127.0.0.1", self.ng_port))
+            s.sendto(cookie + b" " + bencode.encode(request), (self.ng_host, self.ng_port))
             while True:
                 data = s.recv(65536)
                 if data.startswith(cookie + b" "):

@@ -254,3 +254,17 @@ def test_several_media_and_ipv6(setup, rtpe):
     uas.send(C.reply_to(got, 200, "OK", body=v6), srv.port)
     ok = uac.recv()
     assert C.status(ok) == 200 and "c=IN IP6 ::1" in C.body_of(ok)
+
+
+def test_control_over_ipv6():
+    """An udp6:[::1]:port node: probed at start-up, pinged by RPC, and an offer through it."""
+    uas, uac = C.Sock(), C.Sock()
+    with Rtpengine(ng_host="::1") as r6, Proxy(r6.url, uas.port) as srv:
+        try:
+            assert f"rtpengine instance <{r6.url}> found" in srv.log()
+            assert srv.rpc("rtpengine.ping", r6.url)["status"] == "success"
+            offer, _ = establish(srv, uac, uas, f"v6ctl-{uuid.uuid4().hex[:8]}")
+            assert r6.port_min <= C.media(C.body_of(offer))[1] <= r6.port_max
+        finally:
+            uas.close()
+            uac.close()
