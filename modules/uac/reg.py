@@ -143,8 +143,12 @@ def _check_password(r: dict) -> bool:
 def load_db() -> int:
     """(Re)load every row; returns how many records."""
     from kamapy import db
+    from kamapy.db.schema import table_version
     conn = db.connect(S.db_url)
     try:
+        have = table_version(conn, S.table)
+        if have is not None and have != TABLE_VERSION:
+            raise RuntimeError(f"table {S.table!r} has version {have}, uac expects {TABLE_VERSION}")
         rows = conn.query(S.table, list(COLUMNS))
     finally:
         conn.close()
