@@ -18,6 +18,7 @@ its timeout (timeouts.py). The parts:
                dlg.bridge_dlg, dlg.profile_get_size, dlg.profile_list
   requests.py  what the module sends itself, as tm local transactions (tm/t_uac.py):
                BYE (dlg_bye, timeouts, RPC), keepalive OPTIONS, REFER, dlg_bridge
+  callbacks.py DLGCB_* callbacks for other modules (register_dlgcb)
   db.py        db_mode 1/2/3 in the dialog / dialog_vars tables, loaded at start-up
   functions.py the config functions
 """
@@ -116,7 +117,8 @@ PARAMS = [
     Param("profiles_no_value", str, None, multi=True),
     Param("bridge_controller", str, "sip:controller@kamailio.org"),
     Param("bridge_contact", str, "sip:controller@kamailio.org:5060"),
-    Param("initial_cbs_inscript", int, 1, unsupported="no module registers dialog callbacks yet"),
+    Param("initial_cbs_inscript", int, 1,
+          unsupported="DLGCB_CREATED callbacks always run where the dialog is made (as with 1)"),
     Param("send_bye", int, 0),
     Param("dlg_filter_mode", int, 0),
     Param("wait_ack", int, 1, unsupported="not built yet"),

@@ -310,5 +310,7 @@ def load(store) -> int:
             stats.add("active_dialogs")
         elif d.state == st.EARLY:
             stats.add("early_dialogs")
+        from . import callbacks
+        callbacks.run_global(callbacks.DLGCB_LOADED, d)
         n += 1
     return n

@@ -14,6 +14,7 @@ import time
 
 from kamapy.sip.errors import SipParseError
 
+from . import callbacks as dcb
 from . import events, stats
 from . import state as st
 from .match import MATCH_DID_NONE, did_value, find, msg_ids
@@ -201,9 +202,15 @@ def create(msg) -> Dialog | None:
                 if d.tag[0] == ftag and d.state < st.DELETED:
                     # the INVITE came back to us (a spiral): the same dialog
                     msg.module_data[CUR_KEY] = (d.h_entry, d.h_id)
-                    return d
+                    spiral = d
+                    break
+            else:
+                spiral = None
         finally:
             s.unlock(lk)
+        if spiral is not None:
+            dcb.run(spiral, dcb.DLGCB_SPIRALED, msg, None, 1)
+            return spiral
     try:
         from_uri = msg.from_hdr.uri_text if hasattr(msg.from_hdr, "uri_text") else str(msg.from_hdr.uri)
         to_uri = msg.to_hdr.uri_text if hasattr(msg.to_hdr, "uri_text") else str(msg.to_hdr.uri)
@@ -248,6 +255,7 @@ def create(msg) -> Dialog | None:
         finally:
             ts.unlock(tl)
     stats.add("processed_dialogs")
+    dcb.run_global(dcb.DLGCB_CREATED, d, msg)
     return d
 
 
@@ -378,6 +386,15 @@ def on_reply_out(t, _type, reply, code, param):
         event_name = events.for_transition(old, new)
     finally:
         s.unlock(lk)
+    if d.cbs:
+        req = None
+        dcb.run(d, dcb.DLGCB_RESPONSE_FWDED, req, reply, 2)
+        if new == st.EARLY:
+            dcb.run(d, dcb.DLGCB_EARLY, req, reply, 2)
+        elif new == st.CONFIRMED_NA and old < st.CONFIRMED_NA:
+            dcb.run(d, dcb.DLGCB_CONFIRMED_NA, req, reply, 2)
+        elif new == st.DELETED and old < st.CONFIRMED_NA:
+            dcb.run(d, dcb.DLGCB_FAILED, req, reply, 2)
     if event_name == events.START:
         events.run(event_name, pre, reply, view=True)
     elif event_name:
@@ -446,6 +463,13 @@ def on_request(msg) -> Dialog | None:
         event_name = events.for_transition(old, new)
     finally:
         s.unlock(lk)
+    if d.cbs:
+        if event == st.EV_REQBYE and new == st.DELETED and old != st.DELETED:
+            dcb.run(d, dcb.DLGCB_TERMINATED, msg, None, direction)
+        elif old == st.CONFIRMED_NA and new == st.CONFIRMED:
+            dcb.run(d, dcb.DLGCB_CONFIRMED, msg, None, direction)
+        elif new in (st.CONFIRMED, st.EARLY) and event in (st.EV_REQ, st.EV_REQPRACK):
+            dcb.run(d, dcb.DLGCB_REQ_WITHIN, msg, None, direction)
     if event_name:
         events.run(event_name, d, msg)
     return d
@@ -538,6 +562,7 @@ def expire(now: float | None = None):
             _end(d, old, None, timeout=old >= st.CONFIRMED_NA)
         finally:
             s.unlock(lk)
+        dcb.run(d, dcb.DLGCB_EXPIRED)
         events.run(events.for_transition(old, st.DELETED), d)
 
 

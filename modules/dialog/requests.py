@@ -171,6 +171,9 @@ def bye(h_entry: int, h_id: int, side: str, hdrs: str = "") -> int:
             s.save(d)
     finally:
         s.unlock(lk)
+    if side == "all":
+        from . import callbacks
+        callbacks.run(snapshot, callbacks.DLGCB_TERMINATED)
     if snapshot.state != st.DELETED:
         events.run(events.END, snapshot)
     return 1 if sent == len(todo) else -1
@@ -185,6 +188,7 @@ def bye_reply(_t, _type, _reply, code, param):
     h_entry, h_id = param
     s = store()
     lk = s.lock(h_entry)
+    confirmed = None
     try:
         d = s.load(h_entry, h_id)
         if d is None:
@@ -194,12 +198,16 @@ def bye_reply(_t, _type, _reply, code, param):
             old = d.state
             d.state = st.DELETED
             _end(d, old, None, keep=d.byes > 0)
+            confirmed = d
         elif d.byes == 0:
             s.remove(d)
         else:
             s.save(d)
     finally:
         s.unlock(lk)
+    if confirmed is not None:
+        from . import callbacks
+        callbacks.run(confirmed, callbacks.DLGCB_TERMINATED_CONFIRMED, None, _reply)
 
 
 # ---------------------------------------------------------------------- keepalives

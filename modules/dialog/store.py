@@ -33,7 +33,7 @@ class Dialog:
     __slots__ = ("h_entry", "h_id", "callid", "from_uri", "to_uri", "tag", "state",
                  "init_ts", "start_ts", "end_ts", "lifetime", "dflags", "sflags", "iflags",
                  "contact", "cseq", "route_set", "socket", "profiles", "vars", "tid",
-                 "ref", "toroute", "timeout_bye", "expires", "byes", "ka_fail", "katime")
+                 "ref", "toroute", "timeout_bye", "expires", "byes", "ka_fail", "katime", "cbs")
 
     FIELDS = __slots__
 
@@ -66,6 +66,7 @@ class Dialog:
         self.byes = 0             # our BYEs still waiting for their final reply
         self.ka_fail = [0, 0]     # keepalives in a row answered 408/481, per leg
         self.katime = 0           # next keepalive (0: none)
+        self.cbs = None           # other modules' callbacks, [types, name, param] (callbacks.py)
 
     @property
     def did(self) -> str:
@@ -183,6 +184,9 @@ class DialogStore:
             self.unlock(lk)
 
     def remove(self, d: Dialog):
+        if d.cbs:
+            from . import callbacks
+            callbacks.run(d, callbacks.DLGCB_DESTROY)
         if self.persist:
             from . import db
             db.on_remove(d)

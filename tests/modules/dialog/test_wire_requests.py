@@ -361,3 +361,32 @@ def test_kamapyctl_dlg_list_show_profile_terminate(srv, callee):
     res = _ctl(srv, "dlg", "terminate", caller.callid, caller.ftag, d["callee"]["tag"])
     assert res.returncode != 0 and "Couldnt find callid" in (res.stderr + res.stdout)
     caller.close()
+
+
+def test_dialog_callbacks_for_other_modules(callee):
+    """modules/dialog/callbacks.py through a probe module: CREATED, then the call's
+    events in order, each in whichever process saw it, with its message."""
+    import os
+
+    from tests.support.server import REPO
+    cfg = CFG.replace('loadmodule "dialog"', 'loadmodule "dialog"\nloadmodule "dlgcb_probe"')
+    rundir = tempfile.mkdtemp(prefix="kpdlgcb")
+    srv = DialogServer.__new__(DialogServer)
+    srv.rundir = rundir
+    KamapyServer.__init__(srv, cfg, children=2, fmt={"rundir": rundir},
+                          args=["-m", "64", "-L", os.path.join(REPO, "tests", "modules", "dialog", "modules")])
+    with srv:
+        caller = Caller(srv.port, callee.port, "cbx")
+        assert caller.invite() == 200
+        time.sleep(0.3)
+        assert caller.bye() == 200
+        assert _wait(lambda: f"DLGCB DESTROY {caller.callid}" in srv.log(), 5)
+        got = [ln.split("DLGCB ", 1)[1] for ln in srv.log().splitlines()
+               if "DLGCB " in ln and caller.callid in ln]
+        kinds = [g.split()[0] for g in got]
+        assert kinds[0] == "CREATED" and "req=INVITE" in got[0]
+        assert kinds[1:] == ["RESPONSE_FWDED", "EARLY", "RESPONSE_FWDED", "CONFIRMED_NA", "CONFIRMED",
+                             "TERMINATED", "DESTROY"], kinds
+        assert f"CONFIRMED_NA {caller.callid} 2 req=None rpl=200 param=p1" in got[4]
+        assert f"TERMINATED {caller.callid} 1 req=BYE" in got[6]
+        caller.close()
