@@ -237,8 +237,9 @@ def timer(now: float, store):
 
 
 # ---------------------------------------------------------------------- load
-def load(store) -> int:
-    """The rows back into the shm table (mod_init, before the fork). Returns how many."""
+def load(store, callid: str | None = None) -> int:
+    """The rows back into the shm table (mod_init, before the fork; or those of one
+    Call-ID at run time, dlg_db_load_callid). Returns how many."""
     from . import stats
     from .profiles import profiles
     c = connection()
@@ -250,7 +251,7 @@ def load(store) -> int:
              col["to_route_column"], col["from_contact_column"], col["to_contact_column"],
              col["from_sock_column"], col["to_sock_column"], col["sflags_column"],
              col["toroute_name_column"], "xdata", "iflags"]
-    rows = c.query(dbcfg.table, names)
+    rows = c.query(dbcfg.table, names, {col["call_id_column"]: callid} if callid else None)
     vrows = c.query(dbcfg.vars_table, [dbcfg.vcol["vars_h_entry_column"], dbcfg.vcol["vars_h_id_column"],
                                        dbcfg.vcol["vars_key_column"], dbcfg.vcol["vars_value_column"]])
     vars_of: dict[tuple[int, int], dict[str, str]] = {}

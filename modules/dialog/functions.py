@@ -322,6 +322,43 @@ def w_dlg_set_timeout_by_profile(msg, name, second, third=None):
     return 1
 
 
+def w_dlg_remote_profile(msg, cmd, name, value, uid, expires):
+    """dlg_remote_profile(cmd, profile, value, uid, expires): count a dialog another
+    node manages in a profile ("add", until `expires`, a unix time) or stop ("rm")."""
+    p = profiles()
+    if not p.known(name):
+        log.error("dlg_remote_profile: profile %s not found", name)
+        return -1
+    if not uid:
+        log.error("dlg_remote_profile: empty uid")
+        return -1
+    if cmd == "add":
+        try:
+            exp = int(expires or 0)
+        except ValueError:
+            log.error("dlg_remote_profile: bad expires %r", expires)
+            return -1
+        return p.remote_add(name, value or "", uid, exp)
+    if cmd == "rm":
+        return p.remote_rm(name, value or "", uid)
+    log.error("dlg_remote_profile: unknown command %s", cmd)
+    return -1
+
+
+def w_dlg_db_load_callid(msg, callid):
+    """dlg_db_load_callid(callid): the dialogs with this Call-ID read from the table
+    into memory now (ids already known are skipped)."""
+    from . import db
+    if db.dbcfg.mode == db.NONE:
+        log.error("dlg_db_load_callid: no db_mode set")
+        return -1
+    try:
+        return 1 if db.load(store(), callid=callid) >= 0 else -1
+    except Exception as e:
+        log.error("dlg_db_load_callid: %s", e)
+        return -1
+
+
 def _fx_flag(v):
     n = int(v)
     if not 0 <= n <= 31:
@@ -353,6 +390,9 @@ FUNCTIONS = [
     Function("dlg_set_property", w_dlg_set_property, args=(Arg("spve"),)),
     Function("dlg_reset_property", w_dlg_reset_property, args=(Arg("spve"),)),
     Function("dlg_set_ruri", w_dlg_set_ruri),
+    Function("dlg_remote_profile", w_dlg_remote_profile,
+             args=(Arg("spve"), Arg("spve"), Arg("spve"), Arg("spve"), Arg("spve"))),
+    Function("dlg_db_load_callid", w_dlg_db_load_callid, args=(Arg("spve"),)),
     Function("dlg_set_timeout_by_profile", w_dlg_set_timeout_by_profile,
              args=(Arg("str", fixup=_profile_name), Arg("spve"), Arg("spve", optional=True))),
 ]

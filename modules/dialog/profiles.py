@@ -64,6 +64,58 @@ class Profiles:
         finally:
             self.lock.release()
 
+    # remote items (dlg_remote_profile): dialogs other nodes manage, counted here too
+    def remote_add(self, name: str, value: str, uid: str, expires: int) -> int:
+        import msgpack
+        key = b"r\0" + uid.encode()
+        self.lock.get()
+        try:
+            if self.table.get(key) is None:
+                self._add(name.encode(), 1)
+                if self.has_value[name]:
+                    self._add(name.encode() + b"\0" + value.encode(), 1)
+            self.table.put(key, msgpack.packb([name, value]), float(expires or 0))
+        finally:
+            self.lock.release()
+        return 1
+
+    def remote_rm(self, name: str, value: str, uid: str) -> int:
+        import msgpack
+        key = b"r\0" + uid.encode()
+        self.lock.get()
+        try:
+            raw = self.table.get(key)
+            if raw is None:
+                return -1
+            n, v = msgpack.unpackb(raw, raw=False)
+            if n != name:
+                return -1
+            self.table.delete(key)
+            self._unlink_locked(n, v)
+        finally:
+            self.lock.release()
+        return 1
+
+    def _unlink_locked(self, name: str, value: str):
+        self._add(name.encode(), -1)
+        if self.has_value.get(name):
+            self._add(name.encode() + b"\0" + value.encode(), -1)
+
+    def expire_remote(self, now: float) -> int:
+        """Remote items past their expires leave their profile (the dialog timer)."""
+        import msgpack
+        n = 0
+        self.lock.get()
+        try:
+            for key, raw in self.table.expire(now):
+                if key.startswith(b"r\0"):
+                    name, value = msgpack.unpackb(raw, raw=False)
+                    self._unlink_locked(name, value)
+                    n += 1
+        finally:
+            self.lock.release()
+        return n
+
     def size(self, name: str, value: str | None = None) -> int:
         key = name.encode()
         if value is not None and self.has_value.get(name):

@@ -45,6 +45,8 @@ def run_timer(now: float | None = None):
     if now - _last["clean"] >= CLEAN_EVERY:
         _last["clean"] = now
         clean(now)
+        from .profiles import profiles
+        profiles().expire_remote(now)
     from . import db
     if db.dbcfg.mode == db.DELAYED:
         db.timer(now, store())

@@ -156,3 +156,36 @@ def test_filter_mode_leaves_other_nodes_dialogs_alone(tmp_path):
         time.sleep(2.5)
         left = [d["call-id"] for d in srv.rpc("dlg.list")]
         assert left == ["foreign-1"], left
+
+
+def test_db_load_callid_at_run_time(tmp_path):
+    """dlg_db_load_callid(): a row written by another node after start-up comes into
+    memory when the script asks for its Call-ID."""
+    from kamapy_modules.dialog.store import DialogStore
+    url = f"sqlite://{tmp_path}/dlg.db"
+    schema.create_tables(url, ["dialog", "dialog_vars"])
+    callee = Callee()
+    callee.start()
+    try:
+        with DialogServer(_params(url, 1), invite_extra='if ($hdr(X-Load) != $null) '
+                          '{ dlg_db_load_callid("$hdr(X-Load)"); }') as srv:
+            now = int(time.time())
+            with connect(url) as conn:
+                conn.insert("dialog", {
+                    "hash_entry": DialogStore(shared=False).entry_of("elsewhere-1"), "hash_id": 9,
+                    "callid": "elsewhere-1", "from_uri": "sip:a@x", "from_tag": "ft", "to_uri": "sip:b@y",
+                    "to_tag": "tt", "caller_cseq": "1", "callee_cseq": "0", "caller_contact": "sip:a@h",
+                    "callee_contact": "sip:b@h", "caller_sock": "", "callee_sock": "", "state": 4,
+                    "start_time": now, "timeout": now + 600, "sflags": 0, "iflags": 0, "req_uri": "sip:b@y"})
+                conn.insert("dialog_vars", {"hash_entry": DialogStore(shared=False).entry_of("elsewhere-1"),
+                                            "hash_id": 9, "dialog_key": "k", "dialog_value": "v"})
+            assert srv.rpc("dlg.dlg_list", "elsewhere-1") == []
+            c = Caller(srv.port, callee.port, "lou")
+            c.extra = "X-Load: elsewhere-1\r\n"
+            assert c.invite() == 200
+            (d,) = srv.rpc("dlg.dlg_list", "elsewhere-1")
+            assert d["h_id"] == 9 and d["state"] == 4 and d["variables"] == [{"k": "v"}]
+            assert c.bye() == 200
+            c.close()
+    finally:
+        callee.stop()

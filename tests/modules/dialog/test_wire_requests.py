@@ -41,7 +41,16 @@ modparam("dialog", "dlg_extra_hdrs", "X-Why: test\r\n")
 request_route {
     if (is_method("OPTIONS") && $rU == $null) { sl_send_reply("200", "OK"); exit; }
     if (is_method("MESSAGE")) {
-        # dlg_get + dlg_bye from outside the call, or a profile-wide timeout
+        # dlg_get + dlg_bye from outside the call, a profile-wide timeout, a remote item
+        if ($hdr(X-Remote-Cmd) != $null) {
+            if (dlg_remote_profile("$hdr(X-Remote-Cmd)", "caller", "$hdr(X-Remote-Val)",
+                    "$hdr(X-Remote-Uid)", "$hdr(X-Remote-Exp)")) {
+                sl_send_reply("200", "Remote Done");
+            } else {
+                sl_send_reply("404", "Remote Failed");
+            }
+            exit;
+        }
         if ($hdr(X-Profile-Timeout) != $null) {
             dlg_set_timeout_by_profile("caller", "$hdr(X-Profile)", "$hdr(X-Profile-Timeout)");
             sl_send_reply("200", "Timeout Set");
@@ -390,3 +399,26 @@ def test_dialog_callbacks_for_other_modules(callee):
         assert f"CONFIRMED_NA {caller.callid} 2 req=None rpl=200 param=p1" in got[4]
         assert f"TERMINATED {caller.callid} 1 req=BYE" in got[6]
         caller.close()
+
+
+def test_remote_profile_items_count_and_expire(srv):
+    probe = Caller(srv.port, 9, "probe")
+
+    def remote(cmd, val, uid, exp=""):
+        probe._send((
+            f"MESSAGE sip:srv@127.0.0.1:{srv.port} SIP/2.0\r\n{probe._via()}"
+            f"From: <sip:probe@x>;tag=p3\r\nTo: <sip:srv@x>\r\nCall-ID: r{time.time_ns()}\r\n"
+            f"CSeq: 1 MESSAGE\r\nX-Remote-Cmd: {cmd}\r\nX-Remote-Val: {val}\r\n"
+            f"X-Remote-Uid: {uid}\r\nX-Remote-Exp: {exp}\r\nContent-Length: 0\r\n\r\n").encode())
+        return status(probe.recv())
+    base = srv.rpc("dlg.profile_get_size", "caller", "remo")
+    far = int(time.time()) + 3600
+    assert remote("add", "remo", "uid-1", far) == 200
+    assert remote("add", "remo", "uid-1", far) == 200            # the same item once
+    assert remote("add", "remo", "uid-2", int(time.time()) + 1) == 200
+    assert srv.rpc("dlg.profile_get_size", "caller", "remo") == base + 2
+    assert remote("rm", "remo", "uid-1") == 200
+    assert remote("rm", "remo", "uid-1") == 404
+    # uid-2 goes by itself at its expires
+    assert _wait(lambda: srv.rpc("dlg.profile_get_size", "caller", "remo") == base, 4)
+    probe.close()
