@@ -1,6 +1,6 @@
 """auth/auth_db verdicts and challenges, kamapy against Kamailio 5.6.3.
 
-Both servers run tests/differential/configs/auth_db.cfg on one SQLite subscriber table
+Both servers run configs/auth_db.cfg (beside this file) on one SQLite subscriber table
 made with Kamailio's own SQL schema (Debian's kamailio-sqlite-modules ships it; the
 test is skipped without it). A small digest UAC (uac.py) sends the same requests to
 both; what is compared: the return code each function gave (X-Rc), the reply status,
@@ -27,7 +27,7 @@ from tests.support.kamailio import MODULES, KamailioServer, kamailio_path
 from tests.support.server import KamapyServer
 
 SCHEMA = Path("/usr/share/kamailio/db_sqlite")
-CFG = Path(__file__).resolve().parents[2] / "differential" / "configs" / "auth_db.cfg"
+CFG = Path(__file__).resolve().parent / "configs" / "auth_db.cfg"
 
 pytestmark = [
     pytest.mark.skipif(not kamailio_path(), reason="kamailio not installed"),

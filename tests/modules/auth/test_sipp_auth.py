@@ -1,5 +1,5 @@
 """Over the wire with SIPp's [authentication] keyword, on the stock config's route[AUTH]
-(configs/auth_stock.cfg): REGISTER 401 -> answered -> 200; a wrong password is
+(configs/auth_stock.cfg beside this file): REGISTER 401 -> answered -> 200; a wrong password is
 challenged again; INVITE 407 -> answered -> relayed to a SIPp UAS, ACK, BYE. Then the
 brute-force check: a loop of wrong passwords does not slow a good user's REGISTER."""
 
@@ -21,7 +21,7 @@ from tests.support.server import KamapyServer
 from tests.support.sipp import SippRun, sipp_path
 
 HERE = Path(__file__).resolve().parent
-CFG = HERE.parents[1] / "differential" / "configs" / "auth_stock.cfg"
+CFG = HERE / "configs" / "auth_stock.cfg"
 
 pytestmark = pytest.mark.skipif(not sipp_path(), reason="sipp not installed")
 
