@@ -35,6 +35,7 @@ from .tcp_state import (
     CMD_ADOPT,
     CMD_CLOSE,
     CMD_CONNECT,
+    CMD_OPTION,
     CMD_SEND,
     F_OWNER,
     F_PEER_IP,
@@ -74,7 +75,8 @@ class TcpRecvInfo(RecvInfo):
 class Conn:
     __slots__ = ("conid", "sock", "proto", "peer_ip", "peer_port", "local_ip", "local_port",
                  "si", "sock_index", "framer", "wq", "wq_since", "state", "created", "last_io",
-                 "synced", "outgoing", "events", "aliases", "close_after", "partial_since", "ws", "ws_parts")
+                 "synced", "outgoing", "events", "aliases", "close_after", "partial_since", "ws", "ws_parts",
+                 "lifetime")
 
     def __init__(self, conid, sock, proto, peer, local, si, sock_index, framer, outgoing):
         self.conid = conid
@@ -97,6 +99,7 @@ class Conn:
         self.partial_since = 0.0   # when the message being read began (slowloris bound)
         self.ws = None             # a wsproto Connection once ws_handle_handshake() upgraded it
         self.ws_parts = []
+        self.lifetime = 0.0        # tcp_set_connection_lifetime(); 0 = tcp_connection_lifetime
 
 
 def _param(name, default):
@@ -190,6 +193,8 @@ class TcpReader:
                                   rt.sockets[sock_index] if 0 <= sock_index < len(rt.sockets) else None)
                 elif cmd == CMD_CLOSE:
                     self.close_id(conid, "closed on request")
+                elif cmd == CMD_OPTION:
+                    self.set_option(conid, *msgpack.unpackb(payload))
             except Exception:
                 log.exception("tcp reader %d: bad command", self.index)
             for fd in fds:
@@ -247,7 +252,8 @@ class TcpReader:
         rec = [self.index, conn.proto, conn.peer_ip, conn.peer_port, conn.local_ip, conn.local_port,
                time.time() - (now - conn.created), conn.sock_index,
                FLAG_OUTGOING if conn.outgoing else 0, conn.state, len(conn.wq)]
-        self.st.put_record(conn.conid, rec, time.time() + self.lifetime - (now - conn.last_io))
+        lifetime = conn.lifetime or self.lifetime
+        self.st.put_record(conn.conid, rec, time.time() + lifetime - (now - conn.last_io))
         conn.synced = conn.last_io
 
     def _uncount(self, proto: int):
@@ -537,6 +543,31 @@ class TcpReader:
         self._want(conn, selectors.EVENT_WRITE)
         return True
 
+    # ------------------------------------------------------------------ options
+    def set_option(self, conid: int, name: str, *values) -> bool:
+        """tcpops on a connection this reader owns: its lifetime, TCP keepalive."""
+        conn = self.conns.get(conid)
+        if conn is None:
+            return False
+        try:
+            if name == "lifetime":
+                conn.lifetime = float(values[0])
+                self._sync(conn, time.monotonic())
+            elif name == "keepalive":
+                enable, idle, count, interval = values
+                sock = conn.sock
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1 if enable else 0)
+                if enable:
+                    for opt, v in (("TCP_KEEPIDLE", idle), ("TCP_KEEPCNT", count), ("TCP_KEEPINTVL", interval)):
+                        if v and hasattr(socket, opt):
+                            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, opt), int(v))
+            else:
+                return False
+        except OSError as e:
+            log.error("tcp: cannot set %s on connection %d: %s", name, conid, e)
+            return False
+        return True
+
     # ------------------------------------------------------------------ WebSocket
     def upgrade_ws(self, conn: Conn):
         """After ws_handle_handshake() answered 101: frames from now on (RFC 6455), and
@@ -647,7 +678,7 @@ class TcpReader:
                                f"within {limit:g} s (tcp_msg_{'data' if conn.framer.in_body else 'read'}"
                                "_timeout)", level=logging.ERROR)
                     continue
-            if now - conn.last_io > self.lifetime:
+            if now - conn.last_io > (conn.lifetime or self.lifetime):
                 self.close(conn, "idle for tcp_connection_lifetime", level=logging.DEBUG)
                 continue
             if conn.last_io - conn.synced > 1.0:

@@ -111,6 +111,19 @@ def close(conid: int) -> bool:
     return to_reader(rec[F_OWNER], st.pack_cmd(CMD_CLOSE, conid))
 
 
+def set_option(conid: int, name: str, *values) -> bool:
+    """tcpops: a connection option set by its owner (here, or by command)."""
+    st = tcp_state.state
+    rec = st.record(conid) if st is not None and conid else None
+    if rec is None:
+        return False
+    r = reader
+    if r is not None and r.index == rec[F_OWNER]:
+        return r.set_option(conid, name, *values)
+    return to_reader(rec[F_OWNER], st.pack_cmd(tcp_state.CMD_OPTION, conid,
+                                               msgpack.packb([name, *values])))
+
+
 def to_reader(index: int, cmd: bytes) -> bool:
     st = tcp_state.state
     sock = st.ctrl_out[index]

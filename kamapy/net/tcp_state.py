@@ -45,6 +45,7 @@ CMD_ADOPT = b"A"    # tcp_main -> reader: an accepted connection (fd attached)
 CMD_SEND = b"S"     # anybody -> owner: bytes for conid
 CMD_CONNECT = b"C"  # anybody -> reader: open a connection to an address, then send
 CMD_CLOSE = b"X"    # anybody -> owner: close conid
+CMD_OPTION = b"O"   # anybody -> owner: msgpack [name, value...] (tcpops: lifetime, keepalive)
 
 _HDR = struct.Struct("!cQ")   # command, conid
 
