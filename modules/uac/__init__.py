@@ -10,8 +10,10 @@ uac_req_send() with $uac_req(...) and event_route[uac:reply] (send.py). Remote
 registrations from the uacreg table (reg_* parameters, uac_reg_lookup / _lookup_uri /
 _status / _request_to / _enable / _disable / _refresh, the uac.reg_* RPCs: reg.py).
 
-Not built yet (refused at start-up when set): restore_dlg = 1, event_callback (KEMI),
-reg_fetch_rows-style partial loads (the table is read whole).
+restore_dlg = 1 keeps the URIs in dialog variables (_uac_fu ...) and rewrites in-dialog
+requests from the dialog module's callbacks instead (dlg_manage() first).
+
+Not built (refused at start-up when set): event_callback (KEMI).
 """
 
 from __future__ import annotations
@@ -136,8 +138,9 @@ def _check():
         except ValueError as e:
             errors.append((p, str(e)))
     if exports.param("restore_dlg"):
-        errors.append(("restore_dlg", "restore_dlg = 1 (dialog variables) is not built yet: use the "
-                                      "Record-Route mode (0)"))
+        from kamapy import loader
+        if not loader.loaded("dialog"):
+            errors.append(("restore_dlg", "failed to find dialog API - is dialog module loaded?"))
     for p in _NOT_BUILT:
         if exports.param(p):
             errors.append((p, f"{p}: KEMI callbacks are not built (no KEMI in kamapy)"))
@@ -189,6 +192,7 @@ def mod_init():
     S.rr_to = exports.param("rr_to_store_param")
     S.from_avp = _avp_name(exports.param("restore_from_avp"), "restore_from_avp")
     S.to_avp = _avp_name(exports.param("restore_to_avp"), "restore_to_avp")
+    S.restore_dlg = bool(exports.param("restore_dlg"))
     A.S.creds = [A.parse_credential(t) for t in reversed(_credentials())]
     if exports.param("auth_realm_avp"):
         from kamapy.pv import parse_pv
@@ -223,8 +227,12 @@ def mod_init():
             log.error("can't load RR API")
             return -1
         from kamapy_modules.rr import api as rr_api
+        if S.mode == R.AUTO_RESTORE and S.restore_dlg:
+            from kamapy_modules.dialog import callbacks as dcb
+            dcb.define(R.DLG_CB, R.dlg_replace)
+            dcb.register_global(dcb.DLGCB_LOADED, R.on_dlg_loaded)
         if S.mode == R.AUTO_RESTORE:
-            if not rr_api.settings.append_fromtag:
+            if not S.restore_dlg and not rr_api.settings.append_fromtag:
                 log.error("'append_fromtag' RR param is not enabled! - required by AUTO restore mode")
                 return -1
             if R.rr_checker not in [cb for cb, _ in _registered()]:

@@ -33,6 +33,7 @@ MAX_URI_SIZE = 1024
 
 class Settings:
     mode = AUTO_RESTORE
+    restore_dlg = False
     passwd = b""
     rr_from = "vsf"
     rr_to = "vst"
@@ -207,6 +208,19 @@ def replace_uri(msg, display: str | None, uri: str | None, which: str, route_typ
     insert_after(del_lump(msg, sp.uri_s, sp.uri_e - sp.uri_s), uri)
     if S.mode == NO_RESTORE:
         return 1
+    if S.restore_dlg and S.mode == AUTO_RESTORE:  # Kamailio binds the dialog API in auto mode only
+        stored = dlg_store(msg, which, old_uri, text[sp.disp_s:sp.disp_e] if sp.disp_s is not None else "",
+                           uri, display)
+        if stored is False:
+            return -1
+        if stored:
+            try:
+                _reply_param(msg)[which] = original
+            except RuntimeError as e:
+                log.error("%s", e)
+                return -1
+            flags.add(which)
+            return 1
     from kamapy_modules.rr import api as rr_api
     if not rr_api.settings.append_fromtag:
         log.error("'append_fromtag' RR param is not enabled! - required by AUTO restore mode")
@@ -317,3 +331,104 @@ def restore_reply(t, _type, reply, _code, param):
         if reply.text[sp.body_s:sp.gt_end] == value:
             continue  # already right (a retransmission handled twice, or no change)
         insert_after(del_lump(reply, sp.body_s, sp.gt_end - sp.body_s), value)
+
+
+# ------------------------------------------------------------------ restore_dlg = 1
+
+DLG_CB = "uac.dlg_replace"
+_DLGVARS = {FL_FROM: ("_uac_fu", "_uac_funew", "_uac_fdp", "_uac_fdpnew"),
+            FL_TO: ("_uac_to", "_uac_tonew", "_uac_tdp", "_uac_tdpnew")}
+
+
+def _dlg_update(d, changes: dict) -> dict | None:
+    """Write dialog variables (None deletes) under the dialog's lock; the fresh vars."""
+    from kamapy_modules.dialog.store import store
+    s = store()
+    lk = s.lock(d.h_entry)
+    try:
+        fresh = s.load(d.h_entry, d.h_id)
+        if fresh is None:
+            return None
+        for k, v in changes.items():
+            if v is None:
+                fresh.vars.pop(k, None)
+            else:
+                fresh.vars[k] = v
+        s.save(fresh)
+        return fresh.vars
+    finally:
+        s.unlock(lk)
+
+
+def dlg_store(msg, which: str, old_uri: str, old_display: str, uri: str, display: str | None) -> bool | None:
+    """Kamailio's dialog branch of replace_uri: True stored, False error, None no dialog."""
+    from kamapy_modules.dialog import callbacks as dcb
+    from kamapy_modules.dialog.handlers import current
+    d = current(msg)
+    if d is None:
+        return None
+    names = _DLGVARS[which]
+    if names[0] in (d.vars or {}):
+        log.info("Already called uac_replace for this dialog")
+        if _dlg_update(d, {names[1]: None}) is None:
+            return False
+    else:
+        if _dlg_update(d, {names[0]: old_uri}) is None:
+            return False
+        types = dcb.DLGCB_REQ_WITHIN | dcb.DLGCB_CONFIRMED | dcb.DLGCB_TERMINATED
+        if dcb.register(d, types, DLG_CB, which) != 1:
+            log.error("cannot register callback")
+            return False
+    return _dlg_update(d, {names[1]: uri, names[2]: old_display or "", names[3]: display or ""}) is not None
+
+
+def on_dlg_loaded(d, _type, _req, _rpl, _direction, _param):
+    """A dialog read back from the database: watch both headers (which ones were
+    replaced is not known any more; the callback finds no variables for the other)."""
+    from kamapy_modules.dialog import callbacks as dcb
+    types = dcb.DLGCB_REQ_WITHIN | dcb.DLGCB_CONFIRMED | dcb.DLGCB_TERMINATED
+    for which in (FL_FROM, FL_TO):
+        dcb.register(d, types, DLG_CB, which)
+
+
+def dlg_replace(d, _type, msg, _rpl, direction, which):
+    """In-dialog request: downstream gets the new URI/display, upstream the original."""
+    if msg is None or direction not in (1, 2):
+        return
+    flags = _flags(msg)
+    if which in flags:
+        return
+    names = _DLGVARS[which]
+    target = FL_TO if (which == FL_TO) == (direction == 1) else FL_FROM
+    idx, dp = (1, 3) if direction == 1 else (0, 2)
+    vars_ = d.vars or {}
+    new_uri, new_display = vars_.get(names[idx]), vars_.get(names[dp])
+    if new_uri is None or new_display is None:
+        return
+    try:
+        sp = spans(msg, target)
+    except Exception as e:
+        log.error("failed to parse %s hdr: %s", target.upper(), e)
+        return
+    if sp is None:
+        return
+    anchor = None
+    if sp.disp_s is not None:
+        anchor = del_lump(msg, sp.disp_s, sp.disp_e - sp.disp_s)
+    if new_display:
+        if anchor is not None:
+            insert_after(anchor, new_display)
+        elif sp.bracket is not None:
+            insert_after(anchor_lump(msg, sp.bracket), new_display + " ")
+        else:
+            insert_after(anchor_lump(msg, sp.uri_e), ">")
+            insert_after(anchor_lump(msg, sp.uri_s), new_display + " <")
+    insert_after(del_lump(msg, sp.uri_s, sp.uri_e - sp.uri_s), new_uri)
+    try:
+        # the reply gets the request's header of that flag back (Kamailio keys it by the
+        # flag, whichever header was rewritten)
+        _reply_param(msg)[which] = _body_upto_gt(msg, which)
+    except RuntimeError as e:
+        log.error("%s", e)
+        return
+    flags.add(which)
