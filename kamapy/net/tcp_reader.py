@@ -53,6 +53,27 @@ CONNECTING, HANDSHAKE, OPEN = "connecting", "handshake", "open"
 # connection (the first line ends in HTTP/1.x); None = they go to request_route
 http_handler = None
 
+# set by the websocket module: (mechanism 1 ping / 2 pong, idle seconds, application
+# data) for keepalives on idle WebSocket connections; None = none
+ws_keepalive = None
+
+
+def ws_stat(name: str, n: int = 1):
+    """The websocket module's statistic `name` (nothing when it is not loaded)."""
+    st = _ws_stats.get(name)
+    if st is None:
+        from .. import stats
+        st = _ws_stats[name] = stats.stat("websocket", name) or _NoStat()
+    st.inc(n)
+
+
+class _NoStat:
+    def inc(self, n=1):
+        pass
+
+
+_ws_stats: dict = {}
+
 
 def _is_http(frame: bytes) -> bool:
     end = frame.find(b"\r\n", 0, 8192)
@@ -192,7 +213,8 @@ class TcpReader:
                     tcp_send.send(proto, buf, ip, port,
                                   rt.sockets[sock_index] if 0 <= sock_index < len(rt.sockets) else None)
                 elif cmd == CMD_CLOSE:
-                    self.close_id(conid, "closed on request")
+                    args = msgpack.unpackb(payload) if payload else []
+                    self.close_id(conid, "closed on request", *args)
                 elif cmd == CMD_OPTION:
                     self.set_option(conid, *msgpack.unpackb(payload))
             except Exception:
@@ -561,6 +583,10 @@ class TcpReader:
                     for opt, v in (("TCP_KEEPIDLE", idle), ("TCP_KEEPCNT", count), ("TCP_KEEPINTVL", interval)):
                         if v and hasattr(socket, opt):
                             sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, opt), int(v))
+            elif name in ("ws_ping", "ws_pong") and conn.ws is not None:
+                from wsproto.events import Ping, Pong
+                cls = Ping if name == "ws_ping" else Pong
+                return self.send_local(conid, conn.ws.send(cls(payload=bytes(values[0]))), raw=True)
             else:
                 return False
         except OSError as e:
@@ -591,6 +617,19 @@ class TcpReader:
             st.counters.add(c, 1)
         conn.proto = new
         self._sync(conn, time.monotonic())
+        ws_stat("ws_successful_handshakes")
+        ws_stat("ws_current_connections")
+
+    def _ws_keepalive(self, conn: Conn, ka):
+        from wsproto.events import Ping, Pong
+        mechanism, _idle, payload = ka
+        frame = Ping(payload=payload) if mechanism == 1 else Pong(payload=payload)
+        try:
+            data = conn.ws.send(frame)
+        except Exception:  # a closing connection: nothing to keep alive
+            return
+        self.send_local(conn.conid, data, raw=True)
+        conn.last_io = time.monotonic()   # next one after another idle period
 
     def _ws_data(self, conn: Conn, data: bytes):
         from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
@@ -613,6 +652,7 @@ class TcpReader:
                 if ev.message_finished:
                     frame = b"".join(conn.ws_parts)
                     conn.ws_parts = []
+                    ws_stat("ws_received_frames")
                     self._dispatch(conn, frame)
             elif isinstance(ev, Ping):
                 self.send_local(conn.conid, conn.ws.send(ev.response()), raw=True)
@@ -621,6 +661,7 @@ class TcpReader:
                     self.send_local(conn.conid, conn.ws.send(ev.response()), raw=True)
                 except Exception:
                     pass
+                ws_stat("ws_remote_closed_connections")
                 if int(ev.code) in (1002, 1003, 1007, 1009):
                     # wsproto's verdict on what the peer sent (unmasked, bad opcode, ...)
                     self.close(conn, f"bad websocket frame from {conn.peer_ip}:{conn.peer_port}: "
@@ -632,10 +673,19 @@ class TcpReader:
                 return
 
     # ------------------------------------------------------------------ closing
-    def close_id(self, conid: int, why: str):
+    def close_id(self, conid: int, why: str, code: int = 1000, reason: str = "Normal closure"):
         conn = self.conns.get(conid)
-        if conn is not None:
-            self.close(conn, why)
+        if conn is None:
+            return
+        if conn.ws is not None:
+            # a WebSocket says goodbye with a close frame (RFC 6455 5.5.1)
+            from wsproto.events import CloseConnection
+            try:
+                self.send_local(conid, conn.ws.send(CloseConnection(code=code, reason=reason)), raw=True)
+            except Exception:
+                pass
+            ws_stat("ws_local_closed_connections")
+        self.close(conn, why)
 
     def close(self, conn: Conn, why: str, level=logging.INFO):
         if self.conns.pop(conn.conid, None) is None:
@@ -658,6 +708,8 @@ class TcpReader:
         st.counters.add(C_OWNED + self.index, -1)
         self._uncount(conn.proto)
         tls_hooks.closed(conn)
+        if conn.ws is not None:
+            ws_stat("ws_current_connections", -1)
 
     # ------------------------------------------------------------------ timers
     def _timers(self, now: float):
@@ -683,12 +735,16 @@ class TcpReader:
                 continue
             if conn.last_io - conn.synced > 1.0:
                 self._sync(conn, now)
+            ka = ws_keepalive
+            if ka is not None and conn.ws is not None and now - conn.last_io >= ka[1]:
+                self._ws_keepalive(conn, ka)
 
 
 def _ws_message(conn: Conn, data: bytes) -> bytes:
     """A SIP message as one WebSocket frame: text when it is UTF-8 (what browsers'
     SIP stacks expect), binary otherwise."""
     from wsproto.events import BytesMessage, TextMessage
+    ws_stat("ws_transmitted_frames")
     try:
         return conn.ws.send(TextMessage(data=data.decode("utf-8")))
     except UnicodeDecodeError:

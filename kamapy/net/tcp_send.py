@@ -98,17 +98,18 @@ def conid_from_via(via) -> int:
         return 0
 
 
-def close(conid: int) -> bool:
-    """Close a connection wherever it lives (tcp close RPC, ws_close ...)."""
+def close(conid: int, code: int = 1000, reason: str = "Normal closure") -> bool:
+    """Close a connection wherever it lives (tcp_close_connection, ws_close, ws.close);
+    a WebSocket gets a close frame with code and reason first."""
     st = tcp_state.state
     rec = st.record(conid) if st is not None and conid else None
     if rec is None:
         return False
     r = reader
     if r is not None and r.index == rec[F_OWNER]:
-        r.close_id(conid, "closed on request")
+        r.close_id(conid, "closed on request", code, reason)
         return True
-    return to_reader(rec[F_OWNER], st.pack_cmd(CMD_CLOSE, conid))
+    return to_reader(rec[F_OWNER], st.pack_cmd(CMD_CLOSE, conid, msgpack.packb([code, reason])))
 
 
 def set_option(conid: int, name: str, *values) -> bool:

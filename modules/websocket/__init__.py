@@ -10,9 +10,13 @@ fragmentation, ping/close are its state machine's job; a bad frame closes the
 connection with an ERROR line) and every SIP message is one frame; $proto is ws
 (wss over TLS), replies and requests to the connection go out framed.
 
-Not built yet: keepalive pings (keepalive_mechanism, ...), cors_mode, the ws.*
-RPCs, the statistics; ws_close() only closes the connection (without a close code).
-Parameters for them are warned about at start-up.
+Keepalives: a WebSocket idle for keepalive_timeout seconds gets a ping
+(keepalive_mechanism 1, Kamailio's default) or an unsolicited pong (2) carrying
+ping_application_data; 0 turns them off. The TCP reader owning the connection
+sends them from its timer, so keepalive_processes and keepalive_interval have
+nothing to size. ws_close([code, reason[, conid]]) sends a close frame, then closes.
+RPC: ws.dump, ws.close, ws.ping, ws.pong, ws.disable, ws.enable (a disabled server
+refuses handshakes with 503). Not built yet: cors_mode (warned about).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import base64
 import hashlib
 import logging
 
-from kamapy.module import ANY_ROUTE, EVENT_ROUTE, Arg, Function, ModuleExports, Param
+from kamapy.module import ANY_ROUTE, EVENT_ROUTE, Arg, Function, ModuleExports, Param, RpcCommand
 
 log = logging.getLogger("kamapy.websocket")
 
@@ -39,6 +43,9 @@ def _tokens(value) -> list[str]:
 
 def _refuse(msg, code: int, reason: str) -> int:
     from kamapy_modules.xhttp import send_reply
+
+    from kamapy.net.tcp_reader import ws_stat
+    ws_stat("ws_failed_handshakes")
     log.info("websocket handshake from %s:%d refused: %s %s", msg.rcv.src_ip, msg.rcv.src_port,
              code, reason)
     send_reply(msg, code, reason, "", "")
@@ -58,6 +65,8 @@ def ws_handle_handshake(msg) -> int:
     if conn.ws is not None:
         log.error("ws_handle_handshake: connection %d is a WebSocket already", conid)
         return -1
+    if _disabled():
+        return _refuse(msg, 503, "Service Unavailable")
     if msg.method != "GET":
         return _refuse(msg, 405, "Method Not Allowed")
     upgrade = _tokens(msg.header_value("Upgrade"))
@@ -92,14 +101,34 @@ def ws_handle_handshake(msg) -> int:
 def ws_close(msg, code=None, reason=None, conid=None) -> int:
     from kamapy.net import tcp_send
     cid = int(conid) if conid not in (None, "") else getattr(msg.rcv, "con_id", 0)
-    return 1 if cid and tcp_send.close(cid) else -1
+    code = int(code) if code not in (None, "") else 1000
+    reason = str(reason) if reason not in (None, "") else "Normal closure"
+    return 1 if cid and tcp_send.close(cid, code, reason) else -1
+
+
+_enabled = {"flag": None}   # a shared counter: 0 enabled, 1 disabled (ws.disable)
+
+
+def _disabled() -> bool:
+    flag = _enabled["flag"]
+    return flag is not None and flag.get(0) != 0
 
 
 def mod_init():
-    for name in ("keepalive_mechanism", "keepalive_timeout", "keepalive_interval",
-                 "keepalive_processes", "ping_application_data", "cors_mode", "timer_interval"):
-        if exports.param(name) is not None:
-            log.warning("websocket: modparam %s is not implemented by kamapy yet; ignored", name)
+    from kamapy import __version__
+    from kamapy.counters import CounterArray
+    from kamapy.net import tcp_reader
+    if exports.param("cors_mode"):
+        log.warning("websocket: cors_mode is not implemented by kamapy yet; ignored")
+    _enabled["flag"] = CounterArray(1)
+    mechanism = int(exports.param("keepalive_mechanism"))
+    if mechanism not in (0, 1, 2):
+        from kamapy.loader import ModuleLoadError, Problem
+        raise ModuleLoadError([Problem(f"websocket: keepalive_mechanism is 0, 1 or 2, not {mechanism}")])
+    if mechanism:
+        data = exports.param("ping_application_data") or f"kamapy {__version__}"
+        tcp_reader.ws_keepalive = (mechanism, max(1, int(exports.param("keepalive_timeout"))),
+                                   str(data).encode("utf-8")[:125])   # a control frame's limit
     from kamapy import loader
     if not loader.loaded("xhttp"):
         from kamapy.loader import ModuleLoadError, Problem
@@ -108,12 +137,83 @@ def mod_init():
     return 0
 
 
+# ---------------------------------------------------------------------- RPC
+def _ws_connections():
+    from kamapy.net import tcp_state
+    st = tcp_state.state
+    if st is None:
+        return []
+    return [(conid, rec) for conid, rec in sorted(st.all_records()) if rec[1] in (5, 6)]
+
+
+def rpc_dump(_rpc, params):
+    out = []
+    for conid, rec in _ws_connections():
+        out.append({"id": conid, "proto": "ws" if rec[1] == 5 else "wss",
+                    "src": f"{rec[2]}:{rec[3]}", "dst": f"{rec[4]}:{rec[5]}", "state": "OPEN",
+                    "created": int(rec[6])})
+    return {"connections": out, "info": {"wscounter": len(out)}}
+
+
+def _conid_param(rpc, params):
+    from kamapy.rpc.errors import RpcError
+    try:
+        return int(params[0])
+    except (IndexError, TypeError, ValueError):
+        raise RpcError(500, "Not enough parameters") from None
+
+
+def rpc_close(rpc, params):
+    from kamapy.net import tcp_send
+    from kamapy.rpc.errors import RpcError
+    conid = _conid_param(rpc, params)
+    if not any(c == conid for c, _ in _ws_connections()) or not tcp_send.close(conid, 1000, "Normal closure"):
+        raise RpcError(500, "Unknown connection ID")
+    return None
+
+
+def _rpc_control(kind):
+    def handler(rpc, params):
+        from kamapy.net import tcp_send
+        from kamapy.rpc.errors import RpcError
+        conid = _conid_param(rpc, params)
+        if not any(c == conid for c, _ in _ws_connections()):
+            raise RpcError(500, "Unknown connection ID")
+        payload = (exports.param("ping_application_data") or "kamapy").encode("utf-8")[:125]
+        # the owning reader builds and writes the control frame
+        if not tcp_send.set_option(conid, "ws_" + kind, payload):
+            raise RpcError(500, "Sending frame")
+        return None
+    return handler
+
+
+def rpc_disable(_rpc, _params):
+    _enabled["flag"].set(0, 1)
+    return None
+
+
+def rpc_enable(_rpc, _params):
+    _enabled["flag"].set(0, 0)
+    return None
+
+
+STATS = ["ws_current_connections", "ws_successful_handshakes", "ws_failed_handshakes",
+         "ws_received_frames", "ws_transmitted_frames", "ws_local_closed_connections",
+         "ws_remote_closed_connections"]
+
 exports = ModuleExports(
     name="websocket",
-    params=[Param("sub_protocols", int, SUB_SIP), Param("keepalive_mechanism", int, None),
-            Param("keepalive_timeout", int, None), Param("keepalive_interval", int, None),
-            Param("keepalive_processes", int, None), Param("ping_application_data", str, None),
-            Param("cors_mode", int, None), Param("timer_interval", int, None)],
+    params=[Param("sub_protocols", int, SUB_SIP), Param("keepalive_mechanism", int, 1),
+            Param("keepalive_timeout", int, 180), Param("keepalive_interval", int, 1),
+            Param("keepalive_processes", int, 1), Param("ping_application_data", str, None),
+            Param("cors_mode", int, None), Param("timer_interval", int, 1)],
+    rpc=[RpcCommand("ws.dump", rpc_dump, "Dumps WebSocket connections"),
+         RpcCommand("ws.close", rpc_close, "Closes a WebSocket connection"),
+         RpcCommand("ws.ping", _rpc_control("ping"), "Sends a ping on a WebSocket connection"),
+         RpcCommand("ws.pong", _rpc_control("pong"), "Sends a pong on a WebSocket connection"),
+         RpcCommand("ws.disable", rpc_disable, "Disables WebSocket handshakes"),
+         RpcCommand("ws.enable", rpc_enable, "Enables WebSocket handshakes")],
+    stats=STATS,
     functions=[
         Function("ws_handle_handshake", ws_handle_handshake, (), EVENT_ROUTE),
         Function("ws_close", ws_close, (Arg("igp", optional=True), Arg("spve", optional=True),

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 from wsproto import ConnectionType, WSConnection
-from wsproto.events import AcceptConnection, BytesMessage, Request, TextMessage
+from wsproto.events import AcceptConnection, BytesMessage, CloseConnection, Ping, Request, TextMessage
 
+from tests.support.rpc import rpc_call
 from tests.support.server import KamapyServer
 from tests.support.sipclient import SipClient
 
@@ -28,8 +29,10 @@ CFG = (HERE / "ws_proxy.cfg").read_text()
 
 
 @pytest.fixture(scope="module")
-def server():
-    with KamapyServer(CFG) as s:
+def server(tmp_path_factory):
+    rpc = str(tmp_path_factory.mktemp("ws") / "rpc.sock")
+    with KamapyServer(CFG, fmt={"rpc": rpc}) as s:
+        s.rpc = rpc
         yield s
 
 
@@ -80,6 +83,23 @@ class WsClient:
                     if ev.message_finished:
                         out.append(part)
                         part = ""
+        return out
+
+    def control(self, timeout: float = 4.0) -> list:
+        """Ping / close events that arrive within timeout."""
+        out = []
+        deadline = time.monotonic() + timeout
+        while not out and time.monotonic() < deadline:
+            self.sock.settimeout(max(0.05, deadline - time.monotonic()))
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                break
+            if not data:
+                out.append("eof")
+                break
+            self.ws.receive_data(data)
+            out += [ev for ev in self.ws.events() if isinstance(ev, (Ping, CloseConnection))]
         return out
 
     def close(self):
@@ -187,3 +207,48 @@ def test_bad_frames_close_only_that_connection(server):
             assert u.ping(1.0)
     finally:
         good.close()
+
+
+def test_keepalive_ping_on_an_idle_websocket(server):
+    c = WsClient(server.port)
+    try:
+        assert c.accepted
+        t0 = time.monotonic()
+        events = c.control(5)
+        assert events and isinstance(events[0], Ping), events
+        assert events[0].payload == b"are you there" and time.monotonic() - t0 >= 1.5
+    finally:
+        c.close()
+
+
+def test_ws_rpcs_and_statistics(server):
+    c = WsClient(server.port)
+    try:
+        assert c.accepted
+        dump = rpc_call(server.rpc, "ws.dump")["connections"]
+        mine = [d for d in dump if d["src"] == f"127.0.0.1:{c.lport}"]
+        assert len(mine) == 1 and mine[0]["proto"] == "ws"
+        conid = mine[0]["id"]
+        assert rpc_call(server.rpc, "ws.ping", conid) in (None, {})
+        events = c.control(2)
+        assert events and isinstance(events[0], Ping)
+        rpc_call(server.rpc, "ws.disable")
+        refused = WsClient(server.port)
+        assert not refused.accepted and refused.raw.startswith(b"HTTP/1.1 503 Service Unavailable")
+        refused.close()
+        rpc_call(server.rpc, "ws.enable")
+        again = WsClient(server.port)
+        assert again.accepted
+        again.close()
+        with pytest.raises(RuntimeError, match="Unknown connection ID"):
+            rpc_call(server.rpc, "ws.close", 999999)
+        assert rpc_call(server.rpc, "ws.close", conid) in (None, {})
+        events = c.control(3)
+        assert events and isinstance(events[0], CloseConnection) and events[0].code == 1000
+        stats = rpc_call(server.rpc, "stats.get_statistics", "websocket:")
+        text = " ".join(stats)
+        assert re.search(r"websocket:ws_successful_handshakes = [1-9]", text), stats
+        assert re.search(r"websocket:ws_failed_handshakes = [1-9]", text)
+        assert re.search(r"websocket:ws_local_closed_connections = [1-9]", text)
+    finally:
+        c.close()
