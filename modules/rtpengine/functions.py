@@ -227,8 +227,10 @@ def manage(msg, flags, _state) -> int:
             return offer_answer(msg, flags, OP_OFFER, None)
         if method == METHOD_INVITE and sdp:
             t = _transaction(msg)
-            if t is not None:   # before t_relay there is none: the reply reads t.req
+            if t is not None:
                 sdp_marks.mark(t.tid)
+            else:   # request_route before t_relay: the id tm is about to give it
+                sdp_marks.mark_request(msg)
             if _route_type(msg) == FAILURE_ROUTE:
                 return _simple(OP_DELETE)(msg, flags, None)
             return offer_answer(msg, flags, OP_OFFER, None)

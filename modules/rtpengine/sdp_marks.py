@@ -3,8 +3,9 @@
 answer, to an INVITE without SDP it is the offer (late offer; the ACK then answers).
 
 Kept in a small shm table keyed by the transaction id, since the reply may arrive at
-another worker than the one that ran the INVITE's branch_route. When manage() ran before
-the transaction existed (request_route, before t_relay), the stored request tells.
+another worker than the one that ran the INVITE. The id is the one tm gives (or will
+give, when manage() runs in request_route before t_relay) the INVITE's transaction.
+As in Kamailio, only an INVITE manage() saw with SDP is marked.
 """
 
 from __future__ import annotations
@@ -31,16 +32,17 @@ def expire(now: float):
         _table.expire(now)
 
 
-def offered(t) -> bool:
-    if _table is not None and _table.get(t.tid.encode()) is not None:
-        return True
-    req = getattr(t, "req", b"") or b""
-    if not req:
-        return False
+def mark_request(msg):
+    """Mark the INVITE transaction msg starts or belongs to (tm's id for it)."""
+    if _table is None:
+        return
     try:
-        from kamapy.sip.msg import RecvInfo, SipMsg
+        from kamapy_modules.tm.matching import request_tid
+        tid = request_tid(msg)[0]
+    except Exception:  # noqa: BLE001 -- no tm, or no Via to key on: nothing to mark
+        return
+    mark(tid)
 
-        from . import body
-        return body.has_sdp(SipMsg(bytes(req), RecvInfo()))
-    except Exception:  # noqa: BLE001 -- a stored request that does not parse has no SDP
-        return False
+
+def offered(t) -> bool:
+    return _table is not None and _table.get(t.tid.encode()) is not None

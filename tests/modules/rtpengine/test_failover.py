@@ -276,3 +276,29 @@ def test_queried_nodes_limit_stops_the_failover():
         r2.close()
         uas.close()
         uac.close()
+
+
+@pytest.mark.parametrize("how", ["X-Manage: 1", "X-Manage-Branch: 1"])
+def test_manage_sends_answer_for_the_2xx_of_an_sdp_invite(fake, how):
+    """rtpengine_manage() on the INVITE (in request_route before t_relay, or in
+    branch_route as the stock config does) marks it as the offer, so its 200's SDP is
+    sent as an answer; for an INVITE without SDP the 200's SDP is the offer."""
+    srv, uac, uas, relay = fake
+    relay.mode = "ok"
+    srv.rpc("rtpengine.enable", relay.url, 1)
+    for with_sdp, commands in ((True, [b"offer", b"answer"]), (False, [b"offer"])):
+        relay.requests.clear()
+        callid = f"mg-{uuid.uuid4().hex[:8]}"
+        body = None if with_sdp else ""
+        uac.send(C.invite(srv.port, uac.port, callid, body=body,
+                          extra=f"X-Flags: replace-origin\r\n{how}\r\n"), srv.port)
+        got = uas.recv_request("INVITE", callid)
+        assert got is not None, srv.log()[-1500:]
+        uas.send(C.reply_to(got, 200, "OK", body=C.sdp(port=42000)), srv.port)
+        assert C.status(uac.recv()) == 200
+        sent = [r["command"] for r in relay.requests if r.get("command") != b"ping"]
+        assert sent == commands, (with_sdp, sent)
+        if not with_sdp:
+            # the late offer comes from the callee: its tags are swapped
+            offer = relay.requests[-1]
+            assert offer["from-tag"] == b"ttag1" and offer["to-tag"] == b"ftag1"
