@@ -55,6 +55,7 @@ def wait(pred, timeout: float) -> bool:
     return False
 
 
+@pytest.mark.slow  # two softphones, two server starts: 7-13 s (tests/wire/test_softphones covers baresip)
 @pytest.mark.skipif(baresip_path() is None, reason="baresip (baresip-core) is not installed")
 def test_baresip_with_passwords(tmp_path):
     url = f"sqlite://{tmp_path / 'kamapy.sqlite'}"
