@@ -41,6 +41,7 @@ request_route {
   if (method=="OPTIONS" && $rU==$null) { sl_send_reply("200","OK"); exit; }
   if ($rU == "sl") { force_rport(); sl_send_reply("404", "Nope"); exit; }
   if ($rU == "fwd") { $du = "sip:127.0.0.1:{sink}"; forward(); exit; }
+  if ($rU == "tmudp") { record_route(); $du = "sip:127.0.0.1:{sink}"; t_relay(); exit; }
   if ($rU == "tm") { record_route(); $du = "sip:127.0.0.1:{tsink};transport=tcp"; t_relay(); exit; }
 }
 """
@@ -148,6 +149,27 @@ def test_tm_to_tcp_next_hop_and_the_200_back(pair):
     assert out["kamapy"] == out["kamailio"], out
     assert "Record-Route: <sip:127.0.0.1:{port};transport=tcp;lr;ftag=1>" in out["kamapy"][1]
     assert out["kamapy"][2].startswith("SIP/2.0 200 OK")
+
+
+def test_tcp_caller_udp_callee_double_record_route(pair):
+    """UDP on one side, TCP on the other: two Record-Routes (r2=on), the UDP one on
+    top for the callee; the callee's 200 goes back on the caller's connection."""
+    def run(server, udp, tcp, sink, tsink):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=3) as c:
+            lport = c.getsockname()[1]
+            c.sendall(invite("tmudp", server.port, lport))
+            r = StreamReader(c)
+            r.messages(1)   # 100
+            relayed, addr = udp.recvfrom(65535)
+            udp.sendto(reply_to(relayed, 200, "OK", "uu", f"Contact: <sip:b@127.0.0.1:{sink}>\r\n"), addr)
+            final = r.messages(1)
+        p = dict(port=server.port, cport=lport, sink=sink)
+        return re.sub(r";i=[0-9a-f]+", ";i=<id>", norm(relayed, **p)), norm(final[0], **p) if final else None
+    out = both(pair, run)
+    assert out["kamapy"] == out["kamailio"], out
+    rr = re.findall(r"Record-Route: (.*)\r", out["kamapy"][0])
+    assert rr == ["<sip:127.0.0.1:{port};r2=on;lr;ftag=1>", "<sip:127.0.0.1:{port};transport=tcp;r2=on;lr;ftag=1>"]
+    assert out["kamapy"][1].startswith("SIP/2.0 200 OK")
 
 
 def test_crlf_keepalive(pair):
