@@ -48,6 +48,8 @@ def live(callid: str) -> bool:
     from kamapy_modules.dialog.store import store
 
     s = store()
+    if not s.in_shm:
+        return True  # a per-process table says nothing about other processes' dialogs
     lk = s.lock(s.entry_of(callid))
     try:
         return any(d.state < DELETED for d in s.by_callid(callid))
