@@ -120,8 +120,8 @@ def test_bad_answer_is_a_false_return_and_a_log_line(fake, mode, line):
     took = time.monotonic() - t0
     assert C.status(r) == 503 and C.header(r, "X-Rc") == "-1", srv.log()[-1500:]
     assert line in srv.log(), srv.log()[-1500:]
-    # never stuck longer than tout x retr (0.2 s x 3), plus scheduling slack
-    assert took < 0.6 + 0.5, took
+    # never stuck longer than tout x retr (0.2 s x 3), plus slack for a loaded machine
+    assert took < 0.6 + 0.9, took
     if mode in ("silent", "wrongcookie", "prefixcookie"):
         assert took >= 0.55, took  # it did wait out every retry
         shown = srv.rpc("rtpengine.show", relay.url)[0]
@@ -130,7 +130,7 @@ def test_bad_answer_is_a_false_return_and_a_log_line(fake, mode, line):
         t0 = time.monotonic()
         uac.send(C.invite(srv.port, uac.port, callid + "b", extra="X-Flags: replace-origin\r\n"), srv.port)
         assert C.status(uac.recv(timeout=5)) == 503
-        assert time.monotonic() - t0 < 0.3
+        assert time.monotonic() - t0 < 0.5
         assert "no available proxies" in srv.log()
     else:
         assert srv.rpc("rtpengine.show", relay.url)[0]["disabled"] == 0
@@ -267,7 +267,7 @@ def test_queried_nodes_limit_stops_the_failover():
             uac.send(C.invite(srv.port, uac.port, f"limit-{uuid.uuid4().hex[:6]}",
                               extra="X-Flags: replace-origin\r\nX-Set: 5\r\n"), srv.port)
             assert C.status(uac.recv(timeout=5)) == 503
-            assert time.monotonic() - t0 < 0.2 + 0.5
+            assert time.monotonic() - t0 < 0.2 + 0.9
             offers = [r for relay in (r1, r2) for r in relay.requests if r.get("command") == b"offer"]
             assert len(offers) == 1, offers
             assert "queried nodes limit reached" in srv.log()
