@@ -92,6 +92,77 @@ def decode(data: bytes):
 _MAX_DEPTH = 64  # a reply nests a few levels; deeper input is an attack or garbage
 
 
+def decode_keys(data: bytes, keys) -> dict:
+    """A top-level dictionary with only `keys` decoded; the other values are checked
+    and skipped without building them (a delete's statistics, unread by the caller)."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise BencodeError("bencode input must be bytes")
+    d = bytes(data)
+    n = len(d)
+    if not n or d[0] != 0x64:
+        raise BencodeError("not a dictionary")
+    out = {}
+    pos = 1
+    while True:
+        if pos >= n:
+            raise BencodeError("unterminated dictionary")
+        if d[pos] == 0x65:
+            pos += 1
+            break
+        k, pos = _dec(d, pos, 1)
+        if k.__class__ is not bytes:
+            raise BencodeError("dictionary key is not a string")
+        key = k.decode("latin-1")
+        if key in keys and key not in out:
+            out[key], pos = _dec(d, pos, 1)
+        else:
+            pos = _skip(d, pos, 1)
+    if pos != n:
+        raise BencodeError(f"trailing data at offset {pos}")
+    return out
+
+
+def _skip(d: bytes, pos: int, depth: int) -> int:
+    """The offset after the value at pos (validated as _dec validates it)."""
+    n = len(d)
+    if pos >= n:
+        raise BencodeError("truncated input")
+    if depth > _MAX_DEPTH:
+        raise BencodeError("nesting too deep")
+    c = d[pos]
+    if 0x30 <= c <= 0x39:
+        colon = d.find(b":", pos, pos + 12)
+        if colon < 0 or not d[pos:colon].isdigit():
+            raise BencodeError(f"bad string length at offset {pos}")
+        end = colon + 1 + int(d[pos:colon])
+        if end > n:
+            raise BencodeError("truncated string")
+        return end
+    if c == 0x64 or c == 0x6C:
+        pos += 1
+        is_dict = c == 0x64
+        while True:
+            if pos >= n:
+                raise BencodeError("unterminated dictionary" if is_dict else "unterminated list")
+            if d[pos] == 0x65:
+                return pos + 1
+            if is_dict and not 0x30 <= d[pos] <= 0x39:
+                raise BencodeError("dictionary key is not a string")
+            pos = _skip(d, pos, depth + 1)
+            if is_dict:
+                pos = _skip(d, pos, depth + 1)
+    if c == 0x69:
+        end = d.find(b"e", pos + 1, pos + 24)
+        if end < 0:
+            raise BencodeError("unterminated integer")
+        text = d[pos + 1:end]
+        digits = text[1:] if text[:1] == b"-" else text
+        if not digits.isdigit() or (digits[0] == 0x30 and len(digits) > 1):
+            raise BencodeError(f"bad integer at offset {pos}")
+        return end + 1
+    raise BencodeError(f"unexpected byte {d[pos:pos + 1]!r} at offset {pos}")
+
+
 def _dec(d: bytes, pos: int, depth: int):
     # one function for every type, locals only: a delete's reply (its statistics) has a
     # hundred-odd items, and this is on every call's path

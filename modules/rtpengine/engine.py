@@ -234,9 +234,14 @@ class Result:
         self.op = op
 
 
+# the reply entries any caller reads (the rest, e.g. a delete's statistics, is skipped)
+REPLY_KEYS = frozenset(("result", "error-reason", "message", "sdp", "totals", "duration"))
+
+
 def call(msg, op: str, flags_str: str | None, rset: NodeSet | None = None,
-         sdp_override: str | None = None) -> Result | None:
-    """Send one command for msg; the decoded reply whose result is "ok", or None."""
+         sdp_override: str | None = None, full: bool = False) -> Result | None:
+    """Send one command for msg; the decoded reply whose result is "ok", or None.
+    full: every entry of the reply (rtpengine_query_v), not only REPLY_KEYS."""
     try:
         callid, to_tag, from_tag = _tags(msg)
     except CallError:
@@ -339,7 +344,7 @@ def call(msg, op: str, flags_str: str | None, rset: NodeSet | None = None,
             queried.append(node)
         set_rtp_inst(msg, node)
         try:
-            resp = bencode.decode(reply)
+            resp = bencode.decode(reply) if full else bencode.decode_keys(reply, REPLY_KEYS)
         except bencode.BencodeError:
             resp = None
         if not isinstance(resp, dict):

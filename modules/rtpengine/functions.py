@@ -327,7 +327,7 @@ def rtpengine_query_v(msg, fmt, pvar) -> int:
         if not fmt or fmt[0] not in "jJ":
             log.error("invalid format parameter value: %s", fmt)
             return -1
-        res = engine.call(m, OP_QUERY, None)
+        res = engine.call(m, OP_QUERY, None, full=True)
         if res is None:
             return -1
         text = to_json(res.reply, pretty=len(fmt) > 1 and fmt[1] in "pP")

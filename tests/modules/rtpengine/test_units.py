@@ -167,3 +167,17 @@ def test_no_body_or_length_mismatch():
     assert body.extract(request()) is None
     assert not body.has_sdp(request())
     assert body.has_sdp(request(body=SDP))
+
+
+@given(st.dictionaries(st.text("abcdefg", min_size=1, max_size=4), values, max_size=6))
+def test_decode_keys_is_decode_restricted(v):
+    data = bencode.encode(v)
+    keys = {k for k in v if len(k) % 2}
+    assert bencode.decode_keys(data, keys) == {k: x for k, x in v.items() if k in keys}
+
+
+@pytest.mark.parametrize("bad", [b"d1:ai1e1:b", b"d1:ai1e1:bi01ee", b"d1:al1:xe", b"di1ei2ee",
+                                 b"d1:a1:be1", b"l1:ae", b"d1:ad1:xl5:abee"])
+def test_decode_keys_refuses_garbage_it_skips(bad):
+    with pytest.raises(bencode.BencodeError):
+        bencode.decode_keys(bad, {"z"})
