@@ -188,7 +188,7 @@ def tm_reply_out(t, buf: bytes, code: int):
 
 
 def _tm_reply(t, buf, code, marks):
-    src_ip, src_port, dst_ip, dst_port, proto = t.rcv
+    src_ip, src_port, dst_ip, dst_port, proto = t.rcv[:5]  # a 6th field: the conid (TCP)
     request = SipMsg(t.req, RecvInfo(src_ip, src_port, dst_ip, dst_port, proto))
     callid = request.callid
     if t.method == "BYE":
