@@ -181,3 +181,34 @@ def test_decode_keys_is_decode_restricted(v):
 def test_decode_keys_refuses_garbage_it_skips(bad):
     with pytest.raises(bencode.BencodeError):
         bencode.decode_keys(bad, {"z"})
+
+
+def test_unix_node_sends_the_bare_dictionary(tmp_path):
+    """unix: nodes get the dictionary without a cookie over a stream socket, one
+    connection per command, as Kamailio's RNU_LOCAL mode."""
+    import socket
+    import threading
+
+    from modules.rtpengine import client
+    from modules.rtpengine.nodes import Registry
+    path = str(tmp_path / "ng.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+    got = []
+
+    def serve():
+        conn, _ = srv.accept()
+        got.append(conn.recv(65536))
+        conn.sendall(bencode.encode({"result": "pong"}))
+        conn.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    r = Registry()
+    r.add_sock_param(f"unix:{path}", 0)
+    reply = client.send_command(r.nodes[0], bencode.Pairs([("command", "ping")]))
+    t.join(2)
+    srv.close()
+    assert got == [b"d7:command4:pinge"]
+    assert bencode.decode(reply) == {"result": b"pong"}
