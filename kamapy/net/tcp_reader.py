@@ -355,6 +355,8 @@ class TcpReader:
         conn.state = OPEN
         tls_hooks.handshake_done(conn)
         self._opened(conn)
+        if conn.conid in self.conns and conn.sock.pending():
+            self._read(conn)   # records that came with the handshake: no new event for them
 
     def _read(self, conn: Conn):
         sock = conn.sock
