@@ -71,7 +71,7 @@ loadmodule "tm.so"
 loadmodule "sl.so"
 loadmodule "pv.so"
 modparam("tm", "fr_timer", 500)
-modparam("tm", "retr_timer1", 1000)  # no retransmission before fr_timer
+modparam("tm", "retr_timer1", 2000)  # no retransmission within a case's window
 
 request_route {
     if (method == "OPTIONS" && $rU == $null) { sl_send_reply("200", "OK"); exit; }
@@ -120,8 +120,10 @@ class Peer:
         self.sock.close()
 
 
-# two server pairs: NAPTR and DNS failover on; both off
-@pytest.fixture(scope="module", params=["yes", "no"], ids=["naptr+failover", "plain"])
+# two server pairs: NAPTR and DNS failover on; both off (marked slow: the wire tests'
+# time budget holds one pair, and the first covers more)
+@pytest.fixture(scope="module", params=["yes", pytest.param("no", marks=pytest.mark.slow)],
+                ids=["naptr+failover", "plain"])
 def pair(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dnsdiff")
     peers = {n: Peer(n) for n in ("udp", "tcp", "heavy", "light", "plain", "busy", "second", "mute")}
@@ -251,7 +253,8 @@ def test_same_target_and_reply_as_kamailio(pair, case, target, where):
     servers, peers, naptr = pair
     target = target.replace("{plain}", str(peers["plain"].port))
     name = f"{case}-{naptr}"
-    wait = 1.3 if case == "failover_silence" else 0.9  # two fr_timers of 0.5 s
+    # with failover on, a two-address target runs two fr_timers of 0.5 s: room for both
+    wait = 1.6 if naptr == "yes" else 1.0
     want = run(servers["kamailio"], peers, name, target, wait)
     got = run(servers["kamapy"], peers, name, target, wait)
     assert got == want, (f"kamailio: {want}\nkamapy: {got}\n{servers['kamapy'].log()[-1500:]}"
