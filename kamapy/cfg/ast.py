@@ -66,6 +66,11 @@ class LoadPath(Node):
 
 
 @dataclass
+class CfgEngine(Node):
+    name: str  # cfgengine "python" (kamapy/kemi); "native" / "default" = the route blocks
+
+
+@dataclass
 class ModParam(Node):
     modules: str      # one name, 'a|b' or a regex as Kamailio's set_mod_param_regex takes
     name: str
@@ -244,6 +249,7 @@ class ConfigAst:
     modules: list[LoadModule] = field(default_factory=list)
     load_paths: list[LoadPath] = field(default_factory=list)
     modparams: list[ModParam] = field(default_factory=list)
+    cfgengine: CfgEngine | None = None  # the last cfgengine statement, as Kamailio keeps
     flags: list[FlagsDecl] = field(default_factory=list)
     routes: list[RouteBlock] = field(default_factory=list)
     sources: SourceLines | None = None

@@ -25,7 +25,7 @@ from kamapy.pv.errors import PvError
 from kamapy.pv.values import int_side
 
 from . import ast
-from .errors import ConfigError, Position, SourceLines
+from .errors import ConfigError, Position, Problem, SourceLines
 from .msgattr import GETTERS, INT_ATTRS, IP_ATTRS, ip_in, parse_net, uri_host_port
 from .runtime import BREAK, DROP, EXIT, RETURN
 from .rvalue import c_div, c_mod, equal, plus, regex, to_int, to_str
@@ -100,7 +100,29 @@ def compile_routes(cfg: ast.ConfigAst, registry, core_params=None) -> Routes:
     """Compile every route block; raises ConfigError listing every problem found."""
     from kamapy.pv.select_pvs import set_cfg_vars
     set_cfg_vars(cfg.cfg_vars)  # what $sel(cfg_get.G.N) reads
+    engine = getattr(cfg, "cfgengine", None)
+    if engine is not None and engine.name.lower() not in ("native", "default"):
+        # cfgengine "python": a KEMI script routes the messages (kamapy/kemi)
+        return _kemi_routes(cfg, registry, core_params, engine)
     return Compiler(cfg, registry, core_params).compile()
+
+
+def _kemi_routes(cfg, registry, core_params, engine) -> Routes:
+    from kamapy.kemi.engine import ENGINES, kemi_routes
+    name = engine.name.lower()
+    problem = None
+    if name not in ENGINES:
+        problem = (f"unknown config engine {engine.name!r}: Can't set config routing engine",
+                   'kamapy has "native" and "python" (Kamailio 5.6\'s app_python3 registers '
+                   'the engine as "python", never "python3")')
+    elif not (registry.loaded("app_python3") or registry.loaded("app_python")):
+        problem = (f'cfgengine "{engine.name}" needs the module that provides it',
+                   'add loadmodule "app_python3.so" and modparam("app_python3", "load", "/path/script.py")')
+    if problem is not None:
+        src = cfg.sources
+        raise ConfigError([src.problem(engine.pos, *problem) if src is not None
+                           else Problem(engine.pos, problem[0])])
+    return kemi_routes(cfg, core_params)
 
 
 def _block_label(r) -> str:

@@ -63,6 +63,8 @@ class ToAst(Transformer):
                 cfg.load_paths.append(it)
             elif isinstance(it, ast.ModParam):
                 cfg.modparams.append(it)
+            elif isinstance(it, ast.CfgEngine):
+                cfg.cfgengine = it
             elif isinstance(it, ast.FlagsDecl):
                 cfg.flags.append(it)
             elif isinstance(it, ast.RouteBlock):
@@ -187,6 +189,9 @@ class ToAst(Transformer):
 
     def loadpath(self, meta, c):
         return ast.LoadPath(c[-1], pos=self._pos(meta))
+
+    def cfgengine(self, meta, c):
+        return ast.CfgEngine(c[-1], pos=self._pos(meta))
 
     def modparam(self, meta, c):
         return ast.ModParam(c[1], c[2], c[3], c[0].value == "modparamx", pos=self._pos(meta))

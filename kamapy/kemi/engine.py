@@ -1,0 +1,270 @@
+"""The Python config engine (Kamailio: cfgengine "python", app_python3's KEMI engine).
+
+The config's `cfgengine "python"` makes compile_routes return kemi_routes(): a Routes
+whose every route is a small callable(msg, ctx) handing the message to the script's
+object, so the receive path, tm and onsend run it exactly where they run a compiled
+route. Which method runs (as sr_kemi_config_engine_python does):
+
+  request_route         ksr_request_route(msg)
+  reply_route           the core param kemi.reply_route_callback (ksr_reply_route)
+  onsend_route          kemi.onsend_route_callback (ksr_onsend_route)
+  failure/onreply/branch/branch_failure routes: the method named by t_on_failure("name")...
+
+A method the object lacks is a no-op, except ksr_request_route (logged as an error).
+The method's return value is not used, as in Kamailio: scripts return -255 among
+themselves to mean "exit"; KSR.x.exit() / KSR.x.drop() (or sys.exit()) stop the
+callback, and drop marks the message dropped.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import sys
+import traceback
+
+from kamapy.cfg.runtime import DROP, EXIT
+
+from .ksr import KemiExit, env
+
+log = logging.getLogger("kamapy.kemi")
+
+ENGINES = ("python",)  # Kamailio 5.6's app_python and app_python3 register this name
+
+
+class ScriptError(Exception):
+    """The script failed to load or its mod_init failed; .text has the traceback."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.text = text
+
+
+class Engine:
+    """The loaded script: its module and the object mod_init() returned."""
+
+    def __init__(self):
+        self.path: str | None = None
+        self.mod_init_name = "mod_init"
+        self.child_init_name = "child_init"
+        self.module = None
+        self.handler = None
+        self.rank = 0
+        self.version = 0       # the reload generation this process runs
+        self.reload_counter = None  # shm counter the RPC bumps (kamapy.counters)
+        self.reply_cb = "ksr_reply_route"
+        self.onsend_cb = "ksr_onsend_route"
+
+    # ------------------------------------------------------------ loading
+    def load(self, path: str):
+        """Import the script and run its mod_init; returns (module, handler) or raises
+        ScriptError with the traceback. Nothing of the running script is touched."""
+        ksr_install()
+        folder = os.path.dirname(os.path.abspath(path))
+        if folder not in sys.path:
+            # as Kamailio: the script may import its siblings; last, so a sibling never
+            # shadows a real package (a kamapy.py script is not the kamapy package)
+            sys.path.append(folder)
+        # a private module name: the script's own (kamapy.py ...) may be a package's
+        name = "_kemi_script_" + (os.path.splitext(os.path.basename(path))[0] or "handler")
+        try:
+            spec = importlib.util.spec_from_file_location(name, path)
+            if spec is None or spec.loader is None:
+                raise ScriptError(f"cannot load python script {path}: not a python file")
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        except ScriptError:
+            raise
+        except FileNotFoundError as e:
+            raise ScriptError(f"cannot load python script {path}: {e.strerror}") from None
+        except BaseException:
+            raise ScriptError(f"python script {path} failed to import:\n{traceback.format_exc()}") from None
+        init = getattr(module, self.mod_init_name, None)
+        if not callable(init):
+            raise ScriptError(f"python script {path} has no function {self.mod_init_name}() "
+                              "(modparam mod_init_function)")
+        try:
+            handler = init()
+        except BaseException:
+            raise ScriptError(f"{self.mod_init_name}() of {path} failed:\n{traceback.format_exc()}") from None
+        if handler is None:
+            raise ScriptError(f"{self.mod_init_name}() of {path} returned None: it must return "
+                              "the object whose methods route the messages")
+        if not callable(getattr(handler, "ksr_request_route", None)):
+            log.error("python script %s: the object of %s() has no ksr_request_route method",
+                      path, self.mod_init_name)
+        sys.modules[name] = module
+        return module, handler
+
+    def start(self, path: str):
+        self.path = path
+        self.module, self.handler = self.load(path)
+
+    def child_init(self, rank: int) -> int:
+        self.rank = rank
+        return self._child_init(self.handler, rank)
+
+    def _child_init(self, handler, rank: int) -> int:
+        fn = getattr(handler, self.child_init_name, None)
+        if not callable(fn):
+            return 0
+        rc = fn(rank)
+        return rc if isinstance(rc, int) else 0
+
+    # ------------------------------------------------------------ reload
+    def reload(self) -> None:
+        """Load the script again; on success swap it in (and run child_init with this
+        process's rank), else keep the running one and raise ScriptError."""
+        module, handler = self.load(self.path)
+        try:
+            rc = self._child_init(handler, self.rank)
+        except BaseException:
+            raise ScriptError(f"{self.child_init_name}() of the new script failed:\n"
+                              f"{traceback.format_exc()}") from None
+        if rc < 0:
+            raise ScriptError(f"{self.child_init_name}({self.rank}) of the new script returned {rc}")
+        self.module, self.handler = module, handler
+
+    def check_reload(self):
+        """Before a message: load the new script if the RPC asked for one since."""
+        c = self.reload_counter
+        if c is None:
+            return
+        want = c.get(0)
+        if want == self.version:
+            return
+        self.version = want
+        try:
+            self.reload()
+            log.info("python script %s reloaded (version %d)", self.path, want)
+        except ScriptError as e:
+            log.error("python script reload failed, the old one stays: %s", e.text)
+
+    # ------------------------------------------------------------ running
+    def call(self, name: str, msg, ctx, required: bool = False) -> int:
+        fn = getattr(self.handler, name, None)
+        if fn is None:
+            if required:
+                log.error("%s not found or is not callable", name)
+            return 1
+        prev = env.msg
+        env.msg = msg
+        try:
+            fn(msg)
+        except KemiExit:
+            pass
+        except SystemExit:  # Kamailio's example scripts use sys.exit() for exit
+            ctx.flags |= EXIT
+        except Exception:
+            log.error("error in python %s():\n%s", name, traceback.format_exc().rstrip())
+        finally:
+            env.msg = prev
+        # a compiled route returns 0 on exit/drop: callers (onsend, tm) read it that way
+        return 0 if ctx.flags & (EXIT | DROP) else 1
+
+
+engine = Engine()
+
+
+def ksr_install():
+    """`import KSR` gives the KSR object of the loaded modules (built once)."""
+    if "KSR" in sys.modules and getattr(sys.modules["KSR"], "_kamapy", False):
+        return sys.modules["KSR"]
+    from kamapy.loader import registry
+
+    from .ksr import build_ksr
+    ksr = build_ksr(registry)
+    ksr._kamapy = True
+    sys.modules["KSR"] = ksr
+    return ksr
+
+
+def ksr_uninstall():
+    """Forget the KSR object (tests load several configs in one process)."""
+    sys.modules.pop("KSR", None)
+
+
+class _Named(dict):
+    """failure/onreply/branch tables: any name is a method of the script object."""
+
+    def __init__(self, eng: Engine, prefix: str = ""):
+        super().__init__()
+        self.eng = eng
+        self.prefix = prefix
+
+    def get(self, name, default=None):
+        if not name:
+            return default
+        if self.prefix:
+            if not name.startswith(self.prefix):
+                return default
+            name = name[len(self.prefix):]
+        route = dict.get(self, name)
+        if route is None:
+            eng = self.eng
+
+            def route(msg, ctx, _name=name):
+                return eng.call(_name, msg, ctx)
+            route.kemi_name = name
+            self[name] = route
+        return route
+
+    def __getitem__(self, name):
+        r = self.get(name)
+        if r is None:
+            raise KeyError(name)
+        return r
+
+    def __contains__(self, name):
+        return self.get(name) is not None
+
+
+def kemi_routes(cfg, core_params=None):
+    """The Routes of a cfgengine "python" config."""
+    from kamapy.cfg.compiler import Routes
+    eng = engine
+    eng.reply_cb = _kemi_param(cfg, "reply_route_callback", "ksr_reply_route")
+    eng.onsend_cb = _kemi_param(cfg, "onsend_route_callback", "ksr_onsend_route")
+    routes = Routes()
+
+    def request(msg, ctx):
+        if eng.reload_counter is not None:
+            eng.check_reload()
+        return eng.call("ksr_request_route", msg, ctx, True)
+
+    def reply(msg, ctx):
+        if eng.reload_counter is not None:
+            eng.check_reload()
+        return eng.call(eng.reply_cb, msg, ctx)
+
+    def onsend(msg, ctx):
+        return eng.call(eng.onsend_cb, msg, ctx)
+
+    routes.request = request
+    routes.reply = reply if eng.reply_cb else None
+    # onsend_route costs a context per send: app_python3's mod_init drops it when the
+    # script's object has no such method
+    routes.onsend = onsend if eng.onsend_cb else None
+    routes.failure = _Named(eng)
+    routes.onreply = _Named(eng)
+    routes.branch = _Named(eng)
+    routes.event = _Named(eng, "tm:branch-failure:")
+    routes.kemi = eng
+    if cfg is not None and cfg.routes:
+        where = cfg.routes[0].pos
+        routes.warnings.append(f"{where.file}:{where.line}:{where.col}: warning: route blocks are not run "
+                               "with cfgengine \"python\" (the script routes every message)"
+                               if where is not None else "warning: route blocks are not run with cfgengine")
+        log.warning("%s", routes.warnings[-1])
+    return routes
+
+
+def _kemi_param(cfg, name, default):
+    """kemi.<name> = "..." (Kamailio's core KEMI params; kamapy's grammar reads them as
+    a cfg group assignment)."""
+    for v in getattr(cfg, "cfg_vars", None) or ():
+        if v.group == "kemi" and v.name == name:
+            value = getattr(v.value, "value", v.value)
+            return "" if value is None else str(value)
+    return default
