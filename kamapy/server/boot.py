@@ -291,6 +291,8 @@ def serve(opts: Options) -> int:
         if len(rt.sockets) > 1:
             log.warning("using only the first listen address (no fork)")
         receiver = udp[0]
+        if tcp_boot.stream_listeners():
+            log.warning("no fork mode: tcp/tls listens are not served (no TCP processes)")
     if mode == DAEMON:
         _daemonize()
     if opts.pidfile:
