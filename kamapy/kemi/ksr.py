@@ -50,10 +50,21 @@ class KemiError(AttributeError):
 # and the cfg function are different C entry points in Kamailio)
 KEMI_ALIASES = {
     ("maxfwd", "process_maxfwd"): "mf_process_maxfwd_header",
-    ("maxfwd", "is_maxfwd_lt"): "is_maxfwd_lt",
-    ("sl", "send_reply"): "send_reply",
-    ("tm", "t_relay_to_proxy"): "t_relay",
+    ("tm", "t_relay_to_proxy"): "t_relay_to",
+    ("tm", "t_relay_to_proxy_flags"): "t_relay_to",
+    ("tm", "t_set_fr_inv"): "t_set_fr",
+    ("sanity", "sanity_check_defaults"): "sanity_check",
+    ("registrar", "lookup_uri"): "lookup",
+    ("registrar", "save_uri"): "save",
+    ("uac", "uac_replace_from_uri"): "uac_replace_from",
+    ("uac", "uac_replace_to_uri"): "uac_replace_to",
+    ("corex", "append_branch_uri"): "append_branch",
+    ("corex", "append_branch_uri_q"): "append_branch",
 }
+# Kamailio names the fixed-arity KEMI forms of an optional-parameter function with its
+# parameter count: rtpengine_manage0() is rtpengine_manage() with none, set_rtpengine_set2
+# with two
+_ARITY_SUFFIX = re.compile(r"^(.*[a-z_])([0-9])$")
 
 
 class KsrGroup:
@@ -62,7 +73,7 @@ class KsrGroup:
 
     def __init__(self, name: str, missing: dict[str, str] | None = None):
         self.__dict__["_name"] = name
-        self.__dict__["_missing"] = missing or {}
+        self.__dict__["_missing"] = missing if missing is not None else {}
 
     def __getattr__(self, attr):
         if attr.startswith("__"):
@@ -193,21 +204,33 @@ def kemi_function(label: str, fn: Function, ktypes: tuple, rtype: str | None):
                 return _bad_args(label, exc)
             rc = handler(e.msg, *conv, *rest)
             return rc > 0 if as_bool else rc
+    call.cfg_name = fn.name
     call.__name__ = label.rsplit(".", 1)[-1]
     call.__qualname__ = label
     return call
 
 
-def module_group(name: str, exports) -> KsrGroup:
+def _cfg_function(name, kname, nparams, exports, extra):
+    fname = KEMI_ALIASES.get((name, kname), kname)
+    fn = exports.function(fname) or (extra.function(fname) if extra is not None else None)
+    if fn is None:
+        m = _ARITY_SUFFIX.match(kname)
+        if m and int(m.group(2)) == nparams:
+            fname = m.group(1)
+            fn = exports.function(fname)
+    return fname, fn
+
+
+def module_group(name: str, exports, extra=None) -> KsrGroup:
     """KSR.<name> for one loaded module: each KEMI export of Kamailio's module with a
-    kamapy config function of a compatible signature."""
+    kamapy config function of a compatible signature (`extra`: where else Kamailio's
+    module keeps functions kamapy has in its core, e.g. corex.append_branch)."""
     kemi = KEMI_EXPORTS.get(name, {})
     missing = {}
     group = KsrGroup(name, missing)
     cfg_names = {f.name for f in exports.functions}
     for kname, (rtype, ktypes) in kemi.items():
-        fname = KEMI_ALIASES.get((name, kname), kname)
-        fn = exports.function(fname)
+        fname, fn = _cfg_function(name, kname, len(ktypes), exports, extra)
         if fn is None:
             missing[kname] = f"Kamailio's {name} has it, kamapy's {name} does not implement it yet"
             continue
@@ -216,6 +239,10 @@ def module_group(name: str, exports) -> KsrGroup:
                               f"the KEMI form {len(ktypes)}: not mapped")
             continue
         group.__dict__[kname] = kemi_function(f"KSR.{name}.{kname}", fn, ktypes, rtype)
+    for kname, f in list(group.__dict__.items()):
+        cfg = getattr(f, "cfg_name", None)
+        if cfg is not None and cfg != kname and cfg not in kemi:
+            missing.setdefault(cfg, f"the KEMI form of the config function {cfg}() is KSR.{name}.{kname}")
     for fname in cfg_names - set(kemi):
         if fname not in missing and fname not in group.__dict__:
             missing[fname] = (f"{fname}() is a config function of {name} with no KEMI form in "
@@ -510,7 +537,8 @@ def build_ksr(registry) -> types.ModuleType:
             continue
         if name in ("pv", "hdr", "x"):
             continue  # Kamailio's pv module exports its KEMI functions as KSR.pvx
-        setattr(ksr, name, module_group(name, registry.modules[name]))
+        extra = registry.modules.get("core") if name == "corex" else None
+        setattr(ksr, name, module_group(name, registry.modules[name], extra))
     if "pv" in registry.modules:
         ksr.pvx = module_group("pvx", registry.modules["pv"])
     return ksr

@@ -36,6 +36,12 @@ def make_exports(name: str) -> ModuleExports:
 
     def check():
         import os
+
+        from kamapy.loader import registry
+        other = "app_python" if name == "app_python3" else "app_python3"
+        if name == "app_python3" and registry.loaded(other):
+            # Kamailio: the two share their C symbols and cannot be loaded together
+            return [(None, f"{name} cannot be loaded together with {other}: load one of them")]
         path = _script_path(exports)
         if not os.path.isfile(path):
             return [("load", f"python script {path} not found")]
