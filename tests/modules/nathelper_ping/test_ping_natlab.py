@@ -5,6 +5,7 @@ not at all without pings."""
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 
@@ -84,3 +85,48 @@ def test_request_reaches_ua_behind_nat_only_with_pings(mode):
                 assert got is None, "without pings the NAT binding should have expired"
             else:
                 assert got is not None, f"{mode} pings did not keep the NAT binding open"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="raw sockets need root (CAP_NET_RAW)")
+def test_udpping_from_path_keeps_the_binding_to_the_edge_proxy_open():
+    """What udpping_from_path is for: two UAs behind the NAT registered through an edge
+    proxy (their only NAT binding is towards the edge); the registrar pings with the
+    edge's address as source for the one with a Path, and so keeps that binding open,
+    while an ordinary ping from the registrar's own address is dropped by the NAT (no
+    binding towards the registrar) and the other UA's binding expires."""
+    mp = ('modparam("nathelper", "natping_interval", 1)\nmodparam("nathelper", "ping_nated_only", 1)\n'
+          'modparam("nathelper", "udpping_from_path", 1)\n')
+    with NatLab(clients=2, udp_timeout=UDP_TIMEOUT) as lab:
+        edge_ip = lab.add_public_host()
+        edge = lab.socket(lab.srv)
+        edge.bind((edge_ip, 5060))
+        srv = PingServer(mp, host=lab.server_ip, lab=lab, netns=lab.srv)
+        with srv, edge:
+            uas, mapped = [], []
+            for i, user in enumerate(("pathua", "plainua")):
+                ua = UA(user, (lab.server_ip, srv.port), sock=lab.socket(lab.clients[i]), host=lab.client_ips[i])
+                ua.sock.sendto(b"hello edge", (edge_ip, 5060))   # the binding the UA has: towards the edge
+                edge.settimeout(2)
+                _data, addr = edge.recvfrom(100)
+                assert addr[0] == lab.public_ip
+                mapped.append(addr)
+                uas.append(ua)
+            # what the edge proxy's forwarded REGISTERs would have stored
+            for ua, addr, path in ((uas[0], mapped[0], f"<sip:{edge_ip}:5060;lr>"), (uas[1], mapped[1], "")):
+                srv.result("ul.add", "location", ua.user, f"sip:{ua.user}@{addr[0]}:{addr[1]}", 300, 1.0, path,
+                           0, 1 << 6, 0xFFFFFFFF, "", f"udp:{lab.server_ip}:{srv.port}")
+            for ua in uas:
+                ua.received.clear()
+            collect(uas, 3.5 * UDP_TIMEOUT)
+            with_path, without = ([a for _t, d, a in ua.received if d == b"\x00\x00\x00\x00"] for ua in uas)
+            # the raw ping came "from the edge", through the NAT, every second
+            assert len(with_path) >= 3 * UDP_TIMEOUT and set(with_path) == {(edge_ip, 5060)}, with_path
+            assert without == [], "a ping from the registrar's own address crossed the NAT"
+            # the edge can still reach the first UA; the second one's binding is gone
+            for addr in mapped:
+                edge.sendto(b"call for you", addr)
+            got = [ua.recv(1.0) for ua in uas]
+            for ua in uas:
+                ua.close()
+            assert got[0] == b"call for you", "udpping_from_path did not keep the binding to the edge open"
+            assert got[1] is None, "the NAT kept a binding nothing refreshed: the lab is not real"
