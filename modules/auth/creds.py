@@ -17,6 +17,8 @@ verdicts on odd input, so this module has its own reader with the same rules:
 
 from __future__ import annotations
 
+import re
+
 from kamapy.sip.errors import SipParseError
 
 QOP_UNSPEC, QOP_AUTH, QOP_AUTHINT, QOP_OTHER = 0, 1, 2, 4
@@ -74,22 +76,16 @@ def _lstrip(s: str) -> str:
 
 
 def _param_name(s: str) -> tuple[str | None, str]:
-    """(known field name or None, the rest starting at '='); raises on no '='."""
-    low = s[:9].lower()
-    for name in _FIELDS:
-        if low.startswith(name):
-            rest = _lstrip(s[len(name):])
-            if rest.startswith("="):
-                return name, rest
-            # a longer name: an unknown parameter, read up to its '='
-            eq = s.find("=", len(name))
-            if eq < 0:
-                break
-            return None, s[eq:]
+    """(known field name or None, the rest starting at '='); raises on no '='.
+    A known name may have blanks before its '=' ("uri ="); anything else before the
+    '=' ("usernamex", "user name") makes an unknown parameter, as Kamailio reads it."""
     eq = s.find("=")
     if eq < 0:
         raise SipParseError("digest parameter without '='")
-    return None, s[eq:]
+    return _KNOWN.get(s[:eq].rstrip(_LWS).lower()), s[eq:]
+
+
+_TOKEN = re.compile(r"[^ \t\r\n,]*")
 
 
 def parse_credentials(value: str) -> Credentials | str:
@@ -113,10 +109,7 @@ def parse_credentials(value: str) -> Credentials | str:
                 raise SipParseError("unterminated quoted digest value")
             val, s = s[1:end], s[end + 1:]
         else:
-            i = 0
-            n = len(s)
-            while i < n and s[i] not in " \t\r\n,":
-                i += 1
+            i = _TOKEN.match(s).end()
             if i == 0:
                 raise SipParseError("empty digest token")
             val, s = s[:i], s[i:]
