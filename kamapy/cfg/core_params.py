@@ -304,7 +304,8 @@ class CoreParams:
         except KeyError:
             p = PARAMS_BY_NAME.get(name)
             if p is not None:
-                return self.__dict__["values"][p.name]
+                # an alias, or a known parameter a hand-made CoreParams left out: its default
+                return self.__dict__["values"].get(p.name, p.default)
             raise AttributeError(f"no core parameter {name!r}") from None
 
     def __setattr__(self, name, value):

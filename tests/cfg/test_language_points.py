@@ -154,7 +154,7 @@ def test_name_needs_a_quoted_string():
     assert (e.first.pos.line, e.first.pos.col) == (1, 32)
 
 
-def test_udp_sockets_made_tcp_warned_multihomed_one_per_address(monkeypatch):
+def test_udp_and_tcp_sockets_made_multihomed_one_per_address(monkeypatch):
     from kamapy.cfg.core_params import CoreParams
     from kamapy.server import boot
     seen = []
@@ -164,10 +164,13 @@ def test_udp_sockets_made_tcp_warned_multihomed_one_per_address(monkeypatch):
         "advertise 1.2.3.4:5080\n"), "port": 5060})
     socks = boot._make_sockets(core)
     assert [(s.proto_name, s.address, s.port, s.via_host, s.via_port) for s in socks] == \
-        [("udp", "127.0.0.1", 5991, "1.2.3.4", 5080), ("udp", "127.0.0.1", 5993, "1.2.3.4", 5080),
-         ("udp", "127.0.0.2", 5993, "1.2.3.4", 5080)]
-    text = "\n".join(seen)
-    assert "only UDP is served" in text and "tcp:127.0.0.1:5991" in text
+        [("udp", "127.0.0.1", 5991, "1.2.3.4", 5080), ("tcp", "127.0.0.1", 5991, "1.2.3.4", 5080),
+         ("udp", "127.0.0.1", 5993, "1.2.3.4", 5080), ("udp", "127.0.0.2", 5993, "1.2.3.4", 5080)]
+    assert seen == []
+    # disable_tcp=yes: the tcp entry is left out, and said so
+    core.values["disable_tcp"] = 1
+    assert [s.proto_name for s in boot._make_sockets(core)] == ["udp", "udp", "udp"]
+    assert any("disable_tcp" in line and "tcp:127.0.0.1:5991" in line for line in seen)
 
 
 # ---------------------------------------------------------------- socket = { } (Kamailio 5.7)
