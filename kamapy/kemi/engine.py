@@ -18,11 +18,11 @@ callback, and drop marks the message dropped.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import sys
 import traceback
+import types
 
 from kamapy.cfg.runtime import DROP, EXIT
 
@@ -69,13 +69,13 @@ class Engine:
         # a private module name: the script's own (kamapy.py ...) may be a package's
         name = "_kemi_script_" + (os.path.splitext(os.path.basename(path))[0] or "handler")
         try:
-            spec = importlib.util.spec_from_file_location(name, path)
-            if spec is None or spec.loader is None:
-                raise ScriptError(f"cannot load python script {path}: not a python file")
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-        except ScriptError:
-            raise
+            # compiled from the source every time, no bytecode cache: a script rewritten
+            # within the same second (same size) must not load its old .pyc on reload
+            with open(path, "rb") as f:
+                source = f.read()
+            module = types.ModuleType(name)
+            module.__file__ = path
+            exec(compile(source, path, "exec"), module.__dict__)
         except FileNotFoundError as e:
             raise ScriptError(f"cannot load python script {path}: {e.strerror}") from None
         except BaseException:
@@ -143,6 +143,10 @@ class Engine:
 
     # ------------------------------------------------------------ running
     def call(self, name: str, msg, ctx, required: bool = False) -> int:
+        if self.reload_counter is not None and env.msg is None:
+            # a reload takes effect between messages, never inside one (a branch route
+            # run from t_relay() keeps the script its request_route started with)
+            self.check_reload()
         fn = getattr(self.handler, name, None)
         if fn is None:
             if required:
@@ -229,13 +233,9 @@ def kemi_routes(cfg, core_params=None):
     routes = Routes()
 
     def request(msg, ctx):
-        if eng.reload_counter is not None:
-            eng.check_reload()
         return eng.call("ksr_request_route", msg, ctx, True)
 
     def reply(msg, ctx):
-        if eng.reload_counter is not None:
-            eng.check_reload()
         return eng.call(eng.reply_cb, msg, ctx)
 
     def onsend(msg, ctx):

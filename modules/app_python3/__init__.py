@@ -110,8 +110,9 @@ def make_exports(name: str) -> ModuleExports:
         except ScriptError as e:
             log.error("app_python.reload: %s", e.text)
             raise RpcError(500, f"Reload failed: {e.text}") from None
-        version = engine.reload_counter.add(0, 1)
-        return {"old": engine.version, "new": version if isinstance(version, int) else engine.reload_counter.get(0)}
+        new = engine.reload_counter.add(0, 1)
+        log.info("marking for reload Python script file: %s (%d => %d)", engine.path, new - 1, new)
+        return {"old": new - 1, "new": new}  # Kamailio's reply
 
     def rpc_api_list(_rpc, _params):
         import sys
