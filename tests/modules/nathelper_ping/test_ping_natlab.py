@@ -1,7 +1,8 @@
 """Through a real NAT (tests/support/netlab.py): a UA behind it registers, the router's
 UDP binding timeout passes several times, and a call to the UA still reaches it and is
 answered because nathelper's pings keep the binding open -- with UDP pings, with SIP pings, and
-not at all without pings."""
+not at all without pings; and a UA that stops answering SIP pings loses its contact after
+keepalive_timeout."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ MODES = {
     "udp": 'modparam("nathelper", "natping_interval", 1)\nmodparam("nathelper", "ping_nated_only", 1)\n',
     "sip": ('modparam("nathelper", "natping_interval", 1)\nmodparam("nathelper", "ping_nated_only", 1)\n'
             'modparam("nathelper", "sipping_bflag", 7)\n'
-            'modparam("nathelper", "sipping_from", "sip:pinger@kamapy.test")\n'),
+            'modparam("nathelper", "sipping_from", "sip:pinger@kamapy.test")\n'
+            'modparam("nathelper", "keepalive_timeout", 3)\n'),
     "none": "",
 }
 
@@ -80,11 +82,19 @@ def test_request_reaches_ua_behind_nat_only_with_pings(mode):
                     ok = None
                 assert ok is not None and ok.startswith(b"SIP/2.0 200") and b"INVITE" in ok, ok
             caller.close()
-            ua.close()
             if mode == "none":
                 assert got is None, "without pings the NAT binding should have expired"
             else:
                 assert got is not None, f"{mode} pings did not keep the NAT binding open"
+            if mode == "sip":
+                # the UA stops answering (its pings still arrive through the NAT): after
+                # keepalive_timeout (+ Kamailio's 10 s grace) its contact is removed
+                deadline = time.monotonic() + 20
+                while time.monotonic() < deadline and "natua" in srv.contacts():
+                    collect([ua], 1.0)
+                assert "natua" not in srv.contacts(), "an unanswering UA kept its contact"
+                assert any(d.startswith(b"OPTIONS ") for _, d, _ in ua.received), "no pings reached it meanwhile"
+            ua.close()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="raw sockets need root (CAP_NET_RAW)")
