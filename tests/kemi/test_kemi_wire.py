@@ -341,3 +341,29 @@ def test_failure_branch_onreply_callbacks_by_name(features):
     assert f"features: branch route for sip:serial@127.0.0.1:{uas1}" in log
     assert f"features: branch route for sip:second@127.0.0.1:{uas2}" in log
     assert "features: onreply 486" in log and "features: onreply 200" in log
+
+
+def test_relayed_invite_and_its_replies_same_as_native(servers):
+    """record_route + t_relay: the INVITE the callee gets and the 100/200 the caller
+    gets are the same bytes (normalised) from both engines."""
+    seen = []
+    for srv in servers:
+        with SipClient(("127.0.0.1", srv.port)) as alice, SipClient(("127.0.0.1", srv.port)) as bob:
+            n = time.time_ns()
+            alice.send(request(alice, "INVITE", f"sip:bob@127.0.0.1:{bob.port}", n=n))
+            inv = bob.recv(3.0)
+            assert inv is not None and inv.startswith(b"INVITE sip:bob@"), srv.log()[-3000:]
+            trying = alice.recv(2.0)
+            text = inv.decode("latin-1")
+            vias = [ln for ln in text.split("\r\n") if ln.startswith("Via:")]
+            lines = vias + [ln + (";tag=b1" if ln.startswith("To:") else "") for ln in text.split("\r\n")
+                            if ln.split(":")[0] in ("From", "To", "Call-ID", "CSeq", "Record-Route")]
+            head = "\r\n".join(lines)
+            bob.send((f"SIP/2.0 200 OK\r\n{head}\r\nContact: <sip:bob@127.0.0.1:{bob.port}>\r\n"
+                      "Content-Length: 0\r\n\r\n").encode())
+            ok = alice.recv(2.0)
+            assert status_of(ok) == 200
+            ports = (srv.port, alice.port, bob.port)
+            seen.append([normalised(m, *ports) for m in (inv, trying, ok)])
+    assert "Record-Route: <sip:127.0.0.1:PORT;lr;ftag=T>" in seen[0][0] and "100 trying" in seen[0][1].lower()
+    assert seen[0] == seen[1]
