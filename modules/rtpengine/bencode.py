@@ -93,8 +93,10 @@ _MAX_DEPTH = 64  # a reply nests a few levels; deeper input is an attack or garb
 
 
 def decode_keys(data: bytes, keys) -> dict:
-    """A top-level dictionary with only `keys` decoded; the other values are checked
-    and skipped without building them (a delete's statistics, unread by the caller)."""
+    """A top-level dictionary with only `keys` decoded; the other values are skipped
+    without building them (a delete's statistics, unread by the caller). A skipped
+    value must still be complete and well-formed in its lengths and digits; its
+    dictionary keys and integer leading zeros are not looked at."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise BencodeError("bencode input must be bytes")
     d = bytes(data)
@@ -123,44 +125,40 @@ def decode_keys(data: bytes, keys) -> dict:
 
 
 def _skip(d: bytes, pos: int, depth: int) -> int:
-    """The offset after the value at pos (validated as _dec validates it)."""
+    """The offset after the value at pos, walked without recursion or building
+    anything; truncation and malformed lengths/integers are still errors."""
     n = len(d)
-    if pos >= n:
-        raise BencodeError("truncated input")
-    if depth > _MAX_DEPTH:
-        raise BencodeError("nesting too deep")
-    c = d[pos]
-    if 0x30 <= c <= 0x39:
-        colon = d.find(b":", pos, pos + 12)
-        if colon < 0 or not d[pos:colon].isdigit():
-            raise BencodeError(f"bad string length at offset {pos}")
-        end = colon + 1 + int(d[pos:colon])
-        if end > n:
-            raise BencodeError("truncated string")
-        return end
-    if c == 0x64 or c == 0x6C:
-        pos += 1
-        is_dict = c == 0x64
-        while True:
-            if pos >= n:
-                raise BencodeError("unterminated dictionary" if is_dict else "unterminated list")
-            if d[pos] == 0x65:
-                return pos + 1
-            if is_dict and not 0x30 <= d[pos] <= 0x39:
-                raise BencodeError("dictionary key is not a string")
-            pos = _skip(d, pos, depth + 1)
-            if is_dict:
-                pos = _skip(d, pos, depth + 1)
-    if c == 0x69:
-        end = d.find(b"e", pos + 1, pos + 24)
-        if end < 0:
-            raise BencodeError("unterminated integer")
-        text = d[pos + 1:end]
-        digits = text[1:] if text[:1] == b"-" else text
-        if not digits.isdigit() or (digits[0] == 0x30 and len(digits) > 1):
-            raise BencodeError(f"bad integer at offset {pos}")
-        return end + 1
-    raise BencodeError(f"unexpected byte {d[pos:pos + 1]!r} at offset {pos}")
+    level = 0
+    find = d.find
+    while True:
+        if pos >= n:
+            raise BencodeError("truncated input")
+        c = d[pos]
+        if 0x30 <= c <= 0x39:
+            colon = find(b":", pos, pos + 12)
+            if colon < 0 or not d[pos:colon].isdigit():
+                raise BencodeError(f"bad string length at offset {pos}")
+            pos = colon + 1 + int(d[pos:colon])
+            if pos > n:
+                raise BencodeError("truncated string")
+        elif c == 0x69:
+            end = find(b"e", pos + 1, pos + 24)
+            if end < 0 or not d[pos + 1 + (d[pos + 1] == 0x2D):end].isdigit():
+                raise BencodeError(f"bad integer at offset {pos}")
+            pos = end + 1
+        elif c == 0x64 or c == 0x6C:
+            level += 1
+            if depth + level > _MAX_DEPTH:
+                raise BencodeError("nesting too deep")
+            pos += 1
+            continue
+        elif c == 0x65 and level:
+            level -= 1
+            pos += 1
+        else:
+            raise BencodeError(f"unexpected byte {d[pos:pos + 1]!r} at offset {pos}")
+        if level == 0:
+            return pos
 
 
 def _dec(d: bytes, pos: int, depth: int):

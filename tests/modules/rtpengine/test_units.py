@@ -176,7 +176,7 @@ def test_decode_keys_is_decode_restricted(v):
     assert bencode.decode_keys(data, keys) == {k: x for k, x in v.items() if k in keys}
 
 
-@pytest.mark.parametrize("bad", [b"d1:ai1e1:b", b"d1:ai1e1:bi01ee", b"d1:al1:xe", b"di1ei2ee",
+@pytest.mark.parametrize("bad", [b"d1:ai1e1:b", b"d1:ai1e1:bi1", b"d1:ai1e1:bixe", b"d1:al1:xe", b"di1ei2ee",
                                  b"d1:a1:be1", b"l1:ae", b"d1:ad1:xl5:abee"])
 def test_decode_keys_refuses_garbage_it_skips(bad):
     with pytest.raises(bencode.BencodeError):
