@@ -85,6 +85,7 @@ exports = ModuleExports(
          RpcCommand("tm.t_uac_wait", rpc_t_uac_wait, "starts a tm uac and waits for the final reply, using a list of string parameters: method, ruri, dst_uri send_sock, headers (CRLF separated) and body (optional)"),
          RpcCommand("tm.t_uac_wait_block", rpc_t_uac_wait_block, "starts a tm uac and waits for the final reply in blocking mode, using a list of string parameters: method, ruri, dst_uri send_sock, headers (CRLF separated) and body (optional)")],
     stats=stats.NAMES,
+    event_routes=["tm:local-request"],  # run by t_uac.py for every local request
     mod_init=mod_init,
     doc=__doc__,
 )

@@ -310,6 +310,10 @@ def t_uac(method: str, headers: str = "", body: bytes = b"", dlg: LocalDialog | 
     t = LocalTxn(lid, method)
     t.buf, t.ruri = build(method, headers, body, dlg, BRANCH_PREFIX + lid, si,
                           dlg.loc_seq if cseq is None else cseq)
+    buf = local_request_route(t.buf, nh, si)
+    if buf is None:
+        return None  # dropped by event_route[tm:local-request]
+    t.buf = buf
     t.ip, t.port, t.sock = ip, port, [si.address, si.port]
     now = time.time()
     t.created = now
@@ -335,6 +339,36 @@ def t_uac(method: str, headers: str = "", body: bytes = b"", dlg: LocalDialog | 
         return None
     _count()
     return lid
+
+
+LOCAL_REQUEST = "tm:local-request"
+
+
+def local_request_route(buf: bytes, next_hop: str, si) -> bytes | None:
+    """event_route[tm:local-request] on the request about to go out (Kamailio runs it
+    for every local request, as LOCAL_ROUTE): what it changes (headers, body, R-URI)
+    goes out; drop() keeps it from going out at all (None)."""
+    routes = rt.routes
+    route = getattr(routes, "event", {}).get(LOCAL_REQUEST) if routes is not None else None
+    if route is None:
+        return buf
+    from kamapy.cfg.runtime import run_route
+    from kamapy.module import LOCAL_ROUTE
+    from kamapy.sip.msg import RecvInfo, SipMsg
+    from kamapy.sip.outgoing import build_message
+    msg = SipMsg(buf, RecvInfo())
+    msg.dst_uri = next_hop
+    try:
+        run_route(route, msg, LOCAL_ROUTE)
+    except Exception:
+        log.exception("event_route[%s] failed", LOCAL_REQUEST)
+        return buf
+    if msg.ctx is not None and msg.ctx.dropped:
+        log.debug("tm:local-request dropped msg. to %s", next_hop)
+        return None
+    if msg.lumps or (msg.new_uri is not None and msg.new_uri != msg.ruri):
+        return build_message(msg)
+    return buf
 
 
 def t_request_within(method: str, headers: str, body: bytes, dlg: LocalDialog, **kw) -> str | None:
