@@ -55,6 +55,7 @@ class Engine:
         self.reload_counter = None  # shm counter the RPC bumps (kamapy.counters)
         self.reply_cb = "ksr_reply_route"
         self.onsend_cb = "ksr_onsend_route"
+        self.reply_route = self.onsend_route = None  # the Routes' callables (kemi_routes)
 
     # ------------------------------------------------------------ loading
     def load(self, path: str):
@@ -125,6 +126,8 @@ class Engine:
         if rc < 0:
             raise ScriptError(f"{self.child_init_name}({self.rank}) of the new script returned {rc}")
         self.module, self.handler = module, handler
+        from kamapy.runtime import rt
+        self.fit_routes(rt.routes)
 
     def check_reload(self):
         """Before a message: load the new script if the RPC asked for one since."""
@@ -140,6 +143,16 @@ class Engine:
             log.info("python script %s reloaded (version %d)", self.path, want)
         except ScriptError as e:
             log.error("python script reload failed, the old one stays: %s", e.text)
+
+    def fit_routes(self, routes):
+        """A callback the script's object lacks is a no-op (Kamailio's apy_exec): leave
+        reply_route / onsend_route unset then, so replies and sends pay nothing for it.
+        Run after mod_init and after each reload."""
+        if getattr(routes, "kemi", None) is not self:
+            return
+        h = self.handler
+        routes.reply = self.reply_route if callable(getattr(h, self.reply_cb or "", None)) else None
+        routes.onsend = self.onsend_route if callable(getattr(h, self.onsend_cb or "", None)) else None
 
     # ------------------------------------------------------------ running
     def call(self, name: str, msg, ctx, required: bool = False) -> int:
@@ -242,10 +255,11 @@ def kemi_routes(cfg, core_params=None):
         return eng.call(eng.onsend_cb, msg, ctx)
 
     routes.request = request
+    eng.reply_route, eng.onsend_route = reply, onsend
+    # until mod_init has loaded the script (fit_routes then keeps what it has)
     routes.reply = reply if eng.reply_cb else None
-    # onsend_route costs a context per send: app_python3's mod_init drops it when the
-    # script's object has no such method
     routes.onsend = onsend if eng.onsend_cb else None
+    routes.named = _Named(eng)  # run-time lookups by name (dialog's timeout route)
     routes.failure = _Named(eng)
     routes.onreply = _Named(eng)
     routes.branch = _Named(eng)

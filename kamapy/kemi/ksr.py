@@ -344,9 +344,10 @@ def _pv_group() -> KsrGroup:
         return p
 
     def plain(v):
-        # Kamailio's xval: an int where the PV has an int value, else its string
+        # Kamailio's xval: an int where the PV flags an int value ($rp, $sp ... are
+        # string-and-int, PV_TYPE_INT: the int), else its string
         if v.__class__ is IntStr:
-            return str(v)
+            return v.ri
         return v
 
     def get(name):

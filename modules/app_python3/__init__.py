@@ -66,9 +66,7 @@ def make_exports(name: str) -> ModuleExports:
             return -1
         engine.reload_counter = CounterArray(1)  # the reload generation, bumped by the RPC
         engine.version = 0
-        routes = rt.routes
-        if getattr(routes, "kemi", None) is engine and not callable(getattr(engine.handler, engine.onsend_cb, None)):
-            routes.onsend = None  # no ksr_onsend_route: sends pay nothing for it
+        engine.fit_routes(rt.routes)
         return 0
 
     def child_init(rank: int):

@@ -184,6 +184,10 @@ class Handler:
         if user == "badtype":
             KSR.sl.sl_send_reply(200, "a", "b")
             return 1
+        if user == "sp":
+            sp = KSR.pv.get("$sp")
+            KSR.sl.sl_send_reply(200, "%s %s" % (type(sp).__name__, sp == KSR.pv.geti("$sp")))
+            return 1
         if user == "raise":
             raise ValueError("boom from the script")
         # calls: failure/onreply/branch callbacks by name
@@ -196,6 +200,15 @@ class Handler:
         if KSR.tm.t_relay() < 0:
             KSR.sl.sl_reply_error()
         return 1
+
+    def ksr_onsend_route(self, msg):
+        if KSR.pv.get("$rU") == "onsenddrop":
+            KSR.x.drop()
+
+    def ksr_reply_route(self, msg):
+        if KSR.pv.get("$rs") == 183:
+            KSR.info("features: reply_route drops a 183\n")
+            KSR.x.drop()
 
     def helper_exit(self):
         KSR.sl.sl_send_reply(200, "before exit")
@@ -367,3 +380,30 @@ def test_relayed_invite_and_its_replies_same_as_native(servers):
             seen.append([normalised(m, *ports) for m in (inv, trying, ok)])
     assert "Record-Route: <sip:127.0.0.1:PORT;lr;ftag=T>" in seen[0][0] and "100 trying" in seen[0][1].lower()
     assert seen[0] == seen[1]
+
+
+def test_pv_get_of_an_int_pv_is_an_int(features):
+    got = ask(features[0], "sp")
+    assert reason(got[0]) == "int True"
+
+
+def test_onsend_drop_and_reply_route_drop(features):
+    srv = features[0]
+    with SipClient(("127.0.0.1", srv.port)) as alice, SipClient(("127.0.0.1", srv.port)) as bob:
+        alice.send(request(alice, "INVITE", f"sip:onsenddrop@127.0.0.1:{bob.port}"))
+        assert status_of(alice.recv(2.0)) == 100
+        assert bob.recv(0.7) is None  # ksr_onsend_route dropped the relayed INVITE
+        alice.send(request(alice, "INVITE", f"sip:carol@127.0.0.1:{bob.port}"))
+        inv = bob.recv(3.0)
+        assert inv is not None and inv.startswith(b"INVITE sip:carol@"), srv.log()[-3000:]
+        text = inv.decode("latin-1")
+        lines = [ln + (";tag=c1" if ln.startswith("To:") else "") for ln in text.split("\r\n")
+                 if ln.split(":")[0] in ("Via", "From", "To", "Call-ID", "CSeq")]
+        head = "\r\n".join(lines)
+        for code in ("183 Session Progress", "180 Ringing"):
+            bob.send(f"SIP/2.0 {code}\r\n{head}\r\nContent-Length: 0\r\n\r\n".encode())
+        got = []
+        while (r := alice.recv(1.0)) is not None:
+            got.append(status_of(r))
+        assert 180 in got and 183 not in got, got
+        assert "features: reply_route drops a 183" in srv.log()
