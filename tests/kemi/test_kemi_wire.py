@@ -407,3 +407,40 @@ def test_onsend_drop_and_reply_route_drop(features):
             got.append(status_of(r))
         assert 180 in got and 183 not in got, got
         assert "features: reply_route drops a 183" in srv.log()
+
+
+EXEC_SCRIPT = '''
+import KSR
+def mod_init():
+    return Exec()
+class Exec:
+    def route_it(self, msg, param):
+        KSR.sl.sl_send_reply(200, "exec " + param + " " + KSR.pv.get("$rm"))
+        return 1
+    def no_param(self, msg):
+        return -1
+'''
+
+EXEC_CFG = """
+debug=2
+listen=udp:127.0.0.1:{port}
+loadmodule "sl"
+loadmodule "pv"
+loadmodule "app_python3"
+modparam("app_python3", "load", "{script}")
+request_route {
+    if ($rU == "np") {
+        if (!python_exec("no_param")) { sl_send_reply("200", "false"); }
+        exit;
+    }
+    python_exec("route_it", "$rU");
+}
+"""
+
+
+def test_python_exec_from_a_native_route(tmp_path):
+    script = tmp_path / "exec.py"
+    script.write_text(EXEC_SCRIPT)
+    with KamapyServer(EXEC_CFG, fmt={"script": script}, children=1) as srv:
+        assert reason(ask(srv, "carol")[0]) == "exec carol OPTIONS"
+        assert reason(ask(srv, "np")[0]) == "false"
