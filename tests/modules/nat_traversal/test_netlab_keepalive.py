@@ -14,6 +14,7 @@ import pytest
 from tests.support.netlab import LabUnavailable, NatLab, unavailable_reason
 from tests.support.server import KamapyServer
 
+from .test_keepalive_wire import wait_stats
 from .ua import Ua
 
 pytestmark = pytest.mark.wire
@@ -28,7 +29,10 @@ loadmodule "sl.so"
 loadmodule "tm.so"
 loadmodule "usrloc.so"
 loadmodule "registrar.so"
+loadmodule "jsonrpcs.so"
 loadmodule "nat_traversal.so"
+modparam("jsonrpcs", "dgram_socket", "{dir}/rpc.sock")
+modparam("jsonrpcs", "fifo_name", "")
 modparam("nat_traversal", "keepalive_interval", 10)
 modparam("nat_traversal", "keepalive_state_file", "{dir}/keepalive_state")
 request_route {
@@ -128,6 +132,9 @@ def test_keepalives_hold_the_nat_binding_open(lab, tmp_path):
                 assert rpl is not None and rpl.startswith(b"SIP/2.0 200"), (user, rpl, srv.log())
                 public[user] = _public_contact(rpl)
                 assert f"@{lab.public_ip}:" in public[user], public
+            want = {"keepalive_endpoints": 1, "registered_endpoints": 1, "dialog_endpoints": 0}
+            got = wait_stats(str(tmp_path), want)
+            assert all(got[k] == v for k, v in want.items()), got   # alice only, over RPC
             # while bob's binding is fresh a request reaches him: routing to him works
             _message(carol, "bob", addr, 0)
             assert bob.wait_request("MESSAGE", 3) is not None, srv.log()
@@ -140,6 +147,8 @@ def test_keepalives_hold_the_nat_binding_open(lab, tmp_path):
             srv.stop()
             srv = KamapyServer(CFG, port=addr[1], children=2, fmt=fmt, lab=lab, netns=lab.srv,
                                host=lab.server_ip).start()
+            got = wait_stats(str(tmp_path), want)
+            assert all(got[k] == v for k, v in want.items()), ("not restored", got)
             after = _count_keepalives(alice, 1.5 * UDP_TIMEOUT + 2)
             assert after >= 2, ("keepalives did not resume from the state file", after, srv.log())
             assert bob.recv(0.1) is None  # bob got no keepalive: he never asked for it
