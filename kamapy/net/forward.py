@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from .. import ser_error, stats
+from .. import dns, ser_error, stats
 from ..msg_flags import FL_ADD_LOCAL_RPORT, FL_FORCE_RPORT
 from ..runtime import is_myself
 from ..sip.errors import SipParseError
@@ -72,7 +72,6 @@ def forward(msg, dest=None) -> int:
         return E_ADM_PROHIBITED
     if not send_to(proto_id, data, ip, port, si):
         ser_error.set_error(ser_error.E_SEND)
-        from .. import dns
         dns.blocklist_add(dns.blocklist.BLST_ERR_SEND, proto_id or 1, ip, port)
         return ser_error.E_SEND
     _core_stat("fwd_requests")
@@ -84,7 +83,6 @@ def resolve_hop(msg, dest=None) -> tuple[str, str, str, int, int]:
     $du / the R-URI's, located per RFC 3263 (kamapy.dns: NAPTR, SRV, A/AAAA, the
     hosts file, the shm cache); a blocklisted address is skipped. Raises
     SipParseError for a bad URI, OSError(reason, host) when nothing resolves."""
-    from .. import dns
     if dest is not None:
         host, port = dest
         res = dns.locate(None, host, port or None)

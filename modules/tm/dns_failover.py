@@ -36,6 +36,7 @@ import msgpack
 from kamapy import dns
 from kamapy.dns import blocklist as blst
 from kamapy.sip.msg import PROTO_IDS, PROTO_NAMES, PROTO_UDP
+from kamapy.sip.uri import parse_uri
 
 from .matching import our_branch
 from .transaction import B_SEND_FAILED, Branch
@@ -85,11 +86,6 @@ def resolve_branch(t, idx: int, msg, uri: str, dst_uri: str | None, proxy):
     """(proto id, ip, port, af) for branch idx; the other addresses are kept for
     failover. Raises uac.RelayError when nothing resolves (E_BAD_ADDRESS) or every
     address is blocklisted (E_SEND)."""
-    from kamapy import ser_error
-    from kamapy.sip.uri import parse_uri
-
-    from .uac import RelayError
-
     if proxy is not None:
         pid, host, port = proxy
         res = dns.locate(PROTO_NAMES.get(pid) if pid else None, host, port or None)
@@ -103,6 +99,9 @@ def resolve_branch(t, idx: int, msg, uri: str, dst_uri: str | None, proxy):
     else:
         target, rest, blocked = (res.targets[0], res.targets[1:], 0) if res.targets else (None, [], 0)
     if target is None:
+        from kamapy import ser_error
+
+        from .uac import RelayError  # uac imports this module: only here, on the error path
         if blocked:
             log.error("t_relay: every address of %s is blocklisted", host)
             raise RelayError(ser_error.E_SEND)
