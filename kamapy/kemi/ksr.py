@@ -499,6 +499,30 @@ def _core_into(ksr, registry):
         _ctx_flags(EXIT | DROP)  # as Kamailio: marks it, the callback goes on
         return 0
 
+    # Kamailio's core is_myself_* KEMI tests: one URI or address of the message each
+    from kamapy.core_functions import is_myself as cfg_is_myself
+    from kamapy.runtime import is_myself as rt_is_myself
+
+    def _myself(getter):
+        def test():
+            try:
+                uri = getter(env.msg)
+            except Exception:  # a malformed header: not us, as Kamailio's parse failure
+                return False
+            return bool(uri) and cfg_is_myself(env.msg, uri) > 0
+        return test
+
+    ksr.is_myself_ruri = _myself(lambda m: m.current_uri)
+    ksr.is_myself_duri = _myself(lambda m: m.dst_uri)
+    ksr.is_myself_nhuri = _myself(lambda m: m.dst_uri or m.current_uri)
+    ksr.is_myself_furi = _myself(lambda m: m.from_hdr.uri)
+    ksr.is_myself_turi = _myself(lambda m: m.to_uri)
+    ksr.is_myself_suri = _myself(lambda m: f"sip:{m.rcv.src_ip}:{m.rcv.src_port}")
+
+    def is_myself_srcip():
+        ip = env.msg.rcv.src_ip
+        return any(rt_is_myself(ip, si.port, si.proto) for si in _sockets())
+    ksr.is_myself_srcip = is_myself_srcip
     ksr.is_method = is_method
     ksr.is_method_in = is_method_in
     ksr.set_drop = set_drop
@@ -513,6 +537,11 @@ def _core_into(ksr, registry):
             if fn is not None and fn.min_args <= len(ktypes) <= fn.max_args:
                 setattr(ksr, kname, kemi_function(f"KSR.{kname}", fn, ktypes, rtype))
                 break
+
+
+def _sockets():
+    from kamapy.runtime import rt
+    return rt.sockets or ()
 
 
 class _KsrModule(types.ModuleType):

@@ -188,6 +188,10 @@ class Handler:
             sp = KSR.pv.get("$sp")
             KSR.sl.sl_send_reply(200, "%s %s" % (type(sp).__name__, sp == KSR.pv.geti("$sp")))
             return 1
+        if user == "myself":
+            KSR.sl.sl_send_reply(200, "ruri=%s furi=%s srcip=%s" % (
+                KSR.is_myself_ruri(), KSR.is_myself_furi(), KSR.is_myself_srcip()))
+            return 1
         if user == "raise":
             raise ValueError("boom from the script")
         # calls: failure/onreply/branch callbacks by name
@@ -444,3 +448,10 @@ def test_python_exec_from_a_native_route(tmp_path):
     with KamapyServer(EXEC_CFG, fmt={"script": script}, children=1) as srv:
         assert reason(ask(srv, "carol")[0]) == "exec carol OPTIONS"
         assert reason(ask(srv, "np")[0]) == "false"
+
+
+def test_is_myself_tests(features):
+    # the R-URI names the server's socket; From is sip:alice@127.0.0.1 (port 5060: not
+    # ours); the source IP 127.0.0.1 is the server's, whatever the port (Kamailio's
+    # check_self with port 0)
+    assert reason(ask(features[0], "myself")[0]) == "ruri=True furi=False srcip=True"
