@@ -44,6 +44,11 @@ class Lump:
         self.after = None   # chain of ADD lumps printed after this one
         self.kind = kind    # free label ("via", "record-route", "content-length" ...)
 
+    def clone(self) -> Lump:
+        """A copy of this lump alone (no chains), for a branch's own lump list; a lump
+        whose text is computed (rr's RecordRouteLump) stays computed."""
+        return Lump(self.op, self.offset, self.length, self.text, self.kind)
+
     def __repr__(self):
         names = {NOP: "NOP", DEL: "DEL", ADD: "ADD"}
         return f"Lump({names[self.op]} @{self.offset}+{self.length} {self.text!r} {self.kind or ''})"

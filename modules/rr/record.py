@@ -88,6 +88,11 @@ class RecordRouteLump(Lump):
     def text(self):
         return self.rr.render(self.msg, predicted_send_socket(self.msg))
 
+    def clone(self):
+        c = RecordRouteLump(self.msg, self.rr)  # RrState.branch_copy() gives it its own rr
+        c.offset, c.length, c.kind = self.offset, self.length, self.kind
+        return c
+
     @text.setter
     def text(self, _value):
         pass
@@ -141,6 +146,21 @@ class RrState:
     def __init__(self):
         self.pending_params = ""  # add_rr_param() before any record_route*()
         self.added: list[tuple[RecordRoute, Lump]] = []
+
+    def branch_copy(self, lump_map: dict):
+        """This state for one tm branch, over the branch's copies of the lumps
+        (lump_map: id(original) -> copy): an add_rr_param() in branch_route changes
+        that branch's Record-Route only, as Kamailio's branch lumps do."""
+        s = RrState()
+        s.pending_params = self.pending_params
+        for rr, lump in self.added:
+            rr2 = RecordRoute(rr.scheme, rr.user, rr.host, rr.ftag, rr.params, rr.double)
+            rr2.extra_params, rr2.removed = rr.extra_params, rr.removed
+            copy = lump_map.get(id(lump), lump)
+            if isinstance(copy, RecordRouteLump):
+                copy.rr = rr2
+            s.added.append((rr2, copy))
+        return s
 
 
 def _state(msg) -> RrState:

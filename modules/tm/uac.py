@@ -20,7 +20,6 @@ from kamapy.net.onsend import onsend_route, run_onsend
 from kamapy.net.send import choose_socket
 from kamapy.sip.errors import SipParseError
 from kamapy.sip.forward import uri_hop, via_value
-from kamapy.sip.lumps import Lump
 from kamapy.sip.msg import PROTO_IDS, PROTO_NAMES, PROTO_TCP, PROTO_TLS, PROTO_UDP
 from kamapy.sip.outgoing import build_request
 from kamapy.sip.uri import parse_uri
@@ -66,17 +65,20 @@ def _hop(msg, uri: str, dst_uri: str | None, proxy) -> tuple[int, str, int]:
     return PROTO_IDS.get(proto, 0), host, port
 
 
-def _copy_lumps(lumps):
-    """A copy of a lump list deep enough that a branch_route's additions stay out."""
+def _copy_lumps(lumps, mapping: dict | None = None):
+    """A copy of a lump list deep enough that a branch_route's additions stay out;
+    mapping, when given, learns id(original) -> copy of every lump (chains too)."""
     if not lumps:
         return lumps
+    if mapping is None:
+        mapping = {}
 
     def chain(lump, attr):
         first = None
         prev = None
         r = getattr(lump, attr)
         while r is not None:
-            c = Lump(r.op, r.offset, r.length, r.text, r.kind)
+            c = mapping[id(r)] = r.clone()
             if prev is None:
                 first = c
             else:
@@ -87,11 +89,24 @@ def _copy_lumps(lumps):
 
     out = []
     for lump in lumps:
-        c = Lump(lump.op, lump.offset, lump.length, lump.text, lump.kind)
+        c = mapping[id(lump)] = lump.clone()
         c.before = chain(lump, "before")
         c.after = chain(lump, "after")
         out.append(c)
     return out
+
+
+def _branch_module_data(md: dict, mapping: dict) -> dict:
+    """Swap in, for a branch_route, each module's per-message state that points at
+    lumps (it has branch_copy(mapping), like rr's); returns the originals to put back."""
+    swapped = {}
+    for key, value in md.items():
+        copy = getattr(value, "branch_copy", None)
+        if copy is not None:
+            swapped[key] = value
+    for key, value in swapped.items():
+        md[key] = value.branch_copy(mapping)
+    return swapped
 
 
 def build_branch(t: Transaction, msg, idx: int, dest, proxy, now: float, lock: int) -> Branch | None:
@@ -100,6 +115,7 @@ def build_branch(t: Transaction, msg, idx: int, dest, proxy, now: float, lock: i
     uri, dst_uri, path, bflags, sock = dest
     saved = (msg.new_uri, msg.dst_uri, msg.path_vec, msg.ruri_bflags, msg.force_send_socket)
     lumps = msg.lumps
+    swapped = None
     try:
         if uri != msg.current_uri:
             msg.set_ruri(uri)
@@ -107,7 +123,9 @@ def build_branch(t: Transaction, msg, idx: int, dest, proxy, now: float, lock: i
         onreply = ""
         route = find_route("branch", t.on_branch) if t.on_branch else None
         if route is not None:
-            msg.lumps = _copy_lumps(lumps)
+            mapping = {}
+            msg.lumps = _copy_lumps(lumps, mapping)
+            swapped = _branch_module_data(msg.module_data, mapping)
             before = t.on_reply
             ctx = run_with(t, lock, route, msg, BRANCH_ROUTE, branch=idx)
             if ctx is not None and ctx.dropped:
@@ -137,6 +155,8 @@ def build_branch(t: Transaction, msg, idx: int, dest, proxy, now: float, lock: i
         buf = build_request(msg, via, pname, force_rport=bool(msg.xflags & FL_FORCE_RPORT))
     finally:
         msg.lumps = lumps
+        if swapped:
+            msg.module_data.update(swapped)
         if msg.new_uri != saved[0]:
             msg.set_ruri(saved[0])
         msg.dst_uri, msg.path_vec, msg.ruri_bflags, msg.force_send_socket = saved[1:]
