@@ -105,9 +105,11 @@ def rpc(client: DgramClient, method: str, *params):
     return reply.get("result")
 
 
-def sipbench(port: int, duration: float) -> dict:
+def sipbench(port: int, duration: float, server_pid: int) -> dict:
+    # --server-pid: kamapy's own session, so sipbench's "other programs" leaves it out
     cmd = [sys.executable, str(BENCH / "sipbench.py"), "--workload", "register", "--no-start",
-           "--port", str(port), "--duration", str(duration), "--wait-idle", "10"]
+           "--server-pid", str(server_pid), "--port", str(port), "--duration", str(duration),
+           "--wait-idle", "10"]
     out = subprocess.run(cmd, cwd=str(BENCH), capture_output=True, text=True, timeout=duration + 120)
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
     if not lines:
@@ -170,7 +172,7 @@ def main():
                 rpc(client, "nathelper.enable_ping", 1 if mode == "on" else 0)
                 time.sleep(1.5)  # the step under way finishes
                 c0, p0, s0, w0 = tree_cpu(pids), cpu_seconds(pinger[0]), sample.count, time.monotonic()
-                r = sipbench(port, a.duration)
+                r = sipbench(port, a.duration, proc.pid)
                 c1, p1, s1 = tree_cpu(pids), cpu_seconds(pinger[0]), sample.count
                 wall = time.monotonic() - w0  # sipbench's idle wait and start-up included, as in the counts
                 expect = len(range(0, a.contacts, len(rxs))) / a.interval
