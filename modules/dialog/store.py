@@ -72,15 +72,30 @@ class Dialog:
     def did(self) -> str:
         return f"{self.h_entry}:{self.h_id}"
 
-    def pack(self) -> bytes:
-        return msgpack.packb([getattr(self, f) for f in self.FIELDS], use_bin_type=True)
+    # pack()/unpack() are generated below: one list display / one tuple assignment
+    # instead of a getattr/setattr per field (a record is read and written several
+    # times per call)
+    def pack(self) -> bytes:  # replaced below
+        raise NotImplementedError
 
     @classmethod
-    def unpack(cls, data: bytes) -> Dialog:
-        d = cls.__new__(cls)
-        for f, v in zip(cls.FIELDS, msgpack.unpackb(data, raw=False), strict=True):
-            setattr(d, f, v)
-        return d
+    def unpack(cls, data: bytes) -> Dialog:  # replaced below
+        raise NotImplementedError
+
+
+def _make_codec():
+    fields = Dialog.FIELDS
+    attrs = ", ".join(f"d.{f}" for f in fields)
+    src = (f"def pack(d):\n    return _packb([{attrs}], use_bin_type=True)\n"
+           f"def unpack(cls, data):\n    d = _new(cls)\n"
+           f"    ({attrs},) = _unpackb(data, raw=False)\n    return d\n")
+    ns = {"_packb": msgpack.packb, "_unpackb": msgpack.unpackb, "_new": object.__new__}
+    exec(src, ns)  # noqa: S102 -- fixed text built from our own field names
+    Dialog.pack = ns["pack"]
+    Dialog.unpack = classmethod(ns["unpack"])
+
+
+_make_codec()
 
 
 def _key(h_entry: int, h_id: int) -> bytes:
