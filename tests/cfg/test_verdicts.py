@@ -71,7 +71,7 @@ def test_verdict(cfg: Path):
 
 def _own_configs():
     yield pytest.param(REPO / "etc/kamapy.cfg", (), id="etc-kamapy")
-    for d in ("WITH_DEBUG", "WITH_JSONRPC", "WITH_NAT", "WITH_DIALOG"):
+    for d in ("WITH_DEBUG", "WITH_JSONRPC", "WITH_NAT", "WITH_DIALOG", "WITH_TCP", "WITH_AUTH", "WITH_RTPENGINE"):
         yield pytest.param(REPO / "etc/kamapy.cfg", (d,), id=f"etc-kamapy-{d}")
     yield pytest.param(REPO / "etc/kamapy.cfg", ("WITH_NAT", "WITH_NATSIPPING", "WITH_DIALOG"), id="etc-kamapy-nat-dialog")
     yield pytest.param(REPO / "etc/kamapy.cfg", ("WITH_DEBUG", "WITH_JSONRPC"), id="etc-kamapy-both")
@@ -102,3 +102,21 @@ def test_differential_config_verdict(cfg: Path, tmp_path: Path):
     k_ok, k_out = run_check([kamailio_path()], filled)
     p_ok, p_out = run_check(KAMAPY, filled)
     assert k_ok == p_ok, f"kamailio -c: {'ok' if k_ok else k_out}\nkamapy -c:\n{p_out}"
+
+
+def test_default_config_with_tls(tmp_path: Path):
+    """WITH_TLS needs the tls module (Kamailio's is a separate package, not installed
+    here, so kamapy alone): with a tls.cfg it checks, without one the modparam line is
+    named."""
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost")
+    pem = tmp_path / "server.pem"
+    cert.private_key_and_cert_chain_pem.write_to_path(str(pem))
+    tls_cfg = tmp_path / "tls.cfg"
+    tls_cfg.write_text(f"[server:default]\nmethod = TLSv1.2+\ncertificate = {pem}\nprivate_key = {pem}\n\n"
+                       "[client:default]\nverify_certificate = no\n")
+    ok, out = run_check(KAMAPY, REPO / "etc/kamapy.cfg", ("WITH_TLS", f'TLSCFG="{tls_cfg}"'))
+    assert ok, out
+    ok, out = run_check(KAMAPY, REPO / "etc/kamapy.cfg", ("WITH_TLS", f'TLSCFG="{tmp_path / "none.cfg"}"'))
+    assert not ok and re.search(r"kamapy\.cfg:\d+:\d+: error: modparam\('tls', 'config'\)", out), out
