@@ -156,7 +156,8 @@ class Engine:
 
     # ------------------------------------------------------------ running
     def call(self, name: str, msg, ctx, required: bool = False) -> int:
-        if self.reload_counter is not None and env.msg is None:
+        c = self.reload_counter
+        if c is not None and env.msg is None and c.get(0) != self.version:
             # a reload takes effect between messages, never inside one (a branch route
             # run from t_relay() keeps the script its request_route started with)
             self.check_reload()

@@ -101,6 +101,11 @@ def _to_kemi_int(v):
     raise TypeError(f"an int is expected, not {type(v).__name__}")
 
 
+def _int(v):
+    # int() itself for an int (a C call), Kamailio's text forms ("0x10") otherwise
+    return v if v.__class__ is int else _to_kemi_int(v)
+
+
 def _converter(spec, kemi_type: str | None):
     """v -> the value the handler takes for this Arg, from a KEMI int or str. Static
     conversions (fixups, regexes, PV names) are cached per value: a script passes the
@@ -108,7 +113,7 @@ def _converter(spec, kemi_type: str | None):
     kind = spec.kind
     fix = spec.fixup
     if kind in ("int", "igp"):
-        base = _to_kemi_int
+        base = _to_kemi_int if fix is not None else _int
     elif kind == "pvar":
         from kamapy.pv import parse_pv
         base = lambda v: parse_pv(str(v))  # noqa: E731
@@ -116,8 +121,8 @@ def _converter(spec, kemi_type: str | None):
         base = lambda v: re.compile(str(v))  # noqa: E731
     else:  # str, spve, raw: KEMI strings are taken as they are, no $pv expansion
         base = str
-    if fix is None and kind in ("int", "igp", "str", "spve", "raw") and kemi_type != "int":
-        return base
+    if fix is None and kind in ("int", "igp", "str", "spve", "raw"):
+        return base  # a C builtin (int, str): nothing to cache
     cache: dict = {}
 
     def convert(v):
@@ -152,52 +157,40 @@ def kemi_function(label: str, fn: Function, ktypes: tuple, rtype: str | None):
     as_bool = rtype == "bool"
     e = env
 
-    def check(args):
-        if len(args) != n:
-            raise TypeError(f"{label}() takes {n} parameter{'s' if n != 1 else ''} "
-                            f"({', '.join(ktypes) or 'none'}), {len(args)} given")
-
-    # specialised for the common arities: this is the per-call path
+    # fixed arities: Python itself refuses a wrong parameter count, with the KSR name
+    # (__qualname__): "KSR.sl.sl_send_reply() takes 2 positional arguments but 3 were given"
     if n == 0 and not rest:
-        def call(*args):
-            if args:
-                check(args)
+        def call():
             rc = handler(e.msg)
             return rc > 0 if as_bool else rc
     elif n == 0:
-        def call(*args):
-            if args:
-                check(args)
+        def call():
             rc = handler(e.msg, *rest)
             return rc > 0 if as_bool else rc
     elif n == 1:
         c0 = convs[0]
 
-        def call(*args):
-            if len(args) != 1:
-                check(args)
+        def call(a):
             try:
-                a = c0(args[0])
+                a = c0(a)
             except (ValueError, TypeError) as exc:
                 return _bad_args(label, exc)
-            rc = handler(e.msg, a, *rest)
+            rc = handler(e.msg, a, *rest) if rest else handler(e.msg, a)
             return rc > 0 if as_bool else rc
     elif n == 2:
         c0, c1 = convs
 
-        def call(*args):
-            if len(args) != 2:
-                check(args)
+        def call(a, b):
             try:
-                a, b = c0(args[0]), c1(args[1])
+                a, b = c0(a), c1(b)
             except (ValueError, TypeError) as exc:
                 return _bad_args(label, exc)
-            rc = handler(e.msg, a, b, *rest)
+            rc = handler(e.msg, a, b, *rest) if rest else handler(e.msg, a, b)
             return rc > 0 if as_bool else rc
     else:
         def call(*args):
             if len(args) != n:
-                check(args)
+                raise TypeError(f"{label}() takes {n} positional arguments but {len(args)} were given")
             try:
                 conv = [c(a) for c, a in zip(convs, args, strict=True)]
             except (ValueError, TypeError) as exc:

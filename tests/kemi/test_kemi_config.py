@@ -131,4 +131,4 @@ def test_kemi_function_kamapy_lacks(ksr):
 def test_wrong_parameter_count(ksr):
     with pytest.raises(TypeError) as e:
         ksr.sl.sl_send_reply(200)
-    assert "KSR.sl.sl_send_reply() takes 2 parameters (int, str), 1 given" in str(e.value)
+    assert "KSR.sl.sl_send_reply() missing 1 required positional argument" in str(e.value)
