@@ -1,8 +1,6 @@
-"""etc/kamapy.cfg with -A WITH_AUTH: the file as it is passes `kamapy -c`; and with the
-auth_db lines it still lacks (pointing auth_db at a database: see AUTH_DB_LINES) two
-baresip UAs with passwords register, and alice calls bob, each request challenged and
-answered. The lines are added to a copy here, so this fails if the default config's
-WITH_AUTH block changes shape."""
+"""etc/kamapy.cfg with -A WITH_AUTH: the file as it is passes `kamapy -c`; and with its
+DBURL pointed at a test database (-A DBURL=...) two baresip UAs with passwords register,
+and alice calls bob, each request challenged and answered."""
 
 from __future__ import annotations
 
@@ -19,18 +17,6 @@ from tests.support.server import REPO, KamapyServer
 
 CFG = REPO / "etc" / "kamapy.cfg"
 
-# what etc/kamapy.cfg needs for WITH_AUTH to find its users (Kamailio's stock config has
-# the same lines, DBURL being its database)
-AUTH_DB_LINES = """#!ifdef WITH_AUTH
-#!trydef DBURL "sqlite:///var/lib/kamapy/kamapy.sqlite"
-modparam("auth_db", "db_url", DBURL)
-modparam("auth_db", "calculate_ha1", yes)
-modparam("auth_db", "password_column", "password")
-modparam("auth_db", "load_credentials", "")
-#!endif
-"""
-
-
 def test_default_config_accepts_with_auth():
     r = subprocess.run([sys.executable, "-m", "kamapy", "-c", "-A", "WITH_AUTH", "-f", str(CFG)],
                        capture_output=True, text=True, timeout=60)
@@ -39,11 +25,14 @@ def test_default_config_accepts_with_auth():
 
 
 def _cfg_with_auth_db(dburl: str) -> str:
+    """The default config on a test port; its DBURL comes from -A (see _args)."""
     text = CFG.read_text()
-    assert "listen=udp:127.0.0.1:5060" in text and "# ----- sanity -----" in text
-    text = text.replace("listen=udp:127.0.0.1:5060", "listen=udp:127.0.0.1:{port}")
-    lines = AUTH_DB_LINES.replace("sqlite:///var/lib/kamapy/kamapy.sqlite", dburl)
-    return text.replace("# ----- sanity -----", lines + "\n# ----- sanity -----", 1)
+    assert "listen=udp:127.0.0.1:5060" in text and 'modparam("auth_db", "db_url", DBURL)' in text
+    return text.replace("listen=udp:127.0.0.1:5060", "listen=udp:127.0.0.1:{port}")
+
+
+def _args(dburl: str) -> list[str]:
+    return ["-A", "WITH_AUTH", "-A", f'DBURL="{dburl}"']
 
 
 def wait(pred, timeout: float) -> bool:
@@ -66,7 +55,7 @@ def test_baresip_with_passwords(tmp_path):
     write_tone(tone)
     base = free_port_block(6)
     rtp = free_port_block(40)
-    with KamapyServer(_cfg_with_auth_db(url), children=2, args=["-A", "WITH_AUTH"]) as srv:
+    with KamapyServer(_cfg_with_auth_db(url), children=2, args=_args(url)) as srv:
         alice = Baresip(tmp_path, "alice", base, base + 2, rtp, srv.port, tone)
         bob = Baresip(tmp_path, "bob", base + 3, base + 5, rtp + 20, srv.port, tone, auto_answer=True)
         for ua, pw in ((alice, "alicepw"), (bob, "bobpw")):
@@ -86,7 +75,7 @@ def test_baresip_with_passwords(tmp_path):
             alice.stop()
             bob.stop()
     # and a wrong password never registers
-    with KamapyServer(_cfg_with_auth_db(url), children=2, args=["-A", "WITH_AUTH"]) as srv:
+    with KamapyServer(_cfg_with_auth_db(url), children=2, args=_args(url)) as srv:
         eve = Baresip(tmp_path, "eve", base, base + 2, rtp, srv.port, tone)
         acc = eve.dir / "accounts"
         acc.write_text(acc.read_text().replace("sip:eve@", "sip:alice@").replace(";regint=60", ";auth_pass=nope;regint=60"))
