@@ -56,6 +56,7 @@ class Engine:
         self.reply_cb = "ksr_reply_route"
         self.onsend_cb = "ksr_onsend_route"
         self.reply_route = self.onsend_route = None  # the Routes' callables (kemi_routes)
+        self.request_fn = None  # handler.ksr_request_route, bound once per load
 
     # ------------------------------------------------------------ loading
     def load(self, path: str):
@@ -101,6 +102,7 @@ class Engine:
     def start(self, path: str):
         self.path = path
         self.module, self.handler = self.load(path)
+        self.request_fn = _bound(self.handler, "ksr_request_route")
 
     def child_init(self, rank: int) -> int:
         self.rank = rank
@@ -126,6 +128,7 @@ class Engine:
         if rc < 0:
             raise ScriptError(f"{self.child_init_name}({self.rank}) of the new script returned {rc}")
         self.module, self.handler = module, handler
+        self.request_fn = _bound(handler, "ksr_request_route")
         from kamapy.runtime import rt
         self.fit_routes(rt.routes)
 
@@ -180,6 +183,11 @@ class Engine:
             env.msg = prev
         # a compiled route returns 0 on exit/drop: callers (onsend, tm) read it that way
         return 0 if ctx.flags & (EXIT | DROP) else 1
+
+
+def _bound(handler, name):
+    fn = getattr(handler, name, None)
+    return fn if callable(fn) else None
 
 
 engine = Engine()
@@ -246,8 +254,30 @@ def kemi_routes(cfg, core_params=None):
     eng.onsend_cb = _kemi_param(cfg, "onsend_route_callback", "ksr_onsend_route")
     routes = Routes()
 
+    from kamapy.counters import lib as _counters
+    counter_get = _counters.kp_counter_get  # the reload generation, one C call
+
     def request(msg, ctx):
-        return eng.call("ksr_request_route", msg, ctx, True)
+        # Engine.call, inlined for the one callback every request runs
+        c = eng.reload_counter
+        if c is not None and env.msg is None and counter_get(c._c, 0) != eng.version:
+            eng.check_reload()
+        fn = eng.request_fn
+        if fn is None:
+            return eng.call("ksr_request_route", msg, ctx, True)
+        prev = env.msg
+        env.msg = msg
+        try:
+            fn(msg)
+        except KemiExit:
+            pass
+        except SystemExit:
+            ctx.flags |= EXIT
+        except Exception:
+            log.error("error in python ksr_request_route():\n%s", traceback.format_exc().rstrip())
+        finally:
+            env.msg = prev
+        return 0 if ctx.flags & (EXIT | DROP) else 1
 
     def reply(msg, ctx):
         return eng.call(eng.reply_cb, msg, ctx)

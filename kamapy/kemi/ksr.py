@@ -142,6 +142,20 @@ def _converter(spec, kemi_type: str | None):
     return convert
 
 
+class _Never:
+    """A class no parameter has: the converter always runs."""
+
+
+def _no_conversion(spec):
+    if spec.fixup is not None:
+        return _Never
+    if spec.kind in ("int", "igp"):
+        return int
+    if spec.kind in ("str", "spve", "raw"):
+        return str
+    return _Never
+
+
 def _bad_args(label, exc):
     log.error("%s: bad parameter: %s", label, exc)
     return -1
@@ -153,6 +167,9 @@ def kemi_function(label: str, fn: Function, ktypes: tuple, rtype: str | None):
     n = len(ktypes)
     specs = fn.args
     convs = tuple(_converter(specs[i], ktypes[i]) for i in range(n))
+    # the class a parameter already has when no conversion is needed (int for a plain
+    # int kind, str for a plain string kind): the common call skips the converter
+    oks = tuple(_no_conversion(specs[i]) for i in range(n))
     rest = tuple(spec.default for spec in specs[n:])
     as_bool = rtype == "bool"
     e = env
@@ -169,20 +186,26 @@ def kemi_function(label: str, fn: Function, ktypes: tuple, rtype: str | None):
             return rc > 0 if as_bool else rc
     elif n == 1:
         c0 = convs[0]
+        k0 = oks[0]
 
         def call(a):
-            try:
-                a = c0(a)
-            except (ValueError, TypeError) as exc:
-                return _bad_args(label, exc)
+            if a.__class__ is not k0:
+                try:
+                    a = c0(a)
+                except (ValueError, TypeError) as exc:
+                    return _bad_args(label, exc)
             rc = handler(e.msg, a, *rest) if rest else handler(e.msg, a)
             return rc > 0 if as_bool else rc
     elif n == 2:
         c0, c1 = convs
+        k0, k1 = oks
 
         def call(a, b):
             try:
-                a, b = c0(a), c1(b)
+                if a.__class__ is not k0:
+                    a = c0(a)
+                if b.__class__ is not k1:
+                    b = c1(b)
             except (ValueError, TypeError) as exc:
                 return _bad_args(label, exc)
             rc = handler(e.msg, a, b, *rest) if rest else handler(e.msg, a, b)
