@@ -118,6 +118,17 @@ def _kemi_routes(cfg, registry, core_params, engine) -> Routes:
     elif not (registry.loaded("app_python3") or registry.loaded("app_python")):
         problem = (f'cfgengine "{engine.name}" needs the module that provides it',
                    'add loadmodule "app_python3.so" and modparam("app_python3", "load", "/path/script.py")')
+    else:
+        # Kamailio sets the engine when it reads the line: the module must be loaded above
+        from kamapy.loader import module_name
+        for m in cfg.modules:
+            if module_name(m.path) in ("app_python3", "app_python"):
+                p, e = m.pos, engine.pos
+                if p is not None and e is not None and p.file == e.file and (p.line, p.col) > (e.line, e.col):
+                    problem = ("Can't set config routing engine: cfgengine comes before the loadmodule "
+                               f"of {module_name(m.path)} (at {p})",
+                               "move the cfgengine line below the loadmodule lines, as Kamailio needs")
+                break
     if problem is not None:
         src = cfg.sources
         raise ConfigError([src.problem(engine.pos, *problem) if src is not None

@@ -61,6 +61,31 @@ def test_engine_without_its_module(tmp_path):
     assert 'loadmodule "app_python3.so"' in out
 
 
+def test_engine_before_its_loadmodule_is_refused_as_kamailio(tmp_path):
+    text = BASE.format(load='cfgengine "python"', params='loadmodule "app_python3.so"\n'
+                       'modparam("app_python3", "load", "{script}")', engine="")
+    rc, out = check(tmp_path, text)
+    assert rc != 0
+    assert "k.cfg:4:1: error: Can't set config routing engine: cfgengine comes before the loadmodule" in out, out
+
+
+def test_kemi_callback_names_from_the_core_params():
+    import tempfile
+
+    from kamapy.cfg import parse_config
+    from kamapy.kemi.engine import engine, kemi_routes
+    with tempfile.NamedTemporaryFile("w", suffix=".cfg") as f:
+        f.write('kemi.reply_route_callback="my_reply"\nkemi.onsend_route_callback=""\n')
+        f.flush()
+        saved = (engine.reply_cb, engine.onsend_cb)
+        try:
+            routes = kemi_routes(parse_config(f.name, {}))
+            assert (engine.reply_cb, engine.onsend_cb) == ("my_reply", "")
+            assert routes.onsend is None and routes.reply is not None
+        finally:
+            engine.reply_cb, engine.onsend_cb = saved
+
+
 def test_native_engine_keeps_the_route_blocks(tmp_path):
     rc, out = check(tmp_path, cfg(load="", params="", engine='cfgengine "native"\nrequest_route { exit; }'))
     assert rc == 0, out
