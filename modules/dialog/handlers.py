@@ -141,20 +141,37 @@ def callee_route_sets(entries: list[str], caller_rr: int, keep_proxy_rr: int = 0
     return callee, caller
 
 
-def _is_mine(entry: str) -> bool:
-    from kamapy_modules.rr.myself import uri_is_myself
+_mine_cache: dict[str, bool] = {}
 
-    from kamapy.sip.uri import parse_uri
-    uri = entry[entry.find("<") + 1:entry.find(">")] if "<" in entry else entry.split(";")[0]
-    try:
-        return bool(uri_is_myself(parse_uri(uri)))
-    except Exception:
-        return False
+
+def _is_mine(entry: str) -> bool:
+    """A Record-Route entry of ours? Cached on the URI without its parameters (ours
+    carry per-call ftag/did, the host part is always the same few)."""
+    uri = entry[entry.find("<") + 1:entry.find(">")] if "<" in entry else entry
+    base, _, params = uri.partition(";")
+    low = params.lower()
+    i = low.find("transport=")
+    key = base if i < 0 else base + "|" + low[i + 10:].split(";", 1)[0]  # transport counts
+    hit = _mine_cache.get(key)
+    if hit is None:
+        from kamapy_modules.rr.myself import uri_is_myself
+
+        from kamapy.sip.uri import parse_uri
+        try:
+            hit = bool(uri_is_myself(parse_uri(uri)))
+        except Exception:
+            hit = False
+        if len(_mine_cache) > 1024:
+            _mine_cache.clear()
+        _mine_cache[key] = hit
+    return hit
 
 
 def _split_rr(value: str) -> list[str]:
     """The comma-separated entries of one Record-Route line (commas inside <> or
     quotes are kept)."""
+    if "," not in value:
+        return [value] if value.strip() else []
     out, cur, depth, quoted = [], [], 0, False
     for ch in value:
         if ch == '"':
