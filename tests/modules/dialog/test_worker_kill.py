@@ -33,7 +33,7 @@ def test_worker_killed_under_load_loses_no_dialog():
         uas = SippRun(str(SCEN / "dlg_uas.xml"), f"127.0.0.1:{srv.port}", "-m", str(N),
                       local_port=uas_port).start()
         uac = SippRun(str(SCEN / "dlg_uac.xml"), f"127.0.0.1:{uas_port}", "-rsa",
-                      f"127.0.0.1:{srv.port}", "-s", "svc", "-m", str(N), "-r", "60", "-l", "60",
+                      f"127.0.0.1:{srv.port}", "-s", "svc", "-m", str(N), "-r", "40", "-l", "60",
                       "-timeout", "60", "-timeout_error").start()
         try:
             time.sleep(1.5)
@@ -46,7 +46,9 @@ def test_worker_killed_under_load_loses_no_dialog():
             uac.kill()
             uas.kill()
         st = uac.stats()
-        assert int(st["SuccessfulCall(C)"]) == N and int(st["FailedCall(C)"]) == 0, st
+        err = Path(uac.dir, "err.log")
+        why = err.read_text(errors="replace")[-1500:] if err.exists() else ""
+        assert int(st["SuccessfulCall(C)"]) == N and int(st["FailedCall(C)"]) == 0, (st, why)
         assert srv.wait_gone(10), srv.rpc("dlg.list")
         assert srv.rpc("dlg.profile_get_size", "load") == 0
         s = srv.stats()
