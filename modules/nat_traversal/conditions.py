@@ -8,8 +8,8 @@ nat_keepalive() only marks the request. The condition starts from the reply:
   SUBSCRIBE  a 2xx: its Expires header
   INVITE     a 1xx above 100 or a 2xx starts a dialog condition for the caller, and
              for the callee that answered if it is already kept alive; a negative final
-             reply or the BYE's final reply ends it. With the dialog module loaded, only
-             a call it tracks gets one, and the dialog's end ends it (dialog_bind.py)
+             reply or the BYE's final reply ends it. With the dialog module loaded the
+             dialog's callbacks do this instead (dialog_bind.py)
 The mark lives in a shared table keyed by the request's identity, so the worker that
 relays the reply (any worker) finds it.
 """
@@ -70,6 +70,8 @@ def nat_keepalive(msg) -> int:
     if key is None:
         return -1
     msg.xflags |= FL_DO_KEEPALIVE
+    if msg.method_id == METHOD_INVITE and dialog_bind.bound():
+        return 1  # the dialog module's DLGCB_CREATED reads the flag (dialog_bind.py)
     _state["marks"].put(key, _sock_str(msg).encode(), expires=time.time() + MARK_LIFETIME)
     return 1
 
@@ -172,6 +174,8 @@ def tm_reply_out(t, buf: bytes, code: int):
     method = t.method
     if method not in ("REGISTER", "SUBSCRIBE", "INVITE", "BYE"):
         return
+    if dialog_bind.bound() and (method == "BYE" or (method == "INVITE" and not 200 <= code < 300)):
+        return  # calls start and end through the dialog module's callbacks (dialog_bind.py)
     marks = _state["marks"]
     if method == "BYE":
         if code < 200 or not len(endpoints.table()):
@@ -199,15 +203,14 @@ def _tm_reply(t, buf, code, marks):
     sock = marks.get(key) if key is not None else None
     src_uri = endpoints.source_uri(src_ip, src_port)
     if t.method == "INVITE":
-        if dialog_bind.bound() and code < 300 and not dialog_bind.live(callid):
-            return  # the dialog module tracks no dialog for this call: nothing to keep alive
-        if sock is not None:
+        if sock is not None and not dialog_bind.bound():
             if code < 300:
-                endpoints.dialog_start(src_uri, sock.decode(), callid, timeout=dialog_bind.timeout())
+                endpoints.dialog_start(src_uri, sock.decode(), callid)
             elif code < 200 or code >= 300:
                 for uri in endpoints.endpoints_with_dialog(callid):
                     endpoints.dialog_end(uri, callid)
-        if 200 <= code < 300 and 0 <= t.relayed < len(t.branches):
+        if 200 <= code < 300 and 0 <= t.relayed < len(t.branches) and (
+                not dialog_bind.bound() or dialog_bind.tracked(callid)):
             # the callee that answered keeps its visibility for the call if it is
             # already kept alive (registered through us)
             b = t.branches[t.relayed]

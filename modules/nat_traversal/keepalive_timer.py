@@ -18,7 +18,7 @@ from kamapy.net.send import send_to
 from kamapy.runtime import rt
 from kamapy.sip.msg import PROTO_UDP
 
-from . import dialog_bind, endpoints, state_file
+from . import endpoints, state_file
 
 log = logging.getLogger("kamapy.nat_traversal")
 
@@ -81,11 +81,6 @@ def tick(now: float):
         return
     t.expire(now)
     snap = endpoints.snapshot(now)
-    gone = dialog_bind.ended(snap)
-    if gone:
-        for uri, callid in gone:
-            endpoints.dialog_end(uri, callid)
-        snap = endpoints.snapshot(now)
     interval = _cfg["interval"]
     iteration = int(now) % interval
     for uri, rec in snap:

@@ -1,7 +1,8 @@
-"""nat_traversal with the dialog module loaded: a call's dialog condition exists only
-for a call the dialog module tracks, and ends when the dialog ends -- here by the
-dialog's own timeout, which tm alone never sees (without the binding the caller would
-be kept alive for 12 hours after the call is gone)."""
+"""nat_traversal with the dialog module loaded, through its callbacks: a call's dialog
+condition exists only for a call the dialog module tracks (DLGCB_CREATED), and ends
+when the dialog goes (DLGCB_DESTROY) -- here by the dialog's own timeout, which tm alone
+never sees (without the binding the caller would be kept alive for 12 hours after the
+call is gone)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ loadmodule "tm.so"
 loadmodule "rr.so"
 loadmodule "siputils.so"
 loadmodule "jsonrpcs.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
 loadmodule "dialog.so"
 loadmodule "nat_traversal.so"
 modparam("jsonrpcs", "dgram_socket", "{dir}/rpc.sock")
@@ -36,16 +39,22 @@ modparam("nat_traversal", "keepalive_interval", 10)
 modparam("nat_traversal", "keepalive_state_file", "")
 request_route {
     if (method == "OPTIONS" && uri =~ "^sip:127") { sl_send_reply("200", "OK"); exit; }
+    if (method == "REGISTER") {
+        nat_keepalive();
+        save("location");
+        exit;
+    }
     if (has_totag()) {
         loose_route();
         t_relay();
         exit;
     }
     if (method == "INVITE") {
+        # before the dialog is made: its DLGCB_CREATED reads nat_keepalive()'s mark
+        nat_keepalive();
         if ($hdr(X-Track) == "yes") {
             dlg_manage();
         }
-        nat_keepalive();
         record_route();
         $du = $hdr(X-Callee);
         t_relay();
@@ -89,12 +98,21 @@ def test_dialog_conditions_follow_the_dialog_module(rundir):
             time.sleep(1.2)
             got = nt_stats(rundir)
             assert got["dialog_endpoints"] == 0 and got["keepalive_endpoints"] == 0, got
-            # tracked: the caller is kept alive while the dialog lives ...
+            # the callee registers through us, so it is kept alive already
+            callee.request("REGISTER", f"sip:example.com:{srv.port}", "Expires: 60\r\n",
+                           contact=f"<sip:bob@127.0.0.1:{callee.addr[1]}>", callid=callee.callid + "r")
+            rpl = callee.final_reply()
+            assert rpl is not None and rpl.startswith(b"SIP/2.0 200"), rpl
+            assert wait_stats(rundir, {"registered_endpoints": 1})["registered_endpoints"] == 1
+            # tracked: the caller (DLGCB_CREATED) and the callee that answered
+            # (DLGCB_CONFIRMED_NA) are kept alive for the call while the dialog lives ...
             _call(caller, callee, srv, track=True, tag="tracked")
-            got = wait_stats(rundir, {"dialog_endpoints": 1}, timeout=1.5)
-            assert got["dialog_endpoints"] == 1 and got["keepalive_endpoints"] == 1, got
-            # ... and no longer once the dialog module timed the call out (3 s)
-            got = wait_stats(rundir, {"dialog_endpoints": 0, "keepalive_endpoints": 0}, timeout=5)
-            assert got["dialog_endpoints"] == 0 and got["keepalive_endpoints"] == 0, (got, srv.log()[-3000:])
+            got = wait_stats(rundir, {"dialog_endpoints": 2}, timeout=1.5)
+            assert got["dialog_endpoints"] == 2 and got["keepalive_endpoints"] == 2, got
+            # ... and no longer once the dialog module timed the call out (3 s) and let
+            # it go (DLGCB_DESTROY); the callee stays for its registration
+            got = wait_stats(rundir, {"dialog_endpoints": 0, "keepalive_endpoints": 1}, timeout=8)
+            assert got["dialog_endpoints"] == 0 and got["keepalive_endpoints"] == 1, (got, srv.log()[-3000:])
+            assert got["registered_endpoints"] == 1, got
     finally:
         srv.stop()
