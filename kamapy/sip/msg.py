@@ -564,6 +564,27 @@ class SipMsg:
         hf = self._first(header_key(key))
         return None if hf is None else hf.value
 
+    def hdr_values(self, keys) -> list:
+        """[hdr_value(k) for k in keys] in one call: a hot path that reads several
+        headers of the message (registrar's refresh) pays one call, not one each."""
+        sc = self._csc
+        if sc is None:
+            return [self.hdr_value(k) for k in keys]
+        text = self.text
+        out = []
+        for key in keys:
+            slot = _FIRST_OF.get(key)
+            if slot is None:
+                out.append(self.hdr_value(key))
+                continue
+            i = sc[slot]
+            if i < 0:
+                out.append(None)
+            else:
+                r = _HDR + _HREC * i
+                out.append(text[sc[r + 3]:sc[r + 4]])
+        return out
+
     def has_hdr(self, key: str) -> bool:
         """get_header(key) is not None."""
         sc = self._csc

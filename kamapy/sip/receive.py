@@ -61,8 +61,8 @@ def _parse(data, rcv, msg_id):
         frm = sc[_FIRST_FROM]
         if (sc[_CL_OK] or (sc[_FIRST_CL] < 0 and sc[_STOP] == _STOP_END)) and frm >= 0 \
                 and (frm != sc[_NHDR] - 1 or sc[_STOP] != _STOP_FOLD) \
-                and sc[_BADMIN] > max(frm, sc[_FIRST_TO], sc[_FIRST_CID], sc[_FIRST_CSEQ],
-                                      sc[_FIRST_VIA], sc[_FIRST_CL] if sc[_FIRST_CL] >= 0 else sc[_NHDR] - 1):
+                and (sc[_BADMIN] >= sc[_NHDR] or sc[_BADMIN] > max(frm, sc[_FIRST_TO], sc[_FIRST_CID], sc[_FIRST_CSEQ],
+                                      sc[_FIRST_VIA], sc[_FIRST_CL] if sc[_FIRST_CL] >= 0 else sc[_NHDR] - 1)):
             # (no line Kamailio's parse_headers could refuse above the last one read here)
             return msg
     version = msg.version.upper()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 
 from kamapy.module import BRANCH_ROUTE, FAILURE_ROUTE, REQUEST_ROUTE, Arg, Function, ModuleExports, Param
-from kamapy.sip.lumps import insert_header, replace_range
+from kamapy.sip.lumps import ADD, DEL, Lump, insert_header, replace_range
 
 log = logging.getLogger("kamapy.maxfwd")
 
@@ -70,7 +70,13 @@ def process_maxfwd(msg, limit: int) -> int:
     s, e = span if span is not None else msg.hdr_value_span("max-forwards")
     # Kamailio writes the new digits over the old ones, right-aligned, padded with
     # spaces: "300" lowered to 70 reads " 70", 10 decremented reads " 9"
-    data[LUMP_KEY] = replace_range(msg, s, e, str(value).rjust(e - s), "max-forwards")
+    text = str(value).rjust(e - s)
+    if msg.lumps is None:  # replace_range() on a message with no lump yet (the usual case)
+        anchor = Lump(DEL, s, e - s, "", "max-forwards")
+        data[LUMP_KEY] = anchor.after = Lump(ADD, s, 0, text, "max-forwards")
+        msg.lumps = [anchor]
+    else:
+        data[LUMP_KEY] = replace_range(msg, s, e, text, "max-forwards")
     return 1
 
 

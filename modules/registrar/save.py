@@ -291,6 +291,10 @@ if _FIELD_ORDER != (*range(1, 11), 14, 15, 17, 18):  # pragma: no cover -- usrlo
     raise ImportError("registrar: usrloc's contact field order is not the one _fast_refresh() sets")
 
 
+# the headers _fast_refresh() reads, in the order it unpacks them
+_REFRESH_HEADERS = ("require", "path", "contact", "expires", "supported", "allow", "user-agent")
+
+
 def _fast_refresh(msg, d, flags: int, aor: str, host: str):
     """The common REGISTER: a refresh of one existing binding by a plain `<uri>` Contact
     (no params, no Path, Require or xavp_cfg overrides), in memory or write-back mode.
@@ -302,9 +306,10 @@ def _fast_refresh(msg, d, flags: int, aor: str, host: str):
             or (cfg.xavp_cfg and msg.xavps):
         return None
     try:
-        if msg.has_hdr("require") or (cfg.use_path and msg.has_hdr("path")):
+        # read from the scan in one call: no HeaderField made
+        require, path, value, v, supported_v, allow_v, ua = msg.hdr_values(_REFRESH_HEADERS)
+        if require is not None or (cfg.use_path and path is not None):
             return None
-        value = msg.hdr_value("contact")  # read from the scan: no HeaderField made
         if value is None or msg.hdr_count("contact") != 1:  # none, or a second Contact line
             return None
         n = len(value)
@@ -317,15 +322,13 @@ def _fast_refresh(msg, d, flags: int, aor: str, host: str):
             return None
         callid = msg.callid
         cseq = int(msg.cseq_num)  # None (not digits): TypeError, the general path says why
-        v = msg.hdr_value("expires")
         if v is not None:
             # parse_expires(v), inlined for plain digits
             expires_hf = int(v) if v.isdigit() and v.isascii() and len(v) <= 9 else parse_expires(v)
         else:
             expires_hf = None
-        supported = [t.lower() for t in msg.supported] if msg.has_hdr("supported") else []
-        methods = methods_mask(msg.allow) if msg.has_hdr("allow") else ALL_METHODS
-        ua = msg.hdr_value("user-agent")
+        supported = [t.lower() for t in msg.supported] if supported_v is not None else []
+        methods = methods_mask(msg.allow) if allow_v is not None else ALL_METHODS
     except (SipParseError, TypeError, ValueError):
         return None
     if len(callid) > CALLID_MAX_SIZE:
