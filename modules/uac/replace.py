@@ -44,6 +44,22 @@ class Settings:
 S = Settings()
 
 
+def _replace_display(msg, sp, display: str):
+    """Lumps that put `display` ('' removes it) where the header's display name is; an
+    addr-spec gets brackets around its URI, which a display name needs."""
+    anchor = None
+    if sp.disp_s is not None:
+        anchor = del_lump(msg, sp.disp_s, sp.disp_e - sp.disp_s)
+    if display:
+        if anchor is not None:
+            insert_after(anchor, display)
+        elif sp.bracket is not None:
+            insert_after(anchor_lump(msg, sp.bracket), display + " ")
+        else:
+            insert_after(anchor_lump(msg, sp.uri_e), ">")
+            insert_after(anchor_lump(msg, sp.uri_s), display + " <")
+
+
 def encode(raw: bytes) -> str:
     out = []
     for i in range(0, len(raw), 3):
@@ -190,18 +206,7 @@ def replace_uri(msg, display: str | None, uri: str | None, which: str, route_typ
     original = text[sp.body_s:sp.gt_end]
     _store_avp(msg, which, original)
     if display is not None:
-        anchor = None
-        if sp.disp_s is not None:
-            anchor = del_lump(msg, sp.disp_s, sp.disp_e - sp.disp_s)
-        if display:
-            if anchor is not None:
-                insert_after(anchor, display)
-            elif sp.bracket is not None:
-                insert_after(anchor_lump(msg, sp.bracket), display + " ")
-            else:
-                # an addr-spec: brackets are needed around the URI now
-                insert_after(anchor_lump(msg, sp.uri_e), ">")
-                insert_after(anchor_lump(msg, sp.uri_s), display + " <")
+        _replace_display(msg, sp, display)
     if not uri:
         return 1
     old_uri = text[sp.uri_s:sp.uri_e]
@@ -412,17 +417,7 @@ def dlg_replace(d, _type, msg, _rpl, direction, which):
         return
     if sp is None:
         return
-    anchor = None
-    if sp.disp_s is not None:
-        anchor = del_lump(msg, sp.disp_s, sp.disp_e - sp.disp_s)
-    if new_display:
-        if anchor is not None:
-            insert_after(anchor, new_display)
-        elif sp.bracket is not None:
-            insert_after(anchor_lump(msg, sp.bracket), new_display + " ")
-        else:
-            insert_after(anchor_lump(msg, sp.uri_e), ">")
-            insert_after(anchor_lump(msg, sp.uri_s), new_display + " <")
+    _replace_display(msg, sp, new_display)
     insert_after(del_lump(msg, sp.uri_s, sp.uri_e - sp.uri_s), new_uri)
     try:
         # the reply gets the request's header of that flag back (Kamailio keys it by the
