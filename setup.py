@@ -45,6 +45,7 @@ setup(
         "wsproto>=1.2",  # WebSocket framing as a sans-IO state machine, from the h11 authors
         "h11>=0.14",  # HTTP/1.1 for xhttp, sans-IO
         "trustme>=1.1",  # throw-away CA and certificates for the TLS tests and tls.cfg examples
+        "PyMySQL>=1.0",  # MySQL/MariaDB for the DB API: pure Python, maintained, no libmysqlclient build
     ],
     extras_require={
         "test": ["pytest>=7", "pytest-timeout", "hypothesis>=6", "ruff"],
