@@ -99,8 +99,47 @@ DIALOG_VARS = Table("dialog_vars", 1, (
     Column("dialog_value", DB_STR, 512),
 ), indexes=(("dialog_vars_hash_idx", ("hash_entry", "hash_id")),))
 
+# permissions (utils/kamctl/*/permissions-create.sql)
+TRUSTED = Table("trusted", 6, (
+    _ID, Column("src_ip", DB_STR, 50), Column("proto", DB_STR, 4),
+    _s("from_pattern", 64, null=True), _s("ruri_pattern", 64, null=True), _s("tag", 64, null=True),
+    _i("priority"),
+), indexes=(("trusted_peer_idx", ("src_ip",)),))
+
+ADDRESS = Table("address", 6, (
+    _ID, _i("grp", 1), Column("ip_addr", DB_STR, 50), _i("mask", 32), _i("port"),
+    _s("tag", 64, null=True),
+))
+
+# alias_db
+DBALIASES = Table("dbaliases", 1, (
+    _ID, _s("alias_username", 64), _s("alias_domain", 64), _s("username", 64), _s("domain", 64),
+), indexes=(
+    ("dbaliases_alias_user_idx", ("alias_username",)),
+    ("dbaliases_alias_idx", ("alias_username", "alias_domain")),
+    ("dbaliases_target_idx", ("username", "domain")),
+))
+
+# speeddial
+SPEED_DIAL = Table("speed_dial", 2, (
+    _ID, _s("username", 64), _s("domain", 64), _s("sd_username", 64), _s("sd_domain", 64),
+    _s("new_uri", 255), _s("fname", 64), _s("lname", 64), _s("description", 64),
+), unique=(("speed_dial_speed_dial_idx", ("username", "domain", "sd_domain", "sd_username")),))
+
+# domain
+DOMAIN = Table("domain", 2, (
+    _ID, Column("domain", DB_STR, 64), _s("did", 64, null=True),
+    Column("last_modified", DB_DATETIME, default="2000-01-01 00:00:01"),
+), unique=(("domain_domain_idx", ("domain",)),))
+
+DOMAIN_ATTRS = Table("domain_attrs", 1, (
+    _ID, Column("did", DB_STR, 64), Column("name", DB_STR, 32), Column("type", DB_INT),
+    Column("value", DB_STR, 255), Column("last_modified", DB_DATETIME, default="2000-01-01 00:00:01"),
+), indexes=(("domain_attrs_domain_attrs_idx", ("did", "name")),))
+
 TABLES: dict[str, Table] = {t.name: t for t in (
-    VERSION, LOCATION, LOCATION_ATTRS, SUBSCRIBER, DIALOG, DIALOG_VARS)}
+    VERSION, LOCATION, LOCATION_ATTRS, SUBSCRIBER, DIALOG, DIALOG_VARS,
+    TRUSTED, ADDRESS, DBALIASES, SPEED_DIAL, DOMAIN, DOMAIN_ATTRS)}
 
 # Kamailio's usrloc keeps extra location tables (aliases, ...) in the location layout
 LOCATION_LAYOUT_TABLES = ("location", "aliases")
