@@ -1,0 +1,290 @@
+"""debugger: per-module log levels and the cfg-trace controls (Kamailio:
+modules/debugger), for what Debian's kamailio.cfg loads under WITH_DEBUG.
+
+    loadmodule "debugger.so"
+    modparam("debugger", "cfgtrace", 1)
+    modparam("debugger", "mod_hash_size", 4)
+    modparam("debugger", "mod_level_mode", 1)
+    modparam("debugger", "mod_level", "tm=3")
+
+    kamcmd dbg.set_mod_level registrar 3 / dbg.get_mod_level registrar
+    kamcmd dbg.trace on|off [pid] / dbg.ls [pid]
+
+Built: the per-module log levels (mod_level, dbg.set_mod_level / get_mod_level,
+mod_level_mode, also as the cfg variable dbg.mod_level_mode), kept in shared memory
+and applied by every process from its next message on; the per-process trace
+switches dbg.trace and dbg.ls show. Not built: printing the trace itself (it needs a
+per-action hook in kamapy's route compiler, which compiles the routes to closures
+and has none yet -- cfgtrace=1 says so at start-up), breakpoints (`breakpoint`,
+dbg.bp: refused), per-module log facilities (stored and shown, not applied), the
+config functions dbg_breakpoint / dbg_pv_dump / dbg_sip_msg.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from kamapy.loader import loaded
+from kamapy.module import PRE_SCRIPT, ModuleExports, Param, RpcCommand, ScriptCallback
+from kamapy.rpc import RpcError
+from kamapy.runtime import rt
+
+log = logging.getLogger("kamapy.debugger")
+
+F_CFGTRACE = 1 << 0      # Kamailio's DBG_CFGTRACE_ON
+F_BREAKPOINT = 1 << 1
+
+_levels = None           # SharedHashTable: module -> level; b"\x00F:" + module -> facility
+_flags = None            # SharedHashTable: pid -> trace flags
+_version = None          # CounterArray(1)
+_local_version = -1
+_applied: dict[str, int] = {}
+_mod_level_mode = 0
+
+
+def _mod_level_pairs():
+    out = []
+    for text in exports.param("mod_level") or []:
+        name, sep, level = str(text).partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"bad mod_level {text!r}: expected modulename=level")
+        out.append((name.strip(), int(level.strip(), 0)))
+    return out
+
+
+def _check_mod_level(text):
+    name, sep, level = str(text).partition("=")
+    if not sep or not name.strip():
+        raise ValueError("expected modulename=level")
+    int(level.strip(), 0)
+
+
+def mod_init():
+    global _levels, _flags, _version, _local_version, _mod_level_mode
+    from kamapy.counters import CounterArray
+    from kamapy.htable import SharedHashTable
+    _levels = SharedHashTable(size_log2=max(1, min(exports.param("mod_hash_size") or 1, 16)), name="dbg_levels")
+    _flags = SharedHashTable(size_log2=6, name="dbg_flags")
+    _version = CounterArray(1)
+    _mod_level_mode = exports.param("mod_level_mode")
+    if exports.param("mod_hash_size") > 0:
+        for name, level in _mod_level_pairs():
+            _levels.put(name.encode(), str(level).encode())
+        for text in exports.param("mod_facility") or []:
+            name, _, fac = str(text).partition("=")
+            _levels.put(b"\x00F:" + name.strip().encode(), fac.strip().encode())
+    elif exports.param("mod_level"):
+        log.warning("debugger: mod_level needs mod_hash_size > 0; the per-module levels are ignored")
+    if exports.param("cfgtrace"):
+        log.warning("debugger: cfgtrace=1: kamapy keeps the trace switches (dbg.trace, dbg.ls) but "
+                    "does not print the config trace yet (no per-action hook in its route compiler)")
+    _version.add(0, 1)
+    _local_version = -1
+    if loaded("cfg_rpc"):
+        from kamapy_modules.cfg_rpc import framework
+        framework.declare("dbg", "mod_level_mode", "int", _mod_level_mode,
+                          "Enable or disable per module log level (0 - disabled, 1 - enabled)",
+                          readable=False, apply=_set_mode)
+        framework.declare("dbg", "mod_facility_mode", "int", exports.param("mod_facility_mode"),
+                          "Enable or disable per module log facility (0 - disabled, 1 - enabled)",
+                          readable=False, applied=False)
+        framework.declare("dbg", "mod_hash_size", "int", exports.param("mod_hash_size"),
+                          "power of two as size of internal hash table to store levels per module",
+                          applied=False)
+    from kamapy.timer import register_timer
+    register_timer("debugger-levels", 1.0, lambda _now: refresh())
+    refresh()
+    return 0
+
+
+def _set_mode(value):
+    global _mod_level_mode, _local_version
+    _mod_level_mode = int(value)
+    _local_version = -1      # re-apply (or undo) the levels
+    refresh()
+
+
+def _logger_names(module: str):
+    if module == "core":
+        return ["kamapy"]
+    return [f"kamapy_modules.{module}", f"kamapy.{module}"]
+
+
+def refresh():
+    """Apply the per-module levels other processes changed (one counter read when
+    nothing did)."""
+    global _local_version
+    if _version is None:
+        return
+    v = _version.get(0)
+    if v == _local_version:
+        return
+    _local_version = v
+    from kamapy.log import python_level
+    wanted = {}
+    if _mod_level_mode and exports.param("mod_hash_size") > 0:
+        for key, value in _levels.items():
+            if not key.startswith(b"\x00"):
+                try:
+                    wanted[key.decode()] = int(value)
+                except ValueError:
+                    pass
+    for module in list(_applied):
+        if module not in wanted:
+            for name in _logger_names(module):
+                logging.getLogger(name).setLevel(logging.NOTSET)
+            del _applied[module]
+    for module, level in wanted.items():
+        if _applied.get(module) != level:
+            for name in _logger_names(module):
+                logging.getLogger(name).setLevel(python_level(level))
+            _applied[module] = level
+
+
+def _pre_script(_msg):
+    refresh()
+    return None
+
+
+def _on_reply(_msg):
+    refresh()
+    return False
+
+
+# ---------------------------------------------------------------------- RPC
+def _core_debug() -> int:
+    core = rt.core
+    return int(getattr(core, "debug", 2)) if core is not None else 2
+
+
+def _processes():
+    """(index, pid) of every process (core.psx's table)."""
+    from kamapy.rpc.registry import commands
+    cmd = commands().lookup("core.psx")
+    rows = cmd.handler(None, []) if cmd is not None else []
+    return [(r.get("IDX", i), r.get("PID")) for i, r in enumerate(rows)]
+
+
+def _pid_flags(pid) -> int:
+    raw = _flags.get(str(pid).encode()) if _flags is not None else None
+    if raw is None:
+        return F_CFGTRACE if exports.param("cfgtrace") else 0
+    return int(raw)
+
+
+def rpc_ls(_rpc, params):
+    pid = params[0] if params else None
+    out = []
+    for idx, p in _processes():
+        if pid is not None and str(p) != str(pid):
+            continue
+        out.append({"entry": idx, "pid": p, "set": _pid_flags(p), "state": 0,
+                    "in.pid": 0, "in.cmd": 0})
+    if pid is not None and not out:
+        raise RpcError(500, "No such pid")
+    return out
+
+
+def rpc_trace(_rpc, params):
+    if not params or not isinstance(params[0], str):
+        raise RpcError(500, "Invalid parameters")
+    cmd = params[0]
+    if cmd not in ("on", "off"):
+        raise RpcError(500, "Unknown trace command")
+    pids = [p for _i, p in _processes()]
+    if len(params) > 1:
+        if str(params[1]) not in {str(p) for p in pids}:
+            raise RpcError(500, "No such pid")
+        pids = [params[1]]
+    for p in pids:
+        flags = _pid_flags(p)
+        flags = flags | F_CFGTRACE if cmd == "on" else flags & ~F_CFGTRACE
+        _flags.put(str(p).encode(), str(flags).encode())
+    return "200 ok"
+
+
+def rpc_bp(_rpc, _params):
+    raise RpcError(500, "breakpoints are not supported by kamapy's debugger")
+
+
+def rpc_set_mod_level(_rpc, params):
+    if len(params) < 2 or not isinstance(params[0], str) or isinstance(params[1], str):
+        raise RpcError(500, "invalid parameters")
+    if exports.param("mod_hash_size") <= 0:
+        raise RpcError(500, "cannot store parameter")
+    _levels.put(params[0].encode(), str(int(params[1])).encode())
+    _version.add(0, 1)
+    refresh()
+    return "200 ok"
+
+
+def rpc_get_mod_level(_rpc, params):
+    if not params or not isinstance(params[0], str):
+        raise RpcError(500, "invalid parameters")
+    raw = _levels.get(params[0].encode()) if exports.param("mod_hash_size") > 0 else None
+    return int(raw) if raw is not None else _core_debug()
+
+
+def rpc_set_mod_facility(_rpc, params):
+    if len(params) < 2 or not isinstance(params[0], str) or not isinstance(params[1], str):
+        raise RpcError(500, "invalid parameters")
+    if exports.param("mod_hash_size") <= 0:
+        raise RpcError(500, "cannot store parameter")
+    _levels.put(b"\x00F:" + params[0].encode(), params[1].encode())
+    log.warning("debugger: per-module log facilities are stored but not applied by kamapy")
+    return "200 ok"
+
+
+def rpc_get_mod_facility(_rpc, params):
+    if not params or not isinstance(params[0], str):
+        raise RpcError(500, "invalid parameters")
+    raw = _levels.get(b"\x00F:" + params[0].encode()) if exports.param("mod_hash_size") > 0 else None
+    if raw is not None:
+        return raw.decode()
+    core = rt.core
+    return str(getattr(core, "log_facility", "LOG_DAEMON")) if core is not None else "LOG_DAEMON"
+
+
+def rpc_reset_msgid(_rpc, _params):
+    raise RpcError(500, "reset_msgid is not supported by kamapy's debugger")
+
+
+_NOT_BUILT = "not built in kamapy's debugger"
+
+exports = ModuleExports(
+    name="debugger",
+    params=[
+        Param("cfgtrace", int, 0),
+        Param("cfgtrace_format", int, 0),
+        Param("breakpoint", int, 0, unsupported="breakpoints are " + _NOT_BUILT),
+        Param("log_level", int, -1),
+        Param("log_level_name", str, ""),
+        Param("log_facility", str, ""),
+        Param("log_prefix", str, "*** cfgtrace:"),
+        Param("step_usleep", int, 100000, unsupported="breakpoints are " + _NOT_BUILT),
+        Param("step_loops", int, 200, unsupported="breakpoints are " + _NOT_BUILT),
+        Param("mod_hash_size", int, 0),
+        Param("mod_level_mode", int, 0),
+        Param("mod_level", str, None, multi=True, validate=_check_mod_level),
+        Param("mod_facility_mode", int, 0),
+        Param("mod_facility", str, None, multi=True),
+        Param("log_assign", int, 0, unsupported="assignment logging is " + _NOT_BUILT),
+        Param("cfgpkgcheck", int, 0, unsupported="pkg memory checks do not apply to kamapy"),
+        Param("reset_msgid", int, 0, unsupported="dbg.reset_msgid is " + _NOT_BUILT),
+        Param("cfgtest", int, 0, unsupported="cfgtest is " + _NOT_BUILT),
+    ],
+    rpc=[
+        RpcCommand("dbg.ls", rpc_ls, "List debugging process array"),
+        RpcCommand("dbg.trace", rpc_trace, "Config trace command"),
+        RpcCommand("dbg.bp", rpc_bp, "Breakpoint command"),
+        RpcCommand("dbg.set_mod_level", rpc_set_mod_level, "Set module log level"),
+        RpcCommand("dbg.get_mod_level", rpc_get_mod_level, "Get module log level"),
+        RpcCommand("dbg.set_mod_facility", rpc_set_mod_facility, "Set module log facility"),
+        RpcCommand("dbg.get_mod_facility", rpc_get_mod_facility, "Get module log facility"),
+        RpcCommand("dbg.reset_msgid", rpc_reset_msgid, "Reset msgid on all process"),
+    ],
+    script_callbacks=[ScriptCallback(PRE_SCRIPT, _pre_script)],
+    response=_on_reply,
+    mod_init=mod_init,
+    doc=__doc__,
+)
