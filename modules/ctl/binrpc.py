@@ -136,7 +136,8 @@ class Overflow(Exception):
 class ReplyWriter:
     """Python RPC results as the records Kamailio's rpc->add / struct_add /
     array_add would write: a dict is a struct, a list inside a struct or list is a
-    struct of unnamed values (Kamailio's "[" is a struct too), an int that does not
+    struct of unnamed values (Kamailio's "[" is a struct too) -- a one-member dict
+    in such a list is that named member --, an int that does not
     fit 32 bits a double (Kamailio's "l"/"j" formats), None the null string.
 
     `max_body` limits the top-level records (binrpc_max_body_size), `max_struct`
@@ -192,7 +193,10 @@ class ReplyWriter:
     def _struct_of(self, value) -> bytes:
         if isinstance(value, dict):
             return self._container(value.items())
-        return self._container((None, v) for v in value)
+        # Kamailio's struct_add on an array handle names each member; jsonrpcs shows
+        # it as [{"Domain": {...}}, ...], which is how kamapy's handlers return it
+        return self._container(next(iter(v.items())) if isinstance(v, dict) and len(v) == 1 else (None, v)
+                               for v in value)
 
     def top(self, value) -> bytes:
         if isinstance(value, (dict, list, tuple)):
