@@ -1,6 +1,6 @@
 """kamapy's DB API (Kamailio's srdb1): `connect(db_url)` gives a per-process connection
-to SQLite (sqlite:///path) or PostgreSQL (postgres://user:pass@host:port/db) with one
-interface; `schema` holds Kamailio's table layouts and `create_tables()`."""
+to SQLite (sqlite:///path), PostgreSQL (postgres://user:pass@host:port/db) or
+MySQL/MariaDB (mysql://user:pass@host:port/db) with one interface; `schema` holds Kamailio's table layouts and `create_tables()`."""
 
 from .api import DbConnection, DbError, connect, quote_ident
 from .types import (

@@ -1,4 +1,4 @@
-"""The DB API: one interface over SQLite and PostgreSQL, in the shape of Kamailio's
+"""The DB API: one interface over SQLite, PostgreSQL and MySQL/MariaDB, in the shape of Kamailio's
 db_func_t (src/lib/srdb1/db.h) -- query / insert / update / delete / replace /
 insert_update / raw_query on typed column values.
 
@@ -196,5 +196,8 @@ def connect(url: str | DbUrl) -> DbConnection:
     if u.driver == "sqlite":
         from .sqlite import SqliteConnection
         return SqliteConnection(u)
+    if u.driver == "mysql":
+        from .mysql import MysqlConnection
+        return MysqlConnection(u)
     from .postgres import PostgresConnection
     return PostgresConnection(u)

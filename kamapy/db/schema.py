@@ -137,9 +137,26 @@ DOMAIN_ATTRS = Table("domain_attrs", 1, (
     Column("value", DB_STR, 255), Column("last_modified", DB_DATETIME, default="2000-01-01 00:00:01"),
 ), indexes=(("domain_attrs_domain_attrs_idx", ("did", "name")),))
 
+# acc (utils/kamctl/*/acc-create.sql); log_extra/db_extra columns are added by the user
+def _acc_layout(name: str, version: int) -> Table:
+    return Table(name, version, (
+        _ID, _s("method", 16), _s("from_tag", 128), _s("to_tag", 128), _s("callid", 255),
+        _s("sip_code", 3), _s("sip_reason", 128), Column("time", DB_DATETIME),
+    ), indexes=((f"{name}_callid_idx", ("callid",)),))
+
+
+ACC = _acc_layout("acc", 5)
+MISSED_CALLS = _acc_layout("missed_calls", 4)
+ACC_CDRS = Table("acc_cdrs", 2, (
+    _ID, Column("start_time", DB_DATETIME, default="2000-01-01 00:00:00"),
+    Column("end_time", DB_DATETIME, default="2000-01-01 00:00:00"),
+    Column("duration", DB_DOUBLE, 3, default=0),
+), indexes=(("acc_cdrs_start_time_idx", ("start_time",)),))
+
 TABLES: dict[str, Table] = {t.name: t for t in (
     VERSION, LOCATION, LOCATION_ATTRS, SUBSCRIBER, DIALOG, DIALOG_VARS,
-    TRUSTED, ADDRESS, DBALIASES, SPEED_DIAL, DOMAIN, DOMAIN_ATTRS)}
+    TRUSTED, ADDRESS, DBALIASES, SPEED_DIAL, DOMAIN, DOMAIN_ATTRS,
+    ACC, MISSED_CALLS, ACC_CDRS)}
 
 # Kamailio's usrloc keeps extra location tables (aliases, ...) in the location layout
 LOCATION_LAYOUT_TABLES = ("location", "aliases")
@@ -149,6 +166,9 @@ _SQL_TYPES = {
                DB_DATETIME: "TIMESTAMP WITHOUT TIME ZONE"},
     "postgres": {DB_INT: "INTEGER", DB_BIGINT: "BIGINT", DB_DOUBLE: "REAL", DB_BLOB: "BYTEA",
                  DB_DATETIME: "TIMESTAMP WITHOUT TIME ZONE"},
+    # Kamailio's utils/kamctl/mysql/*.sql: FLOAT(10,2) (q), FLOAT(10,3) (acc_cdrs duration)
+    "mysql": {DB_INT: "INT(11)", DB_BIGINT: "BIGINT(20)", DB_DOUBLE: "FLOAT(10,2)", DB_BLOB: "BLOB",
+              DB_DATETIME: "DATETIME"},
 }
 
 
@@ -170,6 +190,8 @@ def _literal(value) -> str:
 
 def create_table_sql(table: Table, driver: str) -> list[str]:
     """The CREATE TABLE / CREATE INDEX / version row statements of a table."""
+    if driver == "mysql":
+        return _create_table_mysql(table)
     types = _SQL_TYPES[driver]
     cols = []
     for c in table.columns:
@@ -191,6 +213,57 @@ def create_table_sql(table: Table, driver: str) -> list[str]:
     out = [f"CREATE TABLE IF NOT EXISTS {table.name} (\n    " + ",\n    ".join(cols) + "\n)"]
     for iname, icols in table.indexes:
         out.append(f"CREATE INDEX IF NOT EXISTS {iname} ON {table.name} ({', '.join(icols)})")
+    return out
+
+
+# where Kamailio's mysql files use a type the generic mapping does not give
+_MYSQL_TYPES = {
+    **{("dialog", c): "INT(10) UNSIGNED" for c in ("hash_entry", "hash_id", "state", "start_time",
+                                                   "timeout", "sflags", "iflags")},
+    ("dialog_vars", "hash_entry"): "INT(10) UNSIGNED", ("dialog_vars", "hash_id"): "INT(10) UNSIGNED",
+    ("address", "grp"): "INT(11) UNSIGNED", ("address", "port"): "SMALLINT(5) UNSIGNED",
+    ("domain_attrs", "type"): "INT UNSIGNED", ("version", "table_version"): "INT UNSIGNED",
+}
+
+
+def _create_table_mysql(table: Table) -> list[str]:
+    """MySQL's DDL as Kamailio's mysql schema writes it (index names are per table there:
+    the "<table>_" prefix the other drivers need is left off). The session runs with
+    ANSI_QUOTES, so "name" quotes an identifier (`partition` is a reserved word)."""
+    types = _SQL_TYPES["mysql"]
+    cols = []
+    for c in table.columns:
+        if c.name == "id" and c is _ID:
+            cols.append('"id" INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL')
+            continue
+        if (table.name, c.name) in _MYSQL_TYPES:
+            sql_type = _MYSQL_TYPES[table.name, c.name]
+        elif c.type == DB_STR:
+            sql_type = f"VARCHAR({c.size})"
+        elif c.type == DB_DOUBLE and c.size:
+            sql_type = f"FLOAT(10,{c.size})"
+        else:
+            sql_type = types[c.type]
+        line = f'"{c.name}" {sql_type}'
+        if c.null:
+            line += " DEFAULT NULL"
+        else:
+            if c.default is not None:
+                line += f" DEFAULT {_literal(c.default)}"
+            line += " NOT NULL"
+        cols.append(line)
+
+    def short(name: str) -> str:
+        prefix = table.name + "_"
+        return name[len(prefix):] if name.startswith(prefix) else name
+
+    def names(columns) -> str:
+        return ", ".join(f'"{c}"' for c in columns)
+    for cname, ucols in table.unique:
+        cols.append(f"CONSTRAINT {short(cname)} UNIQUE ({names(ucols)})")
+    out = [f'CREATE TABLE IF NOT EXISTS "{table.name}" (\n    ' + ",\n    ".join(cols) + "\n)"]
+    for iname, icols in table.indexes:
+        out.append(f'CREATE INDEX {short(iname)} ON "{table.name}" ({names(icols)})')
     return out
 
 

@@ -2,6 +2,8 @@
 
     sqlite:///var/lib/kamapy/kamapy.db      the file /var/lib/kamapy/kamapy.db
     postgres://user:pass@host[:port]/db     a PostgreSQL server (also postgresql://)
+    mysql://user:pass@host[:port]/db        a MySQL/MariaDB server; mysql://u:p@[group]host/db
+                                            also reads the my.cnf [group] (db_mysql's form)
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-SCHEMES = {"sqlite": "sqlite", "postgres": "postgres", "postgresql": "postgres", "pgsql": "postgres"}
+SCHEMES = {"sqlite": "sqlite", "postgres": "postgres", "postgresql": "postgres", "pgsql": "postgres",
+           "mysql": "mysql"}
 
 
 class DbUrlError(ValueError):
@@ -18,13 +21,14 @@ class DbUrlError(ValueError):
 
 @dataclass(frozen=True)
 class DbUrl:
-    driver: str          # "sqlite" or "postgres"
+    driver: str          # "sqlite", "postgres" or "mysql"
     database: str        # the file path (sqlite) or the database name
     user: str = ""
     password: str = ""
     host: str = ""
     port: int = 0
     text: str = ""       # the URL as given, for messages (password masked)
+    group: str = ""      # mysql: the my.cnf group named as [group] before the host
 
 
 def parse_db_url(url: str) -> DbUrl:
@@ -35,12 +39,23 @@ def parse_db_url(url: str) -> DbUrl:
         raise DbUrlError(f"bad db_url {url!r}: expected driver://...")
     driver = SCHEMES.get(scheme.lower())
     if driver is None:
-        raise DbUrlError(f"db_url {url!r}: unsupported driver {scheme!r} (sqlite, postgres)")
+        raise DbUrlError(f"db_url {url!r}: unsupported driver {scheme!r} (sqlite, postgres, mysql)")
     if driver == "sqlite":
         # sqlite:///abs/path -> /abs/path; sqlite://rel/path -> rel/path
         if not rest:
             raise DbUrlError(f"db_url {url!r}: no database file")
         return DbUrl("sqlite", rest, text=text)
+    group = ""
+    if driver == "mysql":
+        # mysql://user:pass@[group]host:port/db, mysql://[group]/db
+        at = rest.rfind("@", 0, rest.find("/") if "/" in rest else len(rest))
+        head, tail = (rest[:at + 1], rest[at + 1:]) if at >= 0 else ("", rest)
+        if tail.startswith("["):
+            end = tail.find("]")
+            if end < 0:
+                raise DbUrlError(f"db_url {url!r}: unterminated [group]")
+            group, tail = tail[1:end], tail[end + 1:]
+            rest = head + tail
     parts = urlsplit("x://" + rest)
     database = parts.path.lstrip("/")
     if not database:
@@ -50,5 +65,5 @@ def parse_db_url(url: str) -> DbUrl:
     except ValueError:
         raise DbUrlError(f"db_url {url!r}: bad port") from None
     masked = text.replace(f":{parts.password}@", ":***@") if parts.password else text
-    return DbUrl("postgres", unquote(database), unquote(parts.username or ""),
-                 unquote(parts.password or ""), parts.hostname or "", port, masked)
+    return DbUrl(driver, unquote(database), unquote(parts.username or ""),
+                 unquote(parts.password or ""), parts.hostname or "", port, masked, group)

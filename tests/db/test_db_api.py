@@ -18,7 +18,7 @@ def test_url_parsing():
     assert "secret" not in u.text
     assert db.parse_db_url("sqlite:///var/lib/k.db").database == "/var/lib/k.db"
     assert db.parse_db_url("postgresql://h/db").port == 0
-    for bad in ("mysql://a@b/c", "sqlite://", "postgres://h/", "nourl"):
+    for bad in ("oracle://a@b/c", "sqlite://", "postgres://h/", "nourl"):
         with pytest.raises(db.DbUrlError):
             db.parse_db_url(bad)
 
