@@ -25,13 +25,13 @@ def check(tmp_path, text: str, *args: str):
 
 def test_every_missing_module_in_one_line(tmp_path):
     rc, err, cfg = check(tmp_path, 'loadmodule "sl.so"\nloadmodule "nosuch.so"\n'
-                                   'loadmodule "/usr/lib/kamailio/modules/db_mysql.so"\n'
+                                   'loadmodule "/usr/lib/kamailio/modules/db_oracle.so"\n'
                                    'request_route { exit; }\n')
     assert rc != 0
     lines = [ln for ln in err.splitlines() if "not available" in ln]
     assert len(lines) == 1
     assert lines[0].startswith(f"{cfg}:2:1:")
-    assert "nosuch, db_mysql" in lines[0]
+    assert "nosuch, db_oracle" in lines[0]
 
 
 def test_bad_modparam_value_points_at_the_value(tmp_path):
