@@ -48,6 +48,12 @@ _NOT_FLOW = ~(RETURN | BREAK)
 log = logging.getLogger("kamapy.cfg")
 
 
+# wrap(fn, stmt, block_label) -> fn for every compiled statement: a module that must
+# see each action run (debugger's cfgtrace, Kamailio's dbg per-action callback) adds
+# one when it is imported; with none (the usual case) nothing changes
+STMT_WRAPPERS: list[Callable] = []
+
+
 def route_type_ok(allowed: int, rtype: int) -> bool:
     """May a function flagged `allowed` be called in a block of type `rtype`? Every bit
     of the block's type must be allowed; an event_route takes any overlap (Kamailio:
@@ -305,7 +311,11 @@ class Compiler:
         if method is None:
             self.error(getattr(s, "pos", None), f"unsupported statement {type(s).__name__}")
             return None
-        return method(s)
+        fn = method(s)
+        for wrap in STMT_WRAPPERS:
+            if fn is not None:
+                fn = wrap(fn, s, self.cur_block)
+        return fn
 
     def stmt_Call(self, s: ast.Call):
         return self.call(s, "stmt")

@@ -10,12 +10,15 @@ modules/debugger), for what Debian's kamailio.cfg loads under WITH_DEBUG.
     kamcmd dbg.set_mod_level registrar 3 / dbg.get_mod_level registrar
     kamcmd dbg.trace on|off [pid] / dbg.ls [pid]
 
-Built: the per-module log levels (mod_level, dbg.set_mod_level / get_mod_level,
+Built: the config trace (cfgtrace, dbg.trace on|off [pid]): every action a
+process with the trace on runs is logged before it runs, as Kamailio's
+dbg_cfg_trace() does -- `*** cfgtrace:dbg_cfg_trace(): request_route=[DEFAULT_ROUTE]
+c=[/etc/kamailio/kamailio.cfg] l=412 a=26 n=sl_send_reply` (cfgtrace_format 1 leaves
+out c=[...]; log_level, log_prefix apply; log_level_name does not: kamapy prints its
+own level label); the per-module log levels (mod_level, dbg.set_mod_level / get_mod_level,
 mod_level_mode, also as the cfg variable dbg.mod_level_mode), kept in shared memory
 and applied by every process from its next message on; the per-process trace
-switches dbg.trace and dbg.ls show. Not built: printing the trace itself (it needs a
-per-action hook in kamapy's route compiler, which compiles the routes to closures
-and has none yet -- cfgtrace=1 says so at start-up), breakpoints (`breakpoint`,
+switches dbg.ls shows. Not built: breakpoints (`breakpoint`,
 dbg.bp: refused), per-module log facilities (stored and shown, not applied), the
 config functions dbg_breakpoint / dbg_pv_dump / dbg_sip_msg.
 """
@@ -23,6 +26,7 @@ config functions dbg_breakpoint / dbg_pv_dump / dbg_sip_msg.
 from __future__ import annotations
 
 import logging
+import os
 
 from kamapy.loader import loaded
 from kamapy.module import PRE_SCRIPT, ModuleExports, Param, RpcCommand, ScriptCallback
@@ -40,6 +44,7 @@ _version = None          # CounterArray(1)
 _local_version = -1
 _applied: dict[str, int] = {}
 _mod_level_mode = 0
+_tracing = False         # this process's cfgtrace switch (dbg.trace)
 
 
 def _mod_level_pairs():
@@ -75,9 +80,6 @@ def mod_init():
             _levels.put(b"\x00F:" + name.strip().encode(), fac.strip().encode())
     elif exports.param("mod_level"):
         log.warning("debugger: mod_level needs mod_hash_size > 0; the per-module levels are ignored")
-    if exports.param("cfgtrace"):
-        log.warning("debugger: cfgtrace=1: kamapy keeps the trace switches (dbg.trace, dbg.ls) but "
-                    "does not print the config trace yet (no per-action hook in its route compiler)")
     _version.add(0, 1)
     _local_version = -1
     if loaded("cfg_rpc"):
@@ -120,6 +122,8 @@ def refresh():
     if v == _local_version:
         return
     _local_version = v
+    global _tracing
+    _tracing = bool(_pid_flags(os.getpid()) & F_CFGTRACE)
     from kamapy.log import python_level
     wanted = {}
     if _mod_level_mode and exports.param("mod_hash_size") > 0:
@@ -149,6 +153,58 @@ def _pre_script(_msg):
 def _on_reply(_msg):
     refresh()
     return False
+
+
+# ---------------------------------------------------------------------- cfgtrace
+# Kamailio's action types (route_struct.h) for the a= of a trace line
+_ACTION_TYPES = {"If": 16, "Switch": 17, "While": 23, "Assign": 63, "RouteCall": 5,
+                 "Return": 2, "Exit": 2, "Drop": 2, "Break": 2}
+_ACTION_NAMES = {"If": "if", "Switch": "switch", "While": "while", "Assign": "assign",
+                 "RouteCall": "route", "Return": "return", "Exit": "exit", "Drop": "drop",
+                 "Break": "break"}
+
+
+def _trace_wrapper(fn, stmt, block: str):
+    """Compiler hook: a statement that logs itself first while the trace is on."""
+    if not loaded("debugger"):
+        return fn
+    from kamapy.module import ROUTE_TYPE_NAMES
+    kind = type(stmt).__name__
+    if kind == "Call":
+        name = stmt.name
+        n = len(stmt.args)
+        atype = 24 + n if n <= 6 else 31
+    else:
+        name = _ACTION_NAMES.get(kind, kind.lower())
+        atype = _ACTION_TYPES.get(kind, 0)
+    pos = stmt.pos
+    line = pos.line if pos is not None else 0
+    where = "" if exports.param("cfgtrace_format") == 1 else f" c=[{pos.file if pos else ''}]"
+    label = block.partition("[")[2].rstrip("]") or "DEFAULT_ROUTE"
+    tail = f"=[{label}]{where} l={line} a={atype} n={name}"
+    prefix = exports.param("log_prefix") or ""
+    from kamapy.log import python_level
+    level = python_level(exports.param("log_level"))
+    logger = logging.getLogger("kamapy.debugger")
+
+    def traced(msg, ctx):
+        if _tracing:
+            rname = ROUTE_TYPE_NAMES.get(ctx.route_type, "request_route")
+            logger.log(level, "%sdbg_cfg_trace(): %s%s", prefix, rname, tail, extra=_BARE)
+        return fn(msg, ctx)
+    return traced
+
+
+_BARE = {"kp_bare": True}      # no "<debugger>" tag: Kamailio's line has none
+
+
+def _install_trace_hook():
+    from kamapy.cfg import compiler
+    if _trace_wrapper not in compiler.STMT_WRAPPERS:
+        compiler.STMT_WRAPPERS.append(_trace_wrapper)
+
+
+_install_trace_hook()
 
 
 # ---------------------------------------------------------------------- RPC
@@ -200,6 +256,7 @@ def rpc_trace(_rpc, params):
         flags = _pid_flags(p)
         flags = flags | F_CFGTRACE if cmd == "on" else flags & ~F_CFGTRACE
         _flags.put(str(p).encode(), str(flags).encode())
+    _version.add(0, 1)
     return "200 ok"
 
 

@@ -3,6 +3,8 @@ switches in dbg.ls; breakpoints refused."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.modules.ctl.servers import KAMCMD, out, start
@@ -32,8 +34,18 @@ def _options(srv, n):
             assert status_of(c.request(c.options())) == 404
 
 
-def test_cfgtrace_warns_that_the_trace_is_not_printed(srv):
-    assert "does not print the config trace" in srv.log()
+def test_cfgtrace_logs_each_action_until_turned_off(srv):
+    _options(srv, 2)
+    lines = re.findall(r"ERROR: \*\*\* cfgtrace:dbg_cfg_trace\(\): (.*)", srv.log())
+    cfg = str(srv.cfg_path)
+    text = srv.cfg_path.read_text().splitlines()
+    l_if = next(i for i, t in enumerate(text, 1) if t.strip().startswith("if ($rm"))
+    assert f"request_route=[DEFAULT_ROUTE] c=[{cfg}] l={l_if} a=16 n=if" in lines
+    assert f"request_route=[DEFAULT_ROUTE] c=[{cfg}] l={l_if + 2} a=26 n=sl_send_reply" in lines
+    assert out(srv.unix, "dbg.trace", "off") == "200 ok\n"
+    before = srv.log().count("cfgtrace:")
+    _options(srv, 4)
+    assert srv.log().count("cfgtrace:") == before
 
 
 def test_mod_level_for_xlog_hides_and_shows_its_lines(srv):
@@ -50,9 +62,10 @@ def test_mod_level_for_xlog_hides_and_shows_its_lines(srv):
 
 def test_trace_switches_and_ls(srv):
     rows = out(srv.unix, "dbg.ls")
-    assert "\tset: 1\n" in rows and "\tentry: 0\n" in rows
+    assert "\tset: 0\n" in rows and "\tentry: 0\n" in rows
+    assert out(srv.unix, "dbg.trace", "on") == "200 ok\n"
+    assert "\tset: 0\n" not in out(srv.unix, "dbg.ls")
     assert out(srv.unix, "dbg.trace", "off") == "200 ok\n"
-    assert "\tset: 1\n" not in out(srv.unix, "dbg.ls")
     assert out(srv.unix, "dbg.trace", "bogus") == "error: 500 - Unknown trace command\n"
     assert out(srv.unix, "dbg.ls", 1) == "error: 500 - No such pid\n"
 
