@@ -32,6 +32,10 @@ _SIMPLE = {
 # factory(rest of the name) giving an object with get(msg); used while it is loaded
 MODULE_SELECTS: dict = {}
 
+# the core's and modules' cfg variables (cfg_rpc adds one): provider("group.name")
+# gives an object with get(msg), or None for a name it does not know
+CFG_GET_PROVIDERS: list = []
+
 # "group.name" -> value of the custom cfg vars of the config being compiled
 # (compile_routes sets them before it parses a PV)
 _cfg_vars: dict[str, object] = {}
@@ -70,6 +74,11 @@ class SelectPv(Pv):
         if name.startswith("cfg_get."):
             key = name[len("cfg_get."):]
             if key not in _cfg_vars:
+                for provider in CFG_GET_PROVIDERS:
+                    target = provider(key)
+                    if target is not None:
+                        self.target = target
+                        return
                 raise PvError(f"select {name!r}: no config variable {key!r} is declared "
                               f"(declare it: {key} = \"value\" desc \"...\")", 0)
             self.target = _CfgGet(key)

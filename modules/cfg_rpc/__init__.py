@@ -171,6 +171,43 @@ def mod_init():
     return 0
 
 
+# ---------------------------------------------------------------------- $sel(cfg_get.G.N)
+class _SelectGet:
+    __slots__ = ("group", "name", "default")
+
+    def __init__(self, group, name, default):
+        self.group, self.name, self.default = group, name, default
+
+    def get(self, _msg):
+        var = framework.lookup(self.group, self.name)
+        return self.default if var is None else var.value
+
+
+_KNOWN = {(g, n): (readable, default) for g, n, _t, readable, default, _d in VARS}
+
+
+def _select_provider(key: str):
+    """$sel(cfg_get.core.debug), $sel(cfg_get.registrar.default_expires) ...: the
+    readable variables of the core and of the loaded modules (Kamailio refuses the
+    others at start-up)."""
+    group, _, name = key.partition(".")
+    known = _KNOWN.get((group, name))
+    if known is None or not known[0] or not loaded("cfg_rpc"):
+        return None
+    if group not in ("core", "tcp") and not loaded(group):
+        return None
+    return _SelectGet(group, name, known[1])
+
+
+def _install_select_provider():
+    from kamapy.pv import select_pvs
+    if _select_provider not in select_pvs.CFG_GET_PROVIDERS:
+        select_pvs.CFG_GET_PROVIDERS.append(_select_provider)
+
+
+_install_select_provider()
+
+
 def _pre_script(_msg):
     framework.refresh()
     return None

@@ -48,6 +48,8 @@ def test_default_expires_change_reaches_every_worker(srv):
     assert register_expires(srv, 3, "before") == {"3600"}
     assert out(srv.unix, "cfg.seti", "registrar", "default_expires", 321) == ""
     assert register_expires(srv, 9, "after") == {"321"}
+    _options(srv, 4)
+    assert re.findall(r"de=(\d+)", srv.log())[-4:] == ["321"] * 4
     assert out(srv.unix, "cfg.reset", "registrar") == ""
     assert out(srv.tcp, "cfg.get", "registrar", "default_expires") == "3600\n"
 

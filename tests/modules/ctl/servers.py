@@ -34,7 +34,7 @@ modparam("ctl", "binrpc", "tcp:127.0.0.1:{tcpport}")
 {extra_params}
 request_route {
     if ($rm == "REGISTER") { save("location"); exit; }
-    xlog("L_INFO", "gw=$sel(cfg_get.pstn.gw_ip)\\n");
+    xlog("L_INFO", "gw=$sel(cfg_get.pstn.gw_ip) de=$sel(cfg_get.registrar.default_expires)\\n");
     sl_send_reply("404", "Not here");
 }
 """
