@@ -142,21 +142,22 @@ def _declare_script_vars():
 _script_descriptions: dict[str, str] = {}
 
 
+_DESC_RE = re.compile(r'^\s*(\w+)\.(\w+)\s*=.*?\bdesc\s+"((?:[^"\\]|\\.)*)"', re.M)
+
+
 def _read_script_descriptions():
     """The desc "..." of the config's variables (the compiled config keeps only the
-    values): parsed again from the config file."""
+    values): read from the config file's `group.name = value desc "..."` lines."""
     _script_descriptions.clear()
     if not rt.cfg_file:
         return
     try:
-        from kamapy.cfg import parse_config
-        from kamapy.pv.script_pvs import _defines  # the defines the config was read with
-        ast = parse_config(rt.cfg_file, dict(_defines))
-    except Exception:
+        with open(rt.cfg_file, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except OSError:
         return
-    for v in ast.cfg_vars:
-        if v.instance is None:
-            _script_descriptions[f"{v.group}.{v.name}"] = v.description or ""
+    for m in _DESC_RE.finditer(text):
+        _script_descriptions.setdefault(f"{m.group(1)}.{m.group(2)}", m.group(3).replace('\\"', '"'))
 
 
 def mod_init():
