@@ -31,6 +31,8 @@ loadmodule "cfg_rpc.so"
 {extra_modules}
 modparam("ctl", "binrpc", "unixs:{sockdir}/ctl")
 modparam("ctl", "binrpc", "tcp:127.0.0.1:{tcpport}")
+modparam("ctl", "binrpc", "unixd:{sockdir}/ctld")
+modparam("ctl", "binrpc", "udp:127.0.0.1:{udpport}")
 {extra_params}
 request_route {
     if ($rm == "REGISTER") { save("location"); exit; }
@@ -41,8 +43,8 @@ request_route {
 
 
 def start(kind: str, sockdir, extra_modules: str = "", extra_params: str = "", children: int = 2):
-    tcpport = free_port_block(1)
-    fmt = {"sockdir": str(sockdir), "tcpport": tcpport, "extra_modules": extra_modules,
+    tcpport = free_port_block(2)
+    fmt = {"sockdir": str(sockdir), "tcpport": tcpport, "udpport": tcpport + 1, "extra_modules": extra_modules,
            "extra_params": extra_params}
     if kind == "kamailio":
         srv = KamailioServer(CFG, children=children, fmt={**fmt, "mpathline": f'mpath="{MODULES}/"'})
@@ -51,6 +53,8 @@ def start(kind: str, sockdir, extra_modules: str = "", extra_params: str = "", c
     srv.start(timeout=20)
     srv.unix = f"unixs:{sockdir}/ctl"
     srv.tcp = f"tcp:127.0.0.1:{tcpport}"
+    srv.unixd = f"unixd:{sockdir}/ctld"
+    srv.udp = f"udp:127.0.0.1:{tcpport + 1}"
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:      # the ctl handler is forked after the workers
         if "ERROR" not in kamcmd(srv.unix, "core.version").stderr:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import socket
+import time
 
 import pytest
 
@@ -64,6 +65,13 @@ def test_core_uptime_over_unix_and_tcp(kamapy, kamailio):
         for address in (srv.unix, srv.tcp):
             text = out(address, "core.uptime")
             assert re.fullmatch(r"\{\n\tnow: .+\n\tup_since: .+\n\tuptime: \d+\n\}\n", text), text
+
+
+def test_unix_datagram_and_udp(kamapy, kamailio):
+    for srv in (kamapy, kamailio):
+        for address in (srv.unixd, srv.udp):
+            assert re.fullmatch(r"\{\n\tnow: .+\n\tup_since: .+\n\tuptime: \d+\n\}\n", out(address, "core.uptime"))
+    assert out(kamapy.udp, "ctl.who") == out(kamailio.udp, "ctl.who") == "error: 400 - no open stream connection\n"
 
 
 def test_unknown_command_fault_matches(kamapy, kamailio):
@@ -126,3 +134,26 @@ def test_garbage_on_the_stream_gets_a_fault_and_the_server_lives(kamapy):
         data = s.recv(1024)
     assert data[:1] == b"\xa1" and data[1] >> 4 == 3
     assert out(kamapy.tcp, "core.uptime").startswith("{")
+
+
+def test_default_socket_is_kamapy_ctl_in_the_run_dir(tmp_path):
+    """No binrpc parameter: unixs:<rundir>/kamapy_ctl (Kamailio's is
+    <rundir>/kamailio_ctl, which kamapy leaves to a Kamailio beside it); also a
+    file mode 0600, removed at shutdown."""
+    from tests.support.server import KamapyServer
+    cfg = f"""#!KAMAILIO
+listen=udp:127.0.0.1:{{port}}
+rundir="{tmp_path}"
+loadmodule "sl.so"
+loadmodule "ctl.so"
+request_route {{ sl_send_reply("404", "x"); }}
+"""
+    with KamapyServer(cfg, children=1):
+        address = f"unixs:{tmp_path}/kamapy_ctl"
+        for _ in range(50):
+            if "ERROR" not in kamcmd(address, "core.version").stderr:
+                break
+            time.sleep(0.1)
+        assert out(address, "core.version").startswith("kamapy ")
+        assert oct((tmp_path / "kamapy_ctl").stat().st_mode & 0o777) == "0o600"
+    assert not (tmp_path / "kamapy_ctl").exists()      # removed at shutdown
