@@ -102,7 +102,8 @@ class _Cfg:
     cdr_ids = ("start_time", "end_time", "duration")
     cdr_skip = ""
     cdr_expired = 0
-    cdr_on_confirmed = 0
+    cdr_on_failed = 1
+    cdr_extra_nullable = 0
 
 
 cfg = _Cfg()
@@ -446,43 +447,26 @@ def w_acc_request(msg, comment, table) -> int:
 
 
 # ------------------------------------------------------------------ CDRs
-def _cdr_values(d):
-    from types import SimpleNamespace
-    return SimpleNamespace(d=d)
-
-
-def _cdr_time(ts) -> str:
-    return f"{float(ts):.6f}" if ts else "0"
-
-
-def _cdr_write(d, req):
+def _cdr_write(d, msg, start: float, end: float):
+    """One CDR: the log line (Kamailio's "name=value; ..." layout, times as Unix time
+    with milliseconds) and the cdrs_table row; cdr_extra is read from msg."""
     if cfg.cdr_skip and cfg.cdr_skip in (d.vars or {}):
         return
-    start = float(d.start_ts or d.init_ts or 0)
-    end = float(d.end_ts or time.time())
-    duration = max(0.0, end - start) if start else 0.0
-    extras = []
-    if cfg.cdr_extra:
-        msg = req
-        if msg is None:
-            return _cdr_finish(d, start, end, duration, [None] * len(cfg.cdr_extra))
-        extras = _extra_values(cfg.cdr_extra, msg)
-    _cdr_finish(d, start, end, duration, extras)
-
-
-def _cdr_finish(d, start, end, duration, extras):
+    duration = max(0.0, end - start)
+    extras = _extra_values(cfg.cdr_extra, msg) if msg is not None else [None] * len(cfg.cdr_extra)
     sid, eid, did = cfg.cdr_ids
+    dur_text = f"{duration:.3f}" if duration else "0"
     if cfg.cdr_log:
-        parts = [f"{sid}={_fmt_ts(start)}", f"{eid}={_fmt_ts(end)}", f"{did}={duration:.3f}"]
+        parts = [f"{sid}={start:.3f}", f"{eid}={end:.3f}", f"{did}={dur_text}"]
         for (name, _), v in zip(cfg.cdr_extra, extras, strict=True):
             parts.append(f"{name}={'' if v is None else v}")
         extra = {"syslog_facility": cfg.cdr_facility} if cfg.cdr_facility is not None else {}
-        log.log(cfg.log_level, "%s;", ";".join(parts), extra=extra)
+        log.log(cfg.log_level, "%s", "; ".join(parts), extra=extra)
     if cfg.cdrs_table and cfg.db_url:
-        row = {sid: _dt.datetime.fromtimestamp(int(start)) if start else _dt.datetime(2000, 1, 1),
-               eid: _dt.datetime.fromtimestamp(int(end)), did: round(duration, 3)}
+        row = {sid: _dt.datetime.fromtimestamp(int(start)), eid: _dt.datetime.fromtimestamp(int(end)),
+               did: round(duration, 3)}
         for (name, _), v in zip(cfg.cdr_extra, extras, strict=True):
-            row[name] = v if v is not None else ""
+            row[name] = v if (v is not None or cfg.cdr_extra_nullable) else ""
         try:
             _conn().insert(cfg.cdrs_table, row)
         except Exception as e:
@@ -490,20 +474,55 @@ def _cdr_finish(d, start, end, duration, extras):
             _db["conn"] = None
 
 
-def _fmt_ts(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "2000-01-01 00:00:00"
+def _is_local_reply(rpl) -> bool:
+    """A reply tm made here (its To-tag has tm's prefix)."""
+    from kamapy.sip import reply as _r
+    from kamapy.sip.reply import init_tm_tags
+    try:
+        tag = rpl.to_hdr.tag or ""
+    except Exception:
+        return False
+    prefix = _r._TmTagPrefix.value or init_tm_tags()
+    return bool(tag) and tag.startswith(prefix)
+
+
+def _request_of_reply(rpl):
+    """The request of the transaction a reply upstream answers (its Via, Call-ID, CSeq
+    are the request's), as the transaction keeps it."""
+    try:
+        from kamapy_modules.tm.matching import server_key, tid_of
+        from kamapy_modules.tm.script import restore_request
+        from kamapy_modules.tm.store import store
+        key = server_key(rpl, rpl.cseq.method)
+        t = store().load(tid_of(key))
+        return restore_request(t) if t is not None and t.skey == key else None
+    except Exception:
+        return None
 
 
 def _cdr_created(d, _type, _req, _rpl, _direction, _param):
     from kamapy_modules.dialog import callbacks as dcb
     types = dcb.DLGCB_TERMINATED
+    if cfg.cdr_on_failed:
+        types |= dcb.DLGCB_FAILED
     if cfg.cdr_expired:
         types |= dcb.DLGCB_EXPIRED
-    dcb.register(d, types, "acc.cdr", None)
+    # the start time travels as the callback's parameter (the dialog's creation)
+    dcb.register(d, types, "acc.cdr", time.time())
 
 
-def _cdr_event(d, cb_type, req, _rpl, _direction, _param):
-    _cdr_write(d, req)
+def _cdr_event(d, cb_type, req, rpl, _direction, start):
+    from kamapy_modules.dialog import callbacks as dcb
+    now = time.time()
+    if cb_type & dcb.DLGCB_FAILED:
+        # Kamailio reads the extras from the reply that failed it; a reply made here
+        # (FAKED_REPLY there) gives way to the request
+        msg = rpl if rpl is not None else req
+        if rpl is not None and _is_local_reply(rpl):
+            msg = _request_of_reply(rpl) or msg
+        _cdr_write(d, msg, now, now)
+        return
+    _cdr_write(d, req, float(start or now), now)
 
 
 # ------------------------------------------------------------------ init
@@ -549,7 +568,8 @@ def mod_init():
     cfg.cdr_ids = (v["cdr_start_id"], v["cdr_end_id"], v["cdr_duration_id"])
     cfg.cdr_skip = v["cdr_skip"]
     cfg.cdr_expired = v["cdr_expired_dlg_enable"]
-    cfg.cdr_on_confirmed = v["cdr_start_on_confirmed"]
+    cfg.cdr_on_failed = v["cdr_on_failed"]
+    cfg.cdr_extra_nullable = v["cdr_extra_nullable"]
     if cfg.db_url:
         from kamapy.db import parse_db_url
         parse_db_url(cfg.db_url)
@@ -614,7 +634,8 @@ exports = ModuleExports(
         Param("cdr_enable", int, 0),
         Param("cdr_skip", str, ""),
         Param("cdr_expired_dlg_enable", int, 0),
-        Param("cdr_start_on_confirmed", int, 0),
+        Param("cdr_start_on_confirmed", int, 0,
+              unsupported="a CDR starts when its dialog is created (cdr_start_on_confirmed 0)"),
         Param("cdr_facility", str, "LOG_DAEMON", validate=_facility),
         Param("cdr_extra", str, "", validate=_extra_ok("cdr_extra")),
         Param("cdr_extra_nullable", int, 0),
