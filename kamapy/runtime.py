@@ -61,4 +61,12 @@ def is_myself(host: str, port: int = 0, proto: int = 0) -> bool:
     for ahost, aport, aproto in rt.aliases:
         if ahost == h and (aport == 0 or aport == port) and (aproto == 0 or not proto or aproto == proto):
             return True
+    for check in MYSELF_CHECKS:
+        if check(h, port, proto):
+            return True
     return False
+
+
+# Kamailio's register_check_self_func(): modules add fn(host, port, proto) -> bool that
+# is_myself() asks after the sockets and aliases (domain's register_myself)
+MYSELF_CHECKS: list = []
