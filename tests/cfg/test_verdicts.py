@@ -75,6 +75,12 @@ def _own_configs():
         yield pytest.param(REPO / "etc/kamapy.cfg", (d,), id=f"etc-kamapy-{d}")
     yield pytest.param(REPO / "etc/kamapy.cfg", ("WITH_NAT", "WITH_NATSIPPING", "WITH_DIALOG"), id="etc-kamapy-nat-dialog")
     yield pytest.param(REPO / "etc/kamapy.cfg", ("WITH_DEBUG", "WITH_JSONRPC"), id="etc-kamapy-both")
+    # Kamailio's websocket module is its own Debian package (kamailio-websocket-modules)
+    no_ws = pytest.mark.skipif(not os.path.exists(os.path.join(MODULES, "websocket.so")),
+                               reason="Kamailio's websocket module is not installed")
+    yield pytest.param(REPO / "etc/kamapy.cfg", ("WITH_WEBSOCKETS",), id="etc-kamapy-WITH_WEBSOCKETS", marks=no_ws)
+    yield pytest.param(REPO / "etc/kamapy.cfg", ("WITH_WEBSOCKETS", "WITH_DIALOG", 'WS_PORT=8088'),
+                       id="etc-kamapy-ws-dialog-port", marks=no_ws)
     for cfg in sorted((HERE / "configs").glob("*.cfg")):
         yield pytest.param(cfg, (), id=f"cfg-{cfg.stem}")
 
