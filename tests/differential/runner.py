@@ -47,6 +47,28 @@ STEP_KEYS = {
 CASE_KEYS = {"config", "summary", "actors", "deliberate", "expires_slack", "step"}
 
 
+def config_fmt(config: str, tmpdir: str) -> dict[str, str]:
+    """Extra template values for a config: when configs/<config>.sql exists, a fresh
+    SQLite database in tmpdir made from it, as `{db}` (its file name, for
+    `sqlite://{db}` in the config -- db_sqlite on Kamailio, kamapy.db on kamapy, one file
+    for both). The file's first line `-- tables: a b ...` names the Kamailio tables to
+    create (kamapy.db.schema, with their version rows); the rest is SQL run on it."""
+    sql = CONFIGS / f"{config}.sql"
+    if not sql.is_file():
+        return {}
+    import sqlite3
+
+    from kamapy.db.schema import create_tables
+    text = sql.read_text()
+    first = text.splitlines()[0] if text else ""
+    tables = first.split(":", 1)[1].split() if first.startswith("-- tables:") else []
+    path = str(Path(tmpdir) / f"{config}.sqlite")
+    create_tables(f"sqlite://{path}", tables)
+    with sqlite3.connect(path) as conn:
+        conn.executescript(text)
+    return {"db": path}
+
+
 class CaseError(ValueError):
     """A case file that does not follow the format (named with its path)."""
 
@@ -416,9 +438,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     cases = [load_case(p.resolve()) for p in args.cases]
     bad = 0
+    import tempfile
+    dbdir = tempfile.TemporaryDirectory(prefix="kamapy-diff-db-")
     for config in sorted({c.config for c in cases}):
         text = (CONFIGS / f"{config}.cfg").read_text()
-        with KamailioServer(text) as kam, KamapyServer(text, children=1, fmt={"mpath": MODULES}) as kp:
+        extra = config_fmt(config, dbdir.name)
+        with KamailioServer(text, fmt=extra) as kam, \
+                KamapyServer(text, children=1, fmt={"mpath": MODULES, **extra}) as kp:
             for case in (c for c in cases if c.config == config):
                 want = play(case, kam.port).normalised()
                 got = play(case, kp.port).normalised()

@@ -7,12 +7,13 @@ differ (so the row is dropped once kamapy matches again)."""
 from __future__ import annotations
 
 import re
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.differential.runner import CONFIGS, CaseError, all_cases, diff, play
+from tests.differential.runner import CONFIGS, CaseError, all_cases, config_fmt, diff, play
 from tests.support.kamailio import MODULES, KamailioServer, kamailio_path
 from tests.support.server import KamapyServer
 
@@ -30,13 +31,16 @@ def servers():
     running: dict[str, tuple] = {}
     stack = []
 
+    dbdir = tempfile.TemporaryDirectory(prefix="kamapy-diff-db-")
+
     def get(config: str):
         if config not in running:
             text = (CONFIGS / f"{config}.cfg").read_text()
-            kam = KamailioServer(text)
+            extra = config_fmt(config, dbdir.name)   # {db}: configs/<config>.sql as SQLite
+            kam = KamailioServer(text, fmt=extra)
             kam.__enter__()
             stack.append(kam)
-            kp = KamapyServer(text, children=1, fmt={"mpath": MODULES})
+            kp = KamapyServer(text, children=1, fmt={"mpath": MODULES, **extra})
             kp.__enter__()
             stack.append(kp)
             running[config] = (kam, kp)
@@ -45,6 +49,7 @@ def servers():
     yield get
     for server in reversed(stack):
         server.__exit__(None, None, None)
+    dbdir.cleanup()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.group}/{c.id}" for c in CASES])
