@@ -24,30 +24,37 @@ _limits = {"max_limit": 70}
 
 def _read(msg):
     """(value, raw value span): the Max-Forwards value -1 absent, -2 malformed
-    (Kamailio's is_maxfwd_present); the span is None when the value is ours already."""
+    (Kamailio's is_maxfwd_present); the span is None when the value is ours already.
+    process_maxfwd() has this inlined (its hot path); is_maxfwd_lt and the tests use it."""
     data = msg.module_data
     if VALUE_KEY in data:
         return data[VALUE_KEY], None
-    h = msg.hdr_spans("max-forwards")  # one call, from the scan: no HeaderField made
-    if h is None:
+    span = msg.hdr_value_span("max-forwards")  # one call, from the scan: no HeaderField made
+    if span is None:
         return -1, None
-    s = h[1]
-    e = h[2]
+    return _value(msg.text, span)
+
+
+def _value(text, span):
     # the raw value stripped: the header's value wherever that can be digits (a fold
     # inside the digits leaves a blank in both)
-    text = msg.text[s:e].strip()
-    if not text.isdigit() or not text.isascii() or len(text) > 5:
+    v = text[span[0]:span[1]].strip()
+    if not v.isdigit() or not v.isascii() or len(v) > 5:
         log.error("unable to parse the max forwards number")
         return -2, None
-    return int(text), (s, e)
+    return int(v), span
 
 
 def process_maxfwd(msg, limit: int) -> int:
     if limit < 0 or limit > 255:
         log.error("invalid param value: %d", limit)
         return -1
-    value, span = _read(msg)
     data = msg.module_data
+    if VALUE_KEY in data:  # _read(), inlined
+        value, span = data[VALUE_KEY], None
+    else:
+        span = msg.hdr_value_span("max-forwards")
+        value, span = _value(msg.text, span) if span is not None else (-1, None)
     if value == -1:
         # the added header is a lump, not part of the received message: a second call
         # finds the header still absent and adds another (Kamailio returns 2 again)

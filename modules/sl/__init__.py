@@ -147,7 +147,7 @@ def w_sl_send_reply(msg, code, reason: str) -> int:
 
 
 def w_send_reply(msg, code, reason: str) -> int:
-    code = _code(code)
+    code = int(code) if code is not None else exports.param("default_code")  # _code(), inlined
     for applies, reply in _stateful_reply:
         if applies(msg):
             return reply(msg, code, reason)

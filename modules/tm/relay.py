@@ -26,6 +26,7 @@ from kamapy.sip.methods import METHOD_ACK, METHOD_CANCEL, METHOD_INVITE
 from kamapy.sip.reply import build_reply
 
 from . import outbox, stats
+from .callbacks import created as _created
 from .cancel import cancel_transaction
 from .config import cfg
 from .context import OWNED, Current, cur, for_msg
@@ -93,8 +94,7 @@ def new_transaction(msg, tid: str, key: str, now: float, c: Current | None = Non
         lifetime = (p.inv_lifetime if flags else p.noninv_lifetime) or lifetime
         t.flags = (t.flags | p.flags_set) & ~p.flags_reset
     t.end_of_life = now + lifetime if lifetime else 0.0
-    from .callbacks import created
-    created(t, msg)  # TMCB_REQUEST_IN, and callbacks registered on msg before
+    _created(t, msg)  # TMCB_REQUEST_IN, and callbacks registered on msg before
     return t
 
 
