@@ -186,7 +186,7 @@ def _mod_init():
     from kamapy.runtime import rt
     client.settings.server_id = getattr(rt.core, "server_id", 0) if rt.core is not None else 0
     registry.create_shm(_p("hash_table_size"))
-    sdp_marks.create()
+    sdp_marks.ensure()
     from kamapy.timer import register_timer
     register_timer("rtpengine", 10, _expire)
     if engine.default_set() is None:

@@ -22,6 +22,15 @@ def create():
     _table = SharedHashTable(size_log2=10, name="rtpengine sdp marks")
 
 
+def ensure() -> bool:
+    """create() unless another module (rtpengine / rtpproxy, which share these marks as
+    Kamailio's modules share FL_SDP_BODY) did already; True when this call made it."""
+    if _table is None:
+        create()
+        return True
+    return False
+
+
 def mark(tid: str):
     if _table is not None:
         _table.put(tid.encode(), b"1", expires=time.time() + _TTL)
