@@ -63,6 +63,7 @@ class MysqlConnection(DbConnection):
             raise DbError("mysql: the PyMySQL package is not installed (pip install PyMySQL)") from None
         self._pymysql = pymysql
         self._in_tx = False
+        self._no_delayed = False   # the server refused INSERT DELAYED once: plain INSERTs
         self.conn = None
         self._used = 0.0
         try:
@@ -176,9 +177,16 @@ class MysqlConnection(DbConnection):
                 raise DbError(f"mysql: {e} [{sql}]") from None
 
     def _execute(self, sql, params=(), fetch=False):
-        if OPTIONS["insert_delayed"] and sql.startswith("INSERT INTO "):
-            sql = "INSERT DELAYED INTO " + sql[12:]
+        if OPTIONS["insert_delayed"] and not self._no_delayed and sql.startswith("INSERT INTO "):
+            try:
+                return self._execute_now("INSERT DELAYED INTO " + sql[12:], params, fetch)
+            except DbError as e:
+                if "(1616)" not in str(e):  # ER_DELAYED_NOT_SUPPORTED: InnoDB tables
+                    raise
+                self._no_delayed = True
+        return self._execute_now(sql, params, fetch)
 
+    def _execute_now(self, sql, params=(), fetch=False):
         def go():
             with self.conn.cursor() as cur:
                 cur.execute(sql, tuple(params) if params else None)

@@ -9,7 +9,8 @@ in mod_init, before any module opens its connections (in child_init):
   timeout_interval  connect timeout, s; reads and writes get three times it; a dead
                     server is waited for at most three times it before a statement fails (2)
   auto_reconnect    reconnect a lost connection and run the statement again (1)
-  insert_delayed    INSERT DELAYED (1; MariaDB runs them as plain INSERTs on InnoDB)
+  insert_delayed    INSERT DELAYED (1); where the server refuses it (InnoDB tables)
+                    the connection goes on with plain INSERTs
   server_timezone   accepted; kamapy binds DATETIMEs as local-time text (0 and 1 alike)
   update_affected_found  UPDATE returns the rows it matched -- always so in kamapy's DB
                     API (0 is refused with a warning: it would make the drivers differ)

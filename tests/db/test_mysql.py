@@ -171,3 +171,12 @@ def test_dead_server_bounded_wait_then_back(db_url, server, caplog, monkeypatch)
         finally:
             server.resume()
         assert conn.count("subscriber") == 1  # the same connection object works again
+
+
+def test_insert_delayed_falls_back_on_innodb(db_url, monkeypatch):
+    monkeypatch.setitem(mysql_driver.OPTIONS, "insert_delayed", 1)
+    with db.connect(db_url) as conn:
+        conn.execute('CREATE TABLE "b" ("id" INT, "v" BLOB, "n" BIGINT) ENGINE=InnoDB')
+        conn.insert("b", {"id": 1, "v": b"\x00\xff", "n": 2**40})
+        conn.insert("b", {"id": 2, "v": None, "n": -1})
+        assert conn.query("b", order_by="id") == [(1, b"\x00\xff", 2**40), (2, None, -1)]
