@@ -23,7 +23,8 @@ def _schema():
               help="Create only this table (repeatable; default: all kamapy knows).")
 def db_create(db_url, tables):
     """Create the tables (and the version table) in the database at DB_URL, e.g.
-    sqlite:///var/lib/kamapy/kamapy.db or postgres://kamailio:pw@localhost/kamailio.
+    sqlite:///var/lib/kamapy/kamapy.db, postgres://kamailio:pw@localhost/kamailio or
+    mysql://kamailio:kamailiorw@localhost/kamailio (Kamailio's mysql layout).
     Tables that exist are left alone."""
     schema = _schema()
     if schema is None or not hasattr(schema, "create_tables"):
