@@ -5,7 +5,8 @@ ip, port), allow_address_group(ip, port), allow_trusted([src_ip, proto[, uri]]) 
 `address` and `trusted` tables of kamapy.db (Kamailio's layouts, so kamdbctl-made tables
 work), peer_tag_avp / peer_tag_mode, db_mode 0 (trusted queried per call) and 1
 (cached), load_backends, and the RPCs permissions.addressReload / addressDump /
-subnetDump / domainDump / trustedReload / trustedDump.
+subnetDump / domainDump / trustedReload / trustedDump in Kamailio's layout (the `table`
+field is Kamailio's hash slot; see _one_struct for domainDump / trustedDump).
 
 The address table is cached (as in Kamailio): rows with a full mask (32, 128) are single
 addresses, others subnets, non-IP values domain names. A reload (RPC) reads the table in
@@ -22,6 +23,7 @@ import ipaddress
 import logging
 import os
 import re
+import time
 
 from kamapy import db
 from kamapy.module import (
@@ -393,8 +395,22 @@ def _rcv_proto(msg) -> int:
 
 
 # ------------------------------------------------------------------ RPC
+def _check_reload():
+    """Kamailio's rpc_check_reload: one reload (of either table) per reload_delta s."""
+    from kamapy.rpc import RpcError
+    if _gen is None:
+        raise RpcError(500, "Not ready for reload")
+    now = int(time.time())
+    last = _gen.get(2)
+    if last != 0 and last > now - _p("reload_delta"):
+        log.error("ongoing reload")
+        raise RpcError(500, "ongoing reload")
+    _gen.set(2, now)
+
+
 def _reload(which: int):
     from kamapy.rpc import RpcError
+    _check_reload()
     if which == 0:
         if not _p("db_url") or not _p("load_backends") & LOAD_ADDRESSDB:
             raise RpcError(500, "Reload failed. No address table")
@@ -457,7 +473,7 @@ def rpc_subnet_dump(_rpc, _params):
 def rpc_domain_dump(_rpc, _params):
     t = _addr_table()
     if t is None:
-        return []
+        return {}
     buckets: dict[int, list] = {}
     for row in t[2]:
         buckets.setdefault(core_hash(row[1].encode()), []).insert(0, row)
@@ -466,13 +482,23 @@ def rpc_domain_dump(_rpc, _params):
         for grp, name, port, tag in buckets[i]:
             items.append({"table": i, "group": grp,
                           "item": {"domain_name": name, "port": port, "tag": tag if tag else "NULL"}})
+    return _one_struct(items)
+
+
+def _one_struct(items: list):
+    """Kamailio prints domainDump / trustedDump as ONE struct whose keys repeat per entry
+    (JSON with duplicate keys: a parser keeps the last entry). kamapy's RPC layer has no
+    repeated keys: one entry is that struct, several are a list of them, in Kamailio's
+    order (so the last one is what a JSON parser reads from Kamailio)."""
+    if len(items) == 1:
+        return items[0]
     return items
 
 
 def rpc_trusted_dump(_rpc, _params):
     from kamapy.rpc import RpcError
     if _p("db_mode") != 1 or not _p("db_url") or not _p("load_backends") & LOAD_TRUSTEDDB:
-        raise RpcError(500, "Trusted-module not in use")
+        raise RpcError(500, "No trusted table")
     buckets: dict[int, list] = {}
     for row in _trusted_table():
         buckets.setdefault(core_hash(row[0].encode()), []).append(row)
@@ -483,7 +509,7 @@ def rpc_trusted_dump(_rpc, _params):
                 "ip": src, "proto": proto, "pattern": frm if frm is not None else "NULL",
                 "ruri_pattern": ruri if ruri is not None else "NULL",
                 "tag": tag if tag else "NULL", "priority": prio}})
-    return out
+    return _one_struct(out)
 
 
 # ------------------------------------------------------------------ set-up
@@ -519,7 +545,9 @@ def mod_init():
     if spec:
         from kamapy.pv.avp import parse_avp_name
         _tag_avp_name = parse_avp_name(re.fullmatch(r"\$avp\((.+)\)", spec.strip()).group(1))
-    _gen = CounterArray(2)
+    _gen = CounterArray(3)   # address generation, trusted generation, last RPC reload time
+    if _p("reload_delta") < 0:
+        exports.values["reload_delta"] = 5
     if not _p("db_url"):
         log.info("db_url parameter of permissions module not set, disabling allow_address "
                  "and allow_trusted")
