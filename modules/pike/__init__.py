@@ -64,8 +64,9 @@ def pike_check_req(msg) -> int:
 def pike_check_ip(_msg, text) -> int:
     if not text:
         return -1
-    ip = _ip_bytes(text)
-    if ip is None:
+    # Kamailio 5.6 reads the text with str2ip(): an IPv4 address only
+    ip = _ip_bytes(text) if ":" not in text else None
+    if ip is None or len(ip) != 4:
         log.error("failed to parse ip address: %s", text)
         return -1
     return _check(ip)
