@@ -46,7 +46,7 @@ class RtppRegistry(Registry):
     caps = None
 
     def add_sock_param(self, value: str, default_id: int = 0):
-        text = value.strip()
+        text = value.lstrip()
         if not text:
             return
         set_id = 0

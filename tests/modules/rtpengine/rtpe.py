@@ -22,7 +22,9 @@ def rtpengine_path() -> str | None:
 
 class Rtpengine:
     def __init__(self, ng_port: int | None = None, media_ports: int = 100, ipv6: bool = False,
-                 ng_host: str = "127.0.0.1"):
+                 ng_host: str = "127.0.0.1", legacy_udp: bool = False):
+        # legacy_udp: also the rtpproxy-compatible control port (--listen-udp), udp_port
+        self.udp_port = free_udp_ports(1)[0] if legacy_udp else None
         self.ipv6 = ipv6   # also relay on ::1 (address-family=IP6 offers)
         self.ng_host = ng_host
         self.ng_port = ng_port or free_udp_ports(1)[0]
@@ -46,6 +48,7 @@ class Rtpengine:
              "--interface=127.0.0.1", *(["--interface=::1"] if self.ipv6 else []),
              "--listen-ng=" + (f"[{self.ng_host}]" if ":" in self.ng_host else self.ng_host)
              + f":{self.ng_port}",
+             *([f"--listen-udp=127.0.0.1:{self.udp_port}"] if self.udp_port else []),
              f"--port-min={self.port_min}", f"--port-max={self.port_max}",
              "--delete-delay=0", "--log-level=6"],
             stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT)
