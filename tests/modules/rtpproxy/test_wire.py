@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-
 from rtpengine import calls as C
 from rtpengine.rtpe import Rtpengine, rtpengine_path
+
 from tests.support.rpc import rpc_call
 from tests.support.server import KamapyServer
 
