@@ -173,7 +173,7 @@ def rpc_echo(_rpc, params):
 
 def check():
     """What mod_init would refuse, for `kamapy -c` (Kamailio's jsonrpcs: 1 is HTTP,
-    which needs xhttp; kamapy has no xhttp)."""
+    which needs the xhttp module loaded)."""
     transport = exports.param("transport")
     if _required(transport, TRANSPORT_HTTP) and not http_hook.xhttp_available():
         return [("transport", f"transport {transport} asks for HTTP (bit 1), which needs the xhttp module "

@@ -1,13 +1,11 @@
 """JSON-RPC over HTTP: jsonrpc_dispatch() in event_route[xhttp:request] (Kamailio:
 ki_jsonrpcs_dispatch).
 
-This is the hook for the xhttp module, which does not exist yet. The contract it
-expects from `kamapy_modules.xhttp` once it does:
+Kamailio's jsonrpcs binds the xhttp API; here that is `kamapy_modules.xhttp`'s
 
-    xhttp_reply(msg, code: int, reason: str, content_type: str, body: str) -> int
+    send_reply(msg, code: int, reason: str, content_type: str, body) -> int
 
-and the HTTP request body in `msg.body` (str or bytes). Nothing else here needs to
-change when xhttp lands; transport bit 1 (or 0, "all") turns it on.
+and the HTTP request body in `msg.body`. Transport bit 1 (or 0, "all") turns it on.
 """
 
 from __future__ import annotations
@@ -34,7 +32,7 @@ def xhttp_available() -> bool:
         import kamapy_modules.xhttp as xhttp
     except ImportError:
         return False
-    return callable(getattr(xhttp, "xhttp_reply", None))
+    return callable(getattr(xhttp, "send_reply", None))
 
 
 def jsonrpc_dispatch(msg, pretty: bool = True) -> int:
@@ -46,6 +44,6 @@ def jsonrpc_dispatch(msg, pretty: bool = True) -> int:
     deferred: list = []
     response = dispatch_jsonrpc(body, transport=TRANSPORT_HTTP, deferred=deferred)
     code, text = status_of(response)
-    xhttp.xhttp_reply(msg, code, text, CONTENT_TYPE, encode(response, pretty).decode("utf-8"))
+    xhttp.send_reply(msg, code, text, CONTENT_TYPE, encode(response, pretty).decode("utf-8"))
     run_deferred(deferred)
     return 1
