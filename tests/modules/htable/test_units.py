@@ -1,0 +1,116 @@
+"""htable's parts without a server: the definition parser, Kamailio's slot hash, the
+item semantics (types, initval, expiry, counts) on a table in a shm pool."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from kamapy_modules.htable.table import HTable, SpecError, case_hash, parse_spec, slots_of
+
+from kamapy import shm
+
+
+@pytest.fixture(scope="module", autouse=True)
+def pool():
+    try:
+        shm.pool()
+    except RuntimeError:
+        shm.init_pool(32 << 20)
+
+
+def table(text: str) -> HTable:
+    t = HTable(parse_spec(text))
+    t.create()
+    return t
+
+
+def test_spec_parsing():
+    s = parse_spec("ipban=>size=8;autoexpire=300;")
+    assert (s["name"], s["size"], s["autoexpire"], s["initval"], s["updateexpire"]) == ("ipban", 8, 300, None, 1)
+    s = parse_spec(" a => size=4;initval=-2;dbtable=htable_a;dbmode=1;cols='k,v1,v2'")
+    assert (s["name"], s["initval"], s["dbtable"], s["dbmode"], s["cols"]) == ("a", -2, "htable_a", 1, "k,v1,v2")
+    for bad in ("nodef", "a=>size=x", "a=>bogus=1", "=>size=1", "a=>cols='one'"):
+        with pytest.raises(SpecError):
+            parse_spec(bad)
+    assert [slots_of(n) for n in (0, 1, 2, 4, 31, 40)] == [8, 8, 4, 16, 1 << 31, 1 << 14]
+
+
+def test_slot_hash_is_kamailios():
+    # slots Kamailio 5.6's htable.dump printed for these names
+    assert case_hash("hits") & 15 == 4
+    assert case_hash("str") & 15 == 7
+    assert case_hash("boot") & 15 == 10
+    assert case_hash("127.0.0.2") & 255 == 20
+    assert case_hash("HITS") == case_hash("hits")  # the slot hash ignores case
+
+
+def test_types_delete_and_initval():
+    t = table("u1=>size=4;")
+    t.set("i", 5)
+    t.set("s", "abc")
+    assert t.get("i") == 5 and t.get("s") == "abc" and t.get("none") is None
+    assert t.add("i", 1) == 6 and t.add("s", 1) is None and t.add("none", 1) is None
+    assert t.delete("s") and t.get("s") is None
+    c = table("u2=>size=2;initval=0;")
+    assert c.get("x") == 0 and c.add("x", 1) == 1 and c.add("x", -3) == -2
+    c.set("big", 2**31 - 1)
+    assert c.add("big", 1) == -(2**31)  # a C int
+
+
+def test_expiry_rules():
+    e = table("u3=>size=2;autoexpire=100;")
+    e.set("x", 1)
+    assert 99 <= e.get_expire("x") <= 100
+    e.set_expire("x", 10)
+    assert 9 <= e.get_expire("x") <= 10
+    e.set("x", 2)  # updateexpire=1 renews
+    assert e.get_expire("x") >= 99
+    e.set_expire("x", 1)
+    item = e.store.get_entry(b"x")
+    e.store.replace(b"x", item[0], item[0], expires=float(int(time.time()) - 1))
+    assert e.get("x") is None  # expired: reads as absent before the timer removes it
+    assert e.expire(int(time.time())) == [("x", 2)] and len(e.store) == 0
+    k = table("u4=>size=2;autoexpire=100;updateexpire=0;")
+    k.set("x", 1)
+    k.set_expire("x", 30)
+    k.set("x", 2)
+    assert k.get_expire("x") <= 30
+    n = table("u5=>size=2;")
+    n.set("x", 1)
+    n.set_expire("x", 30)
+    assert n.get_expire("x") == 0 and n.expire(int(time.time()) + 1000) == []
+
+
+def test_counts_and_removal():
+    t = table("u6=>size=4;")
+    for name, value in (("p1", "alpha"), ("p2", "alphabet"), ("q1", "beta"), ("q2", 3), ("q3", 3)):
+        t.set(name, value)
+    assert t.count("**", False) == 5
+    assert t.count("~~^p", False) == 2 and t.count("%~q", False) == 3 and t.count("~%2", False) == 2
+    assert t.count("==q1", False) == 1 and t.count("eq3", True) == 2 and t.count("eq3", False) == 0
+    assert t.count("^ALPHA", True) == 2  # regexes ignore case, as Kamailio's REG_ICASE
+    assert t.match("sw", "alph", True) == 1 and t.match("eq", "zz", False) == -1
+    t.rm_re("^alpha$", True)
+    assert t.get("p1") is None and t.get("p2") == "alphabet"
+    t.rm_sw("q", False)
+    assert sorted(n for n, _v, _e in t.items()) == ["p2"]
+    assert t.rm_re("(", False) == -1
+    t.reset()
+    assert len(t.store) == 0
+
+
+def test_dump_order_is_by_slot_then_hash():
+    t = table("u7=>size=4;")
+    for name in ("hits", "str", "boot"):
+        t.set(name, 1)
+    assert [slot for slot, _items in t.slotted()] == [4, 7, 10]
+
+
+def test_lock_is_reentrant():
+    t = table("u8=>size=2;")
+    t.lock("k")
+    t.lock("k")
+    t.unlock("k")
+    t.unlock("k")
+    t.unlock("k")  # not held: logged, no error
