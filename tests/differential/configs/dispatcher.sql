@@ -1,0 +1,13 @@
+-- tables:
+CREATE TABLE dispatcher (id INTEGER PRIMARY KEY NOT NULL, setid INTEGER DEFAULT 0 NOT NULL, destination VARCHAR(192) DEFAULT '' NOT NULL, flags INTEGER DEFAULT 0 NOT NULL, priority INTEGER DEFAULT 0 NOT NULL, attrs VARCHAR(128) DEFAULT '' NOT NULL, description VARCHAR(64) DEFAULT '' NOT NULL);
+INSERT INTO version (table_name, table_version) VALUES ('dispatcher', 4);
+INSERT INTO dispatcher (setid, destination, flags, priority, attrs) VALUES (1, 'sip:127.0.0.1:15061', 0, 0, '');
+INSERT INTO dispatcher (setid, destination, flags, priority, attrs) VALUES (1, 'sip:127.0.0.1:15062', 0, 0, 'duid=b;weight=30');
+INSERT INTO dispatcher (setid, destination, flags, priority, attrs) VALUES (1, 'sip:127.0.0.1:15063', 0, 0, 'duid=c');
+INSERT INTO dispatcher (setid, destination, flags, priority, attrs) VALUES (2, 'sip:127.0.0.1:15071;transport=udp', 0, 10, 'pri=high');
+INSERT INTO dispatcher (setid, destination, flags, priority, attrs) VALUES (2, 'sip:127.0.0.1:15072', 0, 20, '');
+INSERT INTO dispatcher (setid, destination, flags, priority, attrs) VALUES (2, 'sip:127.0.0.1:15073', 1, 5, '');
+INSERT INTO dispatcher (setid, destination, flags, priority, attrs) VALUES (3, 'sip:127.0.0.1:15081', 4, 0, '');
+INSERT INTO dispatcher (setid, destination, flags, priority, attrs) VALUES (5, 'sip:127.0.0.1:15091', 0, 0, '');
+INSERT INTO dispatcher (setid, destination, flags, priority, attrs) VALUES (5, 'sip:127.0.0.1:15092', 0, 0, '');
+INSERT INTO dispatcher (setid, destination, flags, priority, attrs) VALUES (5, 'sip:127.0.0.1:15093', 0, 0, '');
