@@ -337,8 +337,8 @@ def force(msg, flags: str | None, ip: str, offer: bool, forced_ip: bool) -> int:
     c1_altered = False
     o_done = sdp.origin is None
     for medianum, m in enumerate(sdp.medias, 1):
-        if ice_prio and m.attributes.has("remote-candidates"):
-            break
+        # Kamailio stops at a stream with remote candidates here, but its SDP parser
+        # looks for "a:remote-candidates:", which no SDP has: never
         conn = m.connection or session_c
         oldip = conn.address if conn else ""
         pf = _pf(conn.addrtype) if conn else 4

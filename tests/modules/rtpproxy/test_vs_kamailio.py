@@ -31,6 +31,12 @@ SDP6 = ("v=0\r\no=- 1 1 IN IP6 2001:db8::5\r\ns=-\r\nc=IN IP6 2001:db8::5\r\nt=0
         "m=audio 4000 RTP/AVP 0\r\n")
 SDPHOLD = ("v=0\r\no=- 1 1 IN IP4 10.0.0.5\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n"
            "m=audio 4000 RTP/AVP 0\r\n")
+ICE = ("v=0\r\no=- 1 1 IN IP4 10.0.0.5\r\ns=-\r\nc=IN IP4 10.0.0.5\r\nt=0 0\r\n"
+       "m=audio 4000 RTP/AVP 0\r\na=ice-ufrag:abcd\r\n"
+       "a=candidate:1 1 UDP 2130706431 10.0.0.5 4000 typ host\r\n"
+       "a=candidate:1 2 UDP 2130706430 10.0.0.5 4001 typ host\r\n"
+       "a=remote-candidates:1 10.0.0.7 5000\r\n"
+       "m=audio 5000 RTP/AVP 8\r\na=candidate:2 1 UDP 1 10.0.0.5 5000 typ host\r\n")
 MARKED = SDP + "a=nortpproxy:yes\r\n"
 MULTI = ("--b1\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b1\r\n"
          "Content-Type: application/sdp\r\n\r\n" + SDP + "--b1--\r\n")
@@ -130,6 +136,11 @@ CASES = [
     (R, "INVITE", "offer", "", {"body": ""}),
     (R, "INVITE", "offerip", "", {"extra": "X-Ip: 203.0.113.9"}),
     (R, "INVITE", "offer", "", {"extra": "X-Set: 1"}),
+    (R, "INVITE", "offer", "", {"body": ICE}),
+    (R, "INVITE", "offer", "", {"body": ICE, "extra": "X-Ice: 1"}),
+    (R, "INVITE", "offer", "", {"body": ICE, "extra": "X-Ice: 0"}),
+    (R, "INVITE", "offer", "", {"body": ICE, "extra": "X-Ice: 2"}),
+    (R, "INVITE", "offer", "", {"body": ICE, "extra": "X-Ice: 7"}),
     (R, "ACK", "answer", "", {"to_tag": "tt-2"}),
     (R, "ACK", "answer", "", {}),
     (R, "INVITE", "answer", "", {"to_tag": "tt-2"}),
@@ -188,3 +199,13 @@ def test_the_comparison_sees_commands(pair):
         assert len(cmds) == 1 and cmds[0].startswith("Uc0,8,101 c-")
         assert "c=IN IP4 192.0.2.10" in body and "m=audio 30002 " in body
         assert "a=rtcp:30003" in body and body.endswith("a=nortpproxy:yes\r\n")
+
+
+def test_ice_relay_candidates_inserted(pair):
+    """ice_candidate_priority_avp unset = low priority: two relay candidates before
+    the stream's candidates, with the relay's address and ports."""
+    kam, kp, uac, uas = pair
+    for side in (kam, kp):
+        keep, body, _cmds = _run(side, uac, uas, (R, "INVITE", "offer", "", {"body": ICE}))
+        assert "a=candidate:1920210 1 UDP 16777215 192.0.2.10 30002 typ relay\r\n" in body
+        assert "a=candidate:1920210 2 UDP 16777214 192.0.2.10 30003 typ relay\r\n" in body
