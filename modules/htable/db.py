@@ -14,14 +14,14 @@ import logging
 import re
 import time
 
-from kamapy.db.schema import Column, Table
+from kamapy.db.schema import _ID, Column, Table
 from kamapy.db.types import DB_INT, DB_STR
 
 log = logging.getLogger("kamapy.htable")
 
 # utils/kamctl/*/htable-create.sql (version 2)
 HTABLE = Table("htable", 2, (
-    Column("id", DB_INT),
+    _ID,
     Column("key_name", DB_STR, 64, default=""),
     Column("key_type", DB_INT, default=0),
     Column("value_type", DB_INT, default=0),
