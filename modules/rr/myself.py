@@ -13,6 +13,8 @@ def uri_is_myself(uri) -> bool:
         return False
     proto = PROTO_IDS.get(uri.transport, 0) if uri.transport else 0
     port = uri.port or 0
-    if not port and uri.secure:
-        proto = proto or PROTO_TLS
-    return is_myself(uri.host, port, proto)
+    if not port and (uri.secure or proto == PROTO_TLS):
+        port = 5061
+    # any transport, as Kamailio's rr (check_self(..., 0) "match all protos"): a
+    # Record-Route of a WebSocket side says transport=ws on a tcp or tls socket
+    return is_myself(uri.host, port, 0)

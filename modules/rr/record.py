@@ -20,7 +20,7 @@ import socket
 from kamapy.runtime import rt
 from kamapy.sip.errors import SipParseError
 from kamapy.sip.lumps import ADD, Lump, anchor_lump
-from kamapy.sip.msg import PROTO_NAMES, PROTO_UDP
+from kamapy.sip.msg import PROTO_NAMES, PROTO_UDP, PROTO_WS, PROTO_WSS
 
 from .route_params import RR_FLOW_UPSTREAM, is_direction
 from .settings import settings
@@ -63,7 +63,7 @@ class RecordRoute:
         inbound = msg.rcv.sock
         two = self.double == 2 or (self.double == 1 and send_sock is not None
                                    and inbound is not None and send_sock is not inbound)
-        line = self._line(socket_hostport(msg, inbound), two)
+        line = self._line(socket_hostport(msg, inbound, True), two)
         if two:
             return self._line(socket_hostport(msg, send_sock), True) + line
         return line
@@ -98,8 +98,10 @@ class RecordRouteLump(Lump):
         pass
 
 
-def socket_hostport(msg, si) -> str:
-    """host[:port][;transport=x] of a listen socket as a Record-Route shows it."""
+def socket_hostport(msg, si, inbound: bool = False) -> str:
+    """host[:port][;transport=x] of a listen socket as a Record-Route shows it. The
+    inbound one of a request that came over a WebSocket says transport=ws (ws and
+    wss alike), as Kamailio's SUBST_RCV_PROTO writes it."""
     host = msg.advertised_address  # set_advertised_address() for this message
     port = msg.advertised_port
     if si is None:
@@ -116,7 +118,9 @@ def socket_hostport(msg, si) -> str:
     if ":" in host and host[:1] != "[":
         host = f"[{host}]"
     out = host if str(port) in ("", "0", "5060") else f"{host}:{port}"
-    if proto not in (0, PROTO_UDP):
+    if inbound and msg.rcv.proto in (PROTO_WS, PROTO_WSS):
+        out += ";transport=ws"
+    elif proto not in (0, PROTO_UDP):
         out += ";transport=" + PROTO_NAMES.get(proto, "udp")
     return out
 

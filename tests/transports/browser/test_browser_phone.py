@@ -238,7 +238,7 @@ def test_browser_calls_sipp_over_ws(browser, tools, server):
         (uas_port,) = free_udp_ports(1)
         register_udp(server, "uas", uas_port)
         uas = SippRun(str(HERE / "uas_webrtc.xml"), f"127.0.0.1:{server.port}", "-m", "1", "-t", "u1",
-                      local_port=uas_port).start()
+                      "-trace_msg", "-message_file", "messages.log", local_port=uas_port).start()
         try:
             time.sleep(0.3)   # SIPp bound its port
             alice.js(f"window.call('sip:uas@127.0.0.1:{server.port}')")
@@ -251,6 +251,16 @@ def test_browser_calls_sipp_over_ws(browser, tools, server):
             uas.kill()
         stats = uas.stats()
         assert stats["SuccessfulCall(C)"] == "1", stats
+        # what reached SIPp through kamapy: the INVITE came in on the WebSocket (the
+        # browser's Via), left on UDP with a double Record-Route (ws and udp sides),
+        # and the ACK and BYE followed that route
+        trace = Path(uas.dir, "messages.log").read_text(errors="replace")
+        invite = trace[trace.index("INVITE sip:uas@"):]
+        invite = invite[:invite.index("\n\n")]
+        assert re.search(r"^Via: SIP/2\.0/WS [^\n]*\.invalid;", invite, re.M | re.I), invite
+        rr = re.findall(r"^Record-Route: (.*)$", invite, re.M)
+        assert len(rr) == 2 and "transport=ws" in rr[1] and "transport=ws" not in rr[0], invite
+        assert re.search(r"^ACK sip:uas@", trace, re.M) and re.search(r"^BYE sip:uas@", trace, re.M), trace
         assert [e for e in alice.events() if e.startswith("ended")] == ["ended:local:Terminated"]
     finally:
         alice.close()
