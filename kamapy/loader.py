@@ -345,3 +345,10 @@ def loaded(name: str) -> bool:
 
 def get(name: str) -> ModuleExports | None:
     return registry.modules.get(name)
+
+
+def bind_api(name: str):
+    """The API module `name` declares in its exports (Kamailio's load_<name>_api);
+    None when the module is not loaded or offers none."""
+    exports = registry.modules.get(name)
+    return exports.api if exports is not None else None

@@ -170,6 +170,10 @@ class ModuleExports:
     # loaded module first, as Kamailio walks its module list.
     response: Callable[[Any], bool] | None = None
     script_callbacks: list[ScriptCallback] = field(default_factory=list)
+    # what the module offers other modules (Kamailio's bind_<name> export that
+    # load_<name>_api fills a struct from): any object; others get it with
+    # kamapy.loader.bind_api(name) in their mod_init, after checking the module is loaded
+    api: Any = None
     # after every modparam, before mod_init, and by `kamapy -c` too: the parameter checks
     # mod_init would fail on, as [(param name or None, message)], so -c catches them
     check: Callable[[], list[tuple[str | None, str]]] | None = None

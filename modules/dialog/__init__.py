@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import os
 
-from kamapy.module import ModuleExports, Param, RpcCommand
+from kamapy.module import POST_SCRIPT, ModuleExports, Param, RpcCommand, ScriptCallback
 
-from . import events, rpc
+from . import events, handlers, rpc
 from . import stats as dstats
 from .functions import FUNCTIONS
 from .pvs import PVS
@@ -148,7 +148,6 @@ def _names(param: str) -> list[str]:
 def mod_init():
     from kamapy_modules.tm import callbacks as tmcb
 
-    from kamapy.runtime import rt
     from kamapy.timer import register_timer
 
     from . import handlers, profiles, requests, store, timeouts
@@ -171,8 +170,6 @@ def mod_init():
         rr_api.register_rrcb(handlers.on_route)
     except ImportError:
         pass
-    if handlers.post_script not in rt.post_script_hooks:
-        rt.post_script_hooks.append(handlers.post_script)
     register_timer("dialog", timeouts.INTERVAL, timeouts.run_timer)
     return _init_db()
 
@@ -268,5 +265,7 @@ exports = ModuleExports(
     mod_init=mod_init,
     destroy=destroy,
     check=check,
+    # a dialog made for a request that got no transaction goes (handlers.post_script)
+    script_callbacks=[ScriptCallback(POST_SCRIPT, handlers.post_script)],
     doc=__doc__,
 )

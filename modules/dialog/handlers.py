@@ -510,7 +510,7 @@ def _refresh_leg(d: Dialog, msg, direction):
 
 # ---------------------------------------------------------------------- end of script
 def post_script(msg):
-    """rt.post_script_hooks: a dialog made for this request that got no transaction
+    """dialog's POST_SCRIPT callback (declared in its exports): a dialog made for this request that got no transaction
     (the script replied or dropped it) is destroyed, as Kamailio's dlg_cfg_cb does."""
     from kamapy_modules.tm import callbacks as tmcb
     pending = msg.module_data.get(tmcb.PENDING_KEY)

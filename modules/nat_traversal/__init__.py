@@ -45,7 +45,7 @@ def _state_path() -> str | None:
 
 
 def _reply_filter(msg) -> bool:
-    """rt.reply_hooks (first): the replies to our keepalives stop here."""
+    """Kamailio's response_f (reply_filter): the replies to our keepalives stop here."""
     b = _builder[0]
     try:
         return b is not None and b.is_reply_to_ours(msg)
@@ -54,7 +54,7 @@ def _reply_filter(msg) -> bool:
 
 
 def mod_init():
-    from kamapy.loader import loaded
+    from kamapy.loader import bind_api, loaded
     from kamapy.runtime import rt
     from kamapy.timer import register_timer
 
@@ -67,8 +67,8 @@ def mod_init():
         log.error("nat_traversal: keepalive needs the sl and tm modules loaded")
         return -1
     from kamapy_modules import sl
-    from kamapy_modules.tm import uas
 
+    tmb = bind_api("tm")
     method = exports.param("keepalive_method") or "NOTIFY"
     from_uri = exports.param("keepalive_from")
     if from_uri is not None and from_uri == "":
@@ -89,11 +89,8 @@ def mod_init():
         log.info("using 10 seconds for keepalive_interval")
         interval = 10
     keepalive_timer.setup(interval, _builder[0], path)
-    sl.add_reply_callback(conditions.sl_reply_out)
-    if conditions.tm_reply_out not in uas.reply_out_callbacks:
-        uas.reply_out_callbacks.append(conditions.tm_reply_out)
-    if _reply_filter not in rt.reply_hooks:
-        rt.reply_hooks.insert(0, _reply_filter)  # before tm, as Kamailio's module reply filter
+    sl.add_reply_callback(conditions.sl_reply_out)  # sl's SLCB_REPLY_READY
+    conditions.bind_tm(tmb)  # tm's TMCB_REQUEST_IN, then TMCB_RESPONSE_OUT per transaction
     keepalive_timer.update_stats(endpoints.snapshot())
     register_timer("nat_traversal", 1.0, keepalive_timer.tick)
     return 0
@@ -138,6 +135,7 @@ exports = ModuleExports(
     stats=STATS,
     mod_init=mod_init,
     destroy=destroy,
+    response=_reply_filter,
     check=_check,
     doc=__doc__,
 )

@@ -168,7 +168,36 @@ def sl_reply_out(msg, code: int, extra: str):
 
 # ------------------------------------------------------------------ tm: replies upstream
 
-def tm_reply_out(t, buf: bytes, code: int):
+TM_CB = "nat_traversal.reply_out"
+_WATCHED = ("REGISTER", "SUBSCRIBE", "INVITE", "BYE")
+_tm = [None]  # tm's API, bound in mod_init
+
+
+def bind_tm(tmb) -> None:
+    """In mod_init (before the fork): every new REGISTER/SUBSCRIBE/INVITE/BYE
+    transaction gets a TMCB_RESPONSE_OUT callback (Kamailio registers its tm reply
+    callback per request too)."""
+    _tm[0] = tmb
+    tmb.define(TM_CB, _on_response_out)
+    tmb.register_global(tmb.TMCB_REQUEST_IN, _on_request_in)
+
+
+def _on_request_in(t, _type, _msg, _code, _param):
+    method = t.method
+    if method not in _WATCHED or _state["disabled"]:
+        return
+    if method == "BYE" and dialog_bind.bound():
+        return  # calls end through the dialog module's callbacks
+    tmb = _tm[0]
+    tmb.register_tmcb(t, tmb.TMCB_RESPONSE_OUT, TM_CB)
+
+
+def _on_response_out(t, _type, reply, code, _param):
+    """TMCB_RESPONSE_OUT: every reply sent upstream, relayed or local."""
+    tm_reply_out(t, reply, code)
+
+
+def tm_reply_out(t, reply, code: int):
     if _state["disabled"] or code < 101:
         return
     method = t.method
@@ -186,12 +215,12 @@ def tm_reply_out(t, buf: bytes, code: int):
         if method != "INVITE" or not 200 <= code < 300 or not len(endpoints.table()):
             return
     try:
-        _tm_reply(t, buf, code, marks)
+        _tm_reply(t, reply, code, marks)
     except SipParseError as e:
         log.error("cannot read the %s reply for keepalive information: %s", method, e.reason)
 
 
-def _tm_reply(t, buf, code, marks):
+def _tm_reply(t, reply, code, marks):
     src_ip, src_port, dst_ip, dst_port, proto = t.rcv[:5]  # a 6th field: the conid (TCP)
     request = SipMsg(t.req, RecvInfo(src_ip, src_port, dst_ip, dst_port, proto))
     callid = request.callid
@@ -220,5 +249,5 @@ def _tm_reply(t, buf, code, marks):
     if sock is None or code < 200:
         return
     if code < 300:
-        _apply(request, SipMsg(buf), code, src_uri, sock.decode())
+        _apply(request, reply, code, src_uri, sock.decode())
     marks.delete(key)

@@ -185,14 +185,15 @@ def mod_init():
     cfg.filter_server_id = p("filter_server_id")
     cfg.state = CounterArray(1)
     cfg.state.set(0, 1)
+    from . import exports
+    exports.response = None
     if cfg.sipping_flag:
         cfg.pinger = Pinger(p("sipping_method"), p("sipping_from"))
         if cfg.keepalive_timeout > 0:
             usrloc.set_keepalive_timeout(cfg.keepalive_timeout)
-        # Kamailio's response_f: the reply of a ping stops here (tm's hook, earlier in
-        # the list, only takes replies of its transactions)
-        if reply_hook not in rt.reply_hooks:
-            rt.reply_hooks.append(reply_hook)
+        # Kamailio's response_f, set in mod_init only when SIP pings are on (as
+        # nathelper.c does): the reply of a ping stops here. The loader installs it.
+        exports.response = reply_hook
     PROCS[0].count = cfg.processes
     if cfg.processes == 0:
         PROCS.clear()

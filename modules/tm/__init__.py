@@ -19,29 +19,25 @@ created. The parts:
 
 from __future__ import annotations
 
-from kamapy.module import Arg, Function, ModuleExports, RpcCommand
+from kamapy.module import POST_SCRIPT, Arg, Function, ModuleExports, RpcCommand, ScriptCallback
 
-from . import stats
+from . import api, stats
 from .config import PARAMS, cfg
 from .functions import FUNCTIONS, has_transaction, stateful_send_reply
+from .relay import post_script
+from .replies import reply_hook
+from .t_uac import reply_hook as local_reply_hook
 
 
 def mod_init():
-    from kamapy.runtime import rt
     from kamapy.timer import register_timer
 
     from . import cancel, store, t_uac, timers
-    from .relay import post_script
-    from .replies import reply_hook
 
     cfg.load(exports.values)
     cancel.cancel_b_method[0] = exports.param("cancel_b_method")
     store.set_store(store.TransactionStore())
     stats.bind()
-    if reply_hook not in rt.reply_hooks:
-        rt.reply_hooks.append(reply_hook)
-    if post_script not in rt.post_script_hooks:
-        rt.post_script_hooks.append(post_script)
     try:
         from kamapy_modules import sl
         sl.add_stateful_reply(has_transaction, stateful_send_reply)
@@ -50,6 +46,13 @@ def mod_init():
     register_timer("tm", timers.INTERVAL, timers.run_timers)
     t_uac.init()
     return 0
+
+
+def response(msg, _local=local_reply_hook, _relayed=reply_hook) -> bool:
+    """Kamailio's response_f (reply_received): a reply to one of our local requests
+    (t_uac, a cheap prefix test on the branch first) is ours whatever happens; else the
+    transaction the reply matches takes it (relayed or absorbed)."""
+    return _local(msg) or _relayed(msg)
 
 
 def rpc_stats(_rpc, _params):
@@ -87,5 +90,8 @@ exports = ModuleExports(
     stats=stats.NAMES,
     event_routes=["tm:local-request"],  # run by t_uac.py for every local request
     mod_init=mod_init,
+    response=response,
+    script_callbacks=[ScriptCallback(POST_SCRIPT, post_script)],  # t_relay's delayed error reply
+    api=api.make(),  # load_tm_api: the callbacks (TMCB_*) and local requests
     doc=__doc__,
 )

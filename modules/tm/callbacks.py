@@ -18,9 +18,9 @@ and is attached when tm creates the transaction (Kamailio's pending tmcb list).
 A callback is fn(t, cb_type, msg, code, param); msg is the request or the reply the
 event is about (None where there is none, e.g. TMCB_DESTROY), code the reply code.
 
-How the older ad-hoc lists map: uas.reply_out_callbacks (nat_traversal) is a global
-TMCB_RESPONSE_OUT; sl's _reply_out is the stateless SLCB_REPLY_READY of Kamailio's sl
-callbacks, not a tm event. Both keep working as they are.
+Other modules reach these through tm's declared API (api.py, kamapy.loader.bind_api).
+sl's add_reply_callback is the stateless SLCB_REPLY_READY of Kamailio's sl callbacks,
+not a tm event.
 """
 
 from __future__ import annotations

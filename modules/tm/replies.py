@@ -52,7 +52,7 @@ log = logging.getLogger("kamapy.tm")
 
 
 def reply_hook(msg) -> bool:
-    """rt.reply_hooks entry: True when tm took the reply (relayed or absorbed)."""
+    """Part of tm's response function: True when tm took the reply (relayed or absorbed)."""
     try:
         found = reply_tid(msg)
     except SipParseError:

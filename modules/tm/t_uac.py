@@ -184,12 +184,11 @@ def store() -> _Store:
 
 
 def init():
-    """tm's mod_init: the shm table (before the fork), the reply hook, the timer."""
+    """tm's mod_init: the shm table (before the fork), the timer (reply_hook is called
+    by tm's declared response function, before the transaction lookup)."""
     global _store
     from kamapy.timer import register_timer
     _store = _Store()
-    if reply_hook not in rt.reply_hooks:
-        rt.reply_hooks.insert(0, reply_hook)  # cheap prefix test before tm's lookup
     register_timer("tm-local", 0.05, run_timer)
 
 
@@ -405,7 +404,8 @@ def lookup(lid: str) -> LocalTxn | None:
 
 # ---------------------------------------------------------------------- replies
 def reply_hook(msg) -> bool:
-    """rt.reply_hooks: a reply to one of our local requests is ours, whatever happens."""
+    """Part of tm's response function: a reply to one of our local requests is ours,
+    whatever happens."""
     branch = msg.via1_branch
     if branch is None or not branch.startswith(BRANCH_PREFIX) or len(branch) != len(BRANCH_PREFIX) + LID_LEN:
         return False

@@ -50,18 +50,11 @@ def request_msg(t: Transaction, lumped: bool = False) -> SipMsg:
     return SipMsg(data, recv_info(t))
 
 
-# callbacks(t, reply bytes, code) for every reply sent upstream, relayed or local
-# (Kamailio's TMCB_RESPONSE_OUT / RESPONSE_SENT; used by nat_traversal)
-reply_out_callbacks: list = []
-
-
 def send_upstream(t: Transaction, buf: bytes, code: int) -> bool:
     """Send a reply to the request's sender and remember it as the last one."""
     ip, port = t.rpl_dst
     ok = send_to(t.rcv[4], buf, ip, port, socket_for((t.rcv[2], t.rcv[3])), conid_of(t))
-    for cb in reply_out_callbacks:
-        cb(t, buf, code)
-    if t.cbs:
+    if t.cbs:  # TMCB_RESPONSE_OUT (nat_traversal, dialog)
         from .callbacks import TMCB_RESPONSE_OUT, run
         run(t, TMCB_RESPONSE_OUT, lambda: SipMsg(buf), code)
     t.uas_buf = buf

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.tree_grep import ROOT
+from tests.support.tree_grep import offenders as tree_offenders
 
 # kamapy/sip/ is the door itself; kamapy/_native/ holds the scanner's C and its build
 ALLOWED = ("kamapy/sip/", "kamapy/_native/")
@@ -24,17 +25,7 @@ PATTERNS = {
 
 
 def offenders(root: Path = ROOT) -> list[str]:
-    found = []
-    for top in ("kamapy", "modules"):
-        for path in sorted((root / top).rglob("*.py")):
-            rel = path.relative_to(root).as_posix()
-            if rel.startswith(ALLOWED):
-                continue
-            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-                for what, pat in PATTERNS.items():
-                    if pat.search(line):
-                        found.append(f"{rel}:{n}: {what}: {line.strip()}")
-    return found
+    return tree_offenders(PATTERNS, lambda rel: rel.startswith(ALLOWED), root)
 
 
 def test_nothing_outside_kamapy_sip_reaches_into_the_scan():
