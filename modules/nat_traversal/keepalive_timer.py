@@ -54,7 +54,7 @@ def send_keepalive(uri: str, rec: dict) -> bool:
     if si is None or hp is None:
         log.error("cannot send a keepalive to %s (socket %s)", uri, rec.get("s"))
         return False
-    data = _cfg["builder"].build(uri, si.via_host, si.via_port)
+    data = _cfg["builder"].build(uri, si)
     return send_to(PROTO_UDP, data, hp[0], hp[1], si)
 
 

@@ -157,16 +157,47 @@ def test_nat_keepalive_refuses_other_methods_and_tcp(table):
     assert conditions.nat_keepalive(msg(method="SUBSCRIBE")) == 1
 
 
+class _Sock:  # what the builder reads of a SocketInfo
+    via_host = "203.0.113.1"
+    via_port = 5060
+    proto_name = "udp"
+
+
+_SOCK = _Sock()
+
+
+def test_keepalive_bytes_as_before_the_shared_builder(monkeypatch):
+    """kamapy/sip/local_request.py builds the keepalive now: the bytes are the ones the
+    module's own builder wrote (the layout Kamailio's nat_traversal sends)."""
+    from kamapy_modules.nat_traversal import keepalive_request as kr
+    monkeypatch.setattr(kr, "new_branch", lambda: "z9hG4bK1234567")
+    monkeypatch.setattr(kr.time, "monotonic", lambda: 12.345)
+    for method, from_uri, extra, event in (("NOTIFY", None, "X-A: 1\r\nX-B: 2\r\n", "Event: keep-alive\r\n"),
+                                           ("OPTIONS", "sip:ka@example.net", "", "")):
+        b = kr.KeepaliveBuilder(method, from_uri, extra)
+        b.callid_prefix, b.counter, b.from_tag = "5eed", 0x10, 0x20
+        f = from_uri or "sip:keepalive@203.0.113.1"
+        want = (f"{method} sip:198.51.100.7:40000 SIP/2.0\r\n"
+                "Via: SIP/2.0/UDP 203.0.113.1:5060;branch=z9hG4bK1234567\r\n"
+                f"From: {f};tag=21\r\n"
+                "To: sip:198.51.100.7:40000\r\n"
+                f"Call-ID: 5eed-11-{12345:x}@203.0.113.1\r\n"
+                f"CSeq: 1 {method}\r\n"
+                f"{event}{extra}"
+                "Content-Length: 0\r\n\r\n").encode()
+        assert b.build("sip:198.51.100.7:40000", _SOCK) == want
+
+
 def test_keepalive_request_and_reply_filter():
     b = KeepaliveBuilder("NOTIFY", None, "X-A: 1\r\n")
-    data = b.build("sip:198.51.100.7:40000", "203.0.113.1", 5060)
+    data = b.build("sip:198.51.100.7:40000", _SOCK)
     k = SipMsg(data)
     assert k.method == "NOTIFY" and k.ruri == "sip:198.51.100.7:40000"
     assert k.header_value("Event") == "keep-alive" and k.header_value("X-A") == "1"
     assert k.header_value("From").startswith("sip:keepalive@203.0.113.1;tag=")
     assert k.via1.host == "203.0.113.1" and k.via1.param("branch").startswith("z9hG4bK")
     assert str(k.cseq.number) == "1" and k.cseq.method == "NOTIFY"
-    second = SipMsg(b.build("sip:198.51.100.7:40000", "203.0.113.1", 5060))
+    second = SipMsg(b.build("sip:198.51.100.7:40000", _SOCK))
     assert second.callid != k.callid and second.from_hdr.tag != k.from_hdr.tag
     head = data.decode().split("\r\n\r\n")[0].split("\r\n")
     keep = [h for h in head if h.split(":")[0] in ("Via", "From", "To", "Call-ID", "CSeq")]
@@ -175,7 +206,7 @@ def test_keepalive_request_and_reply_filter():
     other = KeepaliveBuilder("NOTIFY")
     assert not other.is_reply_to_ours(ans)  # another server's prefix
     opt = KeepaliveBuilder("OPTIONS", "sip:ka@example.net")
-    o = SipMsg(opt.build("sip:1.2.3.4:5060", "203.0.113.1", 5060))
+    o = SipMsg(opt.build("sip:1.2.3.4:5060", _SOCK))
     assert o.header_value("Event") is None and o.header_value("From").startswith("sip:ka@example.net;")
 
 
