@@ -319,14 +319,20 @@ def _ms(v) -> float:
     return max(0, int(v)) / 1000.0
 
 
+def _set_timers(msg, pending: dict[str, float], change) -> int:
+    """A t_set_*() call: before the transaction exists the values wait in the message
+    (a 0 keeps what is there); after, change(t) applies them to the transaction."""
+    if for_msg(msg).txn is None:
+        p = pending_of(msg)
+        for name, v in pending.items():
+            if v:
+                setattr(p, name, v)
+        return 1
+    return _modify(msg, change)
+
+
 def w_t_set_fr(msg, fr_inv, fr=0) -> int:
     inv, non = _ms(fr_inv), _ms(fr or 0)
-    c = for_msg(msg)
-    if c.txn is None:
-        p = pending_of(msg)
-        p.fr_inv = inv or p.fr_inv
-        p.fr = non or p.fr
-        return 1
 
     def change(t):
         now = time.time()
@@ -337,7 +343,7 @@ def w_t_set_fr(msg, fr_inv, fr=0) -> int:
         for b in t.branches:  # running branches get the new timeout at once
             if b.pending and b.fr_due:
                 b.fr_due = now + (t.fr_inv if t.is_invite and b.flags & B_REPLIED else t.fr)
-    return _modify(msg, change)
+    return _set_timers(msg, {"fr_inv": inv, "fr": non}, change)
 
 
 def w_t_reset_fr(msg) -> int:
@@ -347,17 +353,11 @@ def w_t_reset_fr(msg) -> int:
 
 def w_t_set_retr(msg, t1, t2) -> int:
     v1, v2 = _ms(t1), _ms(t2)
-    c = for_msg(msg)
-    if c.txn is None:
-        p = pending_of(msg)
-        p.t1 = v1 or p.t1
-        p.t2 = v2 or p.t2
-        return 1
 
     def change(t):
         t.t1 = v1 or t.t1
         t.t2 = v2 or t.t2
-    return _modify(msg, change)
+    return _set_timers(msg, {"t1": v1, "t2": v2}, change)
 
 
 def w_t_reset_retr(msg) -> int:
@@ -367,18 +367,12 @@ def w_t_reset_retr(msg) -> int:
 
 def w_t_set_max_lifetime(msg, inv, noninv) -> int:
     vi, vn = _ms(inv), _ms(noninv)
-    c = for_msg(msg)
-    if c.txn is None:
-        p = pending_of(msg)
-        p.inv_lifetime = vi or p.inv_lifetime
-        p.noninv_lifetime = vn or p.noninv_lifetime
-        return 1
 
     def change(t):
         v = vi if t.is_invite else vn
         if v:
             t.end_of_life = t.created + v
-    return _modify(msg, change)
+    return _set_timers(msg, {"inv_lifetime": vi, "noninv_lifetime": vn}, change)
 
 
 def w_t_reset_max_lifetime(msg) -> int:

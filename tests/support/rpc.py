@@ -8,12 +8,17 @@ import json
 from kamapy.ctl.clients.dgram import DgramClient
 
 
-def rpc_call(socket_path: str, method: str, *params, timeout: float = 5.0):
-    """The result of `method`; an RPC error raises RuntimeError with the server's error."""
+def rpc_reply(socket_path: str, method: str, *params, timeout: float = 5.0) -> dict:
+    """The whole JSON-RPC reply to `method` ({"result": ...} or {"error": {...}})."""
     doc = {"jsonrpc": "2.0", "method": method, "id": 1}
     if params:
         doc["params"] = list(params)
-    reply = json.loads(DgramClient(socket_path, timeout).request(doc))
+    return json.loads(DgramClient(socket_path, timeout).request(doc))
+
+
+def rpc_call(socket_path: str, method: str, *params, timeout: float = 5.0):
+    """The result of `method`; an RPC error raises RuntimeError with the server's error."""
+    reply = rpc_reply(socket_path, method, *params, timeout=timeout)
     if "error" in reply:
         raise RuntimeError(reply["error"])
     return reply.get("result")

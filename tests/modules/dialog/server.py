@@ -9,7 +9,8 @@ import time
 from tests.support.rpc import rpc_call
 from tests.support.server import KamapyServer
 
-CFG = r"""
+# what every dialog test server loads: tm + rr + dialog, xlog, jsonrpcs on {rundir}/rpc.sock
+PREAMBLE = r"""
 debug=2
 children=2
 listen=udp:127.0.0.1:{port}
@@ -25,7 +26,9 @@ loadmodule "dialog"
 modparam("jsonrpcs", "transport", 4)
 modparam("jsonrpcs", "dgram_socket", "{rundir}/rpc.sock")
 modparam("tm", "wt_timer", 1000)
-modparam("dialog", "profiles_with_value", "caller")
+"""
+
+CFG = PREAMBLE + r"""modparam("dialog", "profiles_with_value", "caller")
 modparam("dialog", "profiles_no_value", "all")
 {modparams}
 request_route {

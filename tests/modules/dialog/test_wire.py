@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from .server import DialogServer
+from .server import PREAMBLE, DialogServer
 from .ua import Callee, Caller
 
 
@@ -163,22 +163,7 @@ def test_unsupported_param_warns():
         assert "enable_dmq" in srv.log()
 
 
-DLG_FLAG_CFG = r"""
-debug=2
-children=2
-listen=udp:127.0.0.1:{port}
-loadmodule "sl"
-loadmodule "tm"
-loadmodule "rr"
-loadmodule "siputils"
-loadmodule "textops"
-loadmodule "pv"
-loadmodule "xlog"
-loadmodule "jsonrpcs"
-loadmodule "dialog"
-modparam("jsonrpcs", "transport", 4)
-modparam("jsonrpcs", "dgram_socket", "{rundir}/rpc.sock")
-modparam("tm", "wt_timer", 1000)
+DLG_FLAG_CFG = PREAMBLE + r"""
 modparam("dialog", "dlg_flag", 4)
 modparam("dialog", "detect_spirals", 1)
 request_route {

@@ -13,25 +13,10 @@ import pytest
 
 from tests.support.server import KamapyServer
 
-from .server import DialogServer
+from .server import PREAMBLE, DialogServer
 from .ua import Callee, Caller, hdr, reply_to, status
 
-CFG = r"""
-debug=2
-children=2
-listen=udp:127.0.0.1:{port}
-loadmodule "sl"
-loadmodule "tm"
-loadmodule "rr"
-loadmodule "siputils"
-loadmodule "textops"
-loadmodule "xlog"
-loadmodule "pv"
-loadmodule "jsonrpcs"
-loadmodule "dialog"
-modparam("jsonrpcs", "transport", 4)
-modparam("jsonrpcs", "dgram_socket", "{rundir}/rpc.sock")
-modparam("tm", "wt_timer", 1000)
+CFG = PREAMBLE + r"""
 modparam("tm", "fr_timer", 1000)
 modparam("dialog", "profiles_with_value", "caller")
 modparam("dialog", "early_timeout", 2)

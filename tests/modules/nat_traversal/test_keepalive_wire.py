@@ -4,7 +4,6 @@ ends, show in the statistics, and survive a restart through keepalive_state_file
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -13,7 +12,7 @@ import time
 
 import pytest
 
-from kamapy.ctl.clients.dgram import DgramClient
+from tests.support.rpc import rpc_call
 from tests.support.server import KamapyServer
 
 from .ua import Ua, header
@@ -79,10 +78,7 @@ def start(rundir, extra=""):
 
 
 def rpc(rundir, method, *params):
-    doc = {"jsonrpc": "2.0", "method": method, "id": 1}
-    if params:
-        doc["params"] = list(params)
-    return json.loads(DgramClient(os.path.join(rundir, "rpc.sock"), 5.0).request(doc))["result"]
+    return rpc_call(os.path.join(rundir, "rpc.sock"), method, *params)
 
 
 def nt_stats(rundir) -> dict[str, int]:

@@ -3,7 +3,6 @@ plain UDP sockets that register and record what reaches them."""
 
 from __future__ import annotations
 
-import json
 import os
 import select
 import socket
@@ -13,8 +12,8 @@ import uuid
 
 import pytest
 
-from kamapy.ctl.clients.dgram import DgramClient
 from tests.support.kamailio import KamailioServer, kamailio_path
+from tests.support.rpc import rpc_call, rpc_reply
 from tests.support.server import KamapyServer
 
 NAT_BFLAG = 6
@@ -64,17 +63,12 @@ request_route {
 
 class _Rpc:
 
-    def rpc(self, method: str, *params):
-        doc = {"jsonrpc": "2.0", "method": method, "id": 1}
-        if params:
-            doc["params"] = list(params)
-        return json.loads(DgramClient(os.path.join(self.rundir, "rpc.sock"), 5.0).request(doc))
+    def rpc(self, method: str, *params) -> dict:
+        """The whole reply, errors included."""
+        return rpc_reply(os.path.join(self.rundir, "rpc.sock"), method, *params)
 
     def result(self, method: str, *params):
-        reply = self.rpc(method, *params)
-        if "error" in reply:
-            raise RuntimeError(reply["error"])
-        return reply.get("result")
+        return rpc_call(os.path.join(self.rundir, "rpc.sock"), method, *params)
 
     def contacts(self) -> dict[str, dict]:
         """AOR -> its first contact as ul.dump shows it."""
