@@ -34,6 +34,12 @@ _docs: dict[tuple[str, str], str] = {}
 _declared = {"done": False}
 
 
+def describe(group: str, name: str, doc: str) -> None:
+    """The description cnt.help gives for a counter (modules call it for their own
+    statistics, as Kamailio's counter_register takes a doc string)."""
+    _docs[(group, name)] = doc
+
+
 def parse_declaration(text: str, default_group: str) -> tuple[str, str, str]:
     """[group.]name[( |:)description] -> (group, name, description)."""
     doc = DEFAULT_DOC
