@@ -11,3 +11,6 @@ INSERT INTO dispatcher (setid, destination, flags, priority, attrs) VALUES (3, '
 INSERT INTO dispatcher (setid, destination, flags, priority, attrs) VALUES (5, 'sip:127.0.0.1:15091', 0, 0, '');
 INSERT INTO dispatcher (setid, destination, flags, priority, attrs) VALUES (5, 'sip:127.0.0.1:15092', 0, 0, '');
 INSERT INTO dispatcher (setid, destination, flags, priority, attrs) VALUES (5, 'sip:127.0.0.1:15093', 0, 0, '');
+INSERT INTO dispatcher (setid, destination, flags, priority, attrs) VALUES (6, 'sip:127.0.0.1:15101', 0, 0, 'duid=g1;maxload=1');
+INSERT INTO dispatcher (setid, destination, flags, priority, attrs) VALUES (6, 'sip:127.0.0.1:15102', 0, 0, 'duid=g2');
+INSERT INTO dispatcher (setid, destination, flags, priority, attrs) VALUES (6, 'sip:127.0.0.1:15103', 0, 0, 'duid=g3');
