@@ -170,3 +170,33 @@ def test_dead_node_fails_over_and_is_disabled(rtpe):
         dead.close()
         uas.close()
         uac.close()
+
+
+def test_late_offer_manage_offers_on_the_reply_and_answers_on_ack(setup, rtpe):
+    """INVITE without SDP: rtpproxy_manage() on the 200's SDP is the offer (tm knows
+    the INVITE had none), the ACK's SDP is the answer; both leave pointing at rtpengine."""
+    srv, uac, uas = setup
+    srv.rpc("rtpproxy.enable", f"udp:127.0.0.1:{rtpe.udp_port}", 1)
+    callid = "rtpp-late-" + os.urandom(3).hex()
+    uac.send(C.invite(srv.port, uac.port, callid, body=""), srv.port)
+    got = uas.recv_request("INVITE", callid)
+    assert got is not None and C.body_of(got) == ""
+    uas.send(C.reply_to(got, 200, "OK", body=C.sdp(port=42100)), srv.port)
+    ok = uac.recv()
+    assert C.status(ok) == 200, srv.log()[-3000:]
+    ip, port = C.media(C.body_of(ok))
+    assert ip == "127.0.0.1" and rtpe.port_min <= port <= rtpe.port_max
+    ack = C.in_dialog("ACK", srv.port, uac.port, callid, 1).decode()
+    body = C.sdp(port=41100)
+    ack = ack.replace("Content-Length: 0\r\n\r\n", "Content-Type: application/sdp\r\n"
+                      f"Content-Length: {len(body)}\r\n\r\n{body}")
+    uac.send(ack.encode(), srv.port)
+    fwd = uas.recv_request("ACK", callid)
+    assert fwd is not None, srv.log()[-3000:]
+    aip, aport = C.media(C.body_of(fwd))
+    assert aip == "127.0.0.1" and rtpe.port_min <= aport <= rtpe.port_max and aport != port
+    assert callid in rtpe.calls()
+    uac.send(C.in_dialog("BYE", srv.port, uac.port, callid, 2), srv.port)
+    bye = uas.recv_request("BYE", callid)
+    uas.send(C.reply_to(bye, 200, "OK"), srv.port)
+    assert C.status(uac.recv()) == 200
