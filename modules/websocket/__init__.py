@@ -16,7 +16,10 @@ ping_application_data; 0 turns them off. The TCP reader owning the connection
 sends them from its timer, so keepalive_processes and keepalive_interval have
 nothing to size. ws_close([code, reason[, conid]]) sends a close frame, then closes.
 RPC: ws.dump, ws.close, ws.ping, ws.pong, ws.disable, ws.enable (a disabled server
-refuses handshakes with 503). Not built yet: cors_mode (warned about).
+refuses handshakes with 503). cors_mode: 1 adds "Access-Control-Allow-Origin: *" to
+the 101, 2 echoes the request's Origin there (none without one), 0 (default) adds
+nothing. The handshake clears set_reply_close() for the 101, as Kamailio does (its
+WebRTC example configs call set_reply_close() at the top of the xhttp route).
 """
 
 from __future__ import annotations
@@ -81,13 +84,23 @@ def ws_handle_handshake(msg) -> int:
         return 0
     offered = _tokens(msg.header_value("Sec-WebSocket-Protocol"))
     wanted = int(exports.param("sub_protocols") or SUB_SIP)
-    protocol = next((p for p in offered if (p == "sip" and wanted & SUB_SIP)
-                     or (p == "msrp" and wanted & SUB_MSRP)), None)
+    # sip wins over msrp whatever the client's order (Kamailio's sub_protocol bits)
+    protocol = ("sip" if "sip" in offered and wanted & SUB_SIP
+                else "msrp" if "msrp" in offered and wanted & SUB_MSRP else None)
     if protocol is None:
         return _refuse(msg, 400, "Unsupported protocol")
+    cors = ""
+    mode = int(exports.param("cors_mode") or 0)
+    origin = (msg.header_value("Origin") or "").strip()
+    if mode == 1:
+        cors = "Access-Control-Allow-Origin: *\r\n"
+    elif mode == 2 and origin:
+        cors = f"Access-Control-Allow-Origin: {origin}\r\n"
+    from kamapy.core_functions import SND_F_CON_CLOSE
+    msg.rpl_send_flags &= ~SND_F_CON_CLOSE   # the connection lives on as a WebSocket
     reply = build_reply(msg, 101, "Switching Protocols", "", b"")
     head, _, _ = reply.partition(b"Content-Length:")
-    reply = (head + f"Sec-WebSocket-Protocol: {protocol}\r\nUpgrade: websocket\r\n"
+    reply = (head + f"{cors}Sec-WebSocket-Protocol: {protocol}\r\nUpgrade: websocket\r\n"
              f"Connection: upgrade\r\nSec-WebSocket-Accept: {accept_key(key)}\r\n"
              "Content-Length: 0\r\n\r\n".encode("latin-1"))
     if not reader.send_local(conid, reply, raw=True):
@@ -118,8 +131,9 @@ def mod_init():
     from kamapy import __version__
     from kamapy.counters import CounterArray
     from kamapy.net import tcp_reader
-    if exports.param("cors_mode"):
-        log.warning("websocket: cors_mode is not implemented by kamapy yet; ignored")
+    if int(exports.param("cors_mode") or 0) not in (0, 1, 2):
+        from kamapy.loader import ModuleLoadError, Problem
+        raise ModuleLoadError([Problem(f"websocket: cors_mode is 0, 1 or 2, not {exports.param('cors_mode')}")])
     _enabled["flag"] = CounterArray(1)
     mechanism = int(exports.param("keepalive_mechanism"))
     if mechanism not in (0, 1, 2):
@@ -206,7 +220,7 @@ exports = ModuleExports(
     params=[Param("sub_protocols", int, SUB_SIP), Param("keepalive_mechanism", int, 1),
             Param("keepalive_timeout", int, 180), Param("keepalive_interval", int, 1),
             Param("keepalive_processes", int, 1), Param("ping_application_data", str, None),
-            Param("cors_mode", int, None), Param("timer_interval", int, 1)],
+            Param("cors_mode", int, 0), Param("timer_interval", int, 1)],
     rpc=[RpcCommand("ws.dump", rpc_dump, "Dumps WebSocket connections"),
          RpcCommand("ws.close", rpc_close, "Closes a WebSocket connection"),
          RpcCommand("ws.ping", _rpc_control("ping"), "Sends a ping on a WebSocket connection"),

@@ -252,3 +252,19 @@ def test_ws_rpcs_and_statistics(server):
         assert re.search(r"websocket:ws_local_closed_connections = [1-9]", text)
     finally:
         c.close()
+
+
+def test_cors_origin_echoed_and_sip_preferred(server):
+    """cors_mode 2: the 101 carries the request's Origin in Access-Control-Allow-Origin
+    (before Sec-WebSocket-Protocol, as Kamailio writes it); sip is chosen even when
+    offered after another protocol."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=3) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                  b"Origin: https://phone.example\r\nSec-WebSocket-Protocol: chat, sip\r\n\r\n")
+        head = read_messages(s, 1)[0]
+    lines = head.split(b"\r\n")
+    assert lines[0] == b"HTTP/1.1 101 Switching Protocols", head
+    i = lines.index(b"Access-Control-Allow-Origin: https://phone.example")
+    assert lines[i + 1] == b"Sec-WebSocket-Protocol: sip"
+    assert b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in lines
