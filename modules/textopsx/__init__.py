@@ -33,6 +33,11 @@ _PARSE_SLOTS = ("data", "text", "type", "method", "method_id", "ruri", "version"
                 "_csc")
 
 
+# msg.module_data entries that hold a parse of the message text
+_PARSE_KEYS = ("contacts", "sdp", "vias", "parsed_ruri", "parsed_orig_ruri", "rr.route_entries",
+               "auth.creds")
+
+
 def _route_type(msg) -> int:
     return msg.ctx.route_type if msg.ctx is not None else REQUEST_ROUTE
 
@@ -74,7 +79,11 @@ def msg_apply_changes(msg) -> int:
     msg.lumps = None
     msg.reply_lumps = None
     msg.new_uri = None
-    msg.module_data = {}
+    # what was parsed from the old text goes; module state (tm's, dialog's, ... which
+    # Kamailio keeps outside sip_msg_t) stays
+    md = msg.module_data
+    for key in _PARSE_KEYS:
+        md.pop(key, None)
     return 1
 
 
