@@ -223,6 +223,8 @@ def _syntax_problem(e: UnexpectedInput, pre: Preprocessed) -> Problem:
             names = sorted({_FRIENDLY.get(x, _literal_name(x)) for x in expected})
             if len(names) <= 8:
                 message += ", expected " + ", ".join(names)
+    if not hint and _UNDEFINED_NAME.fullmatch(got or "") and got not in pre.defines:
+        hint = _undefined_define_hint(got, pre.files)
     if not got:
         brace = _unclosed_brace(text)
         if brace is not None:
@@ -230,6 +232,27 @@ def _syntax_problem(e: UnexpectedInput, pre: Preprocessed) -> Problem:
             message = "unbalanced braces: this '{' is never closed"
             hint = "add the missing '}' (or remove an extra '{')"
     return pre.sources.problem(pos, message, hint)
+
+
+_UNDEFINED_NAME = re.compile(r"[A-Z][A-Z0-9_]{2,}")
+
+
+def _undefined_define_hint(name: str, files: list[str]) -> str:
+    """A bare upper-case word where a value goes is usually a #!define name whose
+    #!define sits under a switch that is off (Debian's DBURL, defined under WITH_MYSQL)."""
+    pat = re.compile(r"^\s*#!(define|trydef|redefine)\s+" + re.escape(name) + r"\b", re.M)
+    for f in files:
+        try:
+            with open(f, encoding="latin-1") as fh:
+                src = fh.read()
+        except OSError:
+            continue
+        m = pat.search(src)
+        if m:
+            line = src.count("\n", 0, m.start()) + 1
+            return (f"'{name}' is not defined: its #!{m.group(1)} at {f}:{line} is inside a switch "
+                    "that is off (look at the #!ifdef above it; -A NAME turns one on)")
+    return f"'{name}' is no value here: a #!define name that is not defined? (-A {name}=VALUE defines it)"
 
 
 def _previous_token(e) -> Token | None:

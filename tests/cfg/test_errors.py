@@ -123,3 +123,23 @@ def test_several_problems_reported_at_once():
 def test_report_never_shows_a_traceback():
     e = error_of("request_route {\n  if (\n}\n")
     assert "Traceback" not in str(e)
+
+
+def test_define_name_under_a_switch_that_is_off(tmp_path):
+    """Debian's stock config: `modparam("auth_db", "db_url", DBURL)` with WITH_AUTH but
+    not WITH_MYSQL, which #!trydef's DBURL: the hint says where the define is."""
+    from kamapy.cfg.parser import parse_config
+    cfg = tmp_path / "k.cfg"
+    cfg.write_text('#!ifdef WITH_MYSQL\n#!trydef DBURL "mysql://k@localhost/k"\n#!endif\n'
+                   'loadmodule "auth_db.so"\nmodparam("auth_db", "db_url", DBURL)\n'
+                   "request_route { exit; }\n")
+    with pytest.raises(ConfigError) as e:
+        parse_config(str(cfg))
+    p = e.value.first
+    assert (p.pos.line, p.pos.col) == (5, 31) and "unexpected 'DBURL'" in p.message
+    assert f"#!trydef at {cfg}:2" in p.hint
+
+
+def test_unknown_upper_case_word_hints_at_a_define():
+    e = error_of('modparam("x", "y", NOPE_NAME)\n')
+    assert "-A NOPE_NAME=VALUE" in e.first.hint
