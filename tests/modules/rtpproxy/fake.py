@@ -65,3 +65,42 @@ class FakeRtpproxy:
         self.stop_flag = True
         self.t.join(1)
         self.s.close()
+
+
+class UnixFakeRtpproxy(FakeRtpproxy):
+    """The same peer on a unix stream socket: one command per connection, no cookie."""
+
+    def __init__(self, path: str, ip="192.0.2.10"):
+        self.path = path
+        self.us = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.us.bind(path)
+        self.us.listen(16)
+        self.us.settimeout(0.2)
+        super().__init__(ip)
+
+    @property
+    def url(self):
+        return f"unix:{self.path}"
+
+    def run(self):
+        while not self.stop_flag:
+            try:
+                c, _ = self.us.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with c:
+                c.settimeout(1)
+                try:
+                    cmd = c.recv(65536).decode("latin-1")
+                except OSError:
+                    continue
+                self.commands.append(cmd)
+                out = self.answer(cmd)
+                if out is not None:
+                    c.sendall(f"{out}\n".encode())
+
+    def close(self):
+        super().close()
+        self.us.close()

@@ -209,3 +209,28 @@ def test_ice_relay_candidates_inserted(pair):
         keep, body, _cmds = _run(side, uac, uas, (R, "INVITE", "offer", "", {"body": ICE}))
         assert "a=candidate:1920210 1 UDP 16777215 192.0.2.10 30002 typ relay\r\n" in body
         assert "a=candidate:1920210 2 UDP 16777214 192.0.2.10 30003 typ relay\r\n" in body
+
+
+def test_unix_socket_node_as_kamailio(tmp_path):
+    """A unix: node: the bare command over a stream connection, no cookie; the same
+    commands (startup probes included) and the same SDP as Kamailio's."""
+    from .fake import UnixFakeRtpproxy
+    uac, uas = Uas(), Uas()
+    results = []
+    for cls, name in ((KamailioServer, "k"), (KamapyServer, "p")):
+        fake = UnixFakeRtpproxy(str(tmp_path / f"{name}.sock"))
+        try:
+            with cls(CFG, children=1, fmt={"sock": fake.url, "uas": uas.port, "mpath": MODULES}) \
+                    as srv:
+                probes = sorted(set(fake.commands))
+                case = (R, "INVITE", "offer", "", {"to_tag": "tt-u"})
+                keep, body, cmds = _run((srv, fake), uac, uas, case)
+                results.append((probes, [k.replace(fake.path, "P") for k in keep],
+                                body.replace(fake.path, "P"),
+                                [c.replace(fake.path, "P") for c in cmds]))
+        finally:
+            fake.close()
+    want, got = results
+    assert got == want
+    assert want[0] == ["V", "VF 20050322", "VF 20071116", "VF 20081102"]
+    assert want[3][0].startswith("Uc0,8,101 c-") and "tt-u;1 unix:/tmp/rtpp-timeout" in want[3][0]
