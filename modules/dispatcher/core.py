@@ -116,7 +116,10 @@ def init_shared():
 def read_rows() -> list:
     if cfg.db_url:
         return read_db_rows()
-    return L.read_list_file(cfg.list_file)
+    try:
+        return L.read_list_file(cfg.list_file)
+    except OSError:
+        raise ValueError(f"can't open list file [{cfg.list_file}]") from None
 
 
 def read_db_rows() -> list:

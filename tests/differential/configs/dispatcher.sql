@@ -14,3 +14,4 @@ INSERT INTO dispatcher (setid, destination, flags, priority, attrs) VALUES (5, '
 INSERT INTO dispatcher (setid, destination, flags, priority, attrs) VALUES (6, 'sip:127.0.0.1:15101', 0, 0, 'duid=g1;maxload=1');
 INSERT INTO dispatcher (setid, destination, flags, priority, attrs) VALUES (6, 'sip:127.0.0.1:15102', 0, 0, 'duid=g2');
 INSERT INTO dispatcher (setid, destination, flags, priority, attrs) VALUES (6, 'sip:127.0.0.1:15103', 0, 0, 'duid=g3');
+INSERT INTO dispatcher (setid, destination, flags, priority, attrs) VALUES (8, 'sip:127.0.0.1', 0, 0, 'any=port');
