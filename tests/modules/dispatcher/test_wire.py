@@ -259,13 +259,20 @@ def _flags(srv, uri):
     return None
 
 
-N_CALLS = 150
-
-
 def test_probing_takes_a_stopped_uas_out_and_back():
     """3 SIPp UAS; one stopped mid-run: keepalives mark it down within the threshold,
     the calls go to the other two with no failure beyond the in-flight ones, and it is
     back up once restarted."""
+    _failover(150, 25, cycles=1, max_failed=4)
+
+
+@pytest.mark.slow
+def test_probing_soak_two_outages_under_load():
+    """The same at 80 calls/s for ~25 s, the UAS stopped and restarted twice."""
+    _failover(2000, 80, cycles=2, max_failed=12, children=4)
+
+
+def _failover(n_calls, rate, cycles, max_failed, children=2):
     if sipp_path() is None:
         pytest.skip("sipp not installed")
     ports = free_udp_ports(3)
@@ -275,35 +282,36 @@ def test_probing_takes_a_stopped_uas_out_and_back():
         return SippRun(str(SCEN / "tm_uas_call.xml"), "", "-aa", "-d", "50",
                        local_port=p).start()
 
-    with DsServer(dests, threshold=2, children=2) as srv:
+    with DsServer(dests, threshold=2, children=children) as srv:
         servers = [uas(p) for p in ports]
         uac = None
+        victim = f"sip:127.0.0.1:{ports[1]}"
         try:
             time.sleep(1.5)
             assert [_flags(srv, f"sip:127.0.0.1:{p}") for p in ports] == ["AP"] * 3
             uac = SippRun(str(SCEN / "tm_uac_call.xml"), f"127.0.0.1:{srv.port}", "-s", "svc",
-                          "-m", str(N_CALLS), "-r", "25", "-l", "20", "-timeout", "40",
-                          "-timeout_error").start()
-            time.sleep(2.0)
-            victim = f"sip:127.0.0.1:{ports[1]}"
-            t0 = time.monotonic()
-            servers[1].kill()
-            # threshold 2 at a 1 s interval, each ping ending in fr_timer's 408 after 1 s
-            assert _poll(lambda: _flags(srv, victim) == "IP", 6), _flags(srv, victim)
-            took = time.monotonic() - t0
-            uac.wait(40)
+                          "-m", str(n_calls), "-r", str(rate), "-l", str(rate),
+                          "-timeout", str(n_calls // rate + 30), "-timeout_error").start()
+            for _ in range(cycles):
+                time.sleep(2.0)
+                t0 = time.monotonic()
+                servers[1].kill()
+                # marked down by the failure route of an in-flight INVITE, or by the
+                # pings (threshold 2 at a 1 s interval, each ping's 408 after 1 s)
+                assert _poll(lambda: _flags(srv, victim) == "IP", 6), _flags(srv, victim)
+                assert time.monotonic() - t0 < 6
+                assert _poll(lambda: "DS-DOWN " in srv.log(), 2)
+                time.sleep(1.0)
+                servers[1] = uas(ports[1])
+                assert _poll(lambda: _flags(srv, victim) == "AP", 6), _flags(srv, victim)
+                assert _poll(lambda: f"DS-UP {victim} code=200" in srv.log(), 2)
+            uac.wait(n_calls // rate + 40)
             st = uac.stats()
             ok, failed = int(st["SuccessfulCall(C)"]), int(st["FailedCall(C)"])
-            # calls up at the moment of the kill may lose their BYE; no other fails
             err = Path(uac.dir, "err.log")
             why = err.read_text(errors="replace")[-3000:] if err.exists() else ""
-            assert ok + failed == N_CALLS and failed <= 4, (ok, failed, why)
-            # marked down by the failure route of an in-flight INVITE, or by the pings
-            assert _poll(lambda: "DS-DOWN " in srv.log(), 2)
-            servers[1] = uas(ports[1])
-            assert _poll(lambda: _flags(srv, victim) == "AP", 6), _flags(srv, victim)
-            assert _poll(lambda: f"DS-UP {victim} code=200" in srv.log(), 2)
-            assert took < 6
+            # calls up at the moment of the kill may lose their BYE; no other fails
+            assert ok + failed == n_calls and failed <= max_failed * cycles, (ok, failed, why)
             # without traffic, the keepalives alone: two 408s (the threshold) take it out
             t0 = time.monotonic()
             servers[1].kill()
