@@ -1,8 +1,9 @@
 """htable on a real kamapy with two workers: items are shared ($shtinc from four
-clients at once loses no count), autoexpire removes items from the timer process and
-runs event_route[htable:expired:<t>], tables load from an SQLite database at start-up
-(array keys, integer values, db_expires), htable.reload reads it again, dbmode=1 writes
-the table back at shutdown, and the htable.* RPCs answer as Kamailio's."""
+clients at once loses no count, and pike's tree is one for both workers), autoexpire
+removes items from the timer process and runs event_route[htable:expired:<t>], tables
+load from an SQLite database at start-up (array keys, integer values, db_expires),
+htable.reload reads it again, dbmode=1 writes the table back at shutdown, and the
+htable.* RPCs answer as Kamailio's."""
 
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ loadmodule "pv.so"
 loadmodule "textops.so"
 loadmodule "jsonrpcs.so"
 loadmodule "htable.so"
+loadmodule "pike.so"
+modparam("pike", "sampling_time_unit", 3600)
+modparam("pike", "reqs_density_per_unit", 16)
 modparam("jsonrpcs", "transport", 4)
 modparam("jsonrpcs", "dgram_socket", "{rpc}")
 modparam("htable", "db_url", "sqlite://{db}")
@@ -47,7 +51,8 @@ event_route[htable:expired:x] {
 request_route {
     if ($hdr(X-G) == "inc") {
         $var(n) = $shtinc(a=>n);
-        append_to_reply("X-Pid: $pp\\r\\n");
+        pike_check_ip("10.20.30.40");
+        append_to_reply("X-Pid: $pp\\r\\nX-Pike: $rc\\r\\n");
     } else if ($hdr(X-G) == "setx") {
         $sht(x=>$hdr(X-K)) = $hdr(X-V);
     }
@@ -101,6 +106,7 @@ def request(c: SipClient, group: str, extra: str = "") -> bytes:
 
 def test_increments_from_two_workers_are_all_counted(server):
     pids = set()
+    pike = []
     errors = []
 
     def run():
@@ -109,7 +115,9 @@ def test_increments_from_two_workers_are_all_counted(server):
                 for _ in range(40):
                     reply = c.request(request(c, "inc"), timeout=3)
                     assert status_of(reply) == 200
-                    pids.update(line.split(b": ")[1] for line in reply.split(b"\r\n") if line.startswith(b"X-Pid"))
+                    lines = reply.split(b"\r\n")
+                    pids.update(line.split(b": ")[1] for line in lines if line.startswith(b"X-Pid"))
+                    pike.extend(int(line.split(b": ")[1]) for line in lines if line.startswith(b"X-Pike"))
         except Exception as e:  # reported below
             errors.append(e)
 
@@ -121,6 +129,8 @@ def test_increments_from_two_workers_are_all_counted(server):
     assert not errors, errors
     assert result(server, "htable.get", "a", "n")["item"]["value"] == 160
     assert len(pids) == 2, pids  # both workers counted into the one shm table
+    # and pike's tree is one for both: 21 checks pass, the 22nd blocks, once
+    assert (pike.count(1), pike.count(-2), pike.count(-1)) == (21, 1, 160 - 22), pike
 
 
 def test_autoexpire_and_the_expired_event_route(server):
