@@ -153,10 +153,15 @@ ACC_CDRS = Table("acc_cdrs", 2, (
     Column("duration", DB_DOUBLE, 3, default=0),
 ), indexes=(("acc_cdrs_start_time_idx", ("start_time",)),))
 
+DISPATCHER = Table("dispatcher", 4, (
+    _ID, _i("setid"), _s("destination", 192), _i("flags"), _i("priority"),
+    _s("attrs", 128), _s("description", 64),
+))
+
 TABLES: dict[str, Table] = {t.name: t for t in (
     VERSION, LOCATION, LOCATION_ATTRS, SUBSCRIBER, DIALOG, DIALOG_VARS,
     TRUSTED, ADDRESS, DBALIASES, SPEED_DIAL, DOMAIN, DOMAIN_ATTRS,
-    ACC, MISSED_CALLS, ACC_CDRS)}
+    ACC, MISSED_CALLS, ACC_CDRS, DISPATCHER)}
 
 # Kamailio's usrloc keeps extra location tables (aliases, ...) in the location layout
 LOCATION_LAYOUT_TABLES = ("location", "aliases")
