@@ -71,13 +71,14 @@ def tools() -> Path:
         tmp.mkdir(parents=True)
         for name in ("package.json", "package-lock.json"):
             shutil.copy(HERE / name, tmp / name)
-        p = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=tmp,
+        p = subprocess.run(["npm", "ci", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=tmp,
                            capture_output=True, text=True, timeout=300)
         if p.returncode != 0:
             shutil.rmtree(tmp, ignore_errors=True)
             out = p.stdout + p.stderr
-            if any(e in out for e in NETWORK_ERRORS):
-                pytest.skip(f"npm ci cannot reach its registry: {out.strip().splitlines()[-1:]}")
+            why = [line for line in out.splitlines() if any(e in line for e in NETWORK_ERRORS)]
+            if why:
+                pytest.skip(f"npm ci cannot reach its registry: {why[0].strip()}")
             pytest.fail(f"npm ci failed:\n{out}")
         (tmp / "www").mkdir()
         subprocess.run([str(tmp / "node_modules/.bin/esbuild"), "node_modules/jssip/lib/JsSIP.js", "--bundle",
