@@ -112,6 +112,7 @@ def test_unknown_source_is_challenged(stock):
     assert got and got[0] == "SIP/2.0 407 Proxy Authentication Required"
 
 
+@pytest.mark.slow   # 3 s; the -c matrix of the stock config belongs to CI's verdict tests
 def test_check_says_ok(tmp_path):
     if not STOCK.is_file():
         pytest.skip("Debian's kamailio.cfg is not installed")
