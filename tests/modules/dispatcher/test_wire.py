@@ -310,8 +310,9 @@ def _failover(n_calls, rate, cycles, max_failed, children=2):
             ok, failed = int(st["SuccessfulCall(C)"]), int(st["FailedCall(C)"])
             err = Path(uac.dir, "err.log")
             why = err.read_text(errors="replace")[-3000:] if err.exists() else ""
-            # calls up at the moment of the kill may lose their BYE; no other fails
-            assert ok + failed == n_calls and failed <= max_failed * cycles, (ok, failed, why)
+            # calls up at the moment of the kill may lose their BYE (failed, or still
+            # retransmitting it when SIPp's global timeout ends the run); no other fails
+            assert ok >= n_calls - max_failed * cycles, (ok, failed, why)
             # without traffic, the keepalives alone: two 408s (the threshold) take it out
             t0 = time.monotonic()
             servers[1].kill()
