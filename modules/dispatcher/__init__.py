@@ -9,7 +9,7 @@ README: src/modules/dispatcher/doc).
   rpc.py       dispatcher.list / reload / set_state / set_duid_state / ping_active /
                add / remove / hash
 
-Not built (refused at start-up when set): ds_select_routes(), DNS modes other than
+Not built (refused at start-up when set): DNS modes other than
 resolving at load time (ds_dns_mode 2/4/8, ds_dns_interval, ds_dns_ttl), the kemi
 event_callback.
 """
@@ -47,6 +47,10 @@ def _select(mode):
     def fn(msg, setid, alg, limit):
         return core.select(msg, setid, alg, -1 if limit is None else limit, mode)
     return fn
+
+
+def w_select_routes(msg, rules, mode, limit=None):
+    return core.select_routes(msg, rules, mode, limit or 0)
 
 
 def w_next_dst(msg):
@@ -140,6 +144,8 @@ FUNCTIONS = [
              (Arg("igp"), Arg("igp"), Arg("igp", optional=True)), RF),
     Function("ds_select", _select(SETOP_XAVP),
              (Arg("igp"), Arg("igp"), Arg("igp", optional=True)), ANY_ROUTE),
+    Function("ds_select_routes", w_select_routes,
+             (Arg("spve"), Arg("spve"), Arg("igp", optional=True)), RF),
     Function("ds_next_dst", w_next_dst, (), RF),
     Function("ds_next_domain", w_next_domain, (), RF),
     Function("ds_set_dst", w_set_dst, (), RF),

@@ -481,7 +481,7 @@ def _list_next(s: L.DsSet, k: int, lst: list[int]) -> int:
 
 
 class SelectState:
-    __slots__ = ("setid", "alg", "umode", "limit", "cnt", "records")
+    __slots__ = ("setid", "alg", "umode", "limit", "cnt", "records", "emode")
 
     def __init__(self, setid, alg, umode, limit):
         self.setid = setid
@@ -490,6 +490,7 @@ class SelectState:
         self.limit = limit if limit > 0 else 0xFFFFFFFF
         self.cnt = 0
         self.records = []
+        self.emode = 0
 
 
 def _record(s: L.DsSet, d: L.Dest, st: SelectState) -> dict:
@@ -634,6 +635,7 @@ def manage_routes(msg, st: SelectState) -> int:
     if st.umode != SETOP_XAVP:
         if push_dst(msg, d.uri, d.sock, st.umode) != 0:
             return -1
+        st.emode = 1
     if ulast:
         sh = _sh
         sh.lock.get()
@@ -750,6 +752,52 @@ def select(msg, setid: int, alg: int, limit: int, mode: int) -> int:
     rc = manage_routes(msg, st)
     if rc < 0:
         return rc
+    _store(msg, st)
+    return rc
+
+
+def select_routes(msg, rules: str, mode: str, limit: int) -> int:
+    """ds_select_routes("grp=alg;...", mode[, limit]): each rule in turn, the first
+    selected address where mode says, the others only in the XAVPs."""
+    st = SelectState(0, 0, SETOP_XAVP, limit)
+    vret = gret = -1
+    i, n = 0, len(rules)
+    while i < n:
+        vals = []
+        for stop in "=;":
+            v = 0
+            while i < n:
+                c = rules[i]
+                if not c.isdigit():
+                    if c == stop:
+                        i += 1
+                        break
+                    log.error("invalid character in [%s] at [%d]", rules, i)
+                    return -1
+                v = v * 10 + ord(c) - 48
+                i += 1
+            vals.append(v)
+        st.setid, st.alg = vals
+        st.umode = SETOP_XAVP
+        if not st.emode:
+            c0 = mode[:1]
+            if c0 in ("0", "d", "D"):
+                st.umode = SETOP_DSTURI
+            elif c0 in ("1", "r", "R"):
+                st.umode = SETOP_RURI
+            elif c0 not in ("2", "x", "X"):
+                log.error("invalid routing mode parameter: %s", mode)
+                return -1
+        vret = manage_routes(msg, st)
+        if vret > 0:
+            gret = vret
+    if gret < 0:
+        return vret
+    _store(msg, st)
+    return gret
+
+
+def _store(msg, st: SelectState):
     if st.records:
         xavps = msg.xavps
         if xavps is None:
@@ -760,7 +808,6 @@ def select(msg, setid: int, alg: int, limit: int, mode: int) -> int:
         if xavps is None:
             xavps = msg.xavps = {}
         xavps[cfg.xavp_ctx] = [{"cnt": [st.cnt]}] + (xavps.get(cfg.xavp_ctx) or [])
-    return rc
 
 
 def update_dst(msg, use_next: bool, mode: int) -> int:

@@ -1,6 +1,4 @@
--- tables:
-CREATE TABLE dispatcher (id INTEGER PRIMARY KEY NOT NULL, setid INTEGER DEFAULT 0 NOT NULL, destination VARCHAR(192) DEFAULT '' NOT NULL, flags INTEGER DEFAULT 0 NOT NULL, priority INTEGER DEFAULT 0 NOT NULL, attrs VARCHAR(128) DEFAULT '' NOT NULL, description VARCHAR(64) DEFAULT '' NOT NULL);
-INSERT INTO version (table_name, table_version) VALUES ('dispatcher', 4);
+-- tables: dispatcher
 INSERT INTO dispatcher (setid, destination, flags, priority, attrs) VALUES (1, 'sip:127.0.0.1:15061', 0, 0, '');
 INSERT INTO dispatcher (setid, destination, flags, priority, attrs) VALUES (1, 'sip:127.0.0.1:15062', 0, 0, 'duid=b;weight=30');
 INSERT INTO dispatcher (setid, destination, flags, priority, attrs) VALUES (1, 'sip:127.0.0.1:15063', 0, 0, 'duid=c');
