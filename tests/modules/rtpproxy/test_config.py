@@ -25,7 +25,9 @@ def check(cfg: Path, *defines):
 
 @pytest.mark.skipif(not STOCK.exists(), reason="Debian's kamailio.cfg is not installed")
 def test_stock_config_with_nat_loads_rtpproxy():
-    _ok, out = check(STOCK, "WITH_NAT")
+    ok, out = check(STOCK, "WITH_NAT")
+    if ok:
+        return
     # other modules of the stock config may still be missing; rtpproxy is not one of them
     missing = [ln for ln in out.splitlines() if "not available in kamapy" in ln]
     assert not any("rtpproxy" in ln.split("(loadmodule")[0] for ln in missing), out
