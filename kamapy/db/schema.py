@@ -158,10 +158,20 @@ DISPATCHER = Table("dispatcher", 4, (
     _s("attrs", 128), _s("description", 64),
 ))
 
+# utils/kamctl/*/htable-create.sql (version 2): htable's dbtable
+HTABLE = Table("htable", 2, (
+    _ID,
+    Column("key_name", DB_STR, 64, default=""),
+    Column("key_type", DB_INT, default=0),
+    Column("value_type", DB_INT, default=0),
+    Column("key_value", DB_STR, 128, default=""),
+    Column("expires", DB_INT, default=0),
+))
+
 TABLES: dict[str, Table] = {t.name: t for t in (
     VERSION, LOCATION, LOCATION_ATTRS, SUBSCRIBER, DIALOG, DIALOG_VARS,
     TRUSTED, ADDRESS, DBALIASES, SPEED_DIAL, DOMAIN, DOMAIN_ATTRS,
-    ACC, MISSED_CALLS, ACC_CDRS, DISPATCHER)}
+    ACC, MISSED_CALLS, ACC_CDRS, DISPATCHER, HTABLE)}
 
 # Kamailio's usrloc keeps extra location tables (aliases, ...) in the location layout
 LOCATION_LAYOUT_TABLES = ("location", "aliases")

@@ -14,21 +14,9 @@ import logging
 import re
 import time
 
-from kamapy.db.schema import _ID, Column, Table
-from kamapy.db.types import DB_INT, DB_STR
+from kamapy.db.schema import HTABLE  # noqa: F401 -- Kamailio's htable layout, kept with the others
 
 log = logging.getLogger("kamapy.htable")
-
-# utils/kamctl/*/htable-create.sql (version 2)
-HTABLE = Table("htable", 2, (
-    _ID,
-    Column("key_name", DB_STR, 64, default=""),
-    Column("key_type", DB_INT, default=0),
-    Column("value_type", DB_INT, default=0),
-    Column("key_value", DB_STR, 128, default=""),
-    Column("expires", DB_INT, default=0),
-))
-
 
 class Settings:
     def __init__(self, values: dict):
