@@ -441,10 +441,6 @@ def force(msg, flags: str | None, ip: str, offer: bool, forced_ip: bool) -> int:
     return 1
 
 
-def _flags_ip(flags, ip):
-    return (flags or None), ip
-
-
 def rtpproxy_offer(msg, flags=None, ip=None) -> int:
     if ip is not None:
         return force(msg, flags, ip, True, True)
