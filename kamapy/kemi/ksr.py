@@ -60,6 +60,15 @@ KEMI_ALIASES = {
     ("uac", "uac_replace_to_uri"): "uac_replace_to",
     ("corex", "append_branch_uri"): "append_branch",
     ("corex", "append_branch_uri_q"): "append_branch",
+    ("dispatcher", "ds_select_limit"): "ds_select",
+    ("dispatcher", "ds_select_domain_limit"): "ds_select_domain",
+    ("dispatcher", "ds_select_dst_limit"): "ds_select_dst",
+    ("dispatcher", "ds_select_routes_limit"): "ds_select_routes",
+    ("dispatcher", "ds_mark_dst_state"): "ds_mark_dst",
+    ("dispatcher", "ds_is_from_lists"): "ds_is_from_list",
+    ("dispatcher", "ds_is_from_list_mode"): "ds_is_from_list",
+    ("dispatcher", "ds_is_from_list_uri"): "ds_is_from_list",
+    ("dispatcher", "ds_is_active_uri"): "ds_is_active",
 }
 # Kamailio names the fixed-arity KEMI forms of an optional-parameter function with its
 # parameter count: rtpengine_manage0() is rtpengine_manage() with none, set_rtpengine_set2

@@ -91,7 +91,7 @@ def test_kamapyctl_schema_equals_kamdbctls(server):
     ours = server.create_db("kamapy_my_ours")
     theirs = server.create_db("kamapy_my_theirs")
     files = ("standard", "usrloc", "auth_db", "dialog", "acc", "permissions", "alias_db", "speeddial",
-             "domain")
+             "domain", "dispatcher", "htable")
     text = "".join((KAM_SCHEMA / f"{f}-create.sql").read_text() for f in files)
     tables = [t for t in schema.TABLES if t != "version" and f"CREATE TABLE `{t}`" in text]
     schema.create_tables(ours, tables)

@@ -1,0 +1,18 @@
+"""KSR.<module> groups built from Kamailio 5.6's KEMI tables: every KEMI name of a
+module kamapy has in full maps to one of its config functions (aliases for the KEMI
+forms whose C entry point has another name, e.g. ds_select_dst_limit)."""
+
+import importlib
+
+import pytest
+
+from kamapy.kemi.kemi_exports import KEMI_EXPORTS
+from kamapy.kemi.ksr import module_group
+
+
+@pytest.mark.parametrize("name", ["dispatcher"])
+def test_every_kemi_name_is_mapped(name):
+    mod = importlib.import_module(f"kamapy_modules.{name}")
+    group = module_group(name, mod.exports)
+    mapped = {k for k in group.__dict__ if not k.startswith("_")}
+    assert mapped == set(KEMI_EXPORTS[name]), group._missing
