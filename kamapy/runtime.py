@@ -42,24 +42,28 @@ class Runtime:
 rt = Runtime()
 
 
-def is_myself(host: str, port: int = 0, proto: int = 0) -> bool:
+def is_myself(host: str, port: int = 0, proto: int = 0, any_port: bool = False) -> bool:
     """Kamailio's check_self(): is host[:port] one of our listen addresses or aliases?
 
     A port of 0 stands for the default SIP port (5060, 5061 for TLS), as Kamailio
-    compares `uri == myself` with the URI's port or the default one.
+    compares `uri == myself` with the URI's port or the default one. `any_port`: the
+    port is not compared at all, as Kamailio's `src_ip == myself` / `dst_ip == myself`
+    (check_self() with port 0: grep_sock_info() and grep_aliases() ignore it).
     """
     h = strip_brackets(host).lower()
-    if not port:
+    if any_port:
+        port = 0
+    elif not port:
         port = DEFAULT_PORT["tls"] if proto == 3 else DEFAULT_PORT["udp"]
     for si in rt.sockets:
-        if si.port != port or (proto and si.proto != proto):
+        if (port and si.port != port) or (proto and si.proto != proto):
             continue
         if h == si.address or h == (si.host or "").lower() or (si.advertise_host and h == si.advertise_host.lower()):
             return True
         if si.name and h == si.name.lower():
             return True
     for ahost, aport, aproto in rt.aliases:
-        if ahost == h and (aport == 0 or aport == port) and (aproto == 0 or not proto or aproto == proto):
+        if ahost == h and (aport == 0 or not port or aport == port) and (aproto == 0 or not proto or aproto == proto):
             return True
     for check in MYSELF_CHECKS:
         if check(h, port, proto):

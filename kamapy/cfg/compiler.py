@@ -881,8 +881,8 @@ class Compiler:
                     host, port = uri_host_port(get(msg))
                     return _is_myself(host, port, 0)
             elif name in IP_ATTRS:
-                def is_me(msg):
-                    return _is_myself(get(msg), 0, 0)
+                def is_me(msg):  # an address: any of our ports (Kamailio's check_self with port 0)
+                    return _is_myself(get(msg), 0, 0, any_port=True)
             else:
                 self.error(pos, f"'{name}' cannot be compared with myself")
                 return lambda msg: False
@@ -974,9 +974,11 @@ def _has_call(e) -> bool:
     return False
 
 
-def _is_myself(host, port, proto) -> bool:
+def _is_myself(host, port, proto, any_port: bool = False) -> bool:
     import kamapy.runtime as rt  # looked up per call: the lead's runtime (and tests) provide it
 
+    if any_port:
+        return bool(rt.is_myself(host, port, proto, any_port=True))
     return bool(rt.is_myself(host, port, proto))
 
 

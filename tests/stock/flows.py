@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
+import subprocess
 import time
 import uuid
 
@@ -85,6 +87,14 @@ def flood(port: int, limit: int = 100) -> dict:
     return out
 
 
+def kamcmd(ctl: str, *args) -> str | None:
+    """Debian's kamcmd over the ctl module's unix socket (binrpc); None without kamcmd."""
+    if not shutil.which("kamcmd"):
+        return None
+    r = subprocess.run(["kamcmd", "-s", f"unix:{ctl}", *args], capture_output=True, text=True, timeout=10)
+    return (r.stdout + r.stderr).strip()
+
+
 def aors(dump) -> list[str]:
     """The AoRs of a ul.dump result (Kamailio's layout: Domains → Domain → AoRs → Info)."""
     out = []
@@ -103,6 +113,7 @@ def run_flows(srv, server_db, dbname: str) -> dict:
     res["other_during_ban"] = probe(OTHER_IP, port, 1001)
     ban = rpc_call(srv.rpc, "htable.get", "ipban", FLOOD_IP)
     res["ban_item"] = ban
+    res["kamcmd_ban"] = kamcmd(srv.ctl, "htable.get", "ipban", FLOOD_IP)
     # the domain carries the port: `uri==myself` / `from_uri==myself` compare it too
     dom = f"127.0.0.1:{port}"
     alice = UA(("127.0.0.1", port), "alice", USERS["alice"], domain=dom)
@@ -146,7 +157,27 @@ def run_flows(srv, server_db, dbname: str) -> dict:
                 alice.send(alice.ack_for(c.last, r))
         res["cancel"] = sorted(finals, key=str)
         res["callee_ack487"] = method_of(bob.recv() or "")
-        # 4. an unknown user
+        # 4. a caller behind NAT (private Contact and SDP): set_contact_alias(), and
+        # rtpproxy_manage() turns both SDPs to the relay (rtpengine on the stock 7722)
+        nat = UA(("127.0.0.1", port), "alice", USERS["alice"], domain=dom, contact_host="192.168.1.10")
+        res["ports"]["alice_nat"] = nat.port
+        try:
+            c = nat.invite("bob", callid="call-nat")
+            req, _ = bob.answer(200)
+            res["nat_invite"] = req
+            res["nat_reply"] = c.outcome()
+            if c.reply and status_of(c.reply) == 200:
+                c.ack()
+                bob.recv()
+                nat.send(c._in_dialog("BYE"))
+                req = bob.recv()
+                if req:
+                    bob.reply(req, 200, "OK")
+                res["nat_bye"] = status_of(nat.final())
+            res["nat_call"] = c.codes
+        finally:
+            nat.close()
+        # 5. an unknown user
         c = alice.invite("carol", callid="call-unknown")
         c.outcome()
         res["unknown"] = c.codes
@@ -155,9 +186,10 @@ def run_flows(srv, server_db, dbname: str) -> dict:
     finally:
         alice.close()
         bob.close()
-    # 5. the ban, still there, then deleted: the address is answered again once pike let go
+    # 6. the ban, still there, then deleted: the address is answered again once pike let go
     res["flood_still_banned"] = probe(FLOOD_IP, port, 1002)
-    rpc_call(srv.rpc, "htable.delete", "ipban", FLOOD_IP)
+    res["kamcmd_delete"] = kamcmd(srv.ctl, "htable.delete", "ipban", FLOOD_IP)
+    res["ban_after_delete"] = kamcmd(srv.ctl, "htable.get", "ipban", FLOOD_IP)
     deadline = time.monotonic() + 10
     code = 0
     while code != 200 and time.monotonic() < deadline:

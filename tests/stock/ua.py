@@ -39,11 +39,15 @@ def method_of(msg: str) -> str:
 
 class UA:
     def __init__(self, proxy: tuple[str, int], user: str, password: str, host: str = "127.0.0.1",
-                 domain: str = "127.0.0.1"):
+                 domain: str = "127.0.0.1", contact_host: str | None = None):
+        """`contact_host`: the address put in Contact and SDP (a private one plays a UA
+        behind NAT: the packets still come from the loopback socket)."""
         self.proxy, self.user, self.password, self.domain = proxy, user, password, domain
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((host, 0))
         self.host, self.port = self.sock.getsockname()
+        self.contact = f"{contact_host}:5060" if contact_host else f"{self.host}:{self.port}"
+        self.sdp_ip = contact_host or self.host
         self.cseq = 0
         self.trace: list[tuple[str, str]] = []
 
@@ -87,7 +91,7 @@ class UA:
                  f"To: <{to}>" + (f";tag={to_tag}" if to_tag else ""),
                  f"Call-ID: {callid}",
                  f"CSeq: {cseq} {method.split()[0]}",
-                 f"Contact: <sip:{self.user}@{self.host}:{self.port}>",
+                 f"Contact: <sip:{self.user}@{self.contact}>",
                  "User-Agent: kamapy-stock-test"]
         lines += [f"Route: {r}" for r in routes]
         lines += list(extra)
@@ -145,6 +149,9 @@ class UA:
             return None, None
         if ringing:
             self.reply(req, 180, "Ringing")
+            # two server workers may take the 180 and the 200 at once; a provisional
+            # handled after the final is dropped (by Kamailio too): keep them apart
+            time.sleep(0.05)
         if code:
             self.reply(req, code, reason, body=SDP.format(ip=self.host, rtp=self.port + 1000)
                        if code == 200 else "")
@@ -175,7 +182,7 @@ class Call:
         self.ftag = "ft-" + uuid.uuid4().hex[:8]
         self.cseq = 1
         self.codes: list[int] = []
-        self.sdp = SDP.format(ip=ua.host, rtp=ua.port + 1000)
+        self.sdp = SDP.format(ip=ua.sdp_ip, rtp=ua.port + 1000)
         ua.send(self._invite([]))
         reply = ua.final()
         self.codes.append(status_of(reply))
