@@ -15,6 +15,8 @@ SOURCES.append("kp_sipscan.c")  # the SIP tokenizer (kamapy.sip.sipscan)
 HEADERS.append("kp_sipscan.h")
 SOURCES.append("kp_sipreply.c")  # replies built from the scan (kamapy.sip.reply)
 HEADERS.append("kp_sipreply.h")
+SOURCES.append("kp_udpsend.c")  # batched UDP sends (the NAT pingers)
+HEADERS.append("kp_udpsend.h")
 
 CDEF = """
 /* kp_shm.h */
@@ -129,6 +131,11 @@ int kp_sl_reply_send(int fd, int af, const char *buf, int len, const char *scan,
         const char *src_ip, int src_ip_len, int src_port, int force_rport,
         const char *extra, int extra_len, const char *server, int server_len,
         const char *body, int body_len, char *out, int cap);
+"""
+CDEF += """
+/* kp_udpsend.h */
+int kp_udp_send_many(int fd, const char *data, int len, const char *addrs, int addr_len,
+        int n, int *failed, int *last_errno);
 """
 # every KP_SS_* offset and code of kp_sipscan.h, so Python reads them from lib
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "kp_sipscan.h")) as _h:

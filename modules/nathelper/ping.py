@@ -24,10 +24,12 @@ UDP contact that stays silent for keepalive_timeout seconds.
 from __future__ import annotations
 
 import logging
+import os
 import time
 import zlib
 
 from kamapy.module import PROC_TIMER, Param, Process, RpcCommand
+from kamapy.net.udp_batch import pack_sockaddr, send_many
 from kamapy.rpc.errors import RpcError
 from kamapy.runtime import rt
 
@@ -220,11 +222,12 @@ def reply_hook(msg) -> bool:
 class Target:
     """One ping to send: where, from which socket, and the SIP request if any."""
 
-    __slots__ = ("ip", "port", "sock", "data", "src")
+    __slots__ = ("ip", "port", "sock", "data", "src", "addr")
 
-    def __init__(self, ip, port, sock, data, src=None):
+    def __init__(self, ip, port, sock, data, src=None, addr=None):
         self.ip, self.port, self.sock, self.data = ip, port, sock, data
         self.src = src  # (ip, port) a raw-socket ping claims to come from
+        self.addr = addr  # ip:port as a packed sockaddr (udp_batch), for the batched send
 
 
 def _socket_of(text: str, af: int):
@@ -251,7 +254,7 @@ def _first_path_uri(path: str) -> str | None:
     return first or None
 
 
-_routes: dict = {}  # (dst, socket, path, sip?) -> (ip, port, socket) or None: per process
+_routes: dict = {}  # (dst, socket, path, sip?) -> (ip, port, socket, sockaddr) or None: per process
 
 
 def plan(contact, aor: str, aorhash: int):
@@ -271,7 +274,7 @@ def plan(contact, aor: str, aorhash: int):
         _routes[key] = route
     if route is None:
         return None
-    ip, port, sock = route
+    ip, port, sock, addr = route
     if sip_ping and cfg.pinger is not None:
         return Target(ip, port, sock, cfg.pinger.build(contact.contact, sock, path, contact.ruid, aorhash))
     src = None
@@ -284,15 +287,15 @@ def plan(contact, aor: str, aorhash: int):
             _raw_sources[path] = src
         if src is False:
             return None
-    return Target(ip, port, sock, UDP_PING, src)
+    return Target(ip, port, sock, UDP_PING, src, addr)
 
 
 _raw_sources: dict = {}  # Path -> its raw ping source (or None / False): per process
 
 
 def _route(dst: str, socket_text: str, path: str):
-    """(ip, port, socket) a ping to `dst` (or, with a Path for SIP pings, to the
-    Path's first hop) goes to and from; None when it gets none."""
+    """(ip, port, socket, packed sockaddr) a ping to `dst` (or, with a Path for SIP
+    pings, to the Path's first hop) goes to and from; None when it gets none."""
     from kamapy.net.send import resolve
     from kamapy.sip.errors import SipParseError
     from kamapy.sip.uri import parse_uri
@@ -319,7 +322,7 @@ def _route(dst: str, socket_text: str, path: str):
     if sock is None or sock.sock is None:
         log.error("nathelper: can't get sending socket")
         return None
-    return ip, port, sock
+    return ip, port, sock, pack_sockaddr(ip, port)
 
 
 def send(t: Target) -> bool:
@@ -332,6 +335,33 @@ def send(t: Target) -> bool:
         log.error("nathelper: %s udp_send to %s:%d failed: %s",
                   "sip" if len(t.data) > 4 else "", t.ip, t.port, e)
         return False
+
+
+def send_step(targets) -> int:
+    """Send one step's pings: the plain UDP ones batched per socket (udp_batch: a few
+    sendmmsg calls for all of them), SIP and raw-socket pings one by one. Returns how
+    many went out."""
+    sent = 0
+    batches: dict = {}
+    for t in targets:
+        if t.src is None and t.data is UDP_PING and t.addr is not None:
+            b = batches.get(t.sock)
+            if b is None:
+                b = batches[t.sock] = []
+            b.append(t.addr)
+        elif send(t):
+            sent += 1
+    for si, addrs in batches.items():
+        by_size: dict = {}
+        for a in addrs:  # one address family per call
+            by_size.setdefault(len(a), []).append(a)
+        for group in by_size.values():
+            n, failed, err = send_many(si.sock, UDP_PING, group)
+            sent += n
+            if failed:
+                log.error("nathelper: udp_send of %d of %d pings from %s failed: %s",
+                          failed, len(group), si, os.strerror(err))
+    return sent
 
 
 def contacts_of(idx: int):
@@ -376,10 +406,8 @@ def ping_round(idx: int, slots: list[list] | None = None, start: float | None = 
         if stop():
             break
         if slots[k] and enabled():
-            for aor, c in slots[k]:
-                t = plan(c, aor, aor_hash(aor))
-                if t is not None and send(t):
-                    sent += 1
+            targets = [t for t in (plan(c, aor, aor_hash(aor)) for aor, c in slots[k]) if t is not None]
+            sent += send_step(targets)
         if k == steps - 1:
             nxt = read_slots(idx, steps)
         delay = start + (k + 1) * cfg.interval / steps - clock()

@@ -82,7 +82,7 @@ def test_round_spreads_contacts_over_the_interval(monkeypatch):
     monkeypatch.setattr(ping, "enabled", lambda: True)
     monkeypatch.setattr(ping, "contacts_of", lambda idx: iter(contacts))
     monkeypatch.setattr(ping, "plan", lambda c, aor, h: c)
-    monkeypatch.setattr(ping, "send", lambda t: sent_at.append(clock[0]) or True)
+    monkeypatch.setattr(ping, "send_step", lambda ts: sent_at.extend([clock[0]] * len(ts)) or len(ts))
 
     def sleep(d):
         clock[0] += d
@@ -128,3 +128,45 @@ def test_keepalive_timeout_counts_registrations_and_answers(monkeypatch):
     assert not keepalive.timed_out(tcp, 5000.0)  # UDP contacts only, as Kamailio
     monkeypatch.setattr(keepalive.state, "timeout", 0)
     assert not keepalive.timed_out(c, 5000.0)
+
+
+def test_send_step_batches_udp_pings_and_sends_the_rest_one_by_one(monkeypatch):
+    """send_step(): plain 4-byte pings leave in one sendmmsg batch per socket (all
+    reach their sockets, IPv4 and IPv6 alike); a SIP ping goes through send()."""
+    import socket
+
+    from kamapy.net.udp_batch import pack_sockaddr
+
+    class Si:
+        def __init__(self, sock):
+            self.sock = sock
+
+    rx = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(5)]
+    rx6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    tx = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)  # dual-stack: sends to v4-mapped too
+    try:
+        for r in rx:
+            r.bind(("127.0.0.1", 0))
+            r.settimeout(2)
+        rx6.bind(("::1", 0))
+        rx6.settimeout(2)
+        tx.bind(("::", 0))
+        tx4 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        tx4.bind(("127.0.0.1", 0))
+        si4, si6 = Si(tx4), Si(tx)
+        targets = [ping.Target("127.0.0.1", r.getsockname()[1], si4, ping.UDP_PING, None,
+                               pack_sockaddr("127.0.0.1", r.getsockname()[1])) for r in rx]
+        targets.append(ping.Target("::1", rx6.getsockname()[1], si6, ping.UDP_PING, None,
+                                   pack_sockaddr("::1", rx6.getsockname()[1])))
+        one_by_one = []
+        monkeypatch.setattr(ping, "send", lambda t: one_by_one.append(t) or True)
+        sip = ping.Target("127.0.0.1", 9, si4, b"OPTIONS sip:x SIP/2.0\r\n\r\n")
+        assert ping.send_step([*targets, sip]) == 7
+        assert one_by_one == [sip]
+        for r in [*rx, rx6]:
+            data, src = r.recvfrom(64)
+            assert data == ping.UDP_PING
+    finally:
+        for s in [*rx, rx6, tx]:
+            s.close()
+        tx4.close()
