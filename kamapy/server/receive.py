@@ -178,8 +178,13 @@ def _receive(data: bytes, rcv: RecvInfo):
         for st in _reply_stats(msg.status):
             st.inc()
         if routes.reply is not None:
-            run_route(routes.reply, msg, CORE_ONREPLY_ROUTE)
-            if msg.ctx is not None and msg.ctx.dropped:
+            ret = run_route(routes.reply, msg, CORE_ONREPLY_ROUTE)
+            if ret < 0:
+                # Kamailio (receive.c): a reply_route ending below 0 is an error: the
+                # reply goes nowhere, not even to tm
+                log.warning("error while trying onreply script")
+                return
+            if ret == 0 or (msg.ctx is not None and msg.ctx.dropped):
                 core_stat("drop_replies").inc()
                 return
         for hook in rt.reply_hooks:
