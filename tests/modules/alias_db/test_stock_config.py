@@ -1,5 +1,6 @@
 """Debian's stock /etc/kamailio/kamailio.cfg, unchanged, run by kamapy with WITH_AUTH,
-WITH_IPAUTH, WITH_ALIASDB, WITH_SPEEDDIAL and WITH_MULTIDOMAIN on a SQLite DBURL: a
+WITH_IPAUTH, WITH_ALIASDB, WITH_SPEEDDIAL and WITH_MULTIDOMAIN on a SQLite DBURL and on
+a MariaDB one (the stock file's WITH_MYSQL as meant): a
 caller from an address in the `address` table is let through without a challenge
 (allow_source_address), a two-digit R-URI goes to the caller's speed_dial entry
 (sd_lookup), an alias goes to its dbaliases target (alias_db_lookup, use_domain on),
@@ -28,23 +29,39 @@ DEFINES = ["WITH_MYSQL", "WITH_AUTH", "WITH_IPAUTH", "WITH_ALIASDB", "WITH_SPEED
            "WITH_MULTIDOMAIN"]
 
 
-def _args(db: Path, port: int) -> list[str]:
-    out = ["-l", f"udp:127.0.0.1:{port}", "-A", f'DBURL="sqlite://{db}"']
+def _args(db, port: int) -> list[str]:
+    url = db if isinstance(db, str) else f"sqlite://{db}"
+    out = ["-l", f"udp:127.0.0.1:{port}", "-A", f'DBURL="{url}"']
     for d in DEFINES:
         out += ["-A", d]
     return out
 
 
-@pytest.fixture(scope="module")
-def stock(tmp_path_factory):
+def _database(kind: str, d: Path):
+    """(DBURL, a DB-API connection to fill it) for a fresh database of that kind."""
+    if kind == "sqlite":
+        db = d / "kamailio.sqlite"
+        create_tables(f"sqlite://{db}", None)
+        return db, sqlite3.connect(db)
+    from tests.db.mysqlserver import mysql_server
+    server = mysql_server()
+    if server is None:
+        pytest.skip("MariaDB (mariadb-server) or PyMySQL is not installed")
+    url = server.create_db("kamapy_stock_alias")
+    create_tables(url, None)
+    return url, server.admin("kamapy_stock_alias")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "mysql"])
+def stock(request, tmp_path_factory):
     if not STOCK.is_file():
         pytest.skip("Debian's kamailio.cfg is not installed")
     d = tmp_path_factory.mktemp("stock")
-    db = d / "kamailio.sqlite"
-    create_tables(f"sqlite://{db}", None)
+    db, conn = _database(request.param, d)
     # targets on 127.0.0.2: not in the domain table, so not `myself`
     t1, t2 = free_udp_port(), free_udp_port()
-    with sqlite3.connect(db) as c:
+    with conn as c:
+        c = c.cursor() if request.param == "mysql" else c
         c.execute("INSERT INTO address (grp, ip_addr, mask, port) VALUES (1, '127.0.0.1', 32, 0)")
         c.execute("INSERT INTO domain (domain, did) VALUES ('127.0.0.1', NULL)")
         c.execute("INSERT INTO speed_dial (username, domain, sd_username, sd_domain, new_uri) "
