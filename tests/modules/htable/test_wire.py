@@ -60,16 +60,22 @@ request_route {
 }
 """
 
-NOW = int(time.time())
-ROWS = {
-    "htable": [("k1", 0, 0, "hello", 0), ("num", 0, 1, "42", 0), ("arr", 1, 0, "a0", 0), ("arr", 1, 0, "a1", 0)],
-    "htable_e": [("live", 0, 0, "yes", NOW + 100), ("gone", 0, 0, "no", NOW - 10)],
-}
+def _rows() -> dict:
+    # expiry times from when the table is made, not when the module was collected (a
+    # full run reaches this test many minutes after collection)
+    now = int(time.time())
+    return {
+        "htable": [("k1", 0, 0, "hello", 0), ("num", 0, 1, "42", 0), ("arr", 1, 0, "a0", 0),
+                   ("arr", 1, 0, "a1", 0)],
+        "htable_e": [("live", 0, 0, "yes", now + 100), ("gone", 0, 0, "no", now - 10)],
+    }
 
 
-def _make_db(path):
+def _make_db(path) -> int:
+    """Make the tables; returns the `now` their expiry times are counted from."""
+    rows_of = _rows()
     conn = sqlite3.connect(path)
-    for name, rows in ROWS.items():
+    for name, rows in rows_of.items():
         layout = Table(name, HTABLE.version, HTABLE.columns)
         for sql in create_table_sql(layout, "sqlite"):
             conn.execute(sql)
@@ -77,15 +83,16 @@ def _make_db(path):
                          "VALUES (?, ?, ?, ?, ?)", rows)
     conn.commit()
     conn.close()
+    return rows_of["htable_e"][0][4] - 100
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     d = tmp_path_factory.mktemp("ht")
     db, rpc = d / "ht.db", d / "rpc.sock"
-    _make_db(str(db))
+    made = _make_db(str(db))
     srv = KamapyServer(CFG, children=2, fmt={"db": db, "rpc": rpc})
-    srv.db, srv.rpc = str(db), str(rpc)
+    srv.db, srv.rpc, srv.made = str(db), str(rpc), made
     with srv:
         yield srv
 
@@ -155,7 +162,7 @@ def test_loaded_from_the_database(server):
         assert slot["size"] == len(slot["slot"]) and 0 <= slot["entry"] < 16
     live = result(server, "htable.get", "e", "live")["item"]
     assert live["value"] == "yes" and live["expire"] == time.strftime("%Y-%m-%d %H:%M:%S",
-                                                                      time.localtime(NOW + 100))
+                                                                      time.localtime(server.made + 100))
     assert "error" in call(server, "htable.get", "e", "gone")  # expired in the DB: not loaded
 
 

@@ -112,6 +112,7 @@ def register(ua, srv, expires=60):
     return ua.final_reply()
 
 
+@pytest.mark.slow  # 31 s
 def test_register_keepalives_then_unregister_stops_them(rundir):
     srv = start(rundir)
     try:
@@ -148,6 +149,7 @@ def test_register_keepalives_then_unregister_stops_them(rundir):
         srv.stop()
 
 
+@pytest.mark.slow  # 16 s
 def test_subscribe_through_tm_is_kept_alive_for_its_expires(rundir):
     srv = start(rundir, 'modparam("nat_traversal", "keepalive_method", "OPTIONS")\n'
                         'modparam("nat_traversal", "keepalive_from", "sip:ka@example.net")\n'
@@ -194,6 +196,7 @@ def test_state_file_keeps_keepalives_across_a_restart(rundir):
             srv2.stop()
 
 
+@pytest.mark.slow  # 13 s
 def test_outgoing_invite_dialog_lives_until_bye(rundir):
     srv = start(rundir)
     try:

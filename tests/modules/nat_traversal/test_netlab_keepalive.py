@@ -115,6 +115,7 @@ def _count_keepalives(ua, seconds: float) -> int:
     return n
 
 
+@pytest.mark.slow  # 48 s: several NAT timeouts pass
 def test_keepalives_hold_the_nat_binding_open(lab, tmp_path):
     fmt = {"ip": lab.server_ip, "dir": tmp_path}
     srv = KamapyServer(CFG, children=2, fmt=fmt, lab=lab, netns=lab.srv, host=lab.server_ip).start()

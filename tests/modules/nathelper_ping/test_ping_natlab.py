@@ -30,7 +30,9 @@ MODES = {
 }
 
 
-@pytest.mark.parametrize("mode", ["udp", "sip", "none"])
+# sip and none take 15-26 s each: slow; udp stays in the default run
+@pytest.mark.parametrize("mode", ["udp", pytest.param("sip", marks=pytest.mark.slow),
+                                  pytest.param("none", marks=pytest.mark.slow)])
 def test_request_reaches_ua_behind_nat_only_with_pings(mode):
     with NatLab(clients=1, udp_timeout=UDP_TIMEOUT) as lab:
         srv = PingServer(MODES[mode], host=lab.server_ip, lab=lab, netns=lab.srv)
@@ -97,6 +99,7 @@ def test_request_reaches_ua_behind_nat_only_with_pings(mode):
             ua.close()
 
 
+@pytest.mark.slow  # 13 s in the NAT lab
 @pytest.mark.skipif(os.geteuid() != 0, reason="raw sockets need root (CAP_NET_RAW)")
 def test_udpping_from_path_keeps_the_binding_to_the_edge_proxy_open():
     """What udpping_from_path is for: two UAs behind the NAT registered through an edge

@@ -102,6 +102,7 @@ def test_enable_ping_without_pinging_is_a_fault(kind):
         assert err["code"] == 500 and err["message"] == "NATping disabled"
 
 
+@pytest.mark.slow  # 16-17 s per server
 @KINDS
 def test_sip_pings_answered_keep_the_contact_unanswered_remove_it(kind):
     mp = '''modparam("nathelper", "natping_interval", 1)
