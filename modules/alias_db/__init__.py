@@ -11,9 +11,9 @@ domain_prefix is stripped from the host before the query. 1 found, -1 not found 
 from __future__ import annotations
 
 import logging
-import os
 
 from kamapy import db
+from kamapy.db.per_process import PerProcessConnection
 from kamapy.module import (
     BRANCH_ROUTE,
     FAILURE_ROUTE,
@@ -31,30 +31,15 @@ log = logging.getLogger("kamapy.alias_db")
 
 DOMAIN_FLAG = 1
 REVERSE_FLAG = 2
-_conn = None
 
 
 def _p(name):
     return exports.param(name)
 
 
-def connection():
-    global _conn
-    if _conn is not None and _conn.pid != os.getpid():
-        _conn = None
-    if _conn is None:
-        _conn = db.connect(_p("db_url"))
-    return _conn
-
-
-def _drop():
-    global _conn
-    try:
-        if _conn is not None and _conn.pid == os.getpid():
-            _conn.close()
-    except Exception:
-        pass
-    _conn = None
+_db = PerProcessConnection(lambda: _p("db_url"))
+connection = _db.get
+_drop = _db.drop
 
 
 def parse_flags(text: str) -> int:

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import os
 import re
 import time
 
 from kamapy import db
+from kamapy.db.per_process import PerProcessConnection
 from kamapy.module import (
     ANY_ROUTE,
     Arg,
@@ -42,7 +42,6 @@ LOAD_TRUSTEDDB = 2
 HASH_SIZE = 128
 PROTO_NAMES = {"any": 0, "udp": 1, "tcp": 2, "tls": 3, "sctp": 4, "ws": 5, "wss": 6}
 
-_conn = None
 _gen = None            # CounterArray(2): [address generation, trusted generation]
 _seen = [-1, -1]
 _addr = None           # (singles, subnets, domains)
@@ -54,23 +53,9 @@ def _p(name):
 
 
 # ------------------------------------------------------------------ DB access
-def connection():
-    global _conn
-    if _conn is not None and _conn.pid != os.getpid():
-        _conn = None
-    if _conn is None:
-        _conn = db.connect(_p("db_url"))
-    return _conn
-
-
-def _drop_conn():
-    global _conn
-    try:
-        if _conn is not None and _conn.pid == os.getpid():
-            _conn.close()
-    except Exception:
-        pass
-    _conn = None
+_db = PerProcessConnection(lambda: _p("db_url"))
+connection = _db.get
+_drop_conn = _db.drop
 
 
 def core_hash(data: bytes, size: int = HASH_SIZE) -> int:

@@ -10,38 +10,22 @@ the hosts first. 1 found, -1 not found / error.
 from __future__ import annotations
 
 import logging
-import os
 
-from kamapy import db
+from kamapy.db.per_process import PerProcessConnection
 from kamapy.module import REQUEST_ROUTE, Arg, Function, ModuleExports, Param
 from kamapy.sip.uri import parse_uri
 
 log = logging.getLogger("kamapy.speeddial")
 
-_conn = None
 
 
 def _p(name):
     return exports.param(name)
 
 
-def connection():
-    global _conn
-    if _conn is not None and _conn.pid != os.getpid():
-        _conn = None
-    if _conn is None:
-        _conn = db.connect(_p("db_url"))
-    return _conn
-
-
-def _drop():
-    global _conn
-    try:
-        if _conn is not None and _conn.pid == os.getpid():
-            _conn.close()
-    except Exception:
-        pass
-    _conn = None
+_db = PerProcessConnection(lambda: _p("db_url"))
+connection = _db.get
+_drop = _db.drop
 
 
 def _strip(host: str) -> str:
