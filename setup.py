@@ -46,6 +46,7 @@ setup(
         "h11>=0.14",  # HTTP/1.1 for xhttp, sans-IO
         "trustme>=1.1",  # throw-away CA and certificates for the TLS tests and tls.cfg examples
         "PyMySQL>=1.0",  # MySQL/MariaDB for the DB API: pure Python, maintained, no libmysqlclient build
+        "redis>=5.0",  # Redis for shared state across nodes (usrloc, dialogs, htable): the maintained client, RESP parsing in C when hiredis is present
     ],
     extras_require={
         "test": ["pytest>=7", "pytest-timeout", "hypothesis>=6", "ruff"],
