@@ -20,6 +20,7 @@ its timeout (timeouts.py). The parts:
                BYE (dlg_bye, timeouts, RPC), keepalive OPTIONS, REFER, dlg_bridge
   callbacks.py DLGCB_* callbacks for other modules (register_dlgcb)
   db.py        db_mode 1/2/3 in the dialog / dialog_vars tables, loaded at start-up
+  replication.py  dialogs shared by several nodes through Redis (redis_url)
   functions.py the config functions
 """
 
@@ -62,6 +63,11 @@ def _check_db_mode(v):
 def _check_ka_interval(v):
     if v != 0 and v < 30:
         raise ValueError(f"ka interval too low ({v}), has to be at least 30")
+
+
+def _check_fail_mode(v):
+    if v not in (0, 1):
+        raise ValueError("redis_fail_mode is 0 (go on with local state) or 1 (refuse new dialogs)")
 
 
 def _check_flag(v):
@@ -134,6 +140,12 @@ PARAMS = [
     Param("h_id_start", int, 0),
     Param("h_id_step", int, 1, validate=_check_positive),
     Param("keep_proxy_rr", int, 0),
+    # kamapy: dialogs shared by several nodes through Redis (replication.py, docs/scale-out.md)
+    Param("redis_url", str, ""),
+    Param("redis_node", str, ""),
+    Param("redis_prefix", str, "kamapy:dlg:"),
+    Param("redis_fail_mode", int, 0, validate=_check_fail_mode),
+    Param("redis_node_ttl", int, 3, validate=_check_positive),
 ]
 
 
@@ -161,6 +173,9 @@ def mod_init():
     store.set_store(store.DialogStore(cfg.hash_size, cfg.h_id_start, cfg.h_id_step))
     profiles.set_profiles(profiles.Profiles(_names("profiles_with_value"),
                                             _names("profiles_no_value")))
+    from . import replication
+    if replication.init(exports.values) < 0:
+        return -1
     tmcb.define(handlers.TM_CB, handlers.on_reply_out)
     tmcb.define(handlers.TM_BYE, handlers.on_bye_destroy)
     if cfg.dlg_flag >= 0:

@@ -40,7 +40,20 @@ def _change(msg, fn):
         s.unlock(lk)
 
 
+def _refused() -> bool:
+    """redis_fail_mode 1 with Redis unreachable: no new dialog, no profile count."""
+    from .replication import refusing
+    if refusing():
+        log.error("dialog: the cluster's dialogs (redis) are unreachable: refused")
+        return True
+    return False
+
+
 def w_dlg_manage(msg):
+    from .match import msg_ids
+    ids = msg_ids(msg)
+    if ids is not None and not ids[2] and msg.method == "INVITE" and _refused():
+        return -1  # a new call (an in-dialog request still goes through)
     return handlers.manage(msg)
 
 
@@ -98,6 +111,8 @@ def w_get_profile_size(msg, name, second, third=None):
         value, pv = None, second
     else:
         value, pv = (second(msg) if callable(second) else second), third
+    if _refused():
+        return -1
     n = profiles().size(name, value)
     pv.set(msg, n)
     return 1

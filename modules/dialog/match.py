@@ -85,6 +85,16 @@ def by_ids(callid: str, ftag: str, ttag: str) -> tuple[Dialog, int] | None:
 
 
 def find(msg, did: str | None, mode: int) -> tuple[Dialog, int] | None:
+    found = _find(msg, did, mode)
+    if found is None:
+        from .replication import replica
+        rep = replica()
+        if rep is not None and rep.adopt_for(msg_ids(msg), did, mode):
+            found = _find(msg, did, mode)  # a dead node's dialog, taken over from Redis
+    return found
+
+
+def _find(msg, did: str | None, mode: int) -> tuple[Dialog, int] | None:
     ids = msg_ids(msg)
     if ids is None:
         return None

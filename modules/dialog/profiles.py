@@ -117,6 +117,12 @@ class Profiles:
         return n
 
     def size(self, name: str, value: str | None = None) -> int:
+        from .replication import replica
+        rep = replica()
+        if rep is not None:  # the cluster's count (this node's own when Redis is away)
+            n = rep.profile_size(name, value)
+            if n is not None:
+                return n
         key = name.encode()
         if value is not None and self.has_value.get(name):
             key += b"\0" + value.encode()

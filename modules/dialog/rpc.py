@@ -40,17 +40,28 @@ def dialog_view(d, with_context: bool = False) -> dict:
     return out
 
 
+def _cluster():
+    """This node's dialogs, then (with redis_url) those the other nodes hold."""
+    from .replication import replica
+    own = store().all()
+    rep = replica()
+    if rep is None:
+        return own
+    remote = rep.remote_dialogs({(d.h_entry, d.h_id) for d in own})
+    return sorted(own + remote, key=lambda d: (d.h_entry, d.h_id))
+
+
 def _arg(params, i):
     return str(params[i]) if params and len(params) > i else None
 
 
 def rpc_list(_rpc, _params):
-    return [dialog_view(d) for d in store().all()]
+    return [dialog_view(d) for d in _cluster()]
 
 
 def rpc_list_ctx(_rpc, _params):
     # no module sits on top of dialog yet, so the context adds nothing
-    return [dialog_view(d, True) for d in store().all()]
+    return [dialog_view(d, True) for d in _cluster()]
 
 
 def _profile(params):
@@ -70,7 +81,7 @@ def rpc_profile_get_size(_rpc, params):
 def rpc_profile_list(_rpc, params):
     name, value = _profile(params)
     out = []
-    for d in store().all():
+    for d in _cluster():
         for n, v in d.profiles:
             if n == name and (value is None or not profiles().has_value[name] or v == value):
                 out.append(dialog_view(d))
@@ -88,7 +99,7 @@ def rpc_dlg_list(_rpc, params):
     if callid is None:
         raise RpcError(400, "Too few parameters")
     ftag = _arg(params, 1)
-    return [dialog_view(d) for d in store().all() if _match_downstream(d, callid, ftag)]
+    return [dialog_view(d) for d in _cluster() if _match_downstream(d, callid, ftag)]
 
 
 def rpc_dlg_list_ctx(_rpc, params):
@@ -96,7 +107,7 @@ def rpc_dlg_list_ctx(_rpc, params):
     if callid is None:
         raise RpcError(400, "Too few parameters")
     ftag = _arg(params, 1)
-    return [dialog_view(d, True) for d in store().all() if _match_downstream(d, callid, ftag)]
+    return [dialog_view(d, True) for d in _cluster() if _match_downstream(d, callid, ftag)]
 
 
 def rpc_terminate_dlg(_rpc, params):

@@ -109,6 +109,7 @@ class DialogStore:
         self.h_id_step = h_id_step
         self._ka_due: list[tuple[int, int]] = []
         self.persist = 0          # the db_mode (db.py) once mod_init set it
+        self.replica = None       # replication.Replica: every change written through to Redis
         made = _shared(hash_size, pool) if shared else None
         if made is None:
             from kamapy_modules.tm.store import _LocalLocks, _LocalTable
@@ -142,6 +143,8 @@ class DialogStore:
             self.table.put(nkey, b"%d" % nxt)
             self.table.put(_key(d.h_entry, d.h_id), d.pack())
             self._index_add(d)
+            if self.replica is not None:
+                self.replica.saved(d)
         finally:
             self.unlock(lk)
         return d
@@ -172,6 +175,8 @@ class DialogStore:
         if self.persist == 1:  # db_mode 1: the row follows the record
             from . import db
             db.on_save(d)
+        if self.replica is not None:
+            self.replica.saved(d)
 
     def restore(self, d: Dialog, due: float) -> bool:
         """A dialog read back from the database, under its own h_entry/h_id; the
@@ -194,6 +199,8 @@ class DialogStore:
                 self.set_ka(d, d.katime)
             self.table.put(key, d.pack())
             self._index_add(d)
+            if self.replica is not None:
+                self.replica.saved(d)
             return True
         finally:
             self.unlock(lk)
@@ -205,6 +212,8 @@ class DialogStore:
         if self.persist:
             from . import db
             db.on_remove(d)
+        if self.replica is not None:
+            self.replica.removed(d)
         self.table.delete(_key(d.h_entry, d.h_id))
         self.table.delete(b"t:%d:%d" % (d.h_entry, d.h_id))
         self.table.delete(b"k:%d:%d" % (d.h_entry, d.h_id))

@@ -38,6 +38,9 @@ def run_timer(now: float | None = None):
     from . import requests
     from .settings import cfg
     now = time.time() if now is None else now
+    from .replication import replica
+    if replica() is not None:
+        replica().tick(now)  # heartbeat, resync, dead nodes' due dialogs taken over
     expire(now)
     if cfg.ka_interval > 0 and cfg.ka_timer > 0 and now - _last["ka"] >= cfg.ka_timer:
         _last["ka"] = now

@@ -1,0 +1,261 @@
+"""Dialogs shared by two kamapy nodes through a real Redis (issue 22, replication.py):
+node A on 127.0.0.2 and node B on 127.0.0.3, the same port, each treating the other's
+address as its own (alias=) so a request Record-Routed through one can be handled by
+the other once its node is gone -- the role a dispatcher or a moved address plays in
+front of a real cluster. The UAs are ua.py's raw-UDP caller and callee; moving the
+caller's next hop to B stands for the dispatcher's fail-over."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+
+import pytest
+
+from tests.support.ports import free_udp_port
+from tests.support.redisserver import RedisServer
+from tests.support.rpc import rpc_call
+from tests.support.server import KamapyServer
+
+from .ua import Callee, Caller, reply_to, status
+
+CFG = r"""
+debug=2
+children=2
+listen=udp:{ip}:{port}
+alias=udp:127.0.0.2:{port}
+alias=udp:127.0.0.3:{port}
+loadmodule "sl"
+loadmodule "tm"
+loadmodule "rr"
+loadmodule "siputils"
+loadmodule "textops"
+loadmodule "xlog"
+loadmodule "pv"
+loadmodule "jsonrpcs"
+loadmodule "dialog"
+modparam("jsonrpcs", "transport", 4)
+modparam("jsonrpcs", "dgram_socket", "{rundir}/rpc.sock")
+modparam("tm", "wt_timer", 1000)
+modparam("tm", "fr_timer", 1500)
+modparam("dialog", "profiles_with_value", "caller")
+modparam("dialog", "profiles_no_value", "all")
+modparam("dialog", "h_id_start", {hid})
+modparam("dialog", "h_id_step", 4)
+modparam("dialog", "redis_url", "{redis}")
+modparam("dialog", "redis_node", "{node}")
+modparam("dialog", "redis_prefix", "{prefix}")
+modparam("dialog", "redis_node_ttl", 2)
+modparam("dialog", "redis_fail_mode", {fail_mode})
+request_route {
+    if (is_method("OPTIONS") && $rU == $null) { sl_send_reply("200", "OK"); exit; }
+    if (has_totag()) {
+        if (loose_route()) {
+            xlog("L_INFO", "INDLG $rm $ci status=$DLG_status\n");
+            t_relay();
+            exit;
+        }
+        if (is_method("ACK")) { if (t_check_trans()) { t_relay(); } exit; }
+        sl_send_reply("404", "Not here");
+        exit;
+    }
+    if (is_method("INVITE")) {
+        if ($hdr(X-Timeout) != $null) { $dlg_ctx(timeout_bye) = 1; }
+        if (!dlg_manage()) { sl_send_reply("500", "Dialog State Unavailable"); exit; }
+        if (!get_profile_size("caller", "$fU", "$var(n)")) {
+            sl_send_reply("500", "Dialog State Unavailable");
+            exit;
+        }
+        if ($var(n) >= 2) { sl_send_reply("486", "Too Many Calls"); exit; }
+        set_dlg_profile("caller", "$fU");
+        set_dlg_profile("all");
+        $dlg_var(x) = "y-" + $fU;
+        if ($hdr(X-Timeout) != $null) {
+            $var(t) = $(hdr(X-Timeout){s.int});
+            dlg_set_timeout("$var(t)");
+        }
+        record_route();
+    }
+    t_relay();
+}
+event_route[dialog:end] { xlog("L_INFO", "DLGEND $dlg(callid) var=$dlg_var(x)\n"); }
+"""
+
+pytestmark = pytest.mark.skipif(not RedisServer().available, reason="redis-server / redis-py missing")
+
+
+class Node(KamapyServer):
+    def __init__(self, ip: str, node: str, hid: int, port: int, redis_url: str, prefix: str,
+                 fail_mode: int = 0):
+        self.rundir = tempfile.mkdtemp(prefix="kpdlgr")
+        super().__init__(CFG, port=port, args=["-m", "64"], host=ip,
+                         fmt={"ip": ip, "rundir": self.rundir, "node": node, "hid": hid,
+                              "redis": redis_url, "prefix": prefix, "fail_mode": fail_mode})
+        self.ip = ip
+
+    def rpc(self, method: str, *params):
+        return rpc_call(os.path.join(self.rundir, "rpc.sock"), method, *params)
+
+    def kill_all(self):
+        """SIGKILL the master and every child at once: the node dies with its calls."""
+        import signal
+
+        from tests.support.server import alive, descendants
+        pids = [self.pid] + descendants(self.pid)
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait(10)
+        deadline = time.monotonic() + 5
+        while any(alive(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+
+def wait_for(fn, timeout: float = 6.0, step: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v or time.monotonic() > deadline:
+            return v
+        time.sleep(step)
+
+
+@pytest.fixture(scope="module")
+def redis():
+    srv = RedisServer().start()  # its own: the outage test stops it
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def callee():
+    c = Callee()
+    c.start()
+    yield c
+    c.stop()
+
+
+_n = [0]
+
+
+def _cluster(redis, fail_mode=(0, 0)):
+    _n[0] += 1
+    port = free_udp_port()
+    prefix = f"t{os.getpid()}-{_n[0]}:"
+    a = Node("127.0.0.2", "A", 1, port, redis.url, prefix, fail_mode[0])
+    b = Node("127.0.0.3", "B", 2, port, redis.url, prefix, fail_mode[1])
+    return a, b, prefix
+
+
+def _call(node, callee, user, extra=""):
+    c = Caller(node.port, callee.port, user)
+    c.proxy = (node.ip, node.port)
+    c.extra = extra
+    return c, c.invite()
+
+
+def _callids(node) -> set[str]:
+    return {d["call-id"] for d in node.rpc("dlg.list")}
+
+
+def test_calls_listed_everywhere_and_limit_holds_across_nodes(redis, callee):
+    a, b, _prefix = _cluster(redis)
+    with a, b:
+        c1, r1 = _call(a, callee, "alice")
+        c2, r2 = _call(b, callee, "alice")
+        assert (r1, r2) == (200, 200)
+        both = {c1.callid, c2.callid}
+        assert wait_for(lambda: _callids(a) == both and _callids(b) == both)
+        d = {x["call-id"]: x for x in b.rpc("dlg.list")}[c1.callid]
+        assert d["state"] == 4 and d["caller"]["tag"] == c1.ftag
+        assert d["variables"] == [{"x": "y-alice"}]
+        assert d["h_id"] % 4 == 1  # node A's ids (h_id_start 1, step 4)
+        assert {x["call-id"]: x for x in a.rpc("dlg.list")}[c2.callid]["h_id"] % 4 == 2
+        # alice has two calls up, one per node: the third is refused on either node
+        c3, r3 = _call(a, callee, "alice")
+        assert r3 == 486
+        assert b.rpc("dlg.profile_get_size", "caller", "alice") == 2
+        assert a.rpc("dlg.profile_get_size", "all") == 2
+        c4, r4 = _call(b, callee, "bob")
+        assert r4 == 200
+        assert c1.bye() == 200 and c2.bye() == 200 and c4.bye() == 200
+        assert wait_for(lambda: a.rpc("dlg.list") == [] and b.rpc("dlg.list") == [])
+        assert a.rpc("dlg.profile_get_size", "caller", "alice") == 0
+        assert b.rpc("dlg.profile_get_size", "all") == 0
+        for c in (c1, c2, c3, c4):
+            c.close()
+
+
+def test_node_killed_with_live_calls(redis, callee):
+    a, b, prefix = _cluster(redis)
+    r = redis.client()
+    with a, b:
+        c1, r1 = _call(a, callee, "carol")
+        c2, r2 = _call(a, callee, "carol", "X-Timeout: 4\r\n")
+        assert (r1, r2) == (200, 200)
+        assert wait_for(lambda: len(b.rpc("dlg.list")) == 2)
+        a.kill_all()
+        # B: A's calls still count (they are up) until they are ended
+        assert b.rpc("dlg.profile_get_size", "caller", "carol") == 2
+        assert wait_for(lambda: not r.exists(prefix + "hb:A"), timeout=4)
+        # the caller's BYE comes to B now (the dispatcher's fail-over)
+        c1.proxy = ("127.0.0.3", b.port)
+        assert c1.bye() == 200
+        assert wait_for(lambda: c1.callid not in _callids(b))
+        assert b.rpc("dlg.profile_get_size", "caller", "carol") == 1
+        # c2's timeout (4 s after its 200) fires on B: BYE to both sides
+        c2.sock.settimeout(8)
+        bye = None
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            m = c2.recv(deadline - time.monotonic())
+            if m and m.startswith(b"BYE "):
+                bye = m
+                c2.sock.sendto(reply_to(m, 200, "OK"), ("127.0.0.3", b.port))
+                break
+        assert bye is not None, b.log()
+        assert wait_for(lambda: any(m.startswith(b"BYE ") and c2.callid.encode() in m
+                                    for m in callee.received))
+        assert wait_for(lambda: b.rpc("dlg.list") == [])
+        assert b.rpc("dlg.profile_get_size", "caller", "carol") == 0
+        assert b.rpc("dlg.profile_get_size", "all") == 0
+        assert f"DLGEND {c2.callid} var=y-carol" in b.log()
+        assert int(b.rpc("stats.fetchn", "dialog:expired_dialogs")["dialog.expired_dialogs"]) == 1
+        assert not [k for k in r.scan_iter(prefix + "d:*")]
+        for c in (c1, c2):
+            c.close()
+
+
+@pytest.mark.parametrize("outage", [
+    2.0, pytest.param(10.0, marks=pytest.mark.slow)])
+def test_redis_outage_then_resync(redis, callee, outage):
+    a, b, prefix = _cluster(redis, fail_mode=(0, 1))
+    with a, b:
+        c1, r1 = _call(a, callee, "dave")
+        assert r1 == 200
+        assert wait_for(lambda: _callids(b) == {c1.callid})
+        redis.halt()
+        try:
+            t0 = time.monotonic()
+            # A (fail mode 0) goes on with what it holds; B (1) refuses with a 500
+            c2, r2 = _call(a, callee, "erin")
+            c3, r3 = _call(b, callee, "erin")
+            assert (r2, r3) == (200, 500)
+            assert "redis" in a.log() and "unavailable" in a.log()
+            assert c1.bye() == 200  # ended while Redis is away
+            time.sleep(max(0.0, outage - (time.monotonic() - t0)))
+        finally:
+            redis.resume()  # empty again: no persistence
+        # both nodes write back what they hold: c2 is seen on B, c1 is gone
+        assert wait_for(lambda: _callids(b) == {c2.callid}, timeout=8), b.log()
+        assert _callids(a) == {c2.callid}
+        assert b.rpc("dlg.profile_get_size", "caller", "erin") == 1
+        c4, r4 = _call(b, callee, "erin")
+        assert r4 == 200
+        assert c2.bye() == 200 and c4.bye() == 200
+        assert wait_for(lambda: a.rpc("dlg.list") == [] and b.rpc("dlg.list") == [])
+        for c in (c1, c2, c3, c4):
+            c.close()
