@@ -28,6 +28,11 @@ class DbError(Exception):
     """Any failure of the database or of a statement, with the driver's message."""
 
 
+class DbDownError(DbError):
+    """The server is unreachable or the connection was lost (not a bad statement):
+    a caller may drop the connection and open a new one later."""
+
+
 Where = dict[str, Any] | Sequence[tuple[str, str, Any]] | None
 
 
@@ -199,5 +204,8 @@ def connect(url: str | DbUrl) -> DbConnection:
     if u.driver == "mysql":
         from .mysql import MysqlConnection
         return MysqlConnection(u)
+    if u.driver == "redis":
+        from .redis import RedisConnection
+        return RedisConnection(u)
     from .postgres import PostgresConnection
     return PostgresConnection(u)

@@ -1,14 +1,18 @@
 """The PostgreSQL driver (psycopg 3, `pip install "psycopg[binary]"`).
 
 Autocommit, like Kamailio's db_postgres: each statement is its own transaction unless
-`transaction()` groups several.
+`transaction()` groups several. Statements with parameters are prepared on the server
+once per connection (psycopg's prepare=True: the hot usrloc/auth statements are parsed
+and planned once, then only bound). A lost connection (server restarted or down)
+raises DbDownError and the connection is `broken`: its owner drops it and opens a
+new one (usrloc's dbstore does).
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 
-from .api import DbConnection, DbError
+from .api import DbConnection, DbDownError, DbError
 
 CONNECT_TIMEOUT_S = 5
 
@@ -36,14 +40,24 @@ class PostgresConnection(DbConnection):
         try:
             self.conn = psycopg.connect(**kw)
         except psycopg.Error as e:
-            raise DbError(f"postgres: cannot connect to {url.text}: {e}") from None
+            raise DbDownError(f"postgres: cannot connect to {url.text}: {e}") from None
         self._in_tx = False
+        self.statements = 0        # statements run (tests count them)
+
+    @property
+    def broken(self) -> bool:
+        return self.conn.closed or self.conn.broken
 
     def _execute(self, sql, params=(), fetch=False):
+        self.statements += 1
         try:
-            cur = self.conn.execute(sql, params, prepare=False)
+            cur = self.conn.execute(sql, params, prepare=bool(params))
             self.affected = cur.rowcount if cur.rowcount >= 0 else 0
             return cur.fetchall() if fetch else None
+        except self._psycopg.OperationalError as e:
+            if self.broken:
+                raise DbDownError(f"postgres: connection to {self.url.text} lost: {e}") from None
+            raise DbError(f"postgres: {e} [{sql}]") from None
         except self._psycopg.Error as e:
             raise DbError(f"postgres: {e} [{sql}]") from None
 

@@ -4,6 +4,7 @@
     postgres://user:pass@host[:port]/db     a PostgreSQL server (also postgresql://)
     mysql://user:pass@host[:port]/db        a MySQL/MariaDB server; mysql://u:p@[group]host/db
                                             also reads the my.cnf [group] (db_mysql's form)
+    redis://[user[:pass]@]host[:port]/N     a Redis server, database number N (db_redis)
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 SCHEMES = {"sqlite": "sqlite", "postgres": "postgres", "postgresql": "postgres", "pgsql": "postgres",
-           "mysql": "mysql"}
+           "mysql": "mysql", "redis": "redis"}
 
 
 class DbUrlError(ValueError):
@@ -39,7 +40,7 @@ def parse_db_url(url: str) -> DbUrl:
         raise DbUrlError(f"bad db_url {url!r}: expected driver://...")
     driver = SCHEMES.get(scheme.lower())
     if driver is None:
-        raise DbUrlError(f"db_url {url!r}: unsupported driver {scheme!r} (sqlite, postgres, mysql)")
+        raise DbUrlError(f"db_url {url!r}: unsupported driver {scheme!r} (sqlite, postgres, mysql, redis)")
     if driver == "sqlite":
         # sqlite:///abs/path -> /abs/path; sqlite://rel/path -> rel/path
         if not rest:
@@ -58,6 +59,10 @@ def parse_db_url(url: str) -> DbUrl:
             rest = head + tail
     parts = urlsplit("x://" + rest)
     database = parts.path.lstrip("/")
+    if driver == "redis":
+        database = database or "0"
+        if not database.isdigit():
+            raise DbUrlError(f"db_url {url!r}: the database of a redis URL is a number")
     if not database:
         raise DbUrlError(f"db_url {url!r}: no database name")
     try:

@@ -3,13 +3,19 @@ rows <-> contacts, write-through statements, the write-back flush, the start-up 
 and the DB-only record reads.
 
 One connection per process, opened on first use in that process (a connection made
-in the master is closed before the fork) -- kamapy.db refuses use across fork.
+in the master is closed before the fork) -- kamapy.db refuses use across fork. A
+connection the server lost is dropped and a new one opened on the next statement;
+while the database is unreachable, connecting is tried again at most every
+RETRY_S (statements fail at once in between, so a worker never queues behind a dead
+server), and one line is logged when it goes down and one when it is back.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import time
 
 from kamapy import db
 from kamapy.db.schema import check_table_version
@@ -27,13 +33,58 @@ COLUMNS = ("contact", "expires", "q", "callid", "cseq", "flags", "cflags", "user
 ROW_COLUMNS = ("username", "domain") + COLUMNS
 
 _conn: db.DbConnection | None = None
+RETRY_S = 1.0
+
+
+class _Health:
+    down = False
+    since = 0.0
+    retry_at = 0.0
+    pid = 0
+
+
+_health = _Health()
+
+
+def _went_down(e: Exception):
+    h = _health
+    if h.pid != os.getpid():
+        h.down, h.pid = False, os.getpid()
+    if not h.down:
+        h.down, h.since = True, time.monotonic()
+        log.error("usrloc: database %s unreachable (%s): location reads and writes fail "
+                  "until it is back", _masked_url(), e)
+    h.retry_at = time.monotonic() + RETRY_S
+
+
+def _came_back():
+    h = _health
+    if h.down and h.pid == os.getpid():
+        h.down = False
+        log.warning("usrloc: database %s is back after %.1f s", _masked_url(), time.monotonic() - h.since)
+
+
+def _masked_url() -> str:
+    try:
+        return db.parse_db_url(cfg.db_url).text
+    except Exception:
+        return "(bad db_url)"
 
 
 def connection() -> db.DbConnection:
     """This process's connection to cfg.db_url (opened now if needed)."""
     global _conn
     if _conn is None or _conn.pid != os.getpid():
-        _conn = db.connect(cfg.db_url)
+        h = _health
+        if h.down and h.pid == os.getpid() and time.monotonic() < h.retry_at:
+            raise db.DbDownError(f"database {_masked_url()} is down (next try in "
+                                 f"{h.retry_at - time.monotonic():.1f} s)")
+        try:
+            _conn = db.connect(cfg.db_url)
+        except db.DbDownError as e:
+            _conn = None
+            _went_down(e)
+            raise
     return _conn
 
 
@@ -42,6 +93,30 @@ def close():
     if _conn is not None and _conn.pid == os.getpid():
         _conn.close()
     _conn = None
+
+
+def _guarded(fn):
+    """A statement function: a lost connection is dropped (the next call reconnects)
+    and the outage logged once; success after an outage logs that it is back."""
+    @functools.wraps(fn)
+    def run(*args, **kw):
+        try:
+            out = fn(*args, **kw)
+        except db.DbDownError as e:
+            if getattr(_conn, "broken", False):
+                close()
+            _went_down(e)
+            raise
+        if _health.down:
+            _came_back()
+        return out
+    return run
+
+
+def expires_by_backend(table: str) -> bool:
+    """True when the database drops expired rows itself (db_redis expire_by)."""
+    fn = getattr(connection(), "expires_by_backend", None)
+    return bool(fn and fn(table))
 
 
 def split_aor(aor: str) -> tuple[str, str | None]:
@@ -97,6 +172,7 @@ def check_version(table: str) -> str | None:
 
 
 # ------------------------------------------------------------------ statements
+@_guarded
 def upsert(table: str, aor: str, c: UContact):
     """Insert or overwrite the contact's row (by ruid, the unique key), and its
     attributes when xavp_contact is set."""
@@ -106,6 +182,7 @@ def upsert(table: str, aor: str, c: UContact):
         attrs.write(conn, table, *split_aor(aor), c.ruid, c[C_XAVP])
 
 
+@_guarded
 def delete_ruid(table: str, ruid: str):
     conn = connection()
     conn.delete(table, {"ruid": ruid})
@@ -113,6 +190,7 @@ def delete_ruid(table: str, ruid: str):
         attrs.delete(conn, table, ruid)
 
 
+@_guarded
 def delete_aor(table: str, aor: str):
     user, dom = split_aor(aor)
     where = [("username", "=", user), ("domain", "=", dom)] if cfg.use_domain else [("username", "=", user)]
@@ -131,6 +209,7 @@ def _with_attrs(conn, table: str, contacts: list[UContact], everything: bool = F
         c[C_XAVP] = found.get(c.ruid)
 
 
+@_guarded
 def load_aor(table: str, aor: str) -> list[UContact]:
     """The contacts of one AOR (db_mode 3), ordered as usrloc keeps them."""
     user, dom = split_aor(aor)
@@ -143,6 +222,7 @@ def load_aor(table: str, aor: str) -> list[UContact]:
     return contacts
 
 
+@_guarded
 def load_all(table: str) -> dict[str, list[UContact]]:
     """Every row grouped by AOR, for the start-up load (server_id_filter honoured)."""
     where = [("server_id", "=", cfg.server_id)] if cfg.server_id_filter else None
@@ -157,6 +237,7 @@ def load_all(table: str) -> dict[str, list[UContact]]:
     return out
 
 
+@_guarded
 def delete_expired(table: str, now: float) -> int:
     """Remove rows whose expiry passed (permanent rows, at the epoch, stay)."""
     where = [("expires", "<", db.to_db_time(now - cfg.rm_expired_delay)),
@@ -170,6 +251,7 @@ def delete_expired(table: str, now: float) -> int:
     return conn.delete(table, where)
 
 
+@_guarded
 def flush(table: str, upserts: list[tuple[str, UContact]], deletes: list[str]):
     """Write-back: every pending change of a timer run in one transaction."""
     conn = connection()
@@ -189,24 +271,46 @@ def _valid_clause(conn) -> str:
     return f"(expires = {conn.placeholder} OR expires > {conn.placeholder})"
 
 
+@_guarded
+def _valid_rows(conn, table: str, now: float, valid: bool) -> list[tuple]:
+    """(username, domain, expires) of the rows, filtered in Python: a store without
+    SQL (Redis) answers the ul.db_* counts this way."""
+    rows = conn.query(table, ("username", "domain", "expires"))
+    out = []
+    for user, dom, expires in rows:
+        t = db.from_db_time(expires)
+        if (t == 0 or t > now) == valid:
+            out.append((user, dom, t))
+    return out
+
+
+@_guarded
 def count_users(table: str, now: float) -> int:
     """AORs with at least one unexpired contact (ul.db_users)."""
     conn = connection()
+    if conn.driver == "redis":
+        return len({(u, d) for u, d, _ in _valid_rows(conn, table, now, True)})
     sql = (f"SELECT COUNT(*) FROM (SELECT DISTINCT username, domain FROM {db.quote_ident(table)} "
            f"WHERE {_valid_clause(conn)}) AS u")
     return int(conn.raw_query(sql, [db.to_db_time(0), db.to_db_time(now)])[0][0])
 
 
+@_guarded
 def count_contacts(table: str, now: float) -> int:
     """Unexpired contacts (ul.db_contacts)."""
     conn = connection()
+    if conn.driver == "redis":
+        return len(_valid_rows(conn, table, now, True))
     sql = f"SELECT COUNT(*) FROM {db.quote_ident(table)} WHERE {_valid_clause(conn)}"
     return int(conn.raw_query(sql, [db.to_db_time(0), db.to_db_time(now)])[0][0])
 
 
+@_guarded
 def count_expired(table: str, now: float) -> int:
     """Expired contacts still in the table (ul.db_expired_contacts)."""
     conn = connection()
+    if conn.driver == "redis":
+        return len([r for r in _valid_rows(conn, table, now, False) if r[2] <= now])
     sql = (f"SELECT COUNT(*) FROM {db.quote_ident(table)} WHERE expires <= {conn.placeholder} "
            f"AND expires <> {conn.placeholder}")
     return int(conn.raw_query(sql, [db.to_db_time(now), db.to_db_time(0)])[0][0])

@@ -3,7 +3,9 @@
 In memory (db_mode 0, 1, 2) the records live in a kamapy.htable.SharedHashTable in shm,
 one entry per AOR; an AOR's updates are serialised by a lock of a LockSet in shm
 (index from the AOR's hash), taken around read-modify-write as Kamailio's
-lock_udomain does. In db_mode 3 the records are read from and written to the DB.
+lock_udomain does. In db_mode 3 the records are read from and written to the DB: a
+failed read or write raises kamapy.db.DbError with `ul_op` ("get", "insert",
+"update", "delete") so the registrar answers 500 instead of acknowledging it.
 
     d.lock(aor)
     try:
@@ -105,7 +107,12 @@ class UDomain:
     def get_urecord(self, aor: str, create: bool = False) -> URecord | None:
         """The record of an AOR (None when it has none and create is False)."""
         if cfg.db_mode == DB_ONLY:
-            contacts = dbstore.load_aor(self.name, aor)
+            try:
+                contacts = dbstore.load_aor(self.name, aor)
+            except dbstore.db.DbError as e:
+                log.error("usrloc: DB read of %s failed: %s", aor, e)
+                e.ul_op = "get"
+                raise
             if contacts:
                 return URecord(aor, contacts, existed=True)
         else:
@@ -209,6 +216,13 @@ class UDomain:
                         dbstore.upsert(self.name, r.aor, c)
                 except Exception as e:
                     log.error("usrloc: DB write of %s for %s failed: %s", op, r.aor, e)
+                    if mode == DB_ONLY:
+                        # the DB is the only copy: the caller must not acknowledge it
+                        # (Kamailio's insert/update/delete_ucontact return -1; registrar: 500)
+                        if isinstance(e, dbstore.db.DbError):
+                            e.ul_op = op
+                            raise
+                        raise _db_error(op, e) from e
             return
         for _, c in r.changes:  # db_mode 4: memory only at run time
             c[C_STATE] = CS_SYNC
@@ -285,7 +299,12 @@ class UDomain:
         now = time.time() if now is None else now
         mode = cfg.db_mode
         if mode == DB_ONLY:
-            dbstore.delete_expired(self.name, now)
+            # with db_redis expire_by, Redis drops the rows itself: no node scans
+            try:
+                if not dbstore.expires_by_backend(self.name):
+                    dbstore.delete_expired(self.name, now)
+            except dbstore.db.DbError as e:
+                log.error("usrloc: DB clean of expired contacts of %s failed: %s", self.name, e)
             return
         write_back = mode == WRITE_BACK
         due = []
@@ -369,6 +388,12 @@ class UDomain:
                 self.save(r, run_callbacks=False)
             finally:
                 self.unlock(aor)
+
+
+def _db_error(op: str, e: Exception):
+    err = dbstore.db.DbError(str(e))
+    err.ul_op = op
+    return err
 
 
 # ---------------------------------------------------------------------- the table list
