@@ -18,6 +18,7 @@ from kamapy_modules.usrloc import attrs as ul_attrs
 from kamapy_modules.usrloc.contact import C_XAVP
 from kamapy_modules.usrloc.settings import cfg as ul_cfg
 
+from kamapy.db import DbError
 from kamapy.pv.dset import append_branch
 from kamapy.pv.xavp import xavp_add_field, xavp_insert
 from kamapy.runtime import is_myself
@@ -131,7 +132,10 @@ def lookup(msg, d, uri: str | None = None, to_dset: bool = False) -> int:
         if first is None:
             return NOT_FOUND
     else:
-        r = d.get_urecord(aor)
+        try:
+            r = d.get_urecord(aor)
+        except DbError:
+            return NOT_FOUND  # db_mode 3, DB down (logged): no record, as in Kamailio
         if r is None:
             return NOT_FOUND
         first = None
@@ -256,7 +260,10 @@ def registered(msg, d, uri: str | None = None, match_option: int = 0, match_acti
         aor, _ = extract_aor(uri)
     except RegError:
         return -1
-    r = d.get_urecord(aor)
+    try:
+        r = d.get_urecord(aor)
+    except DbError:
+        return -1
     if r is None:
         return -1
     now = time.time()

@@ -41,6 +41,7 @@ from kamapy_modules.usrloc.settings import CONTACT_ONLY
 from kamapy_modules.usrloc.settings import cfg as ul_cfg
 
 from kamapy import stats
+from kamapy.db import DbError
 from kamapy.module import FAILURE_ROUTE, REQUEST_ROUTE
 from kamapy.sip.errors import SipParseError
 from kamapy.sip.header_values import parse_expires
@@ -503,7 +504,14 @@ def _save(msg, d, flags, aor, puri):
         error = e.code
     except SipParseError:
         error = "R_PARSE"
+    except DbError as e:
+        # db_mode 3: the location DB failed -- a 500, never a 200 for what was not stored
+        log.error("failed to update the location table for %s: %s", aor, e)
+        error = _UL_DB_ERRORS.get(getattr(e, "ul_op", ""), "R_UL_GET_R")
     return ret, error, contact_hdr, supported, require
+
+
+_UL_DB_ERRORS = {"insert": "R_UL_INS_C", "update": "R_UL_UPD_C", "delete": "R_UL_DEL_C"}
 
 
 def _finish(msg, flags, ret, error, contact_hdr, supported, require) -> int:
