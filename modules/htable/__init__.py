@@ -20,9 +20,14 @@
 - RPC htable.get/.delete/.sets/.seti/.setex/.setxs/.setxi/.dump/.listTables/.stats/
   .flush/.reload/.store.
 
-Not built (warned at start-up when set): DMQ replication (enable_dmq, dmq_init_sync,
-dmqreplicate), timer_procs (the core timer process does the expiry), event_callback
-(KEMI). Differences: the iterators walk a snapshot taken by sht_iterator_start and do
+- redis_url (kamapy): the tables with dmqreplicate=1 shared by several nodes through
+  Redis, with DMQ's semantics (replication.py, docs/scale-out.md).
+
+Not built (warned at start-up when set): DMQ itself (enable_dmq, dmq_init_sync: Redis
+does their work with redis_url), timer_procs (the core timer process does the expiry). event_callback
+names the KEMI function for htable:mod-init / htable:expired:<t> (kamapy/kemi/events.py);
+with it, htable:mod-init runs where Kamailio runs it, in the master after every mod_init
+(event_callback_mode 0) or in the first SIP worker (1). Differences: the iterators walk a snapshot taken by sht_iterator_start and do
 not keep a slot locked; sht_lock excludes other sht_lock holders of the slot (every
 $sht operation is atomic on its own) but does not make plain $sht reads and writes of
 other processes wait.
@@ -354,11 +359,38 @@ def mod_init():
                     db.apply(t, rows)
         finally:
             conn.close()
+    from . import replication
+    rep = replication.init(exports.values.get("redis_url") or "",
+                           exports.values.get("redis_prefix") or "kamapy:ht:", state.tables())
+    if rep is not None:
+        from kamapy.module import Process
+        exports.procs[:] = [Process("htable redis", rep.run)]
     if any(t.htexpire > 0 for t in state.tables()):
         interval = exports.param("timer_interval")
         if interval <= 0:
             interval = 20
         register_timer("htable-expire", interval, expire_tick)
+    if exports.param("event_callback"):
+        if exports.param("event_callback_mode") != 1:
+            # the KEMI callback in the master, once the script is loaded (app_python3's
+            # mod_init may come after this one), as Kamailio's child_init(PROC_INIT)
+            from kamapy.kemi.engine import engine
+            return engine.when_loaded(_mod_init_event)
+        return 0
+    if not _run_event(MOD_INIT_EVENT, REQUEST_ROUTE):
+        log.error("exit due to 'drop' in event route")
+        return -1
+    return 0
+
+
+def child_init(rank: int):
+    from kamapy.module import PROC_SIPINIT
+    if exports.param("event_callback") and exports.param("event_callback_mode") == 1 and rank == PROC_SIPINIT:
+        return _mod_init_event()
+    return 0
+
+
+def _mod_init_event() -> int:
     if not _run_event(MOD_INIT_EVENT, REQUEST_ROUTE):
         log.error("exit due to 'drop' in event route")
         return -1
@@ -381,8 +413,9 @@ def _check():
     """-c: what mod_init would refuse."""
     problems = []
     for t in state.tables():
-        if t.dmqreplicate:
-            log.warning("htable [%s]: dmqreplicate is not implemented in kamapy (no DMQ): ignored", t.name)
+        if t.dmqreplicate and not exports.values.get("redis_url"):
+            log.warning("htable [%s]: dmqreplicate without redis_url: not shared (kamapy has no "
+                        "DMQ; modparam(\"htable\", \"redis_url\", ...) shares it through Redis)", t.name)
         if t.dbtable and not exports.values.get("db_url"):
             log.warning("htable [%s]: dbtable set but no db_url: nothing is loaded", t.name)
     return problems
@@ -405,12 +438,13 @@ exports = ModuleExports(
         Param("fetch_rows", int, 100),
         Param("timer_interval", int, 20),
         Param("db_expires", int, 0),
+        Param("redis_url", str, ""),          # kamapy: dmqreplicate tables shared through Redis
+        Param("redis_prefix", str, "kamapy:ht:"),
         Param("enable_dmq", int, 0, unsupported="no DMQ module (replication between nodes is not built)"),
         Param("dmq_init_sync", int, 0, unsupported="no DMQ module (replication between nodes is not built)"),
         Param("timer_procs", int, 0, unsupported="expired items are removed by the core timer process"),
-        Param("event_callback", str, "", unsupported="KEMI event callbacks are not built for htable"),
-        Param("event_callback_mode", int, 0,
-              unsupported="event_route[htable:mod-init] runs in the master before the fork"),
+        Param("event_callback", str, ""),
+        Param("event_callback_mode", int, 0),  # with event_callback: 0 master, 1 first worker
     ],
     functions=[
         Function("sht_print", sht_print, (), _RE_ROUTES),
@@ -442,6 +476,7 @@ exports = ModuleExports(
     pvs=PVS,
     event_routes=[MOD_INIT_EVENT],
     mod_init=mod_init,
+    child_init=child_init,
     destroy=destroy,
     check=_check,
 )

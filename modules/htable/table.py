@@ -135,6 +135,7 @@ class HTable:
         self.updateexpire = spec["updateexpire"]
         self.dmqreplicate = spec["dmqreplicate"]
         self.dbload = False
+        self.replica = None   # replication.Replica when the table is shared (dmqreplicate=1)
         self.store = None
         self.locks = None
         self._held: dict[int, int] = {}  # slot -> depth of this process' sht_lock
@@ -191,7 +192,7 @@ class HTable:
             if entry is None:
                 expires = now + (exv if exv > 0 else self.htexpire)
                 if store.put_if_absent(key, new, expires=float(expires)):
-                    return
+                    break
                 continue
             old, old_expires, _flags = entry
             if exv > 0:
@@ -208,14 +209,25 @@ class HTable:
             else:
                 expires = old_expires
             if store.replace(key, old, new, expires=float(expires)):
-                return
+                break
+        if self.replica is not None:
+            self.replica.changed(self, name)
 
     def delete(self, name: str) -> bool:
-        return self.store.delete(self._key(name))
+        ok = self.store.delete(self._key(name))
+        if ok and self.replica is not None:
+            self.replica.changed(self, name)
+        return ok
 
     def add(self, name: str, delta: int):
         """$shtinc/$shtdec (ht_cell_value_add): the new integer, or None (a string
         item, or absent/expired with no initval)."""
+        value = self._add(name, delta)
+        if value is not None and self.replica is not None:
+            self.replica.changed(self, name)  # the result travels, as a set
+        return value
+
+    def _add(self, name: str, delta: int):
         key = self._key(name)
         store = self.store
         now = self._now()
@@ -254,7 +266,9 @@ class HTable:
             if entry is None:
                 return
             if self.store.replace(key, entry[0], entry[0], expires=float(expires)):
-                return
+                break
+        if self.replica is not None:
+            self.replica.changed(self, name)
 
     def get_expire(self, name: str) -> int:
         """$shtex read: seconds left (as Kamailio's unsigned difference), 0 when the
