@@ -52,7 +52,7 @@ modparam("registrar", "gruu_enabled", 0)
 request_route {
 	if (is_method("OPTIONS") && $rU == $null) { sl_send_reply("200", "OK"); exit; }
 	if (is_method("REGISTER")) {
-		if (!save("location")) { sl_reply_error(); }
+		save("location");  # replies itself, also with its 500
 		exit;
 	}
 	if (is_method("MESSAGE")) {
