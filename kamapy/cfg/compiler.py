@@ -110,7 +110,10 @@ def compile_routes(cfg: ast.ConfigAst, registry, core_params=None) -> Routes:
     if engine is not None and engine.name.lower() not in ("native", "default"):
         # cfgengine "python": a KEMI script routes the messages (kamapy/kemi)
         return _kemi_routes(cfg, registry, core_params, engine)
-    return Compiler(cfg, registry, core_params).compile()
+    routes = Compiler(cfg, registry, core_params).compile()
+    from kamapy.kemi.events import warn_without_engine
+    warn_without_engine(registry, routes)  # event_callback params name KEMI functions
+    return routes
 
 
 def _kemi_routes(cfg, registry, core_params, engine) -> Routes:

@@ -9,6 +9,8 @@ route. Which method runs (as sr_kemi_config_engine_python does):
   reply_route           the core param kemi.reply_route_callback (ksr_reply_route)
   onsend_route          kemi.onsend_route_callback (ksr_onsend_route)
   failure/onreply/branch/branch_failure routes: the method named by t_on_failure("name")...
+  event routes: the method a module's event_callback parameter names, with the
+                        event name (events.py)
 
 A method the object lacks is a no-op, except ksr_request_route (logged as an error).
 The method's return value is not used, as in Kamailio: scripts return -255 among
@@ -57,6 +59,7 @@ class Engine:
         self.onsend_cb = "ksr_onsend_route"
         self.reply_route = self.onsend_route = None  # the Routes' callables (kemi_routes)
         self.request_fn = None  # handler.ksr_request_route, bound once per load
+        self.waiting = []       # when_loaded functions
 
     # ------------------------------------------------------------ loading
     def load(self, path: str):
@@ -103,6 +106,24 @@ class Engine:
         self.path = path
         self.module, self.handler = self.load(path)
         self.request_fn = _bound(self.handler, "ksr_request_route")
+
+    def when_loaded(self, fn) -> int:
+        """fn() once the script is loaded (now, if it is): for a module's start-up event
+        whose KEMI callback must not run before app_python3's mod_init. Returns fn's
+        code, 0 when it is deferred."""
+        if self.handler is not None:
+            return fn() or 0
+        self.waiting.append(fn)
+        return 0
+
+    def run_waiting(self) -> int:
+        """After start(): the when_loaded functions, in order; -1 if one failed."""
+        waiting, self.waiting = self.waiting, []
+        rc = 0
+        for fn in waiting:
+            if (fn() or 0) < 0:
+                rc = -1
+        return rc
 
     def child_init(self, rank: int) -> int:
         self.rank = rank
@@ -158,7 +179,9 @@ class Engine:
         routes.onsend = self.onsend_route if callable(getattr(h, self.onsend_cb or "", None)) else None
 
     # ------------------------------------------------------------ running
-    def call(self, name: str, msg, ctx, required: bool = False) -> int:
+    def call(self, name: str, msg, ctx, required: bool = False, param=None) -> int:
+        """Run the script object's method `name` on msg; with param (an event
+        callback's event name), as name(msg, param)."""
         c = self.reload_counter
         if c is not None and env.msg is None and c.get(0) != self.version:
             # a reload takes effect between messages, never inside one (a branch route
@@ -172,7 +195,10 @@ class Engine:
         prev = env.msg
         env.msg = msg
         try:
-            fn(msg)
+            if param is None:
+                fn(msg)
+            else:
+                fn(msg, param)
         except KemiExit:
             pass
         except SystemExit:  # Kamailio's example scripts use sys.exit() for exit
@@ -294,7 +320,8 @@ def kemi_routes(cfg, core_params=None):
     routes.failure = _Named(eng)
     routes.onreply = _Named(eng)
     routes.branch = _Named(eng)
-    routes.event = _Named(eng, "tm:branch-failure:")
+    from .events import EventTable
+    routes.event = EventTable(eng)  # t_on_branch_failure names and event_callback params
     routes.kemi = eng
     if cfg is not None and cfg.routes:
         where = cfg.routes[0].pos

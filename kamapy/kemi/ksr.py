@@ -69,6 +69,10 @@ KEMI_ALIASES = {
     ("dispatcher", "ds_is_from_list_mode"): "ds_is_from_list",
     ("dispatcher", "ds_is_from_list_uri"): "ds_is_from_list",
     ("dispatcher", "ds_is_active_uri"): "ds_is_active",
+    ("websocket", "handle_handshake"): "ws_handle_handshake",
+    ("websocket", "close"): "ws_close",
+    ("websocket", "close_reason"): "ws_close",
+    ("websocket", "close_conid"): "ws_close",
 }
 # Kamailio names the fixed-arity KEMI forms of an optional-parameter function with its
 # parameter count: rtpengine_manage0() is rtpengine_manage() with none, set_rtpengine_set2
@@ -468,6 +472,9 @@ def _hdr_group() -> KsrGroup:
         v = get(name)
         return "<<null>>" if v is None else v
 
+    def append_to_reply(text):
+        return th.append_to_reply(env.msg, str(text))
+
     def rmappend(name, text):
         th.remove_hf(env.msg, str(name))
         return th.append_hf(env.msg, str(text))
@@ -477,8 +484,8 @@ def _hdr_group() -> KsrGroup:
         return th.insert_hf(env.msg, str(text))
 
     g = KsrGroup("hdr")
-    for f in (append, append_after, insert, insert_before, remove, is_present, get, gete,
-              getw, rmappend, rminsert):
+    for f in (append, append_after, append_to_reply, insert, insert_before, remove, is_present,
+              get, gete, getw, rmappend, rminsert):
         g.__dict__[f.__name__] = f
     return g
 

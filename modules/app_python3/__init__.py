@@ -67,7 +67,7 @@ def make_exports(name: str) -> ModuleExports:
         engine.reload_counter = CounterArray(1)  # the reload generation, bumped by the RPC
         engine.version = 0
         engine.fit_routes(rt.routes)
-        return 0
+        return engine.run_waiting()  # start-up events of modules loaded before (htable:mod-init)
 
     def child_init(rank: int):
         rc = engine.child_init(rank)

@@ -136,7 +136,7 @@ PARAMS = [
     Param("enable_dmq", int, 0, unsupported="no dmq module (replication comes with scale-out)"),
     Param("track_cseq_updates", int, 0, unsupported="not built yet (needs the auth/uac CSeq bump)"),
     Param("lreq_callee_headers", str, ""),
-    Param("event_callback", str, "", unsupported="kamapy has no Python routing engine yet (KEMI)"),
+    Param("event_callback", str, ""),  # the KEMI function for dialog:* (kamapy/kemi/events.py)
     Param("h_id_start", int, 0),
     Param("h_id_step", int, 1, validate=_check_positive),
     Param("keep_proxy_rr", int, 0),

@@ -10,8 +10,8 @@ README: src/modules/dispatcher/doc).
                add / remove / hash
 
 Not built (refused at start-up when set): DNS modes other than
-resolving at load time (ds_dns_mode 2/4/8, ds_dns_interval, ds_dns_ttl), the kemi
-event_callback.
+resolving at load time (ds_dns_mode 2/4/8, ds_dns_interval, ds_dns_ttl). The kemi
+event_callback names the script function for dispatcher:dst-* (kamapy/kemi/events.py).
 """
 
 from __future__ import annotations
@@ -238,8 +238,7 @@ PARAMS = [
     Param("ds_default_socket", str, None),
     Param("ds_default_sockname", str, None),
     Param("ds_timer_mode", int, 0),   # one timer process here: both modes run there
-    Param("event_callback", str, None,
-          unsupported="event_callback (kemi) is not built: use event_route[dispatcher:...]"),
+    Param("event_callback", str, None),  # KEMI: dispatcher:dst-* (kamapy/kemi/events.py)
     Param("ds_attrs_none", int, 0),
     Param("ds_db_extra_attrs", str, None),
     Param("ds_load_mode", int, 0),

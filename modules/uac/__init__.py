@@ -13,7 +13,7 @@ _status / _request_to / _enable / _disable / _refresh, the uac.reg_* RPCs: reg.p
 restore_dlg = 1 keeps the URIs in dialog variables (_uac_fu ...) and rewrites in-dialog
 requests from the dialog module's callbacks instead (dlg_manage() first).
 
-Not built (refused at start-up when set): event_callback (KEMI).
+event_callback names the KEMI function for uac:reply (kamapy/kemi/events.py).
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def uac_auth(msg, mode=0):
 
 
 _MODES = {"none": R.NO_RESTORE, "manual": R.MANUAL_RESTORE, "auto": R.AUTO_RESTORE}
-_NOT_BUILT = ("event_callback",)
+_NOT_BUILT = ()
 
 
 def _avp_name(spec: str | None, pname: str):

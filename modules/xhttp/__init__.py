@@ -41,8 +41,6 @@ def mod_init():
     from kamapy.net import tcp_reader
     _url["skip"] = _compile("url_skip")
     _url["match"] = _compile("url_match")
-    if exports.param("event_callback"):
-        log.warning("xhttp: event_callback needs a KEMI engine, which kamapy does not have; ignored")
     tcp_reader.http_handler = handle
     return 0
 
