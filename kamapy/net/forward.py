@@ -70,7 +70,7 @@ def forward(msg, dest=None) -> int:
         log.info("request to %s:%d(%d) dropped (onsend_route)", ip, port, proto_id or 1)
         ser_error.set_error(ser_error.E_OK)
         return E_ADM_PROHIBITED
-    if not send_to(proto_id, data, ip, port, si):
+    if not send_to(proto_id, data, ip, port, si, 0, msg.fwd_send_flags):
         ser_error.set_error(ser_error.E_SEND)
         dns.blocklist_add(dns.blocklist.BLST_ERR_SEND, proto_id or 1, ip, port)
         return ser_error.E_SEND
@@ -146,7 +146,7 @@ def forward_reply(msg) -> bool:
     if proto_id not in (0, 1):
         from .tcp_send import conid_from_via
         conid = conid_from_via(via1)
-    ok = send_to(proto_id, data, host, port, msg.rcv.sock, conid)
+    ok = send_to(proto_id, data, host, port, msg.rcv.sock, conid, msg.fwd_send_flags | msg.rpl_send_flags)
     if ok:
         _core_stat("fwd_replies")
     return ok

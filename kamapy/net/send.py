@@ -67,8 +67,9 @@ def send_udp(data: bytes, host: str, port: int, forced: SocketInfo | None = None
 
 
 def send_to(proto: int, data: bytes, host: str, port: int, forced: SocketInfo | None = None,
-            conid: int = 0) -> bool:
-    """conid: the connection a reply must leave on (tm keeps the request's); 0 = by address."""
+            conid: int = 0, flags: int = 0) -> bool:
+    """conid: the connection a reply must leave on (tm keeps the request's); 0 = by address.
+    flags: the message's fwd/rpl send flags (tcp_send.SND_F_*); UDP ignores them."""
     if proto in (0, PROTO_UDP):
         return send_udp(data, host, port, forced)
     if proto in (PROTO_TCP, PROTO_TLS, PROTO_WS, PROTO_WSS):
@@ -77,7 +78,7 @@ def send_to(proto: int, data: bytes, host: str, port: int, forced: SocketInfo | 
         except OSError as e:
             log.error("cannot resolve %s: %s", host, e)
             return False
-        return _tcp_send(proto, data, ip, port, forced, conid)
+        return _tcp_send(proto, data, ip, port, forced, conid, flags)
     log.error("transport %d is not supported yet; cannot send to %s:%d", proto, host, port)
     return False
 
@@ -93,4 +94,4 @@ def reply_destination(msg) -> tuple[str, int]:
 def send_reply(msg, data: bytes) -> bool:
     """Send a locally built reply to `msg` from the socket the request arrived on."""
     ip, port = reply_destination(msg)
-    return send_to(msg.rcv.proto, data, ip, port, msg.rcv.sock)
+    return send_to(msg.rcv.proto, data, ip, port, msg.rcv.sock, 0, msg.rpl_send_flags)

@@ -37,6 +37,7 @@ from .tcp_state import (
     CMD_CONNECT,
     CMD_OPTION,
     CMD_SEND,
+    CMD_SEND_CLOSE,
     F_OWNER,
     F_PEER_IP,
     F_PEER_PORT,
@@ -202,16 +203,17 @@ class TcpReader:
                 continue
             try:
                 cmd, conid, payload = self.st.unpack_cmd(data)
-                if cmd == CMD_SEND:
-                    if not self.send_local(conid, payload):
+                if cmd == CMD_SEND or cmd == CMD_SEND_CLOSE:
+                    if not self.send_local(conid, payload, close=cmd == CMD_SEND_CLOSE):
                         log.warning("tcp: connection %d is gone; %d bytes not sent", conid, len(payload))
                 elif cmd == CMD_ADOPT:
                     self._adopt(conid, payload, fds[0] if fds else -1)
                     fds = []
                 elif cmd == CMD_CONNECT:
-                    proto, ip, port, sock_index, buf = msgpack.unpackb(payload)
+                    proto, ip, port, sock_index, buf, close = msgpack.unpackb(payload)
                     tcp_send.send(proto, buf, ip, port,
-                                  rt.sockets[sock_index] if 0 <= sock_index < len(rt.sockets) else None)
+                                  rt.sockets[sock_index] if 0 <= sock_index < len(rt.sockets) else None,
+                                  flags=tcp_send.SND_F_CON_CLOSE if close else 0)
                 elif cmd == CMD_CLOSE:
                     args = msgpack.unpackb(payload) if payload else []
                     self.close_id(conid, "closed on request", *args)
@@ -459,12 +461,16 @@ class TcpReader:
             self.st.add_alias(conn.proto, conn.peer_ip, port, conn.conid)
 
     # ------------------------------------------------------------------ writes
-    def send_local(self, conid: int, data: bytes, raw: bool = False) -> bool:
+    def send_local(self, conid: int, data: bytes, raw: bool = False, close: bool = False) -> bool:
+        """close: set_forward_close()/set_reply_close() -- the connection is closed once
+        these bytes (and what was queued before them) are written."""
         conn = self.conns.get(conid)
         if conn is None:
             return False
         if conn.ws is not None and not raw:
             data = _ws_message(conn, data)
+        if close:
+            conn.close_after = True
         batch = self._batch
         if batch is not None and conn.state == OPEN and len(conn.wq) + len(data) <= self.wq_max:
             if not conn.wq:
@@ -482,6 +488,8 @@ class TcpReader:
                 return False
             conn.last_io = time.monotonic()
             if n == len(data):
+                if conn.close_after:
+                    self._close_written(conn)
                 return True
             data = data[n:]
         if len(conn.wq) + len(data) > self.wq_max:
@@ -508,17 +516,32 @@ class TcpReader:
                 return
             del conn.wq[:n]
             conn.last_io = conn.wq_since = time.monotonic()
+        if conn.close_after:
+            self._close_written(conn)
+            return
         self._want(conn, selectors.EVENT_READ)
 
-    def connect_local(self, proto: int, ip: str, port: int, sock_index: int, data: bytes) -> bool:
+    def _close_written(self, conn: Conn):
+        """All bytes out on a connection marked close-after-write: close it (Kamailio
+        sets the connection bad and EOF to tcp_main; a debug line, as there)."""
+        conn.close_after = False
+        why = "closed after the write (set_forward_close/set_reply_close)"
+        if conn.ws is not None:
+            self.close_id(conn.conid, why)
+        else:
+            self.close(conn, why, level=logging.DEBUG)
+
+    def connect_local(self, proto: int, ip: str, port: int, sock_index: int, data: bytes,
+                      close: bool = False) -> bool:
         st = self.st
         conid = st.find(proto, ip, port)
         if conid:
             rec = st.record(conid)
             if rec is not None:
                 if rec[F_OWNER] == self.index:
-                    return self.send_local(conid, data)
-                return tcp_send.to_reader(rec[F_OWNER], st.pack_cmd(CMD_SEND, conid, data))
+                    return self.send_local(conid, data, close=close)
+                return tcp_send.to_reader(rec[F_OWNER], st.pack_cmd(
+                    CMD_SEND_CLOSE if close else CMD_SEND, conid, data))
         if getattr(rt.core, "tcp_no_connect", None):
             log.error("tcp_no_connect: no connection to %s:%d, none opened", ip, port)
             return False
@@ -563,6 +586,7 @@ class TcpReader:
         conn.state = CONNECTING
         conn.wq += data
         conn.wq_since = conn.created
+        conn.close_after = close
         self._own(conn)
         self._want(conn, selectors.EVENT_WRITE)
         return True

@@ -20,7 +20,7 @@ import zlib
 import msgpack
 
 from . import tcp_state
-from .tcp_state import CMD_CLOSE, CMD_CONNECT, CMD_SEND, F_OWNER
+from .tcp_state import CMD_CLOSE, CMD_CONNECT, CMD_SEND, CMD_SEND_CLOSE, F_OWNER
 
 log = logging.getLogger("kamapy.tcp")
 
@@ -30,12 +30,19 @@ log = logging.getLogger("kamapy.tcp")
 current = None
 reader = None       # the TcpReader when this process is one
 
+# send flags (Kamailio's SND_F_*, set by set_{forward,reply}_{no_connect,close}())
+SND_F_FORCE_CON_REUSE = 1   # only an open connection: never connect
+SND_F_CON_CLOSE = 2         # close the connection once these bytes are written
+
 
 def _sip_reply(data: bytes) -> bool:
     return data[:8] == b"SIP/2.0 "
 
 
-def send(proto: int, data: bytes, ip: str, port: int, si=None, conid: int = 0) -> bool:
+def send(proto: int, data: bytes, ip: str, port: int, si=None, conid: int = 0,
+         flags: int = 0) -> bool:
+    """flags: SND_F_FORCE_CON_REUSE (no new connection), SND_F_CON_CLOSE (close the
+    connection after writing data; Kamailio's tcpconn_send_unsafe / tcpconn_1st_send)."""
     st = tcp_state.state
     if st is None:
         log.error("no tcp/tls listen socket: cannot send to %s:%d", ip, port)
@@ -48,12 +55,17 @@ def send(proto: int, data: bytes, ip: str, port: int, si=None, conid: int = 0) -
     if rec is None:
         conid = st.find(proto, ip, port)
         rec = st.record(conid) if conid else None
+    close = bool(flags & SND_F_CON_CLOSE)
     if rec is not None:
         owner = rec[F_OWNER]
         r = reader
         if r is not None and r.index == owner:
-            return r.send_local(conid, data)
-        return to_reader(owner, st.pack_cmd(CMD_SEND, conid, data))
+            return r.send_local(conid, data, close=close)
+        return to_reader(owner, st.pack_cmd(CMD_SEND_CLOSE if close else CMD_SEND, conid, data))
+    if flags & SND_F_FORCE_CON_REUSE:
+        log.error("no open connection to %s:%d and set_forward/reply_no_connect(): none opened",
+                  ip, port)
+        return False
     if proto in (5, 6):
         # WebSocket connections are only ever accepted (Kamailio cannot open them either)
         log.error("no websocket connection to %s:%d (ws connections cannot be opened)", ip, port)
@@ -70,9 +82,9 @@ def send(proto: int, data: bytes, ip: str, port: int, si=None, conid: int = 0) -
     sock_index = rt.sockets.index(si) if si in rt.sockets else -1
     r = reader
     if r is not None:
-        return r.connect_local(proto, ip, port, sock_index, data)
+        return r.connect_local(proto, ip, port, sock_index, data, close)
     target = zlib.crc32(b"%s|%d" % (ip.encode(), port)) % st.readers
-    payload = msgpack.packb([proto, ip, port, sock_index, data])
+    payload = msgpack.packb([proto, ip, port, sock_index, data, close])
     return to_reader(target, st.pack_cmd(CMD_CONNECT, 0, payload))
 
 

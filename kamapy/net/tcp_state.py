@@ -43,6 +43,7 @@ CTRL_BUF = 1 << 20  # room for many queued commands; a command holds at most one
 
 CMD_ADOPT = b"A"    # tcp_main -> reader: an accepted connection (fd attached)
 CMD_SEND = b"S"     # anybody -> owner: bytes for conid
+CMD_SEND_CLOSE = b"Z"  # anybody -> owner: bytes for conid, then close it (SND_F_CON_CLOSE)
 CMD_CONNECT = b"C"  # anybody -> reader: open a connection to an address, then send
 CMD_CLOSE = b"X"    # anybody -> owner: close conid
 CMD_OPTION = b"O"   # anybody -> owner: msgpack [name, value...] (tcpops: lifetime, keepalive)

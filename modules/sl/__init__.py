@@ -120,7 +120,7 @@ def sl_reply(msg, code: int, reason: str) -> int:
         data = build_reply(msg, code, reason, to_tag, extra, msg.reply_body, rt.server_header, force_rport)
         ip, port = reply_destination(msg, force_rport)
         rcv = msg.rcv
-        sent = send_to(rcv.proto, data, ip, port, rcv.sock)  # = kamapy.net.send.send_reply
+        sent = send_to(rcv.proto, data, ip, port, rcv.sock, 0, msg.rpl_send_flags)  # = net.send.send_reply
     if not sent:
         g = stats.group("sl")
         if g is not None:

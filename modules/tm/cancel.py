@@ -27,6 +27,7 @@ from .transaction import (
     T_NO_E2E_CANCEL_REASON,
     Branch,
     Transaction,
+    fwd_send_flags,
 )
 from .uas import socket_for
 
@@ -120,7 +121,7 @@ def build_ack(buf: bytes, reply: SipMsg) -> bytes:
 
 
 def send_branch(b: Branch, data: bytes) -> bool:
-    return send_to(b.proto, data, b.ip, b.port, socket_for(b.sock))
+    return send_to(b.proto, data, b.ip, b.port, socket_for(b.sock), 0, fwd_send_flags(b))
 
 
 def reason_for(code: int, text: bool = True) -> str:

@@ -13,11 +13,11 @@ from kamapy.net.send import send_to
 _held: list | None = None
 
 
-def send(proto: int, data: bytes, ip: str, port: int, sock, conid: int = 0) -> bool:
+def send(proto: int, data: bytes, ip: str, port: int, sock, conid: int = 0, flags: int = 0) -> bool:
     if _held is not None:
-        _held.append((proto, data, ip, port, sock, conid))
+        _held.append((proto, data, ip, port, sock, conid, flags))
         return True
-    return send_to(proto, data, ip, port, sock, conid)
+    return send_to(proto, data, ip, port, sock, conid, flags)
 
 
 def hold():
@@ -35,8 +35,8 @@ def flush(opened: bool):
     if not opened:
         return
     held, _held = _held, None
-    for proto, data, ip, port, sock, conid in held:
-        send_to(proto, data, ip, port, sock, conid)
+    for proto, data, ip, port, sock, conid, flags in held:
+        send_to(proto, data, ip, port, sock, conid, flags)
 
 
 def drop(opened: bool):

@@ -39,6 +39,7 @@ from .transaction import (
     T_DISABLE_INTERNAL_REPLY,
     T_IS_INVITE,
     T_NO_AUTO_100,
+    T_RPL_SND_SHIFT,
     Transaction,
 )
 from .uac import RelayError, add_branches, saved_request, send_branches
@@ -81,6 +82,7 @@ def new_transaction(msg, tid: str, key: str, now: float, c: Current | None = Non
     if r.proto != 1:  # the connection replies leave on (Kamailio's uas.response.dst.id)
         t.rcv.append(getattr(r, "con_id", 0))
     t.rpl_dst = list(reply_destination(msg))
+    t.flags |= (msg.rpl_send_flags & 3) << T_RPL_SND_SHIFT
     t.fr, t.fr_inv, t.t1, t.t2 = cfg.fr, cfg.fr_inv, cfg.t1, cfg.t2
     lifetime = cfg.max_inv_lifetime if flags else cfg.max_noninv_lifetime
     p = c.pending if c is not None else None

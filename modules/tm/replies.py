@@ -45,6 +45,7 @@ from .transaction import (
     B_REPLIED,
     B_SEND_FAILED,
     T_DISABLE_6XX,
+    T_RPL_SND_SHIFT,
 )
 from .uas import final_sent, put_on_wait, send_upstream
 
@@ -123,6 +124,9 @@ def handle_reply(t, idx: int, msg, lock: int, now: float):
                            reply_code=code)
             t.mflags, t.avps, t.xavps = msg.flags, msg.avps, msg.xavps
             b.bflags = msg.ruri_bflags
+            # set_reply_close() in onreply_route: added to the transaction's reply
+            # flags (Kamailio's relay_reply ORs the reply's rpl_send_flags in)
+            t.flags |= (msg.rpl_send_flags & 3) << T_RPL_SND_SHIFT
             if ctx is not None and ctx.dropped and code < 200:
                 stats.inc(stats.RPL_ABSORBED)
                 return

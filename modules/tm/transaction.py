@@ -32,6 +32,9 @@ T_FORCED_WAIT = 1 << 9       # t_release / lifetime ended
 T_2543 = 1 << 10             # the request had no RFC 3261 branch
 T_NO_E2E_CANCEL_REASON = 1 << 11
 T_ON_WAIT = 1 << 12           # counted in the "waiting" statistic
+# the request's reply send flags (set_reply_no_connect/close; Kamailio's
+# uas.response.dst.send_flags): SND_F_* << T_RPL_SND_SHIFT
+T_RPL_SND_SHIFT = 13
 
 # one Packer, reused (msgpack.packb makes one per call; same options, same bytes); a
 # Packer keeps a buffer, so another thread than the importing one packs with packb
@@ -48,6 +51,17 @@ B_FINAL = 1 << 5             # a final reply (or a timeout) ended it
 B_NO_CANCEL = 1 << 6         # nothing pending downstream to cancel
 B_BLIND = 1 << 7             # a branch without a request (t_reply after failure...)
 B_CANCEL_PENDING = 1 << 8   # to be CANCELed when its first provisional reply comes
+# the branch's send flags (set_forward_no_connect/close; Kamailio's
+# uac.request.dst.send_flags): SND_F_* << B_SND_SHIFT
+B_SND_SHIFT = 9
+
+
+def rpl_send_flags(t) -> int:
+    return (t.flags >> T_RPL_SND_SHIFT) & 3
+
+
+def fwd_send_flags(b) -> int:
+    return (b.flags >> B_SND_SHIFT) & 3
 
 
 class Branch:

@@ -28,7 +28,7 @@ from . import dns_failover
 from .cancel import send_branch
 from .matching import our_branch
 from .script import find_route, run_with
-from .transaction import B_SEND_FAILED, Branch, Transaction
+from .transaction import B_SEND_FAILED, B_SND_SHIFT, Branch, Transaction
 from .uas import socket_for
 
 log = logging.getLogger("kamapy.tm")
@@ -116,6 +116,9 @@ def build_branch(t: Transaction, msg, idx: int, dest, proxy, now: float, lock: i
     saved = (msg.new_uri, msg.dst_uri, msg.path_vec, msg.ruri_bflags, msg.force_send_socket)
     lumps = msg.lumps
     swapped = None
+    # set_forward_close()/no_connect() in branch_route count for this branch only
+    # (Kamailio's t_fwd.c keeps the request's send flags around the branch route)
+    fwd_flags = msg.fwd_send_flags
     try:
         if uri != msg.current_uri:
             msg.set_ruri(uri)
@@ -134,6 +137,7 @@ def build_branch(t: Transaction, msg, idx: int, dest, proxy, now: float, lock: i
                 onreply, t.on_reply = t.on_reply, before
             uri, dst_uri, path = msg.current_uri, msg.dst_uri, msg.path_vec
             bflags, sock = msg.ruri_bflags, msg.force_send_socket
+        snd_flags = msg.fwd_send_flags
         proto, host, port = _hop(msg, uri, dst_uri, proxy)
         if proto not in (0, PROTO_UDP, PROTO_TCP, PROTO_TLS, 5, 6):  # 5, 6: ws, wss
             log.error("t_relay: transport %d is not supported yet (branch %s)", proto, uri)
@@ -154,6 +158,7 @@ def build_branch(t: Transaction, msg, idx: int, dest, proxy, now: float, lock: i
         via = via_value(si.via_host, si.via_port, pname, our_branch(t.tid, idx), params)
         buf = build_request(msg, via, pname, force_rport=bool(msg.xflags & FL_FORCE_RPORT))
     finally:
+        msg.fwd_send_flags = fwd_flags
         msg.lumps = lumps
         if swapped:
             msg.module_data.update(swapped)
@@ -161,6 +166,7 @@ def build_branch(t: Transaction, msg, idx: int, dest, proxy, now: float, lock: i
             msg.set_ruri(saved[0])
         msg.dst_uri, msg.path_vec, msg.ruri_bflags, msg.force_send_socket = saved[1:]
     b = Branch(uri, dst_uri, path, bflags, proto, ip, port, (si.address, si.port), buf)
+    b.flags |= (snd_flags & 3) << B_SND_SHIFT
     b.onreply = onreply
     b.retr_ivl = t.t1
     # no retransmissions on a reliable transport (RFC 3261 17.1.1.2; Kamailio)

@@ -18,7 +18,7 @@ from kamapy.sip.reply import build_reply, tm_to_tag
 from . import stats
 from .config import cfg
 from .outbox import send as send_to
-from .transaction import B_FINAL, T_ACKED, T_LOCAL_REPLY, T_ON_WAIT, Transaction
+from .transaction import B_FINAL, T_ACKED, T_LOCAL_REPLY, T_ON_WAIT, Transaction, rpl_send_flags
 
 log = logging.getLogger("kamapy.tm")
 
@@ -53,7 +53,7 @@ def request_msg(t: Transaction, lumped: bool = False) -> SipMsg:
 def send_upstream(t: Transaction, buf: bytes, code: int) -> bool:
     """Send a reply to the request's sender and remember it as the last one."""
     ip, port = t.rpl_dst
-    ok = send_to(t.rcv[4], buf, ip, port, socket_for((t.rcv[2], t.rcv[3])), conid_of(t))
+    ok = send_to(t.rcv[4], buf, ip, port, socket_for((t.rcv[2], t.rcv[3])), conid_of(t), rpl_send_flags(t))
     if t.cbs:  # TMCB_RESPONSE_OUT (nat_traversal, dialog)
         from .callbacks import TMCB_RESPONSE_OUT, run
         run(t, TMCB_RESPONSE_OUT, lambda: SipMsg(buf), code)
@@ -71,7 +71,8 @@ def resend_last(t: Transaction) -> bool:
     if not t.uas_buf:
         return False
     ip, port = t.rpl_dst
-    return send_to(t.rcv[4], t.uas_buf, ip, port, socket_for((t.rcv[2], t.rcv[3])), conid_of(t))
+    return send_to(t.rcv[4], t.uas_buf, ip, port, socket_for((t.rcv[2], t.rcv[3])), conid_of(t),
+                   rpl_send_flags(t))
 
 
 def local_reply_bytes(t: Transaction, msg: SipMsg, code: int, reason: str,

@@ -95,7 +95,8 @@ def send_reply(msg, code: int, reason: str, ctype: str, body) -> int:
     body = body.encode("utf-8") if isinstance(body, str) else bytes(body or b"")
     data = build_reply(msg, code, reason, ctype, body)
     rcv = msg.rcv
-    ok = tcp_send.send(rcv.proto, data, rcv.src_ip, rcv.src_port, rcv.sock, getattr(rcv, "con_id", 0))
+    ok = tcp_send.send(rcv.proto, data, rcv.src_ip, rcv.src_port, rcv.sock, getattr(rcv, "con_id", 0),
+                       msg.rpl_send_flags)
     msg.module_data[REPLIED] = True
     return 1 if ok else -1
 
