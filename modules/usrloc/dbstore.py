@@ -95,18 +95,33 @@ def close():
     _conn = None
 
 
+def _broken() -> bool:
+    return _conn is not None and bool(getattr(_conn, "broken", False))
+
+
 def _guarded(fn):
-    """A statement function: a lost connection is dropped (the next call reconnects)
-    and the outage logged once; success after an outage logs that it is back."""
+    """A statement function: a connection found lost (the server restarted since its
+    last use) is replaced and the statement run once more, as Kamailio's db_postgres
+    resets and retries (usrloc's statements are idempotent: by ruid); an outage is
+    logged once; success after an outage logs that it is back."""
     @functools.wraps(fn)
     def run(*args, **kw):
         try:
             out = fn(*args, **kw)
         except db.DbDownError as e:
-            if getattr(_conn, "broken", False):
+            stale = _broken() and not (_health.down and _health.pid == os.getpid())
+            if _broken():
                 close()
-            _went_down(e)
-            raise
+            if not stale:
+                _went_down(e)
+                raise
+            try:
+                out = fn(*args, **kw)
+            except db.DbDownError as e2:
+                if _broken():
+                    close()
+                _went_down(e2)
+                raise
         if _health.down:
             _came_back()
         return out
