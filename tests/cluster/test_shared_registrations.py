@@ -176,3 +176,22 @@ def test_redis_outage_500_then_recovery(redis_lab):
     log_a = lab.nodes[0].log()
     assert log_a.count("unreachable") == 1, log_a[-3000:]
     assert "is back after" in log_a
+
+
+def test_postgres_two_nodes(tmp_path):
+    """The same sharing on one PostgreSQL database (the lab makes it, with `location`)."""
+    if sipp_path() is None:
+        pytest.skip("sipp not installed")
+    from tests.db.pgserver import pg_server
+    if pg_server() is None:
+        pytest.skip("PostgreSQL or psycopg not installed")
+    with ClusterLab(NODE.replace("{url}", "{db_url}"), nodes=2, front=None, children=1, pg=True,
+                    fmt={"db_module": ""}) as lab:
+        a, b = lab.nodes[0].addr, lab.nodes[1].addr
+        uas_port = free_udp_port()
+        with SipClient(a) as to_a, SipClient(b) as to_b:
+            assert status_of(register(to_a, "frank", f"sip:frank@127.0.0.1:{uas_port}")) == 200
+            st = _call(b, "frank", uas_port, n=2)
+            assert int(st["SuccessfulCall(C)"]) == 2, st
+            assert status_of(register(to_b, "frank", f"sip:frank@127.0.0.1:{uas_port}", expires=0, cseq=3)) == 200
+            assert status_of(find(to_a, "frank")) == 404
