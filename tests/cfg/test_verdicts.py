@@ -74,6 +74,8 @@ def _own_configs():
     for d in ("WITH_DEBUG", "WITH_JSONRPC", "WITH_NAT", "WITH_DIALOG", "WITH_TCP", "WITH_AUTH", "WITH_RTPENGINE"):
         yield pytest.param(REPO / "etc/kamapy.cfg", (d,), id=f"etc-kamapy-{d}")
     yield pytest.param(REPO / "etc/kamapy.cfg", ("WITH_NAT", "WITH_NATSIPPING", "WITH_DIALOG"), id="etc-kamapy-nat-dialog")
+    yield pytest.param(REPO / "etc/kamapy.cfg", ("WITH_AUTH", "WITH_DIALOG", "DLG_MAX_CALLS=5"),
+                       id="etc-kamapy-auth-dialog")
     yield pytest.param(REPO / "etc/kamapy.cfg", ("WITH_DEBUG", "WITH_JSONRPC"), id="etc-kamapy-both")
     # Kamailio's websocket module is its own Debian package (kamailio-websocket-modules)
     no_ws = pytest.mark.skipif(not os.path.exists(os.path.join(MODULES, "websocket.so")),
