@@ -352,3 +352,28 @@ def bind_api(name: str):
     None when the module is not loaded or offers none."""
     exports = registry.modules.get(name)
     return exports.api if exports is not None else None
+
+
+class BoundApi:
+    """Another module's API as a module holds it: `slb = BoundApi("sl")` at import, then
+    `slb().freply(...)` binds on first use (fixups run before mod_init) and keeps it, as a
+    Kamailio module keeps the struct its load_*_api filled. RuntimeError when `name` is
+    not loaded; `bind()` in mod_init gives the refusal at start-up instead."""
+
+    __slots__ = ("name", "api")
+
+    def __init__(self, name: str):
+        self.name = name
+        self.api = None
+
+    def bind(self):
+        self.api = bind_api(self.name)
+        return self.api
+
+    def __call__(self):
+        api = self.api
+        if api is None:
+            api = self.bind()
+            if api is None:
+                raise RuntimeError(f"module {self.name!r} is not loaded (no API to bind)")
+        return api
