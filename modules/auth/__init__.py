@@ -21,6 +21,7 @@ from __future__ import annotations
 import hmac
 import logging
 
+from kamapy.loader import BoundApi
 from kamapy.module import (
     FAILURE_ROUTE,
     ONREPLY_ROUTE,
@@ -39,6 +40,7 @@ from . import nonce as N
 from .digest import ALGORITHMS, HEX_LEN, calc_ha1, calc_response
 
 log = logging.getLogger("kamapy.auth")
+_slb = BoundApi("sl")  # sl_load_api: the replies
 
 # Kamailio's auth_cfg_result_t
 AUTH_USER_MISMATCH = -8
@@ -148,20 +150,15 @@ def challenge_header(msg, realm: str, qop: str | None, stale: bool, proxy: bool)
     return hf + "\r\n"
 
 
-def _sl():
-    from kamapy_modules import sl
-    return sl
-
-
 def _send_reply(msg, code: int, reason: str, hdr: str | None) -> int:
     if hdr:
         if msg.reply_lumps is None:
             msg.reply_lumps = []
         msg.reply_lumps.append(hdr)
-    sl = _sl()
+    slb = _slb()
     if _p("force_stateless_reply"):
-        return sl.sl_reply(msg, code, reason)
-    return sl.w_send_reply(msg, code, reason)
+        return slb.sreply(msg, code, reason)
+    return slb.freply(msg, code, reason)
 
 
 def _challenge(msg, realm, flags, proxy: bool, only_build: bool = False):
@@ -456,8 +453,7 @@ def mod_init():
     for _, message in _check():
         log.error("%s", message)
         return -1
-    from kamapy import loader
-    if not loader.loaded("sl"):
+    if _slb.bind() is None:
         log.error("cannot bind to SL API: load the sl module")
         return -1
     from kamapy.pv.avp import parse_avp_name

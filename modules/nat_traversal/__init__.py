@@ -66,8 +66,7 @@ def mod_init():
     if not loaded("sl") or not loaded("tm"):
         log.error("nat_traversal: keepalive needs the sl and tm modules loaded")
         return -1
-    from kamapy_modules import sl
-
+    slb = bind_api("sl")
     tmb = bind_api("tm")
     method = exports.param("keepalive_method") or "NOTIFY"
     from_uri = exports.param("keepalive_from")
@@ -89,7 +88,7 @@ def mod_init():
         log.info("using 10 seconds for keepalive_interval")
         interval = 10
     keepalive_timer.setup(interval, _builder[0], path)
-    sl.add_reply_callback(conditions.sl_reply_out)  # sl's SLCB_REPLY_READY
+    slb.register_cb(slb.SLCB_REPLY_READY, conditions.sl_reply_out)
     conditions.bind_tm(tmb)  # tm's TMCB_REQUEST_IN, then TMCB_RESPONSE_OUT per transaction
     keepalive_timer.update_stats(endpoints.snapshot())
     register_timer("nat_traversal", 1.0, keepalive_timer.tick)

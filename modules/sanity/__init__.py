@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from kamapy.loader import BoundApi
 from kamapy.module import ONREPLY_ROUTE, REQUEST_ROUTE, Arg, Function, ModuleExports, Param
 from kamapy.msg_flags import FL_MSG_NOREPLY
 from kamapy.sip.methods import METHOD_ACK
@@ -43,9 +44,11 @@ class Config:
 cfg = Config()
 
 
+_slb = BoundApi("sl")  # sl_load_api
+
+
 def _send(msg, code: int, reason: str) -> int:
-    from kamapy_modules.sl import sl_reply
-    return sl_reply(msg, code, reason)
+    return _slb().sreply(msg, code, reason)
 
 
 def reject(msg, code: int, reason: str):
@@ -122,8 +125,7 @@ def w_sanity_reply(msg) -> int:
 
 
 def mod_init():
-    from kamapy.loader import loaded
-    if not loaded("sl"):
+    if _slb.bind() is None:
         log.error("cannot bind to SL API: load the sl module")
         return -1
     values = exports.values

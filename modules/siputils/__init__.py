@@ -3,6 +3,8 @@ add_uri_param, options_reply, is_e164, cmp_uri, is_first_hop, is_gruu, tel2sip .
 
 from __future__ import annotations
 
+import logging
+
 from kamapy.module import (
     ANY_ROUTE,
     BRANCH_ROUTE,
@@ -16,6 +18,8 @@ from kamapy.module import (
 
 from . import checks, options, uri_ops
 
+log = logging.getLogger("kamapy.siputils")
+
 RURI_ROUTES = REQUEST_ROUTE | BRANCH_ROUTE | FAILURE_ROUTE
 S = Arg("spve")
 
@@ -27,6 +31,9 @@ def mod_init():
                            accept_language=values["options_accept_language"],
                            support=values["options_support"])
     checks.E164_MAX_LEN["value"] = values["e164_max_len"]
+    if options.slb.bind() is None:  # Kamailio's siputils refuses to start without sl too
+        log.error("cannot bind to SL API: load the sl module")
+        return -1
     return 0
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 
+from kamapy.loader import BoundApi
 from kamapy.sip.errors import SipParseError
 from kamapy.sip.methods import METHOD_OPTIONS
 
@@ -14,9 +15,11 @@ log = logging.getLogger("kamapy.siputils")
 OPTIONS = {"accept": "*/*", "accept_encoding": "", "accept_language": "en", "support": ""}
 
 
+slb = BoundApi("sl")  # sl_load_api (siputils' mod_init binds it)
+
+
 def _reply(msg, code, reason) -> int:
-    from kamapy_modules.sl import w_send_reply  # stateful when tm has a transaction
-    return w_send_reply(msg, code, reason)
+    return slb().freply(msg, code, reason)  # stateful when tm has a transaction
 
 
 def options_reply(msg) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from kamapy import ser_error, stats
+from kamapy.loader import bind_api, loaded
 from kamapy.module import (
     FAILURE_ROUTE,
     ONREPLY_ROUTE,
@@ -37,6 +38,7 @@ from kamapy.sip.reply import (
     sl_to_tag,
 )
 
+from .api import SLCB_ACK_FILTERED, SLCB_REPLY_READY, SlApi
 from .redirect import redirect_contact
 
 log = logging.getLogger("kamapy.sl")
@@ -49,25 +51,31 @@ STATS = [
 ]
 _EXACT = {200, 202, 300, 301, 302, 400, 401, 403, 404, 407, 408, 483, 500}
 
-# how another module takes over send_reply(): (applies(msg) -> bool, reply(msg, code,
-# reason) -> int); tm's applies when the request has a transaction (then t_reply)
-_stateful_reply: list[tuple] = []
+# tm's API when sl binds it (modparam bind_tm, Kamailio's sl_bind_tm): send_reply()
+# then answers through t_reply when the request has a transaction
+_tmb: list = [None]
+
+# sl's callbacks (Kamailio's sl_register_callback): [(types, fn)], fn(request, code, extra)
+_callbacks: list[tuple[int, object]] = []
+_reply_ready: list = []  # the fns of SLCB_REPLY_READY, walked after each reply
 
 
-def add_stateful_reply(applies, reply):
-    """Let reply() answer send_reply() for the requests applies() picks (once)."""
-    if not any(h[1] is reply for h in _stateful_reply):
-        _stateful_reply.append((applies, reply))
+def register_cb(types: int, fn) -> int:
+    """Kamailio's sl_register_callback: fn(request, code, extra) on each type in types."""
+    if (types, fn) not in _callbacks:
+        _callbacks.append((types, fn))
+        if types & SLCB_REPLY_READY:
+            _reply_ready.append(fn)
+    return 0
 
 
-# callbacks(request, code, extra_headers) after a stateless reply went out (Kamailio's
-# SLCB_REPLY_READY; nat_traversal reads the Contact/Expires the reply carried)
-_reply_out: list = []
-
-
-def add_reply_callback(cb):
-    if cb not in _reply_out:
-        _reply_out.append(cb)
+def mod_init():
+    _tmb[0] = None
+    if exports.param("bind_tm") and loaded("tm"):
+        _tmb[0] = bind_api("tm")
+        if _tmb[0] is None:
+            log.info("could not bind tm module - only stateless mode available")
+    return 0
 
 
 _counted: dict[int, tuple] = {}  # code -> (the sl group, the Stats one reply increments)
@@ -129,7 +137,7 @@ def sl_reply(msg, code: int, reason: str) -> int:
     if code >= 200:
         msg.xflags |= FL_FINAL_REPLY
     _count(code)
-    for cb in _reply_out:
+    for cb in _reply_ready:
         cb(msg, code, extra)
     return 1
 
@@ -148,9 +156,9 @@ def w_sl_send_reply(msg, code, reason: str) -> int:
 
 def w_send_reply(msg, code, reason: str) -> int:
     code = int(code) if code is not None else exports.param("default_code")  # _code(), inlined
-    for applies, reply in _stateful_reply:
-        if applies(msg):
-            return reply(msg, code, reason)
+    tmb = _tmb[0]
+    if tmb is not None and tmb.has_transaction(msg):
+        return tmb.t_reply(msg, code, reason)
     return sl_reply(msg, code, reason)
 
 
@@ -180,6 +188,9 @@ def filter_ack(msg) -> bool:
     g = stats.group("sl")
     if g is not None:
         g["received_ACKs"].inc()
+    for types, fn in _callbacks:
+        if types & SLCB_ACK_FILTERED:
+            fn(msg, 0, "")
     return True
 
 
@@ -197,12 +208,14 @@ def _check_code(code) -> int:
 
 exports = ModuleExports(
     name="sl",
+    mod_init=mod_init,
+    api=SlApi(sreply=sl_reply, freply=w_send_reply, register_cb=register_cb),  # bind_sl
     script_callbacks=[ScriptCallback(PRE_SCRIPT, filter_ack)],  # the ACK filter (Kamailio's too)
     params=[
         Param("default_code", int, 500),
         Param("default_reason", str, "Internal Server Error"),
-        # send_reply() always uses tm when the request has a transaction
-        Param("bind_tm", int, 1, unsupported="send_reply() always answers through tm when there is a transaction"),
+        # 0: send_reply() is stateless even when the request has a transaction
+        Param("bind_tm", int, 1),
         Param("rich_redirect", int, 0),
         Param("event_callback_fl_ack", str, "", unsupported="KEMI callbacks need a KEMI engine (not built yet)"),
         Param("event_callback_lres_sent", str, "", unsupported="KEMI callbacks need a KEMI engine (not built yet)"),

@@ -23,7 +23,7 @@ from kamapy.module import POST_SCRIPT, Arg, Function, ModuleExports, RpcCommand,
 
 from . import api, stats
 from .config import PARAMS, cfg
-from .functions import FUNCTIONS, has_transaction, stateful_send_reply
+from .functions import FUNCTIONS
 from .relay import post_script
 from .replies import reply_hook
 from .t_uac import reply_hook as local_reply_hook
@@ -37,12 +37,7 @@ def mod_init():
     cfg.load(exports.values)
     cancel.cancel_b_method[0] = exports.param("cancel_b_method")
     store.set_store(store.TransactionStore())
-    stats.bind()
-    try:
-        from kamapy_modules import sl
-        sl.add_stateful_reply(has_transaction, stateful_send_reply)
-    except ImportError:
-        pass
+    stats.bind()  # (sl binds tm's API for send_reply(), not the other way round)
     register_timer("tm", timers.INTERVAL, timers.run_timers)
     t_uac.init()
     return 0

@@ -26,6 +26,8 @@ class TmApi:
     register_global: Callable   # register_global(TMCB_REQUEST_IN, fn)
     t_request: Callable         # a new local request (t_uac.py)
     t_request_within: Callable  # a request inside a dialog
+    has_transaction: Callable   # has_transaction(msg): the request has one (sl's t_gett check)
+    t_reply: Callable           # t_reply(msg, code, reason): a stateful reply (sl's send_reply)
     TMCB_REQUEST_IN: int = _cb.TMCB_REQUEST_IN
     TMCB_RESPONSE_IN: int = _cb.TMCB_RESPONSE_IN
     TMCB_RESPONSE_OUT: int = _cb.TMCB_RESPONSE_OUT
@@ -34,6 +36,8 @@ class TmApi:
 
 
 def make() -> TmApi:
+    from .functions import has_transaction, stateful_send_reply
     from .t_uac import t_request, t_request_within
     return TmApi(define=_cb.define, register_tmcb=_cb.register, register_global=_cb.register_global,
-                 t_request=t_request, t_request_within=t_request_within)
+                 t_request=t_request, t_request_within=t_request_within,
+                 has_transaction=has_transaction, t_reply=stateful_send_reply)

@@ -19,8 +19,8 @@ A callback is fn(t, cb_type, msg, code, param); msg is the request or the reply 
 event is about (None where there is none, e.g. TMCB_DESTROY), code the reply code.
 
 Other modules reach these through tm's declared API (api.py, kamapy.loader.bind_api).
-sl's add_reply_callback is the stateless SLCB_REPLY_READY of Kamailio's sl callbacks,
-not a tm event.
+sl's register_cb(SLCB_REPLY_READY) (modules/sl/api.py) is the stateless side of Kamailio's
+sl callbacks, not a tm event.
 """
 
 from __future__ import annotations
