@@ -50,6 +50,7 @@ from .store import Dialog
 log = logging.getLogger("kamapy.dialog")
 
 RESYNC_KEY = b"x:redis-resync"   # in the shm dialog table: a write to Redis failed
+GONE_KEY = b"x:redis-gone:"      # + did: a dialog that ended while Redis was away
 
 _SAVE = """
 local P, did, node = ARGV[1], ARGV[2], ARGV[3]
@@ -128,7 +129,7 @@ class Replica:
         self._r = None
         self._down_until = 0.0
         self._logged_down = False
-        self._timer_down = False
+        self._timer_down = True   # the timer's first tick resyncs (a restarted node's dialogs)
 
     # ------------------------------------------------------------ connection
     def client(self):
@@ -222,7 +223,14 @@ class Replica:
             log.warning("dialog %s was taken over by another node: not written", self.did(d))
 
     def removed(self, d: Dialog):
-        self._call("remove", lambda r: self._scripts["remove"](args=[self.prefix, self.did(d), self.node]))
+        did = self.did(d)
+        rc = self._call("remove", lambda r: self._scripts["remove"](args=[self.prefix, did, self.node]))
+        if rc is None:  # Redis away: the resync drops it there
+            from .store import store
+            try:
+                store().table.put(GONE_KEY + did.encode(), b"")
+            except Exception:
+                pass
 
     # ------------------------------------------------------------ reads
     def profile_size(self, name: str, value: str | None) -> int | None:
@@ -308,13 +316,18 @@ class Replica:
                 log.info("dialog %s of a dead node taken over: its timeout runs here", did)
 
     def resync(self):
-        """After an outage: Redis gets every dialog this node holds, and loses those
-        this node no longer has."""
+        """After an outage: Redis gets every dialog this node holds and loses those
+        that ended meanwhile; a dialog Redis says is ours but this node does not hold
+        (it was restarted) comes back as the ones of a dead node do."""
         from .store import store
         s = store()
         try:
             s.table.delete(RESYNC_KEY)
             r = self.client()
+            ended = [k for k, _v in s.table.items() if k.startswith(GONE_KEY)]
+            for k in ended:
+                self._scripts["remove"](args=[self.prefix, k[len(GONE_KEY):].decode(), self.node])
+                s.table.delete(k)
             mine = {x.decode() for x in r.smembers(self.prefix + "n:" + self.node)}
             local = set()
             for d in s.all():
@@ -327,11 +340,13 @@ class Replica:
                             self._scripts["save"](args=self._save_args(fresh))
                 finally:
                     s.unlock(lk)
-            gone = mine - local
-            for did in gone:
-                self._scripts["remove"](args=[self.prefix, did, self.node])
-            log.info("dialog: resynchronised with redis: %d dialogs written, %d dropped",
-                     len(local), len(gone))
+            back = 0
+            for did in mine - local:
+                d = self.claim(did)
+                if d is not None and adopt(d):
+                    back += 1
+            log.info("dialog: resynchronised with redis: %d dialogs written, %d ended meanwhile "
+                     "dropped, %d taken back", len(local), len(ended), back)
         except Exception as e:
             self._failed("resync", e)
 

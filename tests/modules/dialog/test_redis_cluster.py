@@ -18,7 +18,7 @@ from tests.support.redisserver import RedisServer
 from tests.support.rpc import rpc_call
 from tests.support.server import KamapyServer
 
-from .ua import Callee, Caller, reply_to, status
+from .ua import Callee, Caller, reply_to
 
 CFG = r"""
 debug=2
@@ -194,7 +194,7 @@ def test_node_killed_with_live_calls(redis, callee):
     r = redis.client()
     with a, b:
         c1, r1 = _call(a, callee, "carol")
-        c2, r2 = _call(a, callee, "carol", "X-Timeout: 4\r\n")
+        c2, r2 = _call(a, callee, "carol", "X-Timeout: 7\r\n")
         assert (r1, r2) == (200, 200)
         assert wait_for(lambda: len(b.rpc("dlg.list")) == 2)
         a.kill_all()
@@ -206,7 +206,7 @@ def test_node_killed_with_live_calls(redis, callee):
         assert c1.bye() == 200
         assert wait_for(lambda: c1.callid not in _callids(b))
         assert b.rpc("dlg.profile_get_size", "caller", "carol") == 1
-        # c2's timeout (4 s after its 200) fires on B: BYE to both sides
+        # c2's timeout (7 s after its 200) fires on B: BYE to both sides
         c2.sock.settimeout(8)
         bye = None
         deadline = time.monotonic() + 8
