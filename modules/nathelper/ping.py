@@ -28,6 +28,7 @@ import os
 import time
 import zlib
 
+from kamapy.loader import BoundApi
 from kamapy.module import PROC_TIMER, Param, Process, RpcCommand
 from kamapy.net.udp_batch import pack_sockaddr, send_many
 from kamapy.rpc.errors import RpcError
@@ -80,13 +81,13 @@ def _exports():
     return loader.get("nathelper")
 
 
-def _usrloc_nat_bflag() -> int | None:
-    from kamapy import loader
-    ul = loader.get("usrloc")
-    if ul is None:
-        return None
-    v = ul.values.get("nat_bflag", -1)
-    return v if isinstance(v, int) else -1
+_ul = BoundApi("usrloc")  # load_ul_api: the contacts to ping, their keepalive times
+
+
+def _usrloc_nat_flag() -> int | None:
+    """usrloc's nat_bflag as a mask (0: none set); None when usrloc is not loaded."""
+    api = _ul.bind()
+    return None if api is None else api.nat_flag()
 
 
 def check():
@@ -102,10 +103,10 @@ def check():
         problems.append(("udpping_from_path", "udpping_from_path is 0 (off) or the Path depth (1 = the last hop)"))
     if p("natping_interval") <= 0:
         return problems
-    nat = _usrloc_nat_bflag()
+    nat = _usrloc_nat_flag()
     if nat is None:
         problems.append(("natping_interval", "NAT pinging needs the usrloc module loaded"))
-    elif p("ping_nated_only") and nat < 0:
+    elif p("ping_nated_only") and not nat:
         problems.append(("ping_nated_only",
                          "bad config - ping_nated_only enabled, but no nat bflag set in usrloc module"))
     if p("natping_processes") < 0:
@@ -173,13 +174,10 @@ def mod_init():
         for _name, text in problems:
             log.error("nathelper: %s", text)
         return -1
-    from kamapy_modules import usrloc
-
     from kamapy.counters import CounterArray
     cfg.nated_only = p("ping_nated_only")
     cfg.processes = p("natping_processes")
-    nat = _usrloc_nat_bflag()
-    cfg.nat_flag = (1 << nat) if nat is not None and nat >= 0 else 0
+    cfg.nat_flag = _usrloc_nat_flag() or 0
     sb, db = p("sipping_bflag"), p("natping_disable_bflag")
     cfg.sipping_flag = 0 if sb < 0 else 1 << sb
     cfg.disable_flag = 0 if db < 0 else 1 << db
@@ -192,7 +190,7 @@ def mod_init():
     if cfg.sipping_flag:
         cfg.pinger = Pinger(p("sipping_method"), p("sipping_from"))
         if cfg.keepalive_timeout > 0:
-            usrloc.set_keepalive_timeout(cfg.keepalive_timeout)
+            _ul().set_keepalive_timeout(cfg.keepalive_timeout)
         # Kamailio's response_f, set in mod_init only when SIP pings are on (as
         # nathelper.c does): the reply of a ping stops here. The loader installs it.
         exports.response = reply_hook
@@ -213,8 +211,7 @@ def reply_hook(msg) -> bool:
     if cfg.keepalive_timeout > 0:
         ka = pinger.keepalive_of(msg)
         if ka is not None:
-            from kamapy_modules import usrloc
-            usrloc.refresh_keepalive(ka[1], ka[0])
+            _ul.api.refresh_keepalive(ka[1], ka[0])
     return True
 
 
@@ -366,11 +363,10 @@ def send_step(targets) -> int:
 
 def contacts_of(idx: int):
     """(aor, contact) pairs this ping process is for."""
-    from kamapy_modules import usrloc
     srv = rt.core.server_id if (cfg.filter_server_id and rt.core is not None) else None
     flags = cfg.nat_flag if cfg.nated_only else 0
-    for _table, aor, c in usrloc.get_all_ucontacts(flags=flags, part_idx=idx,
-                                                   part_max=max(1, cfg.processes), server_id=srv):
+    for _table, aor, c in _ul().get_all_ucontacts(flags=flags, part_idx=idx,
+                                                  part_max=max(1, cfg.processes), server_id=srv):
         yield aor, c
 
 
@@ -395,7 +391,7 @@ def ping_round(idx: int, slots: list[list] | None = None, start: float | None = 
     start + k * interval / steps. The contacts of the next round are read during the
     last step, so the time that takes (~100 ms for 10,000 contacts) does not delay
     the next round's first steps into a burst. Returns (pings sent, next slots)."""
-    from kamapy_modules.usrloc import aor_hash
+    aor_hash = _ul().get_aorhash
     steps = max(1, int(round(cfg.interval / STEP)))
     start = clock() if start is None else start
     if slots is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from kamapy_modules import usrloc
+from kamapy_modules.usrloc.api import UL_CONTACT_EXPIRE
 
 from kamapy import stats
 from kamapy.module import (
@@ -26,6 +26,7 @@ from kamapy.module import (
 from . import aor as aor_mod
 from . import lookup as lookup_mod
 from . import save as save_mod
+from .bound import slb, ul
 from .expired_event import EVENT, event_route, on_expired
 from .settings import cfg
 from .sockets import add_sock_hdr
@@ -50,7 +51,10 @@ def _table(name: str):
     """Fixup of a table argument: the usrloc domain, registered before the fork."""
     if not name:
         raise ValueError("a location table name is required")
-    return usrloc.register_udomain(name)
+    api = ul.api or ul.bind()
+    if api is None:  # Kamailio's registrar: "Can't bind usrloc"
+        raise ValueError('a location table needs usrloc: add loadmodule "usrloc"')
+    return api.register_udomain(name)
 
 
 def _flags(value) -> int:
@@ -88,10 +92,14 @@ def mod_init():
     except ValueError as e:
         log.error("registrar: %s", e)
         return -1
-    ul = usrloc.exports
-    cfg.use_domain = ul.param("use_domain") if ul.values else 0
-    nat_bflag = ul.param("nat_bflag") if ul.values else -1
-    cfg.nat_flag = (1 << nat_bflag) if nat_bflag >= 0 else 0
+    if ul.bind() is None:
+        log.error("registrar: cannot bind usrloc: load the usrloc module")
+        return -1
+    if slb.bind() is None:
+        log.error("registrar: cannot bind to SL API: load the sl module before this module")
+        return -1
+    cfg.use_domain = ul.api.use_domain()
+    cfg.nat_flag = ul.api.nat_flag()
     aor_mod.reset_cache()
     g = stats.group("registrar")
     if g is not None:
@@ -99,7 +107,7 @@ def mod_init():
         g["max_contacts"].set(cfg.max_contacts)
         g["default_expires"].set(cfg.default_expires)
     if event_route() is not None:
-        usrloc.register_ulcb(usrloc.UL_CONTACT_EXPIRE, on_expired)
+        ul.api.register_ulcb(UL_CONTACT_EXPIRE, on_expired)
     return 0
 
 

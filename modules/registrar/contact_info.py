@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import random
 
-from kamapy_modules.usrloc import ALL_METHODS, FL_MEM, Q_UNSPECIFIED
-from kamapy_modules.usrloc import attrs as ul_attrs
+from kamapy_modules.usrloc.api import ALL_METHODS, FL_MEM, Q_UNSPECIFIED, xavp_from_message
 
 from kamapy.pv.avp import avp_values
 from kamapy.sip.methods import METHOD_IDS, METHOD_OTHER
@@ -88,7 +87,7 @@ class MessageInfo:
                 self.path_received = received
         self.flags = FL_MEM if mem_only else 0
         self.cflags = msg.ruri_bflags
-        self.xavp = ul_attrs.from_message(msg)  # usrloc xavp_contact: kept with each contact
+        self.xavp = xavp_from_message(msg)  # usrloc xavp_contact: kept with each contact
         if self.path_received:
             self.cflags |= cfg.nat_flag
         self.allow = None

@@ -13,10 +13,7 @@ from __future__ import annotations
 import logging
 import time
 
-from kamapy_modules.usrloc import aor_hash
-from kamapy_modules.usrloc import attrs as ul_attrs
-from kamapy_modules.usrloc.contact import C_XAVP
-from kamapy_modules.usrloc.settings import cfg as ul_cfg
+from kamapy_modules.usrloc.api import C_XAVP, xavp_copy
 
 from kamapy.db import DbError
 from kamapy.pv.dset import append_branch
@@ -27,6 +24,7 @@ from kamapy.sip.msg import REQUEST
 from kamapy.sip.uri import parse_uri
 
 from .aor import extract_aor
+from .bound import ul
 from .contact_info import xavp_cfg_value
 from .errors import RegError
 from .path import path_dst_uri, skip_first_hop
@@ -119,7 +117,7 @@ def lookup(msg, d, uri: str | None = None, to_dset: bool = False) -> int:
     if temp_ruid is not None:
         first, rest = None, []
         for r in d.records():
-            if aor_hash(r.aor) != temp_hash:
+            if ul.api.get_aorhash(r.aor) != temp_hash:
                 continue
             c = r.find_ruid(temp_ruid)
             if c is not None:
@@ -181,8 +179,10 @@ def lookup(msg, d, uri: str | None = None, to_dset: bool = False) -> int:
 def _restore_attrs(msg, c, branch: int):
     """usrloc xavp_contact: the contact's stored attributes back into the message, at
     the position of its branch ($xavp(name[0]) for the R-URI, [i] for branch i)."""
-    if c[C_XAVP] is not None and ul_cfg.xavp_contact:
-        xavp_insert(msg, ul_cfg.xavp_contact, ul_attrs.copy(c[C_XAVP]), branch)
+    if c[C_XAVP] is not None:
+        name = ul.api.settings.xavp_contact
+        if name:
+            xavp_insert(msg, name, xavp_copy(c[C_XAVP]), branch)
 
 
 # xavp_rcd_mask bits: what not to put in the record details

@@ -5,8 +5,9 @@ string join and sent through sl's send_reply (stateful when tm has a transaction
 
 from __future__ import annotations
 
-from kamapy_modules.usrloc import aor_hash, q_text
+from kamapy_modules.usrloc.api import q_text
 
+from .bound import slb, ul
 from .errors import ERRORS, REASONS
 from .settings import OUTBOUND_REQUIRE, OUTBOUND_SUPPORTED, PATH_MODE_OFF, PATH_MODE_STRICT, cfg
 
@@ -51,7 +52,7 @@ def contact_header(contacts, now: int, aor: str, host: str, with_gruu: bool) -> 
                 inst = instance[1:-1] if instance[:1] == "<" and instance[-1:] == ">" else instance
                 pub = aor if "@" in aor else f"{aor}@{host}"
                 p.append(f';pub-gruu="sip:{pub};gr={inst}"')
-                p.append(f';temp-gruu="sip:{c[11]}-{_hex_reversed(aor_hash(aor))}@{host};gr"')
+                p.append(f';temp-gruu="sip:{c[11]}-{_hex_reversed(ul.api.get_aorhash(aor))}@{host};gr"')
             p.append(f';+sip.instance="{instance}"')
         reg_id = c[13]
         if reg_id > 0:
@@ -120,7 +121,6 @@ def send(msg, code: int, reason: str, headers: list[str]) -> int:
     They join the message's reply lumps and stay there, as Kamailio's add_lump_rpl: a
     later reply to the same request (sl_reply_error() after a failed save()) carries
     them too."""
-    sl = _sl[0] if _sl else _load_sl()
     if headers:
         extra = "".join(headers)
         lumps = msg.reply_lumps
@@ -128,14 +128,4 @@ def send(msg, code: int, reason: str, headers: list[str]) -> int:
             msg.reply_lumps = [extra]
         else:
             lumps.append(extra)
-    return sl.w_send_reply(msg, code, reason)
-
-
-_sl: list = []
-
-
-def _load_sl():
-    from kamapy_modules import sl
-
-    _sl.append(sl)
-    return sl
+    return slb.api.freply(msg, code, reason)

@@ -14,9 +14,8 @@ import logging
 import random
 import time
 
-from kamapy_modules.usrloc import ALL_METHODS, FL_MEM, Q_UNSPECIFIED, UContact, new_ruid
-from kamapy_modules.usrloc import attrs as ul_attrs
-from kamapy_modules.usrloc.contact import (
+from kamapy_modules.usrloc.api import (
+    ALL_METHODS,
     C_CALLID,
     C_CFLAGS,
     C_CONNECTION_ID,
@@ -35,10 +34,14 @@ from kamapy_modules.usrloc.contact import (
     C_SOCKET,
     C_USER_AGENT,
     C_XAVP,
+    CONTACT_ONLY,
+    FL_MEM,
+    Q_UNSPECIFIED,
+    UContact,
+    URecord,
+    xavp_copy,
+    xavp_from_message,
 )
-from kamapy_modules.usrloc.record import URecord
-from kamapy_modules.usrloc.settings import CONTACT_ONLY
-from kamapy_modules.usrloc.settings import cfg as ul_cfg
 
 from kamapy import stats
 from kamapy.db import DbError
@@ -48,6 +51,7 @@ from kamapy.sip.header_values import parse_expires
 
 from . import reply
 from .aor import extract_aor
+from .bound import ul
 from .contact_info import CALLID_MAX_SIZE, MAX_UA_SIZE, NO_UA, MessageInfo, methods_mask, xavp_cfg_value
 from .errors import RegError
 from .settings import (
@@ -148,9 +152,9 @@ def _new_contact(info: MessageInfo, c, expires: int, use_regid: bool) -> UContac
     instance = c.instance or ""
     return UContact((
         c.uri, expires, info.q_of(c), info.callid, info.cseq, info.flags, info.cflags, info.user_agent,
-        info.received_of(c), info.path, info.socket, new_ruid(), instance,
-        info.reg_id_of(c, instance, use_regid), ul_cfg.server_id, -1, 0, info.methods_of(c), info.now,
-        0, info.now, ul_attrs.copy(info.xavp),
+        info.received_of(c), info.path, info.socket, ul.api.new_ruid(), instance,
+        info.reg_id_of(c, instance, use_regid), ul.api.settings.server_id, -1, 0, info.methods_of(c),
+        info.now, 0, info.now, xavp_copy(info.xavp),
     ))
 
 
@@ -170,10 +174,10 @@ def _refresh(info: MessageInfo, u: UContact, c, expires: int):
     u[C_LAST_MODIFIED] = info.now
     u[C_FLAGS] = info.flags
     u[C_CFLAGS] = info.cflags
-    u[C_SERVER_ID] = ul_cfg.server_id
+    u[C_SERVER_ID] = ul.api.settings.server_id
     u[C_CONNECTION_ID] = -1
     if info.xavp is not None:  # no attributes in this REGISTER: the stored ones stay
-        u[C_XAVP] = ul_attrs.copy(info.xavp)
+        u[C_XAVP] = xavp_copy(info.xavp)
 
 
 def _insert_contacts(info, r, contacts, use_regid, maxc):
@@ -306,6 +310,7 @@ def _fast_refresh(msg, d, flags: int, aor: str, host: str):
     if flags & SAVE_REPLACE or cfg.outbound_mode != OUTBOUND_NONE or cfg.received_avp_name is not None \
             or (cfg.xavp_cfg and msg.xavps):
         return None
+    ul_cfg = ul.api.settings
     try:
         # read from the scan in one call: no HeaderField made
         require, path, value, v, supported_v, allow_v, ua = msg.hdr_values(_REFRESH_HEADERS)
@@ -352,7 +357,7 @@ def _fast_refresh(msg, d, flags: int, aor: str, host: str):
     key, contacts, deleted = snap
     held = True
     try:
-        if ul_cfg.matching_mode == CONTACT_ONLY:
+        if ul_cfg.matching_mode == CONTACT_ONLY:  # usrloc's settings, as bound
             # URecord.get_ucontact(curi, callid, "", cseq) == (0, u), inlined
             for u in contacts:
                 if u[C_CONTACT] == curi:
@@ -390,7 +395,7 @@ def _fast_refresh(msg, d, flags: int, aor: str, host: str):
         u[14:16] = (ul_cfg.server_id, -1)
         u[17:19] = (methods, now)
         if ul_cfg.xavp_contact:
-            x = ul_attrs.from_message(msg)
+            x = xavp_from_message(msg)
             if x is not None:
                 u[C_XAVP] = x
         if len(contacts) > 1 or ul_cfg.desc_time_order:

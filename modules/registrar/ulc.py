@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import time
 
-from kamapy_modules.usrloc import aor_hash
-
 from kamapy.pv.base import Pv, resolve_index
 from kamapy.pv.errors import PvError, TransformError
 from kamapy.pv.registry import PvDef
 
 from .aor import extract_aor
+from .bound import ul
 from .errors import RegError
 
 
@@ -23,7 +22,7 @@ class Profile:
     def __init__(self, aor="", domain="", contacts=()):
         self.aor = aor
         self.domain = domain
-        self.aorhash = aor_hash(aor) if aor else 0
+        self.aorhash = ul().get_aorhash(aor) if aor else 0
         self.contacts = list(contacts)
 
 

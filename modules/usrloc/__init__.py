@@ -6,13 +6,8 @@ Kamailio's `location` layout): 1 write-through, 2 write-back every timer_interva
 3 DB only. The timer expires contacts (usrloc callbacks -> registrar's
 event_route[usrloc:contact-expired]) and flushes write-back changes.
 
-The API other modules use (Kamailio's usrloc_api_t):
-
-    from kamapy_modules import usrloc
-    d = usrloc.register_udomain("location")      # before the fork (fixup / mod_init)
-    d.lock(aor); r = d.get_urecord(aor); ...; d.save(r); d.unlock(aor)
-    usrloc.register_ulcb(usrloc.UL_CONTACT_EXPIRE, fn)
-    for table, aor, c in usrloc.get_all_ucontacts(flags=nat_flag): ...
+Other modules bind its API (Kamailio's usrloc_api_t, load_ul_api) and read its data
+types from api.py (Kamailio's usrloc.h): `BoundApi("usrloc")` from kamapy.loader.
 """
 
 from __future__ import annotations
@@ -27,6 +22,7 @@ from kamapy.module import PROC_MAIN, PROC_TIMER, ModuleExports, Param, RpcComman
 from kamapy.runtime import rt
 
 from . import dbstore, domain, keepalive, rpc, statistics
+from .api import UsrlocApi
 from .callbacks import (
     UL_CONTACT_DELETE,
     UL_CONTACT_EXPIRE,
@@ -203,8 +199,21 @@ def _check_hash_size(v):
         raise ValueError("hash_size is 1..20")
 
 
+def _make_api() -> UsrlocApi:
+    def nat_flag() -> int:
+        b = exports.param("nat_bflag") if exports.values else -1
+        return (1 << b) if b >= 0 else 0
+    return UsrlocApi(
+        register_udomain=register_udomain, get_udomain=get_udomain, get_all_ucontacts=get_all_ucontacts,
+        register_ulcb=register_ulcb, get_aorhash=aor_hash, new_ruid=new_ruid,
+        set_keepalive_timeout=set_keepalive_timeout, refresh_keepalive=refresh_keepalive,
+        use_domain=lambda: exports.param("use_domain") if exports.values else 0, nat_flag=nat_flag,
+        settings=cfg)
+
+
 exports = ModuleExports(
     name="usrloc",
+    api=_make_api(),  # load_ul_api: tables, contacts, callbacks (api.py has the data types)
     params=[
         Param("db_url", str, "sqlite:///var/lib/kamapy/kamapy.db"),
         Param("db_mode", int, NO_DB, validate=_check_db_mode),

@@ -18,6 +18,7 @@ from kamapy_modules.usrloc.domain import aor_key
 from kamapy_modules.usrloc.settings import cfg as ul_cfg
 
 from kamapy.sip.msg import RecvInfo, SipMsg
+from tests.support.bound_modules import load_for_test
 from tests.usrloc.conftest import shm_pool, usrloc_setup  # noqa: F401
 
 T0 = 1_800_000_000.0
@@ -43,6 +44,7 @@ def env(request, usrloc_setup, monkeypatch, tmp_path):  # noqa: F811
         ul = usrloc_setup(db_mode=2, db_url=url)
     registrar.exports.values = {p.name: ([] if p.multi else p.default) for p in registrar.exports.params}
     registrar.exports.values["max_expires"] = 3600
+    load_for_test(monkeypatch, "sl")
     assert registrar.mod_init() == 0
     sent = []
     monkeypatch.setattr(reply, "send", lambda msg, code, reason, headers: sent.append(

@@ -12,6 +12,7 @@ from kamapy_modules.registrar import lookup as lk
 from kamapy_modules.registrar.settings import cfg
 
 from kamapy.sip.msg import RecvInfo, SipMsg
+from tests.support.bound_modules import load_for_test
 from tests.usrloc.conftest import shm_pool, usrloc_setup  # noqa: F401
 
 
@@ -19,6 +20,7 @@ from tests.usrloc.conftest import shm_pool, usrloc_setup  # noqa: F401
 def reg(usrloc_setup, monkeypatch):  # noqa: F811
     """(table, sent replies): usrloc + registrar initialised with default params."""
     ul = usrloc_setup()
+    load_for_test(monkeypatch, "sl")
     registrar.exports.values = {p.name: ([] if p.multi else p.default) for p in registrar.exports.params}
     sent = []
     monkeypatch.setattr(reply, "send", lambda msg, code, reason, headers: sent.append(

@@ -1,6 +1,7 @@
 import pytest
 
 from tests.db.fixtures import db_url  # noqa: F401
+from tests.support.bound_modules import load_for_test
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -22,6 +23,7 @@ def usrloc_setup(monkeypatch):
     from kamapy import timer
 
     monkeypatch.setattr(timer, "_jobs", [])
+    load_for_test(monkeypatch, "usrloc")  # what registrar and nathelper bind
 
     def setup(tables=("location",), **params):
         domain.reset()

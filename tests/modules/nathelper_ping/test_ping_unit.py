@@ -12,6 +12,7 @@ from kamapy_modules.usrloc import UContact, keepalive
 from kamapy.net.socket_info import SocketInfo
 from kamapy.sip.local_request import build_local_request, new_branch
 from kamapy.sip.msg import SipMsg
+from tests.support.bound_modules import load_for_test
 
 
 def _sock(host="192.0.2.5", port=5060, **kw):
@@ -77,6 +78,7 @@ def test_round_spreads_contacts_over_the_interval(monkeypatch):
     clock = [100.0]
     sent_at: list[float] = []
     contacts = [("a%d" % i, UContact.new(f"sip:a{i}@198.51.100.1", ruid=f"r{i}")) for i in range(200)]
+    load_for_test(monkeypatch, "usrloc")  # ping_round binds usrloc's aor hash
     monkeypatch.setattr(ping.cfg, "interval", 2)
     monkeypatch.setattr(ping.cfg, "state", None)
     monkeypatch.setattr(ping, "enabled", lambda: True)
