@@ -60,6 +60,68 @@ return out
 _SREM_LUA = ("redis.call('SREM', KEYS[1], KEYS[3]); if redis.call('SCARD', KEYS[1]) == 0 "
              "then redis.call('SREM', KEYS[2], KEYS[1]) end")
 
+# One row written in one round trip, atomically: the mapping keys it is in before and
+# after (built from its stored field texts, which are the key texts), the hash
+# (replaced whole, or fields set and removed), the sets it joins and leaves (an
+# emptied set leaves its index) and the expiry. ARGV: mode (replace|update), key
+# prefix "<vc><table>:", index prefix "<vc><table>::index::", the mappings (count,
+# then name, column count, columns), expire-at (0 none, -1 persist), the fields to set
+# (count, then name, text) and the fields to remove (count, names).
+_WRITE_LUA = """
+local ek = KEYS[1]
+local i = 1
+local function nxt() local v = ARGV[i]; i = i + 1; return v end
+local mode, prefix, iprefix = nxt(), nxt(), nxt()
+local types = {}
+for t = 1, tonumber(nxt()) do
+  local name, cols = nxt(), {}
+  for c = 1, tonumber(nxt()) do cols[c] = nxt() end
+  types[t] = {name, cols}
+end
+local expat = tonumber(nxt())
+local fields = {}
+for f = 1, 2 * tonumber(nxt()) do fields[f] = nxt() end
+local nulls = {}
+for f = 1, tonumber(nxt()) do nulls[f] = nxt() end
+local function mapkeys()
+  local out = {}
+  for _, t in ipairs(types) do
+    local vals = redis.call('HMGET', ek, unpack(t[2]))
+    local full = true
+    for k = 1, #t[2] do if not vals[k] then full = false end end
+    if full then out[#out + 1] = {prefix .. t[1] .. '::' .. table.concat(vals, ':'), iprefix .. t[1]} end
+  end
+  return out
+end
+local old = mapkeys()
+if mode == 'replace' then redis.call('DEL', ek) end
+if #fields > 0 then redis.call('HSET', ek, unpack(fields)) end
+if #nulls > 0 then redis.call('HDEL', ek, unpack(nulls)) end
+local new, keep = mapkeys(), {}
+for _, k in ipairs(new) do
+  keep[k[1]] = true
+  redis.call('SADD', k[1], ek)
+  redis.call('SADD', k[2], k[1])
+end
+for _, k in ipairs(old) do
+  if not keep[k[1]] then
+    redis.call('SREM', k[1], ek)
+    if redis.call('SCARD', k[1]) == 0 then redis.call('SREM', k[2], k[1]) end
+  end
+end
+if expat > 0 then
+  redis.call('EXPIREAT', ek, expat)
+  for _, k in ipairs(new) do
+    redis.call('EXPIREAT', k[1], expat, 'NX')
+    redis.call('EXPIREAT', k[1], expat, 'GT')
+  end
+elseif expat < 0 then
+  redis.call('PERSIST', ek)
+  for _, k in ipairs(new) do redis.call('PERSIST', k[1]) end
+end
+return 1
+"""
+
 _layouts: dict[tuple, dict[str, TableLayout]] = {}
 
 
@@ -110,6 +172,8 @@ class RedisConnection(DbConnection):
             single_connection_client=True)
         self._lookup = self.client.register_script(_LOOKUP_LUA)
         self._srem = self.client.register_script(_SREM_LUA)
+        self._write = self.client.register_script(_WRITE_LUA)
+        self._write_heads: dict[str, list] = {}
         self._failed_at = 0.0
         self.down = False
         self.commands = 0          # round trips to the server (tests count them)
@@ -225,51 +289,33 @@ class RedisConnection(DbConnection):
         return table in self.tables
 
     # ------------------------------------------------------------------ writing
-    def _write_row(self, pipe, t: TableLayout, ek: str, row: dict, old: dict | None):
-        """Queue the hash, its mapping sets (and the sets it leaves) and its expiry."""
-        fields = {c: t.text(c, v) for c, v in row.items() if v is not None}
-        nulls = [c for c, v in row.items() if v is None]
-        if fields:
-            pipe.hset(ek, mapping=fields)
-        if nulls and old is not None:
-            pipe.hdel(ek, *nulls)
-        merged = dict(old or {})
-        merged.update(row)
-        new_keys = t.type_keys(merged)
-        for tk, idx in new_keys:
-            pipe.sadd(tk, ek)
-            pipe.sadd(idx, tk)
-        if old is not None:
-            for tk, idx in t.type_keys(old):
-                if (tk, idx) not in new_keys:
-                    self._srem(keys=[tk, idx, ek], client=pipe)
+    def _write_args(self, t: TableLayout, mode: str, values: dict, merged: dict) -> list:
+        """The script's ARGV for one row: `values` to write, `merged` the row as it
+        will be (for its expiry)."""
+        head = self._write_heads.get(t.name)
+        if head is None:
+            head = [f"{t.version_code}{t.name}:", f"{t.version_code}{t.name}::index::", len(t.types)]
+            for tname, cols in t.types:
+                head += [tname, len(cols), *cols]
+            self._write_heads[t.name] = head
+        expat = 0
         if t.expire_column:
-            at = merged.get(t.expire_column)
-            ts = _timestamp(at)
-            if ts > 0:
-                pipe.expireat(ek, int(ts) + t.expire_grace)
-                for tk, _ in new_keys:
-                    pipe.expireat(tk, int(ts) + t.expire_grace, gt=True)
-                    pipe.expireat(tk, int(ts) + t.expire_grace, nx=True)
-            else:  # a permanent row, and the sets that hold it, never expire
-                pipe.persist(ek)
-                for tk, _ in new_keys:
-                    pipe.persist(tk)
+            ts = _timestamp(merged.get(t.expire_column))
+            expat = int(ts) + t.expire_grace if ts > 0 else -1
+        args = [mode, *head, expat]
+        fields = [(c, t.text(c, v)) for c, v in values.items() if v is not None]
+        args.append(len(fields))
+        for c, v in fields:
+            args += [c, v]
+        nulls = [c for c, v in values.items() if v is None] if mode == "update" else []
+        args.append(len(nulls))
+        args += nulls
+        return args
 
     def insert(self, table, values) -> int:
-        self.check_owner()
-        t = self._layout(table)
-        self._need_entry(t)
-        for c in values:
-            t.col_type(c)
-        ek = t.entry_key(values)
-        if ek is None:
-            raise DbError(f"redis: insert into {t.name!r} without a value for every entry key column {t.entry}")
-        pipe = self.client.pipeline(transaction=True)
-        self._write_row(pipe, t, ek, dict(values), None)
-        self._run(pipe.execute)
-        self.affected = 1
-        return 1
+        """HSET of the row's hash and SADD to its mapping sets, in one script; an
+        existing row of the same entry key is overwritten, as db_redis's HMSET does."""
+        return self.replace(table, values, ())
 
     def insert_many(self, table, columns, rows):
         for row in rows:
@@ -285,12 +331,12 @@ class RedisConnection(DbConnection):
         if not found:
             self.affected = 0
             return 0
-        pipe = self.client.pipeline(transaction=True)
+        pipe = self.client.pipeline(transaction=False)
         for ek, old in found:
-            new_ek = t.entry_key({**old, **values})
-            if new_ek != ek:
+            merged = {**old, **values}
+            if t.entry_key(merged) != ek:
                 raise DbError(f"redis: update of an entry key column of {t.name!r} is not supported")
-            self._write_row(pipe, t, ek, dict(values), old)
+            self._write(keys=[ek], args=self._write_args(t, "update", values, merged), client=pipe)
         self._run(pipe.execute)
         self.affected = len(found)
         return self.affected
@@ -312,8 +358,8 @@ class RedisConnection(DbConnection):
         return self.affected
 
     def replace(self, table, values, keys) -> int:
-        """Insert, or overwrite the row of the same entry key: one read (to move it
-        out of mapping sets it leaves) and one transaction."""
+        """Insert, or overwrite the row of the same entry key (columns not given
+        become NULL, as in SQL): one script, one round trip."""
         self.check_owner()
         t = self._layout(table)
         self._need_entry(t)
@@ -321,23 +367,8 @@ class RedisConnection(DbConnection):
             t.col_type(c)
         ek = t.entry_key(values)
         if ek is None:
-            raise DbError(f"redis: replace into {t.name!r} without a value for every entry key column {t.entry}")
-        type_cols = sorted({c for _, cols in t.types for c in cols})
-        old = None
-        if type_cols:
-            raw = self._run(self.client.hmget, ek, type_cols)
-            if any(v is not None for v in raw):
-                old = {c: t.value(c, v) for c, v in zip(type_cols, raw, strict=True)}
-        pipe = self.client.pipeline(transaction=True)
-        if old is not None:
-            # columns the new row leaves out become NULL, as in an SQL REPLACE
-            row = {c: None for c in t.columns if c not in values}
-            row.update(values)
-            self._write_row(pipe, t, ek, row, old)
-        else:
-            pipe.delete(ek)
-            self._write_row(pipe, t, ek, dict(values), None)
-        self._run(pipe.execute)
+            raise DbError(f"redis: write into {t.name!r} without a value for every entry key column {t.entry}")
+        self._run(self._write, [ek], self._write_args(t, "replace", values, values))
         self.affected = 1
         return 1
 
