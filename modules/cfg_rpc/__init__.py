@@ -254,61 +254,55 @@ def _var(group_text, name, fault):
     return var
 
 
-def _set(var, value, fault="Failed to set the variable"):
+def _set(var, value, now: bool = True):
+    """Set now, or at the next commit (cfg.set_delayed*)."""
     try:
-        framework.set_now(var, value)
-    except CfgSetError as e:
-        log.error("cfg: %s; failed to set the variable: %s.%s", e, var.group, var.name)
-        raise RpcError(400, fault) from None
-
-
-# ---------------------------------------------------------------------- RPC commands
-def rpc_set_now_int(_rpc, params):
-    group, name = _scan_str(params, 0), _scan_str(params, 1)
-    value = _scan_int(params, 2)
-    _set(_var(group, name, "Failed to set the variable"), value)
-
-
-def rpc_set_now_string(_rpc, params):
-    group, name, value = _scan_str(params, 0), _scan_str(params, 1), _scan_str(params, 2)
-    _set(_var(group, name, "Failed to set the variable"), value)
-
-
-def rpc_set(_rpc, params):
-    group, name = _scan_str(params, 0), _scan_str(params, 1)
-    if len(params) < 3:
-        raise RpcError(400, "error at parameter 2: expected string type but end of packet encountered")
-    value = params[2]
-    if isinstance(value, float):
-        value = int(value)
-    _set(_var(group, name, "Failed to set the variable"), value)
-
-
-def rpc_set_delayed_int(_rpc, params):
-    group, name = _scan_str(params, 0), _scan_str(params, 1)
-    value = _scan_int(params, 2)
-    _delayed(_var(group, name, "Failed to set the variable"), value)
-
-
-def rpc_set_delayed_string(_rpc, params):
-    group, name, value = _scan_str(params, 0), _scan_str(params, 1), _scan_str(params, 2)
-    _delayed(_var(group, name, "Failed to set the variable"), value)
-
-
-def rpc_set_delayed(_rpc, params):
-    group, name = _scan_str(params, 0), _scan_str(params, 1)
-    if len(params) < 3:
-        raise RpcError(400, "error at parameter 2: expected string type but end of packet encountered")
-    value = params[2]
-    _delayed(_var(group, name, "Failed to set the variable"), int(value) if isinstance(value, float) else value)
-
-
-def _delayed(var, value):
-    try:
-        framework.set_delayed(var, value)
+        (framework.set_now if now else framework.set_delayed)(var, value)
     except CfgSetError as e:
         log.error("cfg: %s; failed to set the variable: %s.%s", e, var.group, var.name)
         raise RpcError(400, "Failed to set the variable") from None
+
+
+# ---------------------------------------------------------------------- RPC commands
+def _var_and_value(params, kind: str):
+    """(the variable, the value) of a cfg.set* call: group, name, then an int, a
+    string, or either (kind "any": a number arrives as an int, as Kamailio's "*" scan)."""
+    group, name = _scan_str(params, 0), _scan_str(params, 1)
+    if kind == "int":
+        value = _scan_int(params, 2)
+    elif kind == "string":
+        value = _scan_str(params, 2)
+    else:
+        if len(params) < 3:
+            raise RpcError(400, "error at parameter 2: expected string type but end of packet encountered")
+        value = params[2]
+        if isinstance(value, float):
+            value = int(value)
+    return _var(group, name, "Failed to set the variable"), value
+
+
+def rpc_set_now_int(_rpc, params):
+    _set(*_var_and_value(params, "int"))
+
+
+def rpc_set_now_string(_rpc, params):
+    _set(*_var_and_value(params, "string"))
+
+
+def rpc_set(_rpc, params):
+    _set(*_var_and_value(params, "any"))
+
+
+def rpc_set_delayed_int(_rpc, params):
+    _set(*_var_and_value(params, "int"), now=False)
+
+
+def rpc_set_delayed_string(_rpc, params):
+    _set(*_var_and_value(params, "string"), now=False)
+
+
+def rpc_set_delayed(_rpc, params):
+    _set(*_var_and_value(params, "any"), now=False)
 
 
 def rpc_commit(_rpc, _params):

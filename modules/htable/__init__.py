@@ -103,6 +103,14 @@ def sht_print(_msg) -> int:
     return 1
 
 
+def _table(htname, missing="cannot get hash table [%s]"):
+    """The table named htname; None, logged with Kamailio's text for the caller, if none."""
+    t = state.table(htname)
+    if t is None:
+        log.error(missing, htname)
+    return t
+
+
 def sht_rm(_msg, htname, itname) -> int:
     if not htname:
         log.error("cannot get the hash table name")
@@ -110,9 +118,8 @@ def sht_rm(_msg, htname, itname) -> int:
     if not itname:
         log.error("cannot get the item table name")
         return -1
-    t = state.table(htname)
+    t = _table(htname)
     if t is None:
-        log.error("cannot get hash table [%s]", htname)
         return -1
     t.delete(itname)
     return 1
@@ -137,9 +144,8 @@ def _rm_items(htname, op, val, by_value: bool) -> int:
     if not htname or not op or not val:
         log.error("cannot get the hash table name, match operation or value")
         return -1
-    t = state.table(htname)
+    t = _table(htname)
     if t is None:
-        log.error("cannot get hash table [%s]", htname)
         return -1
     if op == "re":
         return -1 if t.rm_re(val, by_value) < 0 else 1
@@ -162,9 +168,8 @@ def _match(htname, op, val, by_value: bool) -> int:
     if not htname or not op or not val:
         log.error("cannot get the hash table name, match operation or value")
         return -1
-    t = state.table(htname)
+    t = _table(htname)
     if t is None:
-        log.error("cannot get hash table [%s]", htname)
         return -1
     if op not in ("eq", "ne", "re", "sw"):
         log.warning("unsupported match operator: %s", op)
@@ -202,9 +207,8 @@ def sht_reset(_msg, htname) -> int:
     if not htname:
         log.error("cannot get hash table name")
         return -1
-    t = state.table(htname)
+    t = _table(htname)
     if t is None:
-        log.error("cannot get hash table [%s]", htname)
         return -1
     t.reset()
     return 1
@@ -214,9 +218,8 @@ def sht_setxs(_msg, htname, itname, itval, exval) -> int:
     if not htname or not itname:
         log.error("cannot get htable or item name")
         return -1
-    t = state.table(htname)
+    t = _table(htname, "No such htable: %s")
     if t is None:
-        log.error("No such htable: %s", htname)
         return -1
     t.set(itname, itval, exval or 0)
     return 1
@@ -226,9 +229,8 @@ def sht_setxi(_msg, htname, itname, itval, exval) -> int:
     if not htname or not itname:
         log.error("cannot get htable or item name")
         return -1
-    t = state.table(htname)
+    t = _table(htname, "No such htable: %s")
     if t is None:
-        log.error("No such htable: %s", htname)
         return -1
     if itval is None or exval is None:
         log.error("cannot get item value or expire value")
