@@ -1,5 +1,6 @@
 """usrloc db_mode 3 as the shared store of several nodes, in-process: one statement
-(PostgreSQL) or one round trip (Redis) to read an AOR, what a lookup() costs per INVITE;
+(PostgreSQL) or one round trip (Redis) to read an AOR, what a lookup() costs per INVITE,
+and two for a new binding;
 a connection the server dropped is replaced without failing the statement; a
 failed write raises (ul_op) instead of being acknowledged; with db_redis expire_by
 the timer leaves the table to Redis."""
@@ -60,7 +61,9 @@ def test_one_read_per_lookup(usrloc_setup, store):
     ul = usrloc_setup(db_mode=3, db_url=url)
     d = ul.get_udomain("location")
     d.insert_contact("alice", _c("sip:a@192.0.2.1"))
+    before = count()
     d.insert_contact("alice", _c("sip:a2@192.0.2.1"))
+    assert count() - before == 2  # what a REGISTER costs: the read, and the row's write
     before = count()
     r = d.get_urecord("alice")
     assert sorted(c.contact for c in r.contacts) == ["sip:a2@192.0.2.1", "sip:a@192.0.2.1"]
