@@ -50,7 +50,7 @@ setup(
         "hiredis>=2.0",  # redis-py's RESP parser in C: a db_mode 3 lookup on Redis costs the worker ~40% less CPU
     ],
     extras_require={
-        "test": ["pytest>=7", "pytest-timeout", "hypothesis>=6", "ruff"],
+        "test": ["pytest>=7", "pytest-timeout", "hypothesis>=6", "ruff", "prometheus_client"],
     },
     entry_points={"console_scripts": ["kamapy=kamapy.cli:main", "kamapyctl=kamapy.ctl.main:main"]},
 )
