@@ -87,14 +87,17 @@ def _count(code: int):
         return
     hit = _counted.get(code)
     if hit is None or hit[0] is not g:
-        names = ["sent_replies"]
-        if code in _EXACT:
-            names.append(f"{code}_replies")
-        cls = code // 100
-        names.append(f"{cls}xx_replies" if 1 <= cls <= 6 else "xxx_replies")
-        if code >= 300:
-            names.append("sent_err_replies")
-        hit = _counted[code] = (g, tuple(g[n] for n in names))
+        # Kamailio's update_sl_stats: one counter per reply -- the code's own when it
+        # has one, else its class's (2xx_replies: 2xx other than 200 and 202); below
+        # 200 or from 700 on, xxx_replies (so 1xx_replies stays 0); sent_replies sums
+        # them. sent_err_replies is never incremented in 5.6 (always 0), nor here.
+        if code < 200 or code >= 700:
+            own = "xxx_replies"
+        elif code in _EXACT:
+            own = f"{code}_replies"
+        else:
+            own = f"{code // 100}xx_replies"
+        hit = _counted[code] = (g, (g["sent_replies"], g[own]))
     for st in hit[1]:
         st.inc()
 
