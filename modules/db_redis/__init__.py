@@ -6,7 +6,7 @@ and Kamailio nodes can share one location table (usrloc db_mode 3). The paramete
 set the driver's options in mod_init, before modules open their connections:
 
   schema_path   the directory of table schema files, one per table (Kamailio's
-                /usr/share/kamailio/db_redis/kamailio)
+                default /usr/share/kamailio/db_redis; its files are in .../kamailio)
   keys          <table>=entry:<cols>[&<map>:<cols>...][;...], several times allowed
   verbosity     1: log every table's keys at debug level on connect (1)
   db_pass       the Redis password when the URL has none (a later Kamailio's param)
@@ -29,6 +29,32 @@ log = logging.getLogger("kamapy.db_redis")
 def _no_tls(v):
     if v:
         raise ValueError("TLS to the Redis server is not built in kamapy's db_redis (use 0)")
+
+
+def _schema_dir(v):
+    import os
+    if not os.path.isdir(v):
+        raise ValueError(f"schema directory {v!r} does not exist (Kamailio's files are in "
+                         "/usr/share/kamailio/db_redis/kamailio, package kamailio-redis-modules)")
+
+
+def _keys_syntax(v):
+    for part in v.split(";"):
+        if not part.strip():
+            continue
+        table, eq, body = part.partition("=")
+        if not eq or not table.strip():
+            raise ValueError(f"invalid keys definition {part!r}, expecting <table>=<type>:<columns>")
+        for tdef in body.split("&"):
+            kind, colon, cols = tdef.partition(":")
+            if not colon or not kind or not [c for c in cols.split(",") if c]:
+                raise ValueError(f"invalid type definition {tdef!r}, expecting <type>:<column>[,<column>...]")
+
+
+def _expire_by(v):
+    table, eq, col = v.partition("=")
+    if not eq or not table or not col or "," in col:
+        raise ValueError("expecting <table>=<column> (a DATETIME column, e.g. location=expires)")
 
 
 def _non_negative(v):
@@ -59,12 +85,12 @@ def _mod_init():
 exports = ModuleExports(
     name="db_redis",
     params=[
-        Param("schema_path", str, "/usr/share/kamailio/db_redis/kamailio"),
-        Param("keys", str, multi=True),
+        Param("schema_path", str, "/usr/share/kamailio/db_redis", validate=_schema_dir),
+        Param("keys", str, multi=True, validate=_keys_syntax),
         Param("verbosity", int, 1),
         Param("db_pass", str, ""),
         Param("opt_tls", int, 0, validate=_no_tls),
-        Param("expire_by", str, multi=True),
+        Param("expire_by", str, multi=True, validate=_expire_by),
         Param("expire_grace", int, 0, validate=_non_negative),
     ],
     mod_init=_mod_init,
