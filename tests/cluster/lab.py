@@ -17,8 +17,9 @@ Include RPC_CFG for `rpc()`. The front's template (FRONT_CFG by default) gets `{
 `{dir}`, `{nodes_list}`, `{mpath}` (Kamailio's module dir) and `fmt`.
 
 Nodes and the front start in parallel (launch all, then wait for each to answer OPTIONS).
-Port 5060 is used when it is free on every node address; otherwise one free port, so two
-test runs on one machine do not collide.
+The node port is one port free on every node address (UDP and TCP), not 5060 by default:
+several test runs share this machine and a node of another run would answer our
+readiness OPTIONS; pass port=5060 to have it (start() fails if it is taken).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import time
 from pathlib import Path
 
 from tests.support.kamailio import MODULES, kamailio_path
-from tests.support.ports import _given, free_udp_port
+from tests.support.ports import free_udp_port
 from tests.support.rpc import rpc_call
 from tests.support.server import REPO, KamapyServer, alive, descendants
 from tests.support.sipclient import SipClient
@@ -45,7 +46,9 @@ modparam("jsonrpcs", "dgram_socket", "{dir}/rpc.sock")
 # The front: REGISTERs stick to a node by the AOR (hash over the To URI), other initial
 # requests go round robin; a node that does not answer (408 or timeout) is marked
 # inactive and the next one is tried; probing brings it back. Requests coming from a
-# node (a call routed via a Path back towards the UA) are relayed by their R-URI.
+# node (a call routed via a Path back towards the UA) are relayed by their R-URI. The
+# front record-routes the calls UAs make, so their ACK and BYE come back through it
+# (UAs behind NAT can only be reached from where their packets went).
 FRONT_CFG = r"""#!KAMAILIO
 debug=2
 log_stderror=yes
@@ -58,6 +61,7 @@ listen=udp:127.0.0.1:{port}
 mpath="{mpath}/"
 loadmodule "tm.so"
 loadmodule "sl.so"
+loadmodule "rr.so"
 loadmodule "pv.so"
 loadmodule "maxfwd.so"
 loadmodule "siputils.so"
@@ -86,13 +90,24 @@ request_route {
         sl_send_reply("200", "OK");
         exit;
     }
-    if (is_method("ACK") && !t_check_trans()) {
-        # end-to-end ACK of a 2xx: by its R-URI
-        forward();
+    if (has_totag()) {
+        # in-dialog: by the Route set we put there (the front record-routes calls)
+        if (loose_route()) {
+            t_relay();
+            exit;
+        }
+        if (is_method("ACK") && t_check_trans()) {
+            t_relay();
+        }
         exit;
     }
-    if (has_totag() || ds_is_from_list()) {
-        # in-dialog, or from a node towards a UA: by the R-URI
+    if (ds_is_from_list()) {
+        # from a node towards a UA (a call routed by a Path back to the front): by the
+        # R-URI; a call that came in at a node is record-routed here (one that came in
+        # here has our Record-Route already)
+        if (is_method("INVITE") && !is_present_hf("Record-Route")) {
+            record_route();
+        }
         if (!t_relay()) {
             sl_reply_error();
         }
@@ -103,6 +118,9 @@ request_route {
             t_relay();
         }
         exit;
+    }
+    if (is_method("INVITE")) {
+        record_route();
     }
     if (is_method("REGISTER")) {
         $var(alg) = 2;
@@ -153,10 +171,11 @@ def _free_everywhere(port: int, hosts: list[str], tcp: bool) -> bool:
             s.close()
 
 
-def node_port(hosts: list[str], tcp: bool = True, prefer: int = 5060) -> int:
-    """5060 when free on every host (UDP and TCP), else one free port that is."""
-    if prefer not in _given and _free_everywhere(prefer, hosts, tcp):
-        _given.add(prefer)
+def node_port(hosts: list[str], tcp: bool = True, prefer: int | None = None) -> int:
+    """One port free on every host (UDP and TCP): `prefer` when it is."""
+    if prefer is not None:
+        if not _free_everywhere(prefer, hosts, tcp):
+            raise RuntimeError(f"port {prefer} is taken on one of {hosts}")
         return prefer
     for _ in range(200):
         port = free_udp_port(hosts[0])
@@ -213,7 +232,11 @@ class LabServer(KamapyServer):
                     raise RuntimeError(f"{self.name} at {self.hostport} exited with "
                                        f"{self.proc.returncode}:\n{self.log()[-4000:]}")
                 if c.ping(0.2):
-                    return self
+                    # ours, not another run's server on the same address: still alive
+                    # a moment after answering (a failed bind exits at once)
+                    time.sleep(0.1)
+                    if self.proc.poll() is None:
+                        return self
         raise RuntimeError(f"{self.name} at {self.hostport} did not answer OPTIONS within "
                            f"{timeout}s:\n{self.log()[-4000:]}")
 
@@ -257,14 +280,14 @@ class ClusterLab:
     def __init__(self, node_cfg: str, nodes: int = 3, *, front: str | None = "kamapy",
                  front_cfg: str = FRONT_CFG, pg: bool = False, redis: bool = False,
                  children: int = 2, node_args: list[str] | None = None, fmt: dict | None = None,
-                 tcp: bool = True, fr_timer: int = 1000, db_tables: tuple[str, ...] = ("location",),
+                 tcp: bool = True, fr_timer: int = 2000, db_tables: tuple[str, ...] = ("location",),
                  port: int | None = None):
         self.node_cfg, self.n, self.front_kind, self.front_cfg = node_cfg, nodes, front, front_cfg
         self.children, self.fmt, self.fr_timer = children, dict(fmt or {}), fr_timer
         self.node_args = ["-m", "64", *(node_args or [])]
         self.want_pg, self.want_redis, self.db_tables = pg, redis, db_tables
         self.hosts = [f"127.0.0.{2 + i}" for i in range(nodes)]
-        self.port = port or node_port(self.hosts, tcp=tcp)
+        self.port = node_port(self.hosts, tcp=tcp, prefer=port)
         self.nodes: list[LabServer] = []
         self.front: LabServer | None = None
         self.db_url = self.redis_url = None
@@ -322,6 +345,8 @@ class ClusterLab:
         return f"127.0.0.1:{self._front_port}" if self.front_kind else ""
 
     def start(self, timeout: float = 30.0):
+        if self.nodes:
+            raise RuntimeError("the lab is started already")
         self._engines()
         self._front_port = free_udp_port() if self.front_kind else 0
         self.nodes = [self._make_node(i) for i in range(self.n)]
@@ -382,6 +407,7 @@ class ClusterLab:
         for d in self._dirs:
             shutil.rmtree(d, ignore_errors=True)
         self._dirs = []
+        self.nodes, self.front = [], None
 
     def __enter__(self):
         return self.start()
