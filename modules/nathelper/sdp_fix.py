@@ -21,6 +21,7 @@ import logging
 
 from kamapy.sip.errors import SipParseError
 from kamapy.sip.lumps import anchor_lump, del_lump, insert_after
+from kamapy.sip.sdp_body import NATHELPER, extract_sdp
 
 from . import private
 
@@ -31,136 +32,11 @@ STATE = {"nortpproxy": "a=nortpproxy:yes", "oldmediaip": 1}
 CRLF = "\r\n"
 
 
-def _content_type_ok(msg) -> int:
-    """1 SDP (or no Content-Type: Kamailio assumes text), 2 multipart/mixed, -1 other."""
-    hf = msg.get_header("content-type")
-    if hf is None:
-        return 1
-    t = hf.value.strip(" \t\r\n")
-    low = t.lower()
-    if low.startswith("multipart/mixed"):
-        return 2
-    if not low.startswith("application"):
-        return -1
-    i = len("application")
-    while i < len(t) and t[i] in " \t":
-        i += 1
-    if i >= len(t) or t[i] != "/":
-        return -1
-    i += 1
-    while i < len(t) and t[i] in " \t":
-        i += 1
-    if low[i:i + 3] != "sdp":
-        return -1
-    i += 3
-    if i < len(t) and t[i] not in "; \t\r\n\0":
-        return -1
-    return 1
-
-
-def _boundary(ctype: str) -> str | None:
-    """The boundary of a multipart Content-Type: everything after `boundary=` (Kamailio
-    get_mixed_part_delimiter reads it to the end of the header), quotes removed."""
-    semi = ctype.find(";")
-    if semi < 0:
-        return None
-    rest = ctype[semi + 1:].lstrip(" \t")
-    if rest[:8].lower() != "boundary":
-        return None
-    rest = rest[8:].lstrip(" \t")
-    if rest[:1] != "=":
-        return None
-    value = rest[1:].lstrip(" \t")
-    if value[:1] in ("\"", "'"):
-        if len(value) < 3 or value[-1] != value[0]:
-            return None
-        value = value[1:-1]
-    return value or None
-
-
-def _delimiter_at(text: str, pos: int, end: int, delim: str) -> int:
-    """The next "--<boundary>" that starts a line in text[pos:end], or -1."""
-    mark = "--" + delim
-    while True:
-        i = text.find(mark, pos, end)
-        if i < 0 or i + len(mark) >= end:
-            return -1
-        if text[i - 1] in "\r\n":
-            return i
-        pos = i + len(mark)
-
-
-def _part_is_sdp(value: str) -> bool:
-    v = value.strip().lower()
-    main = v.split(";", 1)[0].replace(" ", "").replace("\t", "")
-    return main == "application/sdp"
-
-
-def _sdp_part(text: str, start: int, end: int, ctype: str):
-    """(start, end) of the first application/sdp part of a multipart body, or None."""
-    delim = _boundary(ctype.strip())
-    if delim is None:
-        log.error("no boundary in the multipart Content-Type")
-        return None
-    p1 = _delimiter_at(text, start, end, delim)
-    if p1 < 0:
-        log.error("empty multipart content")
-        return None
-    while 0 <= p1 < end:
-        p2 = _delimiter_at(text, p1 + 2, end, delim) if end - p1 >= 3 else -1
-        if p2 < 0:
-            p2 = end
-        nl = text.find("\n", p1 + len(delim) + 2, p2)
-        rest = nl + 1 if nl >= 0 else p2
-        found = False
-        while rest < p2:
-            nl = text.find("\n", rest, p2)
-            line_end = nl + 1 if nl >= 0 else p2
-            line = text[rest:line_end].rstrip("\r\n")
-            rest = line_end
-            if not line:
-                break
-            name, colon, value = line.partition(":")
-            if colon and name.strip().lower() in ("content-type", "c") and _part_is_sdp(value):
-                found = True
-        if found:
-            return rest, p2
-        p1 = p2
-    return None
-
-
 def extract_body(msg):
-    """(start, end) of the SDP in msg.text, trailing CR/LF left out, or None."""
-    _ = msg.eoh
-    start = msg.body_start
-    if start < 0:
-        return None
-    try:
-        clen = msg.content_length
-    except SipParseError:
-        return None
-    if not clen:
-        return None
-    if start + clen > len(msg.text):
-        log.error("content-length exceeds packet-length")
-        return None
-    kind = _content_type_ok(msg)
-    if kind == -1:
-        log.error("content type mismatching")
-        return None
-    end = start + clen
-    text = msg.text
-    if kind == 2:
-        part = _sdp_part(text, start, end, msg.get_header("content-type").value)
-        if part is None:
-            return None
-        start, end = part
-    while end > start and text[end - 1] in "\r\n":
-        end -= 1
-    if end == start:
-        log.error("empty body")
-        return None
-    return start, end
+    """(start, end) of the SDP in msg.text, trailing CR/LF left out, or None (logged):
+    the shared finder in nathelper's flavour (Kamailio's nhelpr_funcs.c extract_body)."""
+    found = extract_sdp(msg, NATHELPER)
+    return None if found is None else found[:2]
 
 
 def _is_null(addr: str, v6: bool) -> bool:
@@ -283,7 +159,7 @@ def fix_nated_sdp(msg, flags, ip=None) -> int:
 def _sdp(msg):
     try:
         sdp = msg.sdp
-        if sdp is None and _content_type_ok(msg) == 2:
+        if sdp is None and _is_multipart(msg):
             span = extract_body(msg)
             if span is not None:
                 from kamapy.sip.sdp import parse_sdp
@@ -291,6 +167,11 @@ def _sdp(msg):
         return sdp
     except SipParseError:
         return None
+
+
+def _is_multipart(msg) -> bool:
+    hf = msg.get_header("content-type")
+    return hf is not None and hf.value.strip(" \t\r\n").lower().startswith("multipart/mixed")
 
 
 def _addr(conn):

@@ -24,8 +24,8 @@ from kamapy.sip.methods import (
     METHOD_UPDATE,
 )
 from kamapy.sip.msg import REPLY
+from kamapy.sip.sdp_body import extract_sdp, has_sdp
 
-from ..rtpengine import body as rbody
 from ..rtpengine import sdp_marks
 from ..rtpengine.functions import _reply_transaction, _transaction
 from . import relay
@@ -272,17 +272,12 @@ def force(msg, flags: str | None, ip: str, offer: bool, forced_ip: bool) -> int:
             return -1
         i += 1
     create = offer
-    found = rbody.extract(msg)
+    found = extract_sdp(msg)  # Kamailio's rtpproxy extract_body: nathelper's flavour
     if found is None:
         log.error("can't extract body from the message")
         return -1
     start, end, _kind = found
     text = msg.text
-    while end > start and text[end - 1] in "\r\n":
-        end -= 1
-    if end == start:
-        log.error("empty body")
-        return -1
     try:
         callid, to_tag, from_tag = _ids(msg)
         suffix = _suffix(msg, via, extra)
@@ -476,7 +471,7 @@ def rtpproxy_manage(msg, flags=None, ip=None) -> int:
         return unforce(msg, flags)
     forced = ip is not None
     use_ip = ip if forced else msg.rcv.dst_ip
-    sdp = rbody.has_sdp(msg)
+    sdp = has_sdp(msg)
 
     def go(offer):
         return force(msg, flags, use_ip, offer, forced)

@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from module_test_messages import request, sent
 
+from kamapy.sip import sdp_body
 from kamapy.sip.lumps import anchor_lump, insert_after
 from modules.rtpengine import bencode, body
 from modules.rtpengine.flags import FlagError, describe, parse_flags, tokens
@@ -160,7 +161,7 @@ def test_replacement_composes_with_other_lumps():
     ("application/sdp", 1), ("Application / SDP ;x=1", 1), ("multipart/mixed;boundary=x", 2),
     ("application/trickle-ice-sdpfrag", 3), ("text/plain", -1), ("application/sdpx", -1)])
 def test_content_kinds(ctype, kind):
-    assert body.content_kind(request(body=SDP, content_type=ctype)) == kind
+    assert sdp_body.content_kind(request(body=SDP, content_type=ctype), trickle=True) == kind
 
 
 def test_no_body_or_length_mismatch():
