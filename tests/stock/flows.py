@@ -25,15 +25,9 @@ DEFINES = ("WITH_MYSQL", "WITH_AUTH", "WITH_NAT", "WITH_USRLOCDB", "WITH_ANTIFLO
 FLOOD_IP, OTHER_IP = "127.0.0.3", "127.0.0.4"
 
 
-class StockKamailio(KamailioServer):
-    def command(self):
-        argv, cwd = super().command()
-        return argv + self.args, cwd
-
-
 def stock_server(kind: str, dburl: str, children: int = 2):
     text = open(STOCK).read()
-    cls = KamapyServer if kind == "kamapy" else StockKamailio
+    cls = KamapyServer if kind == "kamapy" else KamailioServer
     srv = cls(text, children=children)
     run = srv.dir / "run"
     run.mkdir()

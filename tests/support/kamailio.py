@@ -31,4 +31,4 @@ class KamailioServer(KamapyServer):
 
     def command(self) -> tuple[list[str], str]:
         return ([kamailio_path() or "kamailio", "-f", str(self.cfg_path), "-DD", "-E", "-m", "64",
-                 "-M", "8", "-n", str(self.children)], str(self.dir))
+                 "-M", "8", "-n", str(self.children), *self.args], str(self.dir))
