@@ -46,8 +46,9 @@ modparam("db_redis", "keys", "{keys}")
 modparam("usrloc", "db_url", "{redis_url}")
 modparam("usrloc", "db_mode", 3)
 modparam("usrloc", "use_domain", 1)
-modparam("usrloc", "timer_interval", 1)
+modparam("usrloc", "timer_interval", {timer_interval})
 modparam("registrar", "gruu_enabled", 0)
+modparam("registrar", "min_expires", 1)
 
 request_route {
 	if (is_method("OPTIONS") && $rU == $null) { sl_send_reply("200", "OK"); exit; }
@@ -182,9 +183,11 @@ def pair(redis):
     url = redis.url[:-1] + "5"
     redis.client(5).flushdb()
     fmt = {"schema": SCHEMA, "keys": KEYS, "redis_url": url}
-    kam = KamailioServer(CFG, fmt={**fmt, "mpath_line": 'mpath="{mpath}/"'})
+    # Kamailio's timer cleans the table every second; kamapy's hardly ever, so what
+    # removes an expired kamapy row below is Kamailio's scan of the shared table
+    kam = KamailioServer(CFG, fmt={**fmt, "mpath_line": 'mpath="{mpath}/"', "timer_interval": 1})
     kam.cfg_path.write_text(kam.cfg_path.read_text().replace("{mpath}", "/usr/lib/x86_64-linux-gnu/kamailio/modules"))
-    kp = KamapyServer(CFG, children=1, fmt={**fmt, "mpath_line": ""})
+    kp = KamapyServer(CFG, children=1, fmt={**fmt, "mpath_line": "", "timer_interval": 600})
     with kam, kp:
         yield kam, kp, redis.client(5)
 
@@ -221,6 +224,14 @@ def test_kamailio_and_kamapy_share_the_location_table(pair):
                                   callid=callid)) == 200
         assert status_of(find(to_kam, "alice")) == 404
         assert r.keys("location:entry::*") == []
+        # a binding kamapy wrote expires: Kamailio's timer finds it by its expires text
+        # (a scan of location:entry::*) and deletes it, mapping sets included
+        assert status_of(register(to_kp, "carol", "sip:carol@192.0.2.12:5070", expires=1)) == 200
+        assert len(r.keys("location:entry::*")) == 1
+        deadline = time.monotonic() + 6
+        while r.keys("location:*") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert r.keys("location:*") == []
 
 
 AUTH_CFG = """#!KAMAILIO
