@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests.db.mysqlserver import mysql_server
-from tests.support.baresip import Baresip, baresip_path, write_tone
+from tests.support.baresip import Baresip, baresip_path, hang_up, register_and_call, write_tone
 from tests.support.ports import free_port_block
 
 from . import flows
@@ -20,15 +20,6 @@ from .test_stock_cfg import relay  # noqa: F401  (the fixture)
 pytestmark = [pytest.mark.wire,
               pytest.mark.skipif(not flows.available(), reason="Debian's kamailio.cfg is not installed"),
               pytest.mark.skipif(baresip_path() is None, reason="baresip is not installed")]
-
-
-def wait(pred, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_two_baresips_with_passwords_call_through_stock_cfg(tmp_path, relay):  # noqa: F811
@@ -51,20 +42,11 @@ def test_two_baresips_with_passwords_call_through_stock_cfg(tmp_path, relay):  #
             uas[user] = ua
         alice, bob = uas["alice"], uas["bob"]
         try:
-            alice.start()
-            bob.start()
-            assert wait(alice.registered, 10) and wait(bob.registered, 10), srv.log()[-3000:]
             # WITH_AUTH challenges every REGISTER (and every INVITE from a local From):
             # registered means baresip's credentials passed auth_db against MariaDB
-            alice.command("dial", f"sip:bob@127.0.0.1:{srv.port}")
-            assert alice.wait_event("CALL_ESTABLISHED", 10), (alice.log()[-2000:], srv.log()[-3000:])
-            assert bob.wait_event("CALL_ESTABLISHED", 5)
-            assert alice.wait_event("CALL_RTPESTAB", 5), alice.log()[-2000:]
-            assert bob.wait_event("CALL_RTPESTAB", 5), bob.log()[-2000:]
+            register_and_call(alice, bob, srv.port, srv.log)
             time.sleep(0.5)
-            alice.command("hangup")
-            assert alice.wait_event("CALL_CLOSED", 5)
-            assert bob.wait_event("CALL_CLOSED", 5), srv.log()[-3000:]
+            hang_up(alice, bob, srv.log)
         finally:
             alice.stop()
             bob.stop()

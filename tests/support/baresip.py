@@ -156,3 +156,47 @@ class Baresip:
         if self.sock is not None:
             self.sock.close()
         self._log.close()
+
+
+def wait_until(pred, timeout: float, step: float = 0.1) -> bool:
+    """pred() became true within timeout (polled every step)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(step)
+    return False
+
+
+def ua_pair(workdir: Path, server_port: int, tone: Path | None = None) -> tuple[Baresip, Baresip]:
+    """alice and bob (who answers by himself) on free ports, registering to the server on
+    loopback; each UA binds N (UDP/TCP) and N+1 (TLS), its ctrl_tcp port and 20 RTP ports.
+    Not started, so a test can still change their accounts files."""
+    from .ports import free_port_block
+    if tone is None:
+        tone = workdir / "tone8k.wav"
+        write_tone(tone)
+    base, rtp = free_port_block(6), free_port_block(40)
+    alice = Baresip(workdir, "alice", base, base + 2, rtp, server_port, tone)
+    bob = Baresip(workdir, "bob", base + 3, base + 5, rtp + 20, server_port, tone, auto_answer=True)
+    return alice, bob
+
+
+def register_and_call(alice: Baresip, bob: Baresip, server_port: int, server_log) -> None:
+    """Start both, wait for their registrations, alice calls bob, the call is up and RTP
+    arrives on both sides; server_log() is shown when a step fails."""
+    alice.start()
+    bob.start()
+    assert wait_until(alice.registered, 10) and wait_until(bob.registered, 10), server_log()[-3000:]
+    alice.command("dial", f"sip:bob@127.0.0.1:{server_port}")
+    assert alice.wait_event("CALL_ESTABLISHED", 10), (alice.log()[-2000:], server_log()[-3000:])
+    assert bob.wait_event("CALL_ESTABLISHED", 5)
+    assert alice.wait_event("CALL_RTPESTAB", 5), alice.log()[-2000:]
+    assert bob.wait_event("CALL_RTPESTAB", 5), bob.log()[-2000:]
+
+
+def hang_up(caller: Baresip, callee: Baresip, server_log) -> None:
+    """The caller hangs up; the call ends on both sides."""
+    caller.command("hangup")
+    assert caller.wait_event("CALL_CLOSED", 5)
+    assert callee.wait_event("CALL_CLOSED", 5) is not None, server_log()[-3000:]

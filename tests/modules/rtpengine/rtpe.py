@@ -108,3 +108,20 @@ class Rtpengine:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def assert_media_relayed(rtpe: Rtpengine, callid: str, uas) -> None:
+    """Each UA's media comes from rtpengine's ports (not from the other UA), and rtpengine
+    counted RTP on both legs of the call."""
+    from tests.support.baresip import wait_until
+    ports = range(rtpe.port_min, rtpe.port_max + 1)
+    for ua in uas:
+        assert wait_until(lambda ua=ua: any(f"127.0.0.1:{p}" in ua.log() for p in ports), 5), \
+            ua.log()[-2000:]
+    time.sleep(1.0)
+    q = rtpe.query(callid)
+    assert q["result"] == b"ok" and q["totals"]["RTP"]["packets"] > 50, q["totals"]
+    per_tag = {tag: sum(s.get("stats", {}).get("packets", 0)
+                        for m in leg.get("medias", []) for s in m.get("streams", []))
+               for tag, leg in q["tags"].items()}
+    assert len(per_tag) == 2 and all(v > 20 for v in per_tag.values()), per_tag

@@ -19,15 +19,13 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import time
 
 import pytest
 
-from tests.support.baresip import Baresip, baresip_path, write_tone
-from tests.support.ports import free_port_block
+from tests.support.baresip import baresip_path, hang_up, register_and_call, ua_pair, wait_until
 from tests.support.server import REPO, KamapyServer
 
-from .rtpe import Rtpengine, rtpengine_path
+from .rtpe import Rtpengine, assert_media_relayed, rtpengine_path
 
 pytestmark = [pytest.mark.wire,
               pytest.mark.skipif(baresip_path() is None, reason="baresip is not installed"),
@@ -90,20 +88,7 @@ class LoopNat:
             s.close()
 
 
-def wait(pred, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def test_two_baresips_through_rtpengine(tmp_path):
-    tone = tmp_path / "tone8k.wav"
-    write_tone(tone)
-    base = free_port_block(6)
-    rtp = free_port_block(40)
     with Rtpengine() as rtpe:
         nat = LoopNat(("127.0.0.1", 0))
         # the proxy advertises the NAT's port in Record-Route, so alice's in-dialog
@@ -116,45 +101,18 @@ def test_two_baresips_through_rtpengine(tmp_path):
         assert text.count(rtpe.url) == 1, "etc/kamapy.cfg's rtpengine_sock line moved"
         with KamapyServer(text, children=2, args=["-A", "WITH_RTPENGINE"]) as srv:
             nat.server = ("127.0.0.1", srv.port)
-            alice = Baresip(tmp_path, "alice", base, base + 2, rtp, srv.port, tone)
+            alice, bob = ua_pair(tmp_path, srv.port)
             # alice reaches the proxy only through the NAT (an outbound proxy)
             acc = alice.dir / "accounts"
             acc.write_text(acc.read_text().replace(
                 ";regint=60", f';regint=60;outbound="sip:127.0.0.1:{nat.port}"'))
-            bob = Baresip(tmp_path, "bob", base + 3, base + 5, rtp + 20, srv.port, tone,
-                          auto_answer=True)
             try:
-                alice.start()
-                bob.start()
-                assert wait(alice.registered, 10) and wait(bob.registered, 10), srv.log()[-3000:]
-                alice.command("dial", f"sip:bob@127.0.0.1:{srv.port}")
-                assert alice.wait_event("CALL_ESTABLISHED", 10), (alice.log()[-2000:], srv.log()[-3000:])
-                assert bob.wait_event("CALL_ESTABLISHED", 5)
-                assert alice.wait_event("CALL_RTPESTAB", 5), alice.log()[-2000:]
-                assert bob.wait_event("CALL_RTPESTAB", 5), bob.log()[-2000:]
+                register_and_call(alice, bob, srv.port, srv.log)
                 calls = rtpe.calls()
                 assert len(calls) == 1, (calls, srv.log()[-3000:])
-                callid = calls[0]
-                # each UA's media comes from rtpengine's ports, not from the other UA
-                for ua in (alice, bob):
-                    assert wait(lambda ua=ua: any(
-                        f"127.0.0.1:{p}" in ua.log() for p in range(rtpe.port_min, rtpe.port_max + 1)), 5), \
-                        ua.log()[-2000:]
-                time.sleep(1.0)
-                q = rtpe.query(callid)
-                assert q["result"] == b"ok"
-                assert q["totals"]["RTP"]["packets"] > 50, q["totals"]
-                # both directions: each leg's stream got packets
-                per_tag = {}
-                for tag, leg in q["tags"].items():
-                    per_tag[tag] = sum(s.get("stats", {}).get("packets", 0)
-                                       for m in leg.get("medias", [])
-                                       for s in m.get("streams", []))
-                assert len(per_tag) == 2 and all(v > 20 for v in per_tag.values()), per_tag
-                alice.command("hangup")
-                assert alice.wait_event("CALL_CLOSED", 5)
-                assert bob.wait_event("CALL_CLOSED", 5), srv.log()[-3000:]
-                assert wait(lambda: rtpe.calls() == [], 3), f"rtpengine still lists {rtpe.calls()}"
+                assert_media_relayed(rtpe, calls[0], (alice, bob))
+                hang_up(alice, bob, srv.log)
+                assert wait_until(lambda: rtpe.calls() == [], 3), f"rtpengine still lists {rtpe.calls()}"
             except AssertionError:
                 with open(os.path.join(str(tmp_path), "trace.log"), "w") as f:
                     f.write(srv.log() + "\n=====\n" + b"\n".join(nat.seen).decode("latin-1"))
