@@ -25,6 +25,7 @@ from tests.cluster.lab import RPC_CFG
 from tests.support.ports import free_udp_port
 
 SCEN = Path(__file__).resolve().parent / "scenarios"
+REDIS_SCHEMA = "/usr/share/kamailio/db_redis/kamailio"  # Kamailio's table files (kamailio-redis-modules)
 
 NODE_CFG = r"""#!KAMAILIO
 debug=2
@@ -118,6 +119,10 @@ def storage_cfg(kind: str = "pg") -> str:
                 'modparam("usrloc", "timer_interval", 5)\n')
     if kind == "redis":
         return ('loadmodule "db_redis.so"\n'
+                f'modparam("db_redis", "schema_path", "{REDIS_SCHEMA}")\n'
+                'modparam("db_redis", "keys", "version=entry:table_name")\n'
+                'modparam("db_redis", "keys", "location=entry:ruid&usrdom:username")\n'
+                'modparam("db_redis", "expire_by", "location=expires")\n'
                 'modparam("usrloc", "db_url", "{redis_url}")\n'
                 'modparam("usrloc", "db_mode", 3)\n'
                 'modparam("usrloc", "timer_interval", 5)\n')
@@ -131,9 +136,9 @@ def node_cfg(kind: str = "pg") -> str:
 
 
 def redis_available() -> bool:
-    """Whether the db_redis module (the registrations-storage work) is there."""
+    """Whether the db_redis module and Kamailio's schema files are there."""
     root = Path(__file__).resolve().parents[2]
-    return (root / "modules" / "db_redis" / "__init__.py").exists()
+    return (root / "modules" / "db_redis" / "__init__.py").exists() and os.path.isdir(REDIS_SCHEMA)
 
 
 def users_file(users: list[str], directory: str) -> str:
@@ -241,14 +246,23 @@ def calls(target: str, users: list[str], *, rate: int = 100, limit: int = 100,
     return run if start else run.wait(timeout + 10)
 
 
+def _node_of(path: str) -> str:
+    return path.split("sip:", 1)[1].split(";", 1)[0].split(":", 1)[0] if path else ""
+
+
 def bindings(lab) -> dict[str, str]:
-    """user -> the node address its binding's Path names (read from the shared table)."""
-    import psycopg
+    """user -> the node address its binding's Path names (read from the shared table:
+    PostgreSQL's location rows, or db_redis' location:entry::<ruid> hashes)."""
     out = {}
-    with psycopg.connect(lab.db_url.replace("postgres://", "postgresql://"), autocommit=True) as c:
+    if lab.redis is not None and lab.db_url is None:
+        r = lab.redis.client()
+        for key in r.scan_iter("location:entry::*", count=1000):
+            user, path = r.hmget(key, "username", "path")
+            if user is not None:
+                out[user.decode()] = _node_of((path or b"").decode())
+        return out
+    import psycopg
+    with psycopg.connect(lab.db_url, autocommit=True) as c:
         for user, path in c.execute("SELECT username, path FROM location"):
-            host = ""
-            if path:
-                host = path.split("sip:", 1)[1].split(";", 1)[0].split(":", 1)[0]
-            out[user] = host
+            out[user] = _node_of(path)
     return out
