@@ -195,3 +195,42 @@ def test_postgres_two_nodes(tmp_path):
             assert int(st["SuccessfulCall(C)"]) == 2, st
             assert status_of(register(to_b, "frank", f"sip:frank@127.0.0.1:{uas_port}", expires=0, cseq=3)) == 200
             assert status_of(find(to_a, "frank")) == 404
+
+
+LOOKUP_XML = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="lookup_load">
+  <send retrans="500"><![CDATA[
+      MESSAGE sip:load[call_number]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      From: <sip:lk@[local_ip]>;tag=[pid]M[call_number]
+      To: <sip:load[call_number]@[remote_ip]>
+      Call-ID: [call_id]
+      CSeq: 1 MESSAGE
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]></send>
+  <recv response="200"/>
+</scenario>
+"""
+
+
+@pytest.mark.slow
+def test_ten_thousand_users_across_two_nodes(redis_aof, tmp_path):
+    """10,000 AORs registered through node 1 are every one found through node 2."""
+    if sipp_path() is None:
+        pytest.skip("sipp not installed")
+    redis_aof.flush()
+    n = 10000
+    with ClusterLab(NODE, nodes=2, front=None, children=2,
+                    fmt={"db_module": REDIS_MODULE, "url": redis_aof.url}) as lab:
+        a, b = lab.nodes[0].addr, lab.nodes[1].addr
+        st = SippRun("register_load.xml", f"{a[0]}:{a[1]}", "-m", str(n), "-r", "5000", "-l", "100",
+                     "-timeout", "120", "-timeout_error").run(timeout=150)
+        assert int(st["SuccessfulCall(C)"]) == n, st
+        scen = tmp_path / "lookup.xml"
+        scen.write_text(LOOKUP_XML)
+        st = SippRun(str(scen), f"{b[0]}:{b[1]}", "-m", str(n), "-r", "5000", "-l", "100",
+                     "-timeout", "120", "-timeout_error").run(timeout=150)
+        assert int(st["SuccessfulCall(C)"]) == n, st
+    assert len(redis_aof.client().keys("location:entry::*")) == n
