@@ -7,9 +7,12 @@ caller's next hop to B stands for the dispatcher's fail-over."""
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import os
 import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +20,7 @@ from tests.support.ports import free_udp_port
 from tests.support.redisserver import RedisServer
 from tests.support.rpc import rpc_call
 from tests.support.server import KamapyServer
+from tests.support.sipp import SippRun, sipp_path
 
 from .ua import Callee, Caller, reply_to
 
@@ -67,7 +71,11 @@ request_route {
             sl_send_reply("500", "Dialog State Unavailable");
             exit;
         }
-        if ($var(n) >= 2) { sl_send_reply("486", "Too Many Calls"); exit; }
+        if ($var(n) >= 2) {
+            xlog("L_INFO", "REFUSED $fU\n");
+            sl_send_reply("486", "Too Many Calls");
+            exit;
+        }
         set_dlg_profile("caller", "$fU");
         set_dlg_profile("all");
         $dlg_var(x) = "y-" + $fU;
@@ -81,6 +89,8 @@ request_route {
 }
 event_route[dialog:end] { xlog("L_INFO", "DLGEND $dlg(callid) var=$dlg_var(x)\n"); }
 """
+
+SCEN = Path(__file__).parent / "scenarios"
 
 pytestmark = pytest.mark.skipif(not RedisServer().available, reason="redis-server / redis-py missing")
 
@@ -112,6 +122,21 @@ class Node(KamapyServer):
         deadline = time.monotonic() + 5
         while any(alive(p) for p in pids) and time.monotonic() < deadline:
             time.sleep(0.02)
+
+
+@contextlib.contextmanager
+def running(*nodes):
+    """Start the nodes side by side (each start is mostly Python's own), stop them all."""
+    with concurrent.futures.ThreadPoolExecutor(len(nodes)) as pool:
+        futures = [pool.submit(n.start) for n in nodes]
+    try:
+        for f in futures:
+            f.result()
+        yield nodes
+    finally:
+        for n in nodes:
+            n.stop()
+            n.tmp.cleanup()
 
 
 def wait_for(fn, timeout: float = 6.0, step: float = 0.1):
@@ -161,38 +186,53 @@ def _callids(node) -> set[str]:
     return {d["call-id"] for d in node.rpc("dlg.list")}
 
 
-def test_calls_listed_everywhere_and_limit_holds_across_nodes(redis, callee):
-    a, b, _prefix = _cluster(redis)
-    with a, b:
-        c1, r1 = _call(a, callee, "alice")
-        c2, r2 = _call(b, callee, "alice")
-        assert (r1, r2) == (200, 200)
-        both = {c1.callid, c2.callid}
-        assert wait_for(lambda: _callids(a) == both and _callids(b) == both)
-        d = {x["call-id"]: x for x in b.rpc("dlg.list")}[c1.callid]
-        assert d["state"] == 4 and d["caller"]["tag"] == c1.ftag
-        assert d["variables"] == [{"x": "y-alice"}]
-        assert d["h_id"] % 4 == 1  # node A's ids (h_id_start 1, step 4)
-        assert {x["call-id"]: x for x in a.rpc("dlg.list")}[c2.callid]["h_id"] % 4 == 2
-        # alice has two calls up, one per node: the third is refused on either node
-        c3, r3 = _call(a, callee, "alice")
-        assert r3 == 486
-        assert b.rpc("dlg.profile_get_size", "caller", "alice") == 2
-        assert a.rpc("dlg.profile_get_size", "all") == 2
-        c4, r4 = _call(b, callee, "bob")
-        assert r4 == 200
-        assert c1.bye() == 200 and c2.bye() == 200 and c4.bye() == 200
-        assert wait_for(lambda: a.rpc("dlg.list") == [] and b.rpc("dlg.list") == [])
-        assert a.rpc("dlg.profile_get_size", "caller", "alice") == 0
+def test_calls_listed_everywhere_and_limit_holds_across_nodes(redis):
+    """SIPp callers through three nodes at once, users u1 and u2 from each; a limit
+    of 2 calls per user: A's and B's calls go through, C's are refused with 486."""
+    if sipp_path() is None:
+        pytest.skip("sipp not installed")
+    a, b, prefix = _cluster(redis)
+    c = Node("127.0.0.4", "C", 3, a.port, redis.url, prefix)
+    uas_port = free_udp_port()
+    with running(a, b, c):
+        uas = SippRun(str(SCEN / "dlg_uas.xml"), f"127.0.0.1:{a.port}", "-m", "4",
+                      local_port=uas_port).start()
+        runs = []
+        try:
+            def uac(node):
+                return SippRun(str(SCEN / "cluster_uac.xml"), f"127.0.0.1:{uas_port}", "-rsa",
+                               f"{node.ip}:{node.port}", "-s", "svc", "-m", "2", "-r", "20",
+                               "-d", "4000", "-timeout", "20", local_port=free_udp_port()).start()
+            runs = [uac(a), uac(b)]
+            assert wait_for(lambda: [d["state"] for d in c.rpc("dlg.list")] == [4] * 4), c.rpc("dlg.list")
+            for node in (a, b, c):  # every node lists the four calls, answered
+                dlgs = node.rpc("dlg.list")
+                assert len(dlgs) == 4 and {d["state"] for d in dlgs} == {4}
+                assert {d["h_id"] % 4 for d in dlgs} == {1, 2}  # A's and B's own ids
+                assert {d["from_uri"].split("@")[0] for d in dlgs} == {"sip:u1", "sip:u2"}
+            assert c.rpc("dlg.profile_get_size", "caller", "u1") == 2
+            assert a.rpc("dlg.profile_get_size", "all") == 4
+            runs.append(uac(c))  # u1 and u2 already have two calls each
+            for r in runs:
+                r.wait(25)
+            uas.wait(10)
+        finally:
+            for r in runs:
+                r.kill()
+            uas.kill()
+        st = [r.stats() for r in runs]
+        assert [int(x["SuccessfulCall(C)"]) for x in st] == [2, 2, 2], st
+        assert "REFUSED u1" in c.log() and "REFUSED u2" in c.log()  # the scenario's 486 branch
+        assert "REFUSED" not in a.log() + b.log()
+        assert wait_for(lambda: all(n.rpc("dlg.list") == [] for n in (a, b, c)))
+        assert c.rpc("dlg.profile_get_size", "caller", "u1") == 0
         assert b.rpc("dlg.profile_get_size", "all") == 0
-        for c in (c1, c2, c3, c4):
-            c.close()
 
 
 def test_node_killed_with_live_calls(redis, callee):
     a, b, prefix = _cluster(redis)
     r = redis.client()
-    with a, b:
+    with running(a, b):
         c1, r1 = _call(a, callee, "carol")
         c2, r2 = _call(a, callee, "carol", "X-Timeout: 7\r\n")
         assert (r1, r2) == (200, 200)
@@ -233,7 +273,7 @@ def test_node_killed_with_live_calls(redis, callee):
     2.0, pytest.param(10.0, marks=pytest.mark.slow)])
 def test_redis_outage_then_resync(redis, callee, outage):
     a, b, prefix = _cluster(redis, fail_mode=(0, 1))
-    with a, b:
+    with running(a, b):
         c1, r1 = _call(a, callee, "dave")
         assert r1 == 200
         assert wait_for(lambda: _callids(b) == {c1.callid})
