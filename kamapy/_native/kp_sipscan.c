@@ -624,6 +624,7 @@ int kp_sip_scan(const char *buf, int len, int32_t *out, int cap)
     for (i = KP_SS_FIRST; i < KP_SS_FIRST + KP_SS_NIDS; i++)
         out[i] = -1;
     out[KP_SS_V_OK] = 0;
+    out[KP_SS_V_NEXT] = -1;
     out[KP_SS_TO + KP_SS_N_OK] = 0;
     out[KP_SS_FROM + KP_SS_N_OK] = 0;
     out[KP_SS_CID_OK] = out[KP_SS_CS_OK] = out[KP_SS_CL_OK] = out[KP_SS_CRC_OK] = 0;
@@ -797,7 +798,22 @@ int kp_sip_scan(const char *buf, int len, int32_t *out, int cap)
             out[KP_SS_V_OK] = 1;
             out[KP_SS_V_LINE] = li;
         } else if (via_line_ok(b, s, e, vscratch)) {
-            first_via_parses = 1;  /* several via-parms: Python builds them, none raises */
+            first_via_parses = 1;  /* several via-parms: Python builds the others, none raises */
+            /* the first via-parm is the top Via (s is trimmed already; a comma is there,
+             * or the whole span would have passed scan_via) */
+            const u8 *q = findc(b + s, b + e, ',');
+            if (q != NULL) {
+                int pe = (int)(q - b), ns = pe + 1;
+                while (pe > s && WS(b[pe - 1]))
+                    pe--;
+                while (ns < e && WS(b[ns]))
+                    ns++;
+                if (scan_via(b, s, pe, out + KP_SS_V)) {
+                    out[KP_SS_V_OK] = 1;
+                    out[KP_SS_V_LINE] = li;
+                    out[KP_SS_V_NEXT] = ns;
+                }
+            }
         }
     }
     li = out[KP_SS_FIRST + KP_H_TO];

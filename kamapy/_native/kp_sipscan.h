@@ -102,6 +102,10 @@
  * fast path did not accept, a Retry-After): lines from here on need the Python check
  * (SipMsg._bad_line). NHDR when no line is suspect. */
 #define KP_SS_BADMIN  242
+/* the top Via line holds several via-parms (SIPp's replies: "Via: a, b"), every one in
+ * the simple form: V_OK and the V fields are the first, V_NEXT the start of the second
+ * (trimmed, as split_commas gives it); -1 when the line holds one via-parm */
+#define KP_SS_V_NEXT  243
 
 /* the reply copy plan (build_reply): the lines a reply copies, in order, as segments
  * (kind, start, end); consecutive plain lines merged into one segment. Kinds:

@@ -65,9 +65,11 @@ _NHDR, _STOP, _FIRST, _HDR, _HREC = _ss.NHDR, _ss.STOP, _ss.FIRST, _ss.HDR, _ss.
 _STOP_END, _STOP_FOLD, _STOP_REASONS = _ss.STOP_END, _ss.STOP_FOLD, _ss.STOP_REASONS
 _KEYS, _KEY_IDS = _ss.KEYS, _ss.KEY_IDS
 _V_OK, _V_LINE, _V_BRANCH, _V_P = _ss.V_OK, _ss.V_LINE, _ss.V_BRANCH, _ss.V_P
+_V_NEXT = _ss.V_NEXT
 _TO_U0, _TO_U1, _TO_OK = _ss.TO + _ss.N_U0, _ss.TO + _ss.N_U1, _ss.TO_OK
 _RAW_WS = " \t\r\n"  # what raw_value_span() trims
 _FIRST_OF = {k: _ss.FIRST + i for k, i in _ss.KEY_IDS.items()}  # key -> its first-line slot
+_SLOTS_OF: dict[tuple, tuple] = {}  # hdr_values: a tuple of keys -> their slots (-1: no scan id)
 _TO, _FROM = _ss.TO, _ss.FROM
 _CID_OK, _CS_OK, _CS_N0, _CS_N1, _CS_M0, _CS_M1 = (_ss.CID_OK, _ss.CS_OK, _ss.CS_N0, _ss.CS_N1,
                                                    _ss.CS_M0, _ss.CS_M1)
@@ -452,8 +454,8 @@ class SipMsg:
             pa = self._parsed_at
             if pa is not None:
                 hf.parsed = pa.pop(i, None)  # a key field already made from the scan
-            if kid == 1 and self._via1 is not None and sc[_V_OK] and i == sc[_V_LINE]:
-                hf.parsed = [self._via1]  # the top Via made from the scan
+            if kid == 1 and self._via1 is not None and sc[_V_OK] and i == sc[_V_LINE] and sc[_V_NEXT] < 0:
+                hf.parsed = [self._via1]  # the top Via made from the scan, alone on its line
         return hf
 
     def _first(self, key) -> HeaderField | None:
@@ -568,21 +570,22 @@ class SipMsg:
         """[hdr_value(k) for k in keys] in one call: a hot path that reads several
         headers of the message (registrar's refresh) pays one call, not one each."""
         sc = self._csc
-        if sc is None:
+        slots = _SLOTS_OF.get(keys) if keys.__class__ is tuple else None
+        if slots is None:
+            if sc is None or keys.__class__ is not tuple:
+                return [self.hdr_value(k) for k in keys]
+            slots = _SLOTS_OF[keys] = tuple(_FIRST_OF.get(k, -1) for k in keys)
+        if sc is None or -1 in slots:
             return [self.hdr_value(k) for k in keys]
         text = self.text
         out = []
-        for key in keys:
-            slot = _FIRST_OF.get(key)
-            if slot is None:
-                out.append(self.hdr_value(key))
-                continue
+        for slot in slots:
             i = sc[slot]
             if i < 0:
                 out.append(None)
             else:
-                r = _HDR + _HREC * i
-                out.append(text[sc[r + 3]:sc[r + 4]])
+                i = _HDR + _HREC * i + 3
+                out.append(text[sc[i]:sc[i + 1]])
         return out
 
     def has_hdr(self, key: str) -> bool:
@@ -909,12 +912,19 @@ class SipMsg:
         return p
 
     def _vias_of(self, hf):
+        """The via-parms of one Via header (hf.parsed); the top Via is msg.via1 itself."""
         p = hf.parsed
         if p is None:
             sc = self._sc
             if sc is not None and sc[_V_OK] and hf.start == sc[_HDR + _HREC * sc[_V_LINE] + 1]:
-                self.via1  # noqa: B018 -- sets hf.parsed to [the top Via]
-                p = hf.parsed
+                if sc[_V_NEXT] < 0:
+                    self.via1  # noqa: B018 -- sets hf.parsed to [the top Via]
+                    p = hf.parsed
+                else:  # several on the line: the top one from the scan, the rest parsed
+                    s, e = self.raw_value_span(hf)
+                    p = parse_via(self.text, sc[_V_NEXT], e)
+                    p.insert(0, self.via1)
+                    hf.parsed = p
             else:
                 s, e = self.raw_value_span(hf)
                 p = hf.parsed = parse_via(self.text, s, e)
@@ -935,7 +945,7 @@ class SipMsg:
                     v = self._via1 = hf.parsed[0]
                 else:
                     v = self._via1 = via_from_scan(self.text, sc)
-                    if hf is not None:
+                    if hf is not None and sc[_V_NEXT] < 0:
                         hf.parsed = [v]
             else:
                 hf = self._first("via")

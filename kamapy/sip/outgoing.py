@@ -36,6 +36,7 @@ from .sipscan import HREC as _HREC
 from .sipscan import STOP as _STOP
 from .sipscan import STOP_END as _STOP_END
 from .sipscan import V_LINE as _V_LINE
+from .sipscan import V_NEXT as _V_NEXT
 from .sipscan import V_OK as _V_OK
 from .wire import join_wire
 
@@ -105,20 +106,22 @@ def build_request(msg: SipMsg, via: str | None = None, proto: str = "udp",
 def build_reply_forward(msg: SipMsg, proto: str = "udp") -> bytes:
     """A received reply as relayed upstream: the top Via removed, lumps applied.
 
-    Fast path (the usual relayed reply): no lumps, the scan parsed the top Via (so its
-    header line holds that one via: the scanner leaves a comma to Python) and indexed
-    the whole header block, and a datagram transport (no Content-Length work): the
-    result is the datagram minus that Via line -- what _build_reply_forward gives."""
+    Fast path (the usual relayed reply): no lumps, the scan parsed the top Via and
+    indexed the whole header block, and a datagram transport (no Content-Length work):
+    the result is the datagram minus that Via line, or, when further via-parms share
+    its line (SIPp's replies), minus the top via-parm and its comma up to the next --
+    what _build_reply_forward gives."""
     sc = msg._sc
     if (sc is not None and sc[_V_OK] and not msg.lumps and msg.type == REPLY
             and sc[_STOP] == _STOP_END and (proto == "udp" or proto.lower() not in STREAM_PROTOS)
             and (sc[_ss.BADMIN] == sc[_ss.NHDR] or not msg._bad_line())):  # else Python raises it
-        r = _HDR + _HREC * sc[_V_LINE]
-        s = sc[r + 1]
-        e = sc[r + 5]
         data = msg.data
-        if type(data) is bytes and msg.text.find(",", s, e) < 0:
-            return data[:s] + data[e:]
+        if type(data) is bytes:
+            nxt = sc[_V_NEXT]
+            if nxt >= 0:
+                return data[:sc[_ss.V_S]] + data[nxt:]
+            r = _HDR + _HREC * sc[_V_LINE]
+            return data[:sc[r + 1]] + data[sc[r + 5]:]
     return _build_reply_forward(msg, proto)
 
 
@@ -129,7 +132,7 @@ def _build_reply_forward(msg: SipMsg, proto: str = "udp") -> bytes:
     work = _Work(msg)
     via1 = msg.via1
     hf = msg.get_header("via")
-    vias_here = hf.parsed
+    vias_here = msg._vias_of(hf)
     if len(vias_here) == 1:
         work.anchor(hf.start, DEL, hf.end - hf.start, "via")
     else:

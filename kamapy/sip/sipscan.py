@@ -66,6 +66,7 @@ V_T0, V_T1, V_H0, V_H1 = lib.KP_SS_V_T0, lib.KP_SS_V_T1, lib.KP_SS_V_H0, lib.KP_
 V_PORT, V_P0, V_P1, V_SBE = lib.KP_SS_V_PORT, lib.KP_SS_V_P0, lib.KP_SS_V_P1, lib.KP_SS_V_SBE
 V_BRANCH, V_RPORT, V_RECEIVED = lib.KP_SS_V_BRANCH, lib.KP_SS_V_RPORT, lib.KP_SS_V_RECEIVED
 V_LINE, V_NP, V_P = lib.KP_SS_V_LINE, lib.KP_SS_V_NP, lib.KP_SS_V_P
+V_NEXT = lib.KP_SS_V_NEXT  # the second via-parm on the top Via line, -1: none
 
 TO = lib.KP_SS_TO
 FROM = lib.KP_SS_FROM

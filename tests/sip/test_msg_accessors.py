@@ -195,3 +195,41 @@ def test_module_data_is_a_per_message_dict():
 @given(st.sampled_from(sorted(CORPUS.values()) + sorted(EDGES.values())), ops)
 def test_accessors_match_their_definitions_on_mutations(data, mutation):
     check(mutate(data, mutation))
+
+
+KEY_TUPLES = [("require", "path", "contact", "expires", "supported", "allow", "user-agent"),
+              ("contact",), (), ("max-forwards", "x-unknown", "route"), ("v", "m", "CONTACT", "i"),
+              tuple(NAMES)]
+
+
+def _values_outcome(fn):
+    try:
+        return "ok", fn()
+    except SipParseError as e:
+        return "err", e.reason
+
+
+def check_hdr_values(data: bytes):
+    """hdr_values(keys) == [hdr_value(k) for k in keys] (a tuple or a list of keys, on
+    fresh messages, then a second time on each)."""
+    for keys in KEY_TUPLES:
+        for form in (tuple, list):
+            try:
+                a, b = SipMsg(data), SipMsg(data)
+            except SipParseError:
+                return
+            for _ in range(2):
+                want = _values_outcome(lambda b=b, keys=keys: [b.hdr_value(k) for k in keys])
+                got = _values_outcome(lambda a=a, keys=form(keys): a.hdr_values(keys))
+                assert got == want, (data, keys)
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS) + sorted(f"edge:{k}" for k in EDGES))
+def test_hdr_values_is_hdr_value_per_key(name):
+    check_hdr_values(EDGES[name[5:]] if name.startswith("edge:") else CORPUS[name])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(sorted(CORPUS.values()) + sorted(EDGES.values())), ops)
+def test_hdr_values_on_mutations(data, mutation):
+    check_hdr_values(mutate(data, mutation))

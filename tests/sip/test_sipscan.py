@@ -293,3 +293,32 @@ def test_further_via_parms_read_by_c_same_as_python(parts, sep):
     finally:
         via_mod._fast_parm = saved
     assert fast == slow, value
+
+
+MULTI_VIA_REQ = ("INVITE sip:b@x SIP/2.0\r\nVia: {v1}\r\nFrom: <sip:a@x>;tag=1\r\n"
+                 "To: <sip:b@x>\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(_VIA_PIECES, _VIA_PARAMS), min_size=2, max_size=3),
+       st.sampled_from([",", ", ", " ,", ",\t", ",,"]), st.sampled_from([MULTI_VIA, MULTI_VIA_REQ]),
+       orders)
+def test_top_via_line_with_several_via_parms_same_as_reference(parts, sep, template, order):
+    """The scan reads the top Via out of a line holding several via-parms (V_NEXT): every
+    accessor, in any order (vias, the header objects, the sl reply, the reply
+    destination), says what the reference says."""
+    v1 = sep.join(p + "".join(ps) for p, ps in parts)
+    data = template.format(v1=v1, v2=GOOD_VIA).encode()
+    compare(data, order)
+    compare(data, ALL)
+
+
+def test_top_via_line_with_several_via_parms_is_read_by_the_scan():
+    data = MULTI_VIA.format(v1=f"{GOOD_VIA}, SIP/2.0/UDP h:1;branch=b", v2=GOOD_VIA).encode()
+    sc = sipscan.scan(data)
+    assert sc[sipscan.V_OK] and data[sc[sipscan.V_NEXT]:].startswith(b"SIP/2.0/UDP h:1;")
+    m = SipMsg(data, RCV)
+    assert m.via1.branch == "z9hG4bKa" and [v.host for v in m.vias] == ["127.0.0.1", "h", "127.0.0.1"]
+    assert m.vias[0] is m.via1
+    single = sipscan.scan(MULTI_VIA.format(v1=GOOD_VIA, v2=GOOD_VIA).encode())
+    assert single[sipscan.V_OK] and single[sipscan.V_NEXT] == -1
