@@ -82,10 +82,20 @@ def _check_blocklist(t) -> bool:
     return bool(_settings().use_blocklist and _method_bit(t) & int(_param("blst_methods_lookup")))
 
 
+# next-hop URI text -> its (proto id, ip, port, af) when the host is an IP address:
+# what locate gives then depends on the URI alone (one address, no DNS, nothing for
+# failover), so the usual relay (to a contact's or the R-URI's address) skips it
+_ip_hops: dict[str, tuple] = {}
+
+
 def resolve_branch(t, idx: int, msg, uri: str, dst_uri: str | None, proxy):
     """(proto id, ip, port, af) for branch idx; the other addresses are kept for
     failover. Raises uac.RelayError when nothing resolves (E_BAD_ADDRESS) or every
     address is blocklisted (E_SEND)."""
+    if proxy is None:
+        hop = _ip_hops.get(dst_uri or uri)
+        if hop is not None and not _settings().use_blocklist:
+            return hop
     if proxy is not None:
         pid, host, port = proxy
         res = dns.locate(PROTO_NAMES.get(pid) if pid else None, host, port or None)
@@ -112,7 +122,12 @@ def resolve_branch(t, idx: int, msg, uri: str, dst_uri: str | None, proxy):
         if table is not None:
             packed = msgpack.packb([[x.proto, x.ip, x.port] for x in rest])
             table.put(_key(t, idx), packed, time.time() + _KEEP)
-    return PROTO_IDS.get(target.proto, PROTO_UDP), target.ip, target.port, target.af
+    hop = PROTO_IDS.get(target.proto, PROTO_UDP), target.ip, target.port, target.af
+    if proxy is None and res.how == "ip":
+        if len(_ip_hops) > 4096:  # a flood of distinct next hops must not grow it forever
+            _ip_hops.clear()
+        _ip_hops[dst_uri or uri] = hop
+    return hop
 
 
 def forget(t, idx: int):
