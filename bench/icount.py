@@ -1,0 +1,86 @@
+"""Instructions per message through the worker path, exact, for comparing two builds on
+a busy machine (instruction counts do not change with load; timings do).
+
+    valgrind --tool=callgrind --collect-atstart=no --toggle-collect=starmap_next \\
+        --callgrind-out-file=/tmp/cg.out .venv/bin/python bench/icount.py call -n 200
+    callgrind_annotate /tmp/cg.out | head      # "PROGRAM TOTALS" / n = per call
+
+Only the measured items are counted: each goes through itertools.starmap, and callgrind
+collects inside starmap_next alone (nothing in kamapy uses starmap). Runs path_bench's
+workloads against whichever tree's kamapy is first on sys.path (`--repo DIR` for another
+checkout, e.g. a `git worktree` of an older commit with its own venv).
+
+Workloads: register-new (N new bindings), register-refresh (N refreshes of the same
+bindings), call (N calls of 7 messages; the test UA's parsing is outside the count).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("workload", choices=["register-new", "register-refresh", "call"])
+    ap.add_argument("-n", type=int, default=200)
+    ap.add_argument("--warm", type=int, default=50, help="uncounted items first")
+    ap.add_argument("--repo", help="import kamapy from this checkout")
+    args = ap.parse_args()
+    sys.path.insert(0, str(HERE))
+    import path_bench as pb  # puts this checkout first on sys.path
+    if args.repo:
+        sys.path.insert(0, args.repo)
+    pb.REF_CFG = Path("/work/shared/bench/kamailio/kamailio-bench.cfg")
+    try:
+        import kamapy.server.gc_tuning  # noqa: F401
+    except ImportError:  # an older tree: path_bench's set-up without it
+        import types
+        sys.modules["kamapy.server.gc_tuning"] = types.SimpleNamespace(
+            before_fork=lambda: None, child_ready=lambda: None)
+        import kamapy.server
+        kamapy.server.gc_tuning = sys.modules["kamapy.server.gc_tuning"]
+    p = pb.Path_(256)
+    uac, up = pb._sink()
+    total = args.warm + args.n
+    if args.workload.startswith("register"):
+        def reg(i, r):
+            p.feed(pb.REGISTER.format(sp=p.port, up=up, n=i, r=r, u=i).encode(), up)
+            if i & 63 == 63:
+                pb._drain(uac)
+        if args.workload == "register-refresh":
+            for i in range(total):
+                reg(i, 0)
+            pb._drain(uac)
+            items = [(i, 1) for i in range(total)]
+        else:
+            items = [(i, 0) for i in range(total)]
+        for it in items[:args.warm]:
+            reg(*it)
+        msgs = [(pb.REGISTER.format(sp=p.port, up=up, n=i, r=r, u=i).encode(), up) for i, r in items[args.warm:]]
+        pb._drain(uac)
+        # the drain is outside the count: one starmap over the feeds, drains between chunks
+        for k in range(0, len(msgs), 32):
+            for _ in itertools.starmap(p.feed, msgs[k:k + 32]):
+                pass
+            pb._drain(uac)
+    else:
+        uas, sp_uas = pb._sink()
+
+        def counted(data, src):
+            for _ in itertools.starmap(p.feed, ((data, src),)):
+                pass
+        for k in range(args.warm):
+            pb.one_call(p, k, uac, up, uas, sp_uas, lambda d, s: p.feed(d, s))
+        for k in range(args.warm, total):
+            pb.one_call(p, k, uac, up, uas, sp_uas, counted)
+    import kamapy
+    print(f"{args.workload}: {args.n} counted, kamapy from {Path(kamapy.__file__).parent}")
+
+
+if __name__ == "__main__":
+    main()
