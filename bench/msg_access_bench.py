@@ -13,6 +13,8 @@ by position, copied here verbatim apart from names), "api" what it does now. The
   rr-anchor  where record_route puts its header (the first header's start)
   tm-reply   reply_tid(): the top Via's branch of a relayed 200
   reg-reads  every header read of registrar save()'s quick refresh, on a REGISTER
+             (one hdr_values() call, as registrar reads them now)
+  reg-1by1   the same through has_hdr/hdr_value one header at a time (before hdr_values)
   reg-fresh  the same on a fresh REGISTER each time (nothing cached yet: msg.cseq is built)
   reg-to     the To URI save() takes the AOR from
 
@@ -213,7 +215,7 @@ def old_reg_reads(msg):
     return value, callid, cseq, expires, has_sup, has_allow, ua
 
 
-def new_reg_reads(msg):
+def new_reg_reads_one_by_one(msg):
     if msg.has_hdr("require") or msg.has_hdr("path"):
         return None
     value = msg.hdr_value("contact")
@@ -221,6 +223,19 @@ def new_reg_reads(msg):
         return None
     return (value, msg.callid, int(msg.cseq_num), msg.hdr_value("expires"), msg.has_hdr("supported"),
             msg.has_hdr("allow"), msg.hdr_value("user-agent"))
+
+
+_REFRESH_HEADERS = ("require", "path", "contact", "expires", "supported", "allow", "user-agent")
+
+
+def new_reg_reads(msg):
+    """What registrar's _fast_refresh reads now: the seven headers in one hdr_values()."""
+    require, path, value, v, supported_v, allow_v, ua = msg.hdr_values(_REFRESH_HEADERS)
+    if require is not None or path is not None:
+        return None
+    if value is None or msg.hdr_count("contact") != 1:
+        return None
+    return value, msg.callid, int(msg.cseq_num), v, supported_v is not None, allow_v is not None, ua
 
 
 def old_to_uri(msg):
@@ -271,7 +286,7 @@ def main():
     assert old_route_reads(inv) == new_route_reads(inv) is not None
     assert old_anchor(inv) == new_anchor(inv)
     assert old_reply_tid(rpl) == matching.reply_tid(rpl) is not None
-    assert old_reg_reads(reg) == new_reg_reads(reg) is not None
+    assert old_reg_reads(reg) == new_reg_reads(reg) == new_reg_reads_one_by_one(reg) is not None
     assert old_to_uri(reg) == new_to_uri(reg)
 
     base, rbase = best_pair(on_fresh(lambda m: None, INVITE), on_fresh(lambda m: None, REGISTER), n)
@@ -282,6 +297,7 @@ def main():
         ("rr-anchor", on_one(old_anchor, inv), on_one(new_anchor, inv), 0),
         ("tm-reply", on_one(old_reply_tid, rpl), on_one(matching.reply_tid, rpl), 0),
         ("reg-reads", on_one(old_reg_reads, reg), on_one(new_reg_reads, reg), 0),
+        ("reg-1by1", on_one(old_reg_reads, reg), on_one(new_reg_reads_one_by_one, reg), 0),
         ("reg-fresh", on_fresh(old_reg_reads, REGISTER), on_fresh(new_reg_reads, REGISTER), rbase),
         ("reg-to", on_one(old_to_uri, reg), on_one(new_to_uri, reg), 0),
     ]
