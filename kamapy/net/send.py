@@ -10,6 +10,8 @@ from ..msg_flags import FL_FORCE_RPORT
 from ..runtime import rt
 from ..sip.msg import PROTO_TCP, PROTO_TLS, PROTO_UDP, PROTO_WS, PROTO_WSS
 from ..sip.reply import reply_destination as _from_request
+from .data_hooks import data_out as _data_out
+from .data_hooks import run_out as _run_out
 from .socket_info import SocketInfo, strip_brackets
 from .tcp_send import send as _tcp_send
 
@@ -70,6 +72,8 @@ def send_to(proto: int, data: bytes, host: str, port: int, forced: SocketInfo | 
             conid: int = 0, flags: int = 0) -> bool:
     """conid: the connection a reply must leave on (tm keeps the request's); 0 = by address.
     flags: the message's fwd/rpl send flags (tcp_send.SND_F_*); UDP ignores them."""
+    if _data_out:  # SREV_NET_DATA_OUT (data_hooks.py): e.g. dialog's track_cseq_updates
+        data = _run_out(data)
     if proto in (0, PROTO_UDP):
         return send_udp(data, host, port, forced)
     if proto in (PROTO_TCP, PROTO_TLS, PROTO_WS, PROTO_WSS):

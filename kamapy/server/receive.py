@@ -12,6 +12,8 @@ import logging
 from .. import log as kamapy_log
 from ..cfg.runtime import RunContext, run_route
 from ..module import CORE_ONREPLY_ROUTE, REQUEST_ROUTE
+from ..net.data_hooks import data_in as _data_in
+from ..net.data_hooks import run_in as _run_in
 from ..runtime import rt
 from ..ser_error import E_UNSPEC
 from ..ser_error import _last as _last_error
@@ -148,6 +150,8 @@ def _set_log_prefix(msg):
 
 
 def _receive(data: bytes, rcv: RecvInfo):
+    if _data_in:  # SREV_NET_DATA_IN (net/data_hooks.py): e.g. dialog's track_cseq_updates
+        data = _run_in(data)
     try:
         msg = parse_received(data, rcv)
     except SipParseError as err:

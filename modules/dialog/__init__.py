@@ -19,6 +19,7 @@ its timeout (timeouts.py). The parts:
   requests.py  what the module sends itself, as tm local transactions (tm/t_uac.py):
                BYE (dlg_bye, timeouts, RPC), keepalive OPTIONS, REFER, dlg_bridge
   callbacks.py DLGCB_* callbacks for other modules (register_dlgcb)
+  cseq.py      track_cseq_updates: the CSeq renumbering after uac_auth()
   db.py        db_mode 1/2/3 in the dialog / dialog_vars tables, loaded at start-up
   replication.py  dialogs shared by several nodes through Redis (redis_url)
   functions.py the config functions
@@ -134,7 +135,7 @@ PARAMS = [
     Param("timeout_noreset", int, 0),
     Param("timer_procs", int, 0, unsupported="dialog timeouts run in the core timer process"),
     Param("enable_dmq", int, 0, unsupported="no dmq module (replication comes with scale-out)"),
-    Param("track_cseq_updates", int, 0, unsupported="not built yet (needs the auth/uac CSeq bump)"),
+    Param("track_cseq_updates", int, 0),
     Param("lreq_callee_headers", str, ""),
     Param("event_callback", str, ""),  # the KEMI function for dialog:* (kamapy/kemi/events.py)
     Param("h_id_start", int, 0),
@@ -186,6 +187,9 @@ def mod_init():
     except ImportError:
         pass
     register_timer("dialog", timeouts.INTERVAL, timeouts.run_timer)
+    if cfg.track_cseq_updates:
+        from . import cseq
+        cseq.install()
     return _init_db()
 
 

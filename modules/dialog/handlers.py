@@ -17,7 +17,7 @@ from kamapy.sip.errors import SipParseError
 from . import callbacks as dcb
 from . import events, stats
 from . import state as st
-from .match import MATCH_DID_NONE, did_value, find, msg_ids
+from .match import DIR_DOWNSTREAM, MATCH_DID_NONE, did_value, find, msg_ids
 from .profiles import profiles
 from .settings import cfg
 from .store import Dialog, store
@@ -446,6 +446,9 @@ def on_request(msg) -> Dialog | None:
         if d is None:
             return None
         msg.module_data[CUR_KEY] = (d.h_entry, d.h_id)
+        if d.iflags & IFLAG_CSEQ_DIFF and direction == DIR_DOWNSTREAM:
+            from .cseq import refresh
+            refresh(msg, d)  # track_cseq_updates: the callee's numbering
         old = d.state
         event = st.request_event(msg.method)
         new = st.next_state(old, event)
@@ -494,7 +497,7 @@ def on_request(msg) -> Dialog | None:
 
 def _refresh_leg(d: Dialog, msg, direction):
     """A request from one side: its CSeq, and for a re-INVITE its Contact."""
-    from .match import DIR_DOWNSTREAM, DIR_UPSTREAM
+    from .match import DIR_UPSTREAM
     leg = 0 if direction == DIR_DOWNSTREAM else 1 if direction == DIR_UPSTREAM else None
     if leg is None:
         return

@@ -79,6 +79,19 @@ def _restore_alias(contact: str) -> tuple[str, str]:
     return contact[:i] + (contact[j:] if j >= 0 else ""), dst
 
 
+def _cseq_diff(d) -> int:
+    """What track_cseq_updates added to the caller's CSeqs on the way to the callee
+    (cseq.py): our own requests to the callee count from the renumbered CSeq, so the
+    callee never sees one lower than the last it got (Kamailio leaves it out: D-dialog-2)."""
+    from .cseq import IFLAG_CSEQ_DIFF, VAR
+    if not d.iflags & IFLAG_CSEQ_DIFF:
+        return 0
+    try:
+        return max(int(d.vars.get(VAR) or 0), 0)
+    except ValueError:
+        return 0
+
+
 def local_dialog(d, leg: int) -> LocalDialog | None:
     """What a request towards `leg` is built from (Kamailio: build_dlg_t)."""
     if not d.contact[leg]:
@@ -86,7 +99,7 @@ def local_dialog(d, leg: int) -> LocalDialog | None:
         return None
     other = 1 - leg
     try:
-        seq = int(d.cseq[other] or "0")
+        seq = int(d.cseq[other] or "0") + (_cseq_diff(d) if leg == CALLEE else 0)
     except ValueError:
         log.error("invalid cseq")
         return None
@@ -286,7 +299,7 @@ def _refer_dialog(d, side: int, seq_bump: int = 0) -> LocalDialog | None:
         log.error("no contact available")
         return None
     try:
-        seq = int(d.cseq[side] or "0") + seq_bump
+        seq = int(d.cseq[side] or "0") + seq_bump + (_cseq_diff(d) if side == CALLER else 0)
     except ValueError:
         log.error("invalid cseq")
         return None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 
+from kamapy.cfgenv import UAC_CSEQ_AUTH, UAC_CSEQ_REFRESH
 from kamapy.sip.msg import SipMsg
 
 from .config import cfg
@@ -43,6 +44,12 @@ _NAMES = (("cseq", "cseq"), ("via", "via"), ("from", "from"), ("to", "to"),
           ("content-length", "content-length"), ("call-id", "call-id"), ("route", "route"),
           ("max-forwards", "max-forwards"), ("v", "via"), ("f", "from"), ("t", "to"),
           ("l", "content-length"), ("i", "call-id"))
+
+
+# the headers with the CSeq dialog's track_cseq_updates gave the INVITE (kamapy.cfgenv):
+# the CANCEL and the ACK carry them too, so they leave with the same CSeq (Kamailio
+# copies them for a request uac_auth() answered)
+_CSEQ_HDRS = (UAC_CSEQ_AUTH + ":", UAC_CSEQ_REFRESH + ":")
 
 
 def _kind(line: str) -> tuple[str, int]:
@@ -102,6 +109,8 @@ def build_local(buf: bytes, method: str, to_line: str | None = None, reason: str
             out.append(line)
         elif kind == "content-length":
             out.append(line[:n] + ": 0\r\n")
+        elif kind == "" and line.startswith(_CSEQ_HDRS):
+            out.append(line)  # dialog's track_cseq_updates renumbers it when it leaves
         elif kind == "" and extra and line[:len(extra)].lower() == extra:
             out.append(line)  # ac_extra_hdrs: headers with that prefix go along
     out.append(reason)

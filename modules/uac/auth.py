@@ -277,4 +277,10 @@ def uac_auth(msg, mode: int = 0) -> int:
     from kamapy_modules.tm import relay
     msg.module_data[relay.RURI0_KEY] = None
     append_header(msg, header(code, uri, crd, auth, resp, cnonce))
+    # the dialog module (track_cseq_updates) accounts for the CSeq this request takes
+    # downstream (Kamailio: cenv->cb_cseq_update after FL_UAC_AUTH)
+    from kamapy import cfgenv
+    fn = cfgenv.cseq_update[0]
+    if fn is not None and fn(msg) < 0:
+        return -1
     return 1

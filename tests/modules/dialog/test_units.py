@@ -146,3 +146,49 @@ def test_keep_proxy_rr(monkeypatch):
     # 3: and the caller's set gets ours in front of what it had
     assert callee_route_sets(rr, 1, 3) == ("<sip:proxy.example;lr>,<sip:d1;lr>,<sip:d2;lr>",
                                            "<sip:proxy.example;lr>,<sip:p1;lr>")
+
+
+def test_cseq_renumbering_out_and_back(one_dialog):
+    """track_cseq_updates on the bytes (cseq.py, Kamailio's dlg_cseq_msg_sent/_received):
+    the request leaves with the new CSeq, ".cs<old>" after its branch and no P-K-
+    header; the reply to it comes back with the old number (space-padded when shorter)
+    and the marker turned into a ;z= parameter, so the branch tm matches is intact."""
+    from kamapy_modules.dialog import cseq
+    s, d = one_dialog
+    req = (b"BYE sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKa.0;rport\r\n"
+           b"Via: SIP/2.0/UDP 5.6.7.8;branch=z9hG4bKc\r\n"
+           b"From: <sip:a@x>;tag=A\r\nTo: <sip:b@x>;tag=B\r\nCall-ID: cid-1\r\n"
+           b"CSeq: 9 BYE\r\nP-K-CSeq-Refresh: 10\r\nContent-Length: 0\r\n\r\n")
+    out = cseq.on_data_out(req)
+    assert b"branch=z9hG4bKa.0.cs9;rport" in out and b"CSeq: 10 BYE\r\n" in out
+    assert b"P-K-CSeq" not in out
+    assert s.load(d.h_entry, d.h_id).iflags & cseq.IFLAG_CSEQ_DIFF
+    # upstream (From is the callee) and requests of no dialog leave as they are
+    assert cseq.on_data_out(req.replace(b"tag=A", b"tag=Q")) == req.replace(b"tag=A", b"tag=Q")
+    reply = (b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKa.0.cs9;rport\r\n"
+             b"Via: SIP/2.0/UDP 5.6.7.8;branch=z9hG4bKc\r\n"
+             b"From: <sip:a@x>;tag=A\r\nTo: <sip:b@x>;tag=B\r\nCall-ID: cid-1\r\n"
+             b"CSeq: 10 BYE\r\nContent-Length: 0\r\n\r\n")
+    back = cseq.on_data_in(reply)
+    assert b"CSeq:  9 BYE\r\n" in back and b"branch=z9hG4bKa.0;z=9;rport" in back
+    assert SipMsg(back).via1_branch == "z9hG4bKa.0"
+    # a reply to one of our own requests (one Via) is not touched, nor a plain branch
+    own = reply.replace(b"Via: SIP/2.0/UDP 5.6.7.8;branch=z9hG4bKc\r\n", b"")
+    assert cseq.on_data_in(own) == own
+    plain = reply.replace(b".cs9", b"")
+    assert cseq.on_data_in(plain) == plain
+
+
+def test_uac_auth_counts_the_increment(one_dialog):
+    from kamapy_modules.dialog import cseq
+    s, d = one_dialog
+    msg = _req("A", "B", method="INVITE")
+    assert cseq.on_uac_auth(msg) == 0
+    assert s.load(d.h_entry, d.h_id).vars[cseq.VAR] == "1"
+    assert msg.lumps  # P-K-CSeq-Auth: 3 (CSeq 2 + 1) goes with the next relay
+    # once renumbered, a second challenge adds to what the dialog holds
+    fresh = s.load(d.h_entry, d.h_id)
+    fresh.iflags |= cseq.IFLAG_CSEQ_DIFF
+    s.save(fresh)
+    assert cseq.on_uac_auth(_req("A", "B", method="INVITE")) == 0
+    assert s.load(d.h_entry, d.h_id).vars[cseq.VAR] == "2"
