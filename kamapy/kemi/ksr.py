@@ -250,6 +250,26 @@ def _cfg_function(name, kname, nparams, exports, extra):
     return fname, fn
 
 
+# Kamailio KEMI functions of a module that have no config form there either (KEMI-only
+# C functions): written here over SipMsg, as Kamailio's do
+def _has_ruri_user():
+    try:
+        return 1 if env.msg.parsed_ruri.user else -1
+    except Exception:  # a reply, or an R-URI that does not parse: -1, as Kamailio
+        return -1
+
+
+def _has_user_agent():
+    hf = env.msg.get_header("User-Agent")
+    return 1 if hf is not None and hf.value.strip() else -1
+
+
+KEMI_ONLY = {
+    ("corex", "has_ruri_user"): _has_ruri_user,
+    ("corex", "has_user_agent"): _has_user_agent,
+}
+
+
 def module_group(name: str, exports, extra=None) -> KsrGroup:
     """KSR.<name> for one loaded module: each KEMI export of Kamailio's module with a
     kamapy config function of a compatible signature (`extra`: where else Kamailio's
@@ -259,6 +279,10 @@ def module_group(name: str, exports, extra=None) -> KsrGroup:
     group = KsrGroup(name, missing)
     cfg_names = {f.name for f in exports.functions}
     for kname, (rtype, ktypes) in kemi.items():
+        only = KEMI_ONLY.get((name, kname))
+        if only is not None:
+            group.__dict__[kname] = only
+            continue
         fname, fn = _cfg_function(name, kname, len(ktypes), exports, extra)
         if fn is None:
             missing[kname] = f"Kamailio's {name} has it, kamapy's {name} does not implement it yet"

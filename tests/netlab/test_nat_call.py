@@ -64,9 +64,11 @@ def _call(caller: SipUA, callee: SipUA, hang_up_by_callee: bool, server=None):
 
 # symmetric: masquerade `random`, so alice's binding towards the proxy has a port
 # unrelated to hers and only the proxy may use it -- the case Record-Route + alias exist for
-@pytest.mark.parametrize("nat_lab", [{}, {"symmetric": True}], indirect=True, ids=["cone", "symmetric"])
-def test_natted_ua_registers_and_calls_complete_both_ways(nat_lab):
-    with NatServer(nat_lab) as server:
+# and once (cone) with the same logic as a KEMI script, etc/kamapy.py
+@pytest.mark.parametrize(("nat_lab", "engine"), [({}, "native"), ({"symmetric": True}, "native"), ({}, "kemi")],
+                         indirect=["nat_lab"], ids=["cone", "symmetric", "cone-kemi"])
+def test_natted_ua_registers_and_calls_complete_both_ways(nat_lab, engine):
+    with NatServer(nat_lab, engine=engine) as server:
         alice, bob = _uas(nat_lab)
         with alice.sock, bob.sock:
             reply = alice.register()

@@ -1,5 +1,6 @@
 """The default config (etc/kamapy.cfg) and the everyday modules on the wire: a real
-kamapy answering over loopback."""
+kamapy answering over loopback. The default-config tests run on both engines: the
+cfg's route blocks and the same logic in etc/kamapy.py (-A WITH_KEMI)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import time
 
 import pytest
 
+from tests.support.default_config import ENGINES, engine_args
 from tests.support.server import REPO, KamapyServer
 from tests.support.sipclient import SipClient, status_of
 
@@ -19,9 +21,16 @@ def default_cfg() -> str:
 
 
 @pytest.fixture(scope="module")
-def default_server():
-    with KamapyServer(default_cfg(), children=2) as srv:
-        yield srv
+def default_servers():
+    """{engine: a server on etc/kamapy.cfg}: its route blocks, and etc/kamapy.py."""
+    with KamapyServer(default_cfg(), children=2) as native, \
+            KamapyServer(default_cfg(), children=2, args=engine_args("kemi")) as kemi:
+        yield {"native": native, "kemi": kemi}
+
+
+@pytest.fixture(params=ENGINES)
+def default_server(request, default_servers):
+    return default_servers[request.param]
 
 
 def request(c: SipClient, method: str, ruri: str, extra: str = "", cseq: str | None = None,
@@ -78,6 +87,37 @@ def test_register_then_invite_is_relayed_with_record_route(default_server):
         got = bob.recv(3.0)
         assert got is not None and got.startswith(b"INVITE sip:bob@"), default_server.log()[-3000:]
         assert f"Record-Route: <sip:127.0.0.1:{port};lr>".encode() in got
+
+
+# The differential corpus's proxy flows (tests/differential/cases/proxy: register, calls
+# answered, busy, cancelled, forked, re-INVITE, SUBSCRIBE/NOTIFY, Max-Forwards, 404s),
+# played against both engines at once: the normalised transcripts must be the same bytes.
+# A few ordinary ones in the default run, the whole group in the slow one.
+PROXY_CASES = REPO / "tests" / "differential" / "cases" / "proxy"
+QUICK_CASES = ("call-registered", "call-cancelled", "call-busy", "flow-in-dialog-no-route",
+               "invite-not-registered", "flow-subscribe-notify", "flow-mf-0")
+
+
+def _case_params():
+    out = []
+    for p in sorted(PROXY_CASES.glob("*.toml")):
+        marks = () if p.stem in QUICK_CASES else (pytest.mark.slow,)
+        out.append(pytest.param(p, id=p.stem, marks=marks))
+    return out
+
+
+@pytest.mark.parametrize("case_path", _case_params())
+def test_native_and_kemi_give_the_same_transcript(default_servers, case_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.differential.runner import diff, load_case, play
+    case = load_case(case_path)
+    with ThreadPoolExecutor(2) as pool:
+        native, kemi = pool.map(lambda srv: play(case, srv.port).normalised(),
+                                (default_servers["native"], default_servers["kemi"]))
+    assert sum(len(v) for v in native.values()) > 0 or case.id == "flow-cancel-unknown"
+    problem = diff(native, kemi)
+    assert not problem, f"{case.id}: native (want) vs etc/kamapy.py (got):\n{problem}"
 
 
 MODULES_CFG = r"""

@@ -1,7 +1,8 @@
 """etc/kamapy.cfg with WITH_DIALOG on the wire, SIPp as both UAs: alice calls bob (a
 SIPp UAS registered as bob) three times at once; the stock route[DIALOG] lets two
 through and refuses the third with its 403, the "caller" profile counts two while
-they last and none once their BYEs are through (issue 14's acceptance)."""
+they last and none once their BYEs are through (issue 14's acceptance). Also with the
+same logic as a KEMI script (etc/kamapy.py, -A WITH_KEMI)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.default_config import ENGINES, engine_args
 from tests.support.ports import free_udp_port
 from tests.support.rpc import rpc_call
 from tests.support.server import REPO, KamapyServer
@@ -46,12 +48,13 @@ def register(port: int, user: str, contact_port: int):
         return status_of(c.request(reg))
 
 
-def test_stock_dialog_limit_refuses_the_third_concurrent_call():
+@pytest.mark.parametrize("engine", ENGINES)
+def test_stock_dialog_limit_refuses_the_third_concurrent_call(engine):
     if sipp_path() is None:
         pytest.skip("sipp not installed")
     rundir = tempfile.mkdtemp(prefix="kpstock")
     sock = os.path.join(rundir, "rpc.sock")
-    with KamapyServer(stock_cfg(rundir), children=2, args=["-A", "WITH_DIALOG"]) as srv:
+    with KamapyServer(stock_cfg(rundir), children=2, args=["-A", "WITH_DIALOG", *engine_args(engine)]) as srv:
         def rpc(*a):
             return rpc_call(sock, *a)
 
