@@ -7,7 +7,7 @@ run), and prints rate, server CPU per call and kamapy's ratio against each. Figu
 only comparable within one run: the machine and what else runs on it change them.
 
     .venv/bin/python bench/compare.py [--workload options register call] [--duration 15]
-        [--kamapy-only] [--no-tlsf] [--children 2] [--kamapy BIN ...] [--runs 3]
+        [--cfg CFG] [--kamapy-only] [--no-tlsf] [--children 2] [--kamapy BIN ...] [--runs 3]
         [--log bench/results.jsonl]
 
 With --runs N every server runs each workload N times, the servers taking turns (so a
@@ -77,17 +77,19 @@ def main():
     ap.add_argument("--no-tlsf", action="store_true", help="leave out Kamailio -x tlsf")
     ap.add_argument("--kamapy", nargs="+", default=[str(REPO / ".venv" / "bin" / "kamapy")],
                     help="kamapy executables to measure (the first is the one ratios are of)")
-    ap.add_argument("--kamapy-cfg", default=CFG, help="config kamapy runs (relative to the bench folder)")
+    ap.add_argument("--cfg", default=CFG, help="config every server runs (relative to the bench folder); "
+                    "e.g. bench/call-dialog.cfg, the reference with dialogs tracked")
+    ap.add_argument("--kamapy-cfg", help="config kamapy runs instead (default: --cfg)")
     ap.add_argument("--runs", type=int, default=1, help="runs per server and workload (medians)")
     ap.add_argument("--log", help="append every run as a JSON line to this file")
     args = ap.parse_args()
     if not (BENCH / "sipbench.py").exists():
         sys.exit(f"no benchmark harness at {BENCH}")
     servers = [(f"kamapy#{i}" if len(args.kamapy) > 1 else "kamapy",
-                f"{exe} -f {args.kamapy_cfg} -DD -E -m 1024 -n {args.children}")
+                f"{exe} -f {args.kamapy_cfg or args.cfg} -DD -E -m 1024 -n {args.children}")
                for i, exe in enumerate(args.kamapy)]
     if not args.kamapy_only and shutil.which("kamailio"):
-        base = f"kamailio -f {CFG} -DD -E -m 1024 -M 8 -n {args.children}"
+        base = f"kamailio -f {args.cfg} -DD -E -m 1024 -M 8 -n {args.children}"
         servers.append(("kamailio", base))
         if not args.no_tlsf:
             servers.append(("kamailio-tlsf", base + " -x tlsf"))
