@@ -24,7 +24,9 @@ from tests.support.kamailio import MODULES, kamailio_path
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
 VERDICTS = sorted((HERE / "verdicts").glob("*.cfg"))
-KAMAPY = [sys.executable, "-m", "kamapy"]
+# -P: the config's folder is the working directory and etc/ holds kamapy.py (the KSR
+# example), which must not shadow the package
+KAMAPY = [sys.executable, "-P", "-m", "kamapy"]
 
 pytestmark = pytest.mark.skipif(kamailio_path() is None, reason="kamailio is not installed")
 
