@@ -313,10 +313,11 @@ def _fast_refresh(msg, d, flags: int, aor: str, host: str):
     ul_cfg = ul.api.settings
     try:
         # read from the scan in one call: no HeaderField made
-        require, path, value, v, supported_v, allow_v, ua = msg.hdr_values(_REFRESH_HEADERS)
+        (require, path, value, v, supported_v, allow_v, ua), ncontact, callid, cseq = \
+            msg.refresh_reads(_REFRESH_HEADERS, "contact")
         if require is not None or (cfg.use_path and path is not None):
             return None
-        if value is None or msg.hdr_count("contact") != 1:  # none, or a second Contact line
+        if value is None or ncontact != 1:  # none, or a second Contact line
             return None
         n = len(value)
         # one plain <uri>: what parse_contact_value gives as a Contact without params
@@ -326,8 +327,7 @@ def _fast_refresh(msg, d, flags: int, aor: str, host: str):
         curi = value[1:-1].strip()
         if not curi or len(curi) > cfg.contact_max_size:
             return None
-        callid = msg.callid
-        cseq = int(msg.cseq_num)  # None (not digits): TypeError, the general path says why
+        cseq = int(cseq)  # None (not digits): TypeError, the general path says why
         if v is not None:
             # parse_expires(v), inlined for plain digits
             expires_hf = int(v) if v.isdigit() and v.isascii() and len(v) <= 9 else parse_expires(v)
