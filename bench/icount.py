@@ -8,7 +8,8 @@ a busy machine (instruction counts do not change with load; timings do).
 Only the measured items are counted: each goes through itertools.starmap, and callgrind
 collects inside starmap_next alone (nothing in kamapy uses starmap). Runs path_bench's
 workloads against whichever tree's kamapy is first on sys.path (`--repo DIR` for another
-checkout, e.g. a `git worktree` of an older commit with its own venv).
+checkout, e.g. a `git worktree` of an older commit with its own venv). --kemi runs the
+KSR script's config (bench/kemi_bench.py's) instead of the native reference config.
 
 Workloads: register-new (N new bindings), register-refresh (N refreshes of the same
 bindings), call (N calls of 7 messages; the test UA's parsing is outside the count).
@@ -30,12 +31,22 @@ def main():
     ap.add_argument("-n", type=int, default=200)
     ap.add_argument("--warm", type=int, default=50, help="uncounted items first")
     ap.add_argument("--repo", help="import kamapy from this checkout")
+    ap.add_argument("--kemi", action="store_true",
+                    help="the KSR script's config (bench/kemi_bench.py's) instead of the native one")
     args = ap.parse_args()
     sys.path.insert(0, str(HERE))
     import path_bench as pb  # puts this checkout first on sys.path
     if args.repo:
         sys.path.insert(0, args.repo)
     pb.REF_CFG = Path("/work/shared/bench/kamailio/kamailio-bench.cfg")
+    if args.kemi:
+        import tempfile
+
+        import kemi_bench
+        f = tempfile.NamedTemporaryFile("w", suffix=".cfg", delete=False)
+        f.write(kemi_bench.kemi_cfg_text())
+        f.close()
+        pb.REF_CFG = Path(f.name)
     try:
         import kamapy.server.gc_tuning  # noqa: F401
     except ImportError:  # an older tree: path_bench's set-up without it
