@@ -73,6 +73,10 @@ KEMI_ALIASES = {
     ("websocket", "close"): "ws_close",
     ("websocket", "close_reason"): "ws_close",
     ("websocket", "close_conid"): "ws_close",
+    ("path", "add_path_user"): "add_path",
+    ("path", "add_path_user_params"): "add_path",
+    ("path", "add_path_received_user"): "add_path_received",
+    ("path", "add_path_received_user_params"): "add_path_received",
 }
 # Kamailio names the fixed-arity KEMI forms of an optional-parameter function with its
 # parameter count: rtpengine_manage0() is rtpengine_manage() with none, set_rtpengine_set2

@@ -10,7 +10,7 @@ from kamapy.kemi.kemi_exports import KEMI_EXPORTS
 from kamapy.kemi.ksr import module_group
 
 
-@pytest.mark.parametrize("name", ["dispatcher"])
+@pytest.mark.parametrize("name", ["dispatcher", "path"])
 def test_every_kemi_name_is_mapped(name):
     mod = importlib.import_module(f"kamapy_modules.{name}")
     group = module_group(name, mod.exports)
