@@ -62,7 +62,7 @@ def w_is_known_dlg(msg):
         return 1
     from .match import by_ids, msg_ids
     ids = msg_ids(msg)
-    return 1 if ids is not None and by_ids(*ids) is not None else -1
+    return 1 if ids is not None and by_ids(*ids, deleted=True) is not None else -1
 
 
 def w_set_dlg_profile(msg, name, value=None):
@@ -73,8 +73,8 @@ def w_set_dlg_profile(msg, name, value=None):
         return -1
 
     def link(d):
-        if [name, value] in d.profiles:
-            return 1  # already in it: counted once, as Kamailio links once per value
+        # no check for a link already there: Kamailio adds one each call, so a spiral's
+        # second pass through set_dlg_profile counts the call twice until it ends
         d.profiles.append([name, value])
         p.link(name, value)
         return 1

@@ -90,7 +90,7 @@ def current(msg) -> Dialog | None:
     if cur is None:
         from .match import by_ids
         ids = msg_ids(msg)
-        found = by_ids(*ids) if ids is not None else None
+        found = by_ids(*ids, deleted=True) if ids is not None else None
         return found[0] if found is not None else None
     d = store().load(*cur)
     if d is None:
@@ -452,13 +452,16 @@ def on_request(msg) -> Dialog | None:
         old = d.state
         event = st.request_event(msg.method)
         new = st.next_state(old, event)
+        now = time.time()
+        # $DLG_status/$DLG_lifetime: set even when the state does not move (a BYE on a
+        # dialog already ended, as in a spiral's second pass), as dlg_onroute does
+        msg.module_data[ROUTE_KEY] = (old if new is None else new,
+                                      int(now) - d.start_ts if d.start_ts else 0)
         if new is None:
             return d
         d.state = new
         if event == st.EV_REQPRACK and old == st.EARLY:
             d.iflags |= IFLAG_PRACK  # the BYE on timeout then bumps its CSeq
-        now = time.time()
-        msg.module_data[ROUTE_KEY] = (new, int(now) - d.start_ts if d.start_ts else 0)
         if new == st.DELETED:
             msg.module_data["dlg.snapshot"] = d
             _end(d, old, msg, keep=True)

@@ -48,7 +48,8 @@ def parse_did(value: str) -> tuple[int, int] | None:
     e, sep, i = value.partition(".")
     if not sep:
         return None
-    he, hi = parse_reverse_hex(e), parse_reverse_hex(i)
+    # an empty part reads 0, as Kamailio's reverse_hex2int has it
+    he, hi = parse_reverse_hex(e) if e else 0, parse_reverse_hex(i) if i else 0
     if he is None or hi is None:
         return None
     return he, hi
@@ -74,9 +75,11 @@ def direction(d: Dialog, callid: str, ftag: str, ttag: str) -> int | None:
     return None
 
 
-def by_ids(callid: str, ftag: str, ttag: str) -> tuple[Dialog, int] | None:
+def by_ids(callid: str, ftag: str, ttag: str, deleted: bool = False) -> tuple[Dialog, int] | None:
+    """With `deleted`, an ended dialog still held by its BYE's transaction counts too:
+    Kamailio's hash search (internal_get_dlg) finds it, in state 5, until freed."""
     for d in store().by_callid(callid):
-        if d.state >= 5:
+        if d.state >= 5 and not deleted:
             continue
         dr = direction(d, callid, ftag, ttag)
         if dr is not None:
@@ -100,14 +103,15 @@ def _find(msg, did: str | None, mode: int) -> tuple[Dialog, int] | None:
         return None
     if mode != MATCH_DID_NONE and did:
         parsed = parse_did(did)
-        if parsed is not None:
-            d = store().load(*parsed)
-            if d is not None:
-                dr = direction(d, *ids)
-                if dr is not None:
-                    return d, dr
+        if parsed is None:
+            return None  # a malformed param ends the matching, in mode 1 too (dlg_onroute)
+        d = store().load(*parsed)
+        if d is not None:
+            dr = direction(d, *ids)
+            if dr is not None:
+                return d, dr
         if mode == MATCH_DID_ONLY:
             return None
     elif mode == MATCH_DID_ONLY:
         return None
-    return by_ids(*ids)
+    return by_ids(*ids, deleted=True)

@@ -226,6 +226,8 @@ _TOKEN_RE = re.compile(r"(branch=|tag=)([^;,>\s\"]+)", re.I)
 # the default signatures of the two servers: "Server: kamailio (5.6.3 (x86_64/linux))"
 _PRODUCT_RE = re.compile(r"^(server|user-agent)\s*:\s*(kamailio|kamapy) \(", re.I)
 _CALLID_RE = re.compile(r"^(call-id|i)(\s*:\s*)(.*)$", re.I)
+# dialog's rr param in a Record-Route: h_entry.h_id, where h_id starts at a random point
+_DID_RE = re.compile(r"(;did=[0-9a-f]*\.)([0-9a-f]+)", re.I)
 
 
 def _round_expires(m: re.Match) -> str:
@@ -253,6 +255,8 @@ def normalise(msg: bytes, ports: dict[str, int], sent: set[str], expires_slack: 
         if _PRODUCT_RE.match(line):
             line = line.split(":", 1)[0] + ": <PRODUCT>"
         line = _TOKEN_RE.sub(token, line)
+        if low.startswith(("record-route:", "route:")):
+            line = _DID_RE.sub(r"\1<D>", line)
         if expires_slack and low.startswith(("contact:", "m:")):
             line = re.sub(r"(expires=)(\d+)", _round_expires, line)
         m = _CALLID_RE.match(line)
