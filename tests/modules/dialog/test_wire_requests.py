@@ -217,6 +217,8 @@ def test_timeout_route_then_bye_with_ctx_timeout_bye(srv, callee):
     assert srv.wait_log(f"TIMEOUTROUTE {caller.callid}")
     assert _wait(lambda: not _mine(srv, caller.callid), 4)
     assert srv.stat("expired_dialogs") == before + 1
+    # the timer process logs dialog:end after the dialog is gone from the listing
+    assert srv.wait_log(f"DLGEND {caller.callid}")
     log = srv.log()
     assert log.index(f"TIMEOUTROUTE {caller.callid}") < log.index(f"DLGEND {caller.callid}")
     caller.close()
