@@ -99,3 +99,40 @@ def test_stock_dialog_limit_refuses_the_third_concurrent_call(engine):
         assert rpc("dlg.profile_get_size", "caller") == 0
         assert stat("active_dialogs") == 0
         assert stat("processed_dialogs") == 2  # the refused call made no dialog
+
+
+def test_baresip_call_is_tracked_and_ends_with_its_bye(tmp_path):
+    """Two real softphones through etc/kamapy.cfg -A WITH_DIALOG: while alice's call to
+    bob is up, dlg.list shows one confirmed dialog with Kamailio's fields (From/To URIs and
+    a caller and a callee leg with tag, contact and CSeq, the profiles) and the caller profile
+    counts 1; alice's BYE ends it and the profile is back to 0."""
+    from tests.support.baresip import baresip_path, hang_up, register_and_call, ua_pair
+    if baresip_path() is None:
+        pytest.skip("baresip (baresip-core) is not installed")
+    rundir = tempfile.mkdtemp(prefix="kpstock")
+    sock = os.path.join(rundir, "rpc.sock")
+    with KamapyServer(stock_cfg(rundir), children=2, args=["-A", "WITH_DIALOG"]) as srv:
+        def rpc(*a):
+            return rpc_call(sock, *a)
+        alice, bob = ua_pair(tmp_path, srv.port)
+        try:
+            register_and_call(alice, bob, srv.port, srv.log)
+            (d,) = rpc("dlg.list")
+            assert d["state"] == 4, d
+            for field in ("h_entry", "h_id", "call-id", "from_uri", "to_uri", "start_ts",
+                          "timeout", "lifetime", "caller", "callee", "profiles", "variables"):
+                assert field in d, (field, d)
+            assert d["from_uri"].startswith("sip:alice@") and d["to_uri"].startswith("sip:bob@"), d
+            for leg in ("caller", "callee"):
+                assert d[leg]["tag"] and d[leg]["contact"] and d[leg]["cseq"], d
+            assert "caller" in str(d["profiles"]), d
+            assert rpc("dlg.profile_get_size", "caller", "alice@127.0.0.1") == 1
+            hang_up(alice, bob, srv.log)
+            deadline = time.monotonic() + 5
+            while rpc("dlg.list") and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert rpc("dlg.list") == []
+            assert rpc("dlg.profile_get_size", "caller", "alice@127.0.0.1") == 0
+        finally:
+            alice.stop()
+            bob.stop()
