@@ -96,12 +96,15 @@ class EventTable(dict):
 
 def warn_without_engine(registry, routes) -> None:
     """The native engine: every event_callback the config set is unused; say so."""
+    modules = getattr(registry, "modules", None)  # a bare function registry has no params
+    if not modules:
+        return
     seen = set()
     for _name, module, param in CALLBACK_PARAMS:
-        if (module, param) in seen or not registry.loaded(module):
+        if (module, param) in seen or module not in modules:
             continue
         seen.add((module, param))
-        exports = registry.modules[module]
+        exports = modules[module]
         if not exports.values.get(param):
             continue
         pos = exports.param_pos.get(param)
