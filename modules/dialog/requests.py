@@ -82,7 +82,7 @@ def _restore_alias(contact: str) -> tuple[str, str]:
 def _cseq_diff(d) -> int:
     """What track_cseq_updates added to the caller's CSeqs on the way to the callee
     (cseq.py): our own requests to the callee count from the renumbered CSeq, so the
-    callee never sees one lower than the last it got (Kamailio leaves it out: D-dialog-2)."""
+    callee never sees one lower than the last it got (Kamailio leaves it out: D-dialog-3)."""
     from .cseq import IFLAG_CSEQ_DIFF, VAR
     if not d.iflags & IFLAG_CSEQ_DIFF:
         return 0
