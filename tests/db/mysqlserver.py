@@ -15,21 +15,15 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 
+from tests.support.ports import free_tcp_port
+
 USER = "kamailio"
 PASSWORD = "kamailiorw"
 
-
-def _free_tcp_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class MysqlServer:
@@ -68,7 +62,7 @@ class MysqlServer:
                         "--auth-root-authentication-method=normal", "--skip-test-db",
                         "--skip-name-resolve"],
                        check=True, capture_output=True, timeout=timeout, **kw)
-        self.port = _free_tcp_port()
+        self.port = free_tcp_port()
         self._data, self._kw, self._user_opt = data, kw, user_opt
         self._spawn(timeout)
         c = self.admin()

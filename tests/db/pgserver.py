@@ -13,10 +13,11 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
+
+from tests.support.ports import free_tcp_port
 
 
 def _bin_dir() -> str | None:
@@ -26,13 +27,6 @@ def _bin_dir() -> str | None:
     path = shutil.which("postgres")
     return os.path.dirname(path) if path else None
 
-
-def _free_tcp_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class PgServer:
@@ -64,7 +58,7 @@ class PgServer:
             os.chown(self.dir, kw["user"], kw["group"])
         subprocess.run([os.path.join(self.bin, "initdb"), "-D", data, "-A", "trust", "-U", "postgres",
                         "--no-sync", "-E", "UTF8"], check=True, capture_output=True, timeout=timeout, **kw)
-        self.port = _free_tcp_port()
+        self.port = free_tcp_port()
         self.log = open(os.path.join(self.dir, "pg.log"), "wb")
         self.proc = subprocess.Popen(
             [os.path.join(self.bin, "postgres"), "-D", data, "-p", str(self.port), "-h", "127.0.0.1",

@@ -55,3 +55,13 @@ def free_port_block(n: int, host: str = "127.0.0.1", tries: int = 200) -> int:
             for s in socks:
                 s.close()
     raise RuntimeError(f"no block of {n} free ports")
+
+
+def free_tcp_port(host: str = "127.0.0.1") -> int:
+    """A TCP port the kernel hands out now, for a server a test starts (a database)."""
+    s = socket.socket()
+    try:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()

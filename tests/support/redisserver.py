@@ -17,18 +17,11 @@ import atexit
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 
-
-def _free_tcp_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from .ports import free_tcp_port
 
 
 class RedisServer:
@@ -53,7 +46,7 @@ class RedisServer:
 
     def start(self, timeout: float = 20.0, appendonly: bool = False):
         self.dir = tempfile.mkdtemp(prefix="kamapy-redis-")
-        self.port = _free_tcp_port()
+        self.port = free_tcp_port()
         self._appendonly = appendonly
         self._spawn(timeout)
         atexit.register(self.stop)
