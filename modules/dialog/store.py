@@ -18,9 +18,10 @@ Without a shm pool (unit tests) the same runs on private dicts.
 from __future__ import annotations
 
 import random
-import zlib
 
 import msgpack
+
+from kamapy.hashes import core_hash
 
 from . import state as st
 
@@ -121,7 +122,9 @@ class DialogStore:
 
     # ---------------------------------------------------------------- locking
     def entry_of(self, callid: str) -> int:
-        return zlib.crc32(callid.encode("latin-1", "replace")) & (self.hash_size - 1)
+        # Kamailio's core_hash(callid, 0, size): h_entry shows in the did rr param and
+        # in dialog.hash_entry, so it must be the same number
+        return core_hash(callid.encode("latin-1", "replace"), self.hash_size)
 
     def lock(self, h_entry: int) -> int:
         i = h_entry % LOCKS

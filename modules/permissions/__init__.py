@@ -24,7 +24,7 @@ import logging
 import re
 import time
 
-from kamapy import db
+from kamapy import db, hashes
 from kamapy.db.per_process import PerProcessConnection
 from kamapy.module import (
     ANY_ROUTE,
@@ -59,22 +59,8 @@ _drop_conn = _db.drop
 
 
 def core_hash(data: bytes, size: int = HASH_SIZE) -> int:
-    """Kamailio's core_hash() slot (signed chars, as on x86), for the dumps' `table`."""
-    s = [b - 256 if b > 127 else b for b in data]
-    m = 0xFFFFFFFF
-    h = 0
-    i = 0
-    while i <= len(s) - 4:
-        v = ((s[i] << 24) + (s[i + 1] << 16) + (s[i + 2] << 8) + s[i + 3]) & m
-        h = (h + (v ^ (v >> 3))) & m
-        i += 4
-    v = 0
-    while i < len(s):
-        v = ((v << 8) + s[i]) & m
-        i += 1
-    h = (h + (v ^ (v >> 3))) & m
-    h = ((h + (h >> 11)) + ((h >> 13) + (h >> 23))) & m
-    return h & (size - 1)
+    """Kamailio's core_hash() slot, for the dumps' `table`."""
+    return hashes.core_hash(data, size)
 
 
 def _ip(text: str):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 
+from kamapy.hashes import hash1_raw
 from kamapy.sip.lumps import append_header
 
 log = logging.getLogger("kamapy.uac")
@@ -55,22 +56,6 @@ def parse_credential(text: str) -> Credential:
     if not user or not realm or not passwd or any(c.isspace() for c in user + realm + passwd):
         raise ValueError(f"parse error in <{text}>")
     return Credential(user, realm, passwd)
-
-
-def hash1_raw(s: bytes) -> int:
-    """Kamailio's get_hash1_raw (core/hashes.h), 32-bit unsigned."""
-    h = 0
-    n = len(s)
-    i = 0
-    while i <= n - 4:
-        v = (s[i] << 24) + (s[i + 1] << 16) + (s[i + 2] << 8) + s[i + 3]
-        h = (h + (v ^ (v >> 3))) & 0xFFFFFFFF
-        i += 4
-    rest = n - i
-    v = (s[i] << 16) + (s[i + 1] << 8) + s[i + 2] if rest == 3 else \
-        (s[i] << 8) + s[i + 1] if rest == 2 else s[i] if rest == 1 else 0
-    h = (h + (v ^ (v >> 3))) & 0xFFFFFFFF
-    return (h + (h >> 11) + ((h >> 13) + (h >> 23))) & 0xFFFFFFFF
 
 
 def parse_authenticate(body: str) -> dict | None:

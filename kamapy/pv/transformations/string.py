@@ -11,6 +11,7 @@ import binascii
 import hashlib
 import time
 
+from ... import hashes
 from ..errors import TransformError
 from ..registry import TransformationDef
 from ..values import to_int, to_str
@@ -564,29 +565,10 @@ def urldecode_param(v):
     return "".join(out)
 
 
-def _signed(b: int) -> int:
-    return b - 256 if b > 127 else b
-
-
 def core_hash(v, size=0):
     """{s.corehash[,size]}: Kamailio's core_hash of the text (its char is signed),
     masked to size-1 when a size is given."""
-    data = _bytes(v)
-    h = 0
-    mask = 0xFFFFFFFF
-    i, n = 0, len(data)
-    while i <= n - 4:
-        val = ((_signed(data[i]) << 24) + (_signed(data[i + 1]) << 16)
-               + (_signed(data[i + 2]) << 8) + _signed(data[i + 3])) & mask
-        h = (h + (val ^ (val >> 3))) & mask
-        i += 4
-    val = 0
-    while i < n:
-        val = ((val << 8) + _signed(data[i])) & mask
-        i += 1
-    h = (h + (val ^ (val >> 3))) & mask
-    h = ((h + (h >> 11)) + ((h >> 13) + (h >> 23))) & mask
-    return str(h & (size - 1) if size else h)
+    return str(hashes.core_hash(_bytes(v), size))
 
 
 def _fmtlines(fill):
