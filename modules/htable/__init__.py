@@ -185,22 +185,22 @@ def sht_match_str_value(_msg, htname, op, val) -> int:
     return _match(htname, op, val, True)
 
 
-def sht_lock(msg, key) -> int:
+def _with_slot(msg, key, op: str) -> int:
+    """sht_lock / sht_unlock: op on the slot lock of the key."""
     t, k, _name = _resolve(key, msg)
     if t is None:
         log.error("cannot get $sht root")
         return -11
-    t.lock(k)
+    getattr(t, op)(k)
     return 1
+
+
+def sht_lock(msg, key) -> int:
+    return _with_slot(msg, key, "lock")
 
 
 def sht_unlock(msg, key) -> int:
-    t, k, _name = _resolve(key, msg)
-    if t is None:
-        log.error("cannot get $sht root")
-        return -11
-    t.unlock(k)
-    return 1
+    return _with_slot(msg, key, "unlock")
 
 
 def sht_reset(_msg, htname) -> int:
@@ -214,11 +214,16 @@ def sht_reset(_msg, htname) -> int:
     return 1
 
 
-def sht_setxs(_msg, htname, itname, itval, exval) -> int:
+def _setx_table(htname, itname):
+    """The table sht_setxs / sht_setxi write to, or None (logged)."""
     if not htname or not itname:
         log.error("cannot get htable or item name")
-        return -1
-    t = _table(htname, "No such htable: %s")
+        return None
+    return _table(htname, "No such htable: %s")
+
+
+def sht_setxs(_msg, htname, itname, itval, exval) -> int:
+    t = _setx_table(htname, itname)
     if t is None:
         return -1
     t.set(itname, itval, exval or 0)
@@ -226,10 +231,7 @@ def sht_setxs(_msg, htname, itname, itval, exval) -> int:
 
 
 def sht_setxi(_msg, htname, itname, itval, exval) -> int:
-    if not htname or not itname:
-        log.error("cannot get htable or item name")
-        return -1
-    t = _table(htname, "No such htable: %s")
+    t = _setx_table(htname, itname)
     if t is None:
         return -1
     if itval is None or exval is None:

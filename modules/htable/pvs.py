@@ -60,55 +60,53 @@ class _HtPv(Pv):
         k = self.key
         return k if k.__class__ is str else k(msg)
 
+    def get(self, msg):
+        t = self.table()
+        if t is None:
+            return None
+        return self.read(t, self.key_of(msg))
+
+    def set(self, msg, value):
+        if not self.writable:
+            return Pv.set(self, msg, value)
+        t = self.table()
+        if t is None:
+            log.error("cannot set %s: no such htable", self.text)
+            return
+        self.write(t, self.key_of(msg), value)
+
 
 class ShtPv(_HtPv):
     __slots__ = ()
     writable = True
 
-    def get(self, msg):
-        t = self.table()
-        if t is None:
-            return None
-        return t.get(self.key_of(msg))
+    def read(self, t, key):
+        return t.get(key)
 
-    def set(self, msg, value):
-        t = self.table()
-        if t is None:
-            log.error("cannot set %s: no such htable", self.text)
-            return
+    def write(self, t, key, value):
         if value is None:
-            t.delete(self.key_of(msg))
+            t.delete(key)
             return
-        t.set(self.key_of(msg), value)
+        t.set(key, value)
 
 
 class ShtExPv(_HtPv):
     __slots__ = ()
     writable = True
 
-    def get(self, msg):
-        t = self.table()
-        if t is None:
-            return None
-        return t.get_expire(self.key_of(msg))
+    def read(self, t, key):
+        return t.get_expire(key)
 
-    def set(self, msg, value):
-        t = self.table()
-        if t is None:
-            log.error("cannot set %s: no such htable", self.text)
-            return
-        t.set_expire(self.key_of(msg), value if value.__class__ is int else 0)
+    def write(self, t, key, value):
+        t.set_expire(key, value if value.__class__ is int else 0)
 
 
 class ShtCnPv(_HtPv):
     __slots__ = ()
     by_value = False
 
-    def get(self, msg):
-        t = self.table()
-        if t is None:
-            return None
-        return t.count(self.key_of(msg), self.by_value)
+    def read(self, t, key):
+        return t.count(key, self.by_value)
 
 
 class ShtCvPv(ShtCnPv):
@@ -120,11 +118,8 @@ class ShtIncPv(_HtPv):
     __slots__ = ()
     delta = 1
 
-    def get(self, msg):
-        t = self.table()
-        if t is None:
-            return None
-        return t.add(self.key_of(msg), self.delta)
+    def read(self, t, key):
+        return t.add(key, self.delta)
 
 
 class ShtDecPv(ShtIncPv):
@@ -162,18 +157,16 @@ class _IteratorPv(Pv):
 
 class ShtItKeyPv(_IteratorPv):
     __slots__ = ()
+    field = 0
 
     def get(self, msg):
         cur = state.iterator_current(self.iname)
-        return None if cur is None else cur[0]
+        return None if cur is None else cur[self.field]
 
 
-class ShtItValPv(_IteratorPv):
+class ShtItValPv(ShtItKeyPv):
     __slots__ = ()
-
-    def get(self, msg):
-        cur = state.iterator_current(self.iname)
-        return None if cur is None else cur[1]
+    field = 1
 
 
 PVS = [

@@ -60,21 +60,24 @@ def rpc_sets(_rpc, params):
     return "Ok. Key set to new value."
 
 
-def rpc_seti(_rpc, params):
-    _names(params, 2, "Not enough parameters (htable name, key name and value)")
+def _int_third(params, missing: str) -> int:
+    """htable.seti / htable.setex: the names, then an integer third parameter."""
+    _names(params, 2, missing)
     value = opt_int(params, 2)
     if value is None:
-        raise RpcError(500, "Not enough parameters (htable name, key name and value)")
+        raise RpcError(500, missing)
+    return value
+
+
+def rpc_seti(_rpc, params):
+    value = _int_third(params, "Not enough parameters (htable name, key name and value)")
     t = _table(params, "")
     t.set(opt_str(params, 1), int(value))
     return "Ok. Key set to new value."
 
 
 def rpc_setex(_rpc, params):
-    _names(params, 2, "Not enough parameters (htable name, item name and expire)")
-    seconds = opt_int(params, 2)
-    if seconds is None:
-        raise RpcError(500, "Not enough parameters (htable name, item name and expire)")
+    seconds = _int_third(params, "Not enough parameters (htable name, item name and expire)")
     t = _table(params, "")
     t.set_expire(opt_str(params, 1), seconds)
     return "Ok"

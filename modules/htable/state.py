@@ -112,15 +112,24 @@ def iterator_current(iname: str):
     return name, value
 
 
-def iterator_rm(iname: str) -> int:
-    """Remove the current item and step to the next: 0, or -2 at the end."""
+def _iterator_at(iname: str):
+    """(iterator, current item) for an iterator that stands on an item, else None (logged)."""
     it = _iterator(iname)
     if it is None:
-        return -1
+        return None
     cur = iterator_current(iname)
     if cur is None:
         log.error("iterator not used [%s]", iname)
+        return None
+    return it, cur
+
+
+def iterator_rm(iname: str) -> int:
+    """Remove the current item and step to the next: 0, or -2 at the end."""
+    at = _iterator_at(iname)
+    if at is None:
         return -1
+    it, cur = at
     it["table"].delete(cur[0])
     del it["items"][it["pos"]]
     if it["pos"] >= len(it["items"]):
@@ -129,13 +138,10 @@ def iterator_rm(iname: str) -> int:
 
 
 def iterator_set(iname: str, value) -> int:
-    it = _iterator(iname)
-    if it is None:
+    at = _iterator_at(iname)
+    if at is None:
         return -1
-    cur = iterator_current(iname)
-    if cur is None:
-        log.error("iterator not used [%s]", iname)
-        return -1
+    it, cur = at
     it["table"].set(cur[0], value)
     name, _old, expires = it["items"][it["pos"]]
     it["items"][it["pos"]] = (name, value, expires)
@@ -143,12 +149,9 @@ def iterator_set(iname: str, value) -> int:
 
 
 def iterator_setex(iname: str, seconds: int) -> int:
-    it = _iterator(iname)
-    if it is None:
+    at = _iterator_at(iname)
+    if at is None:
         return -1
-    cur = iterator_current(iname)
-    if cur is None:
-        log.error("iterator not used [%s]", iname)
-        return -1
+    it, cur = at
     it["table"].set_expire(cur[0], seconds)
     return 0

@@ -326,6 +326,14 @@ class HTable:
             self._delete_if(lambda n, _v: n.startswith(prefix))
         return 0
 
+    def _subjects(self, by_value: bool):
+        """What sht_match_* and $shtcn/$shtcv test: the names, or the string values."""
+        for name, value, _e in self.items():
+            if not by_value:
+                yield name
+            elif isinstance(value, str):
+                yield value
+
     def match(self, op: str, text: str, by_value: bool) -> int:
         """sht_match_name / sht_match_str_value: 1 when an item matches, else -1."""
         if op == "re":
@@ -334,13 +342,7 @@ class HTable:
             except re.error:
                 log.error("bad re %s", text)
                 return -1
-        for name, value, _e in self.items():
-            if by_value:
-                if not isinstance(value, str):
-                    continue
-                subject = value
-            else:
-                subject = name
+        for subject in self._subjects(by_value):
             if ((op == "eq" and subject == text) or (op == "ne" and subject != text)
                     or (op == "sw" and subject.startswith(text))
                     or (op == "re" and rx.search(subject) is not None)):
@@ -376,13 +378,7 @@ class HTable:
                 log.error("bad re %s", expr)
                 return 0
         n = 0
-        for name, value, _e in self.items():
-            if by_value:
-                if not isinstance(value, str):
-                    continue
-                subject = value
-            else:
-                subject = name
+        for subject in self._subjects(by_value):
             if op == 1:
                 n += rx.search(subject) is not None
             elif op == 2:
