@@ -77,6 +77,18 @@ class Pv:
         return f"<{self.__class__.__name__} {self.text}>"
 
 
+class NumberIndexPv(Pv):
+    """A PV whose [n] must be a number or a PV (default 0): $ai, $pu, $pU, $pd, $pn."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, spec):
+        super().__init__(spec)
+        self.index = 0 if spec.index is None else spec.index
+        if not isinstance(self.index, (int, Pv)):
+            raise PvError("only a number index is allowed here", 0)
+
+
 def resolve_index(index, msg):
     """The index for this message: static ones pass through, a PV index is read (an
     int is expected, as pv_get_spec_index wants)."""

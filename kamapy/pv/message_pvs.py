@@ -6,8 +6,8 @@ from ..sip.errors import SipParseError
 from ..sip.msg import REPLY, REQUEST
 from ..sip.nameaddr import parse_nameaddr
 from ..sip.scan import split_commas
-from .base import Pv, fn_pv, resolve_index
-from .errors import PvError, TransformError
+from .base import NumberIndexPv, fn_pv, resolve_index
+from .errors import TransformError
 from .registry import PvDef
 
 
@@ -168,18 +168,12 @@ def _nameaddr_uri_of(key):
     return get
 
 
-class IdentityPv(Pv):
+class IdentityPv(NumberIndexPv):
     """$ai / $pu: the URI of the n-th identity ([n], default 0) over every header of
     that name (P-Asserted-Identity, P-Preferred-Identity), commas splitting."""
 
-    __slots__ = ("index",)
+    __slots__ = ()
     header = ""
-
-    def __init__(self, spec):
-        super().__init__(spec)
-        self.index = 0 if spec.index is None else spec.index
-        if not isinstance(self.index, (int, Pv)):
-            raise PvError("only a number index is allowed here", 0)
 
     def get(self, msg):
         try:

@@ -20,7 +20,7 @@ from ..sip.msg import PROTO_NAMES, PROTO_UDP, REPLY
 from ..sip.nameaddr import parse_nameaddr
 from ..sip.scan import split_commas
 from ..sip.uri import parse_uri
-from .base import INDEX_ALL, Pv, fn_pv, resolve_index
+from .base import INDEX_ALL, NumberIndexPv, Pv, fn_pv, resolve_index
 from .dset import Q_UNSPECIFIED, q_to_str
 from .errors import PvError, TransformError
 from .registry import PvDef
@@ -253,17 +253,11 @@ def _ppi(msg, idx):
     return None
 
 
-class PreferredIdentityPartPv(Pv):
+class PreferredIdentityPartPv(NumberIndexPv):
     """$pU / $pd / $pn: user, domain, display name of the n-th P-Preferred-Identity."""
 
-    __slots__ = ("index",)
+    __slots__ = ()
     part = "user"
-
-    def __init__(self, spec):
-        super().__init__(spec)
-        self.index = 0 if spec.index is None else spec.index
-        if not isinstance(self.index, (int, Pv)):
-            raise PvError("only a number index is allowed here", 0)
 
     def get(self, msg):
         try:

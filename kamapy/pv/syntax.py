@@ -74,6 +74,15 @@ class SpecParts:
     marker: bool = False
 
 
+def _enclosed(text: str, i: int, opening: str, closing: str, what: str):
+    """The non-empty text between the bracket at i and its match, and the offset after it."""
+    close = _close(text, i, opening, closing, 0)
+    body = text[i + 1:close]
+    if not body:
+        raise PvError(f"empty {what} in {text!r}", i + 1)
+    return body, close + 1
+
+
 def split_spec(text: str) -> SpecParts:
     """Split one whole PV (as pv_end delimits it) into name, inner, index and
     transformation texts. Raises PvError with the column of the fault."""
@@ -91,19 +100,11 @@ def split_spec(text: str) -> SpecParts:
         raise PvError(f"missing pseudo-variable name in {text!r}", i)
     parts = SpecParts(text[start:i], start)
     if i < n and text[i] == "(":
-        close = _close(text, i, "(", ")", 0)
-        parts.inner = text[i + 1:close]
         parts.inner_col = i + 1
-        if not parts.inner:
-            raise PvError(f"empty inner name in {text!r}", i + 1)
-        i = close + 1
+        parts.inner, i = _enclosed(text, i, "(", ")", "inner name")
     if i < n and text[i] == "[":
-        close = _close(text, i, "[", "]", 0)
-        parts.index = text[i + 1:close]
         parts.index_col = i + 1
-        if not parts.index:
-            raise PvError(f"empty index in {text!r}", i + 1)
-        i = close + 1
+        parts.index, i = _enclosed(text, i, "[", "]", "index")
     if wrapped:
         while i < n and text[i] == "{":
             close = _close(text, i, "{", "}", 0)

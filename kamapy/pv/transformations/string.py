@@ -333,32 +333,23 @@ def _first_char(marker):
     return marker[0]
 
 
-def before(v, marker):
-    """{s.before,c}: the text before the first c (all of it when there is no c)."""
-    s = _text(v)
-    i = s.find(_first_char(marker))
-    return s if i < 0 else s[:i]
+def _cut(find, keep_after: bool, doc: str):
+    """{s.before/after/rbefore/rafter,c}: split at the first (find) or last (rfind) c;
+    with no c, before keeps all of the text and after gives ""."""
+    def cut(v, marker):
+        s = _text(v)
+        i = find(s, _first_char(marker))
+        if i < 0:
+            return "" if keep_after else s
+        return s[i + 1:] if keep_after else s[:i]
+    cut.__doc__ = doc
+    return cut
 
 
-def after(v, marker):
-    """{s.after,c}: the text after the first c ("" when there is no c)."""
-    s = _text(v)
-    i = s.find(_first_char(marker))
-    return "" if i < 0 else s[i + 1:]
-
-
-def rbefore(v, marker):
-    """{s.rbefore,c}: the text before the last c (all of it when there is no c)."""
-    s = _text(v)
-    i = s.rfind(_first_char(marker))
-    return s if i < 0 else s[:i]
-
-
-def rafter(v, marker):
-    """{s.rafter,c}: the text after the last c ("" when there is no c)."""
-    s = _text(v)
-    i = s.rfind(_first_char(marker))
-    return "" if i < 0 else s[i + 1:]
+before = _cut(str.find, False, "{s.before,c}: the text before the first c (all of it when there is no c).")
+after = _cut(str.find, True, '{s.after,c}: the text after the first c ("" when there is no c).')
+rbefore = _cut(str.rfind, False, "{s.rbefore,c}: the text before the last c (all of it when there is no c).")
+rafter = _cut(str.rfind, True, '{s.rafter,c}: the text after the last c ("" when there is no c).')
 
 
 def count(v, marker):
