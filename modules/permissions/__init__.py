@@ -44,8 +44,9 @@ PROTO_NAMES = {"any": 0, "udp": 1, "tcp": 2, "tls": 3, "sctp": 4, "ws": 5, "wss"
 
 _gen = None            # CounterArray(2): [address generation, trusted generation]
 _seen = [-1, -1]
-_addr = None           # (singles, subnets, domains)
-_trusted = None        # list of rows, priority descending (cached mode)
+# the cached tables, by the generation index: [0] address (singles, subnets, domains),
+# [1] trusted (rows, priority descending; cached mode)
+_cache = [None, None]
 
 
 def _p(name):
@@ -103,19 +104,24 @@ def load_address() -> tuple:
     return singles, subnets, domains
 
 
+def _cached(which: int, loader):
+    """The cached table `which`, read again when an RPC reload (in any process) bumped
+    its generation; a failed read logs and keeps the old one."""
+    g = _gen.get(which) if _gen is not None else 0
+    if _cache[which] is None or g != _seen[which]:
+        try:
+            _cache[which] = loader()
+            _seen[which] = g
+        except Exception as e:
+            log.error("failed to reload %s table: %s", ("address", "trusted")[which], e)
+            _drop_conn()
+    return _cache[which]
+
+
 def _addr_table():
-    global _addr
     if not _p("db_url") or not _p("load_backends") & LOAD_ADDRESSDB:
         return None
-    g = _gen.get(0) if _gen is not None else 0
-    if _addr is None or g != _seen[0]:
-        try:
-            _addr = load_address()
-            _seen[0] = g
-        except Exception as e:
-            log.error("failed to reload address table: %s", e)
-            _drop_conn()
-    return _addr
+    return _cached(0, load_address)
 
 
 def _tag(msg, tag):
@@ -175,19 +181,30 @@ def allow_source_address_group(msg) -> int:
     return find_group(msg, ip, port)
 
 
+def _domain_row(addr: str, port, group):
+    """The first (grp, name, port, tag) row of the address table's domain names that
+    matches addr:port (port 0 matches any), within `group` unless it is None."""
+    t = _addr_table()
+    if t is None:
+        return None
+    low = addr.lower()
+    for row in t[2]:
+        grp, name, p, _tag_v = row
+        if (group is None or grp == group) and (p == 0 or p == port) and name.lower() == low:
+            return row
+    return None
+
+
 def allow_address(msg, group, addr, port) -> int:
     if addr is None or port is None or group is None:
         return -1
     ip = _ip(addr)
     if ip is None:
-        t = _addr_table()
-        if t is None:
+        row = _domain_row(addr, port, group)
+        if row is None:
             return -1
-        for grp, name, p, tag in t[2]:
-            if grp == group and (p == 0 or p == port) and name.lower() == addr.lower():
-                _tag(msg, tag)
-                return 1
-        return -1
+        _tag(msg, row[3])
+        return 1
     return match_address(msg, group, ip, port)
 
 
@@ -196,13 +213,8 @@ def allow_address_group(msg, addr, port) -> int:
         return -1
     ip = _ip(addr)
     if ip is None:
-        t = _addr_table()
-        if t is None:
-            return -1
-        for grp, name, p, _tag_v in t[2]:
-            if (p == 0 or p == port) and name.lower() == addr.lower():
-                return grp
-        return -1
+        row = _domain_row(addr, port, None)
+        return -1 if row is None else row[0]
     return find_group(msg, ip, port)
 
 
@@ -258,16 +270,7 @@ def load_trusted() -> list:
 
 
 def _trusted_table():
-    global _trusted
-    g = _gen.get(1) if _gen is not None else 0
-    if _trusted is None or g != _seen[1]:
-        try:
-            _trusted = load_trusted()
-            _seen[1] = g
-        except Exception as e:
-            log.error("failed to reload trusted table: %s", e)
-            _drop_conn()
-    return _trusted or []
+    return _cached(1, load_trusted) or []
 
 
 def _proto_ok(name, proto: int) -> bool:
@@ -395,11 +398,7 @@ def _reload(which: int):
     except Exception as e:
         _drop_conn()
         raise RpcError(500, "Reload failed.") from e
-    global _addr, _trusted
-    if which == 0:
-        _addr = data
-    else:
-        _trusted = data
+    _cache[which] = data
     if _gen is not None:
         _seen[which] = _gen.add(which, 1)
     return "Reload OK"
@@ -510,7 +509,7 @@ def check():
 
 
 def mod_init():
-    global _gen, _tag_avp_name, _addr, _trusted
+    global _gen, _tag_avp_name
     from kamapy.counters import CounterArray
     spec = _p("peer_tag_avp")
     if spec:
@@ -526,10 +525,10 @@ def mod_init():
     # as Kamailio: the cached tables are read at start-up, a failure stops it
     try:
         if _p("load_backends") & LOAD_ADDRESSDB:
-            _addr = load_address()
+            _cache[0] = load_address()
             _seen[0] = 0
         if _p("load_backends") & LOAD_TRUSTEDDB and _p("db_mode") == 1:
-            _trusted = load_trusted()
+            _cache[1] = load_trusted()
             _seen[1] = 0
     except Exception as e:
         _drop_conn()
