@@ -55,6 +55,12 @@ def _no_reply(msg) -> int:
     return FAILED
 
 
+def _refused(msg, reject, code: int, reason: str) -> int:
+    """A failed check that answers: reject (reply or log, as the mode says), then FAILED."""
+    reject(msg, code, reason)
+    return FAILED
+
+
 def ruri_sip_version(msg, reject) -> int:
     version = msg.version
     if version:
@@ -62,8 +68,7 @@ def ruri_sip_version(msg, reject) -> int:
         if slash < 0:
             return FAILED
         if version[slash + 1:] != "2.0":
-            reject(msg, 505, "Version Not Supported (R-URI)")
-            return FAILED
+            return _refused(msg, reject, 505, "Version Not Supported (R-URI)")
     return PASSED
 
 
@@ -74,8 +79,7 @@ def ruri_scheme(msg, reject) -> int:
     try:
         _ = msg.parsed_ruri
     except SipParseError:
-        reject(msg, 400, "Bad Request URI")
-        return FAILED
+        return _refused(msg, reject, 400, "Bad Request URI")
     return PASSED
 
 
@@ -90,8 +94,7 @@ def required_headers(msg, reject) -> int:
     try:
         headers = msg.headers
     except SipParseError:
-        reject(msg, 400, "Bad Headers")
-        return FAILED
+        return _refused(msg, reject, 400, "Bad Headers")
     seen = set()
     for hf in headers:
         if hf.key in ("from", "to", "call-id", "cseq"):
@@ -131,34 +134,34 @@ def rfc3261_compliance(msg, reject) -> int:
     return PASSED
 
 
-def cseq_method(msg, reject) -> int:
+def _cseq_words(msg):
+    """The CSeq body split at white space, None when there is no CSeq."""
     hf = msg.get_header("cseq")
-    if hf is None:
+    return None if hf is None else hf.value.split()
+
+
+def cseq_method(msg, reject) -> int:
+    parts = _cseq_words(msg)
+    if parts is None:
         return _no_reply(msg)
-    parts = hf.value.split()
     if len(parts) < 2:
-        reject(msg, 400, "Missing method in CSeq header")
-        return FAILED
+        return _refused(msg, reject, 400, "Missing method in CSeq header")
     if msg.type == REQUEST and parts[1] != msg.method:
-        reject(msg, 400, "CSeq method does not match request method")
-        return FAILED
+        return _refused(msg, reject, 400, "CSeq method does not match request method")
     return PASSED
 
 
 def cseq_value(msg, reject) -> int:
-    hf = msg.get_header("cseq")
-    if hf is None:
+    parts = _cseq_words(msg)
+    if parts is None:
         return _no_reply(msg)
-    parts = hf.value.split()
     if not parts:
-        reject(msg, 400, "Missing number in CSeq header")
-        return FAILED
+        return _refused(msg, reject, 400, "Missing number in CSeq header")
     number = parts[0]
     # Kamailio's str2valid_uint: at most 10 digits, and up to 4294967296 (its bound
     # is compared inclusively, so 2^32 itself passes)
     if not (number.isdigit() and number.isascii()) or len(number) > 10 or int(number) > 1 << 32:
-        reject(msg, 400, "CSeq number is illegal")
-        return FAILED
+        return _refused(msg, reject, 400, "CSeq number is illegal")
     return PASSED
 
 
@@ -171,11 +174,9 @@ def content_length(msg, reject) -> int:
     try:
         value = msg.content_length
     except SipParseError:
-        reject(msg, 400, "Content-Length Failure")
-        return FAILED
+        return _refused(msg, reject, 400, "Content-Length Failure")
     if len(msg.data) - msg.body_start != value:
-        reject(msg, 400, "Content-Length mis-match")
-        return FAILED
+        return _refused(msg, reject, 400, "Content-Length mis-match")
     return PASSED
 
 
@@ -185,11 +186,9 @@ def expires_value(msg, reject) -> int:
         return PASSED
     text = hf.value.strip()
     if not text:
-        reject(msg, 400, "Missing number in Expires header")
-        return FAILED
+        return _refused(msg, reject, 400, "Missing number in Expires header")
     if not (text.isdigit() and text.isascii()) or int(text) >= 1 << 32:
-        reject(msg, 400, "Expires value is illegal")
-        return FAILED
+        return _refused(msg, reject, 400, "Expires value is illegal")
     return PASSED
 
 
@@ -201,16 +200,14 @@ def proxy_require(msg, reject, supported: frozenset) -> int:
         try:
             tokens = split_tokens(hf.value)
         except SipParseError:
-            reject(msg, 400, "Bad Proxy Require Header")
-            return FAILED
+            return _refused(msg, reject, 400, "Bad Proxy Require Header")
         for token in tokens:
             if token not in supported:
                 log.debug("request contains unsupported extension: %s", token)
                 if msg.reply_lumps is None:
                     msg.reply_lumps = []
                 msg.reply_lumps.append(f"Unsupported: {token}\r\n")
-                reject(msg, 420, "Bad Proxy Require Extension")
-                return FAILED
+                return _refused(msg, reject, 420, "Bad Proxy Require Extension")
     return PASSED
 
 
@@ -219,8 +216,7 @@ def parse_uris(msg, reject, uri_checks: int) -> int:
         try:
             _ = msg.parsed_ruri
         except SipParseError:
-            reject(msg, 400, "Bad Request URI")
-            return FAILED
+            return _refused(msg, reject, 400, "Bad Request URI")
     for bit, name, reason in ((URI_FROM, "from", "Invalid From Header"), (URI_TO, "to", "Invalid To Header")):
         if uri_checks & bit:
             hf = msg.get_header(name)
@@ -229,20 +225,17 @@ def parse_uris(msg, reject, uri_checks: int) -> int:
             try:
                 _ = parse_nameaddr(hf.value).parsed_uri
             except SipParseError:
-                reject(msg, 400, reason)
-                return FAILED
+                return _refused(msg, reject, 400, reason)
     if uri_checks & URI_CONTACT and msg.get_header("contact") is not None:
         try:
             contacts = msg.contacts
         except SipParseError:
-            reject(msg, 400, "Bad Contact Header")
-            return FAILED
+            return _refused(msg, reject, 400, "Bad Contact Header")
         if not contacts.star and len(contacts):
             try:
                 parse_uri(contacts.contacts[0].uri)
             except SipParseError:
-                reject(msg, 400, "Bad Contact URI")
-                return FAILED
+                return _refused(msg, reject, 400, "Bad Contact URI")
     return PASSED
 
 
@@ -258,21 +251,16 @@ def _digest_only(msg, reject) -> int:
             try:
                 cred = msg.credentials(name)[msg.get_headers(name).index(hf)]
             except SipParseError:
-                reject(msg, 400, "Bad Auth Header")
-                return FAILED
+                return _refused(msg, reject, 400, "Bad Auth Header")
             if cred.get("username") is None or cred.get("realm") is None or cred.get("nonce") is None \
                     or cred.get("uri") is None or cred.get("response") is None:
-                reject(msg, 400, "Bad Auth Credentials")
-                return FAILED
+                return _refused(msg, reject, 400, "Bad Auth Credentials")
             if not cred.get("username"):
-                reject(msg, 400, "Auth Empty User")
-                return FAILED
+                return _refused(msg, reject, 400, "Auth Empty User")
             if not cred.get("nonce"):
-                reject(msg, 400, "Auth Empty Nonce")
-                return FAILED
+                return _refused(msg, reject, 400, "Auth Empty Nonce")
             if not cred.get("response"):
-                reject(msg, 400, "Auth Empty Response")
-                return FAILED
+                return _refused(msg, reject, 400, "Auth Empty Response")
     return PASSED
 
 
@@ -294,6 +282,5 @@ def duptags(msg, reject) -> int:
         except SipParseError:
             return _no_reply(msg)
         if sum(1 for n, _ in params if n.lower() == "tag") > 1:
-            reject(msg, 400, reason)
-            return FAILED
+            return _refused(msg, reject, 400, reason)
     return PASSED
