@@ -20,30 +20,27 @@ def _line(text: str) -> str:
     return text if text.endswith("\n") else text + CRLF
 
 
-def append_hf(msg, text: str, after: str | None = None) -> int:
+def _add_hf(msg, text: str, ref: str | None, whole, beside, edge: str) -> int:
+    """append_hf / insert_hf: the header at the end (start) of the headers, or after
+    (before) the first `ref` header; -1 when there is no text or no such header."""
     if not text:
         return -1
-    if after is None:
-        append_header(msg, _line(text), "textops")
+    if ref is None:
+        whole(msg, _line(text), "textops")
         return 1
-    hf = msg.get_header(after)
+    hf = msg.get_header(ref)
     if hf is None:
         return -1
-    insert_after(anchor_lump(msg, hf.end, "textops"), _line(text), "textops")
+    beside(anchor_lump(msg, getattr(hf, edge), "textops"), _line(text), "textops")
     return 1
+
+
+def append_hf(msg, text: str, after: str | None = None) -> int:
+    return _add_hf(msg, text, after, append_header, insert_after, "end")
 
 
 def insert_hf(msg, text: str, before: str | None = None) -> int:
-    if not text:
-        return -1
-    if before is None:
-        insert_header(msg, _line(text), "textops")
-        return 1
-    hf = msg.get_header(before)
-    if hf is None:
-        return -1
-    insert_before(anchor_lump(msg, hf.start, "textops"), _line(text), "textops")
-    return 1
+    return _add_hf(msg, text, before, insert_header, insert_before, "start")
 
 
 def append_urihf(msg, prefix: str, suffix: str) -> int:
