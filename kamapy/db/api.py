@@ -73,8 +73,50 @@ class DbConnection:
         raise NotImplementedError
         yield
 
+    # the SQL dialect of replace() / insert_update(): (insert-or-ignore, insert-or-update,
+    # one column's update); {table} {names} {phs} {conflict} {sets} / {c} are filled in
+    upsert_dialect: tuple[str, str, str] | None = None
+
     def _upsert_sql(self, table: str, cols: list[str], keys: list[str], update: bool) -> str:
-        raise NotImplementedError
+        if self.upsert_dialect is None:
+            raise NotImplementedError
+        ignore, upsert, one_set = self.upsert_dialect
+        names = ", ".join(f'"{c}"' for c in cols)
+        phs = ", ".join([self.placeholder] * len(cols))
+        conflict = ", ".join(f'"{k}"' for k in keys)
+        rest = [c for c in cols if c not in keys]
+        if not update or not rest:
+            return ignore.format(table=table, names=names, phs=phs, conflict=conflict)
+        sets = ", ".join(one_set.format(c=c) for c in rest)
+        return upsert.format(table=table, names=names, phs=phs, conflict=conflict, sets=sets)
+
+    @staticmethod
+    def import_driver(name: str, missing: str):
+        """The driver's Python package, or a DbError saying how to install it."""
+        import importlib
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            raise DbError(missing) from None
+
+    @contextmanager
+    def _begin_commit(self, begin: str, rollback):
+        """`begin` ... COMMIT, rollback() on error; a nested call joins the outer one
+        (the drivers that run the statements themselves: sqlite, mysql)."""
+        self.check_owner()
+        if self._in_tx:
+            yield self
+            return
+        self._execute(begin)
+        self._in_tx = True
+        try:
+            yield self
+        except BaseException:
+            self._in_tx = False
+            rollback()
+            raise
+        self._in_tx = False
+        self._execute("COMMIT")
 
     def table_exists(self, table: str) -> bool:
         raise NotImplementedError

@@ -22,7 +22,6 @@ import datetime as _dt
 import logging
 import os
 import time
-from contextlib import contextmanager
 
 from .api import DbConnection, DbError
 
@@ -57,10 +56,7 @@ class MysqlConnection(DbConnection):
 
     def __init__(self, url):
         super().__init__(url)
-        try:
-            import pymysql
-        except ImportError:
-            raise DbError("mysql: the PyMySQL package is not installed (pip install PyMySQL)") from None
+        pymysql = self.import_driver("pymysql", "mysql: the PyMySQL package is not installed (pip install PyMySQL)")
         self._pymysql = pymysql
         self._in_tx = False
         self._no_delayed = False   # the server refused INSERT DELAYED once: plain INSERTs
@@ -203,14 +199,11 @@ class MysqlConnection(DbConnection):
                 self.affected = cur.rowcount
         return self._run(go, sql)
 
-    def _upsert_sql(self, table, cols, keys, update):
-        names = ", ".join(f'"{c}"' for c in cols)
-        phs = ", ".join(["%s"] * len(cols))
-        rest = [c for c in cols if c not in keys]
-        if not update or not rest:
-            return f"INSERT IGNORE INTO {table} ({names}) VALUES ({phs})"
-        sets = ", ".join(f'"{c}" = VALUES("{c}")' for c in rest)
-        return f"INSERT INTO {table} ({names}) VALUES ({phs}) ON DUPLICATE KEY UPDATE {sets}"
+    upsert_dialect = (
+        "INSERT IGNORE INTO {table} ({names}) VALUES ({phs})",
+        "INSERT INTO {table} ({names}) VALUES ({phs}) ON DUPLICATE KEY UPDATE {sets}",
+        '"{c}" = VALUES("{c}")',
+    )
 
     def replace(self, table, values, keys):
         n = super().replace(table, values, keys)
@@ -218,25 +211,14 @@ class MysqlConnection(DbConnection):
         self.affected = min(n, 1)
         return self.affected
 
-    @contextmanager
     def transaction(self):
-        self.check_owner()
-        if self._in_tx:
-            yield self
-            return
-        self._execute("START TRANSACTION")
-        self._in_tx = True
+        return self._begin_commit("START TRANSACTION", self._rollback_quietly)
+
+    def _rollback_quietly(self):
         try:
-            yield self
-        except BaseException:
-            self._in_tx = False
-            try:
-                self.conn.rollback()
-            except Exception:
-                pass
-            raise
-        self._in_tx = False
-        self._execute("COMMIT")
+            self.conn.rollback()
+        except Exception:
+            pass
 
     def table_exists(self, table):
         rows = self._execute("SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() "

@@ -23,10 +23,8 @@ class PostgresConnection(DbConnection):
 
     def __init__(self, url):
         super().__init__(url)
-        try:
-            import psycopg
-        except ImportError:
-            raise DbError('postgres: the psycopg package is not installed (pip install "psycopg[binary]")') from None
+        psycopg = self.import_driver(
+            "psycopg", 'postgres: the psycopg package is not installed (pip install "psycopg[binary]")')
         self._psycopg = psycopg
         kw = {"dbname": url.database, "autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S}
         if url.host:
@@ -69,15 +67,11 @@ class PostgresConnection(DbConnection):
         except self._psycopg.Error as e:
             raise DbError(f"postgres: {e} [{sql}]") from None
 
-    def _upsert_sql(self, table, cols, keys, update):
-        names = ", ".join(f'"{c}"' for c in cols)
-        phs = ", ".join(["%s"] * len(cols))
-        rest = [c for c in cols if c not in keys]
-        conflict = ", ".join(f'"{k}"' for k in keys)
-        if not update or not rest:
-            return f"INSERT INTO {table} ({names}) VALUES ({phs}) ON CONFLICT ({conflict}) DO NOTHING"
-        sets = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in rest)
-        return f"INSERT INTO {table} ({names}) VALUES ({phs}) ON CONFLICT ({conflict}) DO UPDATE SET {sets}"
+    upsert_dialect = (
+        "INSERT INTO {table} ({names}) VALUES ({phs}) ON CONFLICT ({conflict}) DO NOTHING",
+        "INSERT INTO {table} ({names}) VALUES ({phs}) ON CONFLICT ({conflict}) DO UPDATE SET {sets}",
+        '"{c}" = EXCLUDED."{c}"',
+    )
 
     @contextmanager
     def transaction(self):

@@ -152,10 +152,7 @@ class RedisConnection(DbConnection):
 
     def __init__(self, url):
         super().__init__(url)
-        try:
-            import redis
-        except ImportError:
-            raise DbError("redis: the redis package is not installed (pip install redis)") from None
+        redis = self.import_driver("redis", "redis: the redis package is not installed (pip install redis)")
         self._redis = redis
         self.tables = layouts()
         try:

@@ -203,6 +203,16 @@ def _literal(value) -> str:
     return repr(value)
 
 
+def _column_sql(c, sql_type: str) -> str:
+    """One column of a CREATE TABLE: name, type, then DEFAULT NULL, or [DEFAULT x] NOT NULL."""
+    line = f'"{c.name}" {sql_type}'
+    if c.null:
+        return line + " DEFAULT NULL"
+    if c.default is not None:
+        line += f" DEFAULT {_literal(c.default)}"
+    return line + " NOT NULL"
+
+
 def create_table_sql(table: Table, driver: str) -> list[str]:
     """The CREATE TABLE / CREATE INDEX / version row statements of a table."""
     if driver == "mysql":
@@ -215,14 +225,7 @@ def create_table_sql(table: Table, driver: str) -> list[str]:
                         else "id INTEGER PRIMARY KEY NOT NULL")
             continue
         sql_type = f"VARCHAR({c.size})" if c.type == DB_STR else types[c.type]
-        line = f'"{c.name}" {sql_type}'
-        if c.null:
-            line += " DEFAULT NULL"
-        else:
-            if c.default is not None:
-                line += f" DEFAULT {_literal(c.default)}"
-            line += " NOT NULL"
-        cols.append(line)
+        cols.append(_column_sql(c, sql_type))
     for cname, ucols in table.unique:
         cols.append(f"CONSTRAINT {cname} UNIQUE ({', '.join(ucols)})")
     out = [f"CREATE TABLE IF NOT EXISTS {table.name} (\n    " + ",\n    ".join(cols) + "\n)"]
@@ -259,14 +262,7 @@ def _create_table_mysql(table: Table) -> list[str]:
             sql_type = f"FLOAT(10,{c.size})"
         else:
             sql_type = types[c.type]
-        line = f'"{c.name}" {sql_type}'
-        if c.null:
-            line += " DEFAULT NULL"
-        else:
-            if c.default is not None:
-                line += f" DEFAULT {_literal(c.default)}"
-            line += " NOT NULL"
-        cols.append(line)
+        cols.append(_column_sql(c, sql_type))
 
     def short(name: str) -> str:
         prefix = table.name + "_"

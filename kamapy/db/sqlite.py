@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import sqlite3
-from contextlib import contextmanager
 
 from .api import DbConnection, DbError
 from .types import format_datetime, parse_datetime
@@ -70,33 +69,15 @@ class SqliteConnection(DbConnection):
         except sqlite3.Error as e:
             raise DbError(f"sqlite: {e} [{sql}]") from None
 
-    def _upsert_sql(self, table, cols, keys, update):
-        names = ", ".join(f'"{c}"' for c in cols)
-        phs = ", ".join("?" * len(cols))
-        rest = [c for c in cols if c not in keys]
-        if not update or not rest:
-            return f"INSERT OR IGNORE INTO {table} ({names}) VALUES ({phs})"
-        sets = ", ".join(f'"{c}" = excluded."{c}"' for c in rest)
-        conflict = ", ".join(f'"{k}"' for k in keys)
-        return f"INSERT INTO {table} ({names}) VALUES ({phs}) ON CONFLICT ({conflict}) DO UPDATE SET {sets}"
+    upsert_dialect = (
+        "INSERT OR IGNORE INTO {table} ({names}) VALUES ({phs})",
+        "INSERT INTO {table} ({names}) VALUES ({phs}) ON CONFLICT ({conflict}) DO UPDATE SET {sets}",
+        '"{c}" = excluded."{c}"',
+    )
 
-    @contextmanager
     def transaction(self):
         """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error); nested calls join the outer one."""
-        self.check_owner()
-        if self._in_tx:
-            yield self
-            return
-        self._execute("BEGIN IMMEDIATE")
-        self._in_tx = True
-        try:
-            yield self
-        except BaseException:
-            self._in_tx = False
-            self.conn.execute("ROLLBACK")
-            raise
-        self._in_tx = False
-        self._execute("COMMIT")
+        return self._begin_commit("BEGIN IMMEDIATE", lambda: self.conn.execute("ROLLBACK"))
 
     def table_exists(self, table):
         rows = self._execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", [table], fetch=True)
