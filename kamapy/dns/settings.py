@@ -59,6 +59,36 @@ class DnsSettings:
     slow_query_ms: int = 0
 
 
+# the settings that are one core parameter each: (DnsSettings field, core parameter,
+# Kamailio's default)
+_PLAIN = (
+    ("try_naptr", "dns_try_naptr", 0),
+    ("naptr_ignore_rfc", "dns_naptr_ignore_rfc", 1),
+    ("retr_time", "dns_retr_time", -1),
+    ("retr_no", "dns_retr_no", -1),
+    ("servers_no", "dns_servers_no", -1),
+    ("use_search_list", "dns_use_search_list", 1),
+    ("search_full_match", "dns_search_full_match", 1),
+    ("srv_lb", "dns_srv_lb", 0),
+    ("use_cache", "use_dns_cache", 1),
+    ("negative_ttl", "dns_cache_negative_ttl", 60),
+    ("min_ttl", "dns_cache_min_ttl", 0),
+    ("max_ttl", "dns_cache_max_ttl", -1),
+    ("cache_mem_kb", "dns_cache_mem", 500),
+    ("gc_interval", "dns_cache_gc_interval", 120),
+    ("del_nonexp", "dns_cache_del_nonexp", 0),
+    ("use_failover", "use_dns_failover", 0),
+    ("use_blocklist", "use_dst_blocklist", 0),
+    ("blocklist_expire", "dst_blocklist_expire", 60),
+    ("blocklist_mem_kb", "dst_blocklist_mem", 250),
+    ("blocklist_gc_interval", "dst_blocklist_gc_interval", 60),
+    ("rev_dns", "rev_dns", 0),
+    ("dns", "dns", 0),
+    ("slow_query_ms", "dns_slow_query_ms", 0),
+)
+_PREF_DEFAULTS = {"udp": 30, "tcp": 20, "tls": 10, "sctp": 20}
+
+
 def from_core(core) -> DnsSettings:
     s = DnsSettings()
     s.try_ipv6 = _int(core, "dns_try_ipv6", 0)
@@ -68,38 +98,12 @@ def from_core(core) -> DnsSettings:
     if flags & 1 or not s.try_ipv6:  # DNS_IPV4_ONLY wins over the IPv6 flags
         s.ipv6_only = s.prefer_ipv6 = 0
         s.try_ipv6 = 0
-    s.try_naptr = _int(core, "dns_try_naptr", 0)
-    s.naptr_ignore_rfc = _int(core, "dns_naptr_ignore_rfc", 1)
-    s.proto_pref = {
-        "udp": _int(core, "dns_udp_pref", 30),
-        "tcp": _int(core, "dns_tcp_pref", 20),
-        "tls": _int(core, "dns_tls_pref", 10),
-        "sctp": _int(core, "dns_sctp_pref", 20),
-    }
-    s.retr_time = _int(core, "dns_retr_time", -1)
-    s.retr_no = _int(core, "dns_retr_no", -1)
-    s.servers_no = _int(core, "dns_servers_no", -1)
-    s.use_search_list = _int(core, "dns_use_search_list", 1)
-    s.search_full_match = _int(core, "dns_search_full_match", 1)
-    s.srv_lb = _int(core, "dns_srv_lb", 0)
-    s.use_cache = _int(core, "use_dns_cache", 1)
-    s.negative_ttl = _int(core, "dns_cache_negative_ttl", 60)
-    s.min_ttl = _int(core, "dns_cache_min_ttl", 0)
-    s.max_ttl = _int(core, "dns_cache_max_ttl", -1)
+    for attr, name, default in _PLAIN:
+        setattr(s, attr, _int(core, name, default))
+    s.proto_pref = {p: _int(core, f"dns_{p}_pref", d) for p, d in _PREF_DEFAULTS.items()}
     if s.max_ttl < 0:
         s.max_ttl = NO_MAX_TTL
-    s.cache_mem_kb = _int(core, "dns_cache_mem", 500)
-    s.gc_interval = _int(core, "dns_cache_gc_interval", 120)
-    s.del_nonexp = _int(core, "dns_cache_del_nonexp", 0)
-    s.use_failover = _int(core, "use_dns_failover", 0)
-    s.use_blocklist = _int(core, "use_dst_blocklist", 0)
-    s.blocklist_expire = _int(core, "dst_blocklist_expire", 60)
-    s.blocklist_mem_kb = _int(core, "dst_blocklist_mem", 250)
-    s.blocklist_gc_interval = _int(core, "dst_blocklist_gc_interval", 60)
-    s.blocklist_imask = {p: _int(core, f"dst_blocklist_{p}_imask", 0) for p in ("udp", "tcp", "tls", "sctp")}
-    s.rev_dns = _int(core, "rev_dns", 0)
-    s.dns = _int(core, "dns", 0)
-    s.slow_query_ms = _int(core, "dns_slow_query_ms", 0)
+    s.blocklist_imask = {p: _int(core, f"dst_blocklist_{p}_imask", 0) for p in _PREF_DEFAULTS}
     return s
 
 
