@@ -31,6 +31,7 @@ def main():
     ap.add_argument("-n", type=int, default=200)
     ap.add_argument("--warm", type=int, default=50, help="uncounted items first")
     ap.add_argument("--repo", help="import kamapy from this checkout")
+    ap.add_argument("--cfg", help="this config instead of the reference one (e.g. bench/call-dialog.cfg)")
     ap.add_argument("--kemi", action="store_true",
                     help="the KSR script's config (bench/kemi_bench.py's) instead of the native one")
     args = ap.parse_args()
@@ -38,7 +39,7 @@ def main():
     import path_bench as pb  # puts this checkout first on sys.path
     if args.repo:
         sys.path.insert(0, args.repo)
-    pb.REF_CFG = Path("/work/shared/bench/kamailio/kamailio-bench.cfg")
+    pb.REF_CFG = Path(args.cfg or "/work/shared/bench/kamailio/kamailio-bench.cfg")
     if args.kemi:
         import tempfile
 
