@@ -177,7 +177,7 @@ def mod_init():
     from . import replication
     if replication.init(exports.values) < 0:
         return -1
-    tmcb.define(handlers.TM_CB, handlers.on_reply_out)
+    tmcb.define(handlers.TM_CB, handlers.on_reply_out, lazy=True)
     tmcb.define(handlers.TM_BYE, handlers.on_bye_destroy)
     if cfg.dlg_flag >= 0:
         tmcb.register_global(tmcb.TMCB_REQUEST_IN, handlers.on_request_in)

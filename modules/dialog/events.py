@@ -39,6 +39,14 @@ def for_transition(old: int, new: int) -> str | None:
     return None
 
 
+def routed(name: str | None) -> bool:
+    """Has the script an event_route for name? (what is not run needs no message)"""
+    if name is None:
+        return False
+    routes = rt.routes
+    return routes is not None and getattr(routes, "event", {}).get(name) is not None
+
+
 def run(name: str | None, d, msg=None, view: bool = False):
     if name is None:
         return

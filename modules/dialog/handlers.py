@@ -12,12 +12,15 @@ from __future__ import annotations
 import logging
 import time
 
+from kamapy_modules.tm import callbacks as tmcb
+from kamapy_modules.tm.context import cur as tm_cur
+
 from kamapy.sip.errors import SipParseError
 
 from . import callbacks as dcb
 from . import events, stats
 from . import state as st
-from .match import DIR_DOWNSTREAM, MATCH_DID_NONE, did_value, find, msg_ids
+from .match import DIR_DOWNSTREAM, DIR_UPSTREAM, MATCH_DID_NONE, _find, did_value, find, msg_ids, parse_did
 from .profiles import profiles
 from .settings import cfg
 from .store import Dialog, store
@@ -190,6 +193,20 @@ def _split_rr(value: str) -> list[str]:
     return out
 
 
+_rr_mod: list = []
+
+
+def _rr_api():
+    """rr's API module, or None without rr (looked up once)."""
+    if not _rr_mod:
+        try:
+            from kamapy_modules.rr import api
+        except ImportError:
+            api = None
+        _rr_mod.append(api)
+    return _rr_mod[0]
+
+
 # ---------------------------------------------------------------------- creation
 def manage(msg) -> int:
     """dlg_manage(): an initial INVITE gets a dialog; a sequential request is matched."""
@@ -212,8 +229,9 @@ def create(msg) -> Dialog | None:
         return None
     callid, ftag, _ttag = ids
     s = store()
+    h_entry = s.entry_of(callid)
     if cfg.detect_spirals:
-        lk = s.lock(s.entry_of(callid))
+        lk = s.lock(h_entry)
         try:
             for d in s.by_callid(callid):
                 if d.tag[0] == ftag and d.state < st.DELETED:
@@ -247,14 +265,11 @@ def create(msg) -> Dialog | None:
     d.cseq[0] = str(msg.cseq.number)
     d.route_set[0] = _rr(msg)
     d.socket[0] = _sock_str(msg.rcv.sock if msg.rcv is not None else None)
-    s.new(d)
+    s.new(d, h_entry)
     msg.module_data[CUR_KEY] = (d.h_entry, d.h_id)
     msg.module_data[CREATED_KEY] = True
     if cfg.match_mode != MATCH_DID_NONE:
-        from kamapy_modules.rr import api as rr_api
-        rr_api.add_rr_param(msg, f";{cfg.rr_param}={did_value(d)}")
-    from kamapy_modules.tm import callbacks as tmcb
-    from kamapy_modules.tm.context import cur as tm_cur
+        _rr_api().add_rr_param(msg, f";{cfg.rr_param}={did_value(d)}")
     t = tm_cur.txn if getattr(tm_cur, "msg", None) is msg else None
     types = tmcb.TMCB_RESPONSE_OUT | tmcb.TMCB_DESTROY
     if t is None:
@@ -290,7 +305,6 @@ def on_request_in(t, _type, msg, _code, _param):
     d = create(msg)
     if d is not None:
         # create() queued the callback on msg; tm attaches the pending list after us
-        from kamapy_modules.tm import callbacks as tmcb
         pending = msg.module_data.pop(tmcb.PENDING_KEY, [])
         t.cbs = (t.cbs or []) + pending
 
@@ -342,16 +356,34 @@ def on_bye_destroy(_t, _type, _msg, _code, param):
 
 
 # ---------------------------------------------------------------------- replies
+_TMCB_DESTROY = tmcb.TMCB_DESTROY
+
+
+class _Lazy:
+    """The reply tm sent, parsed on the first get() (a 180 moves the state only)."""
+    __slots__ = ("build", "msg")
+
+    def __init__(self, build):
+        self.build = build
+        self.msg = None
+
+    def get(self):
+        if self.msg is None:
+            self.msg = self.build()
+        return self.msg
+
+
 def on_reply_out(t, _type, reply, code, param):
     """TMCB_RESPONSE_OUT on the INVITE's transaction: every reply that went upstream;
     TMCB_DESTROY: the transaction is gone."""
-    from kamapy_modules.tm.callbacks import TMCB_DESTROY
     h_entry, h_id = param
-    if _type == TMCB_DESTROY:
+    if _type == _TMCB_DESTROY:
         _release(h_entry, h_id)
         return
     if code < 101:
         return
+    if callable(reply) and not hasattr(reply, "module_data"):
+        reply = _Lazy(reply)  # tm's builder (define(lazy=True)): parsed on first use
     s = store()
     lk = s.lock(h_entry)
     event_name = None
@@ -372,8 +404,9 @@ def on_reply_out(t, _type, reply, code, param):
             # dialog:start sees the dialog before the callee's leg and start time are
             # filled in, as Kamailio runs it before populate_leg_info
             d.state = new
-            pre = Dialog.unpack(d.pack())
+            pre = Dialog.unpack(d.pack()) if events.routed(events.START) else None
             d.start_ts = int(time.time())
+            reply = reply.get() if type(reply) is _Lazy else reply
             try:
                 d.tag[1] = reply.to_hdr.tag or ""
                 d.contact[1] = _contact(reply)
@@ -403,6 +436,8 @@ def on_reply_out(t, _type, reply, code, param):
         event_name = events.for_transition(old, new)
     finally:
         s.unlock(lk)
+    if type(reply) is _Lazy:
+        reply = reply.get() if d.cbs or events.routed(event_name) else None
     if d.cbs:
         req = None
         dcb.run(d, dcb.DLGCB_RESPONSE_FWDED, req, reply, 2)
@@ -429,20 +464,31 @@ def on_request(msg) -> Dialog | None:
         return current(msg)
     did = None
     if cfg.match_mode != MATCH_DID_NONE:
-        try:
-            from kamapy_modules.rr import api as rr_api
-            did = rr_api.get_route_param(msg, cfg.rr_param)
-        except ImportError:
-            did = None
+        rr_api = _rr_api()
+        did = rr_api.get_route_param(msg, cfg.rr_param) if rr_api is not None else None
     s = store()
-    found = find(msg, did, cfg.match_mode)
-    if found is None:
-        return None
+    # with a did, its entry's lock is taken first and the record read once under it
+    # (it is read again under the lock only when the match went elsewhere)
+    lk = None
+    parsed = parse_did(did) if did and cfg.match_mode != MATCH_DID_NONE else None
+    if parsed is not None:
+        lk = s.lock(parsed[0])
+        found = _find(msg, did, cfg.match_mode)
+        if found is None or s.lock_index(found[0].h_entry) != lk:
+            s.unlock(lk)
+            lk = None
+    if lk is None:
+        found = find(msg, did, cfg.match_mode)
+        if found is None:
+            return None
     d, direction = found
-    lk = s.lock(d.h_entry)
+    reload = lk is None
+    if reload:
+        lk = s.lock(d.h_entry)
     event_name = None
     try:
-        d = s.load(d.h_entry, d.h_id)
+        if reload:
+            d = s.load(d.h_entry, d.h_id)
         if d is None:
             return None
         msg.module_data[CUR_KEY] = (d.h_entry, d.h_id)
@@ -465,7 +511,6 @@ def on_request(msg) -> Dialog | None:
         if new == st.DELETED:
             msg.module_data["dlg.snapshot"] = d
             _end(d, old, msg, keep=True)
-            from kamapy_modules.tm import callbacks as tmcb
             tmcb.register(msg, tmcb.TMCB_DESTROY, TM_BYE, [d.h_entry, d.h_id])
         else:
             if new in (st.CONFIRMED, st.EARLY) and event in (st.EV_REQ, st.EV_REQACK, st.EV_REQPRACK):
@@ -500,7 +545,6 @@ def on_request(msg) -> Dialog | None:
 
 def _refresh_leg(d: Dialog, msg, direction):
     """A request from one side: its CSeq, and for a re-INVITE its Contact."""
-    from .match import DIR_UPSTREAM
     leg = 0 if direction == DIR_DOWNSTREAM else 1 if direction == DIR_UPSTREAM else None
     if leg is None:
         return
@@ -518,7 +562,6 @@ def _refresh_leg(d: Dialog, msg, direction):
 def post_script(msg):
     """dialog's POST_SCRIPT callback (declared in its exports): a dialog made for this request that got no transaction
     (the script replied or dropped it) is destroyed, as Kamailio's dlg_cfg_cb does."""
-    from kamapy_modules.tm import callbacks as tmcb
     pending = msg.module_data.get(tmcb.PENDING_KEY)
     if not pending:
         return  # the callbacks went to a transaction

@@ -126,6 +126,10 @@ class DialogStore:
         # in dialog.hash_entry, so it must be the same number
         return core_hash(callid.encode("latin-1", "replace"), self.hash_size)
 
+    def lock_index(self, h_entry: int) -> int:
+        """The lock lock(h_entry) takes."""
+        return h_entry % LOCKS
+
     def lock(self, h_entry: int) -> int:
         i = h_entry % LOCKS
         self.locks.get(i)
@@ -135,9 +139,10 @@ class DialogStore:
         self.locks.release(i)
 
     # ---------------------------------------------------------------- records
-    def new(self, d: Dialog) -> Dialog:
-        """Give d its h_entry/h_id and store it."""
-        d.h_entry = self.entry_of(d.callid)
+    def new(self, d: Dialog, h_entry: int | None = None) -> Dialog:
+        """Give d its h_entry (entry_of(d.callid), unless the caller has it) and h_id,
+        and store it."""
+        d.h_entry = self.entry_of(d.callid) if h_entry is None else h_entry
         lk = self.lock(d.h_entry)
         try:
             nkey = b"n:%d" % d.h_entry

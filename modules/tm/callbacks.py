@@ -57,13 +57,20 @@ TMCB_MAX = (1 << 21) - 1
 PENDING_KEY = "tm.tmcb_pending"   # msg.module_data: callbacks waiting for the transaction
 
 _named: dict[str, object] = {}
+_lazy: set[str] = set()  # names whose fn builds a lazily given message itself
 _global: list[tuple[int, object]] = []
 _global_types = 0
 
 
-def define(name: str, fn) -> None:
-    """Bind a callback name to fn in this process (call before the fork)."""
+def define(name: str, fn, lazy: bool = False) -> None:
+    """Bind a callback name to fn in this process (call before the fork). A `lazy` fn
+    takes the message as run() got it, maybe a callable that builds it, and builds it
+    only when it reads it (dialog: a 180's state change needs no parsed reply)."""
     _named[name] = fn
+    if lazy:
+        _lazy.add(name)
+    else:
+        _lazy.discard(name)
 
 
 def register_global(types: int, fn) -> int:
@@ -133,7 +140,7 @@ def run(t, cb_type: int, msg=None, code: int = 0) -> None:
         fn = _named.get(name)
         if fn is None:
             continue
-        if callable(msg) and not hasattr(msg, "module_data"):
+        if name not in _lazy and callable(msg) and not hasattr(msg, "module_data"):
             msg = msg()
         try:
             fn(t, cb_type, msg, code, param)
@@ -145,5 +152,6 @@ def clear() -> None:
     """Forget every callback (tests)."""
     global _global_types
     _named.clear()
+    _lazy.clear()
     _global.clear()
     _global_types = 0
