@@ -142,6 +142,15 @@ def spans(msg, which: str) -> Spans | None:
     return sp
 
 
+def _spans_logged(msg, which: str, failure: str) -> Spans | None:
+    """spans(), with a header that does not parse logged (as `failure`) and taken as absent."""
+    try:
+        return spans(msg, which)
+    except Exception as e:
+        log.error("%s %s hdr: %s", failure, which.upper(), e)
+        return None
+
+
 def _body_upto_gt(msg, which: str) -> str | None:
     sp = spans(msg, which)
     return None if sp is None else msg.text[sp.body_s:sp.gt_end]
@@ -274,11 +283,7 @@ def restore_uri(msg, which: str) -> int:
     # a From change shows in To for requests flowing upstream, and the other way round
     upstream = rr_api.is_direction(msg, rr_api.RR_FLOW_UPSTREAM)
     target = FL_TO if (which == FL_FROM) == upstream else FL_FROM
-    try:
-        sp = spans(msg, target)
-    except Exception as e:
-        log.error("failed to parse %s hdr: %s", target.upper(), e)
-        return -1
+    sp = _spans_logged(msg, target, "failed to parse")
     if sp is None:
         return -1
     text = msg.text
@@ -326,11 +331,7 @@ def restore_reply(t, _type, reply, _code, param):
         value = param.get(which)
         if not value:
             continue
-        try:
-            sp = spans(reply, which)
-        except Exception as e:
-            log.error("failed to find/parse %s hdr: %s", which.upper(), e)
-            continue
+        sp = _spans_logged(reply, which, "failed to find/parse")
         if sp is None:
             continue
         if reply.text[sp.body_s:sp.gt_end] == value:
@@ -410,11 +411,7 @@ def dlg_replace(d, _type, msg, _rpl, direction, which):
     new_uri, new_display = vars_.get(names[idx]), vars_.get(names[dp])
     if new_uri is None or new_display is None:
         return
-    try:
-        sp = spans(msg, target)
-    except Exception as e:
-        log.error("failed to parse %s hdr: %s", target.upper(), e)
-        return
+    sp = _spans_logged(msg, target, "failed to parse")
     if sp is None:
         return
     _replace_display(msg, sp, new_display)
