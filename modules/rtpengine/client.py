@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import errno
 import logging
-import os
 import select
 import socket
+
+from kamapy.node_sockets import NodeSockets
 
 from . import bencode
 from .nodes import RNU_LOCAL, RNU_UDP6, Node
@@ -32,38 +33,24 @@ class Settings:
 
 
 settings = Settings()
-_socks: dict[int, socket.socket] = {}
-_pid = 0
+_socks = NodeSockets()
+reset = _socks.reset
 _seq = 0
 
 
-def reset():
-    """Forget sockets made in another process (after a fork)."""
-    global _pid
-    for s in _socks.values():
-        try:
-            s.close()
-        except OSError:
-            pass
-    _socks.clear()
-    _pid = os.getpid()
-
-
 def _cookie() -> bytes:
-    global _seq, _pid
-    if _pid != os.getpid():
-        reset()
-    c = f"{settings.server_id}_{_pid}_{_seq}".encode()
+    global _seq
+    _socks.check_pid()
+    c = f"{settings.server_id}_{_socks.pid}_{_seq}".encode()
     _seq += 1
     return c
 
 
 def _sock(node: Node) -> socket.socket | None:
-    if _pid != os.getpid():
-        reset()
-    s = _socks.get(node.idx)
-    if s is not None:
-        return s
+    return _socks.get(node.idx, lambda: _connect(node))
+
+
+def _connect(node: Node) -> socket.socket | None:
     family = socket.AF_INET6 if node.mode == RNU_UDP6 else socket.AF_INET
     try:
         infos = socket.getaddrinfo(node.host, node.port, family, socket.SOCK_DGRAM)
@@ -84,8 +71,6 @@ def _sock(node: Node) -> socket.socket | None:
         log.error("can't connect to a RTPEngine instance")
         s.close()
         return None
-    s.setblocking(False)
-    _socks[node.idx] = s
     return s
 
 

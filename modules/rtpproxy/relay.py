@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import errno
 import logging
-import os
 import select
 import socket
+
+from kamapy.node_sockets import NodeSockets
 
 from ..rtpengine.nodes import PERMANENT, Node, NodeSet, Registry, SockParamError, now_s
 
@@ -117,25 +118,16 @@ def _strtoul(text: str) -> int:
 registry = RtppRegistry()
 
 # ------------------------------------------------------------------ the wire
-_socks: dict[int, socket.socket] = {}
-_pid = 0
+_socks = NodeSockets()
+reset = _socks.reset
 _seq = 0
 
 
-def reset():
-    global _pid
-    for s in _socks.values():
-        s.close()
-    _socks.clear()
-    _pid = os.getpid()
-
-
 def _sock(node: Node):
-    if _pid != os.getpid():
-        reset()
-    s = _socks.get(node.idx)
-    if s is not None:
-        return s
+    return _socks.get(node.idx, lambda: _connect(node))
+
+
+def _connect(node: Node):
     family = socket.AF_INET6 if node.mode == "udp6" else socket.AF_INET
     try:
         infos = socket.getaddrinfo(node.host, node.port if node.port >= 0 else None,
@@ -145,8 +137,6 @@ def _sock(node: Node):
     except OSError as e:
         log.error("can't connect to a RTP proxy: %s", e)
         return None
-    s.setblocking(False)
-    _socks[node.idx] = s
     return s
 
 
@@ -190,7 +180,7 @@ def send_command(node: Node, command: str) -> str | None:
             s.recv(256)
     except OSError:
         pass
-    cookie = f"{_pid}_{_seq}".encode()
+    cookie = f"{_socks.pid}_{_seq}".encode()
     _seq += 1
     packet = cookie + b" " + data
     poller = select.poll()
