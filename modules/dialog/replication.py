@@ -284,6 +284,14 @@ class Replica:
                 took = True
         return took
 
+    def take_over(self, did: str) -> bool:
+        """dlg.end_dlg / dlg.terminate_dlg for a dialog this node does not hold: a
+        dead node's dialog (no heartbeat) becomes ours, with the route sets, contacts
+        and CSeqs of its shared record, so this node can send its BYEs. False when
+        Redis has no such dialog or its owner is alive (it ends its own dialogs)."""
+        d = self.claim(did)
+        return d is not None and adopt(d)
+
     def tick(self, now: float):
         """The timer (every second): heartbeat, resync after an outage, and the dead
         nodes' dialogs whose timeout fell due taken over (their timeout then runs

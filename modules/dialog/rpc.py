@@ -110,6 +110,22 @@ def rpc_dlg_list_ctx(_rpc, params):
     return [dialog_view(d, True) for d in _cluster() if _match_downstream(d, callid, ftag)]
 
 
+def _take_over(did: str | None = None, callid: str | None = None) -> bool:
+    """With redis_url: a dead node's dialog, by did or by Call-ID, taken over from
+    Redis so that this node ends it (issue 22; the owner's heartbeat must be gone)."""
+    from .replication import replica
+    rep = replica()
+    if rep is None:
+        return False
+    if did is not None:
+        return rep.take_over(did)
+    found = rep._call("match", lambda r: r.smembers(rep.prefix + "c:" + callid)) or ()
+    took = False
+    for x in sorted(v.decode() for v in found):
+        took = rep.take_over(x) or took
+    return took
+
+
 def rpc_terminate_dlg(_rpc, params):
     """dlg.terminate_dlg callid from_tag to_tag: BYE both ways."""
     from . import requests
@@ -118,6 +134,8 @@ def rpc_terminate_dlg(_rpc, params):
         raise RpcError(400, "Need a Callid ,from tag ,to tag")
     callid, ftag, ttag = (str(p) for p in params[:3])
     found = by_ids(callid, ftag, ttag)
+    if found is None and _take_over(callid=callid):
+        found = by_ids(callid, ftag, ttag)
     if found is None:
         raise RpcError(500, "Couldnt find callid in dialog")
     d = found[0]
@@ -134,6 +152,8 @@ def rpc_end_dlg(_rpc, params):
         raise RpcError(500, "Invalid parameters") from None
     hdrs = _arg(params, 2) or ""
     d = store().load(h_entry, h_id)
+    if d is None and _take_over(did=f"{h_entry}:{h_id}"):
+        d = store().load(h_entry, h_id)
     if d is None or d.state == st.DELETED:
         raise RpcError(404, "Dialog not found")
     requests.bye(h_entry, h_id, "all", hdrs)

@@ -299,3 +299,50 @@ def test_redis_outage_then_resync(redis, callee, outage):
         assert wait_for(lambda: a.rpc("dlg.list") == [] and b.rpc("dlg.list") == [])
         for c in (c1, c2, c3, c4):
             c.close()
+
+
+def _bye_to(caller, node, timeout=5.0):
+    """The caller's side of a BYE the node sends: answered 200, returned."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        m = caller.recv(deadline - time.monotonic())
+        if m and m.startswith(b"BYE "):
+            caller.sock.sendto(reply_to(m, 200, "OK"), (node.ip, node.port))
+            return m
+    return None
+
+
+def test_dead_nodes_calls_ended_by_rpc_on_survivor(redis, callee):
+    """A owns two calls and is SIGKILLed; on B dlg.end_dlg (by h_entry/h_id) and
+    dlg.terminate_dlg (by Call-ID and tags) take them over from Redis and send the
+    BYEs to both sides: the calls are gone on B, from Redis, and from the profiles."""
+    a, b, prefix = _cluster(redis)
+    r = redis.client()
+    with running(a, b):
+        c1, r1 = _call(a, callee, "fred")
+        c2, r2 = _call(a, callee, "fred")
+        assert (r1, r2) == (200, 200)
+        assert wait_for(lambda: len(b.rpc("dlg.list")) == 2)
+        views = {d["call-id"]: d for d in b.rpc("dlg.list")}
+        a.kill_all()
+        # A's heartbeat still there: B leaves A's dialog alone
+        with pytest.raises(RuntimeError, match="Dialog not found"):
+            b.rpc("dlg.end_dlg", views[c1.callid]["h_entry"], views[c1.callid]["h_id"])
+        assert wait_for(lambda: not r.exists(prefix + "hb:A"), timeout=4)
+        d1 = views[c1.callid]
+        assert not b.rpc("dlg.end_dlg", d1["h_entry"], d1["h_id"])
+        assert _bye_to(c1, b) is not None, b.log()
+        d2 = views[c2.callid]
+        assert not b.rpc("dlg.terminate_dlg", c2.callid, d2["caller"]["tag"], d2["callee"]["tag"])
+        assert _bye_to(c2, b) is not None, b.log()
+        for c in (c1, c2):
+            assert wait_for(lambda c=c: any(m.startswith(b"BYE ") and c.callid.encode() in m
+                                            for m in callee.received)), b.log()
+        assert wait_for(lambda: b.rpc("dlg.list") == []), b.rpc("dlg.list")
+        assert b.rpc("dlg.profile_get_size", "caller", "fred") == 0
+        assert b.rpc("dlg.profile_get_size", "all") == 0
+        assert f"DLGEND {c1.callid} var=y-fred" in b.log()
+        assert wait_for(lambda: not [k for k in r.scan_iter(prefix + "d:*")])
+        assert not r.smembers(prefix + "n:A") and not r.smembers(prefix + "n:B")
+        for c in (c1, c2):
+            c.close()
