@@ -151,6 +151,18 @@ def _spans_logged(msg, which: str, failure: str) -> Spans | None:
         return None
 
 
+def _restore_on_reply(msg, flags, which: str, original: str) -> int:
+    """The replacement is done: keep the header as received for the replies; 1, or -1
+    when the transaction's parameter cannot be had."""
+    try:
+        _reply_param(msg)[which] = original
+    except RuntimeError as e:
+        log.error("%s", e)
+        return -1
+    flags.add(which)
+    return 1
+
+
 def _body_upto_gt(msg, which: str) -> str | None:
     sp = spans(msg, which)
     return None if sp is None else msg.text[sp.body_s:sp.gt_end]
@@ -228,13 +240,7 @@ def replace_uri(msg, display: str | None, uri: str | None, which: str, route_typ
         if stored is False:
             return -1
         if stored:
-            try:
-                _reply_param(msg)[which] = original
-            except RuntimeError as e:
-                log.error("%s", e)
-                return -1
-            flags.add(which)
-            return 1
+            return _restore_on_reply(msg, flags, which, original)
     from kamapy_modules.rr import api as rr_api
     if not rr_api.settings.append_fromtag:
         log.error("'append_fromtag' RR param is not enabled! - required by AUTO restore mode")
@@ -254,13 +260,7 @@ def replace_uri(msg, display: str | None, uri: str | None, which: str, route_typ
     if rr_api.add_rr_param(msg, f";{name}={encode(bytes(buf))}") != 0:
         log.error("add_RR_param failed")
         return -1
-    try:
-        _reply_param(msg)[which] = original
-    except RuntimeError as e:
-        log.error("%s", e)
-        return -1
-    flags.add(which)
-    return 1
+    return _restore_on_reply(msg, flags, which, original)
 
 
 def restore_uri(msg, which: str) -> int:
