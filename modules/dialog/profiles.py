@@ -67,6 +67,11 @@ class Profiles:
     # remote items (dlg_remote_profile): dialogs other nodes manage, counted here too
     def remote_add(self, name: str, value: str, uid: str, expires: int) -> int:
         import msgpack
+
+        from .replication import replica
+        rep = replica()
+        if rep is not None:  # shared: the cluster's counts come from Redis
+            rep.remote_add(name, value, uid, expires)
         key = b"r\0" + uid.encode()
         self.lock.get()
         try:
@@ -81,12 +86,16 @@ class Profiles:
 
     def remote_rm(self, name: str, value: str, uid: str) -> int:
         import msgpack
+
+        from .replication import replica
+        rep = replica()
+        shared = rep.remote_rm(name, value, uid) if rep is not None else None
         key = b"r\0" + uid.encode()
         self.lock.get()
         try:
             raw = self.table.get(key)
             if raw is None:
-                return -1
+                return 1 if shared else -1  # added on another node
             n, v = msgpack.unpackb(raw, raw=False)
             if n != name:
                 return -1

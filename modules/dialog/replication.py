@@ -232,6 +232,45 @@ class Replica:
             except Exception:
                 pass
 
+    # ------------------------------------------------------------ remote profile items
+    def _remote_keys(self, name: str, value: str) -> list[bytes]:
+        base = self.prefix.encode() + b"p:" + name.encode()
+        keys = [base]
+        if self.has_value.get(name):
+            keys.append(base + b"\0" + value.encode())
+        return keys
+
+    def remote_add(self, name: str, value: str, uid: str, expires: int) -> bool:
+        """dlg_remote_profile("add"): the item joins the profile's sorted sets next to
+        the dialogs (member r:<uid>, score its expires, +inf for none), so every
+        node's get_profile_size counts it and stops counting it when it expires;
+        the same uid again only moves its expires. False when Redis is away."""
+        member = b"r:" + uid.encode()
+        score = float(expires) if expires else float("inf")
+        now = time.time()
+
+        def add(r):
+            pipe = r.pipeline(transaction=True)
+            for k in self._remote_keys(name, value):
+                pipe.zadd(k, {member: score})
+                # items (and dialogs) long past their end: nobody reads them any more
+                pipe.zremrangebyscore(k, "-inf", now - 60)
+            pipe.execute()
+            return True
+        return bool(self._call("remote_add", add))
+
+    def remote_rm(self, name: str, value: str, uid: str) -> bool | None:
+        """dlg_remote_profile("rm") on any node: True if the item was there, None
+        when Redis is away."""
+        member = b"r:" + uid.encode()
+
+        def rm(r):
+            pipe = r.pipeline(transaction=True)
+            for k in self._remote_keys(name, value):
+                pipe.zrem(k, member)
+            return bool(pipe.execute()[0])
+        return self._call("remote_rm", rm)
+
     # ------------------------------------------------------------ reads
     def profile_size(self, name: str, value: str | None) -> int | None:
         key = name.encode()

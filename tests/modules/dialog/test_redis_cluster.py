@@ -22,7 +22,7 @@ from tests.support.rpc import rpc_call
 from tests.support.server import KamapyServer
 from tests.support.sipp import SippRun, sipp_path
 
-from .ua import Callee, Caller, reply_to
+from .ua import Callee, Caller, reply_to, status
 
 CFG = r"""
 debug=2
@@ -54,6 +54,15 @@ modparam("dialog", "redis_node_ttl", 2)
 modparam("dialog", "redis_fail_mode", {fail_mode})
 request_route {
     if (is_method("OPTIONS") && $rU == $null) { sl_send_reply("200", "OK"); exit; }
+    if (is_method("MESSAGE") && $hdr(X-Remote-Cmd) != $null) {
+        if (dlg_remote_profile("$hdr(X-Remote-Cmd)", "$hdr(X-Remote-Prof)", "$hdr(X-Remote-Val)",
+                "$hdr(X-Remote-Uid)", "$hdr(X-Remote-Exp)")) {
+            sl_send_reply("200", "Remote Done");
+        } else {
+            sl_send_reply("404", "Remote Failed");
+        }
+        exit;
+    }
     if (has_totag()) {
         if (loose_route()) {
             xlog("L_INFO", "INDLG $rm $ci status=$DLG_status\n");
@@ -346,3 +355,37 @@ def test_dead_nodes_calls_ended_by_rpc_on_survivor(redis, callee):
         assert not r.smembers(prefix + "n:A") and not r.smembers(prefix + "n:B")
         for c in (c1, c2):
             c.close()
+
+
+def test_remote_profile_items_shared(redis):
+    """dlg_remote_profile items (what a dmq notification would add) go to Redis next
+    to the dialogs: one added on A counts on B, removed on B it stops counting on
+    A, and one with an expires stops counting everywhere by itself."""
+    a, b, _prefix = _cluster(redis)
+    with running(a, b):
+        probe = Caller(a.port, 9, "probe")
+
+        def remote(node, cmd, prof, val, uid, exp=""):
+            probe.proxy = (node.ip, node.port)
+            probe._send((
+                f"MESSAGE sip:srv@{node.ip}:{node.port} SIP/2.0\r\n{probe._via()}"
+                f"From: <sip:probe@x>;tag=p3\r\nTo: <sip:srv@x>\r\nCall-ID: r{time.time_ns()}\r\n"
+                f"CSeq: 1 MESSAGE\r\nX-Remote-Cmd: {cmd}\r\nX-Remote-Prof: {prof}\r\n"
+                f"X-Remote-Val: {val}\r\nX-Remote-Uid: {uid}\r\nX-Remote-Exp: {exp}\r\n"
+                f"Content-Length: 0\r\n\r\n").encode())
+            return status(probe.recv())
+        far = int(time.time()) + 3600
+        assert remote(a, "add", "caller", "gina", "u-1", far) == 200
+        assert remote(a, "add", "caller", "gina", "u-1", far) == 200   # the same item once
+        assert remote(a, "add", "all", "", "u-2") == 200               # no expires
+        assert remote(b, "add", "caller", "gina", "u-3", int(time.time()) + 2) == 200
+        for n in (a, b):
+            assert n.rpc("dlg.profile_get_size", "caller", "gina") == 2
+            assert n.rpc("dlg.profile_get_size", "all") == 1
+        assert remote(b, "rm", "caller", "gina", "u-1") == 200        # added on A
+        assert remote(b, "rm", "caller", "gina", "u-1") == 404
+        assert a.rpc("dlg.profile_get_size", "caller", "gina") == 1
+        assert wait_for(lambda: a.rpc("dlg.profile_get_size", "caller", "gina") == 0, timeout=5)
+        assert remote(a, "rm", "all", "", "u-2") == 200
+        assert b.rpc("dlg.profile_get_size", "all") == 0
+        probe.close()
