@@ -14,8 +14,12 @@ computed lump, as rr's Record-Route); with enable_r2 a second header for the soc
 came in on follows. The header goes above the first Path already there, else at the
 end of the headers -- where Kamailio puts it.
 
-RFC 5626 outbound (flow tokens, ;ob) needs Kamailio's outbound module, which kamapy does
-not have: add_path() is the plain form here.
+With the outbound module loaded (RFC 5626), add_path() and add_path_received() -- the
+forms without a user -- put a flow token for the flow the REGISTER came on into the
+user part when outbound applies to it (a first hop with ;reg-id in the Contact), and
+;ob after ;lr when we are the first hop (a single Via), as Kamailio's handleOutbound:
+
+    Path: <sip:FLOWTOKEN@edge:5060;transport=tcp;lr;ob>
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import logging
 from urllib.parse import unquote
 
 from kamapy.module import REQUEST_ROUTE, Arg, Function, ModuleExports, Param
+from kamapy.sip.errors import SipParseError
 from kamapy.sip.lumps import ADD, Lump, anchor_lump
 from kamapy.sip.msg import PROTO_SCTP, PROTO_TCP, PROTO_TLS, PROTO_UDP, PROTO_WS, PROTO_WSS
 
@@ -97,10 +102,40 @@ def _received(msg) -> str:
     return f";{settings.received_name}={ip}~{rcv.src_port}~{rcv.proto}"
 
 
-def prepend_path(msg, user: str | None, received: bool, params: str | None) -> int:
+class _ObBinding:
+    __slots__ = ("api",)
+
+    def __init__(self):
+        self.api = None  # outbound's ObApi (path_obb), or None
+
+
+obb = _ObBinding()
+
+
+def _outbound_user(msg):
+    """(flow token, first hop?) when outbound applies, ('', False) when not, None on error."""
+    api = obb.api
+    if api is None or not api.use_outbound(msg):
+        return "", False
+    try:
+        token = api.encode_flow_token(msg.rcv)
+    except ValueError as e:
+        log.error("encoding outbound flow-token: %s", e)
+        return None
+    try:
+        first_hop = msg.via2 is None
+    except SipParseError:
+        first_hop = True
+    return token, first_hop
+
+
+def prepend_path(msg, user: str | None, received: bool, params: str | None,
+                 ob: bool = False) -> int:
     suffix = ";lr"
     if received:
         suffix += _received(msg)
+    if ob:
+        suffix += ";ob"
     if params:
         suffix += ";" + params
     suffix += (";r2=on" if settings.enable_r2 else "") + ">" + CRLF
@@ -115,12 +150,22 @@ def prepend_path(msg, user: str | None, received: bool, params: str | None) -> i
     return 1
 
 
+def _add(msg, user, params, received: bool) -> int:
+    if user is None and params is None:  # add_path() / add_path_received(): outbound may apply
+        got = _outbound_user(msg)
+        if got is None:
+            return -1
+        token, first_hop = got
+        return prepend_path(msg, token or None, received, None, ob=first_hop and bool(token))
+    return prepend_path(msg, user, received, params)
+
+
 def w_add_path(msg, user=None, params=None) -> int:
-    return prepend_path(msg, user, False, params)
+    return _add(msg, user, params, False)
 
 
 def w_add_path_received(msg, user=None, params=None) -> int:
-    return prepend_path(msg, user, True, params)
+    return _add(msg, user, params, True)
 
 
 # ------------------------------------------------------------------ use_received
@@ -177,6 +222,8 @@ def mod_init():
     settings.received_name = v["received_name"] or "received"
     settings.enable_r2 = v["enable_r2"]
     settings.sockname_mode = v["sockname_mode"]
+    from kamapy.loader import bind_api, loaded
+    obb.api = bind_api("outbound") if loaded("outbound") else None  # ob_load_api(&path_obb)
     if settings.use_received:
         from kamapy.loader import loaded
         if not loaded("rr"):

@@ -23,7 +23,7 @@ from kamapy.module import (
 )
 from kamapy.msg_flags import FL_RR_ADDED
 
-from . import api, loose, record, route_params  # noqa: F401  (api: for other modules)
+from . import api, loose, outbound, record, route_params  # noqa: F401  (api: for other modules)
 from .pvs import PVS
 from .settings import settings
 
@@ -143,6 +143,7 @@ def mod_init():
     if settings.add_username and _outbound_loaded():
         log.error("add_username cannot be used together with the outbound module")
         return -1
+    outbound.bind()  # rr_obb: ob_load_api() when outbound is loaded
     return 0
 
 

@@ -2,7 +2,9 @@
 
 Return codes (Kamailio's):
    1  the next hop comes from the Route set ($du set, or the R-URI rewritten)
+   2  it comes from the flow token in our Route entry (RFC 5626, outbound loaded)
   -1  no Route header, or it could not be processed
+  -2  our Route entry has a flow token that does not validate (tampered / foreign)
   -3  a pre-loaded Route set (no To-tag) held only us: our entry was removed
 
 The cases:
@@ -26,6 +28,7 @@ from kamapy.sip.lumps import append_header, del_lump
 from kamapy.sip.uri import parse_uri
 
 from .myself import uri_is_myself
+from .outbound import obb, process_outbound
 from .route_params import run_callbacks, set_routed_params
 from .route_set import remove_entries, route_headers
 from .settings import settings
@@ -33,12 +36,14 @@ from .settings import settings
 log = logging.getLogger("kamapy.rr")
 
 RR_DRIVEN = 1
+RR_OB_DRIVEN = 2
 RR_ERROR = -1
 RR_NOT_DRIVEN = -1
+RR_FLOW_TOKEN_BROKEN = -2
 RR_PRELOADED = -3
 
 MODE_LOOSE_ONLY = 1       # loose_route_mode bit 1: skip the R-URI == myself test
-MODE_SKIP_OUTBOUND = 2    # bit 2: no flow-token processing (no outbound module yet)
+MODE_SKIP_OUTBOUND = 2    # bit 2: no flow-token processing
 
 
 def loose_route(msg, mode: int | None = None) -> int:
@@ -112,6 +117,8 @@ def _fast_loose_route(msg, mode: int):
         uri = parse_uri(text[v0 + 1:v1 - 1].strip())  # parse_nameaddr's uri text
         if not _is_mine(uri):
             return None  # the next hop comes from a foreign Route
+        if uri.user and obb.api is not None:
+            return None  # perhaps a flow token
         ps = uri.params_str
         if ps and settings.enable_double_rr and "r2" in ps.lower() and _is_double_rr(uri):
             return None
@@ -143,11 +150,12 @@ def _loose_route(msg, mode: int) -> int:
         return RR_ERROR
     entries = [entry for row in headers for entry in row]
     try:
+        outbound = not mode & MODE_SKIP_OUTBOUND
         if preloaded:
-            return _after_loose(msg, entries, True)
+            return _after_loose(msg, entries, True, outbound)
         if not mode & MODE_LOOSE_ONLY and uri_is_myself(ruri):
             return _after_strict(msg, entries, ruri)
-        return _after_loose(msg, entries, False)
+        return _after_loose(msg, entries, False, outbound)
     except SipParseError as e:
         log.error("bad Route URI: %s", e)
         return RR_ERROR
@@ -200,19 +208,26 @@ def _after_strict(msg, entries, ruri) -> int:
     return RR_DRIVEN
 
 
-def _after_loose(msg, entries, preloaded: bool) -> int:
+def _after_loose(msg, entries, preloaded: bool, outbound: bool = True) -> int:
     removed = []
     first = entries[0]
     uri = first.uri
     params = None
+    use_ob = 0
     if uri_is_myself(uri):
         params = ";" + uri.params_str if uri.params_str else None
+        if outbound:
+            use_ob = process_outbound(msg, uri.user)
+            if use_ob < 0:
+                log.info("failed to process outbound flow-token")
+                return RR_FLOW_TOKEN_BROKEN
         removed.append(first)
         entries = entries[1:]
-        if settings.force_send_socket and not _is_double_rr(uri):
+        if settings.force_send_socket and not _is_double_rr(uri) and not use_ob:
             _force_socket_of(msg, uri)
         if entries and _is_double_rr(uri):
-            _force_socket_of(msg, entries[0].uri)
+            if not use_ob:
+                _force_socket_of(msg, entries[0].uri)
             removed.append(entries[0])
             entries = entries[1:]
     set_routed_params(msg, params)
@@ -220,6 +235,8 @@ def _after_loose(msg, entries, preloaded: bool) -> int:
         remove_entries(msg, removed)
         if params:
             run_callbacks(msg, params[1:])
+        if use_ob:
+            return RR_OB_DRIVEN
         return RR_PRELOADED if preloaded else RR_DRIVEN
     nxt = entries[0]
     if removed:
@@ -227,12 +244,12 @@ def _after_loose(msg, entries, preloaded: bool) -> int:
     if not nxt.is_loose:
         _handle_strict_next_hop(msg, nxt)
         removed.append(nxt)
-    else:
+    elif not use_ob:  # the flow, not the next Route, is the destination
         msg.dst_uri = nxt.uri_text
     remove_entries(msg, removed)
     if params:
         run_callbacks(msg, params[1:])
-    return RR_DRIVEN
+    return RR_OB_DRIVEN if use_ob else RR_DRIVEN
 
 
 def _handle_strict_next_hop(msg, nxt):

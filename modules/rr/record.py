@@ -22,6 +22,7 @@ from kamapy.sip.errors import SipParseError
 from kamapy.sip.lumps import ADD, Lump, anchor_lump
 from kamapy.sip.msg import PROTO_NAMES, PROTO_UDP, PROTO_WS, PROTO_WSS
 
+from .outbound import record_route_user
 from .route_params import RR_FLOW_UPSTREAM, is_direction
 from .settings import settings
 
@@ -183,9 +184,11 @@ def _scheme(msg) -> str:
         return "sip"
 
 
-def _username(msg) -> str:
+def _username(msg) -> str | None:
+    """The Record-Route's user part: the R-URI user with add_username, a flow token
+    when outbound applies ('' for none; None: the token could not be made)."""
     if not settings.add_username:
-        return ""
+        return record_route_user(msg)
     if settings.custom_user_pv is not None:
         value = settings.custom_user_pv.get(msg)
         if value not in (None, ""):
@@ -218,6 +221,9 @@ def _add(msg, rr: RecordRoute):
 
 
 def record_route(msg, params: str | None = None) -> int:
+    user = _username(msg)
+    if user is None:
+        return -1
     ftag = ""
     try:
         if settings.append_fromtag:
@@ -226,12 +232,15 @@ def record_route(msg, params: str | None = None) -> int:
     except SipParseError as e:
         log.error("From/To parsing failed: %s", e)
         return -2
-    _add(msg, RecordRoute(_scheme(msg), _username(msg), None, ftag, params or "",
+    _add(msg, RecordRoute(_scheme(msg), user, None, ftag, params or "",
                           settings.enable_double_rr))
     return 0
 
 
 def record_route_preset(msg, data: str) -> int:
+    user = _username(msg)
+    if user is None:
+        return -1
     ftag = ""
     if settings.append_fromtag:
         try:
@@ -241,12 +250,15 @@ def record_route_preset(msg, data: str) -> int:
             return -2
     if data.lower().startswith(("sip:", "sips:")):
         data = data.split(":", 1)[1]  # the scheme is ours to choose
-    rr = RecordRoute(_scheme(msg), _username(msg), data, ftag, "", -1)
+    rr = RecordRoute(_scheme(msg), user, data, ftag, "", -1)
     _add(msg, rr)
     return 0
 
 
 def record_route_advertised_address(msg, address: str) -> int:
+    user = _username(msg)
+    if user is None:
+        return -1
     ftag = ""
     try:
         if settings.append_fromtag:
@@ -256,7 +268,7 @@ def record_route_advertised_address(msg, address: str) -> int:
         log.error("From/To parsing failed: %s", e)
         return -2
     # with a single transport the "other side" always has the same address: one header
-    _add(msg, RecordRoute(_scheme(msg), _username(msg), address, ftag, "", 0))
+    _add(msg, RecordRoute(_scheme(msg), user, address, ftag, "", 0))
     return 0
 
 

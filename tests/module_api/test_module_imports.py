@@ -32,6 +32,8 @@ _COUNTERS = "counters' describe() for pike's stats: to move into kamapy.counters
 _FAKED = "a faked request for event routes (Kamailio's core faked_msg): to move into kamapy.sip"
 _PATH = ("path renders its Path like rr's Record-Route and reads tm's relay state (Kamailio's "
          "path binds rr_api): to move onto rr's and tm's api")
+_MARK_NEW = ("ruri_mark_new() after a flow token set $du (Kamailio's core dset.c) is tm's relay "
+             "state here, as for path: to move into the core")
 _RR = "rr's route params (Kamailio: rr_api get_route_param): to add to rr's api"
 
 ALLOWED = {
@@ -51,7 +53,7 @@ ALLOWED = {
     ("nat_traversal", "dialog.store"): _DLG,
     ("pike", "counters"): _COUNTERS,
     ("rtpengine", "tm.context"): _TM_STATE, ("rtpengine", "tm.matching"): _TM_STATE,
-    ("path", "rr.record"): _PATH, ("path", "tm.relay"): _PATH,
+    ("path", "rr.record"): _PATH, ("path", "tm.relay"): _PATH, ("rr", "tm.relay"): _MARK_NEW,
     ("rtpproxy", "rtpengine.sdp_marks"): _RTP,
     ("rtpproxy", "rtpengine.functions"): _RTP, ("rtpproxy", "rtpengine.nodes"): _RTP,
     ("siputils", "rr.myself"): _MYSELF,
