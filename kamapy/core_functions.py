@@ -12,6 +12,7 @@ import logging
 
 from .module import Arg, Function, ModuleExports
 from .msg_flags import FL_ADD_LOCAL_RPORT, FL_FORCE_RPORT
+from .net.tcp_alias import force_tcp_alias
 from .pv import ruri_rewrite as rw
 from .pv import script_flags
 from .pv.dset import Q_UNSPECIFIED, str_to_q
@@ -377,6 +378,8 @@ exports = ModuleExports(
         Function("clear_branches", clear_branches),
         Function("force_rport", force_rport),
         Function("add_local_rport", add_local_rport),
+        Function("force_tcp_alias", force_tcp_alias, (Arg("int", optional=True),)),
+        Function("add_tcp_alias", force_tcp_alias, (Arg("int", optional=True),)),
         Function("force_send_socket", force_send_socket, (Arg("str", fixup=_fixup_socket),)),
         Function("set_advertised_address", set_advertised_address, (Arg("str"),)),
         Function("set_advertised_port", set_advertised_port, (Arg("int"),)),

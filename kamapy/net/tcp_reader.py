@@ -82,6 +82,7 @@ def _is_http(frame: bytes) -> bool:
     return line.endswith((b" HTTP/1.1", b" HTTP/1.0"))
 CMD_BUF = 1 << 18
 TICK = 0.5
+MAX_ALIASES = 4     # per connection, its own address included (Kamailio: 12 entries / 3)
 
 
 class TcpRecvInfo(RecvInfo):
@@ -452,13 +453,26 @@ class TcpReader:
             return
         if via is None or via.alias is None:
             return
-        self.add_alias(conn, via.port or 5060)
+        port = via.port or (5061 if conn.proto == PROTO_TLS else 5060)
+        if not self.add_alias(conn, port):
+            log.error("too many aliases for connection %d (%s:%d <- %d)", conn.conid,
+                      conn.peer_ip, conn.peer_port, port)
 
-    def add_alias(self, conn: Conn, port: int):
+    def add_alias(self, conn: Conn, port: int) -> bool:
+        """Make <peer ip>:port an alias of conn; False when it has MAX_ALIASES already
+        (Kamailio's TCP_CON_MAX_ALIASES: 12 entries, 3 per port, its own included)."""
         key = (conn.proto, conn.peer_ip, port)
-        if key not in conn.aliases:
-            conn.aliases.append(key)
-            self.st.add_alias(conn.proto, conn.peer_ip, port, conn.conid)
+        if key in conn.aliases:
+            # a newer connection that took it keeps it (as in Kamailio); one that took
+            # it and closed left nothing, so it comes back here
+            if not self.st.find(*key):
+                self.st.add_alias(conn.proto, conn.peer_ip, port, conn.conid)
+            return True
+        if len(conn.aliases) >= MAX_ALIASES:
+            return False
+        conn.aliases.append(key)
+        self.st.add_alias(conn.proto, conn.peer_ip, port, conn.conid)
+        return True
 
     # ------------------------------------------------------------------ writes
     def send_local(self, conid: int, data: bytes, raw: bool = False, close: bool = False) -> bool:
