@@ -8,7 +8,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # Debian packages the tests drive as real peers
-DEB_PACKAGES := sip-tester kamailio postgresql baresip-core nftables rtpengine-daemon dnsmasq-base kamailio-sqlite-modules kamailio-postgres-modules kamailio-mysql-modules kamailio-tls-modules kamailio-websocket-modules mariadb-server chromium redis-server kamailio-redis-modules
+DEB_PACKAGES := sip-tester kamailio postgresql baresip-core nftables rtpengine-daemon dnsmasq-base kamailio-sqlite-modules kamailio-postgres-modules kamailio-mysql-modules kamailio-tls-modules kamailio-websocket-modules mariadb-server chromium redis-server kamailio-redis-modules kamailio-outbound-modules
 NATIVE_SRC := $(wildcard kamapy/_native/*.c kamapy/_native/*.h) kamapy/_native/build.py
 
 .PHONY: install deps run test test-all wheel-test bench bench-compare lint clean

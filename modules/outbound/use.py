@@ -1,8 +1,8 @@
 """Does RFC 5626 processing apply to this request? (Kamailio's use_outbound.)
 
   - force_outbound_flag set: yes; force_no_outbound_flag set: no;
-  - REGISTER: we are the first hop (one Via) and the first Contact has ;reg-id, or it
-    is `Contact: *` with Expires: 0;
+  - REGISTER: we are the first hop (one Via) and the first Contact has ;reg-id (5.6:
+    `Contact: *` is not outbound; Kamailio's later versions count it with Expires: 0);
   - other requests: the top Route is ours (not a GRUU) and has ;ob -- 2 when its flow
     token names a flow other than the one the request came on (a request towards the
     UA: rr copies the token), else 1; or (without a Supported header that lacks
@@ -57,20 +57,7 @@ def _register(msg) -> int:
         return 0
     if msg.get_header("contact") is None:
         return 0
-    parsed, first = _first_contact(msg)
-    if parsed is None:
-        return 0
-    if parsed.star:
-        try:
-            expires = msg.expires
-        except SipParseError:
-            log.error("parsing Expires: header body")
-            return 0
-        if expires is None:
-            log.error("absent Expires header")
-            return 0
-        if expires == 0:
-            return 1
+    _parsed, first = _first_contact(msg)
     if first is None:
         return 0
     return 1 if any(name.lower() == "reg-id" for name, _v in first.params) else 0

@@ -44,7 +44,7 @@ STEP_KEYS = {
     "expect": {"expect", "count", "timeout"},
     "sleep": {"sleep"},
 }
-CASE_KEYS = {"config", "summary", "actors", "deliberate", "expires_slack", "step"}
+CASE_KEYS = {"config", "summary", "actors", "deliberate", "expires_slack", "flow_tokens", "step"}
 
 
 def config_fmt(config: str, tmpdir: str) -> dict[str, str]:
@@ -83,6 +83,7 @@ class Case:
     steps: list[dict]
     deliberate: str | None = None
     expires_slack: bool = True    # Contact expires= values compared to the nearest 10 s
+    flow_tokens: bool = False     # RFC 5626 flow tokens in Route/Record-Route/Path read <FLOW>
 
     @property
     def group(self) -> str:
@@ -119,7 +120,8 @@ def load_case(path: Path) -> Case:
                 raise CaseError(f"{path}: step {i}: '{who}' is not an actor of this case {actors}")
     return Case(id=path.stem, path=path, config=data["config"], summary=data["summary"],
                 actors=list(actors), steps=steps, deliberate=data.get("deliberate"),
-                expires_slack=bool(data.get("expires_slack", True)))
+                expires_slack=bool(data.get("expires_slack", True)),
+                flow_tokens=bool(data.get("flow_tokens", False)))
 
 
 def all_cases() -> list[Case | CaseError]:
@@ -216,9 +218,11 @@ class Transcript:
     ports: dict[str, int]           # SERVER / CALLER / ... -> port
     sent_tokens: set[str] = field(default_factory=set)
     expires_slack: bool = False
+    flow_tokens: bool = False
 
     def normalised(self) -> dict[str, list[list[str]]]:
-        return {actor: [normalise(m, self.ports, self.sent_tokens, self.expires_slack) for m in msgs]
+        return {actor: [normalise(m, self.ports, self.sent_tokens, self.expires_slack, self.flow_tokens)
+                        for m in msgs]
                 for actor, msgs in self.received.items()}
 
 
@@ -228,13 +232,18 @@ _PRODUCT_RE = re.compile(r"^(server|user-agent)\s*:\s*(kamailio|kamapy) \(", re.
 _CALLID_RE = re.compile(r"^(call-id|i)(\s*:\s*)(.*)$", re.I)
 # dialog's rr param in a Record-Route: h_entry.h_id, where h_id starts at a random point
 _DID_RE = re.compile(r"(;did=[0-9a-f]*\.)([0-9a-f]+)", re.I)
+# an outbound flow token as a URI user part: Kamailio's (base64 of 23 / 47 bytes, '='
+# padded) or kamapy's (base64url of the same sizes, unpadded) -- each server has its own
+# encoding (docs/differences.md D-outbound-1), so only where one stands is compared
+_FLOW_RE = re.compile(r"(<sips?:)([A-Za-z0-9+/]{31}=|[A-Za-z0-9+/]{63}=|[A-Za-z0-9_-]{31}|[A-Za-z0-9_-]{63})@")
 
 
 def _round_expires(m: re.Match) -> str:
     return f"{m.group(1)}~{round(int(m.group(2)) / 10) * 10}"
 
 
-def normalise(msg: bytes, ports: dict[str, int], sent: set[str], expires_slack: bool = False) -> list[str]:
+def normalise(msg: bytes, ports: dict[str, int], sent: set[str], expires_slack: bool = False,
+              flow_tokens: bool = False) -> list[str]:
     """One message as comparable lines: ports named, server-made branch/tag/Call-ID
     values replaced, the servers' own default Server/User-Agent values named <PRODUCT>. The body stays as it is. With
     expires_slack, a Contact's expires= is rounded to 10 s (a registrar computes it
@@ -257,6 +266,8 @@ def normalise(msg: bytes, ports: dict[str, int], sent: set[str], expires_slack: 
         line = _TOKEN_RE.sub(token, line)
         if low.startswith(("record-route:", "route:")):
             line = _DID_RE.sub(r"\1<D>", line)
+        if flow_tokens and low.startswith(("record-route:", "route:", "path:")):
+            line = _FLOW_RE.sub(r"\1<FLOW>@", line)
         if expires_slack and low.startswith(("contact:", "m:")):
             line = re.sub(r"(expires=)(\d+)", _round_expires, line)
         m = _CALLID_RE.match(line)
@@ -376,7 +387,7 @@ def play(case: Case, server_port: int, host: str = "127.0.0.1") -> Transcript:
         pump(FINAL_SETTLE)
         ports = {"SERVER": server_port, **{a.name.upper(): a.port for a in actors.values()}}
         return Transcript({a.name: list(a.received) for a in actors.values()}, ports, sent_tokens,
-                          case.expires_slack)
+                          case.expires_slack, case.flow_tokens)
     finally:
         for a in actors.values():
             a.close()

@@ -47,6 +47,17 @@ def test_expires_slack_rounds_only_contact_expires():
     assert normalise(msg, {}, set(), False)[1] == "Contact: <sip:a@b>;expires=599"
 
 
+def test_flow_tokens_read_flow_only_when_asked_and_only_in_route_headers():
+    kam = "nxSTYzgDwaRqQsZpAX8AAAF/AAABNow="  # Kamailio's shape: base64 of 23 bytes
+    ours = "9_vkyhtTM6W7FQJ_AAABnxR_AAABi_o"   # kamapy's: base64url, unpadded
+    msg = (f"SIP/2.0 200 OK\r\nRecord-Route: <sip:{kam}@h;lr>\r\nPath: <sip:{ours}@h;lr;ob>\r\n"
+           f"Route: <sip:alice@h;lr>\r\nContact: <sip:{ours}@h>\r\n\r\n").encode()
+    out = normalise(msg, {}, set(), flow_tokens=True)
+    assert out[1:5] == ["Record-Route: <sip:<FLOW>@h;lr>", "Path: <sip:<FLOW>@h;lr;ob>",
+                        "Route: <sip:alice@h;lr>", f"Contact: <sip:{ours}@h>"]
+    assert normalise(msg, {}, set())[1] == f"Record-Route: <sip:{kam}@h;lr>"
+
+
 def test_templates():
     assert _fill("{a}-{{x}}-{b_port}", {"a": "1", "b_port": "2"}) == "1-{x}-2"
     with pytest.raises(CaseError, match="unknown template"):
