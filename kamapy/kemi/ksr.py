@@ -559,6 +559,12 @@ def _core_into(ksr, registry):
         _ctx_flags(EXIT | DROP)  # as Kamailio: marks it, the callback goes on
         return 0
 
+    def add_tcp_alias_via():
+        # KSR.add_tcp_alias(port) comes from the core function below; this one is
+        # its no-argument form (the top Via's port), a name only KEMI has
+        from kamapy.net.tcp_alias import force_tcp_alias
+        return force_tcp_alias(env.msg)
+
     # Kamailio's core is_myself_* KEMI tests: one URI or address of the message each
     from kamapy.core_functions import is_myself as cfg_is_myself
     from kamapy.runtime import is_myself as rt_is_myself
@@ -586,6 +592,7 @@ def _core_into(ksr, registry):
     ksr.is_method = is_method
     ksr.is_method_in = is_method_in
     ksr.set_drop = set_drop
+    ksr.add_tcp_alias_via = add_tcp_alias_via
     # the rest of Kamailio's core KEMI group, from kamapy's core functions
     core = registry.modules.get("core")
     kex = registry.modules.get("kex")

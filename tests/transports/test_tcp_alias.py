@@ -6,7 +6,8 @@ stateless forward() from a UDP trigger, so another process than the TCP reader s
 it) goes on the UA's existing connection; without the alias the server opens a new
 connection to L. Also: the port argument, and the per-connection limit (Kamailio:
 TCP_CON_MAX_ALIASES = 12 entries, three per port, the connection's own included, so
-three aliases and the fourth fails).
+three aliases and the fourth fails). The same scenario once more on kamapy with the
+routing in a KEMI script (KSR.add_tcp_alias_via(), KSR.add_tcp_alias(port)).
 """
 
 from __future__ import annotations
@@ -47,6 +48,63 @@ request_route {
   if ($rU == "send") { $du = "sip:127.0.0.1:" + $hdr(X-Port) + ";transport=tcp"; forward(); exit; }
 }
 """
+
+
+KEMI_CFG = """
+debug=2
+children=2
+tcp_children=2
+listen=udp:127.0.0.1:{port}
+listen=tcp:127.0.0.1:{port}
+server_signature=no
+loadmodule "pv"
+loadmodule "sl"
+loadmodule "kex"
+loadmodule "app_python3"
+modparam("app_python3", "load", "{script}")
+cfgengine "python"
+"""
+
+KEMI_SCRIPT = """
+import KSR
+
+
+def reply(ok):
+    if ok > 0:
+        KSR.sl.sl_send_reply(200, "aliased")
+    else:
+        KSR.sl.sl_send_reply(500, "alias failed")
+
+
+def mod_init():
+    return kamailio()
+
+
+class kamailio:
+    def child_init(self, rank):
+        return 0
+
+    def ksr_request_route(self, msg):
+        ru = KSR.pv.get("$rU")
+        if ru is None:
+            KSR.sl.sl_send_reply(200, "OK")
+        elif ru == "alias":
+            reply(KSR.add_tcp_alias_via())
+        elif ru == "aliasp":
+            reply(KSR.add_tcp_alias({aport}))
+        elif ru == "plain":
+            KSR.sl.sl_send_reply(200, "not aliased")
+        elif ru == "send":
+            KSR.setdsturi("sip:127.0.0.1:" + KSR.hdr.get("X-Port") + ";transport=tcp")
+            KSR.forward()
+        return 1
+"""
+
+
+def start_kemi(aport, d):
+    script = d / "alias_kemi.py"
+    script.write_text(KEMI_SCRIPT.replace("{aport}", str(aport)))
+    return KamapyServer(KEMI_CFG, fmt={"script": script}).start()
 
 
 def start(cls, aport):
@@ -137,20 +195,23 @@ def scenario(server, aport) -> dict:
 
 
 @pytest.fixture(scope="module")
-def results():
+def results(tmp_path_factory):
     out = {}
-    for cls in (KamailioServer, KamapyServer):
+    for name in ("kamailio", "kamapy", "kamapy-kemi"):
         aport = free_tcp_port()
-        server = start(cls, aport)
+        if name == "kamapy-kemi":
+            server = start_kemi(aport, tmp_path_factory.mktemp("alias-kemi"))
+        else:
+            server = start(KamailioServer if name == "kamailio" else KamapyServer, aport)
         try:
-            out[cls.name] = scenario(server, aport)
+            out[name] = scenario(server, aport)
         finally:
             server.stop()
     return out
 
 
 def test_force_tcp_alias_same_as_kamailio(results):
-    assert results["kamapy"] == results["kamailio"], results
+    assert results["kamapy"] == results["kamailio"] == results["kamapy-kemi"], results
     got = results["kamapy"]
     assert got["alias"] == "same connection" and got["port arg"] == "same connection"
     assert got["plain"] == "new connection"
