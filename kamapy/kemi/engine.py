@@ -29,6 +29,7 @@ import types
 from kamapy.cfg.runtime import DROP, EXIT
 
 from .ksr import KemiExit, env
+from .route_table import LazyRoutes
 
 log = logging.getLogger("kamapy.kemi")
 
@@ -237,12 +238,11 @@ def ksr_uninstall():
     sys.modules.pop("KSR", None)
 
 
-class _Named(dict):
+class _Named(LazyRoutes):
     """failure/onreply/branch tables: any name is a method of the script object."""
 
     def __init__(self, eng: Engine, prefix: str = ""):
-        super().__init__()
-        self.eng = eng
+        super().__init__(eng)
         self.prefix = prefix
 
     def get(self, name, default=None):
@@ -254,22 +254,8 @@ class _Named(dict):
             name = name[len(self.prefix):]
         route = dict.get(self, name)
         if route is None:
-            eng = self.eng
-
-            def route(msg, ctx, _name=name):
-                return eng.call(_name, msg, ctx)
-            route.kemi_name = name
-            self[name] = route
+            route = self._remember(name, name)
         return route
-
-    def __getitem__(self, name):
-        r = self.get(name)
-        if r is None:
-            raise KeyError(name)
-        return r
-
-    def __contains__(self, name):
-        return self.get(name) is not None
 
 
 def kemi_routes(cfg, core_params=None):

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import logging
 
+from .route_table import LazyRoutes
+
 log = logging.getLogger("kamapy.kemi")
 
 # (event name, or a prefix ending in ":", module, parameter); the events kamapy's
@@ -53,13 +55,9 @@ def callback_name(event: str) -> str | None:
     return str(value) if value else None
 
 
-class EventTable(dict):
+class EventTable(LazyRoutes):
     """routes.event of a KEMI config: event name -> a route(msg, ctx) calling the
     script's method (cached per name; None when the module's parameter is unset)."""
-
-    def __init__(self, eng):
-        super().__init__()
-        self.eng = eng
 
     def get(self, name, default=None):
         if not name:
@@ -67,31 +65,12 @@ class EventTable(dict):
         route = dict.get(self, name)
         if route is not None:
             return route
-        eng = self.eng
         if name.startswith(BRANCH_FAILURE):
-            fn = name[len(BRANCH_FAILURE):]
-
-            def route(msg, ctx, _fn=fn):
-                return eng.call(_fn, msg, ctx)
-        else:
-            fn = callback_name(name)
-            if fn is None:
-                return default
-
-            def route(msg, ctx, _fn=fn, _ev=name):
-                return eng.call(_fn, msg, ctx, param=_ev)
-        route.kemi_name = fn
-        self[name] = route
-        return route
-
-    def __getitem__(self, name):
-        r = self.get(name)
-        if r is None:
-            raise KeyError(name)
-        return r
-
-    def __contains__(self, name):
-        return self.get(name) is not None
+            return self._remember(name, name[len(BRANCH_FAILURE):])
+        fn = callback_name(name)
+        if fn is None:
+            return default
+        return self._remember(name, fn, param=name)
 
 
 def warn_without_engine(registry, routes) -> None:
