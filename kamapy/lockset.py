@@ -289,7 +289,21 @@ class _SysvLocks:
             self.meta = None
 
 
-class SysvLock(Lock):
+class _SysvBacked:
+    """What SysvLock and SysvLockSet share: both hold their semaphores in self._sv."""
+
+    __slots__ = ()
+
+    @property
+    def recoveries(self):
+        return self._sv.recoveries()
+
+    def destroy(self):
+        """Remove the semaphores from the kernel (they outlive the processes otherwise)."""
+        self._sv.remove()
+
+
+class SysvLock(_SysvBacked, Lock):
     """Lock(method="sysv")."""
 
     method = "sysv"
@@ -321,20 +335,12 @@ class SysvLock(Lock):
                 self.release()
                 raise
 
-    @property
-    def recoveries(self):
-        return self._sv.recoveries()
-
-    def destroy(self):
-        """Remove the semaphore from the kernel (it outlives the processes otherwise)."""
-        self._sv.remove()
-
     lock_get = get
     lock_try = try_get
     lock_release = release
 
 
-class SysvLockSet(LockSet):
+class SysvLockSet(_SysvBacked, LockSet):
     """LockSet(n, method="sysv")."""
 
     method = "sysv"
@@ -373,13 +379,6 @@ class SysvLockSet(LockSet):
             except BaseException:
                 self.release(i)
                 raise
-
-    @property
-    def recoveries(self):
-        return self._sv.recoveries()
-
-    def destroy(self):
-        self._sv.remove()
 
     lock_set_get = get
     lock_set_try = try_get
