@@ -61,8 +61,13 @@ def isflagset(msg, flag):
 
 
 # ------------------------------------------------------------------ branch flags
-def _bflags_owner(msg, branch):
-    """Branch 0 is the R-URI (msg.ruri_bflags); n >= 1 the n-th appended branch."""
+def _bflags_owner(msg, flag, branch):
+    """(object, attribute) holding the branch flags setbflag & co. change, (None, None)
+    on a bad flag or branch. Branch 0 is the R-URI (msg.ruri_bflags); n >= 1 the n-th
+    appended branch."""
+    if not _flag_ok(flag):
+        return None, None
+    branch = branch or 0
     if branch == 0:
         return msg, "ruri_bflags"
     if 0 < branch <= len(msg.branches):
@@ -72,9 +77,7 @@ def _bflags_owner(msg, branch):
 
 
 def setbflag(msg, flag, branch=0):
-    if not _flag_ok(flag):
-        return -1
-    owner, attr = _bflags_owner(msg, branch or 0)
+    owner, attr = _bflags_owner(msg, flag, branch)
     if owner is None:
         return -1
     setattr(owner, attr, getattr(owner, attr) | (1 << flag))
@@ -82,9 +85,7 @@ def setbflag(msg, flag, branch=0):
 
 
 def resetbflag(msg, flag, branch=0):
-    if not _flag_ok(flag):
-        return -1
-    owner, attr = _bflags_owner(msg, branch or 0)
+    owner, attr = _bflags_owner(msg, flag, branch)
     if owner is None:
         return -1
     setattr(owner, attr, getattr(owner, attr) & ~(1 << flag))
@@ -92,9 +93,7 @@ def resetbflag(msg, flag, branch=0):
 
 
 def isbflagset(msg, flag, branch=0):
-    if not _flag_ok(flag):
-        return -1
-    owner, attr = _bflags_owner(msg, branch or 0)
+    owner, attr = _bflags_owner(msg, flag, branch)
     if owner is None:
         return -1
     return 1 if getattr(owner, attr) & (1 << flag) else -1
