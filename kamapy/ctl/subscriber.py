@@ -148,3 +148,11 @@ def user_options(f):
     f = click.option("--domain", "-d", metavar="DOMAIN", help="The domain when USER has none.")(f)
     f = click.option("--db-url", metavar="URL", help="The database (default: see kamapyctl add -h).")(f)
     return f
+
+
+def password_options(f):
+    """USER PASSWORD [--no-plaintext] and user_options: what add and passwd both take."""
+    f = user_options(f)
+    f = click.option("--no-plaintext", is_flag=True, help="Store only ha1/ha1b, not the password itself.")(f)
+    f = click.argument("password")(f)
+    return click.argument("user", metavar="USER[@DOMAIN]")(f)

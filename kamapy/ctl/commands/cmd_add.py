@@ -1,13 +1,10 @@
 import click
 
-from ..subscriber import add, resolve_db_url, split_user, user_options
+from ..subscriber import add, password_options, resolve_db_url, split_user
 
 
 @click.command("add", short_help="Add a subscriber (kamctl add).")
-@click.argument("user", metavar="USER[@DOMAIN]")
-@click.argument("password")
-@click.option("--no-plaintext", is_flag=True, help="Store only ha1/ha1b, not the password itself.")
-@user_options
+@password_options
 @click.pass_context
 def cli(ctx, user, password, no_plaintext, domain, db_url):
     """Add USER with PASSWORD to the subscriber table, writing password, ha1 and ha1b

@@ -1,13 +1,10 @@
 import click
 
-from ..subscriber import passwd, resolve_db_url, split_user, user_options
+from ..subscriber import passwd, password_options, resolve_db_url, split_user
 
 
 @click.command("passwd", short_help="Change a subscriber's password (kamctl passwd).")
-@click.argument("user", metavar="USER[@DOMAIN]")
-@click.argument("password")
-@click.option("--no-plaintext", is_flag=True, help="Store only ha1/ha1b, not the password itself.")
-@user_options
+@password_options
 @click.pass_context
 def cli(ctx, user, password, no_plaintext, domain, db_url):
     """Set USER's password (and ha1, ha1b) in the subscriber table."""
