@@ -87,13 +87,9 @@ def ping(node: Node) -> bool:
 
 def test_node(node: Node, isdisabled: bool, force: bool) -> bool:
     """Kamailio rtpp_test: True when the node is (still) disabled."""
-    if registry.recheck(node) == PERMANENT:
-        return True
-    if not force:
-        if not isdisabled:
-            return False
-        if registry.recheck(node) > now_s():
-            return True
+    verdict = registry.test_verdict(node, isdisabled, force)
+    if verdict is not None:
+        return verdict
     reply = client.send_command(node, Pairs([("command", "ping")]))
     if reply is None:
         registry.disable_for(node, cfg.disable_tout)

@@ -122,31 +122,16 @@ class Registry:
             if not head.isdigit():
                 raise SockParamError("invalid set_id value")
             set_id = int(head)
-        text = text.strip()
-        if not text:
-            raise SockParamError("empty rtp_proxy list")
         rset = self.get_set(set_id)
-        for tok in text.split():
-            weight = 1
-            url = tok
-            eq = tok.find("=")
-            if eq >= 0:
-                url = tok[:eq]
-                weight = _strtoul(tok[eq + 1:])
-            low = url.lower()
-            if low.startswith("udp:"):
-                mode, address = RNU_UDP, url[4:]
-            elif low.startswith("udp6:"):
-                mode, address = RNU_UDP6, url[5:]
-            elif low.startswith("unix:"):
-                mode, address = RNU_LOCAL, url[5:]
-            elif low.startswith(("ws://", "wss://")):
-                log.warning("Websocket protocol requested, but no websocket API loaded. "
-                            "Ignore '%s'.", url)
-                continue
-            else:
-                log.warning("Node address must start with 'udp:' or 'udp6:' or 'unix:' or "
-                            "'ws://' or 'wss://'. Ignore '%s'.", url)
+        for url, weight in url_weights(text):
+            mode, address = url_mode(url)
+            if mode is None:
+                if url.lower().startswith(("ws://", "wss://")):
+                    log.warning("Websocket protocol requested, but no websocket API loaded. "
+                                "Ignore '%s'.", url)
+                else:
+                    log.warning("Node address must start with 'udp:' or 'udp6:' or 'unix:' or "
+                                "'ws://' or 'wss://'. Ignore '%s'.", url)
                 continue
             host, port = (address, 0) if mode == RNU_LOCAL else (None, None)
             if mode != RNU_LOCAL:
@@ -189,6 +174,19 @@ class Registry:
     def permanent(self, node: Node) -> bool:
         return self.recheck(node) == PERMANENT
 
+    def test_verdict(self, node: Node, isdisabled: bool, force: bool) -> bool | None:
+        """The part of Kamailio's rtpp_test that both modules share: True (still
+        disabled) or False (enabled) when no probe is due, None when the node must be
+        asked."""
+        if self.recheck(node) == PERMANENT:
+            return True
+        if not force:
+            if not isdisabled:
+                return False
+            if self.recheck(node) > now_s():
+                return True
+        return None
+
     # -------------------------------------------------------------- call table
     @staticmethod
     def _key(callid: str, viabranch: str) -> bytes:
@@ -212,6 +210,32 @@ class Registry:
 
     def total_calls(self) -> int:
         return len(self.calls)
+
+
+def url_weights(text: str) -> list[tuple[str, int]]:
+    """The url[=weight] tokens of an rtpengine_sock / rtpproxy_sock list (weight 1 when
+    not given); the list must not be empty."""
+    text = text.strip()
+    if not text:
+        raise SockParamError("empty rtp_proxy list")
+    out = []
+    for tok in text.split():
+        url, eq, weight = tok.partition("=")
+        out.append((url, _strtoul(weight) if eq else 1))
+    return out
+
+
+def url_mode(url: str) -> tuple[str | None, str]:
+    """(mode, address) of a node URL by its udp: / udp6: / unix: prefix (any case);
+    (None, url) without one."""
+    low = url[:5].lower()
+    if low.startswith("udp:"):
+        return RNU_UDP, url[4:]
+    if low == "udp6:":
+        return RNU_UDP6, url[5:]
+    if low == "unix:":
+        return RNU_LOCAL, url[5:]
+    return None, url
 
 
 def _strtoul(text: str) -> int:

@@ -20,7 +20,16 @@ import socket
 
 from kamapy.node_sockets import NodeSockets
 
-from ..rtpengine.nodes import PERMANENT, Node, NodeSet, Registry, SockParamError, now_s
+from ..rtpengine.nodes import (
+    PERMANENT,
+    Node,
+    NodeSet,
+    Registry,
+    SockParamError,
+    now_s,
+    url_mode,
+    url_weights,
+)
 
 log = logging.getLogger("kamapy.rtpproxy")
 
@@ -62,26 +71,11 @@ class RtppRegistry(Registry):
                 raise SockParamError(f"Invalid set name '{head}' - must be integer")
             set_id = int(head)
             text = text[i + 2:]
-        text = text.strip()
-        if not text:
-            raise SockParamError("empty rtp_proxy list")
         rset = self.get_set(set_id)
-        for tok in text.split():
-            weight = 1
-            eq = tok.find("=")
-            url = tok
-            if eq >= 0:
-                url = tok[:eq]
-                weight = _strtoul(tok[eq + 1:])
-            low = url.lower()
-            if low.startswith("udp:"):
-                mode, address = "udp", url[4:]
-            elif low.startswith("udp6:"):
-                mode, address = "udp6", url[5:]
-            elif low.startswith("unix:"):
-                mode, address = "unix", url[5:]
-            else:
-                mode, address = "unix", url
+        for url, weight in url_weights(text):
+            mode, address = url_mode(url)
+            if mode is None:
+                mode = "unix"
             host, port = None, 0
             if mode != "unix":
                 host, colon, port_s = address.rpartition(":")
@@ -104,15 +98,6 @@ class RtppRegistry(Registry):
 
     def set_cap(self, node: Node, which: int, value: int):
         self.caps.set(node.idx * 2 + which, value)
-
-
-def _strtoul(text: str) -> int:
-    n = 0
-    for ch in text.lstrip():
-        if not "0" <= ch <= "9":
-            break
-        n = n * 10 + ord(ch) - 48
-    return n
 
 
 registry = RtppRegistry()
@@ -236,13 +221,9 @@ def _checkcap(node: Node, cap: str) -> int:
 
 def rtpp_test(node: Node, isdisabled: bool, force: bool) -> bool:
     """True when the node is (still) disabled (Kamailio rtpp_test)."""
-    if registry.recheck(node) == PERMANENT:
-        return True
-    if not force:
-        if not isdisabled:
-            return False
-        if registry.recheck(node) > now_s():
-            return True
+    verdict = registry.test_verdict(node, isdisabled, force)
+    if verdict is not None:
+        return verdict
     ok = False
     r = send_command(node, "V")
     if r is None:
