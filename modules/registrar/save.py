@@ -29,16 +29,13 @@ from kamapy_modules.usrloc.api import (
     C_PATH,
     C_Q,
     C_RECEIVED,
-    C_REG_ID,
     C_SERVER_ID,
     C_SOCKET,
     C_USER_AGENT,
     C_XAVP,
-    CONTACT_ONLY,
     FL_MEM,
     Q_UNSPECIFIED,
     UContact,
-    URecord,
     xavp_copy,
     xavp_from_message,
 )
@@ -292,12 +289,6 @@ def _require_headers(msg):
 
 _OK = reply.status_of(None)[1]
 
-_FIELD_ORDER = (C_EXPIRES, C_Q, C_CALLID, C_CSEQ, C_FLAGS, C_CFLAGS, C_USER_AGENT, C_RECEIVED, C_PATH,
-                C_SOCKET, C_SERVER_ID, C_CONNECTION_ID, C_METHODS, C_LAST_MODIFIED)
-if _FIELD_ORDER != (*range(1, 11), 14, 15, 17, 18):  # pragma: no cover -- usrloc changed its layout
-    raise ImportError("registrar: usrloc's contact field order is not the one _fast_refresh() sets")
-
-
 # the headers _fast_refresh() reads, in the order it unpacks them
 _REFRESH_HEADERS = ("require", "path", "contact", "expires", "supported", "allow", "user-agent")
 
@@ -305,10 +296,11 @@ _REFRESH_HEADERS = ("require", "path", "contact", "expires", "supported", "allow
 def _fast_refresh(msg, d, flags: int, aor: str, host: str):
     """The common REGISTER: a refresh of one existing binding by a plain `<uri>` Contact
     (no params, no Path, Require or xavp_cfg overrides), in memory or write-back mode.
-    Does exactly what the general path below does for it, without its machinery
-    (UDomain.snapshot/store_update: the AOR lock taken with the read, released with
-    the write). Returns (ret, contact_hdr,
-    supported) or None -- having changed nothing -- when the general path is needed."""
+    Does exactly what the general path below does for it, without its machinery: the
+    message read here, the record found, checked, changed and stored by usrloc's one C
+    call (UDomain.refresh, kp_ulrefresh.c) under the AOR lock. Returns (ret,
+    contact_hdr, supported) or None -- having changed nothing -- when the general path
+    is needed."""
     if flags & SAVE_REPLACE or cfg.outbound_mode != OUTBOUND_NONE or cfg.received_avp_name is not None \
             or (cfg.xavp_cfg and msg.xavps):
         return None
@@ -353,66 +345,35 @@ def _fast_refresh(msg, d, flags: int, aor: str, host: str):
         if cfg.min_expires_mode:
             return None
         e = min_e
-    snap = d.snapshot(aor)  # the AOR lock is held from here (when not None)
-    if snap is None:
+    if ul_cfg.xavp_contact and xavp_from_message(msg) is not None:
+        return None  # attributes to store with it: the general path
+    # the rest of expires_of(), before the record is read: a declined refresh puts the
+    # random generator back, so the general path draws the same number
+    rnd = None
+    if not flags & SAVE_NOVARIATION and range_pct:
+        rnd = random.getstate()
+        low = e * (1.0 - range_pct / 100.0)
+        e = int(low + random.randrange(100) / 100.0 * (e - low))
+        if min_e and e < min_e:
+            e = min_e
+    max_e = cfg.max_expires
+    if max_e and e > max_e:
+        e = max_e
+    if not ua or len(ua) >= MAX_UA_SIZE:  # None: no User-Agent header
+        ua = NO_UA
+    default_q = cfg.default_q
+    now = int(time.time())
+    # what _refresh() sets, done in usrloc's one C call under the AOR lock
+    done = d.refresh(aor, curi, callid, cseq, ua, received_socket(msg), now, e,
+                     default_q if default_q >= 0 else Q_UNSPECIFIED, FL_MEM if flags & SAVE_MEM else 0,
+                     msg.ruri_bflags, methods, cfg.max_contacts)
+    if done is None:
+        if rnd is not None:
+            random.setstate(rnd)
         return None
-    key, contacts, deleted = snap
-    held = True
-    try:
-        if ul_cfg.matching_mode == CONTACT_ONLY:  # usrloc's settings, as bound
-            # URecord.get_ucontact(curi, callid, "", cseq) == (0, u), inlined
-            for u in contacts:
-                if u[C_CONTACT] == curi:
-                    break
-            else:
-                return None
-            if u[C_CALLID] == callid and cseq <= u[C_CSEQ]:
-                return None  # out of order or a retransmission: the general path says which
-        else:
-            found, u = URecord(aor, contacts, deleted, True).get_ucontact(curi, callid, "", cseq)
-            if found != 0:
-                return None
-        now = int(time.time())
-        maxc = cfg.max_contacts
-        if maxc > 0 and sum(1 for x in contacts if x[C_EXPIRES] == 0 or x[C_EXPIRES] > now) > maxc:
-            return None
-        # the rest of expires_of(), here so that a fall-back draws no random number
-        if not flags & SAVE_NOVARIATION and range_pct:
-            low = e * (1.0 - range_pct / 100.0)
-            e = int(low + random.randrange(100) / 100.0 * (e - low))
-            if min_e and e < min_e:
-                e = min_e
-        max_e = cfg.max_expires
-        if max_e and e > max_e:
-            e = max_e
-        if not ua or len(ua) >= MAX_UA_SIZE:  # None: no User-Agent header
-            ua = NO_UA
-        # what _refresh() sets: C_EXPIRES .. C_SOCKET, C_SERVER_ID, C_CONNECTION_ID,
-        # C_METHODS, C_LAST_MODIFIED, by position (checked at import: _FIELD_ORDER)
-        if u[C_INSTANCE]:
-            u[C_CONTACT] = curi
-        default_q = cfg.default_q
-        u[1:11] = (now + e, default_q if default_q >= 0 else Q_UNSPECIFIED, callid, cseq,
-                   FL_MEM if flags & SAVE_MEM else 0, msg.ruri_bflags, ua, "", "", received_socket(msg))
-        u[14:16] = (ul_cfg.server_id, -1)
-        u[17:19] = (methods, now)
-        if ul_cfg.xavp_contact:
-            x = xavp_from_message(msg)
-            if x is not None:
-                u[C_XAVP] = x
-        if len(contacts) > 1 or ul_cfg.desc_time_order:
-            URecord(aor, contacts, deleted, True).update_contact(u)  # its place may change
-        held = False
-        d.store_update(aor, key, contacts, deleted, u)  # writes, and releases the lock
-        if len(contacts) == 1 and e > 0 and u[C_Q] == -1 and not u[C_RECEIVED] and not u[C_INSTANCE] \
-                and u[C_REG_ID] <= 0:
-            contact_hdr = f"Contact: <{u[C_CONTACT]}>;expires={e}\r\n"  # contact_header() of it
-        else:
-            contact_hdr = reply.contact_header(contacts, now, aor, host, "gruu" in supported)
-    finally:
-        if held:
-            d.unlock(aor)
-    return 2, contact_hdr, supported
+    if done.__class__ is not str:  # a binding needs more than `<uri>;expires=N`: the contacts
+        done = reply.contact_header(done, now, aor, host, "gruu" in supported)
+    return 2, done, supported
 
 
 def save(msg, d, flags: int = 0, uri: str | None = None) -> int:

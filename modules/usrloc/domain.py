@@ -19,15 +19,17 @@ failed read or write raises kamapy.db.DbError with `ul_op` ("get", "insert",
 from __future__ import annotations
 
 import logging
+import struct
 import time
 import zlib
+from _thread import get_ident as _get_ident
 
-from kamapy._native._kamapy_native import lib
+from kamapy._native._kamapy_native import ffi, lib
 
 from . import callbacks, dbstore
 from .callbacks import UL_CONTACT_DELETE, UL_CONTACT_EXPIRE, UL_CONTACT_INSERT, UL_CONTACT_UPDATE
-from .contact import C_FLAGS, C_STATE, CS_DIRTY, CS_NEW, CS_SYNC, FL_MEM, UContact
-from .record import _HSIZE, DELETE, INSERT, REC_DIRTY, UPDATE, URecord, _unpackb, header_of
+from .contact import C_FLAGS, C_STATE, CS_DIRTY, CS_NEW, CS_SYNC, FIELDS, FL_MEM, UContact
+from .record import DELETE, INSERT, REC_DIRTY, UPDATE, URecord, _unpackb, header_of
 from .settings import DB_ONLY, NO_DB, WRITE_BACK, WRITE_THROUGH, cfg
 from .statistics import DomainStats
 
@@ -37,6 +39,24 @@ _lock_get = lib.kp_lock_get
 _lock_release = lib.kp_lock_release
 
 MAX_LOCKS = 4096
+
+# refresh(): kp_ul_refresh and its per-process buffers (a record up to _WORK_CAP / 3)
+_ul_refresh = lib.kp_ul_refresh
+_DECLINE, _RECOVERED, _ENOLOCK, _HT_ELOCK = lib.KP_UL_DECLINE, lib.KP_UL_RECOVERED, lib.KP_UL_ENOLOCK, lib.KP_HT_ELOCK
+_DESC_TIME, _WRITE_BACK, _OUT_CONTACT = lib.KP_UL_DESC_TIME, lib.KP_UL_WRITE_BACK, lib.KP_UL_OUT_CONTACT
+_WORK_CAP = 3 * 16384
+_OUT_CAP = 32768
+_work = ffi.new("char[]", _WORK_CAP)
+_out = ffi.new("char[]", _OUT_CAP)
+_res = ffi.new("int[]", lib.KP_UL_NRES)  # the lock get's and release's results, what _out holds
+_pack_nums = struct.Struct(f"={lib.KP_UL_NARGS}q").pack  # the numbers, in kp_ulrefresh.h's order
+_unpack = ffi.unpack
+_OWNER = _get_ident()  # the buffers are this thread's
+# kp_ulrefresh.c reads and writes a contact's fields by position (its F_* enum)
+if FIELDS != ("contact", "expires", "q", "callid", "cseq", "flags", "cflags", "user_agent", "received",
+              "path", "socket", "ruid", "instance", "reg_id", "server_id", "connection_id", "keepalive",
+              "methods", "last_modified", "state", "last_keepalive", "xavp"):  # pragma: no cover
+    raise ImportError("usrloc: the contact fields are not the ones kp_ulrefresh.c reads")
 _CB_OF = {INSERT: UL_CONTACT_INSERT, UPDATE: UL_CONTACT_UPDATE, DELETE: UL_CONTACT_DELETE}
 
 
@@ -124,49 +144,59 @@ class UDomain:
         return URecord(aor) if create else None
 
     # A quick update of one binding (a REGISTER refreshing it) changes no count and runs
-    # no DB statement or callback: snapshot() takes the AOR lock and reads the record
-    # (one C call), the caller changes the contact lists, store_update() writes them and
-    # releases the lock (one C call) -- or unlock(aor) when the caller gives up.
+    # no DB statement or callback: refresh() does it in one C call (kp_ulrefresh.c), the
+    # AOR lock taken and released inside it.
 
-    def snapshot(self, aor: str):
-        """(key, contacts, deleted) of an AOR with its lock HELD, or None with the lock
-        not held (absent, or a table that needs get_urecord()/save(): write-through,
-        DB-only, read-only DB, callbacks)."""
+    def refresh(self, aor: str, curi: str, callid: str, cseq: int, ua: str, sock: str, now: int,
+                e: int, q: int, flags: int, cflags: int, methods: int, max_contacts: int):
+        """Refresh the binding of `curi` to expire at now + e, with the fields a REGISTER
+        refresh sets (registrar's _refresh(): received, path and connection id cleared),
+        if it is the plain case: the binding is there (found as matching_mode says, by
+        this URI), its Call-ID/CSeq allow it, max_contacts is not passed. Returns the
+        reply's Contact header line (a str) when every binding it lists is a plain
+        `<uri>;expires=N`, else the record's contacts (a list, for registrar's
+        contact_header()) -- or None, having changed nothing (and then the general path
+        does it: absent, another case, a table that needs get_urecord()/save():
+        write-through, DB-only, callbacks)."""
         mode = cfg.db_mode
         locks = self.locks
-        if (mode != NO_DB and mode != WRITE_BACK) or callbacks._types or locks is None:
+        if (mode != NO_DB and mode != WRITE_BACK) or callbacks._types or locks is None \
+                or _get_ident() != _OWNER:
             return None
         key, idx = self._slot(aor)
-        rc, blob = self.table.get_locking(locks._locks[idx], key)
-        if rc:
-            locks._after_get(rc, idx, "lock_set_get")  # recovered (logged, held), or raises
-        if blob is None:
+        opts = cfg.matching_mode
+        if cfg.desc_time_order:
+            opts |= _DESC_TIME
+        if mode == WRITE_BACK:
+            opts |= _WRITE_BACK
+        c = curi.encode()
+        i = callid.encode()
+        u = ua.encode()
+        s = sock.encode()
+        try:
+            nums = _pack_nums(len(key), len(c), len(i), len(u), len(s), cseq, now, e, q, flags, cflags,
+                              cfg.server_id, methods, max_contacts, opts, _WORK_CAP, _OUT_CAP)
+        except struct.error:  # a number past int64 (a CSeq of 20 digits): the general path
+            return None
+        res = _res
+        n = _ul_refresh(self.table._ht, locks._locks[idx], key, c, i, u, s, nums, _work, _out, res)
+        if n >= 0:
+            if res[1]:
+                locks.release_failed(res[1], idx)
+            if res[2] == _OUT_CONTACT:
+                return _unpack(_out, n).decode()
+            return _unpackb(_unpack(_out, n))[0]
+        if n == _RECOVERED:  # held: repair what the dead holder left, then the general path
+            locks._after_get(res[0], idx, "lock_set_get")
             self.unlock(aor)
             return None
-        try:
-            contacts, deleted = _unpackb(blob[_HSIZE:])
-        except BaseException:
-            self.unlock(aor)
-            raise
-        return key, contacts, deleted
-
-    def store_update(self, aor: str, key: bytes, contacts, deleted, c):
-        """Store a snapshot() in which contact c was updated -- what save() does for one
-        update -- and release the AOR lock (also when it raises)."""
-        idx = self._slot(aor)[1]
-        try:
-            if cfg.db_mode == WRITE_BACK:  # _db_apply() of an update
-                if c[C_FLAGS] & FL_MEM:
-                    c[C_STATE] = CS_SYNC
-                elif c[C_STATE] == CS_SYNC:
-                    c[C_STATE] = CS_DIRTY
-            blob, earliest, flags = URecord.pack_contacts(contacts, deleted)
-        except BaseException:
-            self.unlock(aor)
-            raise
-        rc = self.table.put_releasing(self.locks._locks[idx], key, blob, earliest, flags)
-        if rc:
-            self.locks.release_failed(rc, idx)
+        if n == _ENOLOCK:
+            locks._after_get(res[0], idx, "lock_set_get")  # raises
+        if res[1]:
+            locks.release_failed(res[1], idx)
+        if n != _DECLINE:
+            raise self.table._failed(n if n == _HT_ELOCK else -1, key)
+        return None
 
     def save(self, r: URecord, run_callbacks: bool = True):
         """Store what changed in r (memory and/or DB by db_mode), count it, tell the

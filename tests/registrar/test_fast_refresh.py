@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import itertools
 import random
+import threading
+import time
 
 import pytest
 from kamapy_modules import registrar
 from kamapy_modules.registrar import reply, save
 from kamapy_modules.usrloc import record as rec_mod
-from kamapy_modules.usrloc.contact import C_RUID
+from kamapy_modules.usrloc.contact import C_RUID, UContact
 from kamapy_modules.usrloc.domain import aor_key
 from kamapy_modules.usrloc.settings import cfg as ul_cfg
 
@@ -139,42 +141,115 @@ def test_fast_path_does_what_the_general_path_does(env, monkeypatch, matching_mo
                      d, 0, "bench7", "127.0.0.1") is not None or matching_mode == 3
 
 
-def test_the_aor_lock_is_held_across_the_update(env, monkeypatch):
+def _binding(user, **kw):
+    kw.setdefault("expires", T0 + 3600)
+    kw.setdefault("callid", "cid-a")
+    kw.setdefault("cseq", 5)
+    kw.setdefault("ruid", f"ruid-{random.random()}")
+    kw.setdefault("last_modified", T0)
+    return UContact.new(kw.pop("contact", f"sip:{user}@127.0.0.1:5097"), **kw)
+
+
+# records with more than the one binding: kp_ulrefresh.c reorders, lists or declines them
+SHAPES = {
+    "two": lambda u: [_binding(u), _binding(u, contact="sip:x@192.0.2.5", callid="cid-x")],
+    "q": lambda u: [_binding(u, contact="sip:x@192.0.2.5", q=500), _binding(u),
+                    _binding(u, contact="sip:y@192.0.2.6", q=-1, callid="cid-y")],
+    "permanent": lambda u: [_binding(u), _binding(u, contact="sip:x@192.0.2.5", expires=0)],
+    "expired": lambda u: [_binding(u, contact="sip:x@192.0.2.5", expires=T0 + 10), _binding(u)],
+    "instance": lambda u: [_binding(u, instance="<urn:uuid:00000000-0000-0000-0000-000000000001>", reg_id=1)],
+    "received": lambda u: [_binding(u), _binding(u, contact="sip:x@192.0.2.5", received="sip:192.0.2.9:5070")],
+    "float-expires": lambda u: [_binding(u, expires=T0 + 3600.5), _binding(u, contact="sip:x@192.0.2.5",
+                                                                           expires=T0 + 99.25)],
+    "many": lambda u: [_binding(u)] + [_binding(u, contact=f"sip:x{i}@192.0.2.5") for i in range(40)],
+    "huge": lambda u: [_binding(u)] + [_binding(u, contact=f"sip:x{i}@192.0.2.5", user_agent="u" * 120)
+                                       for i in range(130)],  # past kp_ulrefresh's buffer: declined
+    "deleted": lambda u: [_binding(u)],
+}
+
+
+@pytest.mark.parametrize("matching_mode,desc_time_order", [(0, 0), (1, 0), (3, 0), (0, 1)])
+def test_fast_path_on_records_of_several_bindings(env, monkeypatch, matching_mode, desc_time_order):
+    """The same comparison on records of other shapes: several bindings (order by q,
+    desc_time_order), permanent, expired, with instance or received (the reply's long
+    form), float expiry times, a record too big for the C call, write-back deletions
+    pending; with max_contacts, gruu, non-ASCII Call-IDs."""
+    from kamapy_modules.registrar.settings import cfg as reg_cfg
+
+    d, sent = env
+    monkeypatch.setattr(ul_cfg, "matching_mode", matching_mode)
+    monkeypatch.setattr(ul_cfg, "desc_time_order", desc_time_order)
+    real_fast = save._fast_refresh
+    real_refresh = d.refresh
+    took = []
+
+    def refresh(*a):
+        out = real_refresh(*a)
+        took.append(out is not None)
+        return out
+
+    monkeypatch.setattr(d, "refresh", refresh)
+    user = "bench7"
+    for shape, (callid, cseq), contact, extra, maxc in itertools.product(
+            SHAPES, CALLS + [("cid-\u00e9", 6)], ["<sip:{u}@127.0.0.1:5097>", "<sip:x@192.0.2.5>"],
+            ["", "Supported: gruu\r\n", "Expires: 30\r\n"], (0, 2, 3)):
+        monkeypatch.setattr(reg_cfg, "max_contacts", maxc)
+        FrozenTime.now = T0
+        put_state(d, user, None)
+        random.seed(7)
+        for c in SHAPES[shape](user):
+            d.insert_contact(user, c)
+        if shape == "deleted":
+            d.lock(user)
+            r = d.get_urecord(user)
+            r.deleted.append("ruid-gone")
+            d.save(r)
+            d.unlock(user)
+        FrozenTime.now = T0 + 30
+        before = d.table.get_entry(aor_key(user))
+        data = register(user, callid, cseq, "Contact: " + contact.format(u=user) + "\r\n", extra).data
+        outcomes = []
+        for fast in (True, False):
+            put_state(d, user, before)
+            monkeypatch.setattr(save, "_fast_refresh", real_fast if fast else lambda *a: None)
+            random.seed(1)
+            del sent[:]
+            rc = save.save(SipMsg(data, RecvInfo("127.0.0.1", 5097)), d)
+            outcomes.append((rc, list(sent), save.pending.error, save.pending.contact_hdr, state(d, user)))
+        monkeypatch.setattr(save, "_fast_refresh", real_fast)
+        assert outcomes[0] == outcomes[1], (shape, data)
+    assert any(took) and not all(took)  # the C call did some, and declined some
+
+
+def test_the_aor_lock_is_held_across_the_update(env):
     """Every writer of a record (the expiry timer, the general save(), ul.rm ...) reads
-    and writes it under the AOR lock: the quick path must too, or one of two concurrent
-    updates is lost."""
+    and writes it under the AOR lock: the quick path (one C call that takes the lock
+    itself) must too, or one of two concurrent updates is lost. Another thread holds
+    the lock: the refresh waits for it, then the lock is free again."""
     d, _ = env
     FrozenTime.now = T0
     c1 = "Contact: <sip:bob@127.0.0.1:5097>\r\n"
     assert save.save(register("bob", "cid", 1, c1), d) == 1
     idx = d._slot("bob")[1]
-    held = []
-    real_snapshot, real_store = d.snapshot, d.store_update
+    taken = threading.Event()
+    released = []
 
-    def lock_is_held():
-        try:
-            if d.locks.try_get(idx):  # free: nobody holds it
-                d.locks.release(idx)
-                return False
-        except RuntimeError as e:  # the error-checking mutex: we hold it ourselves
-            return "already held by this process" in str(e)
-        return True
+    def holder():
+        d.locks.get(idx)
+        taken.set()
+        time.sleep(0.3)
+        released.append(time.monotonic())
+        d.locks.release(idx)
 
-    def snapshot(aor):
-        snap = real_snapshot(aor)  # takes the lock with the read
-        held.append(("read", lock_is_held()))
-        return snap
-
-    def store_update(*a):
-        held.append(("write", lock_is_held()))
-        real_store(*a)  # writes and releases
-        held.append(("after", lock_is_held()))
-
-    monkeypatch.setattr(d, "snapshot", snapshot)
-    monkeypatch.setattr(d, "store_update", store_update)
+    t = threading.Thread(target=holder)
+    t.start()
+    assert taken.wait(5)
     FrozenTime.now = T0 + 10
     assert save.save(register("bob", "cid", 2, c1, "Expires: 600\r\n"), d) == 2  # updated
-    assert held == [("read", True), ("write", True), ("after", False)]
-    assert not lock_is_held()  # and released after
+    done = time.monotonic()
+    t.join(5)
+    assert released and done >= released[0]
+    assert d.locks.try_get(idx)  # released after the write
+    d.locks.release(idx)
     (c,) = d.get_urecord("bob").contacts
     assert c.cseq == 2 and int(c.expires) == int(T0 + 10) + 600
