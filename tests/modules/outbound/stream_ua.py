@@ -83,6 +83,17 @@ class StreamUA:
                 return msg
         return None
 
+    def read_request(self, method: str, timeout: float = 3.0) -> str | None:
+        """The next `method` request (ACKs and others on the way are skipped)."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            msg = self.read(left)
+            if msg is None:
+                return None
+            if msg.startswith(method + " "):
+                return msg
+        return None
+
     def answer(self, request: str, code: int, reason: str) -> None:
         """A reply to `request` (its Via, From, To, Call-ID, CSeq, Record-Route copied)."""
         head = request.split("\r\n\r\n", 1)[0].split(CRLF)[1:]

@@ -39,14 +39,16 @@ def invite(caller: SipClient, user: str, n: int) -> bytes:
             f"Content-Length: 0\r\n\r\n").encode()
 
 
-def final(caller: SipClient, timeout: float = 6.0) -> str | None:
+def final(caller: SipClient, n: int, timeout: float = 6.0) -> str | None:
+    """The final reply to INVITE number n (a retransmitted reply to an earlier one, which
+    this caller never ACKs, is skipped)."""
     deadline = time.monotonic() + timeout
     while (left := deadline - time.monotonic()) > 0:
         data = caller.recv(left)
         if data is None:
             return None
         text = data.decode("latin-1")
-        if text.startswith("SIP/2.0 ") and text[8] != "1":
+        if text.startswith("SIP/2.0 ") and text[8] != "1" and f"Call-ID: ob-inv-{n}-" in text:
             return text
     return None
 
@@ -83,14 +85,14 @@ def test_register_invite_and_430(servers):
                       for r in rrs}
             assert len(tokens) == 1, rrs
             ua.answer(inv, 486, "Busy Here")
-            reply = final(caller)
+            reply = final(caller, 1)
             assert reply is not None and reply.startswith("SIP/2.0 486"), reply
 
             # the flow is gone: the edge answers 430 Flow Failed (check_flow_token -5)
             ua.close()
             time.sleep(0.5)
             caller.send(invite(caller, "alice", 2))
-            reply = final(caller)
+            reply = final(caller, 2)
             assert reply is not None and reply.startswith("SIP/2.0 430 Flow Failed"), reply
     finally:
         ua.close()
@@ -108,3 +110,31 @@ def test_tampered_token_is_403(servers):
                f"Call-ID: tamper-{time.time_ns()}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n").encode()
         reply = c.request(req, 3)
         assert reply is not None and reply.startswith(b"SIP/2.0 403"), reply
+
+
+def test_udp_flow_reaches_the_ua_behind_its_nat_binding(servers):
+    """Over UDP the flow is the UA's source address: the Contact names a private address
+    nobody can reach (10.0.0.99), yet the INVITE arrives at the socket the REGISTER came
+    from, because the edge's flow token says where that was."""
+    edge, registrar = servers
+    with SipClient((edge.host, edge.port)) as ua, SipClient((registrar.host, registrar.port)) as caller:
+        inst = f"urn:uuid:00000000-0000-0000-0000-{ua.port:012d}"
+        reg = (f"REGISTER sip:example.com SIP/2.0\r\n"
+               f"Via: SIP/2.0/UDP 10.0.0.99:5060;branch=z9hG4bK-u{time.time_ns()};rport\r\n"
+               f"Max-Forwards: 70\r\nFrom: <sip:carol@example.com>;tag=u1\r\nTo: <sip:carol@example.com>\r\n"
+               f"Call-ID: udp-ob-{time.time_ns()}\r\nCSeq: 1 REGISTER\r\nSupported: outbound, path\r\n"
+               f'Contact: <sip:carol@10.0.0.99:5060;ob>;reg-id=1;+sip.instance="<{inst}>"\r\n'
+               f"Expires: 300\r\nContent-Length: 0\r\n\r\n").encode()
+        ok = ua.request(reg, 3)
+        assert ok is not None and ok.startswith(b"SIP/2.0 200"), ok
+        assert b"Require: outbound" in ok
+        caller.send(invite(caller, "carol", 3))
+        deadline = time.monotonic() + 3
+        inv = None
+        while inv is None and time.monotonic() < deadline:
+            data = ua.recv(deadline - time.monotonic())
+            if data and data.startswith(b"INVITE "):
+                inv = data.decode("latin-1")
+        assert inv is not None, "the INVITE did not reach the UA's own socket"
+        assert f"du=sip:127.0.0.1:{ua.port};transport=udp" in header(inv, "X-Edge")[0]
+        assert inv.startswith("INVITE sip:carol@10.0.0.99:5060;ob ")
