@@ -205,17 +205,25 @@ def _reply_transaction(msg):
     return cur.txn if cur.reply is msg else None
 
 
+_MANAGED = METHOD_INVITE | METHOD_ACK | METHOD_CANCEL | METHOD_BYE | METHOD_UPDATE | METHOD_PRACK
+
+
+def managed_method(msg, logger) -> int:
+    """The CSeq method id when rtpengine_manage / rtpproxy_manage act on the message,
+    else 0 (a missing CSeq logged on the calling module's logger)."""
+    try:
+        method = msg.cseq.method_id
+    except (SipParseError, AttributeError):
+        logger.error("no CSEQ header")
+        return 0
+    return method if method & _MANAGED else 0
+
+
 def manage(msg, flags, _state) -> int:
     if _route_type(msg) == BRANCH_FAILURE_ROUTE:
         return 1   # the delete is done on the transaction's failure route
-    try:
-        cseq = msg.cseq
-        method = cseq.method_id
-    except (SipParseError, AttributeError):
-        log.error("no CSEQ header")
-        return -1
-    if not method & (METHOD_INVITE | METHOD_ACK | METHOD_CANCEL | METHOD_BYE | METHOD_UPDATE
-                     | METHOD_PRACK):
+    method = managed_method(msg, log)
+    if not method:
         return -1
     if method & (METHOD_CANCEL | METHOD_BYE):
         return _simple(OP_DELETE)(msg, flags, None)

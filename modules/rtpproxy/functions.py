@@ -27,7 +27,7 @@ from kamapy.sip.msg import REPLY
 from kamapy.sip.sdp_body import extract_sdp, has_sdp
 
 from ..rtpengine import sdp_marks
-from ..rtpengine.functions import _reply_transaction, _transaction
+from ..rtpengine.functions import _reply_transaction, _transaction, managed_method
 from . import relay
 from .relay import registry
 
@@ -459,13 +459,8 @@ def _route_type(msg) -> int:
 def rtpproxy_manage(msg, flags=None, ip=None) -> int:
     if _route_type(msg) == BRANCH_FAILURE_ROUTE:
         return 1
-    try:
-        method = msg.cseq.method_id
-    except (SipParseError, AttributeError):
-        log.error("no CSEQ header")
-        return -1
-    if not method & (METHOD_INVITE | METHOD_ACK | METHOD_CANCEL | METHOD_BYE | METHOD_UPDATE
-                     | METHOD_PRACK):
+    method = managed_method(msg, log)
+    if not method:
         return -1
     if method & (METHOD_CANCEL | METHOD_BYE):
         return unforce(msg, flags)
