@@ -138,3 +138,32 @@ def test_udp_flow_reaches_the_ua_behind_its_nat_binding(servers):
         assert inv is not None, "the INVITE did not reach the UA's own socket"
         assert f"du=sip:127.0.0.1:{ua.port};transport=udp" in header(inv, "X-Edge")[0]
         assert inv.startswith("INVITE sip:carol@10.0.0.99:5060;ob ")
+
+
+BAD = [
+    # (extra headers, method): malformed Route / Contact where outbound looks
+    ("Route: <sip:@127.0.0.1:{edge};lr;ob>\r\n", "INVITE"),
+    ("Route: <<<sip:x\r\n", "INVITE"),
+    ("Route: <sip:%zz%@127.0.0.1:{edge};lr;ob>\r\n", "INVITE"),
+    ("Route: <sip:" + "A" * 63 + "@127.0.0.1:{edge};lr;ob>\r\n", "INVITE"),
+    ("Supported: outbound\r\nContact: <sip:;ob\r\n", "INVITE"),
+    ("Supported: outbound\r\nContact: ,,,\r\n", "INVITE"),
+    ("Contact: <sip:u@[::1;ob>;reg-id=1\r\n", "REGISTER"),
+    ("Contact: *\r\n", "REGISTER"),
+]
+
+
+def test_bad_input_gets_an_answer_not_a_traceback(servers):
+    edge, _registrar = servers
+    with SipClient((edge.host, edge.port)) as c:
+        for i, (extra, method) in enumerate(BAD):
+            req = (f"{method} sip:alice@127.0.0.1 SIP/2.0\r\n"
+                   f"Via: SIP/2.0/UDP 127.0.0.1:{c.port};branch=z9hG4bK-bad{i}-{time.time_ns()};rport\r\n"
+                   f"Max-Forwards: 70\r\nFrom: <sip:b@x>;tag=b{i}\r\nTo: <sip:alice@x>\r\n"
+                   f"Call-ID: bad-{i}-{time.time_ns()}\r\nCSeq: 1 {method}\r\n"
+                   + extra.replace("{edge}", str(edge.port)) + "Content-Length: 0\r\n\r\n").encode()
+            c.send(req)
+            time.sleep(0.05)
+        assert c.ping(2.0), "the edge stopped answering"
+    time.sleep(0.3)
+    assert "Traceback" not in edge.log(), edge.log()[-3000:]
