@@ -364,6 +364,16 @@ def make_dest(uri: str, flags: int, priority: int, attrs_text: str | None,
     return d
 
 
+def _leading_number(s: str) -> tuple[int, int]:
+    """The number s's leading digits make (0 without any) and how many there are."""
+    k = 0
+    n = 0
+    while k < len(s) and s[k].isdigit():
+        n = n * 10 + ord(s[k]) - 48
+        k += 1
+    return n, k
+
+
 def read_list_file(path: str) -> list[tuple[int, str, int, int, str | None]]:
     """The rows of a dispatcher.list file: (setid, uri, flags, priority, attrs)."""
     rows = []
@@ -373,11 +383,7 @@ def read_list_file(path: str) -> list[tuple[int, str, int, int, str | None]]:
             p = line.lstrip(ws)
             if not p or p[0] == "#":
                 continue
-            i = 0
-            sid = 0
-            while i < len(p) and p[i].isdigit():
-                sid = sid * 10 + ord(p[i]) - 48
-                i += 1
+            sid, i = _leading_number(p)
             rest = p[i:].lstrip(ws)
             if not rest or rest[0] == "#":
                 raise ValueError(f"bad line [{line.rstrip()}]")
@@ -389,11 +395,7 @@ def read_list_file(path: str) -> list[tuple[int, str, int, int, str | None]]:
             for _ in range(2):
                 if not rest or rest[0] == "#":
                     break
-                k = 0
-                n = 0
-                while k < len(rest) and rest[k].isdigit():
-                    n = n * 10 + ord(rest[k]) - 48
-                    k += 1
+                n, k = _leading_number(rest)
                 nums.append(n)
                 rest = rest[k:].lstrip(ws)
             attrs = None

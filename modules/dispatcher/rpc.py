@@ -142,13 +142,19 @@ def _current_rows():
         if raw else []
 
 
-def rpc_add(_rpc, params):
+def _check_change(params):
+    """dispatcher.add / dispatcher.remove: the list is loaded, a group and a URI are
+    given and no reload is under way (Kamailio's answers, in its order)."""
     if core.shared() is None:
         raise RpcError(500, "Not ready for reload")
     if len(params) < 2:
         raise RpcError(500, "Invalid Parameters")
     if not core.reload_allowed():
         raise RpcError(500, "Ongoing reload")
+
+
+def rpc_add(_rpc, params):
+    _check_change(params)
     try:
         group = int(params[0])
         flags = int(params[2]) if len(params) > 2 else 0
@@ -163,12 +169,7 @@ def rpc_add(_rpc, params):
 
 
 def rpc_remove(_rpc, params):
-    if core.shared() is None:
-        raise RpcError(500, "Not ready for reload")
-    if len(params) < 2:
-        raise RpcError(500, "Invalid Parameters")
-    if not core.reload_allowed():
-        raise RpcError(500, "Ongoing reload")
+    _check_change(params)
     try:
         group = int(params[0])
     except (TypeError, ValueError):
