@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from .loose import RR_DRIVEN, RR_PRELOADED, loose_route
+from .loose import RR_DRIVEN, RR_FLOW_TOKEN_BROKEN, RR_OB_DRIVEN, RR_PRELOADED, loose_route
 from .record import (
     add_rr_param,
     record_route,
@@ -31,7 +31,7 @@ from .route_params import (
 from .settings import settings
 
 __all__ = [
-    "RR_DRIVEN", "RR_PRELOADED", "RR_FLOW_DOWNSTREAM", "RR_FLOW_UPSTREAM", "loose_route",
+    "RR_DRIVEN", "RR_OB_DRIVEN", "RR_FLOW_TOKEN_BROKEN", "RR_PRELOADED", "RR_FLOW_DOWNSTREAM", "RR_FLOW_UPSTREAM", "loose_route",
     "record_route", "record_route_preset", "record_route_advertised_address", "add_rr_param",
     "remove_record_route", "record_routed", "check_route_param", "get_route_param",
     "is_direction", "register_rrcb", "routed_params", "settings",
