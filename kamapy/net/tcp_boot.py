@@ -13,7 +13,7 @@ import logging
 
 from ..runtime import rt
 from ..sip.msg import PROTO_TCP, PROTO_TLS
-from . import tcp_state, tls_hooks
+from . import tcp_state, tcp_tune, tls_hooks
 
 log = logging.getLogger("kamapy.tcp")
 
@@ -66,6 +66,7 @@ def prepare(core) -> str | None:
                 "and certificate parameters)")
     n = int(getattr(core, "tcp_children", 0) or 0) or int(getattr(core, "children", 8) or 8)
     tcp_state.init(n)
+    tcp_tune.tune_listeners([si.sock for si in listeners if si.sock is not None])
     return None
 
 

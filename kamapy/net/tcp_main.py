@@ -11,6 +11,7 @@ costs a descriptor for a moment and nothing else.
 from __future__ import annotations
 
 import logging
+import os
 import selectors
 import socket
 import time
@@ -37,7 +38,7 @@ def tcp_main_loop(_arg=None):
     sel = selectors.DefaultSelector()
     for si in stream_sockets():
         si.sock.setblocking(False)
-        sel.register(si.sock, selectors.EVENT_READ, si)
+        sel.register(si.sock, selectors.EVENT_READ, _listener_data(si))
     max_conns = int(getattr(rt.core, "tcp_max_connections", 2048) or 2048)
     max_tls = getattr(rt.core, "tls_max_connections", None)
     refused = 0
@@ -48,10 +49,12 @@ def tcp_main_loop(_arg=None):
         except InterruptedError:
             continue
         for key, _mask in events:
-            si = key.data
+            si, accept, local, index = key.data
             for _ in range(ACCEPT_BATCH):
                 try:
-                    sock, addr = si.sock.accept()
+                    # the bare descriptor: no socket object is made for a copy that
+                    # is only passed on and closed
+                    fd, addr = accept()
                 except (BlockingIOError, InterruptedError):
                     break
                 except OSError as e:
@@ -61,7 +64,7 @@ def tcp_main_loop(_arg=None):
                 if not over and max_tls is not None and si.proto == PROTO_TLS:
                     over = st.counters.get(tcp_state.C_TLS) >= int(max_tls)
                 if over:
-                    sock.close()
+                    _close(fd)
                     refused += 1
                     now = time.monotonic()
                     if now - last_log >= LIMIT_LOG_EVERY:
@@ -70,22 +73,48 @@ def tcp_main_loop(_arg=None):
                                   max_conns, refused, addr[0], addr[1])
                         last_log, refused = now, 0
                     continue
-                hand_over(st, si, sock, addr)
+                hand_over(st, si, fd, addr, local, index)
 
 
-def hand_over(st, si, sock, addr):
+def _listener_data(si):
+    """What each accept needs, worked out once: the listener's bare accept, its local
+    address when it is a specific one (a wildcard listener asks per connection), and
+    its index in rt.sockets."""
+    local = None
+    if si.address not in ("0.0.0.0", "::"):
+        local = si.sock.getsockname()[:2]
+    return si, si.sock._accept, local, rt.sockets.index(si)
+
+
+def _close(fd: int):
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def hand_over(st, si, fd, addr, local=None, index=None):
     conid = st.new_conid()
     st.counters.add(C_OPEN, 1)
     c = PROTO_COUNTER.get(si.proto)
     if c is not None:
         st.counters.add(c, 1)
-    local = sock.getsockname()
-    payload = msgpack.packb([si.proto, addr[0], addr[1], local[0], local[1], rt.sockets.index(si)])
+    if local is None:
+        s = socket.socket(si.af, socket.SOCK_STREAM, 0, fileno=fd)
+        try:
+            local = s.getsockname()
+        except OSError:
+            local = (si.address, si.port)
+        finally:
+            s.detach()   # the descriptor stays open for the hand-over
+    if index is None:
+        index = rt.sockets.index(si)
+    payload = msgpack.packb([si.proto, addr[0], addr[1], local[0], local[1], index])
     # the least loaded reader (Kamailio picks the reader with the fewest connections)
     best = min(range(st.readers), key=lambda i: st.counters.get(C_OWNED + i))
     st.counters.add(C_OWNED + best, 1)
     try:
-        socket.send_fds(st.ctrl_out[best], [st.pack_cmd(CMD_ADOPT, conid, payload)], [sock.fileno()])
+        socket.send_fds(st.ctrl_out[best], [st.pack_cmd(CMD_ADOPT, conid, payload)], [fd])
     except OSError as e:
         st.counters.add(C_OWNED + best, -1)
         log.error("cannot hand the connection from %s:%d to tcp reader %d: %s", addr[0], addr[1], best, e)
@@ -93,4 +122,4 @@ def hand_over(st, si, sock, addr):
         if c is not None:
             st.counters.add(c, -1)
     finally:
-        sock.close()   # the reader has its own copy now
+        _close(fd)   # the reader has its own copy now

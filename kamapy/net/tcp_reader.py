@@ -27,7 +27,8 @@ import msgpack
 
 from ..runtime import rt
 from ..sip.msg import PROTO_TCP, PROTO_TLS, RecvInfo
-from . import tcp_send, tcp_state, tls_hooks
+from . import tcp_send, tcp_state, tcp_tune, tls_hooks
+from .poller import Poller
 from .tcp_framing import MSG, PING, Framer, FramingError
 from .tcp_state import (
     C_OPEN,
@@ -134,7 +135,7 @@ class TcpReader:
     def __init__(self, index: int):
         self.index = index
         self.st = tcp_state.state
-        self.sel = selectors.DefaultSelector()
+        self.sel = Poller()
         self.conns: dict[int, Conn] = {}
         self.ctrl = self.st.ctrl_in[index]
         self.rd_buf = int(_param("tcp_rd_buf_size", 16384))
@@ -158,14 +159,13 @@ class TcpReader:
         tcp_send.reader = self
         self._forget_dead_predecessor()
         self.ctrl.setblocking(False)
-        self.sel.register(self.ctrl, selectors.EVENT_READ, None)
+        self.sel.register(self.ctrl.fileno(), selectors.EVENT_READ, None)
         while not rt.stopping:
             try:
                 events = self.sel.select(TICK)
             except InterruptedError:
                 continue
-            for key, mask in events:
-                conn = key.data
+            for conn, mask in events:
                 if conn is None:
                     self._commands()
                 else:
@@ -231,10 +231,13 @@ class TcpReader:
             self._uncount(proto)
             self.st.counters.add(C_OWNED + self.index, -1)
             return
-        sock = socket.socket(fileno=fd)
+        # family/type/proto given: no getsockname/getsockopt to find them out
+        sock = socket.socket(socket.AF_INET6 if ":" in peer_ip else socket.AF_INET,
+                             socket.SOCK_STREAM, socket.IPPROTO_TCP, fileno=fd)
         sock.setblocking(False)
         si = rt.sockets[sock_index] if 0 <= sock_index < len(rt.sockets) else None
-        self._tune(sock)
+        if not tcp_tune.listeners_tuned:   # else inherited from the listener
+            tcp_tune.tune(sock)
         conn = Conn(conid, sock, proto, (peer_ip, peer_port), (local_ip, local_port), si,
                     sock_index, Framer(self.rd_buf, self.accept_no_cl), False)
         if proto == PROTO_TLS:
@@ -250,19 +253,6 @@ class TcpReader:
             conn.state = HANDSHAKE
         self._own(conn, counted=True)
         self._want(conn, selectors.EVENT_READ)
-
-    def _tune(self, sock):
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if self.keepalive:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-                for name, opt in (("tcp_keepidle", "TCP_KEEPIDLE"), ("tcp_keepintvl", "TCP_KEEPINTVL"),
-                                  ("tcp_keepcnt", "TCP_KEEPCNT")):
-                    v = getattr(rt.core, name, None)
-                    if v and hasattr(socket, opt):
-                        sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, opt), int(v))
-        except OSError:
-            pass
 
     def _own(self, conn: Conn, counted: bool = False):
         st = self.st
@@ -292,11 +282,11 @@ class TcpReader:
         if events == conn.events:
             return
         if conn.events == 0:
-            self.sel.register(conn.sock, events, conn)
+            self.sel.register(conn.sock.fileno(), events, conn)
         elif events == 0:
-            self.sel.unregister(conn.sock)
+            self.sel.unregister(conn.sock.fileno())
         else:
-            self.sel.modify(conn.sock, events, conn)
+            self.sel.modify(conn.sock.fileno(), events, conn)
         conn.events = events
 
     def _io(self, conn: Conn, mask: int):
@@ -588,7 +578,7 @@ class TcpReader:
             sock.close()
             log.error("connect to %s:%d failed: %s", ip, port, errno.errorcode.get(rc, rc))
             return False
-        self._tune(sock)
+        tcp_tune.tune(sock)
         local = sock.getsockname()[:2]
         conid = st.new_conid()
         st.counters.add(C_OPEN, 1)
@@ -734,7 +724,7 @@ class TcpReader:
                 "tls" if conn.proto == PROTO_TLS else "tcp", conn.peer_ip, conn.peer_port, why)
         if conn.events:
             try:
-                self.sel.unregister(conn.sock)
+                self.sel.unregister(conn.sock.fileno())
             except (KeyError, ValueError):
                 pass
         try:

@@ -51,14 +51,17 @@ def send(proto: int, data: bytes, ip: str, port: int, si=None, conid: int = 0,
         cur = current
         if cur is not None and cur.proto == proto and cur.src_ip == ip and _sip_reply(data):
             conid = cur.con_id
+    close = bool(flags & SND_F_CON_CLOSE)
+    r = reader
+    if r is not None and conid in r.conns:
+        # this reader's own connection (a reply to what it is reading): no shm look-up
+        return r.send_local(conid, data, close=close)
     rec = st.record(conid) if conid else None
     if rec is None:
         conid = st.find(proto, ip, port)
         rec = st.record(conid) if conid else None
-    close = bool(flags & SND_F_CON_CLOSE)
     if rec is not None:
         owner = rec[F_OWNER]
-        r = reader
         if r is not None and r.index == owner:
             return r.send_local(conid, data, close=close)
         return to_reader(owner, st.pack_cmd(CMD_SEND_CLOSE if close else CMD_SEND, conid, data))
