@@ -147,7 +147,6 @@ class TcpReader:
         self.crlf_ping = bool(_param("tcp_crlf_ping", 1))
         self.accept_aliases = bool(_param("tcp_accept_aliases", 0))
         self.max_conns = int(_param("tcp_max_connections", 2048))
-        self.keepalive = _param("tcp_keepalive", 1)
         # a message must be read whole within these (Kamailio 5.6: 20 s each)
         self.msg_read_timeout = float(_param("tcp_msg_read_timeout", 20))
         self.msg_data_timeout = float(_param("tcp_msg_data_timeout", 20))

@@ -1,5 +1,6 @@
 """Socket options of a stream connection: TCP_NODELAY, and SO_KEEPALIVE with
-tcp_keepidle / tcp_keepintvl / tcp_keepcnt when tcp_keepalive is on.
+tcp_keepidle / tcp_keepintvl / tcp_keepcnt when tcp_keepalive is on (default) or any
+of those three is set (Kamailio forces it on then).
 
 On Linux an accepted socket inherits these from its listening socket, so the master
 sets them once on every tcp/tls listener before the fork (tune_listeners) and a
@@ -24,7 +25,9 @@ def options() -> list[tuple[int, int, int]]:
     if _options is None:
         opts = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
         keepalive = getattr(rt.core, "tcp_keepalive", None)
-        if keepalive is None or keepalive:
+        names = ("tcp_keepidle", "tcp_keepintvl", "tcp_keepcnt")
+        # as Kamailio's tcp_options.c: any of these set forces keepalive on
+        if keepalive is None or keepalive or any(getattr(rt.core, n, None) for n in names):
             opts.append((socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1))
             for name, opt in (("tcp_keepidle", "TCP_KEEPIDLE"), ("tcp_keepintvl", "TCP_KEEPINTVL"),
                               ("tcp_keepcnt", "TCP_KEEPCNT")):
