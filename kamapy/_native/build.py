@@ -84,6 +84,7 @@ int kp_ht_put_releasing(kp_ht_t *ht, kp_lock_t *outer, int *outer_rc, const char
 int64_t kp_ht_take(kp_ht_t *ht, const char *key, uint32_t klen, char *buf, size_t cap,
         double *expires, uint32_t *flags);
 int kp_ht_delete(kp_ht_t *ht, const char *key, uint32_t klen);
+int kp_ht_contains(kp_ht_t *ht, const char *key, uint32_t klen);
 uint64_t kp_ht_count(const kp_ht_t *ht);
 uint64_t kp_ht_buckets(const kp_ht_t *ht);
 int64_t kp_ht_dump(kp_ht_t *ht, uint64_t *bucket, char *buf, size_t cap);

@@ -223,6 +223,13 @@ int64_t kp_ht_take(kp_ht_t *ht, const char *key, uint32_t klen, char *buf, size_
 	return lookup(ht, key, klen, buf, cap, expires, flags, 1);
 }
 
+int kp_ht_contains(kp_ht_t *ht, const char *key, uint32_t klen)
+{
+	int64_t n = lookup(ht, key, klen, NULL, 0, NULL, NULL, 0);
+
+	return n == KP_HT_ELOCK ? KP_HT_ELOCK : n >= 0;
+}
+
 int kp_ht_delete(kp_ht_t *ht, const char *key, uint32_t klen)
 {
 	uint64_t h = kp_hash64(key, klen), b = bucket_of(ht, h);

@@ -81,6 +81,8 @@ int kp_ht_put_releasing(kp_ht_t *ht, kp_lock_t *outer, int *outer_rc, const char
 int64_t kp_ht_take(kp_ht_t *ht, const char *key, uint32_t klen, char *buf, size_t cap,
 		double *expires, uint32_t *flags);
 int kp_ht_delete(kp_ht_t *ht, const char *key, uint32_t klen); /* 1 removed, 0 absent */
+/* 1 present, 0 absent: kp_ht_get without the copy, in three arguments (a hot probe) */
+int kp_ht_contains(kp_ht_t *ht, const char *key, uint32_t klen);
 uint64_t kp_ht_count(const kp_ht_t *ht);
 uint64_t kp_ht_buckets(const kp_ht_t *ht);
 

@@ -302,7 +302,7 @@ def _fast_refresh(msg, d, flags: int, aor: str, host: str):
     contact_hdr, supported) or None -- having changed nothing -- when the general path
     is needed."""
     if flags & SAVE_REPLACE or cfg.outbound_mode != OUTBOUND_NONE or cfg.received_avp_name is not None \
-            or (cfg.xavp_cfg and msg.xavps):
+            or (cfg.xavp_cfg and msg.xavps) or not d.may_refresh(aor):
         return None
     ul_cfg = ul.api.settings
     try:
