@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.kamailio import KamailioServer, kamailio_path
-from tests.support.ports import free_tcp_port, free_udp_ports
+from tests.support.ports import free_port_block, free_tcp_port
 from tests.support.server import KamapyServer
 from tests.support.sipp import SippRun, sipp_path
 from tests.support.tls_tunnel import TlsTunnel
@@ -64,7 +64,7 @@ def start_server(kind: str, d: Path):
     cls = KamailioServer if kind == "kamailio" else KamapyServer
     text = CFG.replace("{mpath_line}", 'mpath="{mpath}"' if cls is KamailioServer else "")
     text = text.replace("{so}", ".so" if cls is KamailioServer else "")
-    return cls(text, fmt={"dir": str(d), "tcpport": free_tcp_port()}).start()
+    return cls(text, port=free_port_block(1), fmt={"dir": str(d), "tcpport": free_tcp_port()}).start()
 
 
 def contexts(d: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
@@ -84,7 +84,7 @@ def ok(stats) -> tuple[int, int]:
 def test_sipp_register_call_bye_over_tls(pki, kind):
     server = start_server(kind, pki)
     cli_ctx, srv_ctx = contexts(pki)
-    callee_tcp = free_tcp_port()
+    callee_tcp = free_port_block(1)   # SIPp -t t1 binds TCP (and UDP) on -p
     uas = None
     try:
         with TlsTunnel("server", ("127.0.0.1", callee_tcp), srv_ctx) as callee_side, \
@@ -92,7 +92,7 @@ def test_sipp_register_call_bye_over_tls(pki, kind):
             key = ("-key", "callee_port", str(callee_side.port))
             reg = SippRun(str(HERE / "tls_register.xml"), f"127.0.0.1:{caller_side.port}", "-t", "t1",
                           "-s", "callee", *key, "-m", "1", "-recv_timeout", "5000", "-timeout", "10s",
-                          local_port=free_udp_ports(1)[0])
+                          local_port=free_port_block(1))
             assert ok(reg.run(15)) == (1, 0), server.log()[-2000:]
 
             uas = SippRun(str(HERE / "tls_uas_call.xml"), "127.0.0.1", "-t", "t1", *key, "-m", "1",
@@ -100,7 +100,7 @@ def test_sipp_register_call_bye_over_tls(pki, kind):
             time.sleep(0.3)
             uac = SippRun(str(HERE / "tls_uac_call.xml"), f"127.0.0.1:{caller_side.port}", "-t", "t1",
                           "-s", "callee", "-m", "1", "-recv_timeout", "6000", "-timeout", "15s",
-                          local_port=free_udp_ports(1)[0])
+                          local_port=free_port_block(1))
             uac_stats = uac.run(20)
             uas.wait(15)
             assert ok(uac_stats) == (1, 0), server.log()[-3000:]
