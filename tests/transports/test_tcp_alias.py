@@ -17,7 +17,7 @@ import socket
 import pytest
 
 from tests.support.kamailio import KamailioServer, kamailio_path
-from tests.support.ports import free_tcp_port
+from tests.support.ports import free_port_block, free_tcp_port
 from tests.support.server import KamapyServer
 
 from .stream import StreamReader
@@ -104,13 +104,13 @@ class kamailio:
 def start_kemi(aport, d):
     script = d / "alias_kemi.py"
     script.write_text(KEMI_SCRIPT.replace("{aport}", str(aport)))
-    return KamapyServer(KEMI_CFG, fmt={"script": script}).start()
+    return KamapyServer(KEMI_CFG, port=free_port_block(1), fmt={"script": script}).start()
 
 
 def start(cls, aport):
     text = CFG.replace("{mpath_line}", 'mpath="{mpath}"' if cls is KamailioServer else "")
     text = text.replace("{so}", ".so" if cls is KamailioServer else "")
-    return cls(text, fmt={"aport": aport}).start()
+    return cls(text, port=free_port_block(1), fmt={"aport": aport}).start()
 
 
 def request(method, user, server_port, via_port, n, extra=""):
