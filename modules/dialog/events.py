@@ -9,7 +9,7 @@ import logging
 
 from kamapy.module import REQUEST_ROUTE
 from kamapy.runtime import rt
-from kamapy.sip.msg import RecvInfo, SipMsg
+from kamapy.sip.fmsg import faked_msg
 
 from . import state as st
 
@@ -19,15 +19,6 @@ START, END, FAILED = "dialog:start", "dialog:end", "dialog:failed"
 NAMES = [START, END, FAILED]
 CUR_KEY = "dlg.cur"
 VIEW_KEY = "dlg.view"   # the dialog as the event route must see it (not re-read from shm)
-
-FAKED_MSG = (b"OPTIONS sip:you@kamailio.org SIP/2.0\r\n"
-             b"Via: SIP/2.0/UDP 127.0.0.1\r\n"
-             b"From: <sip:you@kamailio.org>;tag=notag\r\n"
-             b"To: <sip:you@kamailio.org>;tag=notag\r\n"
-             b"Call-ID: 1\r\n"
-             b"CSeq: 1 OPTIONS\r\n"
-             b"Content-Length: 0\r\n\r\n")
-
 
 def for_transition(old: int, new: int) -> str | None:
     if old == new:
@@ -57,7 +48,7 @@ def run(name: str | None, d, msg=None, view: bool = False):
     from kamapy.cfg.runtime import run_route
 
     if msg is None:
-        msg = SipMsg(FAKED_MSG, RecvInfo())
+        msg = faked_msg()
     saved = msg.module_data.get(CUR_KEY)
     saved_ctx = getattr(msg, "ctx", None)  # the route may run inside another's (loose_route)
     msg.module_data[CUR_KEY] = (d.h_entry, d.h_id)

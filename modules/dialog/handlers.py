@@ -637,12 +637,12 @@ def _run_timeout_route(d: Dialog):
     from kamapy.cfg.runtime import run_route
     from kamapy.module import REQUEST_ROUTE
     from kamapy.runtime import rt
-    from kamapy.sip.msg import RecvInfo, SipMsg
+    from kamapy.sip.fmsg import faked_msg
     routes = rt.routes
     route = routes.named.get(d.toroute) if routes is not None else None
     if route is None:
         return
-    msg = SipMsg(events.FAKED_MSG, RecvInfo())
+    msg = faked_msg()
     msg.module_data[CUR_KEY] = (d.h_entry, d.h_id)
     try:
         run_route(route, msg, REQUEST_ROUTE)

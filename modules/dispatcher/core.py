@@ -269,11 +269,10 @@ def run_event(name: str, uri: str, msg, rctx: dict):
         return
     from kamapy.cfg.runtime import run_route
     from kamapy.module import REQUEST_ROUTE
-    from kamapy.sip.msg import RecvInfo, SipMsg
+    from kamapy.sip.fmsg import faked_msg
     fmsg = msg
     if fmsg is None:
-        from kamapy_modules.dialog.events import FAKED_MSG
-        fmsg = SipMsg(FAKED_MSG, RecvInfo())
+        fmsg = faked_msg()
         fmsg.set_ruri(uri)
     saved = fmsg.module_data.get("ds.rctx")
     saved_ctx = getattr(fmsg, "ctx", None)

@@ -294,23 +294,14 @@ def _routes():
     return getattr(routes, "event", {}) if routes is not None else {}
 
 
-_FAKED = (b"OPTIONS sip:you@kamailio.org SIP/2.0\r\n"
-          b"Via: SIP/2.0/UDP 127.0.0.1\r\n"
-          b"From: <sip:you@kamailio.org>;tag=notag\r\n"
-          b"To: <sip:you@kamailio.org>;tag=notag\r\n"
-          b"Call-ID: 1\r\n"
-          b"CSeq: 1 OPTIONS\r\n"
-          b"Content-Length: 0\r\n\r\n")
-
-
 def _run_event(name: str, route_type) -> bool:
     """Run event_route[name] on a faked request; False when it dropped."""
     route = _routes().get(name)
     if route is None:
         return True
     from kamapy.cfg.runtime import run_route
-    from kamapy.sip.msg import RecvInfo, SipMsg
-    msg = SipMsg(_FAKED, RecvInfo())
+    from kamapy.sip.fmsg import faked_msg
+    msg = faked_msg()
     try:
         run_route(route, msg, route_type)
     except Exception:

@@ -47,7 +47,7 @@ ALLOWED = {
     ("dialog", "tm.callbacks"): _TMCB, ("dialog", "tm.context"): _TM_STATE, ("dialog", "tm.store"): _TM_STATE,
     ("dialog", "tm.t_uac"): _T_UAC, ("dialog", "rr.myself"): _MYSELF,
     ("dispatcher", "tm.t_uac"): _T_UAC, ("dispatcher", "tm.callbacks"): _TMCB, ("dispatcher", "tm.relay"): _TM_STATE,
-    ("dispatcher", "dialog.events"): _FAKED, ("dispatcher", "auth.creds"): _AUTH,
+    ("dispatcher", "auth.creds"): _AUTH,
     ("jsonrpcs", "xhttp"): _XHTTP, ("websocket", "xhttp"): _XHTTP, ("xhttp_prom", "xhttp"): _XHTTP,
     ("nat_traversal", "dialog.callbacks"): _DLG, ("nat_traversal", "dialog.state"): _DLG,
     ("nat_traversal", "dialog.store"): _DLG,

@@ -1,0 +1,20 @@
+"""The faked request event routes and timer routes run on when no SIP message is at
+hand (Kamailio's core fmsg.c builds the same OPTIONS): dialog's, htable's, dispatcher's
+and registrar's event routes all start from it."""
+
+from __future__ import annotations
+
+from kamapy.sip.msg import RecvInfo, SipMsg
+
+FAKED_MSG = (b"OPTIONS sip:you@kamailio.org SIP/2.0\r\n"
+             b"Via: SIP/2.0/UDP 127.0.0.1\r\n"
+             b"From: <sip:you@kamailio.org>;tag=notag\r\n"
+             b"To: <sip:you@kamailio.org>;tag=notag\r\n"
+             b"Call-ID: 1\r\n"
+             b"CSeq: 1 OPTIONS\r\n"
+             b"Content-Length: 0\r\n\r\n")
+
+
+def faked_msg(**kw) -> SipMsg:
+    """A fresh SipMsg of FAKED_MSG (kw: SipMsg's own, e.g. msg_id)."""
+    return SipMsg(FAKED_MSG, RecvInfo(), **kw)
