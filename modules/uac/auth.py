@@ -161,6 +161,24 @@ def parse_authenticate(body: str) -> dict | None:
     return auth
 
 
+def challenge(reply, code: int) -> dict | None:
+    """The parsed WWW-/Proxy-Authenticate of a 401/407 to a request uac sent itself
+    (uac_reg's REGISTER, uac_req_send's request); None, logged as Kamailio does, when it
+    has none or it does not parse."""
+    hname = "www-authenticate" if code == 401 else "proxy-authenticate"
+    try:
+        hdrs = reply.get_headers(hname)
+    except Exception:
+        hdrs = []
+    if not hdrs:
+        log.error("failed to extract authenticate hdr")
+        return None
+    auth = parse_authenticate(hdrs[0].value)
+    if auth is None:
+        log.error("failed to parse auth hdr body")
+    return auth
+
+
 def _md5(text: str) -> str:
     return hashlib.md5(text.encode("latin-1", "replace")).hexdigest()
 

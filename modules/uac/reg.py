@@ -396,18 +396,8 @@ def _authenticate(r: dict, reply, code: int, uuid: str) -> bool:
     from kamapy_modules.tm.t_uac import t_uac
 
     from . import auth as A
-    hname = "www-authenticate" if code == 401 else "proxy-authenticate"
-    try:
-        hdrs = reply.get_headers(hname)
-    except Exception:
-        hdrs = []
-    if not hdrs:
-        log.error("failed to extract authenticate hdr")
-        _fail(r)
-        return False
-    auth = A.parse_authenticate(hdrs[0].value)
+    auth = A.challenge(reply, code)
     if auth is None:
-        log.error("failed to parse auth hdr body")
         _fail(r)
         return False
     if r["realm"] and auth["realm"] != r["realm"]:
@@ -439,6 +429,18 @@ def _authenticate(r: dict, reply, code: int, uuid: str) -> bool:
 # ------------------------------------------------------------------ script functions
 
 
+def _by_uri(src: str) -> str | None:
+    """by_user() for the user and host of the URI src; ValueError (logged) when src is
+    not a URI."""
+    from kamapy.sip.uri import parse_uri
+    try:
+        u = parse_uri(src)
+    except Exception:
+        log.error("failed to parse uri")
+        raise ValueError(src) from None
+    return by_user(u.user or "", u.host)
+
+
 def lookup(msg, src: str, dst, mode: int = 0) -> int:
     if _ht is None:
         return -1
@@ -448,13 +450,10 @@ def lookup(msg, src: str, dst, mode: int = 0) -> int:
             return -1
         value = f"sip:{r['l_username']}@{r['l_domain']}"
     else:
-        from kamapy.sip.uri import parse_uri
         try:
-            u = parse_uri(src)
-        except Exception:
-            log.error("failed to parse uri")
+            uuid = _by_uri(src)
+        except ValueError:
             return -2
-        uuid = by_user(u.user or "", u.host)
         if uuid is None:
             return -1
         value = uuid
@@ -485,13 +484,10 @@ def request_to(msg, src: str, mode: int) -> int:
         uuid = src if _get(src) is not None else None
     else:
         if S.use_domain:
-            from kamapy.sip.uri import parse_uri
             try:
-                u = parse_uri(src)
-            except Exception:
-                log.error("failed to parse uri")
+                uuid = _by_uri(src)
+            except ValueError:
                 return -2
-            uuid = by_user(u.user or "", u.host)
         else:
             uuid = by_user(src, None)
     r = _get(uuid) if uuid else None

@@ -160,17 +160,8 @@ def on_reply(_lt, _type, reply, code, d):
         _run_event(reply, d, code)
     if code not in (401, 407) or not d.get("apasswd") or reply is None:
         return
-    hname = "www-authenticate" if code == 401 else "proxy-authenticate"
-    try:
-        hdrs = reply.get_headers(hname)
-    except Exception:
-        hdrs = []
-    if not hdrs:
-        log.error("failed to extract authenticate hdr")
-        return
-    auth = A.parse_authenticate(hdrs[0].value)
+    auth = A.challenge(reply, code)
     if auth is None:
-        log.error("failed to parse auth hdr body")
         return
     crd = A.Credential(d["auser"], auth["realm"], d["apasswd"])
     resp, cnonce = A.response(d["method"], d["ruri"], crd, auth, bool(d.get("flags", 0) & UAC_SEND_FL_HA1))
