@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import logging
 import os
-import selectors
 import socket
 import time
+from selectors import EVENT_READ
 
 import msgpack
 
 from ..runtime import rt
 from ..sip.msg import PROTO_TCP, PROTO_TLS
 from . import tcp_state
+from .poller import Poller
 from .tcp_state import C_OPEN, C_OWNED, CMD_ADOPT, PROTO_COUNTER
 
 log = logging.getLogger("kamapy.tcp")
@@ -35,10 +36,10 @@ def stream_sockets():
 
 def tcp_main_loop(_arg=None):
     st = tcp_state.state
-    sel = selectors.DefaultSelector()
+    sel = Poller()
     for si in stream_sockets():
         si.sock.setblocking(False)
-        sel.register(si.sock, selectors.EVENT_READ, _listener_data(si))
+        sel.register(si.sock.fileno(), EVENT_READ, _listener_data(si))
     max_conns = int(getattr(rt.core, "tcp_max_connections", 2048) or 2048)
     max_tls = getattr(rt.core, "tls_max_connections", None)
     refused = 0
@@ -48,8 +49,8 @@ def tcp_main_loop(_arg=None):
             events = sel.select(0.5)
         except InterruptedError:
             continue
-        for key, _mask in events:
-            si, accept, local, index = key.data
+        for data, _mask in events:
+            si, accept, local, index = data
             for _ in range(ACCEPT_BATCH):
                 try:
                     # the bare descriptor: no socket object is made for a copy that
