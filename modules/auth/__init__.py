@@ -184,30 +184,28 @@ def _bad_args(msg, flags) -> int:
     return -1
 
 
-def www_challenge(msg, realm, flags) -> int:
+def _checked_challenge(msg, realm, flags, proxy: bool) -> int:
+    """www_challenge / proxy_challenge / auth_challenge: refuse an empty realm or a
+    missing flags value (logged, 500 unless flag 4), else send the challenge."""
     realm = arg_value(msg, realm)
     if not realm or flags is None:
         log.error("invalid realm value - empty content" if not realm else "invalid flags value")
         return _bad_args(msg, flags)
-    return _challenge(msg, realm, flags, proxy=False)
+    return _challenge(msg, realm, flags, proxy=proxy)
+
+
+def www_challenge(msg, realm, flags) -> int:
+    return _checked_challenge(msg, realm, flags, False)
 
 
 def proxy_challenge(msg, realm, flags) -> int:
-    realm = arg_value(msg, realm)
-    if not realm or flags is None:
-        log.error("invalid realm value - empty content" if not realm else "invalid flags value")
-        return _bad_args(msg, flags)
-    return _challenge(msg, realm, flags, proxy=True)
+    return _checked_challenge(msg, realm, flags, True)
 
 
 def auth_challenge(msg, realm, flags) -> int:
     if msg.method_id & (METHOD_ACK | METHOD_CANCEL):
         return 1
-    realm = arg_value(msg, realm)
-    if not realm or flags is None:
-        log.error("invalid realm value - empty content" if not realm else "invalid flags value")
-        return _bad_args(msg, flags)
-    return _challenge(msg, realm, flags, proxy=msg.method_id != METHOD_REGISTER)
+    return _checked_challenge(msg, realm, flags, msg.method_id != METHOD_REGISTER)
 
 
 def auth_get_www_authenticate(msg, realm, flags, dst) -> int:
