@@ -47,13 +47,22 @@ def _insert_param(msg, fc, param: str):
     insert_after(anchor_lump(msg, at, "contact"), param, "contact")
 
 
-def add_contact_alias(msg) -> int:
+def _aliased_contact(msg):
+    """(_, first Contact) to put an alias on; (2, None) without a Contact header,
+    (-1, None) when the first one does not parse."""
     if msg.get_header("contact") is None:
-        return 2
+        return 2, None
     fc = first_contact(msg)
     if fc is None:
         log.error("failed to get contact uri")
-        return -1
+        return -1, None
+    return 0, fc
+
+
+def add_contact_alias(msg) -> int:
+    code, fc = _aliased_contact(msg)
+    if fc is None:
+        return code
     uri = fc.uri
     ip = private.parse_ip(uri.host)
     if ip is not None:
@@ -71,12 +80,9 @@ def add_contact_alias(msg) -> int:
 
 
 def add_contact_alias_3(msg, ip: str, port: str, proto: str) -> int:
-    if msg.get_header("contact") is None:
-        return 2
-    fc = first_contact(msg)
+    code, fc = _aliased_contact(msg)
     if fc is None:
-        log.error("failed to get contact uri")
-        return -1
+        return code
     if private.parse_ip(ip) is None:
         log.error("ip param value %s is not valid IP address", ip)
         return -1
