@@ -35,27 +35,24 @@ def ensure_parent(path: str):
         os.makedirs(parent, mode=0o755, exist_ok=True)
 
 
-def to_uid(user: str) -> int:
-    """-1 (leave as is) for "", a number as it is, a user name looked up."""
-    if user == "" or user is None:
+def _owner_id(name, lookup, what: str) -> int:
+    """-1 (leave as is) for "", a number as it is, a name looked up with lookup."""
+    if name == "" or name is None:
         return -1
-    if str(user).lstrip("-").isdigit():
-        return int(user)
+    if str(name).lstrip("-").isdigit():
+        return int(name)
     try:
-        return pwd.getpwnam(str(user)).pw_uid
+        return lookup(str(name))
     except KeyError:
-        raise ValueError(f"bad user name {user!r}") from None
+        raise ValueError(f"bad {what} name {name!r}") from None
+
+
+def to_uid(user: str) -> int:
+    return _owner_id(user, lambda n: pwd.getpwnam(n).pw_uid, "user")
 
 
 def to_gid(group: str) -> int:
-    if group == "" or group is None:
-        return -1
-    if str(group).lstrip("-").isdigit():
-        return int(group)
-    try:
-        return grp.getgrnam(str(group)).gr_gid
-    except KeyError:
-        raise ValueError(f"bad group name {group!r}") from None
+    return _owner_id(group, lambda n: grp.getgrnam(n).gr_gid, "group")
 
 
 def set_owner_and_mode(path: str, mode: int, uid: int, gid: int):
