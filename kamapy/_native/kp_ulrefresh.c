@@ -355,9 +355,8 @@ static int finish(kp_lock_t *lock, int *res, int rc)
 	return rc;
 }
 
-int kp_ul_refresh(kp_ht_t *ht, kp_lock_t *lock, const char *key, const char *curi,
-		const char *callid, const char *ua, const char *sock, const char *nums, char *work,
-		char *out, int *res)
+int kp_ul_refresh(kp_ht_t *ht, kp_lock_t *lock, const kp_ul_refresh_t *a, char *work, char *out,
+		int *res)
 {
 	static __thread contact_t cs[MAX_CONTACTS]; /* ~64 KB: not on the stack */
 	int mode, nvalid = 0, plain = 1, at, k, i;
@@ -369,30 +368,14 @@ int kp_ul_refresh(kp_ht_t *ht, kp_lock_t *lock, const char *key, const char *cur
 	uint32_t dirty = 0, need;
 	size_t newlen;
 	int order[MAX_CONTACTS + 1], no = 0, placed;
+	const char *key = a->key, *curi = a->curi, *callid = a->callid, *ua = a->ua, *sock = a->sock;
+	uint32_t klen = a->klen, curi_len = a->curi_len, callid_len = a->callid_len;
+	uint32_t ua_len = a->ua_len, sock_len = a->sock_len, wcap = a->wcap, ocap = a->ocap;
+	int64_t cseq = a->cseq, now = a->now, e = a->e, q = a->q, flags = a->flags;
+	int64_t cflags = a->cflags, server_id = a->server_id, methods = a->methods;
+	int64_t max_contacts = a->max_contacts;
+	int opts = a->opts;
 
-	int64_t v[KP_UL_NARGS];
-	uint32_t klen, curi_len, callid_len, ua_len, sock_len, wcap, ocap;
-	int64_t cseq, now, e, q, flags, cflags, server_id, methods, max_contacts;
-	int opts;
-
-	memcpy(v, nums, sizeof(v));
-	klen = (uint32_t)v[KP_UL_KLEN];
-	curi_len = (uint32_t)v[KP_UL_CURI_LEN];
-	callid_len = (uint32_t)v[KP_UL_CALLID_LEN];
-	ua_len = (uint32_t)v[KP_UL_UA_LEN];
-	sock_len = (uint32_t)v[KP_UL_SOCK_LEN];
-	cseq = v[KP_UL_CSEQ];
-	now = v[KP_UL_NOW];
-	e = v[KP_UL_E];
-	q = v[KP_UL_Q];
-	flags = v[KP_UL_FLAGS];
-	cflags = v[KP_UL_CFLAGS];
-	server_id = v[KP_UL_SERVER_ID];
-	methods = v[KP_UL_METHODS];
-	max_contacts = v[KP_UL_MAX_CONTACTS];
-	opts = (int)v[KP_UL_OPTS];
-	wcap = (uint32_t)v[KP_UL_WCAP];
-	ocap = (uint32_t)v[KP_UL_OCAP];
 	mode = opts & 0xff;
 	dnow = (double)now;
 	res[KP_UL_RES_GET] = res[KP_UL_RES_RELEASE] = res[KP_UL_RES_KIND] = 0;

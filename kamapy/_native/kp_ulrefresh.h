@@ -27,23 +27,23 @@
 #define KP_UL_OUT_CONTACT 0 /* the Contact header line, "Contact: ...\r\n" */
 #define KP_UL_OUT_RECORD 1  /* the new msgpack record: some binding needs the full form */
 
-/* the numbers of a call, one int64 each in this order (the caller packs them in one go:
- * a cffi call converts each argument on its own, and that cost more than the work) */
-enum {
-	KP_UL_KLEN, KP_UL_CURI_LEN, KP_UL_CALLID_LEN, KP_UL_UA_LEN, KP_UL_SOCK_LEN, KP_UL_CSEQ,
-	KP_UL_NOW, KP_UL_E, KP_UL_Q, KP_UL_FLAGS, KP_UL_CFLAGS, KP_UL_SERVER_ID, KP_UL_METHODS,
-	KP_UL_MAX_CONTACTS, KP_UL_OPTS, KP_UL_WCAP, KP_UL_OCAP, KP_UL_NARGS
-};
 /* res[] after a call */
-enum { KP_UL_RES_GET, KP_UL_RES_RELEASE, KP_UL_RES_KIND, KP_UL_NRES };
+enum { KP_UL_RES_GET, KP_UL_RES_RELEASE, KP_UL_RES_KIND, KP_UL_RES_RND, KP_UL_NRES };
 
-/* The refresh of the binding `curi` (Call-ID, CSeq of the REGISTER) to expire at now+e,
- * with the other fields a refresh sets. res[KP_UL_RES_GET]: the lock get's result,
- * res[KP_UL_RES_RELEASE]: the release's (0 when fine), res[KP_UL_RES_KIND]: what out
- * holds. work: a scratch buffer for the old and new record (a record larger than
- * wcap/3 is declined). */
-int kp_ul_refresh(kp_ht_t *ht, kp_lock_t *lock, const char *key, const char *curi,
-		const char *callid, const char *ua, const char *sock, const char *nums, char *work,
-		char *out, int *res);
+/* what a refresh writes: the binding `curi` (Call-ID, CSeq of the REGISTER) to expire
+ * at now+e, with the other fields a refresh sets; strings as UTF-8 (msgpack's str) */
+typedef struct {
+	const char *key, *curi, *callid, *ua, *sock;
+	uint32_t klen, curi_len, callid_len, ua_len, sock_len;
+	int64_t cseq, now, e, q, flags, cflags, server_id, methods, max_contacts;
+	int opts;
+	uint32_t wcap, ocap; /* of work and out */
+} kp_ul_refresh_t;
+
+/* The refresh. res[KP_UL_RES_GET]: the lock get's result, res[KP_UL_RES_RELEASE]: the
+ * release's (0 when fine), res[KP_UL_RES_KIND]: what out holds. work: a scratch buffer
+ * for the old and new record (a record larger than wcap/3 is declined). */
+int kp_ul_refresh(kp_ht_t *ht, kp_lock_t *lock, const kp_ul_refresh_t *a, char *work, char *out,
+		int *res);
 
 #endif

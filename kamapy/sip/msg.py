@@ -588,37 +588,16 @@ class SipMsg:
                 out.append(text[sc[i]:sc[i + 1]])
         return out
 
-    def refresh_reads(self, keys, count_key: str):
-        """(hdr_values(keys), hdr_count(count_key), callid, cseq_num) in one call: what
-        registrar's quick refresh reads of a REGISTER, answered from the scan when it
-        read the whole block (else through those accessors, raising as they do)."""
+    @property
+    def clean_scan(self) -> bytes | None:
+        """The C scan (kamapy.sip.sipscan's int32 array, as bytes) when every line it
+        indexed reads as is -- the named accessors answer from it -- for C code that
+        reads the message itself (registrar's quick refresh); else None."""
         sc = self._csc
-        slots = _SLOTS_OF.get(keys)
-        if sc is not None and slots is not None and sc[_CID_OK] and sc[_CS_OK] and count_key in _FIRST_OF \
-                and -1 not in slots:
-            text = self.text
-            out = []
-            for slot in slots:
-                i = sc[slot]
-                if i < 0:
-                    out.append(None)
-                else:
-                    i = _HDR + _HREC * i + 3
-                    out.append(text[sc[i]:sc[i + 1]])
-            i = sc[_FIRST_OF[count_key]]
-            n = 0
-            while i >= 0:
-                n += 1
-                i = sc[_HDR + _HREC * i + 6]
-            i = sc[_FIRST_CID]
-            hf = self._hf.get(i)
-            if hf is not None and hf.parsed is not None:
-                callid = hf.parsed
-            else:
-                r = _HDR + _HREC * i
-                callid = text[sc[r + 3]:sc[r + 4]]
-            return out, n, callid, int(text[sc[_CS_N0]:sc[_CS_N1]])
-        return self.hdr_values(keys), self.hdr_count(count_key), self.callid, self.cseq_num
+        if sc is None:
+            return None
+        scan = sc.obj
+        return scan if scan.__class__ is bytes else None
 
     def has_hdr(self, key: str) -> bool:
         """get_header(key) is not None."""

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import logging
 import random
+import struct
 import time
 
+from kamapy._native._kamapy_native import lib
 from kamapy_modules.usrloc.api import (
     ALL_METHODS,
     C_CALLID,
@@ -44,12 +46,11 @@ from kamapy import stats
 from kamapy.db import DbError
 from kamapy.module import FAILURE_ROUTE, REQUEST_ROUTE
 from kamapy.sip.errors import SipParseError
-from kamapy.sip.header_values import parse_expires
 
 from . import reply
 from .aor import extract_aor
 from .bound import ul
-from .contact_info import CALLID_MAX_SIZE, MAX_UA_SIZE, NO_UA, MessageInfo, methods_mask, xavp_cfg_value
+from .contact_info import MessageInfo, methods_mask, xavp_cfg_value
 from .errors import RegError
 from .settings import (
     OUTBOUND_NONE,
@@ -289,91 +290,55 @@ def _require_headers(msg):
 
 _OK = reply.status_of(None)[1]
 
-# the headers _fast_refresh() reads, in the order it unpacks them
-_REFRESH_HEADERS = ("require", "path", "contact", "expires", "supported", "allow", "user-agent")
-
-
 def _fast_refresh(msg, d, flags: int, aor: str, host: str):
     """The common REGISTER: a refresh of one existing binding by a plain `<uri>` Contact
     (no params, no Path, Require or xavp_cfg overrides), in memory or write-back mode.
-    Does exactly what the general path below does for it, without its machinery: the
-    message read here, the record found, checked, changed and stored by usrloc's one C
-    call (UDomain.refresh, kp_ulrefresh.c) under the AOR lock. Returns (ret,
-    contact_hdr, supported) or None -- having changed nothing -- when the general path
-    is needed."""
+    Does exactly what the general path below does for it, without its machinery: one
+    C call (usrloc's UDomain.refresh, kp_regrefresh.c) reads the REGISTER from its scan
+    with the checks below's general path would pass it on, and finds, checks, changes
+    and stores the binding under the AOR lock. Returns (ret, contact_hdr, supported) or
+    None -- having changed nothing -- when the general path is needed."""
     if flags & SAVE_REPLACE or cfg.outbound_mode != OUTBOUND_NONE or cfg.received_avp_name is not None \
             or (cfg.xavp_cfg and msg.xavps) or not d.may_refresh(aor):
         return None
+    scan = msg.clean_scan
+    if scan is None:
+        return None
     ul_cfg = ul.api.settings
-    try:
-        # read from the scan in one call: no HeaderField made
-        (require, path, value, v, supported_v, allow_v, ua), ncontact, callid, cseq = \
-            msg.refresh_reads(_REFRESH_HEADERS, "contact")
-        if require is not None or (cfg.use_path and path is not None):
-            return None
-        if value is None or ncontact != 1:  # none, or a second Contact line
-            return None
-        n = len(value)
-        # one plain <uri>: what parse_contact_value gives as a Contact without params
-        if n < 3 or value[0] != "<" or value.find(">") != n - 1 or "," in value or '"' in value \
-                or value.find("<", 1) >= 0:
-            return None
-        curi = value[1:-1].strip()
-        if not curi or len(curi) > cfg.contact_max_size:
-            return None
-        cseq = int(cseq)  # None (not digits): TypeError, the general path says why
-        if v is not None:
-            # parse_expires(v), inlined for plain digits
-            expires_hf = int(v) if v.isdigit() and v.isascii() and len(v) <= 9 else parse_expires(v)
-        else:
-            expires_hf = None
-        supported = [t.lower() for t in msg.supported] if supported_v is not None else []
-        methods = methods_mask(msg.allow) if allow_v is not None else ALL_METHODS
-    except (SipParseError, TypeError, ValueError):
-        return None
-    if len(callid) > CALLID_MAX_SIZE:
-        return None
-    # MessageInfo.expires_of for a contact without an expires param
-    if expires_hf is not None:
-        e, range_pct = expires_hf, cfg.expires_range
-    else:
-        e, range_pct = cfg.default_expires, cfg.default_expires_range
-    if e == 0:
-        return None
-    min_e = cfg.min_expires
-    if min_e and e < min_e:
-        if cfg.min_expires_mode:
-            return None
-        e = min_e
     if ul_cfg.xavp_contact and xavp_from_message(msg) is not None:
         return None  # attributes to store with it: the general path
-    # the rest of expires_of(), before the record is read: a declined refresh puts the
-    # random generator back, so the general path draws the same number
-    rnd = None
-    if not flags & SAVE_NOVARIATION and range_pct:
-        rnd = random.getstate()
-        low = e * (1.0 - range_pct / 100.0)
-        e = int(low + random.randrange(100) / 100.0 * (e - low))
-        if min_e and e < min_e:
-            e = min_e
-    max_e = cfg.max_expires
-    if max_e and e > max_e:
-        e = max_e
-    if not ua or len(ua) >= MAX_UA_SIZE:  # None: no User-Agent header
-        ua = NO_UA
+    try:
+        supported = [t.lower() for t in msg.supported] if msg.has_hdr("supported") else []
+        methods = methods_mask(msg.allow) if msg.has_hdr("allow") else ALL_METHODS
+    except SipParseError:
+        return None
+    # expires_of()'s random part is drawn here, before the record is read: a refresh
+    # that declines or does not use it puts the generator back, so the general path
+    # draws the same number
+    rnd = -1
+    if not flags & SAVE_NOVARIATION and (cfg.expires_range or cfg.default_expires_range):
+        state = random.getstate()
+        rnd = random.randrange(100)
+    sock = received_socket(msg).encode()
     default_q = cfg.default_q
     now = int(time.time())
-    # what _refresh() sets, done in usrloc's one C call under the AOR lock
-    done = d.refresh(aor, curi, callid, cseq, ua, received_socket(msg), now, e,
-                     default_q if default_q >= 0 else Q_UNSPECIFIED, FL_MEM if flags & SAVE_MEM else 0,
-                     msg.ruri_bflags, methods, cfg.max_contacts)
+    done = d.refresh(aor, msg.data, scan, sock, _pack_reg_nums(
+        len(sock), now, default_q if default_q >= 0 else Q_UNSPECIFIED, FL_MEM if flags & SAVE_MEM else 0,
+        msg.ruri_bflags, methods, cfg.max_contacts, 1 if cfg.use_path else 0, cfg.contact_max_size,
+        cfg.default_expires, cfg.default_expires_range, cfg.expires_range, cfg.min_expires,
+        1 if cfg.min_expires_mode else 0, cfg.max_expires, rnd))
+    if rnd >= 0 and (done is None or not done[1]):
+        random.setstate(state)
     if done is None:
-        if rnd is not None:
-            random.setstate(rnd)
         return None
-    if done.__class__ is not str:  # a binding needs more than `<uri>;expires=N`: the contacts
-        done = reply.contact_header(done, now, aor, host, "gruu" in supported)
-    return 2, done, supported
+    contact_hdr = done[0]
+    if contact_hdr.__class__ is not str:  # a binding needs more than `<uri>;expires=N`: the contacts
+        contact_hdr = reply.contact_header(contact_hdr, now, aor, host, "gruu" in supported)
+    return 2, contact_hdr, supported
+
+
+# kp_regrefresh.h's KP_RN_* numbers, in that order
+_pack_reg_nums = struct.Struct(f"={lib.KP_RN_NARGS}q").pack
 
 
 def save(msg, d, flags: int = 0, uri: str | None = None) -> int:

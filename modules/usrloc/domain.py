@@ -40,8 +40,8 @@ _lock_release = lib.kp_lock_release
 
 MAX_LOCKS = 4096
 
-# refresh(): kp_ul_refresh and its per-process buffers (a record up to _WORK_CAP / 3)
-_ul_refresh = lib.kp_ul_refresh
+# refresh(): kp_reg_refresh and its per-process buffers (a record up to _WORK_CAP / 3)
+_reg_refresh = lib.kp_reg_refresh
 _ht_contains = lib.kp_ht_contains
 _DECLINE, _RECOVERED, _ENOLOCK, _HT_ELOCK = lib.KP_UL_DECLINE, lib.KP_UL_RECOVERED, lib.KP_UL_ENOLOCK, lib.KP_HT_ELOCK
 _DESC_TIME, _WRITE_BACK, _OUT_CONTACT = lib.KP_UL_DESC_TIME, lib.KP_UL_WRITE_BACK, lib.KP_UL_OUT_CONTACT
@@ -50,7 +50,7 @@ _OUT_CAP = 32768
 _work = ffi.new("char[]", _WORK_CAP)
 _out = ffi.new("char[]", _OUT_CAP)
 _res = ffi.new("int[]", lib.KP_UL_NRES)  # the lock get's and release's results, what _out holds
-_pack_nums = struct.Struct(f"={lib.KP_UL_NARGS}q").pack  # the numbers, in kp_ulrefresh.h's order
+_pack_ul_nums = struct.Struct(f"={lib.KP_UN_NARGS}q").pack  # usrloc's numbers, kp_regrefresh.h's order
 _unpack = ffi.unpack
 _OWNER = _get_ident()  # the buffers are this thread's
 # kp_ulrefresh.c reads and writes a contact's fields by position (its F_* enum)
@@ -159,17 +159,17 @@ class UDomain:
         key = self._slot(aor)[0]
         return _ht_contains(self.table._ht, key, len(key)) == 1
 
-    def refresh(self, aor: str, curi: str, callid: str, cseq: int, ua: str, sock: str, now: int,
-                e: int, q: int, flags: int, cflags: int, methods: int, max_contacts: int):
-        """Refresh the binding of `curi` to expire at now + e, with the fields a REGISTER
-        refresh sets (registrar's _refresh(): received, path and connection id cleared),
-        if it is the plain case: the binding is there (found as matching_mode says, by
-        this URI), its Call-ID/CSeq allow it, max_contacts is not passed. Returns the
-        reply's Contact header line (a str) when every binding it lists is a plain
-        `<uri>;expires=N`, else the record's contacts (a list, for registrar's
-        contact_header()) -- or None, having changed nothing (and then the general path
-        does it: absent, another case, a table that needs get_urecord()/save():
-        write-through, DB-only, callbacks)."""
+    def refresh(self, aor: str, data: bytes, scan: bytes, sock: bytes, reg_nums: bytes):
+        """Registrar's quick refresh of one binding (kp_regrefresh.c: the REGISTER `data`
+        read from its `scan`, the numbers registrar packed as kp_regrefresh.h's KP_RN_*,
+        the contact's socket text `sock`), if it is the plain case: the binding is there
+        (found as matching_mode says, by the Contact's URI), its Call-ID/CSeq allow it,
+        max_contacts is not passed. Returns (Contact header line, whether the number
+        drawn for the expires range was used) -- the header a str when every binding it
+        lists is a plain `<uri>;expires=N`, else the record's contacts (a list, for
+        registrar's contact_header()) -- or None, having changed nothing (and then the
+        general path does it: absent, another case, a table that needs get_urecord()/
+        save(): write-through, DB-only, callbacks)."""
         mode = cfg.db_mode
         locks = self.locks
         if (mode != NO_DB and mode != WRITE_BACK) or callbacks._types or locks is None \
@@ -181,23 +181,16 @@ class UDomain:
             opts |= _DESC_TIME
         if mode == WRITE_BACK:
             opts |= _WRITE_BACK
-        c = curi.encode()
-        i = callid.encode()
-        u = ua.encode()
-        s = sock.encode()
-        try:
-            nums = _pack_nums(len(key), len(c), len(i), len(u), len(s), cseq, now, e, q, flags, cflags,
-                              cfg.server_id, methods, max_contacts, opts, _WORK_CAP, _OUT_CAP)
-        except struct.error:  # a number past int64 (a CSeq of 20 digits): the general path
-            return None
         res = _res
-        n = _ul_refresh(self.table._ht, locks._locks[idx], key, c, i, u, s, nums, _work, _out, res)
+        n = _reg_refresh(self.table._ht, locks._locks[idx], key,
+                         _pack_ul_nums(len(key), cfg.server_id, opts, _WORK_CAP, _OUT_CAP),
+                         data, scan, sock, reg_nums, _work, _out, res)
         if n >= 0:
             if res[1]:
                 locks.release_failed(res[1], idx)
             if res[2] == _OUT_CONTACT:
-                return _unpack(_out, n).decode()
-            return _unpackb(_unpack(_out, n))[0]
+                return _unpack(_out, n).decode(), res[3]
+            return _unpackb(_unpack(_out, n))[0], res[3]
         if n == _RECOVERED:  # held: repair what the dead holder left, then the general path
             locks._after_get(res[0], idx, "lock_set_get")
             self.unlock(aor)

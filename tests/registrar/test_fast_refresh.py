@@ -102,6 +102,27 @@ EXTRAS = [
     "User-Agent: " + "x" * 300 + "\r\n", "User-Agent: foo\r\nExpires: 60\r\n", "Path: <sip:p@192.0.2.1;lr>\r\n",
     "Expires:\r\n 60\r\n", "User-Agent: a\r\n b\r\n", "CSeq: 9 REGISTER\r\n",  # a second CSeq: refused
 ]
+# what kp_regrefresh.c reads itself: edges of its digits, lengths and ASCII checks
+C_EXTRAS = [
+    "Expires: 0060\r\n", "Expires: 1234567890\r\n", "Expires: 123456789\r\n", "Expires: +60\r\n",
+    "Expires: 6\u00b2\r\n", "User-Agent:\r\n", "User-Agent: " + "u" * 254 + "\r\n",
+    "User-Agent: " + "u" * 255 + "\r\n", "User-Agent: caf\u00e9\r\n", "User-Agent: \x0bua\x0b\r\n",
+    "Expires: 60\r\nExpires: 90\r\n", "Supported: gruu\r\nAllow: REGISTER, INVITE\r\n",
+    "Require: path\r\n", "Supported: \"x\r\n", "Allow: ,,\r\n",
+]
+C_CONTACTS = [
+    "Contact: <sip:{u}@127.0.0.1:5097;x=>\r\n", "Contact: <\x85sip:{u}@127.0.0.1:5097\xa0>\r\n",
+    "Contact: <>\r\n", "Contact: < >\r\n", "Contact: <sip:{u}@127.0.0.1:5097>>\r\n",
+    "Contact: <<sip:{u}@127.0.0.1:5097>\r\n", "Contact: <sip:{u}\u00e9@127.0.0.1:5097>\r\n",
+    "Contact: sip:{u}@127.0.0.1:5097\r\n",
+]
+C_CALLS = [("cid-a", 99999999999999999999), ("cid-a", 999999999999999999), ("x" * 256, 6), ("x" * 255, 6),
+           ("cid-a", 0)]
+# registrar settings the C call reads (name -> values), each tried on its own
+C_SETTINGS = {
+    "expires_range": [30], "default_expires_range": [50], "min_expires_mode": [1], "use_path": [1],
+    "max_expires": [0, 20], "contact_max_size": [10], "default_expires": [0, 45], "min_expires": [0, 100],
+}
 CALLS = [("cid-a", 6), ("cid-a", 5), ("cid-a", 4), ("cid-b", 1)]
 
 
@@ -139,6 +160,63 @@ def test_fast_path_does_what_the_general_path_does(env, monkeypatch, matching_mo
     assert save.save(register("bench7", "cid-a", 1, "Contact: <sip:bench7@127.0.0.1:5097>\r\n"), d) == 1
     assert real_fast(register("bench7", "cid-a", 2, "Contact: <sip:bench7@127.0.0.1:5097>\r\n"),
                      d, 0, "bench7", "127.0.0.1") is not None or matching_mode == 3
+
+
+def _compare(d, sent, monkeypatch, user, data):
+    """save() of data on the fast path and on the general one: the same outcome."""
+    real_fast = save._fast_refresh
+    before = d.table.get_entry(aor_key(user))
+    outcomes = []
+    for fast in (True, False):
+        put_state(d, user, before)
+        monkeypatch.setattr(save, "_fast_refresh", real_fast if fast else lambda *a: None)
+        random.seed(1)
+        del sent[:]
+        rc = save.save(SipMsg(data, RecvInfo("127.0.0.1", 5097)), d)
+        outcomes.append((rc, list(sent), save.pending.error, save.pending.contact_hdr, state(d, user),
+                         random.random()))  # and the random generator left in the same state
+    monkeypatch.setattr(save, "_fast_refresh", real_fast)
+    assert outcomes[0] == outcomes[1], data
+
+
+def test_fast_path_edges_of_the_c_reads(env, monkeypatch):
+    """The checks kp_regrefresh.c makes on the REGISTER itself (digits, lengths, ASCII,
+    the plain `<uri>` form, header counts) and the settings it applies (expires ranges
+    with the random draw, min/max/default expires, use_path, contact_max_size) give
+    what the general path gives."""
+    from kamapy_modules.registrar.settings import cfg as reg_cfg
+
+    d, sent = env
+    user = "bench7"
+    first = register(user, "cid-a", 5, f"Contact: <sip:{user}@127.0.0.1:5097>\r\n", "Expires: 3600\r\n").data
+    settings = [(None, None)] + [(k, v) for k, vs in C_SETTINGS.items() for v in vs]
+    real_refresh = d.refresh
+    took = []
+
+    def refresh(*a):
+        out = real_refresh(*a)
+        took.append(out is not None)
+        return out
+
+    monkeypatch.setattr(d, "refresh", refresh)
+    runs = 0
+    for (name, value), (callid, cseq), contact, extra in itertools.chain(
+            itertools.product(settings, CALLS[:2] + C_CALLS, C_CONTACTS + CONTACTS[:1], [""]),
+            itertools.product(settings, CALLS[:1], CONTACTS[:1], C_EXTRAS + EXTRAS[:4])):
+        FrozenTime.now = T0
+        put_state(d, user, None)
+        assert save.save(SipMsg(first, RecvInfo("127.0.0.1", 5097)), d) == 1
+        old = getattr(reg_cfg, name) if name is not None else None
+        if name is not None:
+            setattr(reg_cfg, name, value)
+        try:
+            FrozenTime.now = T0 + 30
+            _compare(d, sent, monkeypatch, user, register(user, callid, cseq, contact.format(u=user), extra).data)
+        finally:
+            if name is not None:
+                setattr(reg_cfg, name, old)
+        runs += 1
+    assert runs > 900 and sum(took) > 100 and not all(took)
 
 
 def _binding(user, **kw):

@@ -233,30 +233,3 @@ def test_hdr_values_is_hdr_value_per_key(name):
 @given(st.sampled_from(sorted(CORPUS.values()) + sorted(EDGES.values())), ops)
 def test_hdr_values_on_mutations(data, mutation):
     check_hdr_values(mutate(data, mutation))
-
-
-def check_refresh_reads(data: bytes):
-    """refresh_reads(keys, k) == (hdr_values(keys), hdr_count(k), callid, cseq_num), or
-    raises what they raise (fresh messages, then a second time on each)."""
-    for keys in KEY_TUPLES[:2] + KEY_TUPLES[3:4]:
-        for count_key in ("contact", "via", "x-unknown"):
-            try:
-                a, b = SipMsg(data), SipMsg(data)
-            except SipParseError:
-                return
-            for _ in range(2):
-                want = _values_outcome(lambda b=b, keys=keys, k=count_key: (
-                    b.hdr_values(keys), b.hdr_count(k), b.callid, b.cseq_num))
-                got = _values_outcome(lambda a=a, keys=keys, k=count_key: a.refresh_reads(keys, k))
-                assert got == want, (data, keys, count_key)
-
-
-@pytest.mark.parametrize("name", sorted(CORPUS) + sorted(f"edge:{k}" for k in EDGES))
-def test_refresh_reads_is_its_accessors(name):
-    check_refresh_reads(EDGES[name[5:]] if name.startswith("edge:") else CORPUS[name])
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(sorted(CORPUS.values()) + sorted(EDGES.values())), ops)
-def test_refresh_reads_on_mutations(data, mutation):
-    check_refresh_reads(mutate(data, mutation))
