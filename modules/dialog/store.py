@@ -264,17 +264,16 @@ class DialogStore:
 
     # ---------------------------------------------------------------- timeouts
     def set_timer(self, d: Dialog, due: float):
-        key = b"t:%d:%d" % (d.h_entry, d.h_id)
         d.expires = int(due)
-        if due:
-            self.table.put(key, b"", due)
-        else:
-            self.table.delete(key)
+        self._due(b"t:%d:%d" % (d.h_entry, d.h_id), due)
 
     def set_ka(self, d: Dialog, due: float):
         """The dialog's next keepalive (0: none)."""
-        key = b"k:%d:%d" % (d.h_entry, d.h_id)
         d.katime = int(due)
+        self._due(b"k:%d:%d" % (d.h_entry, d.h_id), due)
+
+    def _due(self, key: bytes, due: float):
+        # a timer entry is an empty value expiring at due; 0 removes it
         if due:
             self.table.put(key, b"", due)
         else:
