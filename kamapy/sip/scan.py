@@ -155,6 +155,17 @@ def find_param(params, name: str):
     return None
 
 
+def param_method(self, name: str) -> str | None:
+    """A parameter's value; '' for a flag parameter; None when absent. The param()
+    method of NameAddr and Via (assigned as a class attribute in both, so it costs no
+    more than a method of their own)."""
+    lname = name.lower()
+    for n, v in self.params:
+        if n.lower() == lname:
+            return "" if v is None else v
+    return None
+
+
 def has_param(params, name: str) -> bool:
     name = name.lower()
     return any(n.lower() == name for n, _ in params)

@@ -8,7 +8,7 @@ Offsets (start, end, sent_by_end, param_spans) are absolute offsets into the tex
 from __future__ import annotations
 
 from .errors import SipParseError
-from .scan import WS, param_spans, split_commas
+from .scan import WS, param_method, param_spans, split_commas
 
 _V6_OK = frozenset("0123456789abcdefABCDEF:.")
 
@@ -21,13 +21,7 @@ class Via:
         self.params = []
         self.param_spans = []
 
-    def param(self, name: str) -> str | None:
-        """A parameter's value; '' for a flag parameter; None when absent."""
-        lname = name.lower()
-        for n, v in self.params:
-            if n.lower() == lname:
-                return "" if v is None else v
-        return None
+    param = param_method  # one function for both classes, no extra call
 
     def param_span(self, name: str) -> tuple[int, int] | None:
         """(start, end) of 'name[=value]' of a parameter (no leading ';')."""
