@@ -15,9 +15,12 @@ created. The parts:
   timers.py       retransmissions and timeouts, in the timer process
   functions.py    the config functions
   t_uac.py        local transactions: requests kamapy originates (t_uac)
+  serial.py       serial forking by q and +sip.instance (t_load_contacts & co)
 """
 
 from __future__ import annotations
+
+import logging
 
 from kamapy.module import POST_SCRIPT, Arg, Function, ModuleExports, RpcCommand, ScriptCallback
 
@@ -28,6 +31,8 @@ from .relay import post_script
 from .replies import reply_hook
 from .t_uac import reply_hook as local_reply_hook
 
+log = logging.getLogger("kamapy.tm")
+
 
 def mod_init():
     from kamapy.timer import register_timer
@@ -35,6 +40,9 @@ def mod_init():
     from . import cancel, store, t_uac, timers
 
     cfg.load(exports.values)
+    if cfg.contacts_avp and not cfg.contact_flows_avp:
+        log.error("tm: contact_flows_avp param has not been defined")
+        return -1
     cancel.cancel_b_method[0] = exports.param("cancel_b_method")
     store.set_store(store.TransactionStore())
     stats.bind()  # (sl binds tm's API for send_reply(), not the other way round)

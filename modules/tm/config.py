@@ -55,7 +55,7 @@ PARAMS = [
     Param("failure_reply_mode", int, 3),
     Param("failure_exec_mode", int, 0),
     Param("dns_reuse_rcv_socket", int, 0),
-    Param("xavp_contact", str, "contact"),
+    Param("xavp_contact", str, ""),  # Kamailio's default NULL: no per-contact attributes
     Param("event_callback", str, ""),
     Param("event_callback_lres_sent", str, "",
           unsupported="event_route[tm:local-response] is not built, so neither is its KEMI callback"),
@@ -109,6 +109,9 @@ class TmConfig:
         self.delayed_reply = bool(v["delayed_reply"])
         self.aggregate_challenges = bool(v["aggregate_challenges"])
         self.failure_exec_mode = v["failure_exec_mode"]
+        self.contacts_avp = v["contacts_avp"]
+        self.contact_flows_avp = v["contact_flows_avp"]
+        self.xavp_contact = v["xavp_contact"]
 
 
 cfg = TmConfig()

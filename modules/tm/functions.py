@@ -23,7 +23,7 @@ from kamapy.module import (
 )
 from kamapy.sip.msg import PROTO_UDP, REPLY
 
-from . import outbox
+from . import outbox, serial
 from . import relay as rl
 from .context import NOT_HELD, cur, for_msg, pending_of
 from .dns_failover import T_DISABLE_FAILOVER
@@ -520,6 +520,21 @@ def w_t_save_lumps(msg) -> int:
     return 1
 
 
+def w_t_load_contacts(msg, mode=serial.STANDARD) -> int:
+    if mode is None:  # a pseudo-variable without an integer value
+        log.error("t_load_contacts: the mode is not an integer")
+        return -1
+    return serial.load_contacts(msg, mode)
+
+
+def w_t_next_contacts(msg) -> int:
+    return serial.next_contacts(msg)
+
+
+def w_t_next_contact_flow(msg) -> int:
+    return serial.next_contact_flow(msg)
+
+
 FUNCTIONS = [
     Function("t_relay", w_t_relay, (Arg("spve", optional=True), Arg("spve", optional=True)), RQ_FL),
     Function("t_relay_to_udp", w_t_relay_to_udp, (Arg("spve", optional=True), Arg("spve", optional=True)), RQ_FL),
@@ -575,6 +590,10 @@ FUNCTIONS = [
     Function("t_is_expired", w_t_is_expired, (), ALL_T),
     Function("t_drop_replies", w_t_drop_replies, (Arg("str", optional=True),), FAILURE_ROUTE),
     Function("t_save_lumps", w_t_save_lumps, (), REQUEST_ROUTE),
+    Function("t_load_contacts", w_t_load_contacts, (Arg("igp", optional=True, default=serial.STANDARD),), RQ_FL),
+    Function("t_next_contacts", w_t_next_contacts, (), RQ_FL),
+    # REQUEST_ROUTE as in Kamailio: that covers event_route[tm:branch-failure:...]
+    Function("t_next_contact_flow", w_t_next_contact_flow, (), REQUEST_ROUTE),
 ]
 
 __all__ = ["FUNCTIONS", "has_transaction", "stateful_send_reply", "t_reply", "CORE_ONREPLY_ROUTE"]

@@ -30,7 +30,7 @@ from .callbacks import created as _created
 from .cancel import cancel_transaction
 from .config import cfg
 from .context import OWNED, Current, cur, for_msg
-from .failure import RURI0_KEY
+from .failure import RURI0_KEY, ruri_is_new
 from .matching import invite_tid, request_tid
 from .store import store
 from .transaction import (
@@ -285,7 +285,7 @@ def _relay_new(msg, c: Current, proxy, now: float) -> int:
     trying = _trying(t, msg)
     c.txn = t
     try:
-        indexes = add_branches(t, msg, now, proxy, lock=OWNED)
+        indexes = add_branches(t, msg, now, proxy, ruri_is_new(msg), lock=OWNED)
     except RelayError as e:
         ser_error.set_error(e.code)
         save_script_state(t, msg)
@@ -363,7 +363,7 @@ def _relay_existing(msg, c: Current, proxy, now: float) -> int:
         c.txn = t
         first = not t.branches
         try:
-            indexes = add_branches(t, msg, now, proxy, lock=lock)
+            indexes = add_branches(t, msg, now, proxy, ruri_is_new(msg), lock=lock)
         except RelayError as e:
             ser_error.set_error(e.code)
             _fail(t, msg, c, e.code, now)
@@ -402,7 +402,11 @@ def _relay_failure(c: Current, msg, proxy, now: float) -> int:
     except RelayError as e:
         ser_error.set_error(e.code)
         return e.code
-    t.first_branch = first  # failure_reply_mode 3: the new round picks among its own branches
+    if c.route & FAILURE_ROUTE:
+        # failure_reply_mode 3: the new round picks among its own branches; a branch
+        # added in branch-failure joins the running round (Kamailio drops replies
+        # after failure_route only)
+        t.first_branch = first
     msg.branches = []
     sent = send_branches(t, indexes, msg)
     if not sent:

@@ -43,12 +43,14 @@ class RelayError(Exception):
 
 
 def destinations(msg, include_ruri: bool = True) -> list[tuple]:
-    """(uri, dst_uri, path, bflags, socket) of every branch the request forks to."""
+    """(uri, dst_uri, path, bflags, socket, instance, ruid) of every branch the request
+    forks to."""
     out = []
     if include_ruri:
-        out.append((msg.current_uri, msg.dst_uri, msg.path_vec, msg.ruri_bflags, msg.force_send_socket))
+        out.append((msg.current_uri, msg.dst_uri, msg.path_vec, msg.ruri_bflags, msg.force_send_socket,
+                    msg.instance, msg.ruid))
     for b in msg.branches:
-        out.append((b.uri, b.dst_uri, b.path, b.flags, b.socket))
+        out.append((b.uri, b.dst_uri, b.path, b.flags, b.socket, b.instance, b.ruid))
     return out
 
 
@@ -112,7 +114,7 @@ def _branch_module_data(md: dict, mapping: dict) -> dict:
 def build_branch(t: Transaction, msg, idx: int, dest, proxy, now: float, lock: int) -> Branch | None:
     """Run branch_route (if any) and build the request of branch idx; None when the
     branch_route dropped it. Raises RelayError."""
-    uri, dst_uri, path, bflags, sock = dest
+    uri, dst_uri, path, bflags, sock, instance, ruid = dest
     saved = (msg.new_uri, msg.dst_uri, msg.path_vec, msg.ruri_bflags, msg.force_send_socket)
     lumps = msg.lumps
     swapped = None
@@ -168,6 +170,7 @@ def build_branch(t: Transaction, msg, idx: int, dest, proxy, now: float, lock: i
     b = Branch(uri, dst_uri, path, bflags, proto, ip, port, (si.address, si.port), buf)
     b.flags |= (snd_flags & 3) << B_SND_SHIFT
     b.onreply = onreply
+    b.instance, b.ruid = instance, ruid
     b.retr_ivl = t.t1
     # no retransmissions on a reliable transport (RFC 3261 17.1.1.2; Kamailio)
     b.retr_due = now + t.t1 if proto == PROTO_UDP else 0.0

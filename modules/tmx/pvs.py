@@ -1,20 +1,25 @@
 """tmx's pseudo-variables: the transaction seen from the script (Kamailio:
 tmx/t_var.c). $T_reply_code and $T_reply_reason give the reply being handled
 (onreply_route), the winning one (failure_route) or the last one sent upstream
-(request_route); $T_branch_idx the branch tm runs the route for; $T_req(pv) and
-$T_rpl(pv) read a PV on the transaction's request and on its chosen reply."""
+(request_route); $T_reply_ruid the usrloc ruid of that reply's branch;
+$T_branch_idx the branch tm runs the route for; $T_req(pv) and $T_rpl(pv) read a PV
+on the transaction's request and on its chosen reply."""
 
 from __future__ import annotations
+
+import logging
 
 from kamapy_modules.tm import context
 from kamapy_modules.tm.failure import pick_branch
 from kamapy_modules.tm.store import store
 from kamapy_modules.tm.uas import request_msg
 
-from kamapy.module import FAILURE_ROUTE
+from kamapy.module import BRANCH_FAILURE_ROUTE, FAILURE_ROUTE, TM_ONREPLY_ROUTE
 from kamapy.pv.base import Pv
 from kamapy.pv.registry import PvDef
 from kamapy.sip.msg import REPLY, SipMsg
+
+log = logging.getLogger("kamapy.tmx")
 
 
 def _txn(msg):
@@ -53,6 +58,21 @@ def reply_reason(msg):
         if best >= 0:
             return t.branches[best].reason or None
     return None
+
+
+def reply_ruid(msg):
+    """$T_reply_ruid: the usrloc ruid of the branch the reply is for (onreply_route),
+    of the winning one (failure_route) or of the failed one (branch-failure)."""
+    t = _txn(msg)
+    if t is None:
+        return ""
+    c = context.cur
+    if not c.route & (FAILURE_ROUTE | BRANCH_FAILURE_ROUTE | TM_ONREPLY_ROUTE):
+        log.error("$T_reply_ruid: unsupported route type")
+        return ""
+    if not 0 <= c.branch < len(t.branches):
+        return ""
+    return t.branches[c.branch].ruid or ""
 
 
 def branch_idx(msg):
@@ -113,6 +133,7 @@ def _fn(name, getter):
 PVS = [
     PvDef("T_reply_code", _fn("TReplyCodePv", reply_code)),
     PvDef("T_reply_reason", _fn("TReplyReasonPv", reply_reason)),
+    PvDef("T_reply_ruid", _fn("TReplyRuidPv", reply_ruid)),
     PvDef("T_branch_idx", _fn("TBranchIdxPv", branch_idx)),
     PvDef("T_req", TReqPv, inner="required"),
     PvDef("T_rpl", TRplPv, inner="required"),
