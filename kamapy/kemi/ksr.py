@@ -594,13 +594,15 @@ def _core_into(ksr, registry):
     ksr.set_drop = set_drop
     ksr.add_tcp_alias_via = add_tcp_alias_via
     # the rest of Kamailio's core KEMI group, from kamapy's core functions
+    # Kamailio's KEMI core carries setdsturi/setbflag/... itself, so the kex functions
+    # are taken from their table even when kex is not loaded (the native cfg needs kex)
+    from kamapy.core_functions import KEX_FUNCTIONS
     core = registry.modules.get("core")
-    kex = registry.modules.get("kex")
+    kex = {f.name: f for f in KEX_FUNCTIONS}
     for kname, (rtype, ktypes) in KEMI_EXPORTS.get("", {}).items():
         if hasattr(ksr, kname):
             continue
-        for exp in (core, kex):
-            fn = exp.function(kname) if exp is not None else None
+        for fn in (core.function(kname) if core is not None else None, kex.get(kname)):
             if fn is not None and fn.min_args <= len(ktypes) <= fn.max_args:
                 setattr(ksr, kname, kemi_function(f"KSR.{kname}", fn, ktypes, rtype))
                 break

@@ -136,6 +136,13 @@ def test_kemi_names_and_arity_as_kamailio(ksr):
     assert callable(ksr.is_INVITE) and callable(ksr.x.exit) and callable(ksr.pv.get) and callable(ksr.hdr.append)
 
 
+def test_kex_names_are_core_kemi_without_kex(ksr):
+    # Kamailio's KEMI core has setdsturi & co. itself; this registry has no kex loaded
+    assert "kex" not in ksr.__dict__
+    for name in ("setdsturi", "resetdsturi", "isdsturiset", "setbflag", "isbflagset"):
+        assert callable(getattr(ksr, name)), name
+
+
 def test_config_function_with_no_kemi_form(ksr):
     with pytest.raises(AttributeError) as e:
         getattr(ksr.sl, "sl_reply")  # noqa: B009
