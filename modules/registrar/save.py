@@ -294,9 +294,9 @@ def _fast_refresh(msg, d, flags: int, aor: str, host: str):
     """The common REGISTER: a refresh of one existing binding by a plain `<uri>` Contact
     (no params, no Path, Require or xavp_cfg overrides), in memory or write-back mode.
     Does exactly what the general path below does for it, without its machinery: one
-    C call (usrloc's UDomain.refresh, kp_regrefresh.c) reads the REGISTER from its scan
-    with the checks below's general path would pass it on, and finds, checks, changes
-    and stores the binding under the AOR lock. Returns (ret, contact_hdr, supported) or
+    C call (usrloc's UDomain.refresh, kp_regrefresh.c) reads the REGISTER from its scan,
+    declining anything out of the plain case, and finds, checks, changes and stores the
+    binding under the AOR lock. Returns (ret, contact_hdr, supported) or
     None -- having changed nothing -- when the general path is needed."""
     if flags & SAVE_REPLACE or cfg.outbound_mode != OUTBOUND_NONE or cfg.received_avp_name is not None \
             or (cfg.xavp_cfg and msg.xavps) or not d.may_refresh(aor):
@@ -322,11 +322,15 @@ def _fast_refresh(msg, d, flags: int, aor: str, host: str):
     sock = received_socket(msg).encode()
     default_q = cfg.default_q
     now = int(time.time())
-    done = d.refresh(aor, msg.data, scan, sock, _pack_reg_nums(
-        len(sock), now, default_q if default_q >= 0 else Q_UNSPECIFIED, FL_MEM if flags & SAVE_MEM else 0,
-        msg.ruri_bflags, methods, cfg.max_contacts, 1 if cfg.use_path else 0, cfg.contact_max_size,
-        cfg.default_expires, cfg.default_expires_range, cfg.expires_range, cfg.min_expires,
-        1 if cfg.min_expires_mode else 0, cfg.max_expires, rnd))
+    try:
+        nums = _pack_reg_nums(
+            len(sock), now, default_q if default_q >= 0 else Q_UNSPECIFIED, FL_MEM if flags & SAVE_MEM else 0,
+            msg.ruri_bflags, methods, cfg.max_contacts, 1 if cfg.use_path else 0, cfg.contact_max_size,
+            cfg.default_expires, cfg.default_expires_range, cfg.expires_range, cfg.min_expires,
+            1 if cfg.min_expires_mode else 0, cfg.max_expires, rnd)
+    except struct.error:  # a number past int64: the general path
+        nums = None
+    done = d.refresh(aor, msg.data, scan, sock, nums) if nums is not None else None
     if rnd >= 0 and (done is None or not done[1]):
         random.setstate(state)
     if done is None:

@@ -145,8 +145,8 @@ class UDomain:
         return URecord(aor) if create else None
 
     # A quick update of one binding (a REGISTER refreshing it) changes no count and runs
-    # no DB statement or callback: refresh() does it in one C call (kp_ulrefresh.c), the
-    # AOR lock taken and released inside it.
+    # no DB statement or callback: refresh() does it in one C call (kp_regrefresh.c reads
+    # the REGISTER, kp_ulrefresh.c the record), the AOR lock taken and released inside it.
 
     def may_refresh(self, aor: str) -> bool:
         """Whether refresh() can apply to this AOR at all: a table it works on, and a

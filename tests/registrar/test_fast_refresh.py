@@ -7,6 +7,7 @@ the AOR lock across its read-modify-write, as every writer of a record must."""
 from __future__ import annotations
 
 import itertools
+import os
 import random
 import threading
 import time
@@ -330,4 +331,31 @@ def test_the_aor_lock_is_held_across_the_update(env):
     assert d.locks.try_get(idx)  # released after the write
     d.locks.release(idx)
     (c,) = d.get_urecord("bob").contacts
+    assert c.cseq == 2 and int(c.expires) == int(T0 + 10) + 600
+
+
+def test_a_lock_whose_holder_died_is_recovered(env, caplog):
+    """A process killed while holding the AOR lock: the C call takes the lock over
+    (EOWNERDEAD), hands it back for usrloc's recovery (logged), and the REGISTER is
+    done by the general path -- a 200 and the binding refreshed, no traceback."""
+    d, sent = env
+    FrozenTime.now = T0
+    c1 = "Contact: <sip:carl@127.0.0.1:5097>\r\n"
+    assert save.save(register("carl", "cid", 1, c1), d) == 1
+    idx = d._slot("carl")[1]
+    pid = os.fork()
+    if pid == 0:  # the child takes the lock and dies with it
+        try:
+            d.locks.get(idx)
+        finally:
+            os._exit(0)
+    assert os.waitpid(pid, 0)[1] == 0
+    FrozenTime.now = T0 + 10
+    del sent[:]
+    assert save.save(register("carl", "cid", 2, c1, "Expires: 600\r\n"), d) == 2
+    assert sent and sent[-1][0] == 200
+    assert "holder died" in caplog.text
+    assert d.locks.try_get(idx)  # free again
+    d.locks.release(idx)
+    (c,) = d.get_urecord("carl").contacts
     assert c.cseq == 2 and int(c.expires) == int(T0 + 10) + 600
