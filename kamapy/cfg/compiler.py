@@ -845,11 +845,9 @@ class Compiler:
             return lambda msg: not equal(a(msg), b(msg))
         if op in ("=~", "!~"):
             if ok:
-                rx = regex(to_str(const))
-                if rx is None:
-                    self.error(right.pos, f"invalid regular expression {const!r}")
+                search = self.const_search(right, const)
+                if search is None:
                     return lambda msg: False
-                search = rx.search
                 if op == "=~":
                     return lambda msg: search(to_str(a(msg))) is not None
                 return lambda msg: search(to_str(a(msg))) is None
@@ -868,6 +866,15 @@ class Compiler:
             return lambda msg: to_str(a(msg)) != to_str(b(msg))
         f = _INT_CMP[op]
         return lambda msg: f(to_int(a(msg)), to_int(b(msg)))
+
+    def const_search(self, right, const):
+        """The search method of a constant =~ / !~ operand's regex, compiled once; None
+        (the error reported at the operand) when it does not compile."""
+        rx = regex(to_str(const))
+        if rx is None:
+            self.error(right.pos, f"invalid regular expression {const!r}")
+            return None
+        return rx.search
 
     def elem_compare(self, op: str, attr: ast.MsgAttr, right, pos) -> Callable:
         """method/uri/src_ip/... compared the way Kamailio's expression elements are."""
@@ -904,11 +911,9 @@ class Compiler:
         if op in ("=~", "!~"):
             ok, const = self.const(right)
             if ok:
-                rx = regex(to_str(const))
-                if rx is None:
-                    self.error(right.pos, f"invalid regular expression {const!r}")
+                search = self.const_search(right, const)
+                if search is None:
                     return lambda msg: False
-                search = rx.search
                 m = lambda msg: search(to_str(get(msg))) is not None  # noqa: E731
             else:
                 b = self.value(right)
