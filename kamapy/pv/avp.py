@@ -9,7 +9,7 @@ Assigning adds a value in front; `$avp(x) = $null` removes the newest,
 
 from __future__ import annotations
 
-from .base import INDEX_ALL, Pv, resolve_index
+from .base import INDEX_ALL, Pv, pick_index, resolve_index
 from .errors import PvError, TransformError
 from .registry import PvDef
 from .values import to_int, to_str
@@ -92,14 +92,9 @@ class AvpPv(Pv):
         if index is INDEX_ALL:
             return ", ".join(to_str(v) for v in values)
         try:
-            index = resolve_index(index, msg)
+            return pick_index(values, resolve_index(index, msg))
         except TransformError:
             return None
-        if index < 0:
-            index += len(values)
-            if index < 0:
-                return None
-        return values[index] if index < len(values) else None
 
     def set(self, msg, value):
         name = self._name(msg)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..sip.errors import SipParseError
 from ..sip.headers import header_key
-from .base import INDEX_ALL, Pv, resolve_index
+from .base import INDEX_ALL, Pv, pick_index, resolve_index
 from .errors import PvError, TransformError
 from .registry import PvDef
 from .values import to_str
@@ -72,14 +72,10 @@ class HeaderPv(Pv):
         if index is INDEX_ALL:
             return ",".join([header_body(msg, hf) for hf in fields]) if fields else None
         try:
-            index = resolve_index(index, msg)
+            hf = pick_index(fields, resolve_index(index, msg))
         except TransformError:
             return None
-        if index < 0:
-            index += len(fields)
-            if index < 0:
-                return None
-        return header_body(msg, fields[index]) if index < len(fields) else None
+        return header_body(msg, hf) if hf is not None else None
 
 
 class HeaderCountPv(HeaderPv):
