@@ -261,7 +261,7 @@ def _clone(t, old: Branch, idx: int, nidx: int, ip: str, port: int, now: float) 
     buf = old.buf.replace(before, after, 1)
     b = Branch(old.uri, old.dst_uri, old.path, old.bflags, old.proto, ip, port, old.sock, buf)
     b.onreply = old.onreply
-    b.instance, b.ruid = old.instance, old.ruid
+    b.instance, b.ruid, b.on_bf = old.instance, old.ruid, old.on_bf
     b.retr_ivl = t.t1
     b.retr_due = now + t.t1 if old.proto == PROTO_UDP else 0.0
     b.fr_due = now + t.fr

@@ -67,12 +67,15 @@ def pick_branch(t: Transaction) -> int:
 
 def branch_failure(t: Transaction, idx: int, lock: int, reply=None):
     """event_route[tm:branch-failure:NAME] for a branch that ended negatively (set by
-    t_on_branch_failure); it may add branches (RFC 5626 flow failover)."""
-    if not t.on_branch_failure or t.completed:
+    t_on_branch_failure when the branch was made); it may add branches (RFC 5626 flow
+    failover), which get the route only if it arms it again, as in Kamailio."""
+    name = t.branches[idx].on_bf
+    if not name or t.completed:
         return
-    route = find_route("event", "tm:branch-failure:" + t.on_branch_failure)
+    route = find_route("event", "tm:branch-failure:" + name)
     if route is None:
         return
+    t.on_branch_failure = ""
     msg = restore_request(t)
     msg.module_data[RURI0_KEY] = msg.current_uri
     b = t.branches[idx]

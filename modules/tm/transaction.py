@@ -70,7 +70,7 @@ class Branch:
     __slots__ = ("uri", "dst_uri", "path", "bflags", "proto", "ip", "port", "sock",
                  "buf", "code", "reason", "reply", "flags", "retr_due", "retr_ivl",
                  "fr_due", "cancel", "cancel_due", "cancel_ivl", "onreply", "cancel_end",
-                 "instance", "ruid")
+                 "instance", "ruid", "on_bf")
 
     def __init__(self, uri="", dst_uri=None, path=None, bflags=0, proto=1, ip="", port=5060,
                  sock=None, buf=b""):
@@ -97,6 +97,7 @@ class Branch:
         self.cancel_end = 0.0     # the CANCEL is retransmitted until then (its own fr_timer)
         self.instance = None      # +sip.instance of the contact (t_next_contact_flow)
         self.ruid = None          # usrloc ruid of the contact ($T_reply_ruid)
+        self.on_bf = ""           # branch-failure route armed when the branch was made
 
     @property
     def pending(self) -> bool:
@@ -107,14 +108,14 @@ class Branch:
         return [self.uri, self.dst_uri, self.path, self.bflags, self.proto, self.ip, self.port,
                 self.sock, self.buf, self.code, self.reason, self.reply, self.flags, self.retr_due,
                 self.retr_ivl, self.fr_due, self.cancel, self.cancel_due, self.cancel_ivl,
-                self.onreply, self.cancel_end, self.instance, self.ruid]
+                self.onreply, self.cancel_end, self.instance, self.ruid, self.on_bf]
 
     @classmethod
     def from_list(cls, v):
         b = cls.__new__(cls)
         (b.uri, b.dst_uri, b.path, b.bflags, b.proto, b.ip, b.port, b.sock, b.buf, b.code,
          b.reason, b.reply, b.flags, b.retr_due, b.retr_ivl, b.fr_due, b.cancel, b.cancel_due,
-         b.cancel_ivl, b.onreply, b.cancel_end, b.instance, b.ruid) = v
+         b.cancel_ivl, b.onreply, b.cancel_end, b.instance, b.ruid, b.on_bf) = v
         return b
 
 

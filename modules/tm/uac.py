@@ -171,6 +171,7 @@ def build_branch(t: Transaction, msg, idx: int, dest, proxy, now: float, lock: i
     b.flags |= (snd_flags & 3) << B_SND_SHIFT
     b.onreply = onreply
     b.instance, b.ruid = instance, ruid
+    b.on_bf = t.on_branch_failure  # each branch keeps the one armed when it was made
     b.retr_ivl = t.t1
     # no retransmissions on a reliable transport (RFC 3261 17.1.1.2; Kamailio)
     b.retr_due = now + t.t1 if proto == PROTO_UDP else 0.0
