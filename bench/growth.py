@@ -132,8 +132,10 @@ def run_sipp(cmd: list[str], tmp: str, name: str, timeout: float) -> tuple[int |
     return rc, cpu
 
 
-def fill(n: int, tmp: str) -> dict:
-    """Register bench000000..n-1 once each from port 5070 (untimed)."""
+def fill(n: int, tmp: str, srv: Server) -> dict:
+    """Register bench000000..n-1 once each from port 5070 (untimed; the server's CPU per
+    process meanwhile is kept: a table walk by a timer shows there)."""
+    cpu0 = sb.group_cpu(srv.pgid)
     csv = users_csv(os.path.join(tmp, "fill.csv"), n, "SEQUENTIAL")
     stf = os.path.join(tmp, "fill_stat.csv")
     cmd = ["sipp", "-sf", str(BENCH / "scenarios" / "register_uac.xml"), f"{HOST}:{PORT}",
@@ -143,7 +145,8 @@ def fill(n: int, tmp: str) -> dict:
     rc, _ = run_sipp(cmd, tmp, "fill", n / 3000 + 60)
     last = sb.parse_stat_csv(stf)[-1]
     ok, failed = int(last["SuccessfulCall(C)"]), int(last["FailedCall(C)"])
-    return {"fill_ok": ok, "fill_failed": failed, "fill_s": round(time.time() - t0, 1), "fill_rc": rc}
+    return {"fill_ok": ok, "fill_failed": failed, "fill_s": round(time.time() - t0, 1), "fill_rc": rc,
+            "fill_cpu_by_proc": cpu_by_comm(cpu0, sb.group_cpu(srv.pgid))}
 
 
 def timed(srv: Server, workload: str, uac: list[str], tmp: str, duration: float) -> dict:
@@ -184,7 +187,7 @@ def point_register(name: str, cmd: str, n: int, args) -> dict:
     srv = Server(cmd, tmp)
     try:
         out = {"pss_empty_kb": group_pss_kb(srv.pgid)}
-        out.update(fill(n, tmp))
+        out.update(fill(n, tmp, srv))
         time.sleep(1)
         out["pss_filled_kb"] = group_pss_kb(srv.pgid)
         out["idle_cpu_ms_per_s"] = idle_cpu(srv)
@@ -217,7 +220,7 @@ def point_lookup(name: str, cmd: str, n: int, args) -> dict:
     uas = None
     try:
         out = {"pss_empty_kb": group_pss_kb(srv.pgid)}
-        out.update(fill(n, tmp))
+        out.update(fill(n, tmp, srv))
         time.sleep(1)
         out["pss_filled_kb"] = group_pss_kb(srv.pgid)
         uas = start_uas(BENCH / "scenarios" / "call_uas.xml", CONTACT_PORT, tmp, "uas")

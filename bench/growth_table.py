@@ -1,4 +1,5 @@
-"""Markdown tables of bench/growth.py's JSON lines (the last record of each point wins).
+"""Markdown tables of bench/growth.py's JSON lines; a point measured more than once shows
+each run's figure, in time order, "a / b".
 
     .venv/bin/python bench/growth_table.py bench/growth-results.jsonl [--since 2026-12-03T07:32]
 """
@@ -20,8 +21,12 @@ def load(path: str, since: str) -> dict:
                 continue
             res = r["result"]
             key = (r["bench"], res.get("hold", ""), "hs20" if "hs20" in r["cmd"] else "", r["n"], r["server"])
-            points[key] = r
+            points.setdefault(key, []).append(r)
     return points
+
+
+def each(runs, fmt) -> str:
+    return " / ".join(fmt(r) for r in runs)
 
 
 def mb(kb) -> str:
@@ -37,9 +42,10 @@ def table(points, bench, hold, variant, cols):
     print("|" + "---|" * (3 + len(cols)))
     for n in ns:
         for s in SERVERS:
-            r = points.get((bench, hold, variant, n, s))
-            if r:
-                print(f"| {n:,} | {s} | " + " | ".join(fmt(r) for _, fmt in cols) + f" | {r['load1']:.1f} |")
+            runs = points.get((bench, hold, variant, n, s))
+            if runs:
+                print(f"| {n:,} | {s} | " + " | ".join(each(runs, fmt) for _, fmt in cols)
+                      + f" | {each(runs, lambda r: format(r['load1'], '.1f'))} |")
 
 
 def main():
@@ -58,7 +64,8 @@ def main():
     filled, after = pss("pss_filled_kb", "PSS filled MB"), pss("pss_after_kb", "PSS after MB")
     for variant in ("", "hs20"):
         table(p, "growth-register", "", variant, [rate, us, bpb, filled, idle])
-    table(p, "growth-lookup", "", "", [rate, us, fail, filled, after])
+    for variant in ("", "hs20"):
+        table(p, "growth-lookup", "", variant, [rate, us, fail, filled, after])
     for hold in ("established", "ringing"):
         table(p, "growth-held", hold, "", [rate, us, fail, pss("pss_held_kb", "PSS held MB"), after, idle])
 
