@@ -46,6 +46,25 @@ _DUMP_BUF = 64 * 1024
 _MAX_LOCKS = 1024
 
 
+
+def _value_reader(c_read, name: str, doc: str):
+    """get or pop (c_read: kp_ht_get or kp_ht_take) as a method: the value, default when
+    absent; a value bigger than the buffer grows it and asks again. Made once per C
+    function, so a read costs what a method written out would."""
+    def read(self, key, default=None):
+        while True:
+            n = c_read(self._ht, key, len(key), self._buf, self._cap, _NULL, _NULL)
+            if n < 0:
+                if n == _ELOCK:
+                    raise self._failed(n, key)
+                return default
+            if n <= self._cap:
+                return _unpack(self._buf, n)
+            self._grow(n)
+    read.__name__ = read.__qualname__ = name
+    read.__doc__ = doc
+    return read
+
 class SharedHashTable:
     """SharedHashTable(size_log2=10, locks=None, pool=None, name=None).
 
@@ -118,30 +137,11 @@ class SharedHashTable:
             raise self._failed(rc, key)
         return rc == 1
 
-    def pop(self, key, default=None):
-        """Remove key and return its value (default if absent)."""
-        while True:
-            n = _take(self._ht, key, len(key), self._buf, self._cap, _NULL, _NULL)
-            if n < 0:
-                if n == _ELOCK:
-                    raise self._failed(n, key)
-                return default
-            if n <= self._cap:
-                return _unpack(self._buf, n)
-            self._grow(n)
+    pop = _value_reader(_take, "pop", "Remove key and return its value (default if absent).")
 
     # -- reads ------------------------------------------------------------------
 
-    def get(self, key, default=None):
-        while True:
-            n = _get(self._ht, key, len(key), self._buf, self._cap, _NULL, _NULL)
-            if n < 0:
-                if n == _ELOCK:
-                    raise self._failed(n, key)
-                return default
-            if n <= self._cap:
-                return _unpack(self._buf, n)
-            self._grow(n)  # the value is bigger than the buffer: grow and ask again
+    get = _value_reader(_get, "get", "The value of key (default if absent).")
 
     # -- an update under a lock of the caller's own (usrloc's AOR lock) ----------
     # lock + get and put + release, each in one C call; `lock` is a kp_lock_t * of the
