@@ -32,6 +32,8 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 
+from ..net.hostport import split_host_port
+
 log = logging.getLogger("kamapy.dns")
 
 RESOLV_CONF_ENV = "KAMAPY_RESOLV_CONF"
@@ -59,18 +61,13 @@ class ResolvConf:
 
 
 def _server(text: str):
-    text = text.strip()
-    port = 53
-    if text.startswith("["):
-        end = text.find("]")
-        host, rest = text[1:end], text[end + 1:]
-        if rest.startswith(":"):
-            port = int(rest[1:])
-    elif text.count(":") == 1:
-        host, p = text.split(":")
-        port = int(p)
-    else:
-        host = text.split("%", 1)[0]
+    host, port = split_host_port(text.strip())
+    if host.startswith("["):
+        host = host[1:-1]
+    elif port is None:
+        host = host.split("%", 1)[0]  # a bare IPv6 address's zone
+    if port is None:
+        port = 53
     import ipaddress
     ipaddress.ip_address(host)
     if not 0 < port < 65536:

@@ -142,17 +142,8 @@ def parse_listen(text: str):
     head, sep, rest = text.partition(":")
     if sep and head.lower() in PROTO_IDS:
         proto, text = head.lower(), rest
-    port = None
-    if text.startswith("["):
-        end = text.find("]")
-        host, tail = text[: end + 1], text[end + 1:]
-        if tail.startswith(":"):
-            port = int(tail[1:])
-    elif text.count(":") == 1:
-        host, p = text.split(":")
-        port = int(p)
-    else:
-        host = text
+    from ..net.hostport import split_host_port
+    host, port = split_host_port(text)
     return ListenSpec(proto, host, port)
 
 
