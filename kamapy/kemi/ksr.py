@@ -53,6 +53,7 @@ KEMI_ALIASES = {
     ("tm", "t_relay_to_proxy"): "t_relay_to",
     ("tm", "t_relay_to_proxy_flags"): "t_relay_to",
     ("tm", "t_set_fr_inv"): "t_set_fr",
+    ("tm", "ki_t_load_contacts_mode"): "t_load_contacts",  # (sic: Kamailio exports that name)
     ("sanity", "sanity_check_defaults"): "sanity_check",
     ("registrar", "lookup_uri"): "lookup",
     ("registrar", "save_uri"): "save",

@@ -101,7 +101,7 @@ def _record(c: _Contact) -> dict:
         rec["path"] = [c.path]
     sock = _sock_text(c.sock)
     if sock:
-        rec["sock"] = [sock]
+        rec["sock"] = [sock + "\x00"]  # Kamailio keeps the C string's NUL in the value
     rec["flags"] = [c.flags]
     rec["q_flag"] = [c.q_flag]
     if c.instance:

@@ -16,3 +16,10 @@ def test_every_kemi_name_is_mapped(name):
     group = module_group(name, mod.exports)
     mapped = {k for k in group.__dict__ if not k.startswith("_")}
     assert mapped == set(KEMI_EXPORTS[name]), group._missing
+
+
+def test_tm_serial_forking_names_are_mapped():
+    mod = importlib.import_module("kamapy_modules.tm")
+    group = module_group("tm", mod.exports)
+    for kname in ("t_load_contacts", "ki_t_load_contacts_mode", "t_next_contacts", "t_next_contact_flow"):
+        assert kname in group.__dict__, group._missing.get(kname)

@@ -225,3 +225,18 @@ def test_contact_attributes_follow_their_contact(tm_cfg):
     m.xavps.pop("ulattrs")
     serial.next_contacts(m)  # c3 as R-URI, c2 as branch 1
     assert m.xavps["ulattrs"] == [{"n": ["three"]}, {"n": ["two"]}]
+
+
+def test_socket_kept_as_kamailio_text_and_found_again(tm_cfg, monkeypatch):
+    from kamapy.net.socket_info import SocketInfo
+    from kamapy.runtime import rt
+    si = SocketInfo("udp", "127.0.0.1", 5999)
+    monkeypatch.setattr(rt, "sockets", [si])
+    m = _msg(force_send_socket=si)
+    append_branch(m, "sip:c2@10.0.0.2", q=500, socket=si)
+    serial.load_contacts(m)
+    # socket2str's text with the C string's NUL, as $xavp(tm_contacts=>sock) reads on Kamailio
+    assert m.xavps["tm_contacts"][0]["sock"] == ["udp:127.0.0.1:5999\x00"]
+    m.force_send_socket = None
+    assert serial.next_contacts(m) == 1 and m.force_send_socket is si
+    assert serial.next_contacts(m) == 1 and m.force_send_socket is si
