@@ -117,6 +117,18 @@ class Param:
     unsupported: str | None = None
 
 
+def non_negative(v) -> None:
+    """A Param validate for counts and timeouts where 0 is allowed."""
+    if int(v) < 0:
+        raise ValueError("must be >= 0")
+
+
+def positive(v) -> None:
+    """A Param validate for sizes and timeouts that must be 1 or more."""
+    if int(v) < 1:
+        raise ValueError("must be > 0")
+
+
 @dataclass
 class RpcCommand:
     """An RPC command: handler(rpc, params) returns the result (dict/list/str/int)

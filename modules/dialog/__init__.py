@@ -29,7 +29,15 @@ from __future__ import annotations
 
 import os
 
-from kamapy.module import POST_SCRIPT, ModuleExports, Param, RpcCommand, ScriptCallback
+from kamapy.module import (
+    POST_SCRIPT,
+    ModuleExports,
+    Param,
+    RpcCommand,
+    ScriptCallback,
+    non_negative,
+    positive,
+)
 
 from . import events, handlers, rpc
 from . import stats as dstats
@@ -44,16 +52,6 @@ def _col(name, default):
 def _check_match_mode(v):
     if v not in (0, 1, 2):
         raise ValueError("dlg_match_mode is 0 (did only), 1 (did, then Call-ID/tags) or 2 (Call-ID/tags)")
-
-
-def _check_positive(v):
-    if v < 1:
-        raise ValueError("must be 1 or more")
-
-
-def _check_non_negative(v):
-    if v < 0:
-        raise ValueError("must be 0 or more")
 
 
 def _check_db_mode(v):
@@ -78,21 +76,21 @@ def _check_flag(v):
 
 PARAMS = [
     Param("enable_stats", int, 1),
-    Param("hash_size", int, 4096, validate=_check_positive),
+    Param("hash_size", int, 4096, validate=positive),
     Param("rr_param", str, "did"),
     Param("dlg_flag", int, -1, validate=_check_flag),
     Param("timeout_avp", str, ""),
-    Param("default_timeout", int, 43200, validate=_check_positive),
-    Param("early_timeout", int, 300, validate=_check_positive),
-    Param("noack_timeout", int, 60, validate=_check_positive),
-    Param("end_timeout", int, 300, validate=_check_positive),
+    Param("default_timeout", int, 43200, validate=positive),
+    Param("early_timeout", int, 300, validate=positive),
+    Param("noack_timeout", int, 60, validate=positive),
+    Param("end_timeout", int, 300, validate=positive),
     Param("dlg_extra_hdrs", str, ""),
     Param("dlg_match_mode", int, 0, validate=_check_match_mode),
     Param("detect_spirals", int, 1),
     Param("db_url", str, "mysql://kamailio:kamailiorw@localhost/kamailio"),
     Param("db_mode", int, 0, validate=_check_db_mode),
-    Param("db_update_period", int, 60, validate=_check_positive),
-    Param("db_fetch_rows", int, 200, validate=_check_positive),
+    Param("db_update_period", int, 60, validate=positive),
+    Param("db_fetch_rows", int, 200, validate=positive),
     Param("db_skip_load", int, 0),
     _col("table_name", "dialog"),
     _col("call_id_column", "callid"),
@@ -129,9 +127,9 @@ PARAMS = [
     Param("send_bye", int, 0),
     Param("dlg_filter_mode", int, 0),
     Param("wait_ack", int, 1, unsupported="not built yet"),
-    Param("ka_timer", int, 0, validate=_check_non_negative),
+    Param("ka_timer", int, 0, validate=non_negative),
     Param("ka_interval", int, 0, validate=_check_ka_interval),
-    Param("ka_failed_limit", int, 1, validate=_check_positive),
+    Param("ka_failed_limit", int, 1, validate=positive),
     Param("timeout_noreset", int, 0),
     Param("timer_procs", int, 0, unsupported="dialog timeouts run in the core timer process"),
     Param("enable_dmq", int, 0, unsupported="no dmq module (replication comes with scale-out)"),
@@ -139,14 +137,14 @@ PARAMS = [
     Param("lreq_callee_headers", str, ""),
     Param("event_callback", str, ""),  # the KEMI function for dialog:* (kamapy/kemi/events.py)
     Param("h_id_start", int, 0),
-    Param("h_id_step", int, 1, validate=_check_positive),
+    Param("h_id_step", int, 1, validate=positive),
     Param("keep_proxy_rr", int, 0),
     # kamapy: dialogs shared by several nodes through Redis (replication.py, docs/scale-out.md)
     Param("redis_url", str, ""),
     Param("redis_node", str, ""),
     Param("redis_prefix", str, "kamapy:dlg:"),
     Param("redis_fail_mode", int, 0, validate=_check_fail_mode),
-    Param("redis_node_ttl", int, 3, validate=_check_positive),
+    Param("redis_node_ttl", int, 3, validate=positive),
 ]
 
 

@@ -28,6 +28,7 @@ from kamapy.module import (
     ModuleExports,
     Param,
     RpcCommand,
+    non_negative,
 )
 from kamapy.pv.base import Pv
 from kamapy.pv.errors import PvError
@@ -187,11 +188,6 @@ class DsvPv(Pv):
 
 
 # ------------------------------------------------------------------ params
-def _nonneg(v):
-    if v < 0:
-        raise ValueError("must be >= 0")
-
-
 def _probing_mode(v):
     if v not in (0, 1, 2, 3):
         raise ValueError("ds_probing_mode must be 0, 1, 2 or 3")
@@ -223,14 +219,14 @@ PARAMS = [
     Param("attrs_pvname", str, None),
     Param("ds_ping_method", str, "OPTIONS"),
     Param("ds_ping_from", str, "sip:dispatcher@localhost"),
-    Param("ds_ping_interval", int, 0, validate=_nonneg),
+    Param("ds_ping_interval", int, 0, validate=non_negative),
     Param("ds_probing_threshold", int, 1),
     Param("ds_inactive_threshold", int, 1),
     Param("ds_ping_reply_codes", str, None),
     Param("ds_probing_mode", int, 0, validate=_probing_mode),
     Param("ds_ping_latency_stats", int, 0),
     Param("ds_latency_estimator_alpha", int, 900),
-    Param("ds_hash_size", int, 0, validate=_nonneg),
+    Param("ds_hash_size", int, 0, validate=non_negative),
     Param("ds_hash_expire", int, 7200),
     Param("ds_hash_initexpire", int, 7200),
     Param("ds_hash_check_interval", int, 30),

@@ -16,7 +16,16 @@ from __future__ import annotations
 
 import logging
 
-from kamapy.module import ANY_ROUTE, Arg, Function, ModuleExports, Param, RpcCommand
+from kamapy.module import (
+    ANY_ROUTE,
+    Arg,
+    Function,
+    ModuleExports,
+    Param,
+    RpcCommand,
+    non_negative,
+    positive,
+)
 from kamapy.pv.registry import PvDef
 
 from . import client, engine, functions, rpc, sdp_marks
@@ -34,16 +43,6 @@ _MOS_SIDES = ["mos_A_label_pv", "mos_B_label_pv"] + [
 _DB = ["table_name", "setid_col", "url_col", "weight_col", "disabled_col"]
 
 
-def _nonneg(v):
-    if v < 0:
-        raise ValueError("must be >= 0")
-
-
-def _positive(v):
-    if v < 1:
-        raise ValueError("must be > 0")
-
-
 def _nodes_limit(v):
     if not 1 <= v <= 30:
         raise ValueError("must be within 1..30 (Kamailio's MAX_RTPP_TRIED_NODES)")
@@ -58,11 +57,11 @@ def _hash_algo(v):
 
 PARAMS = [
     Param("rtpengine_sock", str, None, multi=True),
-    Param("rtpengine_disable_tout", int, 60, validate=_nonneg),
+    Param("rtpengine_disable_tout", int, 60, validate=non_negative),
     Param("aggressive_redetection", int, 1),
-    Param("rtpengine_retr", int, 5, validate=_positive),
+    Param("rtpengine_retr", int, 5, validate=positive),
     Param("queried_nodes_limit", int, 30, validate=_nodes_limit),
-    Param("rtpengine_tout_ms", int, 1000, validate=_positive),
+    Param("rtpengine_tout_ms", int, 1000, validate=positive),
     Param("rtpengine_allow_op", int, 0),
     Param("control_cmd_tos", int, -1),
     Param("db_url", str, ""),
@@ -74,9 +73,9 @@ PARAMS = [
     Param("rtp_inst_pvar", str, ""),
     Param("write_sdp_pv", str, ""),
     Param("read_sdp_pv", str, ""),
-    Param("hash_table_tout", int, 3600, validate=_positive),
-    Param("hash_table_size", int, 256, validate=_positive),
-    Param("setid_default", int, 0, validate=_nonneg),
+    Param("hash_table_tout", int, 3600, validate=positive),
+    Param("hash_table_size", int, 256, validate=positive),
+    Param("setid_default", int, 0, validate=non_negative),
     Param("media_duration", str, ""),
     Param("hash_algo", int, 0, validate=_hash_algo),
     *[Param(n, str, "", unsupported="MOS statistics from delete/query are not stored yet")

@@ -3,23 +3,17 @@
 
 from __future__ import annotations
 
-from kamapy.module import Param
-
-
-def _non_negative(v):
-    if int(v) < 0:
-        raise ValueError("must be >= 0")
-
+from kamapy.module import Param, non_negative
 
 PARAMS = [
-    Param("fr_timer", int, 30000, validate=_non_negative, doc="final response timeout, ms"),
-    Param("fr_inv_timer", int, 120000, validate=_non_negative,
+    Param("fr_timer", int, 30000, validate=non_negative, doc="final response timeout, ms"),
+    Param("fr_inv_timer", int, 120000, validate=non_negative,
           doc="final response timeout of an INVITE after a provisional reply, ms"),
-    Param("wt_timer", int, 5000, validate=_non_negative, doc="time a completed transaction is kept, ms"),
-    Param("retr_timer1", int, 500, validate=_non_negative, doc="T1, ms"),
-    Param("retr_timer2", int, 4000, validate=_non_negative, doc="T2, ms"),
-    Param("max_inv_lifetime", int, 180000, validate=_non_negative),
-    Param("max_noninv_lifetime", int, 32000, validate=_non_negative),
+    Param("wt_timer", int, 5000, validate=non_negative, doc="time a completed transaction is kept, ms"),
+    Param("retr_timer1", int, 500, validate=non_negative, doc="T1, ms"),
+    Param("retr_timer2", int, 4000, validate=non_negative, doc="T2, ms"),
+    Param("max_inv_lifetime", int, 180000, validate=non_negative),
+    Param("max_noninv_lifetime", int, 32000, validate=non_negative),
     Param("noisy_ctimer", int, 1),
     Param("restart_fr_on_each_reply", int, 1),
     Param("auto_inv_100", int, 1),
