@@ -21,6 +21,8 @@ import marshal
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from kamapy.change_counter import ChangeCounter
+
 log = logging.getLogger("kamapy.cfg_rpc")
 
 INT, STR = "int", "str"
@@ -51,18 +53,16 @@ class CfgVar:
 _vars: dict[tuple[str, str], CfgVar] = {}
 _groups: dict[str, list[CfgVar]] = {}
 _table = None          # SharedHashTable, after init_shared()
-_version = None        # CounterArray(1)
-_local_version = -1
+_changes = ChangeCounter()
 
 
 def reset():
     """Forget every declaration (tests, a new config)."""
-    global _table, _version, _local_version
+    global _table
     _vars.clear()
     _groups.clear()
     _table = None
-    _version = None
-    _local_version = -1
+    _changes.reset()
 
 
 def declare(group: str, name: str, vtype: str, value, description: str = "", *,
@@ -90,15 +90,14 @@ def lookup(group: str, name: str) -> CfgVar | None:
 
 def init_shared():
     """The shm table and version counter (the master, in mod_init)."""
-    global _table, _version, _local_version
-    from kamapy.counters import CounterArray
+    global _table
     from kamapy.htable import SharedHashTable
     if _table is None:
         _table = SharedHashTable(size_log2=8, name="cfg_rpc")
-        _version = CounterArray(1)
+        _changes.create()
     for var in _vars.values():
         _table.put(var.key, marshal.dumps(var.value))
-    _local_version = _version.get(0)
+    _changes.mark_seen()
 
 
 def shared() -> bool:
@@ -115,13 +114,8 @@ def _read(var: CfgVar):
 def refresh():
     """Apply what other processes changed since this one last looked (cheap when
     nothing did: one counter read)."""
-    global _local_version
-    if _version is None:
+    if not _changes.changed():
         return
-    v = _version.get(0)
-    if v == _local_version:
-        return
-    _local_version = v
     for var in list(_vars.values()):
         value = _read(var)
         if value != var.value:
@@ -164,7 +158,7 @@ def set_now(var: CfgVar, value):
     value = convert(var, value)
     if _table is not None:
         _table.put(var.key, marshal.dumps(value))
-        _version.add(0, 1)
+        _changes.bump()
     if not var.applied:
         log.warning("cfg: %s.%s set to %r: kamapy stores the value but does not use it",
                     var.group, var.name, value)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import os
 
+from kamapy.change_counter import ChangeCounter
 from kamapy.loader import loaded
 from kamapy.module import PRE_SCRIPT, ModuleExports, Param, RpcCommand, ScriptCallback
 from kamapy.rpc import RpcError
@@ -40,8 +41,7 @@ F_BREAKPOINT = 1 << 1
 
 _levels = None           # SharedHashTable: module -> level; b"\x00F:" + module -> facility
 _flags = None            # SharedHashTable: pid -> trace flags
-_version = None          # CounterArray(1)
-_local_version = -1
+_changes = ChangeCounter()
 _applied: dict[str, int] = {}
 _mod_level_mode = 0
 _tracing = False         # this process's cfgtrace switch (dbg.trace)
@@ -65,12 +65,11 @@ def _check_mod_level(text):
 
 
 def mod_init():
-    global _levels, _flags, _version, _local_version, _mod_level_mode
-    from kamapy.counters import CounterArray
+    global _levels, _flags, _mod_level_mode
     from kamapy.htable import SharedHashTable
     _levels = SharedHashTable(size_log2=max(1, min(exports.param("mod_hash_size") or 1, 16)), name="dbg_levels")
     _flags = SharedHashTable(size_log2=6, name="dbg_flags")
-    _version = CounterArray(1)
+    _changes.create()
     _mod_level_mode = exports.param("mod_level_mode")
     if exports.param("mod_hash_size") > 0:
         for name, level in _mod_level_pairs():
@@ -80,8 +79,8 @@ def mod_init():
             _levels.put(b"\x00F:" + name.strip().encode(), fac.strip().encode())
     elif exports.param("mod_level"):
         log.warning("debugger: mod_level needs mod_hash_size > 0; the per-module levels are ignored")
-    _version.add(0, 1)
-    _local_version = -1
+    _changes.bump()
+    _changes.forget_seen()
     if loaded("cfg_rpc"):
         from kamapy_modules.cfg_rpc import framework
         framework.declare("dbg", "mod_level_mode", "int", _mod_level_mode,
@@ -100,9 +99,9 @@ def mod_init():
 
 
 def _set_mode(value):
-    global _mod_level_mode, _local_version
+    global _mod_level_mode
     _mod_level_mode = int(value)
-    _local_version = -1      # re-apply (or undo) the levels
+    _changes.forget_seen()   # re-apply (or undo) the levels
     refresh()
 
 
@@ -115,13 +114,8 @@ def _logger_names(module: str):
 def refresh():
     """Apply the per-module levels other processes changed (one counter read when
     nothing did)."""
-    global _local_version
-    if _version is None:
+    if not _changes.changed():
         return
-    v = _version.get(0)
-    if v == _local_version:
-        return
-    _local_version = v
     global _tracing
     _tracing = bool(_pid_flags(os.getpid()) & F_CFGTRACE)
     from kamapy.log import python_level
@@ -256,7 +250,7 @@ def rpc_trace(_rpc, params):
         flags = _pid_flags(p)
         flags = flags | F_CFGTRACE if cmd == "on" else flags & ~F_CFGTRACE
         _flags.put(str(p).encode(), str(flags).encode())
-    _version.add(0, 1)
+    _changes.bump()
     return "200 ok"
 
 
@@ -270,7 +264,7 @@ def rpc_set_mod_level(_rpc, params):
     if exports.param("mod_hash_size") <= 0:
         raise RpcError(500, "cannot store parameter")
     _levels.put(params[0].encode(), str(int(params[1])).encode())
-    _version.add(0, 1)
+    _changes.bump()
     refresh()
     return "200 ok"
 
