@@ -16,16 +16,7 @@ from __future__ import annotations
 
 import logging
 
-from kamapy.module import (
-    ANY_ROUTE,
-    Arg,
-    Function,
-    ModuleExports,
-    Param,
-    RpcCommand,
-    non_negative,
-    positive,
-)
+from kamapy.module import ANY_ROUTE, Arg, Function, ModuleExports, Param, RpcCommand, non_negative, positive
 from kamapy.pv.registry import PvDef
 
 from . import client, engine, functions, rpc, sdp_marks
