@@ -43,6 +43,36 @@ def test_t_pvs_in_onreply_and_failure_routes(lab):
     assert parse_pv("$T_reply_code").get(inv) == 486   # request route: the last reply sent
 
 
+def test_t_reply_ruid_is_the_branch_contacts(lab):
+    """$T_reply_ruid: the usrloc ruid the branch was made with (registrar lookup puts it
+    on the R-URI and the branches), in onreply_route and failure_route."""
+    from kamapy.pv.dset import append_branch
+    seen = {}
+
+    def onreply(msg, ctx):
+        seen.setdefault("onreply", []).append(parse_pv("$T_reply_ruid").get(msg))
+        return 1
+
+    def failure(msg, ctx):
+        seen["failure"] = parse_pv("$T_reply_ruid").get(msg)
+        return 1
+
+    lab.routes.onreply["R"] = onreply
+    lab.routes.failure["F"] = failure
+    inv = request(lab, user="dave")
+    inv.ruid = "uloc-1"
+    append_branch(inv, f"sip:dave2@127.0.0.1:{lab.uas2.port}", ruid="uloc-2")
+    fn.w_t_on_reply(inv, "R")
+    fn.w_t_on_failure(inv, "F")
+    relay.relay(inv)
+    assert parse_pv("$T_reply_ruid").get(inv) == ""  # request_route: not there (logged)
+    out, out2 = lab.uas.recv(), lab.uas2.recv()
+    reply_hook(reply_to(lab, out2, 404))
+    reply_hook(reply_to(lab, out, 486))
+    assert seen["onreply"] == ["uloc-2", "uloc-1"]
+    assert seen["failure"] == "uloc-2"  # the 404 wins the pick
+
+
 def test_precheck_catches_a_parallel_copy_only(lab):
     precheck.init()
     inv = request(lab)
