@@ -232,7 +232,39 @@ def t_reply(msg, code: int, reason: str) -> int:
     return rc[0]
 
 
+class _LeadingPv:
+    """t_reply's reason when it starts with a pseudo-variable: Kamailio's
+    fixup_var_str_12 takes that one PV and ignores the text after it."""
+
+    __slots__ = ("pv",)
+
+    def __init__(self, pv):
+        self.pv = pv
+
+    def value(self, msg) -> str:
+        v = self.pv.get(msg)
+        return "" if v is None else str(v)
+
+
+def _reason_arg(text: str):
+    """The reason of t_reply / t_send_reply as Kamailio's fixup_var_str_12 reads it: a
+    leading pseudo-variable, else the text as written ("Busy $var(x)" stays as is)."""
+    if text.startswith("$"):
+        from kamapy.pv import parse_pv
+        from kamapy.pv.syntax import pv_end
+        try:
+            return _LeadingPv(parse_pv(text[:pv_end(text, 0)]))
+        except Exception:  # not a pseudo-variable after all: the literal text
+            return text
+    return text
+
+
+def _reason(msg, reason) -> str:
+    return reason.value(msg) if isinstance(reason, _LeadingPv) else reason
+
+
 def w_t_reply(msg, code, reason) -> int:
+    reason = _reason(msg, reason)
     if code is None:
         # a "$pv" code without an int side: Kamailio's w_t_reply falls back on tm's
         # default_code (the reason stays the one given)
@@ -245,6 +277,7 @@ w_t_reply.takes_no_int = True  # the compiler passes None for that case (see abo
 
 
 def w_t_send_reply(msg, code, reason) -> int:
+    reason = _reason(msg, reason)
     c = for_msg(msg)
     if c.txn is None:
         rc = rl.newtran(msg)
@@ -535,6 +568,8 @@ def w_t_next_contact_flow(msg) -> int:
     return serial.next_contact_flow(msg)
 
 
+REASON = Arg("raw", fixup=_reason_arg)
+
 FUNCTIONS = [
     Function("t_relay", w_t_relay, (Arg("spve", optional=True), Arg("spve", optional=True)), RQ_FL),
     Function("t_relay_to_udp", w_t_relay_to_udp, (Arg("spve", optional=True), Arg("spve", optional=True)), RQ_FL),
@@ -555,8 +590,8 @@ FUNCTIONS = [
     Function("t_lookup_request", w_t_lookup_request, (), REQUEST_ROUTE),
     Function("t_lookup_cancel", w_t_lookup_cancel, (Arg("int", optional=True, default=0),), REQUEST_ROUTE),
     Function("t_exists", w_t_exists, (), ANY_ROUTE),
-    Function("t_reply", w_t_reply, (Arg("igp"), Arg("spve")), REQUEST_ROUTE | ONREPLY_ROUTE | FAILURE_ROUTE),
-    Function("t_send_reply", w_t_send_reply, (Arg("igp"), Arg("spve")),
+    Function("t_reply", w_t_reply, (Arg("igp"), REASON), REQUEST_ROUTE | ONREPLY_ROUTE | FAILURE_ROUTE),
+    Function("t_send_reply", w_t_send_reply, (Arg("igp"), REASON),
              REQUEST_ROUTE | ONREPLY_ROUTE | FAILURE_ROUTE),
     Function("t_reply_error", w_t_reply_error, (), REQUEST_ROUTE | ONREPLY_ROUTE | FAILURE_ROUTE),
     Function("t_retransmit_reply", w_t_retransmit_reply, (), REQUEST_ROUTE),
