@@ -68,6 +68,9 @@ class Arg:
     fixup: Callable[[Any], Any] | None = None  # load-time check/convert of a static value: returns the value to use
     optional: bool = False
     default: Any = None
+    # False: the fixup reads cfg text (e.g. a leading $pv); a KEMI call passes its
+    # value as it is, as Kamailio's ki_* functions take a plain str
+    kemi_fixup: bool = True
 
     def __post_init__(self):
         if self.kind not in ARG_KINDS:

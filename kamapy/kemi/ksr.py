@@ -129,7 +129,7 @@ def _converter(spec, kemi_type: str | None):
     conversions (fixups, regexes, PV names) are cached per value: a script passes the
     same literals every time."""
     kind = spec.kind
-    fix = spec.fixup
+    fix = spec.fixup if spec.kemi_fixup else None
     if kind in ("int", "igp"):
         base = _to_kemi_int if fix is not None else _int
     elif kind == "pvar":
@@ -165,7 +165,7 @@ class _Never:
 
 
 def _no_conversion(spec):
-    if spec.fixup is not None:
+    if spec.fixup is not None and spec.kemi_fixup:
         return _Never
     if spec.kind in ("int", "igp"):
         return int

@@ -568,7 +568,7 @@ def w_t_next_contact_flow(msg) -> int:
     return serial.next_contact_flow(msg)
 
 
-REASON = Arg("raw", fixup=_reason_arg)
+REASON = Arg("raw", fixup=_reason_arg, kemi_fixup=False)  # KSR.tm.t_reply: the text as given
 
 FUNCTIONS = [
     Function("t_relay", w_t_relay, (Arg("spve", optional=True), Arg("spve", optional=True)), RQ_FL),

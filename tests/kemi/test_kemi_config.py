@@ -164,3 +164,12 @@ def test_wrong_parameter_count(ksr):
     with pytest.raises(TypeError) as e:
         ksr.sl.sl_send_reply(200)
     assert "KSR.sl.sl_send_reply() missing 1 required positional argument" in str(e.value)
+
+
+def test_t_reply_reason_taken_as_written_from_kemi():
+    # the cfg reads a leading $pv in t_reply's reason (fixup_var_str_12); Kamailio's
+    # ki_t_reply takes the str as given, so KSR.tm.t_reply(404, "$var(x)") sends it so
+    from kamapy.kemi.ksr import _converter
+    from kamapy_modules.tm import functions as fn
+    assert fn.REASON.fixup("$var(x) tail").__class__.__name__ == "_LeadingPv"
+    assert _converter(fn.REASON, "str")("$var(x) tail") == "$var(x) tail"
