@@ -18,3 +18,13 @@ FAKED_MSG = (b"OPTIONS sip:you@kamailio.org SIP/2.0\r\n"
 def faked_msg(**kw) -> SipMsg:
     """A fresh SipMsg of FAKED_MSG (kw: SipMsg's own, e.g. msg_id)."""
     return SipMsg(FAKED_MSG, RecvInfo(), **kw)
+
+
+_counter = {"id": 0}
+
+
+def next_faked_msg() -> SipMsg:
+    """faked_msg() with a new msg_id each time (Kamailio's faked_msg_next), for callers
+    whose routes tell one run from the next by the message id (registrar, uac)."""
+    _counter["id"] += 1
+    return faked_msg(msg_id=_counter["id"])

@@ -8,7 +8,7 @@ import logging
 
 from kamapy.module import REQUEST_ROUTE
 from kamapy.runtime import rt
-from kamapy.sip.msg import RecvInfo, SipMsg
+from kamapy.sip.fmsg import next_faked_msg
 
 from .ulc import Profile, profiles
 
@@ -17,27 +17,12 @@ log = logging.getLogger("kamapy.registrar")
 EVENT = "usrloc:contact-expired"
 EXP_PROFILE = "exp"
 
-FAKED_MSG = (b"OPTIONS sip:you@kamailio.org SIP/2.0\r\n"
-             b"Via: SIP/2.0/UDP 127.0.0.1\r\n"
-             b"From: <sip:you@kamailio.org>;tag=notag\r\n"
-             b"To: <sip:you@kamailio.org>;tag=notag\r\n"
-             b"Call-ID: 1\r\n"
-             b"CSeq: 1 OPTIONS\r\n"
-             b"Content-Length: 0\r\n\r\n")
-
-_counter = {"id": 0}
-
 
 def event_route():
     routes = rt.routes
     if routes is None:
         return None
     return getattr(routes, "event", {}).get(EVENT)
-
-
-def faked_msg() -> SipMsg:
-    _counter["id"] += 1
-    return SipMsg(FAKED_MSG, RecvInfo(), msg_id=_counter["id"])
 
 
 def on_expired(table: str, aor: str, contact, _cb_type: int):
@@ -49,6 +34,6 @@ def on_expired(table: str, aor: str, contact, _cb_type: int):
 
     profiles[EXP_PROFILE] = Profile(aor, table, [contact])
     try:
-        run_route(route, faked_msg(), REQUEST_ROUTE)
+        run_route(route, next_faked_msg(), REQUEST_ROUTE)
     except Exception:
         log.exception("event_route[%s] failed", EVENT)

@@ -135,9 +135,9 @@ def _run_event(reply, d: dict, code: int):
     _req.update(d)
     _req["evcode"] = code
     if reply is None:
-        from kamapy_modules.registrar.expired_event import faked_msg
+        from kamapy.sip.fmsg import next_faked_msg
         _req["evtype"] = 2
-        m = faked_msg()
+        m = next_faked_msg()
     else:
         _req["evtype"] = 1
         m = reply

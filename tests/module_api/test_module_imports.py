@@ -29,7 +29,6 @@ _RTP = ("rtpproxy shares rtpengine's node sets and SDP marks (both are one relay
 _XHTTP = "xhttp's reply path (Kamailio: xhttp_api, bind_xhttp): to move onto an xhttp api"
 _MYSELF = "rr's uri_is_myself (Kamailio's core check_self): to move into the core"
 _COUNTERS = "counters' describe() for pike's stats: to move into kamapy.counters"
-_FAKED = "a faked request for event routes (Kamailio's core faked_msg): to move into kamapy.sip"
 _PATH = ("path renders its Path like rr's Record-Route and reads tm's relay state (Kamailio's "
          "path binds rr_api): to move onto rr's and tm's api")
 _MARK_NEW = ("ruri_mark_new() after a flow token set $du (Kamailio's core dset.c) is tm's relay "
@@ -62,7 +61,7 @@ ALLOWED = {
     ("tmx", "tm.relay"): _TMX, ("tmx", "tm.failure"): _TMX,
     ("uac", "tm.callbacks"): _TMCB, ("uac", "tm.context"): _TM_STATE, ("uac", "tm.relay"): _TM_STATE,
     ("uac", "tm.t_uac"): _T_UAC, ("uac", "rr.route_params"): _RR, ("uac", "dialog.callbacks"): _DLG,
-    ("uac", "dialog.store"): _DLG, ("uac", "dialog.handlers"): _DLG, ("uac", "registrar.expired_event"): _FAKED,
+    ("uac", "dialog.store"): _DLG, ("uac", "dialog.handlers"): _DLG,
 }
 
 
