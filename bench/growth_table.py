@@ -1,7 +1,7 @@
 """Markdown tables of bench/growth.py's JSON lines; a point measured more than once shows
 each run's figure, in time order, "a / b".
 
-    .venv/bin/python bench/growth_table.py bench/growth-results.jsonl [--since 2026-12-03T07:32]
+    .venv/bin/python bench/growth_table.py bench/growth-results.jsonl [--since 2026-12-03T07:32] [--rev d49bd87]
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import json
 SERVERS = ["kamapy", "kamailio", "kamailio-tlsf"]
 
 
-def load(path: str, since: str) -> dict:
+def load(path: str, since: str, rev: str) -> dict:
     points = {}
     with open(path) as f:
         for line in f:
             r = json.loads(line)
-            if r.get("time", "") < since or "error" in r["result"]:
+            if r.get("time", "") < since or "error" in r["result"] or (rev and r.get("rev") != rev):
                 continue
             res = r["result"]
             key = (r["bench"], res.get("hold", ""), "hs20" if "hs20" in r["cmd"] else "", r["n"], r["server"])
@@ -52,8 +52,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("file")
     ap.add_argument("--since", default="")
+    ap.add_argument("--rev", default="", help="only the points of this kamapy revision (Kamailio's carry it too)")
     args = ap.parse_args()
-    p = load(args.file, args.since)
+    p = load(args.file, args.since, args.rev)
     rate = ("/s", lambda r: f"{r['result'].get('rate_per_s') or 0:,.0f}")
     us = ("us", lambda r: f"{r['result'].get('us_per_call') or 0:.1f}")
     fail = ("fail", lambda r: str(r["result"].get("failed")))
