@@ -169,7 +169,8 @@ def test_wrong_parameter_count(ksr):
 def test_t_reply_reason_taken_as_written_from_kemi():
     # the cfg reads a leading $pv in t_reply's reason (fixup_var_str_12); Kamailio's
     # ki_t_reply takes the str as given, so KSR.tm.t_reply(404, "$var(x)") sends it so
-    from kamapy.kemi.ksr import _converter
     from kamapy_modules.tm import functions as fn
+
+    from kamapy.kemi.ksr import _converter
     assert fn.REASON.fixup("$var(x) tail").__class__.__name__ == "_LeadingPv"
     assert _converter(fn.REASON, "str")("$var(x) tail") == "$var(x) tail"
