@@ -9,10 +9,10 @@ public Python API, in ns per operation (one operation = the pair named).
 import sys
 import time
 
-from kamapy.counters import Counter, CounterArray
-from kamapy.htable import SharedHashTable
-from kamapy.lockset import Lock, LockSet
-from kamapy.shm import Pool
+from kamapy.mem.counters import Counter, CounterArray
+from kamapy.mem.htable import SharedHashTable
+from kamapy.mem.lockset import Lock, LockSet
+from kamapy.mem.shm import Pool
 
 
 def best_ns(fn, n, repeat=3):

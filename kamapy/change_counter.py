@@ -14,7 +14,7 @@ class ChangeCounter:
 
     def create(self) -> None:
         """The shm counter (the master, before the fork)."""
-        from kamapy.counters import CounterArray
+        from kamapy.mem.counters import CounterArray
         self._c = CounterArray(1)
 
     def reset(self) -> None:

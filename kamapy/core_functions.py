@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 
 from .module import Arg, Function, ModuleExports
-from .msg_flags import FL_ADD_LOCAL_RPORT, FL_FORCE_RPORT
 from .net.tcp_alias import force_tcp_alias
 from .pv import ruri_rewrite as rw
 from .pv import script_flags
@@ -20,6 +19,7 @@ from .pv.dset import append_branch as dset_append_branch
 from .ser_error import E_CFG, E_TOO_MANY_BRANCHES, E_UNSPEC, set_error
 from .sip.errors import SipParseError
 from .sip.msg import PROTO_IDS
+from .sip.msg_flags import FL_ADD_LOCAL_RPORT, FL_FORCE_RPORT
 
 log = logging.getLogger("kamapy.core")
 

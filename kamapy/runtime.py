@@ -25,7 +25,7 @@ class Runtime:
         self.log_prefix = None           # log_prefix: a str or a compiled format f(msg) -> str
         self.server_header = "Server: kamapy"
         self.user_agent_header = "User-Agent: kamapy"
-        self.proctable = None            # kamapy.proctable.ProcTable in shm
+        self.proctable = None            # kamapy.mem.proctable.ProcTable in shm
         self.stopping = False
 
     # ------------------------------------------------------------------ sockets

@@ -3,7 +3,7 @@ the kex/stats API behind stats.get_statistics).
 
 A group is declared before the fork (the loader does it for each module's
 `exports.stats`, the core for its own). Each counter has one part per process in shm
-(kamapy.proc_counters, as Kamailio's counters.c): a process adds to its own part with
+(kamapy.mem.proc_counters, as Kamailio's counters.c): a process adds to its own part with
 a plain memory write, a read sums the parts. Hot paths keep the Stat object and call
 inc() on it.
 """
@@ -20,7 +20,7 @@ class Stat:
         self._arr = arr
         self._i = i
 
-    # the hot path: a plain add to this process' row (kamapy.proc_counters)
+    # the hot path: a plain add to this process' row (kamapy.mem.proc_counters)
     def inc(self, n: int = 1):
         self._arr.row[self._i] += n
 
@@ -66,8 +66,8 @@ class _LocalCounters:
 
 
 def _counter_array(n: int):
-    from . import shm
-    from .proc_counters import ProcessCounters
+    from .mem import shm
+    from .mem.proc_counters import ProcessCounters
     try:
         shm.pool()
     except RuntimeError:
@@ -77,7 +77,7 @@ def _counter_array(n: int):
 
 def bind_process(row: int):
     """After the fork: this process counts in its own row (its process-table slot)."""
-    from .proc_counters import bind_process as bind
+    from .mem.proc_counters import bind_process as bind
     bind(row)
 
 

@@ -35,6 +35,6 @@ cp -r tests etc docs pyproject.toml "$WORK/tree/"
 cd "$WORK/tree"
 # the core's wire tests; each module's own wire tests already ran against the checkout
 "$WORK/venv-whl/bin/python" -m pytest -q -p no:cacheprovider -m "wire and not slow" \
-    -o addopts="" tests/wire tests/server tests/tm tests/registrar tests/rpc tests/ctl tests/tutorial
+    -o addopts="" tests/wire tests/server tests/modules/tm tests/modules/registrar tests/rpc tests/ctl tests/tutorial
 "$WORK/venv-whl/bin/python" -m pytest -q -p no:cacheprovider -m "wire and not slow" \
     -o addopts="" tests/differential -k "sl/ or sl-"

@@ -7,7 +7,7 @@ kp_counters.*  atomic 64-bit counters
 kp_proctable.* the process table
 kp_hash.h      the 64-bit key hash
 
-Python code uses the faces in kamapy.shm, kamapy.lockset, kamapy.htable,
-kamapy.counters and kamapy.proctable; `ffi` and `lib` of the compiled module are
+Python code uses the faces in kamapy.mem.shm, kamapy.mem.lockset, kamapy.mem.htable,
+kamapy.mem.counters and kamapy.mem.proctable; `ffi` and `lib` of the compiled module are
 kamapy._native._kamapy_native.ffi/.lib for C-level work.
 """

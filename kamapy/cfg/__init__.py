@@ -7,7 +7,8 @@
     ok, text = check_config(path, defines, syntax_only=True)
 """
 
-from .core_params import CoreParams, ListenSpec, apply_core_params
+from ..net.listen_spec import ListenSpec
+from .core_params import CoreParams, apply_core_params
 from .errors import ConfigError, Position, Problem
 from .parser import parse_config, parse_text
 
@@ -18,8 +19,8 @@ def __getattr__(name):
         from . import compiler
         return getattr(compiler, name)
     if name in ("run_route", "RunContext"):
-        from . import runtime
-        return getattr(runtime, name)
+        from . import run_context
+        return getattr(run_context, name)
     if name == "check_config":
         from .check import check_config
         return check_config

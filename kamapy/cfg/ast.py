@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Union
 
-from .core_params import ListenSpec
+from ..net.listen_spec import ListenSpec
 from .errors import Position, SourceLines
 
 

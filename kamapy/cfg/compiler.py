@@ -27,7 +27,7 @@ from kamapy.pv.values import int_side
 from . import ast
 from .errors import ConfigError, Position, Problem, SourceLines
 from .msgattr import GETTERS, INT_ATTRS, IP_ATTRS, ip_in, parse_net, uri_host_port
-from .runtime import BREAK, DROP, EXIT, RETURN
+from .run_context import BREAK, DROP, EXIT, RETURN
 from .rvalue import c_div, c_mod, equal, plus, regex, to_int, to_str
 
 # route block kind -> the route type bit its statements run with

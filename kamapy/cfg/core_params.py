@@ -273,25 +273,6 @@ CORE_PARAM_NAMES = frozenset(PARAMS_BY_NAME)
 
 
 @dataclass
-class ListenSpec:
-    """One `listen` (or `alias`) entry. proto is None for 'any', port None for default;
-    a host in parentheses lists several addresses of one multihomed socket (hosts)."""
-
-    proto: str | None
-    host: str
-    port: int | None
-    advertise_host: str | None = None
-    advertise_port: int | None = None
-    name: str | None = None
-    virtual: bool = False
-    hosts: tuple[str, ...] = ()
-
-    def __str__(self):
-        s = f"{self.proto}:{self.host}" if self.proto else self.host
-        return f"{s}:{self.port}" if self.port else s
-
-
-@dataclass
 class CoreParams:
     """The core settings a config made; every known parameter has its default."""
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from lark import Token, Transformer, v_args
 
+from ..net.listen_spec import ListenSpec
 from . import ast
-from .core_params import ListenSpec
 from .errors import Position
 from .preprocessor import SourceMap, decode_string
 

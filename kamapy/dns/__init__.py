@@ -20,8 +20,8 @@ from __future__ import annotations
 import logging
 import socket
 
-from ..sip.forward import uri_hop
 from ..sip.msg import PROTO_IDS
+from ..sip.next_hop import uri_hop
 from . import blocklist as _blst
 from . import resolver as rv
 from .rfc3263 import Resolution, Target, ip_literal
@@ -42,7 +42,7 @@ class DnsState:
         self.settings = settings
         self.resolver = rv.Resolver(settings)
         if shared:
-            from ..counters import CounterArray
+            from ..mem.counters import CounterArray
             self.hosts = Hosts(generation=CounterArray(1))
         else:
             self.hosts = Hosts()
@@ -51,8 +51,8 @@ class DnsState:
         counter = None
         self.alternates = None  # tm's DNS failover: the addresses left per branch
         if shared:
-            from ..counters import CounterArray
-            from ..htable import SharedHashTable
+            from ..mem.counters import CounterArray
+            from ..mem.htable import SharedHashTable
             self.cache = DnsCache(settings)
             self.blocklist = _blst.Blocklist(settings)
             counter = CounterArray(1)

@@ -34,7 +34,7 @@ def _key(proto: int, ip: str, port: int) -> bytes:
 class Blocklist:
     def __init__(self, settings, table=None):
         if table is None:
-            from ..htable import SharedHashTable
+            from ..mem.htable import SharedHashTable
             table = SharedHashTable(8, name="dst blocklist")
         self.table = table
         self.settings = settings

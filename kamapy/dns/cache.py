@@ -55,13 +55,13 @@ class Entry:
 
 class DnsCache:
     def __init__(self, settings, table=None, used=None):
-        """table: a kamapy.htable.SharedHashTable; used: a CounterArray(1) for the
+        """table: a kamapy.mem.htable.SharedHashTable; used: a CounterArray(1) for the
         bytes held. Both are made in shm here when not given (in the master)."""
         if table is None:
-            from ..htable import SharedHashTable
+            from ..mem.htable import SharedHashTable
             table = SharedHashTable(10, name="dns cache")
         if used is None:
-            from ..counters import CounterArray
+            from ..mem.counters import CounterArray
             used = CounterArray(1)
         self.table = table
         self.used = used

@@ -25,7 +25,7 @@ class Draws:
     """Numbers in [0, 1) for the weighted pick; shared through a CounterArray when given."""
 
     def __init__(self, counter=None):
-        self.counter = counter  # kamapy.counters.CounterArray(1) in shm, or None
+        self.counter = counter  # kamapy.mem.counters.CounterArray(1) in shm, or None
         self._local = 0
 
     def __call__(self) -> float:

@@ -26,7 +26,7 @@ import sys
 import traceback
 import types
 
-from kamapy.cfg.runtime import DROP, EXIT
+from kamapy.cfg.run_context import DROP, EXIT
 
 from .ksr import KemiExit, env
 from .route_table import LazyRoutes
@@ -55,7 +55,7 @@ class Engine:
         self.handler = None
         self.rank = 0
         self.version = 0       # the reload generation this process runs
-        self.reload_counter = None  # shm counter the RPC bumps (kamapy.counters)
+        self.reload_counter = None  # shm counter the RPC bumps (kamapy.mem.counters)
         self.reply_cb = "ksr_reply_route"
         self.onsend_cb = "ksr_onsend_route"
         self.reply_route = self.onsend_route = None  # the Routes' callables (kemi_routes)
@@ -266,7 +266,7 @@ def kemi_routes(cfg, core_params=None):
     eng.onsend_cb = _kemi_param(cfg, "onsend_route_callback", "ksr_onsend_route")
     routes = Routes()
 
-    from kamapy.counters import lib as _counters
+    from kamapy.mem.counters import lib as _counters
     counter_get = _counters.kp_counter_get  # the reload generation, one C call
 
     def request(msg, ctx):

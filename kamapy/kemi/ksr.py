@@ -18,7 +18,7 @@ import logging
 import re
 import types
 
-from kamapy.cfg.runtime import DROP, EXIT
+from kamapy.cfg.run_context import DROP, EXIT
 from kamapy.module import Function
 
 from .kemi_exports import KEMI_EXPORTS

@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 
 from .. import dns, ser_error, stats
-from ..msg_flags import FL_ADD_LOCAL_RPORT, FL_FORCE_RPORT
 from ..runtime import is_myself
 from ..sip.errors import SipParseError
-from ..sip.forward import stateless_branch, uri_hop, via_value
 from ..sip.msg import PROTO_IDS, REPLY
+from ..sip.msg_flags import FL_ADD_LOCAL_RPORT, FL_FORCE_RPORT
+from ..sip.next_hop import uri_hop
 from ..sip.outgoing import build_reply_forward, build_request
 from ..sip.uri import parse_uri
+from ..sip.via_branch import stateless_branch, via_value
 from .onsend import onsend_route, run_onsend
 from .send import choose_socket, resolve, send_to
 

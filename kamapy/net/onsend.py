@@ -30,7 +30,7 @@ def onsend_route(is_reply: bool = False):
 def run_onsend(route, msg, proto: int, ip: str, port: int, af: int, si, buf: bytes) -> bool:
     """Run onsend_route for msg going to ip:port from socket si with bytes buf; False
     when the route dropped it (Kamailio: drop, i.e. a 0 return with the drop flag)."""
-    from ..cfg.runtime import DROP, RunContext
+    from ..cfg.run_context import DROP, RunContext
     ctx = RunContext(ONSEND_ROUTE, rt.routes)
     ctx.send = (ip, port, proto, 6 if af == socket.AF_INET6 else 4)
     ctx.send_socket = si

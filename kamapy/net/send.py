@@ -6,9 +6,9 @@ import ipaddress
 import logging
 import socket
 
-from ..msg_flags import FL_FORCE_RPORT
 from ..runtime import rt
 from ..sip.msg import PROTO_TCP, PROTO_TLS, PROTO_UDP, PROTO_WS, PROTO_WSS
+from ..sip.msg_flags import FL_FORCE_RPORT
 from ..sip.reply import reply_destination as _from_request
 from .data_hooks import data_out as _data_out
 from .data_hooks import run_out as _run_out

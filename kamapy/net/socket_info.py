@@ -106,3 +106,25 @@ class SocketInfo:
 
 def proto_name(proto: int) -> str:
     return PROTO_NAMES.get(proto, "udp")
+
+
+_rt = None  # kamapy.runtime.rt; bound on first use, since kamapy.runtime imports this module
+
+
+def _bind_rt():
+    global _rt
+    from ..runtime import rt
+    _rt = rt
+    return rt
+
+
+def socket_for(addr) -> SocketInfo | None:
+    """The listen socket (SocketInfo) with local address (ip, port), or None."""
+    rt = _rt or _bind_rt()
+    if addr is None:
+        return None
+    ip, port = addr[0], addr[1]
+    for si in rt.sockets:
+        if si.port == port and si.address == ip:
+            return si
+    return None

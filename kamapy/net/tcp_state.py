@@ -53,8 +53,8 @@ _HDR = struct.Struct("!cQ")   # command, conid
 
 class TcpState:
     def __init__(self, readers: int, size_log2: int = 12):
-        from ..counters import CounterArray
-        from ..htable import SharedHashTable
+        from ..mem.counters import CounterArray
+        from ..mem.htable import SharedHashTable
         self.readers = readers
         self.conns = SharedHashTable(size_log2, name="tcp connections")
         self.aliases = SharedHashTable(size_log2, name="tcp aliases")

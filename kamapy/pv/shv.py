@@ -1,6 +1,6 @@
 """$shv(name): shared variables, one value seen by every process.
 
-Stored in a shm hash table (kamapy.htable.SharedHashTable) created in the master when
+Stored in a shm hash table (kamapy.mem.htable.SharedHashTable) created in the master when
 the first $shv is parsed (config compile time, before the fork). Until that table type
 exists, or when shm is not set up (unit tests), a per-process dict stands in — which
 is NOT shared between workers; `use_table(table)` lets the server hand one in.
@@ -52,7 +52,7 @@ def _get_table():
     global _table
     if _table is None:
         try:
-            from ..htable import SharedHashTable  # lands with the native layer
+            from ..mem.htable import SharedHashTable  # lands with the native layer
             _table = SharedHashTable(name="$shv")
         except Exception:  # no shm yet: keep the process working, not shared
             log.debug("$shv: no shared hash table available, using a per-process one")

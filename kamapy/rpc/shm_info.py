@@ -10,7 +10,7 @@ def shm_info() -> dict[str, int] | None:
     """{total, free, used, real_used, max_used, fragments} of this server's pool, or
     None when no pool was created (a process that is not a server)."""
     try:
-        from .. import shm
+        from ..mem import shm
         pool = shm.pool()
     except (ImportError, RuntimeError):
         return None

@@ -136,7 +136,7 @@ def _apply_command_line(core, opts: Options):
 
 def parse_listen(text: str):
     """`-l [proto:]host[:port]` -> ListenSpec (IPv6 hosts in brackets)."""
-    from ..cfg.core_params import ListenSpec
+    from ..net.listen_spec import ListenSpec
     from ..sip.msg import PROTO_IDS
     proto = None
     head, sep, rest = text.partition(":")
@@ -192,14 +192,14 @@ def _setup_logging(core):
 
 
 def _init_shared_memory(opts: Options):
-    from .. import shm
+    from ..mem import shm
     size = max(1, opts.shm_mb) * 1024 * 1024
     shm.init_pool(size)
     from .. import stats
     stats.declare("core", stats.CORE_STATS)
     try:
-        from ..proc_counters import MAX_ROWS
-        from ..proctable import ProcTable
+        from ..mem.proc_counters import MAX_ROWS
+        from ..mem.proctable import ProcTable
         rt.proctable = ProcTable(MAX_ROWS)
     except ImportError:
         rt.proctable = None
@@ -290,14 +290,14 @@ def serve(opts: Options) -> int:
         with open(opts.pidfile, "w") as f:
             f.write(f"{os.getpid()}\n")
 
-    from ..proc_counters import MAX_ROWS
+    from ..mem.proc_counters import MAX_ROWS
     from .arbiter import Arbiter
     children = _child_specs(core, sip_workers=receiver is None)
     if len(children) >= MAX_ROWS:  # a process-table slot (and statistics row) each
         print(f"ERROR: {len(children)} child processes asked for (children x listen sockets "
               f"+ timer + modules); at most {MAX_ROWS - 1}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
-    from .. import lock_watch
+    from ..mem import lock_watch
     lock_watch.register()  # the timer process reports locks taken over from dead processes
     arbiter = Arbiter(registry, children, opts.pidfile, receiver=receiver)
     return arbiter.run()

@@ -10,14 +10,14 @@ from __future__ import annotations
 import logging
 
 from .. import log as kamapy_log
-from ..cfg.runtime import RunContext, run_route
+from ..cfg.run_context import RunContext, run_route
+from ..mem.shm import ShmCorrupted
 from ..module import CORE_ONREPLY_ROUTE, REQUEST_ROUTE
 from ..net.data_hooks import data_in as _data_in
 from ..net.data_hooks import run_in as _run_in
 from ..runtime import rt
 from ..ser_error import E_UNSPEC
 from ..ser_error import _last as _last_error
-from ..shm import ShmCorrupted
 from ..sip.errors import SipParseError
 from ..sip.methods import (
     METHOD_ACK,
@@ -37,7 +37,7 @@ from ..sip.methods import (
     METHOD_UPDATE,
 )
 from ..sip.msg import REQUEST, RecvInfo, SipMsg
-from ..sip.receive import parse_received
+from ..sip.receive_checks import parse_received
 
 log = logging.getLogger("kamapy.receive")
 

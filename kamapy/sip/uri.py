@@ -36,7 +36,7 @@ class SipUri:
         self.params_str = params_str  # the text after the first ';' (before '?'), '' if none
         self.headers = headers        # the text after '?', '' if none
         self._params = None
-        self._hop = None              # kamapy.sip.forward.uri_hop's answer, once asked
+        self._hop = None              # kamapy.sip.next_hop.uri_hop's answer, once asked
 
     @property
     def params(self) -> list[tuple[str, str | None]]:

@@ -55,7 +55,7 @@ def make_exports(name: str) -> ModuleExports:
         return []
 
     def mod_init():
-        from kamapy.counters import CounterArray
+        from kamapy.mem.counters import CounterArray
         from kamapy.runtime import rt
         engine.mod_init_name = exports.param("mod_init_function")
         engine.child_init_name = exports.param("child_init_method")
@@ -76,7 +76,7 @@ def make_exports(name: str) -> ModuleExports:
     def python_exec(msg, method, param=None):
         """python_exec(method [, param]): a method of the script's object from a native
         route (Kamailio: apy_exec with the message and the optional string)."""
-        from kamapy.cfg.runtime import RunContext
+        from kamapy.cfg.run_context import RunContext
         from kamapy.kemi.ksr import KemiExit, env
         fn = getattr(engine.handler, method, None)
         if not callable(fn):

@@ -25,9 +25,9 @@ import socket
 import struct
 import time
 
-from kamapy.counters import CounterArray
-from kamapy.lockset import LockSet
-from kamapy.shm import resolve_pool
+from kamapy.mem.counters import CounterArray
+from kamapy.mem.lockset import LockSet
+from kamapy.mem.shm import resolve_pool
 from kamapy.sip.methods import METHOD_REGISTER
 
 AUTH_CHECK_FULL_URI, AUTH_CHECK_CALLID, AUTH_CHECK_FROMTAG, AUTH_CHECK_SRC_IP = 1, 2, 4, 8

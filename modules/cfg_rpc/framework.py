@@ -91,7 +91,7 @@ def lookup(group: str, name: str) -> CfgVar | None:
 def init_shared():
     """The shm table and version counter (the master, in mod_init)."""
     global _table
-    from kamapy.htable import SharedHashTable
+    from kamapy.mem.htable import SharedHashTable
     if _table is None:
         _table = SharedHashTable(size_log2=8, name="cfg_rpc")
         _changes.create()

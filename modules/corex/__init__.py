@@ -49,7 +49,7 @@ def send_udp(msg, target: str | None = None) -> int:
     """Send the request as it is (lumps applied) over UDP to the URI or $du/R-URI."""
     from kamapy.net.send import send_to
     from kamapy.sip.errors import SipParseError
-    from kamapy.sip.forward import next_hop, uri_hop
+    from kamapy.sip.next_hop import next_hop, uri_hop
     from kamapy.sip.outgoing import build_message
     from kamapy.sip.uri import parse_uri
     try:
@@ -63,7 +63,7 @@ def send_udp(msg, target: str | None = None) -> int:
 def send_data(msg, uri: str, data: str) -> int:
     from kamapy.net.send import send_to
     from kamapy.sip.errors import SipParseError
-    from kamapy.sip.forward import uri_hop
+    from kamapy.sip.next_hop import uri_hop
     from kamapy.sip.uri import parse_uri
     from kamapy.sip.wire import to_wire
     try:

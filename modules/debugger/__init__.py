@@ -66,7 +66,7 @@ def _check_mod_level(text):
 
 def mod_init():
     global _levels, _flags, _mod_level_mode
-    from kamapy.htable import SharedHashTable
+    from kamapy.mem.htable import SharedHashTable
     _levels = SharedHashTable(size_log2=max(1, min(exports.param("mod_hash_size") or 1, 16)), name="dbg_levels")
     _flags = SharedHashTable(size_log2=6, name="dbg_flags")
     _changes.create()

@@ -45,7 +45,7 @@ def run(name: str | None, d, msg=None, view: bool = False):
     route = getattr(routes, "event", {}).get(name) if routes is not None else None
     if route is None:
         return
-    from kamapy.cfg.runtime import run_route
+    from kamapy.cfg.run_context import run_route
 
     if msg is None:
         msg = faked_msg()

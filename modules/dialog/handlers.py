@@ -634,7 +634,7 @@ def expire(now: float | None = None):
 
 def _run_timeout_route(d: Dialog):
     """route[<timeout_route>] on a faked request with the dialog current."""
-    from kamapy.cfg.runtime import run_route
+    from kamapy.cfg.run_context import run_route
     from kamapy.module import REQUEST_ROUTE
     from kamapy.runtime import rt
     from kamapy.sip.fmsg import faked_msg

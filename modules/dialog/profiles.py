@@ -21,9 +21,9 @@ class Profiles:
         table = None
         if shared:
             try:
-                from kamapy import shm
-                from kamapy.htable import SharedHashTable
-                from kamapy.lockset import Lock
+                from kamapy.mem import shm
+                from kamapy.mem.htable import SharedHashTable
+                from kamapy.mem.lockset import Lock
                 p = pool or shm.pool()
                 table = SharedHashTable(8, pool=p, name="dialog profiles")
                 self.lock = Lock(pool=p, name="dialog profiles")

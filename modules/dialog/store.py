@@ -11,7 +11,7 @@ Keys in the table:
 
 A record changes only under its entry's lock (h_entry % LOCKS): read, change, write
 back. A worker killed while holding one leaves a robust mutex that the next taker
-recovers (kamapy.lockset); the record it was writing is whole (one put).
+recovers (kamapy.mem.lockset); the record it was writing is whole (one put).
 Without a shm pool (unit tests) the same runs on private dicts.
 """
 
@@ -300,12 +300,12 @@ class DialogStore:
 def _shared(hash_size: int, pool=None):
     if pool is None:
         try:
-            from kamapy import shm
+            from kamapy.mem import shm
             pool = shm.pool()
         except (ImportError, RuntimeError):
             return None
-    from kamapy.htable import SharedHashTable
-    from kamapy.lockset import LockSet
+    from kamapy.mem.htable import SharedHashTable
+    from kamapy.mem.lockset import LockSet
     log2 = max(4, hash_size.bit_length() - 1)
     return (SharedHashTable(log2, pool=pool, name="dialog table"),
             LockSet(LOCKS, pool=pool, name="dialog locks"))

@@ -83,9 +83,9 @@ cfg = Cfg()
 
 class Shared:
     def __init__(self):
-        from kamapy.counters import Counter, CounterArray
-        from kamapy.htable import SharedHashTable
-        from kamapy.lockset import Lock
+        from kamapy.mem.counters import Counter, CounterArray
+        from kamapy.mem.htable import SharedHashTable
+        from kamapy.mem.lockset import Lock
         self.tbl = SharedHashTable(6, name="dispatcher")
         self.gen = Counter()
         self.flags = CounterArray(MAX_DESTS)
@@ -267,7 +267,7 @@ def run_event(name: str, uri: str, msg, rctx: dict):
     route = getattr(routes, "event", {}).get(name) if routes is not None else None
     if route is None and not cfg.event_callback:
         return
-    from kamapy.cfg.runtime import run_route
+    from kamapy.cfg.run_context import run_route
     from kamapy.module import REQUEST_ROUTE
     from kamapy.sip.fmsg import faked_msg
     fmsg = msg

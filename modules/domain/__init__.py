@@ -182,7 +182,7 @@ def rpc_dump(_rpc, _params):
 
 def mod_init():
     global _gen, _cache, _seen
-    from kamapy.counters import CounterArray
+    from kamapy.mem.counters import CounterArray
     _gen = CounterArray(1)
     if not _p("db_url"):
         log.error("domain: db_url is not set")

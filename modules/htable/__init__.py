@@ -299,7 +299,7 @@ def _run_event(name: str, route_type) -> bool:
     route = _routes().get(name)
     if route is None:
         return True
-    from kamapy.cfg.runtime import run_route
+    from kamapy.cfg.run_context import run_route
     from kamapy.sip.fmsg import faked_msg
     msg = faked_msg()
     try:

@@ -1,6 +1,6 @@
 """One htable: its definition and its items in shared memory (Kamailio: ht_api.c).
 
-Items live in a kamapy.htable.SharedHashTable created in the master (mod_init), so every
+Items live in a kamapy.mem.htable.SharedHashTable created in the master (mod_init), so every
 worker and the timer process see the same items. An item's value is stored with its
 type: b"i" + decimal for an integer, b"s" + the text for a string; its expiry (whole
 seconds since the epoch, 0 = never) is the entry's C header, which the timer's
@@ -142,8 +142,8 @@ class HTable:
 
     def create(self):
         """The shm part, in the master before the fork."""
-        from kamapy.htable import SharedHashTable
-        from kamapy.lockset import LockSet
+        from kamapy.mem.htable import SharedHashTable
+        from kamapy.mem.lockset import LockSet
         log2 = max(3, min(self.slots.bit_length() - 1, 16))
         self.store = SharedHashTable(size_log2=log2, name=f"htable {self.name}")
         self.locks = LockSet(min(self.slots, 256), name=f"htable {self.name} sht_lock")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 
-from kamapy.htable import SharedHashTable
+from kamapy.mem.htable import SharedHashTable
 from kamapy.sip.errors import SipParseError
 from kamapy.sip.methods import METHOD_INVITE, METHOD_REGISTER, METHOD_SUBSCRIBE
 from kamapy.sip.msg import PROTO_UDP, RecvInfo, SipMsg

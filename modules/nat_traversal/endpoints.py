@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 
-from kamapy.htable import SharedHashTable
+from kamapy.mem.htable import SharedHashTable
 
 DIALOG_TIMEOUT = 12 * 3600  # Kamailio's dialog default_timeout, the cap for a dialog condition
 

@@ -174,7 +174,7 @@ def mod_init():
         for _name, text in problems:
             log.error("nathelper: %s", text)
         return -1
-    from kamapy.counters import CounterArray
+    from kamapy.mem.counters import CounterArray
     cfg.nated_only = p("ping_nated_only")
     cfg.processes = p("natping_processes")
     cfg.nat_flag = _usrloc_nat_flag() or 0

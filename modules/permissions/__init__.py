@@ -510,7 +510,7 @@ def check():
 
 def mod_init():
     global _gen, _tag_avp_name
-    from kamapy.counters import CounterArray
+    from kamapy.mem.counters import CounterArray
     spec = _p("peer_tag_avp")
     if spec:
         from kamapy.pv.avp import parse_avp_name

@@ -6,7 +6,7 @@ address reaches its full-length leaf only after it kept sending; the leaf's hits
 current and previous sampling units decide blocking (>= reqs_density in either, or
 their mean). That is why the limit is "between x and 3*x".
 
-Each node is an entry of a kamapy.htable.SharedHashTable keyed by its prefix bytes
+Each node is an entry of a kamapy.mem.htable.SharedHashTable keyed by its prefix bytes
 (b"\\x0a" for 10., b"\\x0a\\x00" for 10.0., ...), holding a fixed record (expires in
 ticks, leaf hits and hits for the previous and current unit, flags, a creation number)
 followed by its kids' bytes, newest first. Every change to a branch (the subtree of one
@@ -75,9 +75,9 @@ class IpTree:
     """The shared tree; made in the master (mod_init) before the fork."""
 
     def __init__(self, max_hits: int, timeout: int, log_level: int = 0):
-        from kamapy.counters import Counter
-        from kamapy.htable import SharedHashTable
-        from kamapy.lockset import LockSet
+        from kamapy.mem.counters import Counter
+        from kamapy.mem.htable import SharedHashTable
+        from kamapy.mem.lockset import LockSet
         self.max_hits = max_hits & _U16_MAX
         self.timeout = timeout
         self.log_level = log_level

@@ -30,7 +30,7 @@ def on_expired(table: str, aor: str, contact, _cb_type: int):
     route = event_route()
     if route is None:
         return
-    from kamapy.cfg.runtime import run_route
+    from kamapy.cfg.run_context import run_route
 
     profiles[EXP_PROFILE] = Profile(aor, table, [contact])
     try:

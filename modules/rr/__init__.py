@@ -21,7 +21,7 @@ from kamapy.module import (
     ModuleExports,
     Param,
 )
-from kamapy.msg_flags import FL_RR_ADDED
+from kamapy.sip.msg_flags import FL_RR_ADDED
 
 from . import api, loose, outbound, record, route_params  # noqa: F401  (api: for other modules)
 from .pvs import PVS

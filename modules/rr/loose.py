@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import logging
 
-from kamapy.msg_flags import FL_ROUTE_ADDR  # the next hop comes from a Route entry
 from kamapy.runtime import rt
 from kamapy.sip.errors import SipParseError
 from kamapy.sip.lumps import append_header, del_lump
+from kamapy.sip.msg_flags import FL_ROUTE_ADDR  # the next hop comes from a Route entry
 from kamapy.sip.uri import parse_uri
 
 from .myself import uri_is_myself

@@ -130,8 +130,8 @@ def predicted_send_socket(msg):
     """The socket the request will leave from (UDP: the forced one, else the first
     socket of the next hop's address family -- kamapy.net.send.choose_socket)."""
     from kamapy.net.socket_info import SocketInfo
-    from kamapy.sip.forward import next_hop
     from kamapy.sip.msg import PROTO_IDS
+    from kamapy.sip.next_hop import next_hop
 
     forced = msg.force_send_socket
     if isinstance(forced, SocketInfo):

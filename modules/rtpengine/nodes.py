@@ -150,8 +150,8 @@ class Registry:
             self.nodes.append(node)
 
     def create_shm(self, hash_size: int):
-        from kamapy.counters import CounterArray
-        from kamapy.htable import SharedHashTable
+        from kamapy.mem.counters import CounterArray
+        from kamapy.mem.htable import SharedHashTable
         self.health = CounterArray(max(1, _SLOTS * len(self.nodes)))
         size_log2 = max(0, (max(1, hash_size) - 1).bit_length())
         self.calls = SharedHashTable(size_log2=min(size_log2, 20), name="rtpengine calls")

@@ -18,7 +18,7 @@ _TTL = 300.0   # longer than any INVITE transaction lives
 
 def create():
     global _table
-    from kamapy.htable import SharedHashTable
+    from kamapy.mem.htable import SharedHashTable
     _table = SharedHashTable(size_log2=10, name="rtpengine sdp marks")
 
 

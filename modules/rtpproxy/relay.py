@@ -89,7 +89,7 @@ class RtppRegistry(Registry):
             self.nodes.append(node)
 
     def create_shm(self, hash_size: int = 0):
-        from kamapy.counters import CounterArray
+        from kamapy.mem.counters import CounterArray
         self.health = CounterArray(max(1, 2 * len(self.nodes)))
         self.caps = CounterArray(max(1, 2 * len(self.nodes)))
 

@@ -13,9 +13,9 @@ import logging
 
 from kamapy.loader import BoundApi
 from kamapy.module import ONREPLY_ROUTE, REQUEST_ROUTE, Arg, Function, ModuleExports, Param
-from kamapy.msg_flags import FL_MSG_NOREPLY
 from kamapy.sip.methods import METHOD_ACK
 from kamapy.sip.msg import REPLY, REQUEST
+from kamapy.sip.msg_flags import FL_MSG_NOREPLY
 
 from . import checks as c
 from .sizes import check_sizes

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 
-from kamapy.msg_flags import FL_MSG_NOREPLY
 from kamapy.sip.errors import SipParseError
 from kamapy.sip.msg import PROTO_SCTP, PROTO_UDP, REQUEST
+from kamapy.sip.msg_flags import FL_MSG_NOREPLY
 from kamapy.sip.nameaddr import parse_nameaddr
 from kamapy.sip.scan import split_tokens
 from kamapy.sip.uri import parse_uri

@@ -25,10 +25,10 @@ from kamapy.module import (
     RpcCommand,
     ScriptCallback,
 )
-from kamapy.msg_flags import FL_FINAL_REPLY, FL_FORCE_RPORT, FL_MSG_NOREPLY
 from kamapy.net.send import send_to
 from kamapy.runtime import rt
 from kamapy.sip.methods import METHOD_ACK
+from kamapy.sip.msg_flags import FL_FINAL_REPLY, FL_FORCE_RPORT, FL_MSG_NOREPLY
 from kamapy.sip.reply import (
     build_reply,
     is_sl_to_tag,

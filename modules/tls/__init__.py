@@ -165,9 +165,9 @@ def _check_file(path):
 
 
 def mod_init():
-    from kamapy.counters import CounterArray
-    from kamapy.htable import SharedHashTable
     from kamapy.loader import ModuleLoadError, Problem
+    from kamapy.mem.counters import CounterArray
+    from kamapy.mem.htable import SharedHashTable
     from kamapy.net import tls_hooks
     from kamapy.runtime import rt
     if not getattr(rt.core, "enable_tls", 0) or getattr(rt.core, "disable_tls", 0):

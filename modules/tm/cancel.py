@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 
 from kamapy.cfgenv import UAC_CSEQ_AUTH, UAC_CSEQ_REFRESH
+from kamapy.net.socket_info import socket_for
 from kamapy.sip.msg import SipMsg
 
 from .config import cfg
@@ -30,7 +31,6 @@ from .transaction import (
     Transaction,
     fwd_send_flags,
 )
-from .uas import socket_for
 
 log = logging.getLogger("kamapy.tm")
 

@@ -104,7 +104,7 @@ def w_t_relay_to_udp(msg, host=None, port=None) -> int:
     if proxy is False:
         return ser_error.E_CFG
     if proxy is None:
-        from kamapy.sip.forward import next_hop
+        from kamapy.sip.next_hop import next_hop
         try:
             proto, h, p = next_hop(msg)
         except Exception:

@@ -54,7 +54,7 @@ def save_script_state(t: Transaction, msg):
 def run_with(t: Transaction, lock: int, route, msg, route_type: int, branch: int = -1,
              reply=None, reply_code: int = 0):
     """Run `route` on msg with t current; returns the run context (None on error)."""
-    from kamapy.cfg.runtime import run_route
+    from kamapy.cfg.run_context import run_route
     c = cur
     saved = (c.msg, c.txn, c.lock, c.pending, c.route, c.branch, c.reply, c.reply_code, c.searched)
     c.msg, c.txn, c.lock, c.pending = msg, t, lock, None

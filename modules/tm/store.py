@@ -82,12 +82,12 @@ def _shared(pool=None):
     when there is no pool."""
     if pool is None:
         try:
-            from kamapy import shm
+            from kamapy.mem import shm
             pool = shm.pool()
         except (ImportError, RuntimeError):
             return None
-    from kamapy.htable import SharedHashTable
-    from kamapy.lockset import LockSet
+    from kamapy.mem.htable import SharedHashTable
+    from kamapy.mem.lockset import LockSet
     return (SharedHashTable(TABLE_LOG2, pool=pool, name="tm transactions"),
             SharedHashTable(TABLE_LOG2 - 2, pool=pool, name="tm timers"),
             LockSet(LOCKS, pool=pool, name="tm reply locks"))

@@ -162,12 +162,12 @@ class _Store:
 def _shared(pool=None):
     if pool is None:
         try:
-            from kamapy import shm
+            from kamapy.mem import shm
             pool = shm.pool()
         except (ImportError, RuntimeError):
             return None
-    from kamapy.htable import SharedHashTable
-    from kamapy.lockset import LockSet
+    from kamapy.mem.htable import SharedHashTable
+    from kamapy.mem.lockset import LockSet
     return (SharedHashTable(10, pool=pool, name="tm local transactions"),
             SharedHashTable(8, pool=pool, name="tm local timers"),
             LockSet(LOCKS, pool=pool, name="tm local locks"))
@@ -246,7 +246,7 @@ def _find_socket(spec):
 
 def _next_hop(uri: str):
     from kamapy.net.send import resolve
-    from kamapy.sip.forward import uri_hop
+    from kamapy.sip.next_hop import uri_hop
     from kamapy.sip.uri import parse_uri
     proto, host, port = uri_hop(parse_uri(uri))
     if proto != "udp":
@@ -351,7 +351,7 @@ def local_request_route(buf: bytes, next_hop: str, si) -> bytes | None:
     route = getattr(routes, "event", {}).get(LOCAL_REQUEST) if routes is not None else None
     if route is None:
         return buf
-    from kamapy.cfg.runtime import run_route
+    from kamapy.cfg.run_context import run_route
     from kamapy.module import LOCAL_ROUTE
     from kamapy.sip.msg import RecvInfo, SipMsg
     from kamapy.sip.outgoing import build_message

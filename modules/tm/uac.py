@@ -15,21 +15,22 @@ import socket
 
 from kamapy import ser_error
 from kamapy.module import BRANCH_ROUTE
-from kamapy.msg_flags import FL_ADD_LOCAL_RPORT, FL_FORCE_RPORT
 from kamapy.net.onsend import onsend_route, run_onsend
 from kamapy.net.send import choose_socket
+from kamapy.net.socket_info import socket_for
 from kamapy.sip.errors import SipParseError
-from kamapy.sip.forward import uri_hop, via_value
 from kamapy.sip.msg import PROTO_IDS, PROTO_NAMES, PROTO_TCP, PROTO_TLS, PROTO_UDP
+from kamapy.sip.msg_flags import FL_ADD_LOCAL_RPORT, FL_FORCE_RPORT
+from kamapy.sip.next_hop import uri_hop
 from kamapy.sip.outgoing import build_request
 from kamapy.sip.uri import parse_uri
+from kamapy.sip.via_branch import via_value
 
 from . import dns_failover
 from .cancel import send_branch
 from .matching import our_branch
 from .script import find_route, run_with
 from .transaction import B_SEND_FAILED, B_SND_SHIFT, Branch, Transaction
-from .uas import socket_for
 
 log = logging.getLogger("kamapy.tm")
 

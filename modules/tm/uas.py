@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from kamapy.net.socket_info import socket_for
 from kamapy.runtime import rt
 from kamapy.sip.msg import RecvInfo, SipMsg
 from kamapy.sip.reply import build_reply, tm_to_tag
@@ -21,17 +22,6 @@ from .outbox import send as send_to
 from .transaction import B_FINAL, T_ACKED, T_LOCAL_REPLY, T_ON_WAIT, Transaction, rpl_send_flags
 
 log = logging.getLogger("kamapy.tm")
-
-
-def socket_for(addr) -> object | None:
-    """The listen socket (SocketInfo) with local address (ip, port), or None."""
-    if addr is None:
-        return None
-    ip, port = addr[0], addr[1]
-    for si in rt.sockets:
-        if si.port == port and si.address == ip:
-            return si
-    return None
 
 
 def conid_of(t: Transaction) -> int:

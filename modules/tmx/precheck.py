@@ -46,9 +46,9 @@ def _my_id() -> bytes:
 def init():
     """In the master, before the fork."""
     try:
-        from kamapy import shm
+        from kamapy.mem import shm
         shm.pool()
-        from kamapy.htable import SharedHashTable
+        from kamapy.mem.htable import SharedHashTable
         _table[0] = SharedHashTable(12, name="tmx t_precheck_trans")
     except (ImportError, RuntimeError):
         _table[0] = _LocalTable()

@@ -60,9 +60,9 @@ _active = None    # CounterArray(1): reg_active
 
 def init_shared(size_log2: int, active: int):
     global _ht, _locks, _active
-    from kamapy.counters import CounterArray
-    from kamapy.htable import SharedHashTable
-    from kamapy.lockset import LockSet
+    from kamapy.mem.counters import CounterArray
+    from kamapy.mem.htable import SharedHashTable
+    from kamapy.mem.lockset import LockSet
     _ht = SharedHashTable(size_log2=max(2, min(size_log2, 14)))
     _locks = LockSet(16)
     _active = CounterArray(1)

@@ -124,7 +124,7 @@ def uac_req_send(msg=None) -> int:
 
 
 def _run_event(reply, d: dict, code: int):
-    from kamapy.cfg.runtime import run_route
+    from kamapy.cfg.run_context import run_route
     from kamapy.module import REQUEST_ROUTE
     from kamapy.runtime import rt
     routes = rt.routes

@@ -1,6 +1,6 @@
 """A location table (Kamailio's udomain_t): AOR -> record, shared by every process.
 
-In memory (db_mode 0, 1, 2) the records live in a kamapy.htable.SharedHashTable in shm,
+In memory (db_mode 0, 1, 2) the records live in a kamapy.mem.htable.SharedHashTable in shm,
 one entry per AOR; an AOR's updates are serialised by a lock of a LockSet in shm
 (index from the AOR's hash), taken around read-modify-write as Kamailio's
 lock_udomain does. In db_mode 3 the records are read from and written to the DB: a
@@ -85,8 +85,8 @@ class UDomain:
         """Make the shm table and locks (in the master, before the fork)."""
         if self.table is not None or cfg.db_mode == DB_ONLY:
             return
-        from kamapy.htable import SharedHashTable
-        from kamapy.lockset import LockSet
+        from kamapy.mem.htable import SharedHashTable
+        from kamapy.mem.lockset import LockSet
         self.size = 1 << cfg.hash_size
         self.table = SharedHashTable(size_log2=cfg.hash_size, name=f"usrloc table {self.name}")
         nlocks = min(self.size, MAX_LOCKS)

@@ -35,7 +35,7 @@ def set_keepalive_timeout(seconds: int, size_log2: int = 12):
     ul.set_keepalive_timeout). Call before the fork."""
     state.timeout = int(seconds)
     if state.timeout > 0 and state.table is None:
-        from kamapy.htable import SharedHashTable
+        from kamapy.mem.htable import SharedHashTable
         state.table = SharedHashTable(size_log2=size_log2, name="usrloc keepalives")
 
 

@@ -129,7 +129,7 @@ def _disabled() -> bool:
 
 def mod_init():
     from kamapy import __version__
-    from kamapy.counters import CounterArray
+    from kamapy.mem.counters import CounterArray
     from kamapy.net import tcp_reader
     if int(exports.param("cors_mode") or 0) not in (0, 1, 2):
         from kamapy.loader import ModuleLoadError, Problem

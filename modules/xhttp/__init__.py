@@ -47,7 +47,7 @@ def mod_init():
 
 def handle(frame: bytes, rcv, conn) -> None:
     """One HTTP request read off connection conn (in its reader)."""
-    from kamapy.cfg.runtime import run_route
+    from kamapy.cfg.run_context import run_route
     from kamapy.runtime import rt
     from kamapy.sip.errors import SipParseError
     from kamapy.sip.msg import SipMsg

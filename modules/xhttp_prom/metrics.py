@@ -69,8 +69,8 @@ class MetricStore:
     """The declared metrics and their shared values; made in mod_init (before fork)."""
 
     def __init__(self, defs: list[MetricDef], timeout_minutes: int):
-        from kamapy.htable import SharedHashTable
-        from kamapy.lockset import Lock
+        from kamapy.mem.htable import SharedHashTable
+        from kamapy.mem.lockset import Lock
         self.defs = {d.name: d for d in defs}
         for i, d in enumerate(defs):
             d.index = i

@@ -7,7 +7,7 @@ script itself: statement dispatch, conditions, argument passing, return codes.
 import time
 
 from kamapy.cfg import DictRegistry, compile_routes, parse_text
-from kamapy.cfg.runtime import RunContext
+from kamapy.cfg.run_context import RunContext
 from kamapy.module import Arg, Function
 from kamapy.sip.msg import RecvInfo, SipMsg
 

@@ -3,9 +3,9 @@ import logging
 import pytest
 
 from kamapy import core_functions as core
-from kamapy.msg_flags import FL_ADD_LOCAL_RPORT, FL_FORCE_RPORT
 from kamapy.pv import script_flags
 from kamapy.sip.msg import RecvInfo, SipMsg
+from kamapy.sip.msg_flags import FL_ADD_LOCAL_RPORT, FL_FORCE_RPORT
 
 
 def request(ruri: str) -> SipMsg:

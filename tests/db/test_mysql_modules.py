@@ -9,8 +9,8 @@ import itertools
 import pytest
 
 from tests.db.mysqlserver import mysql_server
-from tests.usrloc import test_usrloc_db as ul
-from tests.usrloc.conftest import shm_pool, usrloc_setup  # noqa: F401
+from tests.modules.usrloc import test_usrloc_db as ul
+from tests.modules.usrloc.conftest import shm_pool, usrloc_setup  # noqa: F401
 
 _n = itertools.count(1)
 

@@ -1,8 +1,8 @@
-"""tm's DNS failover in one process (tests/tm's lab: real loopback sockets, timers
+"""tm's DNS failover in one process (tests/modules/tm's lab: real loopback sockets, timers
 driven by hand): a target with two SRV addresses, the first failing by 503, by
 silence until fr_timer, or by being blocklisted."""
 
-# ruff: noqa: F811 -- `lab` is tests/tm's fixture, imported so pytest finds it here
+# ruff: noqa: F811 -- `lab` is tests/modules/tm's fixture, imported so pytest finds it here
 from __future__ import annotations
 
 import time
@@ -16,8 +16,8 @@ from kamapy.dns import blocklist as bl
 from kamapy.runtime import rt
 from kamapy.sip.msg import SipMsg
 from tests.dns.test_units import core
-from tests.tm.conftest import lab  # noqa: F401 (the fixture)
-from tests.tm.sipmsgs import method, reply_to, request, status
+from tests.modules.tm.conftest import lab  # noqa: F401 (the fixture)
+from tests.modules.tm.sipmsgs import method, reply_to, request, status
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ _RTP = ("rtpproxy shares rtpengine's node sets and SDP marks (both are one relay
         "in Kamailio too): to move into a shared kamapy package")
 _XHTTP = "xhttp's reply path (Kamailio: xhttp_api, bind_xhttp): to move onto an xhttp api"
 _MYSELF = "rr's uri_is_myself (Kamailio's core check_self): to move into the core"
-_COUNTERS = "counters' describe() for pike's stats: to move into kamapy.counters"
+_COUNTERS = "counters' describe() for pike's stats: to move into kamapy.mem.counters"
 _PATH = ("path renders its Path like rr's Record-Route and reads tm's relay state (Kamailio's "
          "path binds rr_api): to move onto rr's and tm's api")
 _MARK_NEW = ("ruri_mark_new() after a flow token set $du (Kamailio's core dset.c) is tm's relay "

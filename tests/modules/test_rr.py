@@ -11,10 +11,10 @@ from kamapy_modules.rr import route_params
 from kamapy_modules.rr.settings import settings
 from module_test_messages import PROXY_IP, forwarded, header_lines, request, sent, use_sockets
 
-from kamapy.msg_flags import FL_RR_ADDED
 from kamapy.pv import parse_pv
 from kamapy.pv.registry import register_module_exports
 from kamapy.runtime import rt
+from kamapy.sip.msg_flags import FL_RR_ADDED
 
 ME = f"sip:{PROXY_IP};lr"
 

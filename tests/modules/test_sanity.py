@@ -7,8 +7,8 @@ from kamapy_modules import sanity
 from kamapy_modules.sanity import checks as c
 from module_test_messages import reply, request
 
-from kamapy.msg_flags import FL_MSG_NOREPLY
 from kamapy.sip.errors import SipParseError
+from kamapy.sip.msg_flags import FL_MSG_NOREPLY
 
 
 @pytest.fixture(autouse=True)

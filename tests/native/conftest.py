@@ -9,7 +9,7 @@ import traceback
 
 import pytest
 
-from kamapy.shm import Pool
+from kamapy.mem.shm import Pool
 
 POOL_SIZE = 16 * 1024 * 1024
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from kamapy.counters import Counter, CounterArray
+from kamapy.mem.counters import Counter, CounterArray
 
 pytestmark = pytest.mark.timeout(60)
 

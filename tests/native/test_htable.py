@@ -6,9 +6,9 @@ import signal
 
 import pytest
 
-from kamapy.htable import SharedHashTable
-from kamapy.lockset import LockSet
-from kamapy.shm import Pool, ShmExhausted
+from kamapy.mem.htable import SharedHashTable
+from kamapy.mem.lockset import LockSet
+from kamapy.mem.shm import Pool, ShmExhausted
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from kamapy import lock_watch
-from kamapy.htable import SharedHashTable
+from kamapy.mem import lock_watch
+from kamapy.mem.htable import SharedHashTable
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from kamapy.lockset import Lock, LockSet
+from kamapy.mem.lockset import Lock, LockSet
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -1,12 +1,12 @@
-"""Per-process counter rows (kamapy.proc_counters), which the statistics use: exact
+"""Per-process counter rows (kamapy.mem.proc_counters), which the statistics use: exact
 totals from processes adding at once, set/reset, and a Stat on top of them."""
 
 import os
 
 import pytest
 
-from kamapy import proc_counters
-from kamapy.proc_counters import ProcessCounters
+from kamapy.mem import proc_counters
+from kamapy.mem.proc_counters import ProcessCounters
 from kamapy.stats import Stat
 
 pytestmark = pytest.mark.timeout(60)

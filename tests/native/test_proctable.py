@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from kamapy.proctable import DESC_MAX, ProcTable
+from kamapy.mem.proctable import DESC_MAX, ProcTable
 
 
 def test_set_clear_entries(pool):

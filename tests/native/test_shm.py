@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from kamapy import shm
-from kamapy.shm import Pool, ShmCorrupted, ShmExhausted
+from kamapy.mem import shm
+from kamapy.mem.shm import Pool, ShmCorrupted, ShmExhausted
 
 STATS_KEYS = {"total", "used", "real_used", "max_used", "free", "fragments"}
 

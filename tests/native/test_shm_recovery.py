@@ -9,7 +9,7 @@ import os
 import pytest
 from kamapy._native._kamapy_native import ffi, lib
 
-from kamapy.shm import ShmCorrupted
+from kamapy.mem.shm import ShmCorrupted
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -4,7 +4,7 @@ import pytest
 
 from kamapy.sip.msg import REPLY, REQUEST, RecvInfo, SipMsg
 from kamapy.sip.outgoing import build_message, build_request
-from kamapy.sip.receive import parse_received
+from kamapy.sip.receive_checks import parse_received
 from tests.sip.corpus import CORPUS, INVITE_SDP, SDP
 
 

@@ -1,10 +1,11 @@
 import pytest
 
 from kamapy.sip.errors import SipParseError
-from kamapy.sip.forward import next_hop, process_maxfwd, stateless_branch, via_value
 from kamapy.sip.msg import RecvInfo, SipMsg
+from kamapy.sip.next_hop import next_hop
 from kamapy.sip.outgoing import build_message
-from kamapy.sip.receive import check_content_length, parse_received
+from kamapy.sip.receive_checks import check_content_length, parse_received
+from kamapy.sip.via_branch import process_maxfwd, stateless_branch, via_value
 from tests.sip.corpus import INVITE_SDP, IPV6, OPTIONS, REGISTER_MULTI
 
 
@@ -104,8 +105,8 @@ def test_transaction_md5_is_the_digest_of_the_stripped_parts():
     out -- computed part by part here, as Kamailio feeds MD5Update."""
     import hashlib
 
-    from kamapy.sip.forward import transaction_md5
     from kamapy.sip.methods import METHOD_ACK, METHOD_CANCEL, METHOD_INVITE
+    from kamapy.sip.via_branch import transaction_md5
     from tests.sip.corpus import CORPUS
 
     n = 0

@@ -9,7 +9,7 @@ from kamapy.sip.errors import SipParseError
 from kamapy.sip.lumps import append_header
 from kamapy.sip.msg import RecvInfo
 from kamapy.sip.outgoing import build_message, build_reply_forward, build_request
-from kamapy.sip.receive import parse_received
+from kamapy.sip.receive_checks import parse_received
 from kamapy.sip.reply import build_reply, sl_to_tag
 from tests.sip.corpus import CORPUS
 from tests.sip.test_corpus import every_accessor

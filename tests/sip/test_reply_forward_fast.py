@@ -14,7 +14,7 @@ from kamapy.sip import outgoing
 from kamapy.sip.errors import SipParseError
 from kamapy.sip.lumps import append_header
 from kamapy.sip.msg import RecvInfo, SipMsg
-from kamapy.sip.receive import parse_received
+from kamapy.sip.receive_checks import parse_received
 from tests.sip.corpus import CORPUS
 from tests.sip.test_fuzz import mutate
 

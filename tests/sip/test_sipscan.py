@@ -13,7 +13,7 @@ from kamapy.sip import sipscan
 from kamapy.sip.errors import SipParseError
 from kamapy.sip.headers import COMPACT_FORMS
 from kamapy.sip.msg import RecvInfo, SipMsg
-from kamapy.sip.receive import parse_received
+from kamapy.sip.receive_checks import parse_received
 from tests.sip.corpus import CORPUS, OPTIONS
 from tests.sip.reference import msg as ref_msg
 from tests.sip.reference import receive as ref_receive

@@ -12,7 +12,7 @@ from kamapy_modules.auth import creds as C
 from kamapy_modules.auth import nonce as N
 from kamapy_modules.auth.digest import calc_ha1, calc_response
 
-from kamapy import shm
+from kamapy.mem import shm
 from kamapy.sip.errors import SipParseError
 from kamapy.sip.msg import RecvInfo, SipMsg
 

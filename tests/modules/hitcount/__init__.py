@@ -17,7 +17,7 @@ import logging
 import time
 
 from kamapy import stats
-from kamapy.htable import SharedHashTable
+from kamapy.mem.htable import SharedHashTable
 from kamapy.module import REQUEST_ROUTE, Arg, Function, ModuleExports, Param, RpcCommand
 from kamapy.pv.base import Pv
 from kamapy.pv.registry import PvDef

@@ -13,8 +13,8 @@ import pytest
 from kamapy_modules.htable import db
 from kamapy_modules.htable.table import HTable, parse_spec
 
-from kamapy import shm
 from kamapy.db import connect
+from kamapy.mem import shm
 
 SCHEMA = Path("/usr/share/kamailio")
 _names = itertools.count(1)

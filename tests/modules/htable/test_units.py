@@ -8,7 +8,7 @@ import time
 import pytest
 from kamapy_modules.htable.table import HTable, SpecError, case_hash, parse_spec, slots_of
 
-from kamapy import shm
+from kamapy.mem import shm
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -19,7 +19,7 @@ from kamapy.sip.outgoing import build_request
 
 @pytest.fixture(autouse=True, scope="module")
 def shm_pool():
-    from kamapy import shm
+    from kamapy.mem import shm
     try:
         shm.pool()
     except RuntimeError:

@@ -9,7 +9,7 @@ import pytest
 from kamapy_modules.pike import tree as tree_mod
 from kamapy_modules.pike.tree import STATUS_ALL, STATUS_HOT, IpTree
 
-from kamapy import shm
+from kamapy.mem import shm
 
 
 @pytest.fixture(scope="module", autouse=True)

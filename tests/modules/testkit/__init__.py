@@ -15,14 +15,14 @@ _state = {}
 
 
 def mod_init():
-    from kamapy.lockset import Lock
+    from kamapy.mem.lockset import Lock
     _state["lock"] = Lock()
 
 
 def shm_hog(msg) -> int:
     """Allocate shared memory until the pool runs out; the ShmExhausted that escapes
     must turn into a 500 reply. What was taken is given back first."""
-    from kamapy import shm
+    from kamapy.mem import shm
     pool = shm.pool()
     taken = []
     try:

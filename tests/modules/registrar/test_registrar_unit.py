@@ -12,8 +12,8 @@ from kamapy_modules.registrar import lookup as lk
 from kamapy_modules.registrar.settings import cfg
 
 from kamapy.sip.msg import RecvInfo, SipMsg
+from tests.modules.usrloc.conftest import shm_pool, usrloc_setup  # noqa: F401
 from tests.support.bound_modules import load_for_test
-from tests.usrloc.conftest import shm_pool, usrloc_setup  # noqa: F401
 
 
 @pytest.fixture

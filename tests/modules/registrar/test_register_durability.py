@@ -11,7 +11,7 @@ import pytest
 
 from kamapy.db import schema
 from tests.db.pgserver import pg_server
-from tests.registrar.wire import RegistrarServer, register
+from tests.modules.registrar.wire import RegistrarServer, register
 from tests.support.sipclient import SipClient, status_of
 from tests.support.sipp import SippRun, sipp_path
 

@@ -1,4 +1,4 @@
-"""CPU per call of the stateful proxy, in one process (run: python tests/tm/bench_call.py [n] [--profile]).
+"""CPU per call of the stateful proxy, in one process (run: python tests/modules/tm/bench_call.py [n] [--profile]).
 
 Boots the config the way the server does (shm, modules, routes, a real UDP socket),
 then plays whole calls through kamapy.server.receive.receive_msg: INVITE -> 100 +
@@ -58,8 +58,8 @@ def udp(port=0):
 
 
 def boot(port):
-    from kamapy import shm
     from kamapy.loader import registry
+    from kamapy.mem import shm
     from kamapy.runtime import rt
     from kamapy.server.boot import Options, _make_sockets, load_config
     d = tempfile.mkdtemp()

@@ -14,10 +14,10 @@ single-threaded; create one object per thread otherwise - they may share the shm
 
 import struct
 
-from kamapy import lock_watch
 from kamapy._native._kamapy_native import ffi, lib
-from kamapy.lockset import LockSet
-from kamapy.shm import ShmExhausted, resolve_pool
+from kamapy.mem import lock_watch
+from kamapy.mem.lockset import LockSet
+from kamapy.mem.shm import ShmExhausted, resolve_pool
 
 __all__ = ["SharedHashTable"]
 

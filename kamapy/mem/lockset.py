@@ -23,8 +23,8 @@ import logging
 import os
 
 from kamapy._native._kamapy_native import ffi, lib
-from kamapy.counters import CounterArray
-from kamapy.shm import ShmExhausted, resolve_pool
+from kamapy.mem.counters import CounterArray
+from kamapy.mem.shm import ShmExhausted, resolve_pool
 
 __all__ = ["Lock", "LockSet", "METHODS"]
 

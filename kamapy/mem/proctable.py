@@ -6,7 +6,7 @@ The master creates it before forking with one slot per process it will run; a pr
 """
 
 from kamapy._native._kamapy_native import ffi, lib
-from kamapy.shm import ShmExhausted, resolve_pool
+from kamapy.mem.shm import ShmExhausted, resolve_pool
 
 __all__ = ["ProcTable", "DESC_MAX"]
 

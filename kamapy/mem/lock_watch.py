@@ -1,11 +1,11 @@
 """Says so in the log when a lock had to be taken over from a dead process.
 
-Locks taken from Python log it themselves (kamapy.lockset); the ones C takes inside
+Locks taken from Python log it themselves (kamapy.mem.lockset); the ones C takes inside
 one call -- the shm pool's lock, the bucket locks of a shared hash table -- can only
 count it. The timer process looks at those counts once a second and logs what moved:
 the process that died was in the middle of a change to that structure, which is worth
 a line even when, as usually, the change was one pointer write and nothing is lost
-(the pool checks its heap on such a take-over: kamapy.shm).
+(the pool checks its heap on such a take-over: kamapy.mem.shm).
 """
 
 from __future__ import annotations
@@ -50,5 +50,5 @@ def check(_now: float = 0.0):
 
 def register():
     """Run check() in the timer process (called at start-up, before the fork)."""
-    from .timer import register_timer
+    from ..timer import register_timer
     register_timer("lock watch", INTERVAL, check)

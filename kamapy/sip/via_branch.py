@@ -1,5 +1,6 @@
-"""Stateless forwarding support, as Kamailio's forward_request (core/forward.c) and the
-FORWARD_T action (core/action.c) do it: our Via, its branch, and the next hop.
+"""Our Via on a forwarded request and its branch, as Kamailio's forward_request
+(core/forward.c) and the FORWARD_T action (core/action.c) build them (where the
+request goes: kamapy.sip.next_hop).
 
 - The branch is computed from the transaction key, so a retransmission of a request
   maps to the same branch (RFC 3261 §16.11): "z9hG4bK" + reverse-hex of a hash of
@@ -8,9 +9,6 @@ FORWARD_T action (core/action.c) do it: our Via, its branch, and the next hop.
   branch (Kamailio's char_msg_val) + "." + reverse-hex of the branch index.
   Kamailio's hash of Call-ID/CSeq is tm's table hash; here it is CRC-32 masked to 16
   bits -- only the MD5 part has to be stable, and it is the same as Kamailio's.
-- next_hop(): $du if set, else the current R-URI; maddr wins over the host; the
-  transport comes from ;transport=, else TLS for sips:, else UDP; the port from the
-  URI, else 5061 for TLS/WSS and 5060 otherwise. No DNS here: a name is returned as is.
 - Max-Forwards is not touched by the core's forward() (the maxfwd module does it);
   process_maxfwd() gives that module's behaviour through lumps.
 """
@@ -20,15 +18,12 @@ from __future__ import annotations
 import hashlib
 import zlib
 
-from .errors import SipParseError
 from .lumps import insert_header, replace_range
 from .methods import METHOD_ACK, METHOD_CANCEL, METHOD_INVITE
 from .msg import SipMsg
 from .reply import reverse_hex
-from .uri import parse_uri
 
 MCOOKIE = "z9hG4bK"
-TRANSPORTS = ("udp", "tcp", "tls", "sctp", "ws", "wss")
 
 
 def transaction_md5(msg: SipMsg) -> str:
@@ -80,41 +75,6 @@ def via_value(host: str, port: int | None, proto: str = "udp", branch: str = "",
     return "".join(out)
 
 
-def next_hop(msg: SipMsg) -> tuple[str, str, int]:
-    """(proto, host, port) to send a request to: $du, else the current R-URI."""
-    uri = parse_uri(msg.dst_uri) if msg.dst_uri else msg.parsed_ruri
-    return uri_hop(uri)
-
-
-def uri_hop(uri) -> tuple[str, str, int]:
-    """(proto, host, port) a URI routes to; asked several times per relayed request
-    (tm, the resolver, the Via), so kept on the URI object, which nothing changes."""
-    hop = uri._hop
-    if hop is None:
-        hop = uri._hop = _uri_hop(uri)
-    return hop
-
-
-def _uri_hop(uri) -> tuple[str, str, int]:
-    if uri.scheme in ("tel", "tels"):
-        raise SipParseError("cannot route to a tel: URI", None)
-    proto = uri.transport
-    if proto:
-        if proto not in TRANSPORTS:
-            raise SipParseError(f"unsupported transport {proto!r}", None)
-        if uri.secure and proto == "udp":
-            raise SipParseError("sips: URI with transport=udp", None)
-        if uri.secure and proto == "tcp":
-            proto = "tls"
-    else:
-        proto = "tls" if uri.secure else "udp"
-    host = uri.maddr or uri.host
-    if host[:1] == "[":
-        host = host[1:-1]
-    port = uri.port if uri.port is not None else (5061 if proto in ("tls", "wss") else 5060)
-    return proto, host, port
-
-
 def process_maxfwd(msg: SipMsg, limit: int = 70, max_limit: int = 0) -> int:
     """The maxfwd module's mf_process_maxfwd_header through lumps.
 
@@ -135,5 +95,4 @@ def process_maxfwd(msg: SipMsg, limit: int = 70, max_limit: int = 0) -> int:
     return 1 if lump is not None else -2
 
 
-__all__ = ["stateless_branch", "via_value", "next_hop", "uri_hop", "process_maxfwd",
-           "transaction_md5", "transaction_hash"]
+__all__ = ["stateless_branch", "via_value", "process_maxfwd", "transaction_md5", "transaction_hash"]

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.registrar.wire import RegistrarServer, header, register
+from tests.modules.registrar.wire import RegistrarServer, header, register
 from tests.support.sipclient import SipClient, status_of
 from tests.support.sipp import SippRun, sipp_path
 

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from kamapy.cfg.runtime import DROP, EXIT, RunContext
+from kamapy.cfg.run_context import DROP, EXIT, RunContext
 from kamapy.net import onsend
 from kamapy.pv import parse_pv
 from kamapy.runtime import rt

@@ -10,7 +10,7 @@ import sqlite3
 import pytest
 
 from kamapy.db import schema
-from tests.registrar.wire import RegistrarServer, header, register
+from tests.modules.registrar.wire import RegistrarServer, header, register
 from tests.support.sipclient import SipClient, status_of
 
 pytestmark = pytest.mark.wire

@@ -21,8 +21,8 @@ from kamapy_modules.usrloc.domain import aor_key
 from kamapy_modules.usrloc.settings import cfg as ul_cfg
 
 from kamapy.sip.msg import RecvInfo, SipMsg
+from tests.modules.usrloc.conftest import shm_pool, usrloc_setup  # noqa: F401
 from tests.support.bound_modules import load_for_test
-from tests.usrloc.conftest import shm_pool, usrloc_setup  # noqa: F401
 
 T0 = 1_800_000_000.0
 

@@ -11,7 +11,7 @@ import time
 from tests.support.rpc import rpc_call
 from tests.support.server import REPO, KamapyServer, alive, descendants
 
-PROBE_MODULES = ["-L", str(REPO / "tests" / "registrar" / "modules")]
+PROBE_MODULES = ["-L", str(REPO / "tests" / "modules" / "registrar" / "modules")]
 
 BASE_CFG = r"""
 debug=2

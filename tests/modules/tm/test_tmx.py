@@ -13,7 +13,7 @@ from kamapy_modules.tmx.pvs import PVS  # noqa: F401 (registers the PVs)
 from kamapy.pv import parse_pv
 from kamapy.sip.lumps import append_header
 from kamapy.sip.msg import SipMsg
-from tests.tm.sipmsgs import method, reply_to, request, same_request, status
+from tests.modules.tm.sipmsgs import method, reply_to, request, same_request, status
 
 
 def test_t_pvs_in_onreply_and_failure_routes(lab):

@@ -7,7 +7,7 @@ from tests.support.bound_modules import load_for_test
 @pytest.fixture(autouse=True, scope="session")
 def shm_pool():
     """The shm pool the tables and counters live in (the master makes it in a server)."""
-    from kamapy import shm
+    from kamapy.mem import shm
     try:
         shm.pool()
     except RuntimeError:

@@ -153,7 +153,7 @@ def test_build_ack_takes_the_replys_to():
 
 # ---------------------------------------------------------------------- shm store
 def test_shm_store_shared_across_fork_and_locked():
-    from kamapy.shm import Pool
+    from kamapy.mem.shm import Pool
     pool = Pool(64 << 20)
     try:
         st = TransactionStore(pool=pool)

@@ -13,7 +13,7 @@ from kamapy_modules.tm.store import store
 
 from kamapy.module import FAILURE_ROUTE
 from kamapy.sip.msg import SipMsg
-from tests.tm.sipmsgs import ack_for, cancel_for, method, reply_to, request, same_request, status
+from tests.modules.tm.sipmsgs import ack_for, cancel_for, method, reply_to, request, same_request, status
 
 
 def relayed_invite(lab, **kw):
@@ -244,7 +244,7 @@ def test_onreply_route_sees_avps_and_can_drop_provisionals(lab):
     def onreply(msg, ctx):
         seen.append((msg.status, msg.avps))
         if msg.status == 183:
-            from kamapy.cfg.runtime import DROP, EXIT
+            from kamapy.cfg.run_context import DROP, EXIT
             ctx.flags |= DROP | EXIT
         return 1
 

@@ -6,7 +6,7 @@ They back the statistics (stats.get_statistics) and small shared flags/pids.
 """
 
 from kamapy._native._kamapy_native import ffi, lib
-from kamapy.shm import ShmExhausted, resolve_pool
+from kamapy.mem.shm import ShmExhausted, resolve_pool
 
 __all__ = ["CounterArray", "Counter"]
 
