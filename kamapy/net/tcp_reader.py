@@ -594,6 +594,13 @@ class TcpReader:
             sock.close()
             log.error("connect to %s:%d failed: %s", ip, port, errno.errorcode.get(rc, rc))
             return False
+        sent, err = self._first_send(sock, proto, data)
+        if err:
+            # the kernel already has the answer (a RST on loopback or a near host): the
+            # send fails now, so tm replies 477 at once, as Kamailio's tcpconn_1st_send
+            sock.close()
+            log.error("connect & send to %s:%d failed: %s", ip, port, errno.errorcode.get(err, err))
+            return False
         tcp_tune.tune(sock)
         local = sock.getsockname()[:2]
         conid = st.new_conid()
@@ -604,12 +611,32 @@ class TcpReader:
         conn = Conn(conid, sock, proto, (ip, port), local, si, sock_index,
                     Framer(self.rd_buf, self.accept_no_cl), True)
         conn.state = CONNECTING
-        conn.wq += data
+        conn.wq += data[sent:]
         conn.wq_since = conn.created
         conn.close_after = close
         self._own(conn)
-        self._want(conn, selectors.EVENT_WRITE)
+        if sent:
+            # bytes went out: the connect is done (Kamailio's "quick connect")
+            self._connected(conn)
+            if conn.close_after and not conn.wq and conn.conid in self.conns:
+                self._close_written(conn)
+        else:
+            self._want(conn, selectors.EVENT_WRITE)
         return True
+
+    @staticmethod
+    def _first_send(sock, proto: int, data: bytes) -> tuple[int, int]:
+        """(bytes written, errno) right after a non-blocking connect: plain TCP writes
+        at once (nothing yet while the connect is pending), TLS only reads the connect's
+        error (its handshake comes first)."""
+        if proto == PROTO_TLS:
+            return 0, sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        try:
+            return sock.send(data), 0
+        except (BlockingIOError, InterruptedError):
+            return 0, 0
+        except OSError as e:
+            return 0, 0 if e.errno == errno.ENOTCONN else (e.errno or errno.EIO)
 
     # ------------------------------------------------------------------ options
     def set_option(self, conid: int, name: str, *values) -> bool:
