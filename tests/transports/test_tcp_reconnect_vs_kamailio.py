@@ -37,7 +37,7 @@ loadmodule "tm{so}"
 loadmodule "sl{so}"
 loadmodule "rr{so}"
 loadmodule "xlog{so}"
-modparam("tm", "fr_timer", 800)
+modparam("tm", "fr_timer", 4000)  # long: a loaded test machine answers late; the 477 case must not depend on it
 modparam("tm", "fr_inv_timer", 1500)
 request_route {
   if (method=="OPTIONS" && $rU==$null) { sl_send_reply("200","OK"); exit; }
@@ -140,7 +140,7 @@ class Call:
         return first_line(one(self.br))
 
     @staticmethod
-    def final(reader, timeout=3.0):
+    def final(reader, timeout=6.0):
         """The first reply above 1xx (the proxy's 100 Trying skipped)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -229,7 +229,7 @@ def test_caller_closed_bye_to_its_listening_contact(pair):
     out = both(pair, run)
     assert out["kamapy"] == out["kamailio"], out
     bye, final = out["kamapy"]
-    assert (bye, final) == ("BYE sip:a", "SIP/2.0 200 OK")
+    assert (bye, final) == ("BYE sip:a", "SIP/2.0 200 OK"), out
 
 
 def test_caller_closed_nothing_listens_at_its_contact(pair):
@@ -248,7 +248,7 @@ def test_caller_closed_nothing_listens_at_its_contact(pair):
         time.sleep(0.2)   # the log lines written
         log = c.server.log()
         refused = [ln for ln in log.splitlines() if "connect & send" in ln and str(c.a_port) in ln]
-        return (first_line(final), took < 0.5, "reconnect-test: relay of BYE failed" in log,
+        return (first_line(final), took < 2.0, "reconnect-test: relay of BYE failed" in log,
                 bool(refused) and ("Connection refused" in refused[-1] or "ECONNREFUSED" in refused[-1]))
     out = both(pair, run, contact_own=True)
     assert out["kamapy"] == out["kamailio"], out
