@@ -19,6 +19,8 @@ SOURCES.append("kp_ulrefresh.c")  # usrloc's quick REGISTER refresh (registrar s
 HEADERS.append("kp_ulrefresh.h")
 SOURCES.append("kp_regrefresh.c")  # ... with the REGISTER read from the scan
 HEADERS.append("kp_regrefresh.h")
+SOURCES.append("kp_htwheel.c")  # the timing wheel of timed hash tables
+HEADERS.append("kp_htwheel.h")
 SOURCES.append("kp_udpsend.c")  # batched UDP sends (the NAT pingers)
 HEADERS.append("kp_udpsend.h")
 
@@ -91,6 +93,8 @@ uint64_t kp_ht_count(const kp_ht_t *ht);
 uint64_t kp_ht_buckets(const kp_ht_t *ht);
 int64_t kp_ht_dump(kp_ht_t *ht, uint64_t *bucket, char *buf, size_t cap);
 int64_t kp_ht_expire(kp_ht_t *ht, double now, uint64_t *bucket, char *buf, size_t cap);
+kp_ht_t *kp_ht_new_timed(kp_pool_t *pool, uint32_t size_log2, kp_lockset_t *locks, uint32_t nlocks);
+uint64_t kp_ht_expire_visits(const kp_ht_t *ht);
 
 /* kp_counters.h */
 typedef ... kp_counters_t;

@@ -10,6 +10,7 @@
 
 #include "kp_hash.h"
 #include "kp_htable.h"
+#include "kp_htwheel.h"
 
 #define MAX_SIZE_LOG2 26
 
@@ -17,6 +18,27 @@ static inline char *entry_value(kp_ht_entry_t *e) { return e->data + e->klen; }
 static inline size_t record_size(const kp_ht_entry_t *e)
 {
 	return sizeof(kp_ht_record_t) + e->klen + e->vlen;
+}
+
+/* Entries of a timed table have the wheel's links in front (kp_htwheel.h). */
+static kp_ht_entry_t *entry_alloc(kp_ht_t *ht, size_t size)
+{
+	kp_wlink_t *l;
+
+	if (!ht->wheel)
+		return kp_shm_malloc(ht->pool, size);
+	l = kp_shm_malloc(ht->pool, sizeof(*l) + size);
+	if (!l)
+		return NULL;
+	l->next = NULL;
+	l->pprev = NULL;
+	return kp_wentry(l);
+}
+
+static void entry_free(kp_ht_t *ht, kp_ht_entry_t *e)
+{
+	if (e)
+		kp_shm_free(ht->pool, ht->wheel ? (void *)kp_wlink(e) : (void *)e);
 }
 
 static inline uint64_t bucket_of(const kp_ht_t *ht, uint64_t hash) { return hash & ht->mask; }
@@ -31,6 +53,24 @@ static inline int bucket_lock(kp_ht_t *ht, uint32_t l)
 {
 	int rc = kp_lockset_get(ht->locks, l);
 	return rc == 0 || rc == EOWNERDEAD;
+}
+
+/* A timed table's wheel lock, taken before any bucket lock (a no-op for a plain table);
+ * false if this process holds it already (misuse: kp_lock_get says EDEADLK). */
+static inline int wheel_lock(kp_ht_t *ht)
+{
+	int rc;
+
+	if (!ht->wheel)
+		return 1;
+	rc = kp_lock_get(&ht->wheel->lock);
+	return rc == 0 || rc == EOWNERDEAD;
+}
+
+static inline void wheel_unlock(kp_ht_t *ht)
+{
+	if (ht->wheel)
+		kp_lock_release(&ht->wheel->lock);
 }
 
 static inline kp_ht_entry_t *head(kp_ht_t *ht, uint64_t b)
@@ -85,6 +125,20 @@ kp_ht_t *kp_ht_new(kp_pool_t *pool, uint32_t size_log2, kp_lockset_t *locks, uin
 	return ht;
 }
 
+kp_ht_t *kp_ht_new_timed(kp_pool_t *pool, uint32_t size_log2, kp_lockset_t *locks, uint32_t nlocks)
+{
+	kp_ht_t *ht = kp_ht_new(pool, size_log2, locks, nlocks);
+
+	if (!ht)
+		return NULL;
+	ht->wheel = kp_wheel_new(pool);
+	if (!ht->wheel) {
+		kp_ht_free(ht);
+		return NULL;
+	}
+	return ht;
+}
+
 void kp_ht_free(kp_ht_t *ht)
 {
 	kp_pool_t *pool;
@@ -97,11 +151,12 @@ void kp_ht_free(kp_ht_t *ht)
 		kp_ht_entry_t *e = ht->buckets[b], *next;
 		for (; e; e = next) {
 			next = e->next;
-			kp_shm_free(pool, e);
+			entry_free(ht, e);
 		}
 	}
 	if (ht->owns_locks)
 		kp_lockset_free(pool, ht->locks);
+	kp_wheel_free(pool, ht->wheel);
 	kp_shm_free(pool, ht);
 }
 
@@ -115,7 +170,7 @@ int kp_ht_put(kp_ht_t *ht, const char *key, uint32_t klen, const char *val, uint
 	kp_ht_entry_t *e, **pp, *old = NULL;
 	int op = mode & 3, stored = 1;
 
-	e = kp_shm_malloc(ht->pool, sizeof(*e) + (size_t)klen + vlen);
+	e = entry_alloc(ht, sizeof(*e) + (size_t)klen + vlen);
 	if (!e)
 		return -1;
 	e->hash = h;
@@ -127,8 +182,13 @@ int kp_ht_put(kp_ht_t *ht, const char *key, uint32_t klen, const char *val, uint
 	memcpy(e->data, key, klen);
 	memcpy(e->data + klen, val, vlen);
 
+	if (!wheel_lock(ht)) {
+		entry_free(ht, e);
+		return KP_HT_ELOCK;
+	}
 	if (!bucket_lock(ht, l)) {
-		kp_shm_free(ht->pool, e);
+		wheel_unlock(ht);
+		entry_free(ht, e);
 		return KP_HT_ELOCK;
 	}
 	pp = find_slot(ht, b, h, key, klen);
@@ -145,6 +205,11 @@ int kp_ht_put(kp_ht_t *ht, const char *key, uint32_t klen, const char *val, uint
 				e->flags = old->flags;
 			e->next = old->next;
 			link_to(pp, e);
+			if (ht->wheel) {
+				kp_wheel_remove(old);
+				if (e->expires > 0)
+					kp_wheel_add(ht->wheel, e);
+			}
 		}
 	} else if (op == KP_HT_REPLACE) {
 		stored = 0;
@@ -152,10 +217,13 @@ int kp_ht_put(kp_ht_t *ht, const char *key, uint32_t klen, const char *val, uint
 		e->next = ht->buckets[b];
 		link_to(&ht->buckets[b], e);
 		__atomic_add_fetch(&ht->count, 1, __ATOMIC_RELAXED);
+		if (ht->wheel && e->expires > 0)
+			kp_wheel_add(ht->wheel, e);
 	}
 	kp_lockset_release(ht->locks, l);
+	wheel_unlock(ht);
 
-	kp_shm_free(ht->pool, stored ? old : e);
+	entry_free(ht, stored ? old : e);
 	return stored;
 }
 
@@ -166,9 +234,15 @@ static int64_t lookup(kp_ht_t *ht, const char *key, uint32_t klen, char *buf, si
 	uint32_t l = lock_of(ht, b);
 	kp_ht_entry_t **pp, *e, *removed = NULL;
 	int64_t n = -1;
+	int timed = remove && ht->wheel; /* a read leaves the wheel alone */
 
-	if (!bucket_lock(ht, l))
+	if (timed && !wheel_lock(ht))
 		return KP_HT_ELOCK;
+	if (!bucket_lock(ht, l)) {
+		if (timed)
+			wheel_unlock(ht);
+		return KP_HT_ELOCK;
+	}
 	pp = find_slot(ht, b, h, key, klen);
 	e = *pp;
 	if (e) {
@@ -182,12 +256,16 @@ static int64_t lookup(kp_ht_t *ht, const char *key, uint32_t klen, char *buf, si
 			if (remove) {
 				link_to(pp, e->next);
 				__atomic_sub_fetch(&ht->count, 1, __ATOMIC_RELAXED);
+				if (timed)
+					kp_wheel_remove(e);
 				removed = e;
 			}
 		}
 	}
 	kp_lockset_release(ht->locks, l);
-	kp_shm_free(ht->pool, removed); /* no-op for NULL */
+	if (timed)
+		wheel_unlock(ht);
+	entry_free(ht, removed); /* no-op for NULL */
 	return n;
 }
 
@@ -236,18 +314,25 @@ int kp_ht_delete(kp_ht_t *ht, const char *key, uint32_t klen)
 	uint32_t l = lock_of(ht, b);
 	kp_ht_entry_t **pp, *e;
 
-	if (!bucket_lock(ht, l))
+	if (!wheel_lock(ht))
 		return KP_HT_ELOCK;
+	if (!bucket_lock(ht, l)) {
+		wheel_unlock(ht);
+		return KP_HT_ELOCK;
+	}
 	pp = find_slot(ht, b, h, key, klen);
 	e = *pp;
 	if (e) {
 		link_to(pp, e->next);
 		__atomic_sub_fetch(&ht->count, 1, __ATOMIC_RELAXED);
+		if (ht->wheel)
+			kp_wheel_remove(e);
 	}
 	kp_lockset_release(ht->locks, l);
+	wheel_unlock(ht);
 	if (!e)
 		return 0;
-	kp_shm_free(ht->pool, e);
+	entry_free(ht, e);
 	return 1;
 }
 
@@ -269,10 +354,16 @@ static inline int is_expired(const kp_ht_entry_t *e, double now)
 	return e->expires > 0 && e->expires <= now;
 }
 
-/* Shared walk of kp_ht_dump / kp_ht_expire. */
+static inline void count_visits(kp_ht_t *ht, int expire, uint64_t n)
+{
+	if (expire)
+		__atomic_add_fetch(&ht->expire_visits, n, __ATOMIC_RELAXED);
+}
+
+/* Shared walk of kp_ht_dump / kp_ht_expire (a plain table's expiry). */
 static int64_t walk(kp_ht_t *ht, int expire, double now, uint64_t *bucket, char *buf, size_t cap)
 {
-	uint64_t b = *bucket, nb = ht->mask + 1;
+	uint64_t b = *bucket, nb = ht->mask + 1, seen = 0;
 	char *out = buf;
 
 	for (; b < nb; b++) {
@@ -285,13 +376,16 @@ static int64_t walk(kp_ht_t *ht, int expire, double now, uint64_t *bucket, char 
 		l = lock_of(ht, b);
 		if (!bucket_lock(ht, l)) {
 			*bucket = b;
+			count_visits(ht, expire, seen);
 			return out == buf ? KP_HT_ELOCK : out - buf;
 		}
-		for (e = ht->buckets[b]; e; e = e->next)
+		seen++;
+		for (e = ht->buckets[b]; e; e = e->next, seen++)
 			if (!expire || is_expired(e, now))
 				need += record_size(e);
 		if (need > cap - (size_t)(out - buf)) {
 			kp_lockset_release(ht->locks, l);
+			count_visits(ht, expire, seen);
 			if (out == buf)
 				return -(int64_t)need;
 			break;
@@ -313,11 +407,12 @@ static int64_t walk(kp_ht_t *ht, int expire, double now, uint64_t *bucket, char 
 		kp_lockset_release(ht->locks, l);
 		while (dead) {
 			e = dead->next;
-			kp_shm_free(ht->pool, dead);
+			entry_free(ht, dead);
 			dead = e;
 		}
 	}
 	*bucket = b;
+	count_visits(ht, expire, seen);
 	return out - buf;
 }
 
@@ -326,7 +421,73 @@ int64_t kp_ht_dump(kp_ht_t *ht, uint64_t *bucket, char *buf, size_t cap)
 	return walk(ht, 0, 0.0, bucket, buf, cap);
 }
 
+/* A timed table's expiry: the wheel moves what is due by now onto its ready list (on
+ * the first call of a round, *bucket == 0), then ready entries leave the table while
+ * their records fit. An entry on the wheel is in the table: writes change both under
+ * the wheel lock. */
+static int64_t expire_timed(kp_ht_t *ht, double now, uint64_t *bucket, char *buf, size_t cap)
+{
+	kp_wheel_t *w = ht->wheel;
+	kp_ht_entry_t *e, *dead = NULL;
+	char *out = buf;
+	int64_t rc = 0;
+	uint64_t seen = 0;
+
+	if (!wheel_lock(ht))
+		return KP_HT_ELOCK;
+	if (*bucket == 0)
+		kp_wheel_advance(w, now);
+	while (w->ready) {
+		kp_ht_entry_t **pp;
+		uint64_t b;
+		uint32_t l;
+		size_t need;
+
+		e = kp_wentry(w->ready);
+		b = bucket_of(ht, e->hash);
+		l = lock_of(ht, b);
+		need = record_size(e);
+		if (need > cap - (size_t)(out - buf)) {
+			if (out == buf)
+				rc = -(int64_t)need;
+			break;
+		}
+		if (!bucket_lock(ht, l)) {
+			if (out == buf)
+				rc = KP_HT_ELOCK;
+			break;
+		}
+		for (pp = &ht->buckets[b]; *pp != e; pp = &(*pp)->next)
+			;
+		out = write_record(out, e);
+		link_to(pp, e->next);
+		__atomic_sub_fetch(&ht->count, 1, __ATOMIC_RELAXED);
+		kp_wheel_remove(e);
+		kp_lockset_release(ht->locks, l);
+		e->next = dead;
+		dead = e;
+		seen++;
+	}
+	*bucket = w->ready ? 1 : ht->mask + 1;
+	w->visits += seen;
+	__atomic_store_n(&ht->expire_visits, w->visits, __ATOMIC_RELAXED);
+	wheel_unlock(ht);
+	while (dead) {
+		e = dead->next;
+		entry_free(ht, dead);
+		dead = e;
+	}
+	return rc ? rc : out - buf;
+}
+
 int64_t kp_ht_expire(kp_ht_t *ht, double now, uint64_t *bucket, char *buf, size_t cap)
 {
+	if (ht->wheel)
+		return expire_timed(ht, now, bucket, buf, cap);
 	return walk(ht, 1, now, bucket, buf, cap);
+}
+
+uint64_t kp_ht_expire_visits(const kp_ht_t *ht)
+{
+	return __atomic_load_n(&ht->expire_visits, __ATOMIC_RELAXED);
 }

@@ -23,8 +23,12 @@ typedef struct kp_ht_entry {
 	char data[];     /* key bytes, then value bytes */
 } kp_ht_entry_t;
 
+struct kp_wheel;
+
 typedef struct kp_ht {
 	kp_pool_t *pool;
+	struct kp_wheel *wheel; /* timed tables only: NULL for a plain one */
+	uint64_t expire_visits; /* buckets, slots and entries kp_ht_expire looked at */
 	kp_lockset_t *locks;
 	uint32_t nlocks;
 	uint32_t owns_locks;
@@ -56,6 +60,12 @@ typedef struct kp_ht_record {
 
 /* locks NULL: the table makes its own set of nlocks locks. NULL when out of shm. */
 kp_ht_t *kp_ht_new(kp_pool_t *pool, uint32_t size_log2, kp_lockset_t *locks, uint32_t nlocks);
+/* A timed table: entries with an expires also sit on a timing wheel, so kp_ht_expire
+ * costs what is due rather than what is stored; writes take the wheel's lock first.
+ * Its entries carry the wheel's links in front of them (a plain table's do not).
+ * The lock set must be the table's own (NULL, or one no other code takes): a caller
+ * holding a bucket lock while waiting for the wheel would deadlock with expiry. */
+kp_ht_t *kp_ht_new_timed(kp_pool_t *pool, uint32_t size_log2, kp_lockset_t *locks, uint32_t nlocks);
 /* Frees every entry (and the lock set if the table made it). No one may use it after. */
 void kp_ht_free(kp_ht_t *ht);
 
@@ -90,8 +100,12 @@ uint64_t kp_ht_buckets(const kp_ht_t *ht);
  * under its lock; *bucket becomes the first bucket not copied (== kp_ht_buckets() at the
  * end). Returns the bytes written, or -(bytes needed) when the first bucket alone does
  * not fit in cap. kp_ht_expire does the same but only for entries with
- * 0 < expires <= now, and removes them. */
+ * 0 < expires <= now, and removes them; on a timed table the cursor only says whether
+ * it is done (== kp_ht_buckets()) or has more due entries for the next call. */
 int64_t kp_ht_dump(kp_ht_t *ht, uint64_t *bucket, char *buf, size_t cap);
 int64_t kp_ht_expire(kp_ht_t *ht, double now, uint64_t *bucket, char *buf, size_t cap);
+/* Buckets, wheel slots and entries expiry has looked at since the table was made: the
+ * work per kp_ht_expire, counted rather than timed. */
+uint64_t kp_ht_expire_visits(const kp_ht_t *ht);
 
 #endif

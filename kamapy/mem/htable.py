@@ -66,15 +66,20 @@ def _value_reader(c_read, name: str, doc: str):
     return read
 
 class SharedHashTable:
-    """SharedHashTable(size_log2=10, locks=None, pool=None, name=None).
+    """SharedHashTable(size_log2=10, locks=None, pool=None, name=None, timed=False).
 
     locks: a LockSet (method "mutex") to share with other tables; by default the table
     makes its own with one lock per bucket, at most 1024.
+    timed: entries with an expires also sit on a timing wheel in C, so expire() costs
+    what is due, not what is stored (a timer's table); every write then takes the
+    wheel's lock too. Needs the table's own lock set.
     """
 
-    def __init__(self, size_log2=10, locks=None, pool=None, name=None):
+    def __init__(self, size_log2=10, locks=None, pool=None, name=None, timed=False):
         if not 0 <= size_log2 <= 26:
             raise ValueError("size_log2 must be within 0..26")
+        if timed and locks is not None:
+            raise ValueError("a timed hash table needs a lock set of its own")
         if locks is not None:
             if locks.method != "mutex":
                 raise ValueError("a shared hash table needs a lock set of method 'mutex'")
@@ -85,7 +90,8 @@ class SharedHashTable:
             locks = LockSet(min(1 << size_log2, _MAX_LOCKS), pool=self.pool, name="htable")
             self._own_locks = True
         self.locks = locks
-        self._ht = lib.kp_ht_new(self.pool.ptr, size_log2, locks._set, 0)
+        new = lib.kp_ht_new_timed if timed else lib.kp_ht_new
+        self._ht = new(self.pool.ptr, size_log2, locks._set, 0)
         if self._ht == _NULL:
             if self._own_locks:
                 locks.destroy()
@@ -225,6 +231,11 @@ class SharedHashTable:
     def expire_entries(self, now):
         """expire(), returning [(key, value, expires, flags)] removed."""
         return self._walk(expire=True, now=now)
+
+    def expire_visits(self):
+        """Buckets, wheel slots and entries expiry has looked at so far: its work,
+        counted (tests and benches compare it as the table grows)."""
+        return lib.kp_ht_expire_visits(self._ht)
 
     # -- internals --------------------------------------------------------------
 

@@ -4,7 +4,8 @@ before the fork so every process shares them (Kamailio: h_table.c, timer lists).
 - `cells`: tid -> packed Transaction.
 - `due`: tid -> (empty value) with `expires` = the next moment the timer process must
   look at the transaction; its C-side expire(now) hands back the due ones, so the
-  timer never walks every transaction in Python. The entry's flags say DUE_FREE when
+  timer never walks every transaction in Python, and, the table being timed (a timing
+  wheel beside the buckets), not in C either: a tick costs what is due. The entry's flags say DUE_FREE when
   all there is to do then is free a finished transaction (the wait timer), which the
   timer does without reading the record.
 - `locks`: the REPLY_LOCK of a transaction is lock hash(tid) % size; everything that
@@ -89,7 +90,7 @@ def _shared(pool=None):
     from kamapy.mem.htable import SharedHashTable
     from kamapy.mem.lockset import LockSet
     return (SharedHashTable(TABLE_LOG2, pool=pool, name="tm transactions"),
-            SharedHashTable(TABLE_LOG2 - 2, pool=pool, name="tm timers"),
+            SharedHashTable(TABLE_LOG2 - 2, pool=pool, name="tm timers", timed=True),
             LockSet(LOCKS, pool=pool, name="tm reply locks"))
 
 

@@ -13,9 +13,9 @@ from kamapy.mem.shm import Pool, ShmExhausted
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.fixture
-def table(pool):
-    t = SharedHashTable(size_log2=6, pool=pool)
+@pytest.fixture(params=[False, True], ids=["plain", "timed"])
+def table(pool, request):
+    t = SharedHashTable(size_log2=6, pool=pool, timed=request.param)
     yield t
     t.destroy()
 
