@@ -93,7 +93,7 @@ uint64_t kp_ht_count(const kp_ht_t *ht);
 uint64_t kp_ht_buckets(const kp_ht_t *ht);
 int64_t kp_ht_dump(kp_ht_t *ht, uint64_t *bucket, char *buf, size_t cap);
 int64_t kp_ht_expire(kp_ht_t *ht, double now, uint64_t *bucket, char *buf, size_t cap);
-kp_ht_t *kp_ht_new_timed(kp_pool_t *pool, uint32_t size_log2, kp_lockset_t *locks, uint32_t nlocks);
+kp_ht_t *kp_ht_new_timed(kp_pool_t *pool, uint32_t size_log2, kp_lockset_t *locks);
 uint64_t kp_ht_expire_visits(const kp_ht_t *ht);
 
 /* kp_counters.h */

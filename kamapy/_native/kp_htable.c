@@ -55,24 +55,6 @@ static inline int bucket_lock(kp_ht_t *ht, uint32_t l)
 	return rc == 0 || rc == EOWNERDEAD;
 }
 
-/* A timed table's wheel lock, taken before any bucket lock (a no-op for a plain table);
- * false if this process holds it already (misuse: kp_lock_get says EDEADLK). */
-static inline int wheel_lock(kp_ht_t *ht)
-{
-	int rc;
-
-	if (!ht->wheel)
-		return 1;
-	rc = kp_lock_get(&ht->wheel->lock);
-	return rc == 0 || rc == EOWNERDEAD;
-}
-
-static inline void wheel_unlock(kp_ht_t *ht)
-{
-	if (ht->wheel)
-		kp_lock_release(&ht->wheel->lock);
-}
-
 static inline kp_ht_entry_t *head(kp_ht_t *ht, uint64_t b)
 {
 	return __atomic_load_n(&ht->buckets[b], __ATOMIC_ACQUIRE);
@@ -125,10 +107,13 @@ kp_ht_t *kp_ht_new(kp_pool_t *pool, uint32_t size_log2, kp_lockset_t *locks, uin
 	return ht;
 }
 
-kp_ht_t *kp_ht_new_timed(kp_pool_t *pool, uint32_t size_log2, kp_lockset_t *locks, uint32_t nlocks)
+kp_ht_t *kp_ht_new_timed(kp_pool_t *pool, uint32_t size_log2, kp_lockset_t *locks)
 {
-	kp_ht_t *ht = kp_ht_new(pool, size_log2, locks, nlocks);
+	kp_ht_t *ht;
 
+	if (locks && locks->size != 1)
+		return NULL;
+	ht = kp_ht_new(pool, size_log2, locks, 1);
 	if (!ht)
 		return NULL;
 	ht->wheel = kp_wheel_new(pool);
@@ -182,12 +167,7 @@ int kp_ht_put(kp_ht_t *ht, const char *key, uint32_t klen, const char *val, uint
 	memcpy(e->data, key, klen);
 	memcpy(e->data + klen, val, vlen);
 
-	if (!wheel_lock(ht)) {
-		entry_free(ht, e);
-		return KP_HT_ELOCK;
-	}
 	if (!bucket_lock(ht, l)) {
-		wheel_unlock(ht);
 		entry_free(ht, e);
 		return KP_HT_ELOCK;
 	}
@@ -221,7 +201,6 @@ int kp_ht_put(kp_ht_t *ht, const char *key, uint32_t klen, const char *val, uint
 			kp_wheel_add(ht->wheel, e);
 	}
 	kp_lockset_release(ht->locks, l);
-	wheel_unlock(ht);
 
 	entry_free(ht, stored ? old : e);
 	return stored;
@@ -234,15 +213,9 @@ static int64_t lookup(kp_ht_t *ht, const char *key, uint32_t klen, char *buf, si
 	uint32_t l = lock_of(ht, b);
 	kp_ht_entry_t **pp, *e, *removed = NULL;
 	int64_t n = -1;
-	int timed = remove && ht->wheel; /* a read leaves the wheel alone */
 
-	if (timed && !wheel_lock(ht))
+	if (!bucket_lock(ht, l))
 		return KP_HT_ELOCK;
-	if (!bucket_lock(ht, l)) {
-		if (timed)
-			wheel_unlock(ht);
-		return KP_HT_ELOCK;
-	}
 	pp = find_slot(ht, b, h, key, klen);
 	e = *pp;
 	if (e) {
@@ -256,15 +229,13 @@ static int64_t lookup(kp_ht_t *ht, const char *key, uint32_t klen, char *buf, si
 			if (remove) {
 				link_to(pp, e->next);
 				__atomic_sub_fetch(&ht->count, 1, __ATOMIC_RELAXED);
-				if (timed)
+				if (ht->wheel)
 					kp_wheel_remove(e);
 				removed = e;
 			}
 		}
 	}
 	kp_lockset_release(ht->locks, l);
-	if (timed)
-		wheel_unlock(ht);
 	entry_free(ht, removed); /* no-op for NULL */
 	return n;
 }
@@ -314,12 +285,8 @@ int kp_ht_delete(kp_ht_t *ht, const char *key, uint32_t klen)
 	uint32_t l = lock_of(ht, b);
 	kp_ht_entry_t **pp, *e;
 
-	if (!wheel_lock(ht))
+	if (!bucket_lock(ht, l))
 		return KP_HT_ELOCK;
-	if (!bucket_lock(ht, l)) {
-		wheel_unlock(ht);
-		return KP_HT_ELOCK;
-	}
 	pp = find_slot(ht, b, h, key, klen);
 	e = *pp;
 	if (e) {
@@ -329,7 +296,6 @@ int kp_ht_delete(kp_ht_t *ht, const char *key, uint32_t klen)
 			kp_wheel_remove(e);
 	}
 	kp_lockset_release(ht->locks, l);
-	wheel_unlock(ht);
 	if (!e)
 		return 0;
 	entry_free(ht, e);
@@ -423,8 +389,8 @@ int64_t kp_ht_dump(kp_ht_t *ht, uint64_t *bucket, char *buf, size_t cap)
 
 /* A timed table's expiry: the wheel moves what is due by now onto its ready list (on
  * the first call of a round, *bucket == 0), then ready entries leave the table while
- * their records fit. An entry on the wheel is in the table: writes change both under
- * the wheel lock. */
+ * their records fit, all under the table's one lock. An entry on the wheel is in the
+ * table: writes change both under that lock. */
 static int64_t expire_timed(kp_ht_t *ht, double now, uint64_t *bucket, char *buf, size_t cap)
 {
 	kp_wheel_t *w = ht->wheel;
@@ -433,37 +399,27 @@ static int64_t expire_timed(kp_ht_t *ht, double now, uint64_t *bucket, char *buf
 	int64_t rc = 0;
 	uint64_t seen = 0;
 
-	if (!wheel_lock(ht))
+	if (!bucket_lock(ht, 0))
 		return KP_HT_ELOCK;
 	if (*bucket == 0)
 		kp_wheel_advance(w, now);
 	while (w->ready) {
 		kp_ht_entry_t **pp;
 		uint64_t b;
-		uint32_t l;
-		size_t need;
 
 		e = kp_wentry(w->ready);
+		if (record_size(e) > cap - (size_t)(out - buf)) {
+			if (out == buf)
+				rc = -(int64_t)record_size(e);
+			break;
+		}
 		b = bucket_of(ht, e->hash);
-		l = lock_of(ht, b);
-		need = record_size(e);
-		if (need > cap - (size_t)(out - buf)) {
-			if (out == buf)
-				rc = -(int64_t)need;
-			break;
-		}
-		if (!bucket_lock(ht, l)) {
-			if (out == buf)
-				rc = KP_HT_ELOCK;
-			break;
-		}
 		for (pp = &ht->buckets[b]; *pp != e; pp = &(*pp)->next)
 			;
 		out = write_record(out, e);
 		link_to(pp, e->next);
 		__atomic_sub_fetch(&ht->count, 1, __ATOMIC_RELAXED);
 		kp_wheel_remove(e);
-		kp_lockset_release(ht->locks, l);
 		e->next = dead;
 		dead = e;
 		seen++;
@@ -471,7 +427,7 @@ static int64_t expire_timed(kp_ht_t *ht, double now, uint64_t *bucket, char *buf
 	*bucket = w->ready ? 1 : ht->mask + 1;
 	w->visits += seen;
 	__atomic_store_n(&ht->expire_visits, w->visits, __ATOMIC_RELAXED);
-	wheel_unlock(ht);
+	kp_lockset_release(ht->locks, 0);
 	while (dead) {
 		e = dead->next;
 		entry_free(ht, dead);

@@ -61,11 +61,11 @@ typedef struct kp_ht_record {
 /* locks NULL: the table makes its own set of nlocks locks. NULL when out of shm. */
 kp_ht_t *kp_ht_new(kp_pool_t *pool, uint32_t size_log2, kp_lockset_t *locks, uint32_t nlocks);
 /* A timed table: entries with an expires also sit on a timing wheel, so kp_ht_expire
- * costs what is due rather than what is stored; writes take the wheel's lock first.
- * Its entries carry the wheel's links in front of them (a plain table's do not).
- * The lock set must be the table's own (NULL, or one no other code takes): a caller
- * holding a bucket lock while waiting for the wheel would deadlock with expiry. */
-kp_ht_t *kp_ht_new_timed(kp_pool_t *pool, uint32_t size_log2, kp_lockset_t *locks, uint32_t nlocks);
+ * costs what is due rather than what is stored. One lock guards its buckets and the
+ * wheel (a write takes one lock, as on a plain table; Kamailio's timer lists have one
+ * lock too): locks is a set of one lock, or NULL for its own. Its entries carry the
+ * wheel's links in front of them (a plain table's do not). */
+kp_ht_t *kp_ht_new_timed(kp_pool_t *pool, uint32_t size_log2, kp_lockset_t *locks);
 /* Frees every entry (and the lock set if the table made it). No one may use it after. */
 void kp_ht_free(kp_ht_t *ht);
 

@@ -81,22 +81,15 @@ kp_wheel_t *kp_wheel_new(kp_pool_t *pool)
 {
 	kp_wheel_t *w = kp_shm_malloc(pool, sizeof(*w));
 
-	if (!w)
-		return NULL;
-	memset(w, 0, sizeof(*w));
-	if (kp_lock_init(&w->lock) != 0) {
-		kp_shm_free(pool, w);
-		return NULL;
-	}
+	if (w)
+		memset(w, 0, sizeof(*w));
 	return w;
 }
 
 void kp_wheel_free(kp_pool_t *pool, kp_wheel_t *w)
 {
-	if (!w)
-		return;
-	kp_lock_destroy(&w->lock);
-	kp_shm_free(pool, w);
+	if (w)
+		kp_shm_free(pool, w);
 }
 
 void kp_wheel_add(kp_wheel_t *w, kp_ht_entry_t *e) { place(w, kp_wlink(e)); }

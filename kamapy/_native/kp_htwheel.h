@@ -5,17 +5,16 @@
  * the next KP_WHEEL_SLOTS ticks, level 1 one per KP_WHEEL_SLOTS ticks after that, and
  * the rest waits on an overflow list looked at once per level-1 turn (hours).
  *
- * Everything here runs with the wheel's lock held; the table takes it before any
- * bucket lock. The lists are doubly linked: a holder killed inside the lock can leave
- * one half-linked, which the next taker does not repair (Kamailio's timer lists share
- * that exposure; a plain table's buckets do not have it). */
+ * Everything here runs with the table's lock held (a timed table has one). The lists
+ * are doubly linked: a holder killed inside the lock can leave one half-linked, which
+ * the next taker does not repair (Kamailio's timer lists share that exposure; a plain
+ * table's buckets do not have it). */
 #ifndef KP_HTWHEEL_H
 #define KP_HTWHEEL_H
 
 #include <stdint.h>
 
 #include "kp_htable.h"
-#include "kp_lock.h"
 #include "kp_shm.h"
 
 #define KP_WHEEL_HZ 64 /* ticks per second: a power of two, so now * HZ is exact */
@@ -33,7 +32,6 @@ static inline kp_wlink_t *kp_wlink(kp_ht_entry_t *e) { return (kp_wlink_t *)e - 
 static inline kp_ht_entry_t *kp_wentry(kp_wlink_t *l) { return (kp_ht_entry_t *)(l + 1); }
 
 typedef struct kp_wheel {
-	kp_lock_t lock;
 	int64_t cur;            /* the tick expiry has reached: all that is due by it is off */
 	uint64_t visits;        /* slots and entries looked at by expiry (tests, benches) */
 	kp_wlink_t *ready;      /* due, off the slots, not yet handed out by kp_ht_expire */

@@ -71,8 +71,8 @@ class SharedHashTable:
     locks: a LockSet (method "mutex") to share with other tables; by default the table
     makes its own with one lock per bucket, at most 1024.
     timed: entries with an expires also sit on a timing wheel in C, so expire() costs
-    what is due, not what is stored (a timer's table); every write then takes the
-    wheel's lock too. Needs the table's own lock set.
+    what is due, not what is stored (a timer's table). One lock of its own guards the
+    buckets and the wheel, as Kamailio's timer lists have one.
     """
 
     def __init__(self, size_log2=10, locks=None, pool=None, name=None, timed=False):
@@ -87,11 +87,14 @@ class SharedHashTable:
             self._own_locks = False
         else:
             self.pool = resolve_pool(pool)
-            locks = LockSet(min(1 << size_log2, _MAX_LOCKS), pool=self.pool, name="htable")
+            nlocks = 1 if timed else min(1 << size_log2, _MAX_LOCKS)
+            locks = LockSet(nlocks, pool=self.pool, name="htable")
             self._own_locks = True
         self.locks = locks
-        new = lib.kp_ht_new_timed if timed else lib.kp_ht_new
-        self._ht = new(self.pool.ptr, size_log2, locks._set, 0)
+        if timed:
+            self._ht = lib.kp_ht_new_timed(self.pool.ptr, size_log2, locks._set)
+        else:
+            self._ht = lib.kp_ht_new(self.pool.ptr, size_log2, locks._set, 0)
         if self._ht == _NULL:
             if self._own_locks:
                 locks.destroy()
