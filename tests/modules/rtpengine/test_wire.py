@@ -261,7 +261,12 @@ def test_control_over_ipv6():
     uas, uac = C.Sock(), C.Sock()
     with Rtpengine(ng_host="::1") as r6, Proxy(r6.url, uas.port) as srv:
         try:
-            assert f"rtpengine instance <{r6.url}> found" in srv.log()
+            # the probe line is written by a child, possibly after "kamapy started"
+            found = f"rtpengine instance <{r6.url}> found"
+            deadline = time.monotonic() + 3
+            while found not in srv.log() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert found in srv.log()
             assert srv.rpc("rtpengine.ping", r6.url)["status"] == "success"
             offer, _ = establish(srv, uac, uas, f"v6ctl-{uuid.uuid4().hex[:8]}")
             assert r6.port_min <= C.media(C.body_of(offer))[1] <= r6.port_max
