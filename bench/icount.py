@@ -11,7 +11,8 @@ workloads against whichever tree's kamapy is first on sys.path (`--repo DIR` for
 checkout, e.g. a `git worktree` of an older commit with its own venv). --kemi runs the
 KSR script's config (bench/kemi_bench.py's) instead of the native reference config.
 
-Workloads: register-new (N new bindings), register-refresh (N refreshes of the same
+Workloads: options (N OPTIONS answered by sl_send_reply, sipbench's message),
+register-new (N new bindings), register-refresh (N refreshes of the same
 bindings), call (N calls of 7 messages; the test UA's parsing is outside the count).
 """
 
@@ -24,10 +25,24 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
+# sipbench's options_uac.xml message, as SIPp fills it in
+OPTIONS = (
+    "OPTIONS sip:service@127.0.0.1:{sp} SIP/2.0\r\n"
+    "Via: SIP/2.0/UDP 127.0.0.1:{up};branch=z9hG4bK-{n}-0\r\n"
+    "Max-Forwards: 70\r\n"
+    "From: \"sipbench\" <sip:sipbench@127.0.0.1:{up}>;tag={n}SIPpTag01\r\n"
+    "To: <sip:service@127.0.0.1:{sp}>\r\n"
+    "Call-ID: {n}-o@127.0.0.1\r\n"
+    "CSeq: 1 OPTIONS\r\n"
+    "Contact: <sip:sipbench@127.0.0.1:{up}>\r\n"
+    "Accept: application/sdp\r\n"
+    "User-Agent: sipbench\r\n"
+    "Content-Length: 0\r\n\r\n")
+
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("workload", choices=["register-new", "register-refresh", "call"])
+    ap.add_argument("workload", choices=["options", "register-new", "register-refresh", "call"])
     ap.add_argument("-n", type=int, default=200)
     ap.add_argument("--warm", type=int, default=50, help="uncounted items first")
     ap.add_argument("--repo", help="import kamapy from this checkout")
@@ -59,7 +74,16 @@ def main():
     p = pb.Path_(256)
     uac, up = pb._sink()
     total = args.warm + args.n
-    if args.workload.startswith("register"):
+    if args.workload == "options":
+        msgs = [(OPTIONS.format(sp=p.port, up=up, n=i).encode(), up) for i in range(total)]
+        for m in msgs[:args.warm]:
+            p.feed(*m)
+        pb._drain(uac)
+        for k in range(args.warm, total, 32):
+            for _ in itertools.starmap(p.feed, msgs[k:min(k + 32, total)]):
+                pass
+            pb._drain(uac)
+    elif args.workload.startswith("register"):
         def reg(i, r):
             p.feed(pb.REGISTER.format(sp=p.port, up=up, n=i, r=r, u=i).encode(), up)
             if i & 63 == 63:

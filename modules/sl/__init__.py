@@ -145,20 +145,14 @@ def sl_reply(msg, code: int, reason: str) -> int:
     return 1
 
 
-def _code(code) -> int:
-    """The reply code; None when a "$pv" code had no int side (a string such as $hdr's
-    "404"): Kamailio's sl then answers with modparam default_code, keeping the reason."""
-    if code is None:
-        return exports.param("default_code")
-    return int(code)
-
-
 def w_sl_send_reply(msg, code, reason: str) -> int:
-    return sl_reply(msg, _code(code), reason)
+    # code None: a "$pv" code without an int side (a string such as $hdr's "404"):
+    # Kamailio's sl then answers with modparam default_code, keeping the reason
+    return sl_reply(msg, int(code) if code is not None else exports.param("default_code"), reason)
 
 
 def w_send_reply(msg, code, reason: str) -> int:
-    code = int(code) if code is not None else exports.param("default_code")  # _code(), inlined
+    code = int(code) if code is not None else exports.param("default_code")  # as w_sl_send_reply
     tmb = _tmb[0]
     if tmb is not None and tmb.has_transaction(msg):
         return tmb.t_reply(msg, code, reason)
