@@ -10,6 +10,8 @@ check and latency probe are UDP OPTIONS) and TCP.
     .venv/bin/python bench/tcp_compare.py [--workload options register] [--duration 10]
         [--runs 3] [--host 127.0.0.9] [--port 5090] [--log bench/results.jsonl]
 
+Each run takes the next loopback address from --host on (127.0.0.9, .10, ...).
+
 Medians of --runs runs per server and workload, the servers taking turns; every run is
 appended to --log as one JSON line like compare.py's, with "transport": "tcp".
 """
@@ -17,6 +19,7 @@ appended to --log as one JSON line like compare.py's, with "transport": "tcp".
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -61,17 +64,28 @@ def main():
     ap.add_argument("--log", help="append every run as a JSON line to this file")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="tcp-bench-"))
-    cfg = tcp_cfg(BENCH / CFG, args.host, args.port, tmp / "kamailio-bench-tcp.cfg")
-    servers = [("kamapy", f"{args.kamapy} -f {cfg} -DD -E -m 1024 -n {args.children}")]
-    if shutil.which("kamailio"):
-        base = f"kamailio -f {cfg} -DD -E -m 1024 -M 8 -n {args.children}"
-        servers.append(("kamailio", base))
-        if not args.no_tlsf:
-            servers.append(("kamailio-tlsf", base + " -x tlsf"))
-    extra = ["--host", args.host, "--port", str(args.port), "--uas-port", str(args.uas_port),
-             "--concurrency", str(args.connections), "--wait-idle", str(args.wait_idle),
-             # SIPp's own sockets count against -max_socket: at 50 it fails with a broken pipe
-             "--sipp-extra", f"-t tn -max_socket {2 * args.connections}"]
+    # every run on its own loopback address: a run leaves tens of thousands of client
+    # sockets in TIME-WAIT (60 s), and SIPp binds its source to the server's address,
+    # so the next run on the same address finds no free local port (SIPp exits 255)
+    prefix, first = args.host.rsplit(".", 1)
+    hosts = (f"{prefix}.{int(first) + i}" for i in itertools.count())
+
+    def servers_on(host):
+        cfg = tcp_cfg(BENCH / CFG, host, args.port, tmp / f"kamailio-bench-tcp-{host}.cfg")
+        out = [("kamapy", f"{args.kamapy} -f {cfg} -DD -E -m 1024 -n {args.children}")]
+        if shutil.which("kamailio"):
+            base = f"kamailio -f {cfg} -DD -E -m 1024 -M 8 -n {args.children}"
+            out.append(("kamailio", base))
+            if not args.no_tlsf:
+                out.append(("kamailio-tlsf", base + " -x tlsf"))
+        return out
+
+    def extra_on(host):
+        return ["--host", host, "--port", str(args.port), "--uas-port", str(args.uas_port),
+                "--concurrency", str(args.connections), "--wait-idle", str(args.wait_idle),
+                # SIPp's own sockets count against -max_socket: at 50 it fails with a broken pipe
+                "--sipp-extra", f"-t tn -max_socket {2 * args.connections}"]
+    servers = servers_on(args.host)
     rev = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
                          capture_output=True, text=True).stdout.strip()
     names = [n for n, _ in servers]
@@ -79,10 +93,12 @@ def main():
     loads = []
     for k in range(args.runs):
         for wl in args.workload:
-            for name, cmd in servers:
+            for i, (name, _) in enumerate(servers):
+                host = next(hosts)
+                cmd = servers_on(host)[i][1]
                 load = os.getloadavg()[0]
                 loads.append(load)
-                r = run(wl, cmd, args.duration, extra)
+                r = run(wl, cmd, args.duration, extra_on(host))
                 runs[(wl, name)].append(r)
                 print(json.dumps({"run": k, "workload": wl, "load": load, name: r}), file=sys.stderr)
                 if args.log:
