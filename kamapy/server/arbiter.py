@@ -235,6 +235,7 @@ class Arbiter:
         si.sock.setblocking(False)
 
     def _receive_one(self):
+        from ..net import stun_in
         from ..sip.msg import PROTO_UDP, RecvInfo
         from .receive import receive_msg
         from .worker import MAX_DATAGRAM, MIN_UDP_PACKET
@@ -245,6 +246,10 @@ class Arbiter:
             return
         except OSError as e:
             log.error("recvfrom on %s failed: %s", si, e)
+            return
+        if data < b"\x01" and stun_in.handler is not None:  # as udp_loop_stun (worker.py)
+            if data:
+                stun_in.handler(data, addr, si)
             return
         if len(data) < MIN_UDP_PACKET:
             return

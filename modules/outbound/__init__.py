@@ -12,9 +12,9 @@ returns 2 then). check_flow_token() tells a config whether the flow is still the
     modparam("outbound", "force_no_outbound_flag", 2)    # -1: none
     modparam("outbound", "flow_token_secret", "s3cr3t")  # else a random key per start
 
-Kamailio wants the stun module for outbound over UDP (keep-alives); kamapy answers
-STUN binding requests on its UDP sockets only with the stun module, which it does not
-have: a warning at start-up says so, as Kamailio's.
+Kamailio wants the stun module for outbound over UDP (RFC 5626 §4.4.2 keep-alives are
+STUN Binding requests on the SIP port): without `loadmodule "stun"` a warning at
+start-up says so, as Kamailio's (modules/stun answers them).
 """
 
 from __future__ import annotations
