@@ -11,31 +11,12 @@ from __future__ import annotations
 
 import os
 
+from kamapy.strutil import str2sint
+
 from .base import Pv, fn_pv
 from .errors import PvError
 from .registry import PvDef
 from .values import IntStr
-
-_INT_MAX = 2**31 - 1
-_INT_MIN = -2**31
-
-
-def str2sint(text: str) -> int:
-    """Kamailio's str2sint as $envn/$defn use it: an optional sign, then digits up to
-    the first other character (what was read so far stays: "12ab" is 12, "/x" 0),
-    clamped to a C int."""
-    i, neg = 0, False
-    if text[:1] in ("+", "-"):
-        neg, i = text[0] == "-", 1
-    n = 0
-    for c in text[i:]:
-        if not "0" <= c <= "9":
-            break
-        n = n * 10 + (ord(c) - 48)
-        if n > _INT_MAX + neg:
-            n = _INT_MAX + neg
-            break
-    return -n if neg else n
 
 
 def int_text(text: str):

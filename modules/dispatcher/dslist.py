@@ -14,6 +14,7 @@ import logging
 import random
 
 from kamapy.sip.uri import parse_uri
+from kamapy.strutil import str2sint
 
 log = logging.getLogger("kamapy.dispatcher")
 
@@ -51,21 +52,6 @@ class Attrs:
         self.latency = None
 
 
-def _int(text: str) -> int:
-    """str2sint: a leading sign and digits, 0 when there are none."""
-    t = text.strip()
-    sign = 1
-    if t[:1] in "+-" and t:
-        sign = -1 if t[0] == "-" else 1
-        t = t[1:]
-    n = 0
-    for c in t:
-        if not c.isdigit():
-            break
-        n = n * 10 + ord(c) - 48
-    return sign * n
-
-
 def parse_attrs(text: str | None, attrs_none: bool = False) -> Attrs:
     a = Attrs()
     if not text:
@@ -84,21 +70,21 @@ def parse_attrs(text: str | None, attrs_none: bool = False) -> Attrs:
         if name == "duid":
             a.duid = value
         elif name == "cc":
-            a.cc = _int(value)
+            a.cc = str2sint(value)
         elif name == "weight":
-            w = _int(value)
+            w = str2sint(value)
             a.weight = w if 1 <= w <= 100 else 0
             if not 1 <= w <= 100:
                 log.error("weight %d not in 1-100 range - ignoring destination", w)
         elif name == "rweight":
-            w = _int(value)
+            w = str2sint(value)
             a.rweight = w if 1 <= w <= 100 else 0
             if not 1 <= w <= 100:
                 log.warning("rweight %d not in 1-100 range - ignoring", w)
         elif name == "latency":
-            a.latency = _int(value)
+            a.latency = str2sint(value)
         elif name == "maxload":
-            a.maxload = _int(value)
+            a.maxload = str2sint(value)
         elif name == "socket":
             a.socket = value
         elif name == "sockname":

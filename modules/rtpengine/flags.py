@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kamapy.strutil import atoi
+
 from .bencode import Pairs
 
 OP_OFFER = "offer"
@@ -107,16 +109,6 @@ def _digits_prefix(text: str) -> int:
     return n
 
 
-def _atoi(text: str) -> int:
-    """C atoi: leading blanks, a sign, digits; 0 when none."""
-    s = text.lstrip(" \t\n\r\v\f")
-    sign = 1
-    if s[:1] in ("+", "-"):
-        sign = -1 if s[0] == "-" else 1
-        s = s[1:]
-    return sign * _digits_prefix(s)
-
-
 def tokens(flags_str: str):
     """(key, value|None) per token, split as Kamailio's parse_flags splits."""
     pos = 0
@@ -182,7 +174,7 @@ def _one(ng: NgFlags, key: str, val: str | None):
     elif key == "AVP" and novalue:
         ng.transport = (ng.transport | 0x100) & ~0x002
     elif key == "TOS" and not novalue:
-        ng.dict.append(("TOS", _atoi(val)))
+        ng.dict.append(("TOS", atoi(val)))
     elif key == "SRTP" and novalue:
         ng.transport |= 0x101
     elif key == "AVPF" and novalue:
@@ -243,7 +235,7 @@ def _one(ng: NgFlags, key: str, val: str | None):
     else:
         if key == "delete-delay" and val is not None:
             # Kamailio adds the integer and then falls through to the generic entry too
-            ng.dict.append(("delete delay", _atoi(val)))
+            ng.dict.append(("delete delay", atoi(val)))
         if val is None:
             ng.flags.append(key)
         else:

@@ -25,6 +25,7 @@ from kamapy.sip.methods import (
 )
 from kamapy.sip.msg import REPLY
 from kamapy.sip.sdp_body import extract_sdp, has_sdp
+from kamapy.strutil import atoi
 
 from ..rtpengine import sdp_marks
 from ..rtpengine.functions import _reply_transaction, _transaction, managed_method
@@ -378,7 +379,7 @@ def force(msg, flags: str | None, ip: str, offer: bool, forced_ip: bool) -> int:
         if not argv:
             log.error("no reply from rtp proxy")
             return -1
-        port = relay._atoi(argv[0])
+        port = atoi(argv[0])
         if port <= 0 or port > 65535:
             if port != 0 or not flookup:
                 log.error("incorrect port %d in reply from rtp proxy", port)

@@ -19,6 +19,7 @@ import select
 import socket
 
 from kamapy.node_sockets import NodeSockets
+from kamapy.strutil import atoi
 
 from ..rtpengine.nodes import (
     PERMANENT,
@@ -198,25 +199,11 @@ def send_command(node: Node, command: str) -> str | None:
 
 
 # ------------------------------------------------------------------ health, selection
-def _atoi(text: str) -> int:
-    t = text.lstrip()
-    sign = 1
-    if t[:1] in "+-" and t:
-        sign = -1 if t[0] == "-" else 1
-        t = t[1:]
-    n = 0
-    for ch in t:
-        if not "0" <= ch <= "9":
-            break
-        n = n * 10 + ord(ch) - 48
-    return sign * n
-
-
 def _checkcap(node: Node, cap: str) -> int:
     r = send_command(node, "VF " + cap)
     if r is None:
         return -1
-    return 0 if r.startswith("E") or _atoi(r) != 1 else 1
+    return 0 if r.startswith("E") or atoi(r) != 1 else 1
 
 
 def rtpp_test(node: Node, isdisabled: bool, force: bool) -> bool:
@@ -228,9 +215,9 @@ def rtpp_test(node: Node, isdisabled: bool, force: bool) -> bool:
     r = send_command(node, "V")
     if r is None:
         log.warning("can't get version of the RTP proxy")
-    elif _atoi(r) != SUP_CPROTOVER:
+    elif atoi(r) != SUP_CPROTOVER:
         log.warning("unsupported version of RTP proxy <%s> found: %d supported,%d present",
-                    node.url, SUP_CPROTOVER, _atoi(r))
+                    node.url, SUP_CPROTOVER, atoi(r))
     else:
         rv = _checkcap(node, REQ_CPROTOVER)
         if rv == -1:
