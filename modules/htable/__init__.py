@@ -21,7 +21,8 @@
   .flush/.reload/.store.
 
 - redis_url (kamapy): the tables with dmqreplicate=1 shared by several nodes through
-  Redis, with DMQ's semantics (replication.py, docs/scale-out.md).
+  Redis, with DMQ's semantics (replication.py, docs/scale-out.md); redis_journal_size
+  bounds the changes a node keeps while Redis is away, written back when it returns.
 
 Not built (warned at start-up when set): DMQ itself (enable_dmq, dmq_init_sync: Redis
 does their work with redis_url), timer_procs (the core timer process does the expiry). event_callback
@@ -47,6 +48,7 @@ from kamapy.module import (
     Function,
     ModuleExports,
     Param,
+    non_negative,
 )
 from kamapy.pv.errors import PvError
 
@@ -356,7 +358,8 @@ def mod_init():
             conn.close()
     from . import replication
     rep = replication.init(exports.values.get("redis_url") or "",
-                           exports.values.get("redis_prefix") or "kamapy:ht:", state.tables())
+                           exports.values.get("redis_prefix") or "kamapy:ht:", state.tables(),
+                           exports.param("redis_journal_size"))
     if rep is not None:
         from kamapy.module import Process
         exports.procs[:] = [Process("htable redis", rep.run)]
@@ -435,6 +438,7 @@ exports = ModuleExports(
         Param("db_expires", int, 0),
         Param("redis_url", str, ""),          # kamapy: dmqreplicate tables shared through Redis
         Param("redis_prefix", str, "kamapy:ht:"),
+        Param("redis_journal_size", int, 10000, validate=non_negative),  # changes kept while Redis is away (0: none)
         Param("enable_dmq", int, 0, unsupported="no DMQ module (replication between nodes is not built)"),
         Param("dmq_init_sync", int, 0, unsupported="no DMQ module (replication between nodes is not built)"),
         Param("timer_procs", int, 0, unsupported="expired items are removed by the core timer process"),

@@ -14,7 +14,17 @@ is written through to Redis by the process that made it:
 and applied on the other nodes by one "htable redis" process per node, subscribed to
 the tables' channels. On every (re)connection that process loads the tables from
 Redis first (Kamailio's dmq_init_sync), so a node is in step after it starts or after
-Redis was away; what a node changed while Redis was away stays on that node.
+Redis was away.
+
+Last writer wins, by time: a stored item is "<ms>:" + the value, <ms> the wall-clock
+time of the change (the nodes' clocks must agree: NTP), and a delete leaves
+"<ms>:d" (a tombstone, kept TOMBSTONE_S or the table's autoexpire if longer) so a
+node that was cut off learns of it when it reloads. A change Redis did not get (it
+was away) goes into the node's journal (journal.py, in shm: any process may make
+it); on reconnection the "htable redis" process replays the journal first -- each
+key as the node holds it now, unless Redis holds a change of it newer than this
+node's -- then loads, leaving alone the keys with a pending change newer than
+Redis's. Items stored by an older kamapy (no "<ms>:") count as older than any change.
 """
 
 from __future__ import annotations
@@ -24,11 +34,43 @@ import os
 import time
 import uuid
 
+from .journal import Journal
+
 log = logging.getLogger("kamapy.htable")
+
+TOMBSTONE_S = 3600
+DELETED = b"d"   # a stored value is "i..." or "s...": "d" is a tombstone
+
+# a journaled change, if Redis holds none newer (KEYS[1] the item; ARGV: ms, "s" | "d",
+# value, expiry in ms or 0, channel, message, tombstone lifetime in ms)
+_REPLAY = """
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local ct = tonumber(string.match(cur, '^(%d+):'))
+  if ct and ct > tonumber(ARGV[1]) then return 0 end
+end
+if ARGV[2] == 'd' then
+  redis.call('SET', KEYS[1], ARGV[1] .. ':d', 'PX', ARGV[7])
+elseif tonumber(ARGV[4]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[1] .. ':' .. ARGV[3], 'PXAT', ARGV[4])
+else
+  redis.call('SET', KEYS[1], ARGV[1] .. ':' .. ARGV[3])
+end
+redis.call('PUBLISH', ARGV[5], ARGV[6])
+return 1
+"""
+
+
+def stamped(raw: bytes) -> tuple[int, bytes]:
+    """A stored item: (its change time in ms, 0 if unstamped; the value or DELETED)."""
+    head, sep, rest = raw.partition(b":")
+    if sep and head.isdigit():
+        return int(head), rest
+    return 0, raw
 
 
 class Replica:
-    def __init__(self, url: str, prefix: str, tables: dict):
+    def __init__(self, url: str, prefix: str, tables: dict, journal_size: int = 10000):
         self.url = url
         self.prefix = prefix
         self.tables = tables      # name -> HTable (dmqreplicate=1)
@@ -37,6 +79,7 @@ class Replica:
         self._r = None
         self._down_until = 0.0
         self._logged = False
+        self.journal = Journal(journal_size)   # shm: made in the master, before the fork
 
     def client(self):
         if self._pid != os.getpid():
@@ -51,11 +94,16 @@ class Replica:
     def _key(self, table: str, name: str) -> bytes:
         return (self.prefix + table + ":").encode() + name.encode("utf-8", "surrogateescape")
 
+    def _tomb_ms(self, t) -> int:
+        return max(TOMBSTONE_S, t.htexpire) * 1000
+
     def changed(self, t, name: str):
         """After a set/delete/expiry change of item `name` on this node: its state now
-        to Redis and to the other nodes."""
+        to Redis and to the other nodes (into the journal while Redis is away)."""
         import msgpack
+        ms = int(time.time() * 1000)
         if time.monotonic() < self._down_until:
+            self.journal.note(t.name, name, ms)
             return
         entry = t.store.get_entry(t._key(name))
         if entry is not None and t._expired(entry[1]):
@@ -63,15 +111,16 @@ class Replica:
         try:
             pipe = self.client().pipeline(transaction=False)
             key = self._key(t.name, name)
+            stamp = b"%d:" % ms
             if entry is None:
-                pipe.delete(key)
+                pipe.set(key, stamp + DELETED, px=self._tomb_ms(t))
                 op = [self.node, "d", name, b"", 0]
             else:
                 value, expires = entry[0], int(entry[1])
                 if expires > 0:
-                    pipe.set(key, value, pxat=expires * 1000)
+                    pipe.set(key, stamp + value, pxat=expires * 1000)
                 else:
-                    pipe.set(key, value)
+                    pipe.set(key, stamp + value)
                 op = [self.node, "s", name, value, expires]
             pipe.publish(self.prefix + t.name, msgpack.packb(op, use_bin_type=True))
             pipe.execute()
@@ -80,9 +129,50 @@ class Replica:
                 log.info("htable: redis %s reachable again", self.url)
         except Exception as e:
             self._down_until = time.monotonic() + 1.0
+            self.journal.note(t.name, name, ms)
             if not self._logged:
                 self._logged = True
-                log.error("htable: redis %s unavailable (%s): changes stay on this node", self.url, e)
+                log.error("htable: redis %s unavailable (%s): changes kept in the journal until "
+                          "it is back", self.url, e)
+
+    def replay(self, r) -> tuple[int, int]:
+        """The journal to Redis: (changes written, changes where Redis's was newer).
+        Raises when Redis fails meanwhile (the entries not written go back)."""
+        import msgpack
+        entries = self.journal.take()
+        if not entries:
+            return 0, 0
+        script = r.register_script(_REPLAY)
+        written = kept = 0
+        for i in range(0, len(entries), 500):
+            chunk = entries[i:i + 500]
+            pipe = r.pipeline(transaction=False)
+            for k, ms in chunk:
+                table, name = Journal.split(k)
+                t = self.tables.get(table)
+                if t is None:
+                    continue
+                entry = t.store.get_entry(t._key(name))
+                if entry is None or t._expired(entry[1]):
+                    op = [self.node, "d", name, b"", 0]
+                    args = [ms, "d", b"", 0]
+                else:
+                    value, expires = entry[0], int(entry[1])
+                    op = [self.node, "s", name, value, expires]
+                    args = [ms, "s", value, expires * 1000]
+                script(keys=[self._key(table, name)],
+                       args=[*args, self.prefix + table, msgpack.packb(op, use_bin_type=True),
+                             self._tomb_ms(t)], client=pipe)
+            try:
+                res = pipe.execute()
+            except Exception:
+                self.journal.give_back(entries[i:])
+                raise
+            written += sum(1 for x in res if x == 1)
+            kept += sum(1 for x in res if x == 0)
+        log.info("htable: %d changes made while redis %s was away written back (%d keys kept "
+                 "a newer change from redis)", written, self.url, kept)
+        return written, kept
 
     # ------------------------------------------------------------ the other side
     def apply(self, data: bytes, channel: str):
@@ -100,8 +190,11 @@ class Replica:
             t.store.put(key, value, expires=float(expires))
 
     def load(self, r) -> int:
-        """Every live item of the shared tables from Redis into this node's tables."""
+        """Every live item of the shared tables from Redis into this node's tables (a
+        tombstone deletes the node's copy), except keys this node changed later than
+        Redis's change, still in its journal: the next replay writes those."""
         n = 0
+        pending = len(self.journal) > 0
         for name, t in self.tables.items():
             head = self._key(name, "")
             keys = list(r.scan_iter(match=head.replace(b"*", b"\\*") + b"*", count=1000))
@@ -113,12 +206,20 @@ class Replica:
                 pipe.pexpiretime(k)
             res = pipe.execute()
             for i, k in enumerate(keys):
-                value, pexp = res[2 * i], res[2 * i + 1]
-                if value is None:
+                raw, pexp = res[2 * i], res[2 * i + 1]
+                if raw is None:
+                    continue
+                item = k[len(head):].decode("utf-8", "surrogateescape")
+                ms, value = stamped(raw)
+                if pending:
+                    mine = self.journal.when(name, item)
+                    if mine is not None and mine >= ms:
+                        continue
+                if value == DELETED:
+                    t.store.delete(t._key(item))
                     continue
                 expires = pexp // 1000 if pexp and pexp > 0 else 0
-                t.store.put(t._key(k[len(head):].decode("utf-8", "surrogateescape")), value,
-                            expires=float(expires))
+                t.store.put(t._key(item), value, expires=float(expires))
                 n += 1
         return n
 
@@ -133,8 +234,11 @@ class Replica:
                     r = self.client()
                     pubsub = r.pubsub(ignore_subscribe_messages=True)
                     pubsub.subscribe(*channels)  # before the load: nothing is missed
+                    self.replay(r)   # this node's changes first: they win where newer
                     n = self.load(r)
                     log.info("htable: %d items loaded from redis %s", n, self.url)
+                elif len(self.journal):
+                    self.replay(r)   # changes a process journaled in its second off Redis
                 msg = pubsub.get_message(timeout=0.5)
                 if msg and msg.get("type") == "message":
                     ch = msg["channel"]
@@ -159,13 +263,13 @@ class Replica:
 _replica: list[Replica | None] = [None]
 
 
-def init(url: str, prefix: str, tables: list):
+def init(url: str, prefix: str, tables: list, journal_size: int = 10000):
     """mod_init (master): the shared tables get their replica; the first load."""
     shared = {t.name: t for t in tables if t.dmqreplicate}
     if not url or not shared:
         _replica[0] = None
         return None
-    rep = Replica(url, prefix, shared)
+    rep = Replica(url, prefix, shared, journal_size)
     for t in shared.values():
         t.replica = rep
     _replica[0] = rep

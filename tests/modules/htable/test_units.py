@@ -114,3 +114,37 @@ def test_lock_is_reentrant():
     t.unlock("k")
     t.unlock("k")
     t.unlock("k")  # not held: logged, no error
+
+
+def test_redis_journal_bound_drops_oldest_and_dedups():
+    """The changes a node keeps while Redis is away (journal.py): one entry per key,
+    its last change's time; full: the oldest dropped (logged once); give_back skips a
+    key that changed again since."""
+    import logging
+
+    from kamapy_modules.htable.journal import Journal
+    j = Journal(4)
+    for i, name in enumerate(["a", "b", "c", "d"]):
+        j.note("t", name, 1000 + i)
+    j.note("t", "a", 2000)            # the same key again: still 4, a is now the newest
+    assert len(j) == 4 and j.when("t", "a") == 2000
+    log = logging.getLogger("kamapy.htable")
+    seen = []
+    handler = logging.Handler()
+    handler.emit = lambda rec: seen.append(rec.getMessage())
+    log.addHandler(handler)
+    try:
+        j.note("t", "e", 3000)        # full: b (1001) goes
+        j.note("t", "f", 3001)        # c (1002) goes, not logged again
+    finally:
+        log.removeHandler(handler)
+    assert len(j) == 4 and j.when("t", "b") is None and j.when("t", "c") is None
+    assert sum("journal is full" in m for m in seen) == 1
+    taken = j.take()
+    assert [Journal.split(k)[1] for k, _ms in taken] == ["d", "a", "e", "f"]
+    assert len(j) == 0 and j.when("t", "a") is None
+    j.note("t", "e", 4000)            # changed again after the take
+    j.give_back(taken)                # a failed replay: back, but e keeps its newer time
+    assert j.when("t", "e") == 4000 and j.when("t", "a") == 2000 and len(j) == 4
+    assert Journal.split(Journal.key("t", "x\0y")) == ("t", "x\0y")
+    assert len(Journal(0)) == 0 and Journal(0).take() == []
