@@ -301,6 +301,8 @@ class ModuleRegistry:
                 hooks = rt.pre_script_hooks if cb.when == PRE_SCRIPT else rt.post_script_hooks
                 if cb.fn not in hooks:
                     hooks.append(cb.fn)
+                if cb.when == PRE_SCRIPT:
+                    rt.pre_script_methods |= cb.methods
 
     def child_init_all(self, rank: int):
         for name in self.order:

@@ -164,6 +164,10 @@ POST_SCRIPT = "post"
 class ScriptCallback:
     when: str                 # PRE_SCRIPT or POST_SCRIPT
     fn: Callable[[Any], Any]  # fn(msg); a PRE_SCRIPT one returns True to stop the request
+    # PRE_SCRIPT: the METHOD_* bits of the requests fn acts on (sl's ACK filter: ACK);
+    # receive_msg skips the pre-script callbacks for a request no one names, so fn still
+    # checks the method itself (it may run for others' methods). -1: every request.
+    methods: int = -1
 
 
 @dataclass

@@ -21,6 +21,7 @@ class Runtime:
         self.aliases: list[tuple[str, int, int]] = []  # (host lowercase, port or 0, proto or 0)
         self.reply_hooks = []            # callables(msg) -> True when a module consumed the reply
         self.pre_script_hooks = []       # callables(msg) -> True to stop before request_route (PRE_SCRIPT_CB)
+        self.pre_script_methods = 0      # METHOD_* bits some pre_script_hook acts on (the loop's gate)
         self.post_script_hooks = []      # callables(msg) after request_route (POST_SCRIPT_CB)
         self.log_prefix = None           # log_prefix: a str or a compiled format f(msg) -> str
         self.server_header = "Server: kamapy"

@@ -167,15 +167,21 @@ def _receive(data: bytes, rcv: RecvInfo):
         if msg.type == REQUEST:
             (_core.get("rcv_requests") or core_stat("rcv_requests")).inc()
             (_by_method.get(msg.method_id) or _method_stat(msg.method_id)).inc()
-            for hook in rt.pre_script_hooks:  # Kamailio's PRE_SCRIPT_CB (sl's ACK filter)
-                if hook(msg):
-                    return
+            # Kamailio's PRE_SCRIPT_CB (sl's ACK filter), skipped for a method none of
+            # them acts on (ScriptCallback.methods)
+            if msg.method_id & rt.pre_script_methods:
+                for hook in rt.pre_script_hooks:
+                    if hook(msg):
+                        return
             route = routes.request
             if route is not None:
                 msg.ctx = ctx = RunContext(REQUEST_ROUTE)
                 route(msg, ctx)  # run_route(route, msg, REQUEST_ROUTE), inlined
             for hook in rt.post_script_hooks:  # Kamailio's POST_SCRIPT_CB for requests
                 hook(msg)
+            if msg.script_end is not None:  # the ones armed for this request (after_script)
+                for fn in msg.script_end:
+                    fn(msg)
             return
         # a reply
         core_stat("rcv_replies").inc()

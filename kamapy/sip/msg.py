@@ -157,6 +157,8 @@ class SipMsg:
         "advertised_address", "advertised_port",
         # set_forward_no_connect() & co: Kamailio's msg->fwd_send_flags / rpl_send_flags
         "fwd_send_flags", "rpl_send_flags",
+        # after_script(): what runs once request_route has ended, for this request alone
+        "script_end",
     )
 
     def __init__(self, data: bytes, rcv: RecvInfo | None = None, msg_id: int = 0):
@@ -200,6 +202,7 @@ class SipMsg:
         self.advertised_port = None
         self.fwd_send_flags = 0
         self.rpl_send_flags = 0
+        self.script_end = None
 
         self.first_line_end = sc[_FLE]
         self._nl = "\r\n" if sc[_NLEN] == 2 else "\n"
@@ -221,6 +224,17 @@ class SipMsg:
             self.method = None
             self.method_id = 0
             self.ruri = None
+
+    def after_script(self, fn) -> None:
+        """Run fn(msg) once request_route has ended for this request (receive_msg, after
+        the POST_SCRIPT callbacks): a post-script callback armed only when a module has
+        something to finish -- tm's delayed error reply, tmx's pre-transaction mark --
+        so a request that armed nothing pays no call. Armed twice, it runs once."""
+        armed = self.script_end
+        if armed is None:
+            self.script_end = [fn]
+        elif fn not in armed:
+            armed.append(fn)
 
     # ---------------------------------------------------------------- first line
     @property

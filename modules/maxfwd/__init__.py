@@ -54,14 +54,19 @@ def process_maxfwd(msg, limit: int) -> int:
         value, span = data[VALUE_KEY], None
     else:
         span = msg.hdr_value_span("max-forwards")
-        value, span = _value(msg.text, span) if span is not None else (-1, None)
+        if span is None:
+            value = -1
+        else:  # _value(), inlined: every relayed request comes here
+            v = msg.text[span[0]:span[1]].strip()
+            if not v.isdigit() or not v.isascii() or len(v) > 5:
+                log.error("unable to parse the max forwards number")
+                return -2
+            value = int(v)
     if value == -1:
         # the added header is a lump, not part of the received message: a second call
         # finds the header still absent and adds another (Kamailio returns 2 again)
         insert_header(msg, f"Max-Forwards: {limit}", "max-forwards")
         return 2
-    if value == -2:
-        return -2
     if value == 0:
         return -1
     max_limit = _limits["max_limit"]

@@ -207,7 +207,7 @@ exports = ModuleExports(
     name="sl",
     mod_init=mod_init,
     api=SlApi(sreply=sl_reply, freply=w_send_reply, register_cb=register_cb),  # bind_sl
-    script_callbacks=[ScriptCallback(PRE_SCRIPT, filter_ack)],  # the ACK filter (Kamailio's too)
+    script_callbacks=[ScriptCallback(PRE_SCRIPT, filter_ack, methods=METHOD_ACK)],  # the ACK filter (Kamailio's too)
     params=[
         Param("default_code", int, 500),
         Param("default_reason", str, "Internal Server Error"),

@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import logging
 
-from kamapy.module import POST_SCRIPT, Arg, Function, ModuleExports, RpcCommand, ScriptCallback
+from kamapy.module import Arg, Function, ModuleExports, RpcCommand
 
 from . import api, stats
 from .config import PARAMS, cfg
 from .functions import FUNCTIONS
-from .relay import post_script
 from .replies import reply_hook
 from .t_uac import reply_hook as local_reply_hook
 
@@ -94,7 +93,6 @@ exports = ModuleExports(
     event_routes=["tm:local-request"],  # run by t_uac.py for every local request
     mod_init=mod_init,
     response=response,
-    script_callbacks=[ScriptCallback(POST_SCRIPT, post_script)],  # t_relay's delayed error reply
     api=api.make(),  # load_tm_api: the callbacks (TMCB_*) and local requests
     doc=__doc__,
 )

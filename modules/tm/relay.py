@@ -247,13 +247,14 @@ def _fail(t: Transaction, msg, c: Current, err: int, now: float):
     release the transaction (post_script); else it goes now."""
     if cfg.delayed_reply:
         c.delayed_error = err
+        msg.after_script(post_script)
     else:
         _kill(t, msg, err, now)
 
 
 def post_script(msg):
-    """rt.post_script_hooks: the delayed error reply of a failed t_relay (Kamailio:
-    t_unref, REQ_ERR_DELAYED)."""
+    """After the script (armed by _fail through msg.after_script): the delayed error
+    reply of a failed t_relay (Kamailio: t_unref, REQ_ERR_DELAYED)."""
     c = cur
     if c.msg is not msg or not c.delayed_error or c.txn is None:
         return

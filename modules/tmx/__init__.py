@@ -15,14 +15,12 @@ from kamapy.module import (
     ANY_ROUTE,
     BRANCH_ROUTE,
     FAILURE_ROUTE,
-    POST_SCRIPT,
     REQUEST_ROUTE,
     TM_ONREPLY_ROUTE,
     Arg,
     Function,
     ModuleExports,
     Param,
-    ScriptCallback,
 )
 from kamapy.pv.registry import register_pv
 
@@ -166,7 +164,6 @@ exports = ModuleExports(
     ],
     stats=list(STAT_SOURCES),
     mod_init=mod_init,
-    script_callbacks=[ScriptCallback(POST_SCRIPT, precheck.clear)],
     doc=__doc__,
 )
 

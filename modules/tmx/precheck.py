@@ -3,8 +3,8 @@ tmx_pretran.c). A retransmission can reach a second worker while the first one i
 still in the script, before the transaction exists; a small shm set of requests in
 progress catches it.
 
-As in Kamailio, the entry is cleared when the script ends (a post-script hook,
-kamapy.runtime.rt.post_script_hooks). An entry whose worker died mid-script expires
+As in Kamailio, the entry is cleared when the script ends (a post-script callback,
+armed for the request that made the entry: SipMsg.after_script). An entry whose worker died mid-script expires
 after HOLD seconds -- shorter than T1, so a retransmission that comes later is handled
 normally (by then t_check_trans finds the transaction).
 """
@@ -72,12 +72,14 @@ def precheck(msg) -> int:
     tbl = table()
     if tbl.put_if_absent(key, me, time.time() + HOLD):
         msg.module_data[_MINE] = key
+        msg.after_script(clear)
         return -1
     return -1 if tbl.get(key) == me else 1
 
 
 def clear(msg):
-    """Post-script hook: the request this process marked is no longer in the script."""
+    """After the script (armed by precheck): the request this process marked is no
+    longer in the script."""
     key = msg.module_data.get(_MINE)
     if key is not None:
         table().delete(key)
