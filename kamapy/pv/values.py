@@ -47,14 +47,9 @@ def to_str(value) -> str:
 def to_int(value) -> int | None:
     """The integer side of a value, Kamailio-style (str2sint: optional sign + digits);
     None when it is not a number."""
-    if value is None:
-        return None
-    if value.__class__ is int:
-        return value
-    if value.__class__ is IntStr:
-        return value.ri
-    if isinstance(value, bool):
-        return int(value)
+    n = int_side(value)
+    if n is not None or value is None:
+        return n
     text = str(value).strip()
     if not text:
         return None
