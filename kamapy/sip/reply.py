@@ -117,16 +117,23 @@ def _encoded(reason: str, headers: str, server_header: str, body):
     return r, h, s, body
 
 
-def _call_buffered(fn, args, need: int) -> tuple[int, object]:
+def _need(args) -> int:
+    """A buffer size that surely fits what fn(*args) writes: every bytes argument (the
+    request, the reason, the headers, the body...) and 4 KB for what the reply adds."""
+    return sum(len(a) for a in args if a.__class__ is bytes) + 4096
+
+
+def _call_buffered(fn, args) -> tuple[int, object]:
     """fn(*args, buf, cap) into this process' reply buffer, grown and called again when
-    the C side says it is too small (need: a size that surely fits). (n, buf)."""
+    the C side says it is too small. (n, buf)."""
     global _rcap, _rbuf
     if _get_ident() != _OWNER:  # another thread: the buffer is the main thread's
+        need = _need(args)
         buf = ffi.new("char[]", need)
         return fn(*args, buf, need), buf
     n = fn(*args, _rbuf, _rcap)
     if n == _SR_ECAP:
-        _rcap = max(2 * _rcap, need)
+        _rcap = max(2 * _rcap, _need(args))
         _rbuf = ffi.new("char[]", _rcap)
         n = fn(*args, _rbuf, _rcap)
     return n, _rbuf
@@ -153,7 +160,7 @@ def _reply_from_plan(msg, sc, code, reason, to_tag, headers, body, server_header
     data = msg.data
     args = (data, len(data), scan, code, r, len(r), t, tl, ip, len(ip), rcv.src_port, force_rport,
             h, len(h), s, len(s), body, len(body))
-    n, buf = _call_buffered(_sip_reply, args, len(data) + len(h) + len(s) + len(body) + len(r) + tl + 4096)
+    n, buf = _call_buffered(_sip_reply, args)
     return ffi.unpack(buf, n) if n >= 0 else None
 
 
@@ -186,8 +193,7 @@ def send_sl_reply(msg, code: int, reason: str, headers: str, body, server_header
     data = msg.data
     args = (si.sock.fileno(), rcv.af, data, len(data), scan, code, r, len(r), prefix, len(prefix),
             ip, len(ip), rcv.src_port, force_rport, h, len(h), s, len(s), body, len(body))
-    n, _ = _call_buffered(_sl_reply_send, args,
-                          len(data) + len(h) + len(s) + len(body) + len(r) + len(prefix) + 4096)
+    n, _ = _call_buffered(_sl_reply_send, args)
     if n >= 0:
         return True
     if n <= _SR_ESEND:

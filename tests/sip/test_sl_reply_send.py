@@ -90,3 +90,23 @@ def test_a_failed_sendto_is_reported_not_raised(net, caplog):
                  RecvInfo(host, port, host, server.port, PROTO_UDP, server))
     assert reply.send_sl_reply(msg, 200, "OK", big, "", "", False) is False
     assert "sendto" in caplog.text and "failed" in caplog.text
+
+
+def test_a_reply_bigger_than_the_buffer_grows_it(net, monkeypatch):
+    """The process' reply buffer is grown and the C call made again when a reply does
+    not fit: a 30 KB body through a 1 KB buffer comes out whole, as the Python build."""
+    monkeypatch.setattr(reply, "_rcap", 1024)
+    monkeypatch.setattr(reply, "_rbuf", reply.ffi.new("char[]", 1024))
+    server, peer, host = net
+    peer_port = peer.getsockname()[1]
+    msg = SipMsg(request(f"[{host}]" if ":" in host else host, 5999, True),
+                 RecvInfo(host, peer_port, host, server.port, PROTO_UDP, server))
+    body = "v=0\r\n" + "a=x:" + "y" * 30000 + "\r\n"
+    to_tag = reply.sl_to_tag(msg)
+    want = reply._build_in_python(msg, 200, "OK", to_tag, "Content-Type: application/sdp\r\n", body,
+                                  "Server: t", False)
+    assert reply.send_sl_reply(msg, 200, "OK", "Content-Type: application/sdp\r\n", body, "Server: t",
+                               False) is True
+    got, _ = peer.recvfrom(65535)
+    assert got == want and len(got) > 30000
+    assert reply._rcap >= len(want)
