@@ -726,7 +726,13 @@ class TcpReader:
                     frame = b"".join(conn.ws_parts)
                     conn.ws_parts = []
                     ws_stat("ws_received_frames")
-                    self._dispatch(conn, frame)
+                    if frame == b"\r\n" or frame == b"\r\n\r\n":
+                        # RFC 5626 §4.4.1 over WebSocket: Kamailio's ws_frame answers a
+                        # CRLF or CRLFCRLF message with a CRLF one of the same opcode
+                        pong = TextMessage(data="\r\n") if isinstance(ev, TextMessage) else BytesMessage(data=b"\r\n")
+                        self.send_local(conn.conid, conn.ws.send(pong), raw=True)
+                    else:
+                        self._dispatch(conn, frame)
             elif isinstance(ev, Ping):
                 self.send_local(conn.conid, conn.ws.send(ev.response()), raw=True)
             elif isinstance(ev, CloseConnection):
