@@ -15,7 +15,7 @@ from kamapy.sip.msg import REPLY
 from . import bencode, body, client
 from .bencode import Pairs
 from .flags import OP_ANSWER, OP_DELETE, OP_OFFER, FlagError, describe, parse_flags
-from .nodes import PERMANENT, Node, NodeSet, now_s, registry
+from .nodes import Node, NodeSet, registry
 
 log = logging.getLogger("kamapy.rtpengine")
 
@@ -116,36 +116,8 @@ def select_new(rset: NodeSet, callid: str, queried: list[Node]) -> Node | None:
     # Kamailio's "quick-and-dirty" hash: the sum of the Call-ID's bytes, low 8 bits
     raw = callid.encode("latin-1", "replace")
     total = zlib.crc32(raw) if cfg.hash_algo == 2 else sum(raw) & 0xFF
-    forced = False
-    while True:
-        weight_sum = 0
-        now = now_s()
-        for node in rset.nodes:
-            if registry.disabled(node) and registry.recheck(node) != PERMANENT \
-                    and registry.recheck(node) <= now:
-                _retest(node, True, False)
-            if not registry.disabled(node) and node not in queried:
-                weight_sum += node.weight
-        if weight_sum == 0:
-            if not cfg.aggressive_redetection or forced:
-                return None
-            forced = True
-            for node in rset.nodes:
-                _retest(node, True, True)
-            continue
-        cut = total % weight_sum
-        found = None
-        for node in rset.nodes:
-            if registry.disabled(node) or node in queried:
-                continue
-            if cut < node.weight:
-                found = node
-                break
-            cut -= node.weight
-        if found is None:
-            return None
-        # Kamailio re-tests the chosen node here; for an enabled one that is a no-op
-        return found
+    # Kamailio re-tests the chosen node after; for an enabled one that is a no-op
+    return registry.pick(rset.nodes, total, _retest, queried, bool(cfg.aggressive_redetection))
 
 
 def select_node(msg, rset: NodeSet, callid: str, viabranch: str, queried: list[Node],

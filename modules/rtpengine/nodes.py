@@ -187,6 +187,39 @@ class Registry:
                 return True
         return None
 
+    def pick(self, nodes: list[Node], total: int, retest, skip=(), redetect: bool = True) -> Node | None:
+        """The weighted choice both modules make (Kamailio's select_rtpp_node in
+        rtpproxy, select_rtpp_node_new in rtpengine): a disabled node whose recheck time
+        has come is re-tested first (retest(node, True, False)); then the enabled nodes
+        not in skip share total modulo the sum of their weights, in list order. No
+        weight left: with redetect, every node is re-tested once by force and the
+        choice made again; else None."""
+        forced = False
+        while True:
+            weight_sum = 0
+            for node in nodes:
+                if self.disabled(node):
+                    due = self.recheck(node)
+                    if due != PERMANENT and due <= now_s():
+                        retest(node, True, False)
+                if not self.disabled(node) and node not in skip:
+                    weight_sum += node.weight
+            if weight_sum == 0:
+                if not redetect or forced:
+                    return None
+                forced = True
+                for node in nodes:
+                    retest(node, True, True)
+                continue
+            cut = total % weight_sum
+            for node in nodes:
+                if self.disabled(node) or node in skip:
+                    continue
+                if cut < node.weight:
+                    return node
+                cut -= node.weight
+            return None
+
     # -------------------------------------------------------------- call table
     @staticmethod
     def _key(callid: str, viabranch: str) -> bytes:

@@ -257,27 +257,5 @@ def select_node(rset: NodeSet | None, callid: str) -> Node | None:
         if registry.disabled(node) and registry.recheck(node) <= now_s():
             retest(node, True, False)
         return None if registry.disabled(node) else node
-    total = sum(callid.encode("latin-1", "replace")) & 0xFF
-    forced = False
-    while True:
-        weight_sum = 0
-        for node in rset.nodes:
-            if registry.disabled(node) and registry.recheck(node) <= now_s():
-                retest(node, True, False)
-            if not registry.disabled(node):
-                weight_sum += node.weight
-        if weight_sum == 0:
-            if forced:
-                return None
-            forced = True
-            for node in rset.nodes:
-                retest(node, True, True)
-            continue
-        cut = total % weight_sum
-        for node in rset.nodes:
-            if registry.disabled(node):
-                continue
-            if cut < node.weight:
-                return node
-            cut -= node.weight
-        return None
+    # a node disabled for good (PERMANENT) is not re-tested; rtpp_test would keep it so
+    return registry.pick(rset.nodes, sum(callid.encode("latin-1", "replace")) & 0xFF, retest)

@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from module_test_messages import request, sent
 
+from kamapy.mem import shm
 from kamapy.sip import sdp_body
 from kamapy.sip.lumps import anchor_lump, insert_after
 from modules.rtpengine import bencode, body
@@ -117,6 +118,38 @@ def test_sock_sets_and_weights():
         r.add_sock_param("x == udp:127.0.0.1:1", 0)
     with pytest.raises(SockParamError):
         r.add_sock_param("1 ==", 0)
+
+
+def test_pick_by_weight_skip_and_redetection():
+    """Registry.pick, rtpengine's and rtpproxy's select loop: total modulo the enabled
+    weights in list order; a due disabled node re-tested first, a PERMANENT one not; no
+    weight left: one forced re-test of every node, only with redetect."""
+    try:
+        shm.pool()
+    except RuntimeError:
+        shm.init_pool(4 << 20)
+    r = Registry()
+    r.add_sock_param("udp:127.0.0.1:2222=2 udp:127.0.0.1:2223=3", 0)
+    r.create_shm(16)
+    a, b = r.sets[0].nodes
+    tested = []
+
+    def retest(node, isdisabled, force, enable=()):
+        tested.append((node.url[-4:], force))
+        r.set_state(node, node not in enable, r.recheck(node))
+
+    assert [r.pick([a, b], t, retest).url[-4:] for t in range(6)] == [
+        "2222", "2222", "2223", "2223", "2223", "2222"]
+    assert r.pick([a, b], 0, retest, skip=[a]) is b
+    assert r.pick([a, b], 0, retest, skip=[a, b], redetect=False) is None and tested == []
+    r.set_state(a, True, 0)                      # due: re-tested, stays down
+    r.set_state(b, True, -1)                     # PERMANENT: never re-tested unforced
+    assert r.pick([a, b], 0, retest, redetect=False) is None
+    assert tested == [("2222", False)]
+    tested.clear()
+    assert r.pick([a, b], 4, lambda n, d, f: retest(n, d, f, enable=(b,) if f else ())) is b
+    # the forced round, then the choice again: a, still due, is re-tested once more
+    assert tested == [("2222", False), ("2222", True), ("2223", True), ("2222", False)]
 
 
 # ------------------------------------------------------------------ the SDP part
