@@ -107,6 +107,8 @@ def test_same_answers_as_kamailio(servers, family):
             assert kam is not None and ours is not None, (name, kam, ours)
             t, n, cookie, _ = header(ours)
             assert n == len(ours) - 20 and n % 4 == 0, name  # ours always well formed
+            if name == "unknown_1":  # D-stun-1 stands while Kamailio's 420 is misaligned
+                assert (len(kam) - 20) % 4 != 0, "Kamailio's UNKNOWN-ATTRIBUTES is well formed: drop D-stun-1"
             if name in UNKNOWN_CASES:
                 if unknown_listed(kam, True) != unknown_listed(ours, False):
                     mismatches.append((name, kam.hex(), ours.hex()))
