@@ -34,6 +34,8 @@ class Profiles:
             table = _LocalTable()
             self.lock = _RLock()
         self.table = table
+        from .remote_journal import RemoteJournal
+        self.journal = RemoteJournal(shared=shared, pool=pool)
 
     def known(self, name: str) -> bool:
         return name in self.has_value
@@ -65,13 +67,38 @@ class Profiles:
             self.lock.release()
 
     # remote items (dlg_remote_profile): dialogs other nodes manage, counted here too
-    def remote_add(self, name: str, value: str, uid: str, expires: int) -> int:
-        import msgpack
+    def _shared(self, op: str, name: str, value: str, uid: str, expires: int, write):
+        """The item's change to Redis (write(rep) -> None when Redis is away); noted
+        in the journal when Redis does not get it, for the timer to write it back.
+        Without redis_url: None."""
+        import time
 
         from .replication import replica
         rep = replica()
-        if rep is not None:  # shared: the cluster's counts come from Redis
-            rep.remote_add(name, value, uid, expires)
+        if rep is None:
+            return None
+        j = self.journal
+        locked = len(j) > 0   # entries pending: ordered against their write-back
+        if locked:
+            j.lock.get()
+        try:
+            out = write(rep)
+            if out is None:
+                if not locked:
+                    j.lock.get()
+                    locked = True
+                j.note(op, name, value, uid, expires, int(time.time() * 1000))
+            elif locked:
+                j.forget(name, uid)
+            return out
+        finally:
+            if locked:
+                j.lock.release()
+
+    def remote_add(self, name: str, value: str, uid: str, expires: int) -> int:
+        import msgpack
+        self._shared("add", name, value, uid, expires,
+                     lambda rep: rep.remote_add(name, value, uid, expires) or None)
         key = b"r\0" + uid.encode()
         self.lock.get()
         try:
@@ -86,10 +113,7 @@ class Profiles:
 
     def remote_rm(self, name: str, value: str, uid: str) -> int:
         import msgpack
-
-        from .replication import replica
-        rep = replica()
-        shared = rep.remote_rm(name, value, uid) if rep is not None else None
+        shared = self._shared("rm", name, value, uid, 0, lambda rep: rep.remote_rm(name, value, uid))
         key = b"r\0" + uid.encode()
         self.lock.get()
         try:

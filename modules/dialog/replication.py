@@ -34,7 +34,8 @@ Redis unreachable: every process stops trying for a second after a failure (no
 request waits on a dead Redis more than one socket timeout), logs it once per outage,
 and flags the shm store; the timer process then pings each second and, when Redis
 answers again, writes every local dialog back and drops what this node no longer
-has (resync). With redis_fail_mode 1 dlg_manage() and get_profile_size() fail
+has (resync), and writes back the dlg_remote_profile adds and removes made meanwhile
+(profiles.py notes them in remote_journal.py). With redis_fail_mode 1 dlg_manage() and get_profile_size() fail
 meanwhile (the script answers 500), with 0 the node goes on with what it holds.
 """
 
@@ -271,6 +272,39 @@ class Replica:
             return bool(pipe.execute()[0])
         return self._call("remote_rm", rm)
 
+    def write_back_remote(self, journal) -> int:
+        """The timer, Redis answering again: the remote profile changes made while it
+        was away (remote_journal.py), each item's last one, written in one pipeline
+        under the journal's lock; kept for the next tick if Redis fails meanwhile."""
+        now = time.time()
+        journal.lock.get()
+        try:
+            entries = journal.entries()
+            if not entries:
+                return 0
+
+            def write(r):
+                pipe = r.pipeline(transaction=False)
+                for _k, op, name, value, uid, expires, _ms in entries:
+                    member = b"r:" + uid.encode()
+                    for k in self._remote_keys(name, value):
+                        if op == "add":
+                            pipe.zadd(k, {member: float(expires) if expires else float("inf")})
+                            pipe.zremrangebyscore(k, "-inf", now - 60)
+                        else:
+                            pipe.zrem(k, member)
+                pipe.execute()
+                return True
+            if not self._call("remote write-back", write):
+                return 0
+            journal.done([e[0] for e in entries])
+        finally:
+            journal.lock.release()
+        adds = sum(1 for e in entries if e[1] == "add")
+        log.info("dialog: %d remote profile changes made while redis was away written back "
+                 "(%d added, %d removed)", len(entries), adds, len(entries) - adds)
+        return len(entries)
+
     # ------------------------------------------------------------ reads
     def profile_size(self, name: str, value: str | None) -> int | None:
         key = name.encode()
@@ -352,6 +386,10 @@ class Replica:
         if self._timer_down or s.table.get(RESYNC_KEY) is not None:
             self._timer_down = False
             self.resync()
+        from .profiles import profiles
+        journal = profiles().journal
+        if len(journal):
+            self.write_back_remote(journal)
         due = self._call("due", lambda r: r.zrangebyscore(self.prefix + "t", "-inf", now, start=0, num=200))
         for raw in due or ():
             did = raw.decode()

@@ -357,6 +357,19 @@ def test_dead_nodes_calls_ended_by_rpc_on_survivor(redis, callee):
             c.close()
 
 
+def _remote(probe, node, cmd, prof, val, uid, exp=""):
+    """dlg_remote_profile(cmd, prof, val, uid, exp) run by node's script (a MESSAGE):
+    the reply's status, 200 if it returned true."""
+    probe.proxy = (node.ip, node.port)
+    probe._send((
+        f"MESSAGE sip:srv@{node.ip}:{node.port} SIP/2.0\r\n{probe._via()}"
+        f"From: <sip:probe@x>;tag=p3\r\nTo: <sip:srv@x>\r\nCall-ID: r{time.time_ns()}\r\n"
+        f"CSeq: 1 MESSAGE\r\nX-Remote-Cmd: {cmd}\r\nX-Remote-Prof: {prof}\r\n"
+        f"X-Remote-Val: {val}\r\nX-Remote-Uid: {uid}\r\nX-Remote-Exp: {exp}\r\n"
+        f"Content-Length: 0\r\n\r\n").encode())
+    return status(probe.recv())
+
+
 def test_remote_profile_items_shared(redis):
     """dlg_remote_profile items (what a dmq notification would add) go to Redis next
     to the dialogs: one added on A counts on B, removed on B it stops counting on
@@ -366,14 +379,7 @@ def test_remote_profile_items_shared(redis):
         probe = Caller(a.port, 9, "probe")
 
         def remote(node, cmd, prof, val, uid, exp=""):
-            probe.proxy = (node.ip, node.port)
-            probe._send((
-                f"MESSAGE sip:srv@{node.ip}:{node.port} SIP/2.0\r\n{probe._via()}"
-                f"From: <sip:probe@x>;tag=p3\r\nTo: <sip:srv@x>\r\nCall-ID: r{time.time_ns()}\r\n"
-                f"CSeq: 1 MESSAGE\r\nX-Remote-Cmd: {cmd}\r\nX-Remote-Prof: {prof}\r\n"
-                f"X-Remote-Val: {val}\r\nX-Remote-Uid: {uid}\r\nX-Remote-Exp: {exp}\r\n"
-                f"Content-Length: 0\r\n\r\n").encode())
-            return status(probe.recv())
+            return _remote(probe, node, cmd, prof, val, uid, exp)
         far = int(time.time()) + 3600
         assert remote(a, "add", "caller", "gina", "u-1", far) == 200
         assert remote(a, "add", "caller", "gina", "u-1", far) == 200   # the same item once
@@ -389,3 +395,55 @@ def test_remote_profile_items_shared(redis):
         assert remote(a, "rm", "all", "", "u-2") == 200
         assert b.rpc("dlg.profile_get_size", "all") == 0
         probe.close()
+
+
+@pytest.mark.parametrize("persistent,outage", [
+    (False, 2.0), (True, 2.0), pytest.param(True, 10.0, marks=pytest.mark.slow)])
+def test_remote_profile_changes_during_outage_written_back(persistent, outage):
+    """dlg_remote_profile adds and removes made on both nodes while Redis is away are
+    written back by each node's timer when it returns (with their expires): restarted
+    empty, the items added meanwhile count on both nodes; restarted with its data, the
+    removes made meanwhile (one of an item the other node added) are applied too."""
+    srv = RedisServer().start(appendonly=persistent)
+    a, b, prefix = _cluster(srv)
+    r = srv.client()
+    try:
+        with running(a, b):
+            probe = Caller(a.port, 9, "probe")
+            far = int(time.time()) + 3600
+            assert _remote(probe, a, "add", "caller", "hal", "u-1", far) == 200
+            assert _remote(probe, a, "add", "all", "", "u-2") == 200
+            for n in (a, b):
+                assert n.rpc("dlg.profile_get_size", "caller", "hal") == 1
+                assert n.rpc("dlg.profile_get_size", "all") == 1
+            srv.halt()
+            try:
+                t0 = time.monotonic()
+                assert _remote(probe, a, "add", "caller", "hal", "u-3", far + 3) == 200
+                assert _remote(probe, a, "rm", "caller", "hal", "u-1") == 200
+                assert _remote(probe, b, "add", "caller", "hal", "u-4", far + 4) == 200
+                assert _remote(probe, b, "rm", "all", "", "u-2") == 404  # not B's: -1, yet noted
+                # meanwhile each node counts what it holds
+                assert a.rpc("dlg.profile_get_size", "caller", "hal") == 1
+                assert b.rpc("dlg.profile_get_size", "caller", "hal") == 1
+                time.sleep(max(0.0, outage - (time.monotonic() - t0)))
+            finally:
+                srv.resume()
+            for n in (a, b):
+                assert wait_for(lambda n=n: n.rpc("dlg.profile_get_size", "caller", "hal") == 2,
+                                timeout=6), n.log()
+            members = dict(r.zrange(prefix + "p:caller\0hal", 0, -1, withscores=True))
+            assert members == {b"r:u-3": far + 3, b"r:u-4": far + 4}, members  # u-1 removed
+            assert set(r.zrange(prefix + "p:caller", 0, -1)) == {b"r:u-3", b"r:u-4"}
+            # u-2: gone with an empty Redis; removed by B's write-back from a persistent one
+            assert r.zrange(prefix + "p:all", 0, -1) == []
+            assert a.rpc("dlg.profile_get_size", "all") == 0
+            for n, k in ((a, "2 remote profile changes made while redis was away written back "
+                          "(1 added, 1 removed)"), (b, "(1 added, 1 removed)")):
+                assert k in n.log(), n.log()
+            # after the write-back an rm on either node goes straight to Redis again
+            assert _remote(probe, b, "rm", "caller", "hal", "u-3") == 200
+            assert a.rpc("dlg.profile_get_size", "caller", "hal") == 1
+            probe.close()
+    finally:
+        srv.stop()

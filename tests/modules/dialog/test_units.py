@@ -192,3 +192,24 @@ def test_uac_auth_counts_the_increment(one_dialog):
     s.save(fresh)
     assert cseq.on_uac_auth(_req("A", "B", method="INVITE")) == 0
     assert s.load(d.h_entry, d.h_id).vars[cseq.VAR] == "2"
+
+
+def test_remote_journal_keeps_each_items_last_change_bounded():
+    """The dlg_remote_profile changes noted while Redis is away (remote_journal.py):
+    one entry per profile and uid (the last change), oldest first; full: the oldest
+    dropped; done() empties it."""
+    from kamapy_modules.dialog.remote_journal import RemoteJournal
+    j = RemoteJournal(shared=False, limit=3)
+    j.note("add", "caller", "v", "u1", 100, 1)
+    j.note("add", "caller", "v", "u2", 0, 2)
+    j.note("rm", "caller", "v", "u1", 0, 3)       # u1 again: its rm replaces its add
+    j.note("add", "all", "", "u1", 0, 4)          # another profile: another item
+    assert len(j) == 3
+    assert [(e[1], e[2], e[4], e[6]) for e in j.entries()] == [
+        ("add", "caller", "u2", 2), ("rm", "caller", "u1", 3), ("add", "all", "u1", 4)]
+    j.note("add", "caller", "w", "u5", 9, 5)      # full: u2 (the oldest) goes
+    assert [e[4] for e in j.entries()] == ["u1", "u1", "u5"] and len(j) == 3
+    j.forget("caller", "u1")
+    assert len(j) == 2
+    j.done([e[0] for e in j.entries()])
+    assert len(j) == 0 and j.entries() == []
