@@ -28,9 +28,11 @@ import base64
 import hashlib
 import logging
 
+from kamapy.loader import BoundApi
 from kamapy.module import ANY_ROUTE, EVENT_ROUTE, Arg, Function, ModuleExports, Param, RpcCommand
 
 log = logging.getLogger("kamapy.websocket")
+_xhttp = BoundApi("xhttp")  # bind_xhttp: its reply path
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"   # RFC 6455 section 1.3
 SUB_SIP, SUB_MSRP = 1, 2
@@ -45,19 +47,15 @@ def _tokens(value) -> list[str]:
 
 
 def _refuse(msg, code: int, reason: str) -> int:
-    from kamapy_modules.xhttp import send_reply
-
     from kamapy.net.tcp_reader import ws_stat
     ws_stat("ws_failed_handshakes")
     log.info("websocket handshake from %s:%d refused: %s %s", msg.rcv.src_ip, msg.rcv.src_port,
              code, reason)
-    send_reply(msg, code, reason, "", "")
+    _xhttp().reply(msg, code, reason, "", "")
     return 0
 
 
 def ws_handle_handshake(msg) -> int:
-    from kamapy_modules.xhttp import REPLIED, build_reply
-
     from kamapy.net import tcp_send
     reader = tcp_send.reader
     conid = getattr(msg.rcv, "con_id", 0)
@@ -79,8 +77,7 @@ def ws_handle_handshake(msg) -> int:
     if "websocket" not in upgrade or "upgrade" not in connection or not key:
         return _refuse(msg, 400, "Bad Request")
     if version != "13":
-        from kamapy_modules.xhttp import send_reply
-        send_reply(msg, 426, "Upgrade Required", "", "")
+        _xhttp().reply(msg, 426, "Upgrade Required", "", "")
         return 0
     offered = _tokens(msg.header_value("Sec-WebSocket-Protocol"))
     wanted = int(exports.param("sub_protocols") or SUB_SIP)
@@ -98,14 +95,15 @@ def ws_handle_handshake(msg) -> int:
         cors = f"Access-Control-Allow-Origin: {origin}\r\n"
     from kamapy.core_functions import SND_F_CON_CLOSE
     msg.rpl_send_flags &= ~SND_F_CON_CLOSE   # the connection lives on as a WebSocket
-    reply = build_reply(msg, 101, "Switching Protocols", "", b"")
+    xhttp = _xhttp()
+    reply = xhttp.build_reply(msg, 101, "Switching Protocols", "", b"")
     head, _, _ = reply.partition(b"Content-Length:")
     reply = (head + f"{cors}Sec-WebSocket-Protocol: {protocol}\r\nUpgrade: websocket\r\n"
              f"Connection: upgrade\r\nSec-WebSocket-Accept: {accept_key(key)}\r\n"
              "Content-Length: 0\r\n\r\n".encode("latin-1"))
     if not reader.send_local(conid, reply, raw=True):
         return -1
-    msg.module_data[REPLIED] = True
+    xhttp.mark_replied(msg)
     reader.upgrade_ws(conn)
     log.debug("websocket connection %d from %s:%d (%s)", conid, conn.peer_ip, conn.peer_port, protocol)
     return 1

@@ -19,6 +19,8 @@ from kamapy.module import EVENT_ROUTE, Arg, Function, ModuleExports, Param
 from kamapy.pv.base import fn_pv
 from kamapy.pv.registry import PvDef
 
+from . import api
+
 log = logging.getLogger("kamapy.xhttp")
 
 EVENT = "xhttp:request"
@@ -101,6 +103,11 @@ def send_reply(msg, code: int, reason: str, ctype: str, body) -> int:
     return 1 if ok else -1
 
 
+def mark_replied(msg) -> None:
+    """The request is answered (websocket sent its 101 itself): xhttp_reply refuses a second."""
+    msg.module_data[REPLIED] = True
+
+
 def w_xhttp_reply(msg, code, reason, ctype, body) -> int:
     try:
         code = int(code)
@@ -124,5 +131,6 @@ exports = ModuleExports(
     pvs=[PvDef("hu", fn_pv("HttpUrlPv", http_url))],
     event_routes=[EVENT],
     mod_init=mod_init,
+    api=api.make(),  # bind_xhttp: reply() for jsonrpcs, websocket, xhttp_prom
     doc=__doc__,
 )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 
+from kamapy.loader import BoundApi
 from kamapy.module import (
     ANY_ROUTE,
     EVENT_ROUTE,
@@ -41,6 +42,7 @@ from .metrics import (
 )
 
 log = logging.getLogger("kamapy.xhttp_prom")
+_xhttp = BoundApi("xhttp")  # bind_xhttp: its reply path
 
 CONTENT_TYPE = "text/plain; version=0.0.4"
 PROM_URI = "/metrics"
@@ -131,12 +133,11 @@ def page() -> tuple[int, str, str]:
 
 
 def w_prom_dispatch(msg) -> int:
-    import kamapy_modules.xhttp as xhttp
     if msg.rcv is None or msg.rcv.proto == 1 or not (msg.version or "").startswith("HTTP/"):
         log.debug("xhttp_prom: not an HTTP request")
         return 1
     code, reason, body = page()
-    xhttp.send_reply(msg, code, reason, CONTENT_TYPE, body or reason)
+    _xhttp().reply(msg, code, reason, CONTENT_TYPE, body or reason)
     return 0   # Kamailio's prom_dispatch returns 0: the route ends here
 
 

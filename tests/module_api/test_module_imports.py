@@ -26,7 +26,6 @@ _ALIAS = "app_python is app_python3 under Kamailio's older name (one implementat
 _AUTH = "auth's credential parsing (Kamailio: auth_api_s, bind_auth_s): to move onto an auth api"
 _RTP = ("rtpproxy shares rtpengine's node sets and SDP marks (both are one relay client "
         "in Kamailio too): to move into a shared kamapy package")
-_XHTTP = "xhttp's reply path (Kamailio: xhttp_api, bind_xhttp): to move onto an xhttp api"
 _MYSELF = "rr's uri_is_myself (Kamailio's core check_self): to move into the core"
 _COUNTERS = "counters' describe() for pike's stats: to move into kamapy.mem.counters"
 _PATH = ("path renders its Path like rr's Record-Route and reads tm's relay state (Kamailio's "
@@ -47,7 +46,6 @@ ALLOWED = {
     ("dialog", "tm.t_uac"): _T_UAC, ("dialog", "rr.myself"): _MYSELF,
     ("dispatcher", "tm.t_uac"): _T_UAC, ("dispatcher", "tm.callbacks"): _TMCB, ("dispatcher", "tm.relay"): _TM_STATE,
     ("dispatcher", "auth.creds"): _AUTH,
-    ("jsonrpcs", "xhttp"): _XHTTP, ("websocket", "xhttp"): _XHTTP, ("xhttp_prom", "xhttp"): _XHTTP,
     ("nat_traversal", "dialog.callbacks"): _DLG, ("nat_traversal", "dialog.state"): _DLG,
     ("nat_traversal", "dialog.store"): _DLG,
     ("pike", "counters"): _COUNTERS,
