@@ -25,6 +25,8 @@ it); on reconnection the "htable redis" process replays the journal first -- eac
 key as the node holds it now, unless Redis holds a change of it newer than this
 node's -- then loads, leaving alone the keys with a pending change newer than
 Redis's. Items stored by an older kamapy (no "<ms>:") count as older than any change.
+A Redis that lost its data (restarted without persistence: the node's mark key is
+gone) gets every item the node holds back too, stamped 0 (any real change wins).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from .journal import Journal
 log = logging.getLogger("kamapy.htable")
 
 TOMBSTONE_S = 3600
+SEEN_S = 86400   # the node's mark in Redis, refreshed every MARK_EVERY seconds
+MARK_EVERY = 600
 DELETED = b"d"   # a stored value is "i..." or "s...": "d" is a tombstone
 
 # a journaled change, if Redis holds none newer (KEYS[1] the item; ARGV: ms, "s" | "d",
@@ -138,17 +142,39 @@ class Replica:
     def replay(self, r) -> tuple[int, int]:
         """The journal to Redis: (changes written, changes where Redis's was newer).
         Raises when Redis fails meanwhile (the entries not written go back)."""
-        import msgpack
         entries = self.journal.take()
         if not entries:
             return 0, 0
+        todo = [(*Journal.split(k), ms) for k, ms in entries]
+        done = [0]
+        try:
+            written, kept = self._write(r, todo, done)
+        except Exception:
+            self.journal.give_back(entries[done[0]:])
+            raise
+        log.info("htable: %d changes made while redis %s was away written back (%d keys kept "
+                 "a newer change from redis)", written, self.url, kept)
+        return written, kept
+
+    def write_back_all(self, r) -> int:
+        """Redis lost its data (restarted empty): every live item this node holds goes
+        back, stamped 0 -- where another node's change is there already, that one stays."""
+        todo = [(name, item, 0) for name, t in self.tables.items()
+                for item, _v, expires in t.items() if not t._expired(expires)]
+        written, _kept = self._write(r, todo, [0])
+        log.info("htable: redis %s had lost the shared tables: %d items written back", self.url, written)
+        return written
+
+    def _write(self, r, todo, done) -> tuple[int, int]:
+        """(table, name, ms) each: the item as this node holds it now (absent: a
+        tombstone) to Redis and the other nodes, unless Redis holds a change newer than
+        ms. done[0] counts the entries Redis took, for a caller whose write failed."""
+        import msgpack
         script = r.register_script(_REPLAY)
         written = kept = 0
-        for i in range(0, len(entries), 500):
-            chunk = entries[i:i + 500]
+        for i in range(0, len(todo), 500):
             pipe = r.pipeline(transaction=False)
-            for k, ms in chunk:
-                table, name = Journal.split(k)
+            for table, name, ms in todo[i:i + 500]:
                 t = self.tables.get(table)
                 if t is None:
                     continue
@@ -163,16 +189,19 @@ class Replica:
                 script(keys=[self._key(table, name)],
                        args=[*args, self.prefix + table, msgpack.packb(op, use_bin_type=True),
                              self._tomb_ms(t)], client=pipe)
-            try:
-                res = pipe.execute()
-            except Exception:
-                self.journal.give_back(entries[i:])
-                raise
+            res = pipe.execute()
+            done[0] = i + 500
             written += sum(1 for x in res if x == 1)
             kept += sum(1 for x in res if x == 0)
-        log.info("htable: %d changes made while redis %s was away written back (%d keys kept "
-                 "a newer change from redis)", written, self.url, kept)
         return written, kept
+
+    def _seen(self) -> bytes:
+        """This node's mark in Redis (no table's key: \\0 is in none): gone means Redis
+        lost what it held since this node last wrote it."""
+        return self.prefix.encode() + b"\0seen\0" + self.node.encode()
+
+    def mark(self, r) -> None:
+        r.set(self._seen(), b"1", ex=SEEN_S)
 
     # ------------------------------------------------------------ the other side
     def apply(self, data: bytes, channel: str):
@@ -228,6 +257,7 @@ class Replica:
         from kamapy.runtime import rt
         channels = [self.prefix + n for n in self.tables]
         pubsub = None
+        marked = 0.0
         while not rt.stopping:
             try:
                 if pubsub is None:
@@ -235,10 +265,17 @@ class Replica:
                     pubsub = r.pubsub(ignore_subscribe_messages=True)
                     pubsub.subscribe(*channels)  # before the load: nothing is missed
                     self.replay(r)   # this node's changes first: they win where newer
+                    if not r.exists(self._seen()):
+                        self.write_back_all(r)
+                    self.mark(r)
+                    marked = time.monotonic()
                     n = self.load(r)
                     log.info("htable: %d items loaded from redis %s", n, self.url)
                 elif len(self.journal):
                     self.replay(r)   # changes a process journaled in its second off Redis
+                elif time.monotonic() - marked > MARK_EVERY:
+                    self.mark(r)
+                    marked = time.monotonic()
                 msg = pubsub.get_message(timeout=0.5)
                 if msg and msg.get("type") == "message":
                     ch = msg["channel"]
@@ -275,6 +312,7 @@ def init(url: str, prefix: str, tables: list, journal_size: int = 10000):
     _replica[0] = rep
     try:
         n = rep.load(rep.client())
+        rep.mark(rep.client())   # in step with Redis: no write-back at the first connection
         log.info("htable: sharing %s through redis %s (%d items loaded)", ", ".join(shared), url, n)
     except Exception as e:
         log.error("htable: redis %s unavailable at start (%s): loading once it is back", url, e)

@@ -160,7 +160,8 @@ def _pair(redis_url, journal=10000):
 @pytest.mark.parametrize("outage", [2.0, pytest.param(10.0, marks=pytest.mark.slow)])
 def test_changes_made_while_redis_is_away_reach_the_other_node(outage):
     """Redis stopped, sets and a delete through A's script and a set through B's, Redis
-    restarted empty: each node's journal is written back, the other node gets it."""
+    restarted empty: each node's journal is written back, the other node gets it, and
+    the items both held from before the outage go back to Redis too."""
     redis = RedisServer().start()
     try:
         with _pair(redis.url) as (a, b, prefix):
@@ -187,6 +188,10 @@ def test_changes_made_while_redis_is_away_reach_the_other_node(outage):
             assert r.get(prefix + "ipban:gone").endswith(b":d")        # the delete's tombstone
             assert r.get(prefix + "ipban:fromb").endswith(b":sb")
             assert "3 changes made while redis" in a.log() and "1 changes made while redis" in b.log()
+            # Redis came back empty: what the nodes held from before is written back too,
+            # stamped 0 (older than any change)
+            assert wait_for(lambda: r.get(prefix + "ipban:keep") == b"0:sbefore")
+            assert "had lost the shared tables" in a.log() and "had lost the shared tables" in b.log()
     finally:
         redis.stop()
 
@@ -230,5 +235,6 @@ def test_newer_change_in_redis_wins_and_full_journal_drops_oldest():
             log = a.log()
             assert log.count("redis journal is full") == 1, log
             assert "3 changes made while redis" in log and "(1 keys kept a newer change" in log
+            assert "had lost" not in log + b.log()  # it had not: nothing else written back
     finally:
         redis.stop()
