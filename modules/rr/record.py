@@ -20,7 +20,7 @@ import socket
 from kamapy.runtime import rt
 from kamapy.sip.errors import SipParseError
 from kamapy.sip.lumps import ADD, Lump, anchor_lump
-from kamapy.sip.msg import PROTO_NAMES, PROTO_UDP, PROTO_WS, PROTO_WSS
+from kamapy.sip.msg import PROTO_NAMES, PROTO_TCP, PROTO_TLS, PROTO_UDP, PROTO_WS, PROTO_WSS
 
 from .outbound import record_route_user
 from .route_params import RR_FLOW_UPSTREAM, is_direction
@@ -66,7 +66,7 @@ class RecordRoute:
                                    and inbound is not None and send_sock is not inbound)
         line = self._line(socket_hostport(msg, inbound, True), two)
         if two:
-            return self._line(socket_hostport(msg, send_sock), True) + line
+            return self._line(socket_hostport(msg, send_sock, ws_out=_to_websocket(msg)), True) + line
         return line
 
     @property
@@ -99,10 +99,11 @@ class RecordRouteLump(Lump):
         pass
 
 
-def socket_hostport(msg, si, inbound: bool = False) -> str:
+def socket_hostport(msg, si, inbound: bool = False, ws_out: bool = False) -> str:
     """host[:port][;transport=x] of a listen socket as a Record-Route shows it. The
     inbound one of a request that came over a WebSocket says transport=ws (ws and
-    wss alike), as Kamailio's SUBST_RCV_PROTO writes it."""
+    wss alike), as Kamailio's SUBST_RCV_PROTO writes it; so does the outbound one of
+    a request going to a ws/wss next hop from a TCP/TLS socket (`ws_out`, SUBST_SND_*)."""
     host = msg.advertised_address  # set_advertised_address() for this message
     port = msg.advertised_port
     if si is None:
@@ -119,11 +120,20 @@ def socket_hostport(msg, si, inbound: bool = False) -> str:
     if ":" in host and host[:1] != "[":
         host = f"[{host}]"
     out = host if str(port) in ("", "0", "5060") else f"{host}:{port}"
-    if inbound and msg.rcv.proto in (PROTO_WS, PROTO_WSS):
+    if (inbound and msg.rcv.proto in (PROTO_WS, PROTO_WSS)) or (ws_out and proto in (PROTO_TCP, PROTO_TLS)):
         out += ";transport=ws"
     elif proto not in (0, PROTO_UDP):
         out += ";transport=" + PROTO_NAMES.get(proto, "udp")
     return out
+
+
+def _to_websocket(msg) -> bool:
+    """The request's next hop is a ws/wss one ($du or R-URI transport=ws/wss)."""
+    from kamapy.sip.next_hop import next_hop
+    try:
+        return next_hop(msg)[0] in ("ws", "wss")
+    except (SipParseError, ValueError):
+        return False
 
 
 def predicted_send_socket(msg):
