@@ -40,3 +40,10 @@ def test_undefined_names_and_a_warning(tmp_path):
     assert "k.cfg:7:25: error: parameter 1 of cnt_inc(): counter script.nope does not exist" in text
     assert "invalid htable name [nokey] (expected table=>key)" in text
     assert "ERROR: bad config file (2 errors)" in text
+
+
+def test_negative_journal_size_refused(tmp_path):
+    rc, text = check(tmp_path, 'modparam("htable", "redis_journal_size", -1)')
+    assert rc != 0 and "k.cfg:6:" in text and "must be >= 0" in text, text
+    rc, text = check(tmp_path, 'modparam("htable", "redis_journal_size", 0)')
+    assert rc == 0, text
