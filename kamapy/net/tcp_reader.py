@@ -28,15 +28,15 @@ import msgpack
 
 from ..runtime import rt
 from ..sip.msg import PROTO_TCP, PROTO_TLS, RecvInfo
-from . import tcp_send, tcp_state, tcp_tune, tls_hooks
+from . import tcp_connect, tcp_send, tcp_state, tcp_tune, tls_hooks
 from .poller import Poller
 from .tcp_framing import MSG, PING, Framer, FramingError
 from .tcp_state import (
     C_OPEN,
     C_OWNED,
     CMD_ADOPT,
+    CMD_ADOPT_OUT,
     CMD_CLOSE,
-    CMD_CONNECT,
     CMD_OPTION,
     CMD_SEND,
     CMD_SEND_CLOSE,
@@ -150,12 +150,14 @@ class TcpReader:
         self.wq_max = int(_param("tcp_conn_wq_max", 32 * 1024))
         self.crlf_ping = bool(_param("tcp_crlf_ping", 1))
         self.accept_aliases = bool(_param("tcp_accept_aliases", 0))
-        self.max_conns = int(_param("tcp_max_connections", 2048))
         # a message must be read whole within these (Kamailio 5.6: 20 s each)
         self.msg_read_timeout = float(_param("tcp_msg_read_timeout", 20))
         self.msg_data_timeout = float(_param("tcp_msg_data_timeout", 20))
         self.next_tick = 0.0
         self._batch = None   # connections written to while a read's messages run
+        # conid -> [since, bytes, close]: sent to a connection another process is
+        # opening for us, before its descriptor arrived (_park)
+        self.parked: dict[int, list] = {}
 
     # ------------------------------------------------------------------ loop
     def run(self):
@@ -182,7 +184,10 @@ class TcpReader:
         """A reader that died left its connections in the tables; they went with it."""
         st = self.st
         for conid, rec in list(st.all_records()):
-            if rec[F_OWNER] == self.index:
+            # a placeholder is a sender's, on its way here (this reader may start
+            # after the first sends)
+            pending = len(rec) > tcp_connect.F_STATE and rec[tcp_connect.F_STATE] == tcp_connect.PENDING
+            if rec[F_OWNER] == self.index and not pending:
                 st.conns.delete(st.conn_key(conid))
                 st.drop_alias(rec[F_PROTO], rec[F_PEER_IP], rec[F_PEER_PORT], conid)
                 st.counters.add(C_OPEN, -1)
@@ -213,11 +218,9 @@ class TcpReader:
                 elif cmd == CMD_ADOPT:
                     self._adopt(conid, payload, fds[0] if fds else -1)
                     fds = []
-                elif cmd == CMD_CONNECT:
-                    proto, ip, port, sock_index, buf, close = msgpack.unpackb(payload)
-                    tcp_send.send(proto, buf, ip, port,
-                                  rt.sockets[sock_index] if 0 <= sock_index < len(rt.sockets) else None,
-                                  flags=tcp_send.SND_F_CON_CLOSE if close else 0)
+                elif cmd == CMD_ADOPT_OUT:
+                    self._adopt_out(conid, payload, fds[0] if fds else -1)
+                    fds = []
                 elif cmd == CMD_CLOSE:
                     args = msgpack.unpackb(payload) if payload else []
                     self.close_id(conid, "closed on request", *args)
@@ -269,6 +272,61 @@ class TcpReader:
             conn.state = HANDSHAKE
         self._own(conn, counted=True)
         self._want(conn, selectors.EVENT_READ)
+
+    def _adopt_out(self, conid: int, payload: bytes, fd: int):
+        """A connection another process opened and wrote its first bytes on
+        (tcp_connect.connect_and_hand_over): ours from now on, with what is left to
+        write and what others sent to it meanwhile (parked)."""
+        proto, ip, port, local_ip, local_port, sock_index, rest, sent, close = msgpack.unpackb(payload)
+        parked = self.parked.pop(conid, None)
+        if fd < 0:
+            tcp_connect.count(proto, -1)
+            tcp_connect.unclaim(proto, ip, port, conid)
+            return
+        sock = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET,
+                             socket.SOCK_STREAM, socket.IPPROTO_TCP, fileno=fd)
+        sock.setblocking(False)
+        si = rt.sockets[sock_index] if 0 <= sock_index < len(rt.sockets) else None
+        conn = Conn(conid, sock, proto, (ip, port), (local_ip, local_port), si, sock_index,
+                    Framer(self.rd_buf, self.accept_no_cl), True)
+        conn.state = CONNECTING
+        conn.wq += rest
+        if parked is not None:
+            conn.wq += parked[1]
+            close = close or parked[2]
+        conn.wq_since = conn.created
+        conn.close_after = close
+        self._own(conn)
+        self._start(conn, sent)
+
+    def _start(self, conn: Conn, sent: bool):
+        """A new outgoing connection: bytes went out, so the connect is done
+        (Kamailio's "quick connect"); else wait for it to be writable."""
+        if sent:
+            self._connected(conn)
+            if conn.close_after and not conn.wq and conn.conid in self.conns:
+                self._close_written(conn)
+        else:
+            self._want(conn, selectors.EVENT_WRITE)
+
+    def _park(self, conid: int, data: bytes, close: bool) -> bool:
+        """Bytes for a connection that will be ours once its opener hands it over
+        (its placeholder record names us): held until then, at most
+        tcp_connect_timeout and tcp_conn_wq_max."""
+        rec = self.st.record(conid)
+        if rec is None or rec[F_OWNER] != self.index or len(rec) <= tcp_connect.F_STATE \
+                or rec[tcp_connect.F_STATE] != tcp_connect.PENDING or tcp_connect.stale(rec):
+            return False
+        entry = self.parked.get(conid)
+        if entry is None:
+            entry = self.parked[conid] = [time.monotonic(), bytearray(), False]
+        if len(entry[1]) + len(data) > self.wq_max:
+            log.error("tcp: %d bytes for connection %d (still being opened) over tcp_conn_wq_max",
+                      len(data), conid)
+            return False
+        entry[1] += data
+        entry[2] = entry[2] or close
+        return True
 
     def _own(self, conn: Conn, counted: bool = False):
         st = self.st
@@ -486,7 +544,7 @@ class TcpReader:
         these bytes (and what was queued before them) are written."""
         conn = self.conns.get(conid)
         if conn is None:
-            return False
+            return self._park(conid, data, close)
         if conn.ws is not None and not raw:
             data = _ws_message(conn, data)
         if close:
@@ -553,90 +611,39 @@ class TcpReader:
 
     def connect_local(self, proto: int, ip: str, port: int, sock_index: int, data: bytes,
                       close: bool = False) -> bool:
+        """A new connection opened (and first written on) here, owned here."""
         st = self.st
-        conid = st.find(proto, ip, port)
-        if conid:
-            rec = st.record(conid)
-            if rec is not None:
-                if rec[F_OWNER] == self.index:
-                    return self.send_local(conid, data, close=close)
-                return tcp_send.to_reader(rec[F_OWNER], st.pack_cmd(
-                    CMD_SEND_CLOSE if close else CMD_SEND, conid, data))
-        if getattr(rt.core, "tcp_no_connect", None):
-            log.error("tcp_no_connect: no connection to %s:%d, none opened", ip, port)
+        if not tcp_connect.may_connect(ip, port):
             return False
-        if st.counters.get(C_OPEN) >= self.max_conns:
-            log.error("tcp_max_connections (%d) reached: cannot open a connection to %s:%d",
-                      self.max_conns, ip, port)
+        conid, other = tcp_connect.claim(proto, ip, port, self.index, sock_index)
+        if other:
+            # open already, or being opened by another process: our bytes go after its
+            rec = st.record(other)
+            if rec is None:
+                return False
+            if rec[F_OWNER] == self.index:
+                return self.send_local(other, data, close=close)
+            return tcp_send.to_reader(rec[F_OWNER], st.pack_cmd(
+                CMD_SEND_CLOSE if close else CMD_SEND, other, data))
+        if not conid:
             return False
         si = rt.sockets[sock_index] if 0 <= sock_index < len(rt.sockets) else None
-        af = socket.AF_INET6 if ":" in ip else socket.AF_INET
-        sock = socket.socket(af, socket.SOCK_STREAM)
-        sock.setblocking(False)
-        try:
-            src = getattr(rt.core, "tcp_source_ipv6" if af == socket.AF_INET6 else "tcp_source_ipv4", None)
-            if getattr(rt.core, "tcp_reuse_port", None) and si is not None and si.af == af:
-                # tcp_reuse_port: connect from the listen port, so the peer can answer
-                # a new request to the address it saw
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-                sock.bind((str(src) if src else si.address, si.port))
-            elif src:
-                sock.bind((str(src), 0))
-            elif si is not None and si.af == af and si.address not in ("0.0.0.0", "::"):
-                sock.bind((si.address, 0))
-            rc = sock.connect_ex((ip, port))
-        except OSError as e:
-            sock.close()
-            log.error("cannot connect to %s:%d: %s", ip, port, e)
+        opened = tcp_connect.open_socket(proto, ip, port, si, data)
+        if opened is None:
+            tcp_connect.unclaim(proto, ip, port, conid)
+            self.parked.pop(conid, None)
             return False
-        if rc not in (0, errno.EINPROGRESS):
-            sock.close()
-            log.error("connect to %s:%d failed: %s", ip, port, errno.errorcode.get(rc, rc))
-            return False
-        sent, err = self._first_send(sock, proto, data)
-        if err:
-            # the kernel already has the answer (a RST on loopback or a near host): the
-            # send fails now, so tm replies 477 at once, as Kamailio's tcpconn_1st_send
-            sock.close()
-            log.error("connect & send to %s:%d failed: %s", ip, port, errno.errorcode.get(err, err))
-            return False
-        tcp_tune.tune(sock)
-        local = sock.getsockname()[:2]
-        conid = st.new_conid()
-        st.counters.add(C_OPEN, 1)
-        c = PROTO_COUNTER.get(proto)
-        if c is not None:
-            st.counters.add(c, 1)
-        conn = Conn(conid, sock, proto, (ip, port), local, si, sock_index,
+        sock, sent = opened
+        tcp_connect.count(proto, 1)
+        conn = Conn(conid, sock, proto, (ip, port), sock.getsockname()[:2], si, sock_index,
                     Framer(self.rd_buf, self.accept_no_cl), True)
         conn.state = CONNECTING
         conn.wq += data[sent:]
         conn.wq_since = conn.created
         conn.close_after = close
         self._own(conn)
-        if sent:
-            # bytes went out: the connect is done (Kamailio's "quick connect")
-            self._connected(conn)
-            if conn.close_after and not conn.wq and conn.conid in self.conns:
-                self._close_written(conn)
-        else:
-            self._want(conn, selectors.EVENT_WRITE)
+        self._start(conn, bool(sent))
         return True
-
-    @staticmethod
-    def _first_send(sock, proto: int, data: bytes) -> tuple[int, int]:
-        """(bytes written, errno) right after a non-blocking connect: plain TCP writes
-        at once (nothing yet while the connect is pending), TLS only reads the connect's
-        error (its handshake comes first)."""
-        if proto == PROTO_TLS:
-            return 0, sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-        try:
-            return sock.send(data), 0
-        except (BlockingIOError, InterruptedError):
-            return 0, 0
-        except OSError as e:
-            return 0, 0 if e.errno == errno.ENOTCONN else (e.errno or errno.EIO)
 
     # ------------------------------------------------------------------ options
     def set_option(self, conid: int, name: str, *values) -> bool:
@@ -792,6 +799,11 @@ class TcpReader:
 
     # ------------------------------------------------------------------ timers
     def _timers(self, now: float):
+        for conid, (since, data, _close) in list(self.parked.items()):
+            if now - since > self.connect_timeout:
+                del self.parked[conid]
+                log.error("tcp: connection %d was never handed over; %d bytes for it dropped",
+                          conid, len(data))
         for conn in list(self.conns.values()):
             if conn.state == CONNECTING or (conn.state == HANDSHAKE and conn.outgoing):
                 if now - conn.created > self.connect_timeout:

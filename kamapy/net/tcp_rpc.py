@@ -51,7 +51,7 @@ def tcp_list(rpc, _params):
         out.append({
             "id": conid,
             "type": PROTO_NAMES.get(rec[1], "tcp").upper(),
-            "state": "CONN_OK" if state == "open" else "CONN_CONNECT" if state == "connecting"
+            "state": "CONN_OK" if state == "open" else "CONN_CONNECT" if state in ("connecting", "pending")
             else "CONN_INIT",
             "timeout": max(0, int(expires - now)),
             "lifetime": lifetime,

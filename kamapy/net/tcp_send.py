@@ -5,8 +5,9 @@ else the one whose alias is the destination address, else a new one. The bytes t
 go to the reader that owns the connection: written at once when that reader is this
 process, else handed over as a command on the reader's unix socket (a UDP worker
 relaying a reply to a TCP caller, the timer retransmitting). A new connection is
-opened by a reader chosen by the destination's hash, so two processes sending to the
-same new peer at once meet in one reader, which opens one connection.
+opened by the process that sends, which writes the first bytes itself, so a refused
+connect fails this send (kamapy.net.tcp_connect); a non-reader then hands it to the
+reader the destination hashes to.
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ import logging
 import select
 import socket
 import time
-import zlib
 
 import msgpack
 
-from . import tcp_state
-from .tcp_state import CMD_CLOSE, CMD_CONNECT, CMD_SEND, CMD_SEND_CLOSE, F_OWNER
+from . import tcp_connect, tcp_state
+from .tcp_state import CMD_CLOSE, CMD_SEND, CMD_SEND_CLOSE, F_OWNER
 
 log = logging.getLogger("kamapy.tcp")
 
@@ -60,6 +60,8 @@ def send(proto: int, data: bytes, ip: str, port: int, si=None, conid: int = 0,
     if rec is None:
         conid = st.find(proto, ip, port)
         rec = st.record(conid) if conid else None
+        if rec is not None and len(rec) > 9 and rec[9] == tcp_connect.PENDING and tcp_connect.stale(rec):
+            rec = None   # its opener died before handing it over
     if rec is not None:
         owner = rec[F_OWNER]
         if r is not None and r.index == owner:
@@ -86,9 +88,7 @@ def send(proto: int, data: bytes, ip: str, port: int, si=None, conid: int = 0,
     r = reader
     if r is not None:
         return r.connect_local(proto, ip, port, sock_index, data, close)
-    target = zlib.crc32(b"%s|%d" % (ip.encode(), port)) % st.readers
-    payload = msgpack.packb([proto, ip, port, sock_index, data, close])
-    return to_reader(target, st.pack_cmd(CMD_CONNECT, 0, payload))
+    return tcp_connect.connect_and_hand_over(proto, ip, port, si, sock_index, data, close)
 
 
 def via_id_param(msg) -> str:

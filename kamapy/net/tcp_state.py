@@ -11,7 +11,8 @@ tables:
   counters  next conid, open connections (tcp, tls, ws, wss), per reader the number it
             owns (tcp_main gives a new connection to the least loaded one)
   ctrl      one unix datagram socket pair per TCP reader: anybody writes a command
-            ("adopt this fd", "send these bytes on conid N", "connect there and send")
+            ("adopt this fd", "send these bytes on conid N", "own this connection
+            I opened")
             to ctrl_out[i]; reader i reads ctrl_in[i]. A connection lives in the
             reader that owns it for its whole life (a TLS session's state is in that
             process' memory and cannot move), so a send from any other process -- a
@@ -44,7 +45,7 @@ CTRL_BUF = 1 << 20  # room for many queued commands; a command holds at most one
 CMD_ADOPT = b"A"    # tcp_main -> reader: an accepted connection (fd attached)
 CMD_SEND = b"S"     # anybody -> owner: bytes for conid
 CMD_SEND_CLOSE = b"Z"  # anybody -> owner: bytes for conid, then close it (SND_F_CON_CLOSE)
-CMD_CONNECT = b"C"  # anybody -> reader: open a connection to an address, then send
+CMD_ADOPT_OUT = b"N"  # a sender -> reader: a connection it opened and wrote on (fd attached)
 CMD_CLOSE = b"X"    # anybody -> owner: close conid
 CMD_OPTION = b"O"   # anybody -> owner: msgpack [name, value...] (tcpops: lifetime, keepalive)
 
