@@ -21,7 +21,7 @@ from kamapy.module import (
     Arg,
     Function,
 )
-from kamapy.sip.msg import PROTO_UDP, REPLY
+from kamapy.sip.msg import PROTO_TCP, PROTO_TLS, PROTO_UDP, REPLY
 
 from . import outbox, serial
 from . import relay as rl
@@ -99,19 +99,26 @@ def w_t_relay(msg, host=None, port=None) -> int:
     return rl.relay(msg, proxy)
 
 
-def w_t_relay_to_udp(msg, host=None, port=None) -> int:
-    proxy = _proxy(host, port, PROTO_UDP)
-    if proxy is False:
-        return ser_error.E_CFG
-    if proxy is None:
-        from kamapy.sip.next_hop import next_hop
-        try:
-            proto, h, p = next_hop(msg)
-        except Exception:
-            ser_error.set_error(ser_error.E_BAD_URI)
-            return ser_error.E_BAD_URI
-        proxy = (PROTO_UDP, h, p)
-    return rl.relay(msg, proxy)
+def _relay_forced(proto: int):
+    """t_relay_to_udp/tcp/tls([host, port]): to host:port, else to $du / the R-URI,
+    over that transport whatever the URI says (Kamailio's force_proto)."""
+    def handler(msg, host=None, port=None) -> int:
+        proxy = _proxy(host, port, proto)
+        if proxy is False:
+            return ser_error.E_CFG
+        if proxy is None:
+            from kamapy.sip.next_hop import next_hop
+            try:
+                _proto, h, p = next_hop(msg)
+            except Exception:
+                ser_error.set_error(ser_error.E_BAD_URI)
+                return ser_error.E_BAD_URI
+            proxy = (proto, h, p)
+        return rl.relay(msg, proxy)
+    return handler
+
+
+w_t_relay_to_udp = _relay_forced(PROTO_UDP)
 
 
 def _unsupported_transport(name):
@@ -573,9 +580,9 @@ REASON = Arg("raw", fixup=_reason_arg, kemi_fixup=False)  # KSR.tm.t_reply: the 
 FUNCTIONS = [
     Function("t_relay", w_t_relay, (Arg("spve", optional=True), Arg("spve", optional=True)), RQ_FL),
     Function("t_relay_to_udp", w_t_relay_to_udp, (Arg("spve", optional=True), Arg("spve", optional=True)), RQ_FL),
-    Function("t_relay_to_tcp", _unsupported_transport("t_relay_to_tcp"),
+    Function("t_relay_to_tcp", _relay_forced(PROTO_TCP),
              (Arg("spve", optional=True), Arg("spve", optional=True)), RQ_FL),
-    Function("t_relay_to_tls", _unsupported_transport("t_relay_to_tls"),
+    Function("t_relay_to_tls", _relay_forced(PROTO_TLS),
              (Arg("spve", optional=True), Arg("spve", optional=True)), RQ_FL),
     Function("t_relay_to_sctp", _unsupported_transport("t_relay_to_sctp"),
              (Arg("spve", optional=True), Arg("spve", optional=True)), RQ_FL),
