@@ -69,15 +69,11 @@ def register(d, types: int, name: str, param=None) -> int:
         return -1
     h_entry, h_id = (d.h_entry, d.h_id) if hasattr(d, "h_entry") else d
     s = store()
-    lk = s.lock(h_entry)
-    try:
-        fresh = s.load(h_entry, h_id)
+    with s.locked(h_entry, h_id) as fresh:
         if fresh is None:
             return -1
         fresh.cbs = (fresh.cbs or []) + [[types, name, param]]
         s.save(fresh)
-    finally:
-        s.unlock(lk)
     if hasattr(d, "cbs"):
         d.cbs = fresh.cbs
     return 1

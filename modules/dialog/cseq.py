@@ -71,9 +71,7 @@ def on_uac_auth(msg) -> int:
     if found is None:
         return 0
     s = store()
-    lk = s.lock(found.h_entry)
-    try:
-        d = s.load(found.h_entry, found.h_id)
+    with s.locked(found.h_entry, found.h_id) as d:
         if d is None:
             return 0
         vinc = 0
@@ -84,8 +82,6 @@ def on_uac_auth(msg) -> int:
         vinc += 1
         d.vars[VAR] = str(vinc)
         s.save(d)
-    finally:
-        s.unlock(lk)
     append_header(msg, f"{UAC_CSEQ_AUTH}: {(num or 0) + vinc}\r\n")
     return 0
 
@@ -107,14 +103,10 @@ def _mark_renumbered(d) -> None:
     if d.iflags & IFLAG_CSEQ_DIFF:
         return
     s = store()
-    lk = s.lock(d.h_entry)
-    try:
-        fresh = s.load(d.h_entry, d.h_id)
+    with s.locked(d.h_entry, d.h_id) as fresh:
         if fresh is not None and not fresh.iflags & IFLAG_CSEQ_DIFF:
             fresh.iflags |= IFLAG_CSEQ_DIFF
             s.save(fresh)
-    finally:
-        s.unlock(lk)
 
 
 def _branch_span(msg) -> tuple[int, int] | None:

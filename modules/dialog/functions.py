@@ -27,17 +27,7 @@ def _change(msg, fn):
     if d is None:
         log.error("no dialog for this request (call dlg_manage() first)")
         return None
-    s = store()
-    lk = s.lock(d.h_entry)
-    try:
-        fresh = s.load(d.h_entry, d.h_id)
-        if fresh is None:
-            return None
-        rc = fn(fresh)
-        s.save(fresh)
-        return rc
-    finally:
-        s.unlock(lk)
+    return store().change(d.h_entry, d.h_id, fn)
 
 
 def _refused() -> bool:

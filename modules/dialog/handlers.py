@@ -342,7 +342,7 @@ def _end(d: Dialog, old: int, msg, timeout: bool = False, keep: bool = False):
 def _release(h_entry: int, h_id: int):
     """The transaction holding an ended dialog is gone: so is the dialog."""
     s = store()
-    lk = s.lock(h_entry)
+    lk = s.lock(h_entry)  # not store.locked(): on the call path (docs/duplicates.md)
     try:
         d = s.load(h_entry, h_id)
         if d is not None and d.state == st.DELETED:
@@ -385,6 +385,7 @@ def on_reply_out(t, _type, reply, code, param):
     if callable(reply) and not hasattr(reply, "module_data"):
         reply = _Lazy(reply)  # tm's builder (define(lazy=True)): parsed on first use
     s = store()
+    # lock, load: not store.locked(), every reply of a tracked call (docs/duplicates.md)
     lk = s.lock(h_entry)
     event_name = None
     try:
@@ -573,14 +574,10 @@ def post_script(msg):
     msg.module_data.pop(tmcb.PENDING_KEY, None)
     cur = msg.module_data.get(CUR_KEY)
     s = store()
-    lk = s.lock(cur[0])
-    try:
-        d = s.load(*cur)
+    with s.locked(*cur) as d:
         if d is not None and d.state == st.UNCONFIRMED:
             _unlink_profiles(d)
             s.remove(d)
-    finally:
-        s.unlock(lk)
 
 
 # ---------------------------------------------------------------------- timeouts
@@ -592,9 +589,7 @@ def expire(now: float | None = None):
     s = store()
     now = time.time() if now is None else now
     for h_entry, h_id in s.due(now):
-        lk = s.lock(h_entry)
-        try:
-            d = s.load(h_entry, h_id)
+        with s.locked(h_entry, h_id) as d:
             if d is None:
                 continue
             if cfg.dlg_filter_mode & FILTER_LOCALONLY and not local_socket(d.socket[0]):
@@ -603,8 +598,6 @@ def expire(now: float | None = None):
             if confirmed:
                 d.dflags |= DLG_FLAG_EXPIRED
                 s.save(d)
-        finally:
-            s.unlock(lk)
         if confirmed and d.toroute:
             _run_timeout_route(d)
         if confirmed and d.iflags & IFLAG_TIMEOUTBYE:
@@ -614,9 +607,7 @@ def expire(now: float | None = None):
                 continue
             log.error("dlg timeout: BYE not sent - callid: '%s'; ending the dialog", d.callid)
             stats.add("expired_dialogs", -1)  # counted again below
-        lk = s.lock(h_entry)
-        try:
-            d = s.load(h_entry, h_id)
+        with s.locked(h_entry, h_id) as d:
             if d is None:
                 continue
             old = d.state
@@ -626,8 +617,6 @@ def expire(now: float | None = None):
             log.warning("dlg timeout - callid: '%s' tags: '%s' '%s' ostate: %d",
                         d.callid, d.tag[0], d.tag[1], old)
             _end(d, old, None, timeout=old >= st.CONFIRMED_NA)
-        finally:
-            s.unlock(lk)
         dcb.run(d, dcb.DLGCB_EXPIRED)
         events.run(events.for_transition(old, st.DELETED), d)
 

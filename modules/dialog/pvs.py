@@ -144,9 +144,7 @@ class DlgVarPv(Pv):
         if d is None:
             return
         s = store()
-        lk = s.lock(d.h_entry)
-        try:
-            fresh = s.load(d.h_entry, d.h_id)
+        with s.locked(d.h_entry, d.h_id) as fresh:
             if fresh is None:
                 return
             if value is None:
@@ -154,8 +152,6 @@ class DlgVarPv(Pv):
             else:
                 fresh.vars[self.key] = str(value)
             s.save(fresh)
-        finally:
-            s.unlock(lk)
 
 
 PVS = [

@@ -153,9 +153,7 @@ def bye(h_entry: int, h_id: int, side: str, hdrs: str = "") -> int:
     dialog:end runs at once (as Kamailio's dlg_bye does), the dialog ends when a BYE
     is answered (or times out). Returns 1, or -1."""
     s = store()
-    lk = s.lock(h_entry)
-    try:
-        d = s.load(h_entry, h_id)
+    with s.locked(h_entry, h_id) as d:
         if d is None or d.state == st.DELETED:
             return -1
         legs = {"caller": [CALLER], "callee": [CALLEE], "all": [CALLER, CALLEE]}[side]
@@ -170,20 +168,14 @@ def bye(h_entry: int, h_id: int, side: str, hdrs: str = "") -> int:
             return -1
         s.save(d)
         snapshot = s.load(h_entry, h_id)
-    finally:
-        s.unlock(lk)
     sent = 0
     for leg in todo:
         if send_bye(snapshot, leg, hdrs):
             sent += 1
-    lk = s.lock(h_entry)
-    try:
-        d = s.load(h_entry, h_id)
+    with s.locked(h_entry, h_id) as d:
         if d is not None:
             d.byes += sent
             s.save(d)
-    finally:
-        s.unlock(lk)
     if side == "all":
         from . import callbacks
         callbacks.run(snapshot, callbacks.DLGCB_TERMINATED)
@@ -200,10 +192,8 @@ def bye_reply(_t, _type, _reply, code, param):
     from .handlers import _end
     h_entry, h_id = param
     s = store()
-    lk = s.lock(h_entry)
     confirmed = None
-    try:
-        d = s.load(h_entry, h_id)
+    with s.locked(h_entry, h_id) as d:
         if d is None:
             return
         d.byes = max(0, d.byes - 1)
@@ -216,8 +206,6 @@ def bye_reply(_t, _type, _reply, code, param):
             s.remove(d)
         else:
             s.save(d)
-    finally:
-        s.unlock(lk)
     if confirmed is not None:
         from . import callbacks
         callbacks.run(confirmed, callbacks.DLGCB_TERMINATED_CONFIRMED, None, _reply)
@@ -247,9 +235,7 @@ def ka_reply(_t, _type, _reply, code, param):
         return
     h_entry, h_id, leg = param
     s = store()
-    lk = s.lock(h_entry)
-    try:
-        d = s.load(h_entry, h_id)
+    with s.locked(h_entry, h_id) as d:
         if d is None or d.state != st.CONFIRMED:
             return
         if code in (408, 481):
@@ -262,8 +248,6 @@ def ka_reply(_t, _type, _reply, code, param):
         else:
             d.ka_fail[leg] = 0
         s.save(d)
-    finally:
-        s.unlock(lk)
 
 
 def run_ka(now: float):
@@ -273,14 +257,10 @@ def run_ka(now: float):
         return
     s = store()
     for h_entry, h_id in s.ka_due(now):
-        lk = s.lock(h_entry)
-        try:
-            d = s.load(h_entry, h_id)
+        with s.locked(h_entry, h_id) as d:
             if d is None or d.state == st.DELETED:
                 continue
             s.set_ka(d, now + cfg.ka_interval)
-        finally:
-            s.unlock(lk)
         if d.iflags & IFLAG_KA_SRC:
             send_ka(d, CALLER)
         if d.iflags & IFLAG_KA_DST:

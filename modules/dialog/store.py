@@ -138,6 +138,21 @@ class DialogStore:
     def unlock(self, i: int):
         self.locks.release(i)
 
+    def locked(self, h_entry: int, h_id: int) -> _Locked:
+        """`with s.locked(h_entry, h_id) as d:` the record read under its entry's lock
+        (None when the dialog is gone), the lock held to the end of the block."""
+        return _Locked(self, h_entry, h_id)
+
+    def change(self, h_entry: int, h_id: int, fn):
+        """fn(record) under the entry's lock, the record saved after it: what fn
+        returns, None when the dialog is gone."""
+        with _Locked(self, h_entry, h_id) as d:
+            if d is None:
+                return None
+            rc = fn(d)
+            self.save(d)
+            return rc
+
     # ---------------------------------------------------------------- records
     def new(self, d: Dialog, h_entry: int | None = None) -> Dialog:
         """Give d its h_entry (entry_of(d.callid), unless the caller has it) and h_id,
@@ -295,6 +310,30 @@ class DialogStore:
     def ka_due(self, now: float) -> list[tuple[int, int]]:
         out, self._ka_due = self._ka_due, []
         return out
+
+
+class _Locked:
+    """DialogStore.locked(): a class, not a generator (@contextmanager costs more). The
+    per-reply sites on the call path still lock by hand: three Python calls more each
+    (docs/duplicates.md has the count)."""
+
+    __slots__ = ("store", "h_entry", "h_id", "lk")
+
+    def __init__(self, s: DialogStore, h_entry: int, h_id: int):
+        self.store, self.h_entry, self.h_id = s, h_entry, h_id
+
+    def __enter__(self) -> Dialog | None:
+        s = self.store
+        self.lk = s.lock(self.h_entry)
+        try:
+            return s.load(self.h_entry, self.h_id)
+        except BaseException:
+            s.unlock(self.lk)  # __exit__ does not run when __enter__ raises
+            raise
+
+    def __exit__(self, *_exc) -> bool:
+        self.store.unlock(self.lk)
+        return False
 
 
 def _shared(hash_size: int, pool=None):

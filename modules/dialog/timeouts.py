@@ -16,9 +16,7 @@ INTERVAL = 1.0
 
 def set_timeout(h_entry: int, h_id: int, seconds: int) -> bool:
     s = store()
-    lk = s.lock(h_entry)
-    try:
-        d = s.load(h_entry, h_id)
+    with s.locked(h_entry, h_id) as d:
         if d is None or d.state >= st.DELETED:
             return False
         d.lifetime = seconds
@@ -26,8 +24,6 @@ def set_timeout(h_entry: int, h_id: int, seconds: int) -> bool:
             s.set_timer(d, time.time() + seconds if seconds else 0)
         s.save(d)
         return True
-    finally:
-        s.unlock(lk)
 
 
 _last = {"ka": 0.0, "clean": 0.0}
@@ -64,9 +60,7 @@ def clean(now: float):
     s = store()
     for d in s.all():
         gone = None
-        lk = s.lock(d.h_entry)
-        try:
-            d = s.load(d.h_entry, d.h_id)
+        with s.locked(d.h_entry, d.h_id) as d:
             if d is None:
                 continue
             if d.state <= st.EARLY and d.init_ts and d.init_ts < now - cfg.early_timeout:
@@ -83,8 +77,6 @@ def clean(now: float):
             elif d.state == st.DELETED and d.end_ts and d.end_ts < now - cfg.end_timeout:
                 handlers.log.info("dialog in delete state is too old (%s)", d.callid)
                 s.remove(d)
-        finally:
-            s.unlock(lk)
         if gone is not None:
             from . import events
             events.run(events.FAILED, gone)

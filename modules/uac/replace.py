@@ -349,21 +349,15 @@ _DLGVARS = {FL_FROM: ("_uac_fu", "_uac_funew", "_uac_fdp", "_uac_fdpnew"),
 def _dlg_update(d, changes: dict) -> dict | None:
     """Write dialog variables (None deletes) under the dialog's lock; the fresh vars."""
     from kamapy_modules.dialog.store import store
-    s = store()
-    lk = s.lock(d.h_entry)
-    try:
-        fresh = s.load(d.h_entry, d.h_id)
-        if fresh is None:
-            return None
+
+    def write(fresh):
         for k, v in changes.items():
             if v is None:
                 fresh.vars.pop(k, None)
             else:
                 fresh.vars[k] = v
-        s.save(fresh)
         return fresh.vars
-    finally:
-        s.unlock(lk)
+    return store().change(d.h_entry, d.h_id, write)
 
 
 def dlg_store(msg, which: str, old_uri: str, old_display: str, uri: str, display: str | None) -> bool | None:
