@@ -18,6 +18,7 @@ from kamapy.module import BRANCH_ROUTE
 from kamapy.net.onsend import onsend_route, run_onsend
 from kamapy.net.send import choose_socket
 from kamapy.net.socket_info import socket_for
+from kamapy.runtime import rt
 from kamapy.sip.errors import SipParseError
 from kamapy.sip.msg import PROTO_IDS, PROTO_NAMES, PROTO_TCP, PROTO_TLS, PROTO_UDP
 from kamapy.sip.msg_flags import FL_ADD_LOCAL_RPORT, FL_FORCE_RPORT
@@ -151,7 +152,11 @@ def build_branch(t: Transaction, msg, idx: int, dest, proxy, now: float, lock: i
         si = choose_socket(proto, af, sock if not isinstance(sock, tuple) else None)
         if si is None:
             # no socket of that address family: Kamailio's uri2dst fails, "unresolvable"
-            log.error("t_relay: no socket to send to %s (af %s)", host, af)
+            # (478); sockets of that family but none of this transport: its
+            # prepare_new_uac finds no listening socket, E_NO_SOCKET (500 "(7/TM)")
+            log.error("t_relay: no %s socket to send to %s (af %s)", PROTO_NAMES.get(proto, proto), host, af)
+            if any(s.af == af for s in rt.sockets):
+                raise RelayError(ser_error.E_NO_SOCKET)
             raise RelayError(ser_error.E_BAD_ADDRESS)
         params = ";rport" if msg.xflags & FL_ADD_LOCAL_RPORT else ""
         if msg.rcv.proto != 1:  # came over a connection: ;i=<conid>, as Kamailio's Via
