@@ -157,8 +157,7 @@ def _is_mine(entry: str) -> bool:
     key = base if i < 0 else base + "|" + low[i + 10:].split(";", 1)[0]  # transport counts
     hit = _mine_cache.get(key)
     if hit is None:
-        from kamapy_modules.rr.myself import uri_is_myself
-
+        from kamapy.sip.myself import uri_is_myself
         from kamapy.sip.uri import parse_uri
         try:
             hit = bool(uri_is_myself(parse_uri(uri)))

@@ -25,9 +25,9 @@ from kamapy.runtime import rt
 from kamapy.sip.errors import SipParseError
 from kamapy.sip.lumps import append_header, del_lump
 from kamapy.sip.msg_flags import FL_ROUTE_ADDR  # the next hop comes from a Route entry
+from kamapy.sip.myself import uri_is_myself
 from kamapy.sip.uri import parse_uri
 
-from .myself import uri_is_myself
 from .outbound import obb, process_outbound
 from .route_params import run_callbacks, set_routed_params
 from .route_set import remove_entries, route_headers

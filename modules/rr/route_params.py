@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 
 from kamapy.sip.errors import SipParseError
+from kamapy.sip.myself import uri_is_myself
 from kamapy.sip.scan import parse_params
 
-from .myself import uri_is_myself
 from .route_set import first_route
 
 log = logging.getLogger("kamapy.rr")

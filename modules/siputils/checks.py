@@ -29,7 +29,7 @@ def is_reply(msg) -> int:
 def is_first_hop(msg, mode: int = 0) -> int:
     """A request with one Via came straight from its UA; a reply whose top
     Record-Route is us (and that did not come from us) is going back to its UA."""
-    from kamapy_modules.rr.myself import uri_is_myself
+    from kamapy.sip.myself import uri_is_myself
 
     try:
         if msg.type == REQUEST:

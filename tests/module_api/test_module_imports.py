@@ -26,7 +26,6 @@ _ALIAS = "app_python is app_python3 under Kamailio's older name (one implementat
 _AUTH = "auth's credential parsing (Kamailio: auth_api_s, bind_auth_s): to move onto an auth api"
 _RTP = ("rtpproxy shares rtpengine's node sets and SDP marks (both are one relay client "
         "in Kamailio too): to move into a shared kamapy package")
-_MYSELF = "rr's uri_is_myself (Kamailio's core check_self): to move into the core"
 _COUNTERS = "counters' describe() for pike's stats: to move into kamapy.mem.counters"
 _PATH = ("path renders its Path like rr's Record-Route and reads tm's relay state (Kamailio's "
          "path binds rr_api): to move onto rr's and tm's api")
@@ -43,7 +42,7 @@ ALLOWED = {
     ("cfg_rpc", "tm"): _CFG, ("cfg_rpc", "tm.config"): _CFG, ("cfg_rpc", "registrar.settings"): _CFG,
     ("debugger", "cfg_rpc.framework"): _CFG,
     ("dialog", "tm.callbacks"): _TMCB, ("dialog", "tm.context"): _TM_STATE, ("dialog", "tm.store"): _TM_STATE,
-    ("dialog", "tm.t_uac"): _T_UAC, ("dialog", "rr.myself"): _MYSELF,
+    ("dialog", "tm.t_uac"): _T_UAC,
     ("dispatcher", "tm.t_uac"): _T_UAC, ("dispatcher", "tm.callbacks"): _TMCB, ("dispatcher", "tm.relay"): _TM_STATE,
     ("dispatcher", "auth.creds"): _AUTH,
     ("nat_traversal", "dialog.callbacks"): _DLG, ("nat_traversal", "dialog.state"): _DLG,
@@ -53,7 +52,6 @@ ALLOWED = {
     ("path", "rr.record"): _PATH, ("path", "tm.relay"): _PATH, ("rr", "tm.relay"): _MARK_NEW,
     ("rtpproxy", "rtpengine.sdp_marks"): _RTP,
     ("rtpproxy", "rtpengine.functions"): _RTP, ("rtpproxy", "rtpengine.nodes"): _RTP,
-    ("siputils", "rr.myself"): _MYSELF,
     ("tmx", "tm.context"): _TMX, ("tmx", "tm.stats"): _TMX, ("tmx", "tm.store"): _TMX,
     ("tmx", "tm.transaction"): _TMX, ("tmx", "tm.uas"): _TMX, ("tmx", "tm.functions"): _TMX,
     ("tmx", "tm.relay"): _TMX, ("tmx", "tm.failure"): _TMX,

@@ -1,5 +1,5 @@
-"""Is a URI one of ours? (Kamailio's check_self_uri: host, port and transport against
-the listen sockets and aliases.)"""
+"""Is a URI one of ours? (Kamailio's core check_self_uri: host, port and transport
+against the listen sockets and aliases.) rr, dialog and siputils ask it."""
 
 from __future__ import annotations
 
