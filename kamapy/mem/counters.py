@@ -8,12 +8,26 @@ They back the statistics (stats.get_statistics) and small shared flags/pids.
 from kamapy._native._kamapy_native import ffi, lib
 from kamapy.mem.shm import ShmExhausted, resolve_pool
 
-__all__ = ["CounterArray", "Counter"]
+__all__ = ["CounterArray", "Counter", "describe", "description"]
 
 _add = lib.kp_counter_add
 _get = lib.kp_counter_get
 _set = lib.kp_counter_set
 _reset = lib.kp_counter_reset
+
+# (group, name) -> what cnt.help says of a counter: Kamailio's counter_register takes
+# the doc string in the core, so any module describes its own (pike, counters' script ones)
+_docs: dict[tuple[str, str], str] = {}
+
+
+def describe(group: str, name: str, doc: str) -> None:
+    """Give counter group.name its description (a process-local table, filled at
+    start-up before the fork)."""
+    _docs[(group, name)] = doc
+
+
+def description(group: str, name: str) -> str | None:
+    return _docs.get((group, name))
 
 
 class CounterArray:

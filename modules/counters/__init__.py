@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 
 from kamapy import stats
+from kamapy.mem.counters import describe, description
 from kamapy.module import ANY_ROUTE, Arg, Function, ModuleExports, Param, RpcCommand
 from kamapy.rpc.errors import RpcError
 from kamapy.rpc.params import opt_str
@@ -29,15 +30,7 @@ log = logging.getLogger("kamapy.counters")
 DEFAULT_GROUP = "script"
 DEFAULT_DOC = "custom script counter."
 
-# (group, name) -> description, for the counters this module declared
-_docs: dict[tuple[str, str], str] = {}
 _declared = {"done": False}
-
-
-def describe(group: str, name: str, doc: str) -> None:
-    """The description cnt.help gives for a counter (modules call it for their own
-    statistics, as Kamailio's counter_register takes a doc string)."""
-    _docs[(group, name)] = doc
 
 
 def parse_declaration(text: str, default_group: str) -> tuple[str, str, str]:
@@ -75,11 +68,12 @@ def declare_script_counters():
         if not group or not name:
             log.error("failed to register counter %s.%s", group, name)
             continue
-        if (group, name) in _docs or (stats.group(group) is not None and name in stats.group(group).stats):
+        if description(group, name) is not None \
+                or (stats.group(group) is not None and name in stats.group(group).stats):
             log.error("counter %s.%s already registered", group, name)
             continue
         stats.extend(group, [name])
-        _docs[(group, name)] = doc
+        describe(group, name, doc)
 
 
 def lookup(text: str):
@@ -209,7 +203,7 @@ def rpc_help(_rpc, params):
     if group is None or name is None:
         return None
     _entry(group, name)
-    doc = _docs.get((group, name))
+    doc = description(group, name)
     if doc is None:
         raise RpcError(400, f"no description for counter {group}.{name}\n")
     return doc

@@ -101,7 +101,7 @@ def mod_init():
     tree = IpTree(exports.param("reqs_density_per_unit"), exports.param("remove_latency"),
                   exports.param("pike_log_level"))
     _state["tree"] = tree
-    from kamapy_modules.counters import describe
+    from kamapy.mem.counters import describe
     describe("pike", "blocked_ips", "Counter of blocked IP addresses")
     register_timer("pike-clean", 1, lambda _now: tree.clean())
     register_timer("pike-swap", exports.param("sampling_time_unit"), lambda _now: tree.swap())

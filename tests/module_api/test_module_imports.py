@@ -26,7 +26,6 @@ _ALIAS = "app_python is app_python3 under Kamailio's older name (one implementat
 _AUTH = "auth's credential parsing (Kamailio: auth_api_s, bind_auth_s): to move onto an auth api"
 _RTP = ("rtpproxy shares rtpengine's node sets and SDP marks (both are one relay client "
         "in Kamailio too): to move into a shared kamapy package")
-_COUNTERS = "counters' describe() for pike's stats: to move into kamapy.mem.counters"
 _PATH = ("path renders its Path like rr's Record-Route and reads tm's relay state (Kamailio's "
          "path binds rr_api): to move onto rr's and tm's api")
 _MARK_NEW = ("ruri_mark_new() after a flow token set $du (Kamailio's core dset.c) is tm's relay "
@@ -47,7 +46,6 @@ ALLOWED = {
     ("dispatcher", "auth.creds"): _AUTH,
     ("nat_traversal", "dialog.callbacks"): _DLG, ("nat_traversal", "dialog.state"): _DLG,
     ("nat_traversal", "dialog.store"): _DLG,
-    ("pike", "counters"): _COUNTERS,
     ("rtpengine", "tm.context"): _TM_STATE, ("rtpengine", "tm.matching"): _TM_STATE,
     ("path", "rr.record"): _PATH, ("path", "tm.relay"): _PATH, ("rr", "tm.relay"): _MARK_NEW,
     ("rtpproxy", "rtpengine.sdp_marks"): _RTP,
