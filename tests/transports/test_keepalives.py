@@ -3,9 +3,9 @@
 answered with one CRLF, as Kamailio's tcp_read does; the TCP answer is compared with
 Kamailio in test_tcp_vs_kamailio.py::test_crlf_keepalive), and over WebSocket a message
 that is only CRLF or CRLFCRLF is answered with a CRLF message of the same kind (text or
-binary), as Kamailio's websocket module (ws_frame.c) does -- that module is not
-installed here, so no side-by-side run. After each ping the same connection still
-carries SIP."""
+binary), as Kamailio's websocket module (ws_frame.c) does (the frames compared with
+Kamailio in test_ws_keepalive_vs_kamailio.py). After each ping the same connection
+still carries SIP."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """xhttp and SIP over WebSocket over the wire: a wsproto client does the RFC 6455
 handshake through event_route[xhttp:request] / ws_handle_handshake(), then speaks
 SIP in frames; plain HTTP requests get xhttp_reply(); bad frames close only their
-connection. (Kamailio's websocket module is not installed on this machine, so there
-is no side-by-side run; the xhttp reply lines were compared with Kamailio 5.6.3's.)
+connection. (kamapy only here; the xhttp reply lines were compared with Kamailio
+5.6.3's, the CRLF keep-alive frames are compared side by side in
+test_ws_keepalive_vs_kamailio.py, bad frames in test_bad_input.py.)
 """
 
 from __future__ import annotations
