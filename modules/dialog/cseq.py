@@ -27,13 +27,13 @@ from kamapy.sip.errors import SipParseError
 from kamapy.sip.lumps import append_header
 from kamapy.sip.msg import REQUEST, SipMsg
 
+from .flags import IFLAG_CSEQ_DIFF
 from .match import DIR_DOWNSTREAM, direction, msg_ids
 from .store import store
 
 log = logging.getLogger("kamapy.dialog")
 
 VAR = "cseq_diff"
-IFLAG_CSEQ_DIFF = 1 << 4  # handlers.IFLAG_CSEQ_DIFF (Kamailio's DLG_IFLAG_CSEQ_DIFF)
 
 _BRANCH = re.compile(r";[ \t]*branch[ \t]*=[ \t]*([^;,\s]+)", re.I)
 _AUTH, _REFRESH = UAC_CSEQ_AUTH.lower(), UAC_CSEQ_REFRESH.lower()

@@ -20,6 +20,15 @@ from kamapy.sip.errors import SipParseError
 from . import callbacks as dcb
 from . import events, stats
 from . import state as st
+from .flags import (
+    DLG_FLAG_EXPIRED,
+    IFLAG_CSEQ_DIFF,
+    IFLAG_KA_DST,
+    IFLAG_KA_SRC,
+    IFLAG_PRACK,
+    IFLAG_TIMEOUTBYE,
+    IFLAG_TIMER_NORESET,
+)
 from .match import DIR_DOWNSTREAM, DIR_UPSTREAM, MATCH_DID_NONE, _find, did_value, find, msg_ids, parse_did
 from .profiles import profiles
 from .settings import cfg
@@ -35,15 +44,6 @@ TM_BYE = "dialog.bye"           # ... and on the BYE's: the ended dialog goes wi
 
 ROUTE_KEY = "dlg.route"         # (state, lifetime) the rr callback found ($DLG_status/$DLG_lifetime)
 CTX_KEY = "dlg.ctx"             # $dlg_ctx values of this message (pvs.ctx)
-
-# Kamailio's dlg_hash.h values
-IFLAG_TIMEOUTBYE = 1 << 0
-IFLAG_KA_SRC = 1 << 1
-IFLAG_KA_DST = 1 << 2
-IFLAG_TIMER_NORESET = 1 << 3
-IFLAG_CSEQ_DIFF = 1 << 4
-IFLAG_PRACK = 1 << 5
-DLG_FLAG_EXPIRED = 1 << 10
 
 FILTER_LOCALONLY = 1  # dlg_filter_mode: timeouts and keepalives only for our own dialogs
 

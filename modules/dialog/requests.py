@@ -21,23 +21,20 @@ from kamapy_modules.tm.t_uac import LocalDialog, t_request_within
 
 from . import events, stats
 from . import state as st
+from .flags import (
+    DLG_FLAG_CALLEEBYE,
+    DLG_FLAG_CALLERBYE,
+    IFLAG_CSEQ_DIFF,
+    IFLAG_KA_DST,
+    IFLAG_KA_SRC,
+    IFLAG_PRACK,
+)
 from .settings import cfg
 from .store import store
 
 log = logging.getLogger("kamapy.dialog")
 
 CALLER, CALLEE = 0, 1
-
-# dflags / iflags with Kamailio's values (dlg_hash.h)
-DLG_FLAG_CALLERBYE = 1 << 4
-DLG_FLAG_CALLEEBYE = 1 << 5
-DLG_FLAG_EXPIRED = 1 << 10
-IFLAG_TIMEOUTBYE = 1 << 0
-IFLAG_KA_SRC = 1 << 1
-IFLAG_KA_DST = 1 << 2
-IFLAG_TIMER_NORESET = 1 << 3
-IFLAG_CSEQ_DIFF = 1 << 4
-IFLAG_PRACK = 1 << 5
 
 BYE_CB = "dialog.bye_reply"
 KA_CB = "dialog.ka_reply"
@@ -83,7 +80,7 @@ def _cseq_diff(d) -> int:
     """What track_cseq_updates added to the caller's CSeqs on the way to the callee
     (cseq.py): our own requests to the callee count from the renumbered CSeq, so the
     callee never sees one lower than the last it got (Kamailio leaves it out: D-dialog-3)."""
-    from .cseq import IFLAG_CSEQ_DIFF, VAR
+    from .cseq import VAR
     if not d.iflags & IFLAG_CSEQ_DIFF:
         return 0
     try:
