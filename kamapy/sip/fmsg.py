@@ -1,6 +1,6 @@
 """The faked request event routes and timer routes run on when no SIP message is at
-hand (Kamailio's core fmsg.c builds the same OPTIONS): dialog's, htable's, dispatcher's
-and registrar's event routes all start from it."""
+hand (Kamailio's core fmsg.c builds the same OPTIONS): dialog's, htable's, dispatcher's,
+registrar's and uac's event routes all start from it."""
 
 from __future__ import annotations
 
@@ -24,7 +24,12 @@ _counter = {"id": 0}
 
 
 def next_faked_msg() -> SipMsg:
-    """faked_msg() with a new msg_id each time (Kamailio's faked_msg_next), for callers
-    whose routes tell one run from the next by the message id (registrar, uac)."""
-    _counter["id"] += 1
-    return faked_msg(msg_id=_counter["id"])
+    """faked_msg() with a new msg_id each time (Kamailio's faked_msg_next): what every
+    event and timer route runs on (dialog, dispatcher, htable, registrar, uac), so a
+    route tells one run from the next by $mi. The id is a C unsigned int there, counted
+    per process, wrapping past 0."""
+    n = _counter["id"] + 1
+    if n > 0xFFFFFFFF:
+        n = 1
+    _counter["id"] = n
+    return faked_msg(msg_id=n)

@@ -9,7 +9,7 @@ import logging
 
 from kamapy.module import REQUEST_ROUTE
 from kamapy.runtime import rt
-from kamapy.sip.fmsg import faked_msg
+from kamapy.sip.fmsg import next_faked_msg
 
 from . import state as st
 
@@ -48,7 +48,7 @@ def run(name: str | None, d, msg=None, view: bool = False):
     from kamapy.cfg.run_context import run_route
 
     if msg is None:
-        msg = faked_msg()
+        msg = next_faked_msg()
     saved = msg.module_data.get(CUR_KEY)
     saved_ctx = getattr(msg, "ctx", None)  # the route may run inside another's (loose_route)
     msg.module_data[CUR_KEY] = (d.h_entry, d.h_id)

@@ -625,12 +625,12 @@ def _run_timeout_route(d: Dialog):
     from kamapy.cfg.run_context import run_route
     from kamapy.module import REQUEST_ROUTE
     from kamapy.runtime import rt
-    from kamapy.sip.fmsg import faked_msg
+    from kamapy.sip.fmsg import next_faked_msg
     routes = rt.routes
     route = routes.named.get(d.toroute) if routes is not None else None
     if route is None:
         return
-    msg = faked_msg()
+    msg = next_faked_msg()
     msg.module_data[CUR_KEY] = (d.h_entry, d.h_id)
     try:
         run_route(route, msg, REQUEST_ROUTE)

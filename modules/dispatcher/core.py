@@ -269,10 +269,10 @@ def run_event(name: str, uri: str, msg, rctx: dict):
         return
     from kamapy.cfg.run_context import run_route
     from kamapy.module import REQUEST_ROUTE
-    from kamapy.sip.fmsg import faked_msg
+    from kamapy.sip.fmsg import next_faked_msg
     fmsg = msg
     if fmsg is None:
-        fmsg = faked_msg()
+        fmsg = next_faked_msg()
         fmsg.set_ruri(uri)
     saved = fmsg.module_data.get("ds.rctx")
     saved_ctx = getattr(fmsg, "ctx", None)

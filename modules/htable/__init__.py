@@ -302,8 +302,8 @@ def _run_event(name: str, route_type) -> bool:
     if route is None:
         return True
     from kamapy.cfg.run_context import run_route
-    from kamapy.sip.fmsg import faked_msg
-    msg = faked_msg()
+    from kamapy.sip.fmsg import next_faked_msg
+    msg = next_faked_msg()
     try:
         run_route(route, msg, route_type)
     except Exception:
