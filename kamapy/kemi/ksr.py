@@ -443,21 +443,16 @@ def _pv_group() -> KsrGroup:
             return False
         return _set(name, value)
 
-    def _set(name, value):
+    def _set(name, value, who="KSR.pv"):
         p = pv(name)
         if not p.writable:
-            log.error("KSR.pv: %s is read-only", name)
+            log.error("%s: %s is read-only", who, name)
             return False
         p.set(env.msg, value)
         return True
 
     def unset(name):
-        p = pv(name)
-        if not p.writable:
-            log.error("KSR.pv.unset: %s is read-only", name)
-            return False
-        p.set(env.msg, None)
-        return True
+        return _set(name, None, "KSR.pv.unset")  # None: the PV's own unset
 
     def is_null(name):
         return pv(name).get(env.msg) is None
