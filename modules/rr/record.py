@@ -230,17 +230,25 @@ def _add(msg, rr: RecordRoute):
     state.added.append((rr, lump))
 
 
+def _ftag(msg) -> str | None:
+    """The ;ftag= value with append_fromtag: the From tag, or the To tag of a request
+    going upstream ('' without append_fromtag; None: From/To unparsable, logged)."""
+    if not settings.append_fromtag:
+        return ""
+    try:
+        hdr = msg.to_hdr if is_direction(msg, RR_FLOW_UPSTREAM) else msg.from_hdr
+        return hdr.tag or ""
+    except SipParseError as e:
+        log.error("From/To parsing failed: %s", e)
+        return None
+
+
 def record_route(msg, params: str | None = None) -> int:
     user = _username(msg)
     if user is None:
         return -1
-    ftag = ""
-    try:
-        if settings.append_fromtag:
-            hdr = msg.to_hdr if is_direction(msg, RR_FLOW_UPSTREAM) else msg.from_hdr
-            ftag = hdr.tag or ""
-    except SipParseError as e:
-        log.error("From/To parsing failed: %s", e)
+    ftag = _ftag(msg)
+    if ftag is None:
         return -2
     _add(msg, RecordRoute(_scheme(msg), user, None, ftag, params or "",
                           settings.enable_double_rr))
@@ -269,13 +277,8 @@ def record_route_advertised_address(msg, address: str) -> int:
     user = _username(msg)
     if user is None:
         return -1
-    ftag = ""
-    try:
-        if settings.append_fromtag:
-            hdr = msg.to_hdr if is_direction(msg, RR_FLOW_UPSTREAM) else msg.from_hdr
-            ftag = hdr.tag or ""
-    except SipParseError as e:
-        log.error("From/To parsing failed: %s", e)
+    ftag = _ftag(msg)
+    if ftag is None:
         return -2
     # with a single transport the "other side" always has the same address: one header
     _add(msg, RecordRoute(_scheme(msg), user, address, ftag, "", 0))
