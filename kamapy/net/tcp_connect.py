@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import select
 import socket
 import time
 import zlib
@@ -186,7 +185,7 @@ def connect_and_hand_over(proto: int, ip: str, port: int, si, sock_index: int, d
     payload = msgpack.packb([proto, ip, port, local[0], local[1], sock_index, data[sent:],
                              bool(sent), close])
     try:
-        ok = _send_fd(target, st.pack_cmd(CMD_ADOPT_OUT, conid, payload), sock.fileno())
+        ok = to_reader(target, st.pack_cmd(CMD_ADOPT_OUT, conid, payload), sock.fileno())
     finally:
         sock.close()   # the reader has its own copy (or nobody does)
     if not ok:
@@ -194,30 +193,6 @@ def connect_and_hand_over(proto: int, ip: str, port: int, si, sock_index: int, d
         unclaim(proto, ip, port, conid)
         return False
     return True
-
-
-def _send_fd(index: int, cmd: bytes, fd: int) -> bool:
-    """The command and the descriptor to reader `index`; a full queue is waited for,
-    at most tcp_send_timeout (as tcp_send.to_reader)."""
-    from .tcp_send import send_timeout
-    out = tcp_state.state.ctrl_out[index]
-    deadline = 0.0
-    while True:
-        try:
-            socket.send_fds(out, [cmd], [fd])
-            return True
-        except BlockingIOError:
-            now = time.monotonic()
-            if not deadline:
-                deadline = now + send_timeout()
-            if now >= deadline:
-                log.error("tcp reader %d does not take commands (queue full); new connection dropped",
-                          index)
-                return False
-            select.select([], [out], [], min(0.05, deadline - now))
-        except OSError as e:
-            log.error("cannot hand a new connection to tcp reader %d: %s", index, e)
-            return False
 
 
 def _connect_timeout() -> float:

@@ -140,13 +140,19 @@ def set_option(conid: int, name: str, *values) -> bool:
                                                msgpack.packb([name, *values])))
 
 
-def to_reader(index: int, cmd: bytes) -> bool:
+def to_reader(index: int, cmd: bytes, fd: int | None = None) -> bool:
+    """The command to reader `index`; with fd, that descriptor goes along (a new
+    connection handed over, tcp_connect). A full queue is waited for, at most
+    tcp_send_timeout; then, or on an error, the command is dropped (False)."""
     st = tcp_state.state
     sock = st.ctrl_out[index]
     deadline = 0.0
     while True:
         try:
-            sock.send(cmd)
+            if fd is None:
+                sock.send(cmd)
+            else:
+                socket.send_fds(sock, [cmd], [fd])
             return True
         except BlockingIOError:
             # the reader's queue is full: wait for room, at most tcp_send_timeout
@@ -155,11 +161,13 @@ def to_reader(index: int, cmd: bytes) -> bool:
                 deadline = now + send_timeout()
             if now >= deadline:
                 log.error("tcp reader %d does not take commands (queue full for %.0f s); "
-                          "message dropped", index, send_timeout())
+                          "%s dropped", index, send_timeout(),
+                          "message" if fd is None else "new connection")
                 return False
             select.select([], [sock], [], min(0.05, deadline - now))
         except OSError as e:
-            log.error("cannot hand %d bytes to tcp reader %d: %s", len(cmd), index, e)
+            what = f"{len(cmd)} bytes" if fd is None else "a new connection"
+            log.error("cannot hand %s to tcp reader %d: %s", what, index, e)
             return False
 
 
