@@ -116,28 +116,29 @@ def conid_from_via(via) -> int:
 def close(conid: int, code: int = 1000, reason: str = "Normal closure") -> bool:
     """Close a connection wherever it lives (tcp_close_connection, ws_close, ws.close);
     a WebSocket gets a close frame with code and reason first."""
-    st = tcp_state.state
-    rec = st.record(conid) if st is not None and conid else None
-    if rec is None:
-        return False
-    r = reader
-    if r is not None and r.index == rec[F_OWNER]:
+    def here(r):
         r.close_id(conid, "closed on request", code, reason)
         return True
-    return to_reader(rec[F_OWNER], st.pack_cmd(CMD_CLOSE, conid, msgpack.packb([code, reason])))
+    return _at_owner(conid, here, CMD_CLOSE, msgpack.packb([code, reason]))
 
 
 def set_option(conid: int, name: str, *values) -> bool:
     """tcpops: a connection option set by its owner (here, or by command)."""
+    return _at_owner(conid, lambda r: r.set_option(conid, name, *values),
+                     tcp_state.CMD_OPTION, msgpack.packb([name, *values]))
+
+
+def _at_owner(conid: int, here, cmd: int, payload: bytes) -> bool:
+    """here(reader) when this process's reader owns the connection, else the command
+    to its owner; False when there is no such connection."""
     st = tcp_state.state
     rec = st.record(conid) if st is not None and conid else None
     if rec is None:
         return False
     r = reader
     if r is not None and r.index == rec[F_OWNER]:
-        return r.set_option(conid, name, *values)
-    return to_reader(rec[F_OWNER], st.pack_cmd(tcp_state.CMD_OPTION, conid,
-                                               msgpack.packb([name, *values])))
+        return here(r)
+    return to_reader(rec[F_OWNER], st.pack_cmd(cmd, conid, payload))
 
 
 def to_reader(index: int, cmd: bytes, fd: int | None = None) -> bool:
