@@ -44,20 +44,22 @@ def _single_via(msg) -> bool:
 
 
 def _first_contact(msg):
+    """The first Contact of a request with one Via (None: none, or more Vias: not a
+    request from the UA itself)."""
+    if not _single_via(msg):
+        return None
+    if msg.get_header("contact") is None:
+        return None
     try:
         parsed = msg.contacts
     except SipParseError:
         log.error("parsing Contact: header body")
-        return None, None
-    return parsed, (parsed.contacts[0] if parsed.contacts else None)
+        return None
+    return parsed.contacts[0] if parsed.contacts else None
 
 
 def _register(msg) -> int:
-    if not _single_via(msg):
-        return 0
-    if msg.get_header("contact") is None:
-        return 0
-    _parsed, first = _first_contact(msg)
+    first = _first_contact(msg)
     if first is None:
         return 0
     return 1 if any(name.lower() == "reg-id" for name, _v in first.params) else 0
@@ -90,11 +92,7 @@ def _non_register(msg) -> int:
                 return 0
         except SipParseError:
             pass  # Kamailio: an unparsable Supported is as none
-    if not _single_via(msg):
-        return 0
-    if msg.get_header("contact") is None:
-        return 0
-    parsed, first = _first_contact(msg)
+    first = _first_contact(msg)
     if first is None:
         return 0
     try:
