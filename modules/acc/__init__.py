@@ -30,6 +30,8 @@ import logging
 import os
 import time
 
+from kamapy_modules.tm.api import TMCB_E2EACK_IN, TMCB_ON_FAILURE, TMCB_REQUEST_IN, TMCB_RESPONSE_OUT
+
 from kamapy.module import (
     ANY_ROUTE,
     BRANCH_ROUTE,
@@ -43,6 +45,8 @@ from kamapy.module import (
 )
 
 log = logging.getLogger("kamapy.acc")
+
+_tmb = None  # tm's API (load_tm_api), bound in mod_init
 
 ACC_REQUEST = "ACC: request accounted: "
 ACC_MISSED = "ACC: call missed: "
@@ -282,7 +286,6 @@ def _mc_on(flags):
 
 
 def _on_request_in(t, _type, msg, _code, _param):
-    from kamapy_modules.tm import callbacks as tmcb
     if msg is None:
         return
     if msg.method == "CANCEL" and not cfg.report_cancels:
@@ -290,12 +293,12 @@ def _on_request_in(t, _type, msg, _code, _param):
     flags = msg.flags
     if not (_acc_on(flags) or _mc_on(flags)):
         return
-    types = tmcb.TMCB_RESPONSE_OUT
+    types = TMCB_RESPONSE_OUT
     if cfg.report_ack and _acc_on(flags):
-        types |= tmcb.TMCB_E2EACK_IN
+        types |= TMCB_E2EACK_IN
     if msg.method == "INVITE" and _mc_on(flags):
-        types |= tmcb.TMCB_ON_FAILURE
-    tmcb.register(t, types, "acc", None)
+        types |= TMCB_ON_FAILURE
+    _tmb.register_tmcb(t, types, "acc", None)
 
 
 def _request_of(t, branch: int):
@@ -365,9 +368,8 @@ def _should_acc_reply(flags, reply, code) -> bool:
 
 
 def _tmcb(t, cb_type, msg, code, _param):
-    from kamapy_modules.tm import callbacks as tmcb
     from kamapy_modules.tm.transaction import T_LOCAL_REPLY
-    if cb_type & tmcb.TMCB_RESPONSE_OUT:
+    if cb_type & TMCB_RESPONSE_OUT:
         if code < 200 and not cfg.early_media:
             return
         local = code >= 200 and bool(t.flags & T_LOCAL_REPLY)
@@ -387,7 +389,7 @@ def _tmcb(t, cb_type, msg, code, _param):
             log_request(req, env)
         if _flag(flags, cfg.db_flag):
             db_request(req, env, cfg.table_acc)
-    elif cb_type & tmcb.TMCB_ON_FAILURE:
+    elif cb_type & TMCB_ON_FAILURE:
         if not _mc_on(t.mflags):
             return
         br = _winning_branch(t, code)
@@ -399,7 +401,7 @@ def _tmcb(t, cb_type, msg, code, _param):
             except Exception:
                 reply = None
         _missed(t, _request_of(t, br), reply, code, reply is None)
-    elif cb_type & tmcb.TMCB_E2EACK_IN:
+    elif cb_type & TMCB_E2EACK_IN:
         ack = msg
         if ack is None:
             return
@@ -573,12 +575,14 @@ def mod_init():
     if cfg.db_url:
         from kamapy.db import parse_db_url
         parse_db_url(cfg.db_url)
-    if not _loaded("tm"):
+    global _tmb
+    from kamapy.loader import bind_api
+    _tmb = bind_api("tm") if _loaded("tm") else None
+    if _tmb is None:
         log.error("acc: the tm module is needed")
         return -1
-    from kamapy_modules.tm import callbacks as tmcb
-    tmcb.define("acc", _tmcb)
-    tmcb.register_global(tmcb.TMCB_REQUEST_IN, _on_request_in)
+    _tmb.define("acc", _tmcb)
+    _tmb.register_global(TMCB_REQUEST_IN, _on_request_in)
     if cfg.cdr_enable:
         from kamapy_modules.dialog import callbacks as dcb
         dcb.define("acc.cdr", _cdr_event)

@@ -157,13 +157,16 @@ def _names(param: str) -> list[str]:
 
 
 def mod_init():
-    from kamapy_modules.tm import callbacks as tmcb
-
     from kamapy.timer import register_timer
 
     from . import handlers, profiles, requests, store, timeouts
+    from .bound import tmb
     from .settings import cfg, pow2_floor
 
+    if tmb.bind() is None:
+        import logging
+        logging.getLogger("kamapy.dialog").error("can't load TM API")
+        return -1
     cfg.load(exports.values)
     handlers.set_timeout_avp(cfg.timeout_avp)
     requests.define_callbacks()
@@ -175,10 +178,10 @@ def mod_init():
     from . import replication
     if replication.init(exports.values) < 0:
         return -1
-    tmcb.define(handlers.TM_CB, handlers.on_reply_out, lazy=True)
-    tmcb.define(handlers.TM_BYE, handlers.on_bye_destroy)
+    tmb.api.define(handlers.TM_CB, handlers.on_reply_out, lazy=True)
+    tmb.api.define(handlers.TM_BYE, handlers.on_bye_destroy)
     if cfg.dlg_flag >= 0:
-        tmcb.register_global(tmcb.TMCB_REQUEST_IN, handlers.on_request_in)
+        tmb.api.register_global(tmb.api.TMCB_REQUEST_IN, handlers.on_request_in)
     try:
         from kamapy_modules.rr import api as rr_api
         rr_api.register_rrcb(handlers.on_route)

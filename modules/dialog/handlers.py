@@ -12,14 +12,14 @@ from __future__ import annotations
 import logging
 import time
 
-from kamapy_modules.tm import callbacks as tmcb
-from kamapy_modules.tm.context import cur as tm_cur
+from kamapy_modules.tm.api import PENDING_KEY, TMCB_DESTROY, TMCB_RESPONSE_OUT
 
 from kamapy.sip.errors import SipParseError
 
 from . import callbacks as dcb
 from . import events, stats
 from . import state as st
+from .bound import tmb
 from .flags import (
     DLG_FLAG_EXPIRED,
     IFLAG_CSEQ_DIFF,
@@ -269,28 +269,14 @@ def create(msg) -> Dialog | None:
     msg.module_data[CREATED_KEY] = True
     if cfg.match_mode != MATCH_DID_NONE:
         _rr_api().add_rr_param(msg, f";{cfg.rr_param}={did_value(d)}")
-    t = tm_cur.txn if getattr(tm_cur, "msg", None) is msg else None
-    types = tmcb.TMCB_RESPONSE_OUT | tmcb.TMCB_DESTROY
-    if t is None:
-        tmcb.register(msg, types, TM_CB, [d.h_entry, d.h_id])
-    else:  # t_newtran ran first: the record in shm takes the callback
-        from kamapy_modules.tm.store import store as tm_store
-        ts = tm_store()
-        tl = ts.lock(t.tid)
-        try:
-            fresh = ts.load(t.tid)
-            if fresh is not None:
-                tmcb.register(fresh, types, TM_CB, [d.h_entry, d.h_id])
-                ts.save(fresh)
-                t.cbs = fresh.cbs
-        finally:
-            ts.unlock(tl)
+    # on the transaction t_newtran made, or the one t_relay makes
+    tmb.api.register_tmcb_req(msg, TMCB_RESPONSE_OUT | TMCB_DESTROY, TM_CB, [d.h_entry, d.h_id])
     stats.add("processed_dialogs")
     dcb.run_global(dcb.DLGCB_CREATED, d, msg)
     return d
 
 
-def on_request_in(t, _type, msg, _code, _param):
+def on_request_in(_t, _type, msg, _code, _param):
     """Global TMCB_REQUEST_IN: dlg_flag set on an initial INVITE starts tracking."""
     if cfg.dlg_flag < 0 or msg is None or msg.method != "INVITE":
         return
@@ -301,11 +287,7 @@ def on_request_in(t, _type, msg, _code, _param):
             return
     except SipParseError:
         return
-    d = create(msg)
-    if d is not None:
-        # create() queued the callback on msg; tm attaches the pending list after us
-        pending = msg.module_data.pop(tmcb.PENDING_KEY, [])
-        t.cbs = (t.cbs or []) + pending
+    create(msg)  # its callback waits in msg: tm moves it to t when we return
 
 
 def _unlink_profiles(d: Dialog):
@@ -355,7 +337,7 @@ def on_bye_destroy(_t, _type, _msg, _code, param):
 
 
 # ---------------------------------------------------------------------- replies
-_TMCB_DESTROY = tmcb.TMCB_DESTROY
+_TMCB_DESTROY = TMCB_DESTROY
 
 
 class _Lazy:
@@ -511,7 +493,7 @@ def on_request(msg) -> Dialog | None:
         if new == st.DELETED:
             msg.module_data["dlg.snapshot"] = d
             _end(d, old, msg, keep=True)
-            tmcb.register(msg, tmcb.TMCB_DESTROY, TM_BYE, [d.h_entry, d.h_id])
+            tmb.api.register_tmcb(msg, TMCB_DESTROY, TM_BYE, [d.h_entry, d.h_id])
         else:
             if new in (st.CONFIRMED, st.EARLY) and event in (st.EV_REQ, st.EV_REQACK, st.EV_REQPRACK):
                 # Kamailio's dlg_onroute: the timeout (timeout_avp), the timer unless
@@ -562,7 +544,7 @@ def _refresh_leg(d: Dialog, msg, direction):
 def post_script(msg):
     """dialog's POST_SCRIPT callback (declared in its exports): a dialog made for this request that got no transaction
     (the script replied or dropped it) is destroyed, as Kamailio's dlg_cfg_cb does."""
-    pending = msg.module_data.get(tmcb.PENDING_KEY)
+    pending = msg.module_data.get(PENDING_KEY)
     if not pending:
         return  # the callbacks went to a transaction
     for _types, name, param in pending:
@@ -570,7 +552,7 @@ def post_script(msg):
             _release(*param)  # the BYE went on statelessly (or nowhere)
     if not msg.module_data.get(CREATED_KEY):
         return
-    msg.module_data.pop(tmcb.PENDING_KEY, None)
+    msg.module_data.pop(PENDING_KEY, None)
     cur = msg.module_data.get(CUR_KEY)
     s = store()
     with s.locked(*cur) as d:

@@ -16,11 +16,11 @@ from __future__ import annotations
 import logging
 import time
 
-from kamapy_modules.tm import callbacks as tmcb
 from kamapy_modules.tm.t_uac import LocalDialog, t_request_within
 
 from . import events, stats
 from . import state as st
+from .bound import tmb
 from .flags import (
     DLG_FLAG_CALLEEBYE,
     DLG_FLAG_CALLERBYE,
@@ -43,11 +43,12 @@ REFER_CB = "dialog.refer_reply"
 
 def define_callbacks():
     """Bind the callback names in every process (mod_init, before the fork)."""
-    tmcb.define(BYE_CB, bye_reply)
-    tmcb.define(KA_CB, ka_reply)
-    tmcb.define(REFER_CB, _refer_reply)
-    tmcb.define(BRIDGE_CB, _bridge_reply)
-    tmcb.define(BRIDGE_REFER_CB, _bridge_refer_reply)
+    define = tmb().define
+    define(BYE_CB, bye_reply)
+    define(KA_CB, ka_reply)
+    define(REFER_CB, _refer_reply)
+    define(BRIDGE_CB, _bridge_reply)
+    define(BRIDGE_REFER_CB, _bridge_refer_reply)
 
 
 def split_route_set(rs: str) -> list[str]:

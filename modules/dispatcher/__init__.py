@@ -278,7 +278,6 @@ def _extra_attrs(text):
 
 
 def mod_init():
-    from kamapy import loader
     from kamapy.pv.format import compile_format
     from kamapy.pv.parse import parse_pv
     from kamapy.runtime import rt
@@ -345,11 +344,10 @@ def mod_init():
     if cfg.hash_size > 0:
         register_timer("dispatcher-load", max(1, v["ds_hash_check_interval"]), callload.expire)
     if cfg.ping_interval > 0:
-        if not loader.loaded("tm"):
+        if ping.tmb.bind() is None:  # Kamailio's load_tm_api(&tmb)
             log.error("could not load the TM-functions - disable DS ping")
             return -1
-        from kamapy_modules.tm import callbacks as tmcb
-        tmcb.define(ping.PING_CB, ping.on_reply)
+        ping.tmb.api.define(ping.PING_CB, ping.on_reply)
         register_timer("dispatcher-ping", cfg.ping_interval, ping.ping_all)
     return 0
 

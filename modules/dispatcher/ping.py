@@ -8,12 +8,15 @@ from __future__ import annotations
 import logging
 import time
 
+from kamapy.loader import BoundApi
+
 from . import core
 from . import dslist as L
 
 log = logging.getLogger("kamapy.dispatcher")
 
 PING_CB = "dispatcher.ping_reply"
+tmb = BoundApi("tm")  # Kamailio's dispatch.c tmb: bound in mod_init when pinging
 
 
 def _wanted(flags: int) -> bool:

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import logging
 
+from .context import cur as _cur
+
 log = logging.getLogger("kamapy.tm")
 
 # Kamailio's values (src/modules/tm/t_hooks.h)
@@ -103,6 +105,29 @@ def register(target, types: int, name: str, param=None) -> int:
     return 1
 
 
+def register_req(msg, types: int, name: str, param=None) -> int:
+    """Kamailio's register_tmcb(msg, NULL, ...): a callback on the transaction of request
+    msg -- the one t_newtran already made (its record in shm takes it, and the copy
+    this process works on), else the one tm makes later (it waits in msg)."""
+    c = _cur
+    t = c.txn if c.msg is msg else None
+    if t is None:
+        return register(msg, types, name, param)
+    from .store import store
+    ts = store()
+    tl = ts.lock(t.tid)
+    try:
+        fresh = ts.load(t.tid)
+        if fresh is None:
+            return -1
+        rc = register(fresh, types, name, param)
+        ts.save(fresh)
+        t.cbs = fresh.cbs
+        return rc
+    finally:
+        ts.unlock(tl)
+
+
 def has(t, types: int) -> bool:
     cbs = t.cbs
     if not cbs:
@@ -126,6 +151,12 @@ def created(t, msg) -> None:
                     fn(t, TMCB_REQUEST_IN, msg, 0, None)
                 except Exception:
                     log.exception("tm callback %r failed", fn)
+                if msg is not None:
+                    # what fn registered on msg goes to t now, in order (Kamailio's T
+                    # is set while these run)
+                    late = msg.module_data.pop(PENDING_KEY, None)
+                    if late:
+                        t.cbs = (t.cbs or []) + late
 
 
 def run(t, cb_type: int, msg=None, code: int = 0) -> None:

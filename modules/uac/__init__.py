@@ -39,6 +39,7 @@ from . import auth as A
 from . import reg as REG
 from . import replace as R
 from . import send as SEND
+from .bound import tmb
 
 log = logging.getLogger("kamapy.uac")
 
@@ -199,14 +200,13 @@ def mod_init():
         A.S.realm_pv = parse_pv(exports.param("auth_realm_avp"))
         A.S.user_pv = parse_pv(exports.param("auth_username_avp"))
         A.S.passwd_pv = parse_pv(exports.param("auth_password_avp"))
-    if not loader.loaded("tm"):
+    if tmb.bind() is None:
         log.error("can't load TM API")
         return -1
-    from kamapy_modules.tm import callbacks as tmcb
-    tmcb.define(R.CB_NAME, R.restore_reply)
-    tmcb.define(SEND.CB_SEND, SEND.on_reply)
-    tmcb.define(SEND.CB_RESEND, SEND.on_resend_reply)
-    tmcb.define(REG.CB_REG, REG.on_reply)
+    tmb.api.define(R.CB_NAME, R.restore_reply)
+    tmb.api.define(SEND.CB_SEND, SEND.on_reply)
+    tmb.api.define(SEND.CB_RESEND, SEND.on_resend_reply)
+    tmb.api.define(REG.CB_REG, REG.on_reply)
     REG.S.default_socket = exports.param("default_socket") or ""
     if exports.param("reg_db_url"):
         S2 = REG.S

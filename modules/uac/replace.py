@@ -15,8 +15,12 @@ from __future__ import annotations
 
 import logging
 
+from kamapy_modules.tm.api import TMCB_RESPONSE_IN
+
 from kamapy.module import REQUEST_ROUTE
 from kamapy.sip.lumps import anchor_lump, del_lump, insert_after
+
+from .bound import tmb
 
 log = logging.getLogger("kamapy.uac")
 
@@ -182,10 +186,9 @@ def _reply_param(msg) -> dict:
     """The param of the tm callback that restores replies (registered once)."""
     p = msg.module_data.get(PARAM_KEY)
     if p is None:
-        from kamapy_modules.tm import callbacks as tmcb
         p = msg.module_data[PARAM_KEY] = {}
         t = _transaction(msg)
-        if tmcb.register(t if t is not None else msg, tmcb.TMCB_RESPONSE_IN, CB_NAME, p) != 1:
+        if tmb.api.register_tmcb(t if t is not None else msg, TMCB_RESPONSE_IN, CB_NAME, p) != 1:
             raise RuntimeError("failed to install TM callback")
     return p
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 
+from kamapy_modules.tm.api import TMCB_LOCAL_COMPLETED
+
 from kamapy.pv.base import Pv
 from kamapy.pv.errors import PvError
 from kamapy.pv.registry import PvDef
@@ -106,14 +108,13 @@ def uac_req_send(msg=None) -> int:
     from kamapy import loader
     if not _req["ruri"] or not _req["method"] or not loader.loaded("tm"):
         return -1
-    from kamapy_modules.tm import callbacks as tmcb
     from kamapy_modules.tm.t_uac import t_uac
     d = dict(_req)
     if not d["sock"]:
         from kamapy_modules import uac
         d["sock"] = uac.exports.param("default_socket") or ""
     cb = None
-    types = tmcb.TMCB_LOCAL_COMPLETED
+    types = TMCB_LOCAL_COMPLETED
     if (d["auser"] and d["apasswd"]) or d["evroute"]:
         # evroute 2: the event route for a negative final reply only (TMCB_ON_FAILURE)
         cb = CB_RESEND if d["evroute"] == 2 else CB_SEND

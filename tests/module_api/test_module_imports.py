@@ -14,8 +14,6 @@ from tests.support.tree_grep import ROOT
 
 # why, for each kind of import that stays (importer, imported module under kamapy_modules)
 _TMX = "tmx is tm's extension: Kamailio's tmx includes tm's own headers and reads struct cell"
-_TMCB = ("tm's TMCB_* types and callbacks (Kamailio modules include tm's t_hooks.h for "
-         "them): to move onto bind_api('tm').register_tmcb/define")
 _T_UAC = "tm's local requests: to move onto bind_api('tm').t_request/t_request_within"
 _TM_STATE = "reads tm's current transaction/store: TmApi has no t_gett/t_lookup yet"
 _DLG = ("dialog's callbacks/store (Kamailio: load_dlg_api); dialog is being reworked, "
@@ -33,16 +31,16 @@ _MARK_NEW = ("ruri_mark_new() after a flow token set $du (Kamailio's core dset.c
 _RR = "rr's route params (Kamailio: rr_api get_route_param): to add to rr's api"
 
 ALLOWED = {
-    ("acc", "tm.callbacks"): _TMCB, ("acc", "tm.script"): _TM_STATE,
+    ("acc", "tm.script"): _TM_STATE,
     ("acc", "tm.transaction"): _TM_STATE, ("acc", "tm.matching"): _TM_STATE, ("acc", "tm.store"): _TM_STATE,
     ("acc", "dialog.callbacks"): _DLG,
     ("app_python", "app_python3"): _ALIAS,
     ("auth_db", "auth"): _AUTH, ("auth_db", "auth.creds"): _AUTH,
     ("cfg_rpc", "tm"): _CFG, ("cfg_rpc", "tm.config"): _CFG, ("cfg_rpc", "registrar.settings"): _CFG,
     ("debugger", "cfg_rpc.framework"): _CFG,
-    ("dialog", "tm.callbacks"): _TMCB, ("dialog", "tm.context"): _TM_STATE, ("dialog", "tm.store"): _TM_STATE,
+    ("dialog", "tm.store"): _TM_STATE,
     ("dialog", "tm.t_uac"): _T_UAC,
-    ("dispatcher", "tm.t_uac"): _T_UAC, ("dispatcher", "tm.callbacks"): _TMCB, ("dispatcher", "tm.relay"): _TM_STATE,
+    ("dispatcher", "tm.t_uac"): _T_UAC, ("dispatcher", "tm.relay"): _TM_STATE,
     ("dispatcher", "auth.creds"): _AUTH,
     ("nat_traversal", "dialog.callbacks"): _DLG, ("nat_traversal", "dialog.state"): _DLG,
     ("nat_traversal", "dialog.store"): _DLG,
@@ -53,7 +51,7 @@ ALLOWED = {
     ("tmx", "tm.context"): _TMX, ("tmx", "tm.stats"): _TMX, ("tmx", "tm.store"): _TMX,
     ("tmx", "tm.transaction"): _TMX, ("tmx", "tm.uas"): _TMX, ("tmx", "tm.functions"): _TMX,
     ("tmx", "tm.relay"): _TMX, ("tmx", "tm.failure"): _TMX,
-    ("uac", "tm.callbacks"): _TMCB, ("uac", "tm.context"): _TM_STATE, ("uac", "tm.relay"): _TM_STATE,
+    ("uac", "tm.context"): _TM_STATE, ("uac", "tm.relay"): _TM_STATE,
     ("uac", "tm.t_uac"): _T_UAC, ("uac", "rr.route_params"): _RR, ("uac", "dialog.callbacks"): _DLG,
     ("uac", "dialog.store"): _DLG, ("uac", "dialog.handlers"): _DLG,
 }
