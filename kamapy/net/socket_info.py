@@ -128,3 +128,23 @@ def socket_for(addr) -> SocketInfo | None:
         if si.port == port and si.address == ip:
             return si
     return None
+
+
+def socket_of_spec(spec):
+    """The listen socket a "[proto:]host:port" names (Kamailio's parse_phostport and
+    grep_sock_info, for modules' socket parameters); a SocketInfo as it is; None for
+    "" or an address that is not ours."""
+    if spec is None or spec == "":
+        return None
+    if not isinstance(spec, str):
+        return spec
+    s = spec
+    if ":" in s and s.split(":", 1)[0].lower() in ("udp", "tcp", "tls", "sctp", "ws", "wss"):
+        s = s.split(":", 1)[1]
+    host, _, port = s.rpartition(":")
+    host = host.strip("[]")
+    rt = _rt or _bind_rt()
+    for si in rt.sockets:
+        if si.address == host and str(si.port) == port:
+            return si
+    return None

@@ -1,7 +1,7 @@
 """Requests the dialog module sends inside a dialog (Kamailio: dlg_req_within.c):
 the BYE of dlg_bye / dlg.terminate_dlg / a timeout with send_bye, the keepalive
-OPTIONS, and REFER of dlg_refer. Each goes out as a tm local transaction
-(kamapy_modules.tm.t_uac), built from what the dialog keeps of the leg it is sent
+OPTIONS, and REFER of dlg_refer. Each goes out as a tm local transaction (tm's
+bound t_request_within), built from what the dialog keeps of the leg it is sent
 to: its contact (the R-URI), route set, tags, CSeq and socket.
 
 Towards a leg we speak as the other one: To is the leg's URI and tag, From the other
@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 
-from kamapy_modules.tm.t_uac import LocalDialog, t_request_within
+from kamapy_modules.tm.api import LocalDialog
 
 from . import events, stats
 from . import state as st
@@ -138,7 +138,7 @@ def send_bye(d, leg: int, hdrs: str = "") -> bool:
         return False
     if d.iflags & IFLAG_PRACK:
         ld.loc_seq += 80  # a PRACK moved the CSeq during set-up, as Kamailio bumps
-    lid = t_request_within("BYE", _extra(hdrs, leg), b"", ld, cb=BYE_CB,
+    lid = tmb().t_request_within("BYE", _extra(hdrs, leg), b"", ld, cb=BYE_CB,
                            cbp=[d.h_entry, d.h_id])
     if lid is None:
         log.error("failed to send the BYE request")
@@ -222,7 +222,7 @@ def send_ka(d, leg: int) -> bool:
     # tm adds one; take two off, so the CSeq is one below the last one (Kamailio)
     ld.loc_seq = (ld.loc_seq - 2 if ld.loc_seq > 1 else ld.loc_seq - 1) & 0xFFFFFFFF
     hdrs = _lines(cfg.lreq_callee_headers) if leg == CALLEE else ""
-    return t_request_within("OPTIONS", hdrs, b"", ld, cb=KA_CB,
+    return tmb().t_request_within("OPTIONS", hdrs, b"", ld, cb=KA_CB,
                             cbp=[d.h_entry, d.h_id, leg]) is not None
 
 
@@ -297,7 +297,7 @@ def refer(d, side: int, to: str) -> bool:
         return False
     hdrs = (f"Referred-By: {cfg.bridge_controller}\r\nRefer-To: {to}\r\n"
             f"Contact: <{cfg.bridge_contact}>\r\n")
-    return t_request_within("REFER", hdrs, b"", ld, cb=REFER_CB,
+    return tmb().t_request_within("REFER", hdrs, b"", ld, cb=REFER_CB,
                             cbp=[d.h_entry, d.h_id, side]) is not None
 
 
@@ -309,7 +309,7 @@ def _refer_reply(_t, _type, _reply, code, param):
     if d is None:
         return
     ld = _refer_dialog(d, side, seq_bump=1)  # the BYE after the REFER: one CSeq on
-    if ld is None or t_request_within("BYE", "", b"", ld) is None:
+    if ld is None or tmb().t_request_within("BYE", "", b"", ld) is None:
         log.error("failed to send the BYE after the REFER")
 
 
@@ -324,11 +324,10 @@ def bridge(frm: str, to: str, op: str = "", body: bytes | None = None) -> bool:
     """dlg_bridge(from, to, op) / dlg.bridge_dlg (Kamailio: dlg_transfer.c): call
     `from` as bridge_controller (an INVITE with a hold SDP, through `op` when
     given); once it answers, REFER it to `to`, then BYE."""
-    from kamapy_modules.tm.t_uac import t_request
     hdrs = f"Contact: <{cfg.bridge_contact}>\r\nContent-Type: application/sdp\r\n"
-    lid = t_request("INVITE", frm, frm, cfg.bridge_controller, hdrs,
-                    HOLD_SDP if body is None else body, next_hop=op or "",
-                    cb=BRIDGE_CB, cbp=[to])
+    lid = tmb().t_request("INVITE", frm, frm, cfg.bridge_controller, hdrs,
+                          HOLD_SDP if body is None else body, next_hop=op or "",
+                          cb=BRIDGE_CB, cbp=[to])
     return lid is not None
 
 
@@ -365,7 +364,7 @@ def _bridge_reply(_t, _type, reply, code, param):
         return
     hdrs = (f"Referred-By: {cfg.bridge_controller}\r\nRefer-To: {param[0]}\r\n"
             f"Contact: <{cfg.bridge_contact}>\r\n")
-    if t_request_within("REFER", hdrs, b"", ld, cb=BRIDGE_REFER_CB, cbp=_pack_ld(ld)) is None:
+    if tmb().t_request_within("REFER", hdrs, b"", ld, cb=BRIDGE_REFER_CB, cbp=_pack_ld(ld)) is None:
         log.error("failed to send the REFER request")
 
 
@@ -374,7 +373,7 @@ def _bridge_refer_reply(_t, _type, _reply, code, param):
         return
     ld = _unpack_ld(param)
     ld.loc_seq += 1  # after REFER, the CSeq must be increased (as Kamailio does)
-    if t_request_within("BYE", "", b"", ld) is None:
+    if tmb().t_request_within("BYE", "", b"", ld) is None:
         log.error("failed to send the BYE after the REFER")
 
 

@@ -329,8 +329,8 @@ def mod_init():
             return -1
         cfg.default_socket = si
     elif v["ds_default_socket"]:
-        from kamapy_modules.tm.t_uac import _find_socket
-        if _find_socket(v["ds_default_socket"]) is None:
+        from kamapy.net.socket_info import socket_of_spec
+        if socket_of_spec(v["ds_default_socket"]) is None:
             log.error("non-local socket <%s>", v["ds_default_socket"])
             return -1
         cfg.default_socket = v["ds_default_socket"]

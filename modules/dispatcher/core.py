@@ -156,21 +156,21 @@ def read_db_rows() -> list:
 
 def sock_of(a: L.Attrs):
     """The send socket of a destination: sockname=, socket=, or the default one."""
-    from kamapy_modules.tm.t_uac import _find_socket
+    from kamapy.net.socket_info import socket_of_spec
     if a.sockname:
         si = next((s for s in rt.sockets if getattr(s, "name", None) == a.sockname), None)
         if si is None:
             raise ValueError(f"non-local socket name <{a.sockname}>")
         return si
     if a.socket:
-        si = _find_socket(a.socket)
+        si = socket_of_spec(a.socket)
         if si is None:
             raise ValueError(f"non-local socket <{a.socket}>")
         return si
     spec = cfg.default_socket
     if spec is None:
         return None
-    return spec if not isinstance(spec, str) else _find_socket(spec)
+    return spec if not isinstance(spec, str) else socket_of_spec(spec)
 
 
 def load(rows=None) -> int:
@@ -532,8 +532,8 @@ def push_dst(msg, uri: str, sock, mode: int) -> int:
         msg.module_data[relay.RURI0_KEY] = None  # ruri_mark_new()
     if sock is not None:
         if isinstance(sock, str):
-            from kamapy_modules.tm.t_uac import _find_socket
-            sock = _find_socket(sock)
+            from kamapy.net.socket_info import socket_of_spec
+            sock = socket_of_spec(sock)
         if sock is not None:
             msg.force_send_socket = sock
     return 0

@@ -81,14 +81,11 @@ def ping_all(now: float | None = None):
 
 
 def send_ping(setid: int, d: L.Dest) -> bool:
-    from kamapy_modules.tm.t_uac import DEFAULT_CSEQ, LocalDialog, _new_id, t_uac
     frm = d.attrs.ping_from or core.cfg.ping_from
     obp = d.attrs.obproxy or core.cfg.outbound_proxy or ""
-    dlg = LocalDialog(rem_target=d.uri, rem_uri=d.uri, loc_uri=frm,
-                      call_id=f"{_new_id(16)}@kamapy", loc_seq=DEFAULT_CSEQ, dst_uri=obp,
-                      send_sock=_sock_spec(d))
-    lid = t_uac(core.cfg.ping_method, "", b"", dlg, cb=PING_CB,
-                cbp=[setid, d.uri, time.time()])
+    # Kamailio's ds_ping_set: tmb.t_request, a new Call-ID and CSeq each time
+    lid = tmb().t_request(core.cfg.ping_method, d.uri, d.uri, frm, next_hop=obp,
+                          send_sock=_sock_spec(d), cb=PING_CB, cbp=[setid, d.uri, time.time()])
     if lid is None:
         log.error("unable to ping [%s] in group [%d]", d.uri, setid)
         return False

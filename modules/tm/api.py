@@ -33,11 +33,12 @@ from .callbacks import (
     TMCB_RESPONSE_IN,
     TMCB_RESPONSE_OUT,
 )
+from .t_uac import DEFAULT_CSEQ, LocalDialog
 
 __all__ = [
     "TmApi", "make", "PENDING_KEY", "TMCB_DESTROY", "TMCB_DONT_ACK", "TMCB_E2EACK_IN",
     "TMCB_LOCAL_COMPLETED", "TMCB_LOCAL_RESPONSE_IN", "TMCB_ON_FAILURE", "TMCB_REQUEST_IN",
-    "TMCB_RESPONSE_IN", "TMCB_RESPONSE_OUT",
+    "TMCB_RESPONSE_IN", "TMCB_RESPONSE_OUT", "DEFAULT_CSEQ", "LocalDialog",
 ]
 
 
@@ -47,8 +48,9 @@ class TmApi:
     register_tmcb: Callable     # register_tmcb(t_or_msg, types, name, param=None)
     register_tmcb_req: Callable  # register_tmcb_req(msg, ...): on msg's transaction, made or to come
     register_global: Callable   # register_global(TMCB_REQUEST_IN, fn)
-    t_request: Callable         # a new local request (t_uac.py)
-    t_request_within: Callable  # a request inside a dialog
+    t_uac: Callable             # t_uac(method, headers, body, dlg, cb=, cbp=, cb_types=): a local request (t_uac.py)
+    t_request: Callable         # t_request(method, ruri, to, from_, ...): outside any dialog
+    t_request_within: Callable  # t_request_within(method, headers, body, dlg, ...): inside one
     has_transaction: Callable   # has_transaction(msg): the request has one (sl's t_gett check)
     t_reply: Callable           # t_reply(msg, code, reason): a stateful reply (sl's send_reply)
     TMCB_REQUEST_IN: int = TMCB_REQUEST_IN
@@ -60,8 +62,8 @@ class TmApi:
 
 def make() -> TmApi:
     from .functions import has_transaction, stateful_send_reply
-    from .t_uac import t_request, t_request_within
+    from .t_uac import t_request, t_request_within, t_uac
     return TmApi(define=_cb.define, register_tmcb=_cb.register,
                  register_tmcb_req=_cb.register_req, register_global=_cb.register_global,
-                 t_request=t_request, t_request_within=t_request_within,
+                 t_uac=t_uac, t_request=t_request, t_request_within=t_request_within,
                  has_transaction=has_transaction, t_reply=stateful_send_reply)

@@ -34,6 +34,7 @@ import time
 
 import msgpack
 
+from kamapy.net.socket_info import socket_of_spec as _find_socket
 from kamapy.runtime import rt
 from kamapy.sip.errors import SipParseError
 from kamapy.sip.msg import PROTO_UDP
@@ -228,22 +229,6 @@ def _hooks(d: LocalDialog) -> tuple[str, str, list[str]]:
     return target, d.dst_uri or target, []
 
 
-def _find_socket(spec):
-    if spec is None or spec == "":
-        return None
-    if not isinstance(spec, str):
-        return spec
-    s = spec
-    if ":" in s and s.split(":", 1)[0].lower() in ("udp", "tcp", "tls", "sctp", "ws", "wss"):
-        s = s.split(":", 1)[1]
-    host, _, port = s.rpartition(":")
-    host = host.strip("[]")
-    for si in rt.sockets:
-        if si.address == host and str(si.port) == port:
-            return si
-    return None
-
-
 def _next_hop(uri: str):
     from kamapy.net.send import resolve
     from kamapy.sip.next_hop import uri_hop
@@ -378,11 +363,12 @@ def t_request_within(method: str, headers: str, body: bytes, dlg: LocalDialog, *
 
 
 def t_request(method: str, ruri: str, to: str, from_: str, headers: str = "", body: bytes = b"",
-              next_hop: str = "", **kw) -> str | None:
+              next_hop: str = "", send_sock="", **kw) -> str | None:
     """A request outside any dialog (Kamailio's t_request): a new Call-ID, From tag
-    and CSeq 10."""
+    and CSeq 10; send_sock as LocalDialog's (uac_req_t's ssock)."""
     d = LocalDialog(rem_target=ruri, rem_uri=to, loc_uri=from_,
-                    call_id=f"{_new_id(16)}@kamapy", loc_seq=DEFAULT_CSEQ, dst_uri=next_hop)
+                    call_id=f"{_new_id(16)}@kamapy", loc_seq=DEFAULT_CSEQ, dst_uri=next_hop,
+                    send_sock=send_sock)
     return t_uac(method, headers, body, d, **kw)
 
 

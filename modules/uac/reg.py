@@ -27,6 +27,9 @@ import time
 import zlib
 
 import msgpack
+from kamapy_modules.tm.api import LocalDialog
+
+from .bound import tmb
 
 log = logging.getLogger("kamapy.uac")
 
@@ -232,7 +235,6 @@ def new_call_id() -> str:
 
 
 def _dialog(r: dict, call_id="", loc_tag="", loc_seq=None):
-    from kamapy_modules.tm.t_uac import LocalDialog
     ruri = f"sip:{r['r_domain']}"
     turi = f"sip:{r['r_username']}@{r['r_domain']}"
     return LocalDialog(rem_target=ruri, rem_uri=turi, loc_uri=turi, call_id=call_id or new_call_id(),
@@ -247,7 +249,6 @@ def _contact(r: dict) -> str:
 
 def send(r: dict, now: float) -> int:
     """uac_reg_send on a locked record (marks it dirty)."""
-    from kamapy_modules.tm.t_uac import t_uac
     r["timer_expires"] = int(now)
     r["flags"] |= ONGOING
     if S.keep_callid and r["flags"] & ONLINE and 0 < r["cseq"] < 2147483638 and r["callid"]:
@@ -256,7 +257,7 @@ def send(r: dict, now: float) -> int:
         dlg = _dialog(r)
     r["flags"] &= ~ONLINE
     r["_dirty"] = True
-    lid = t_uac("REGISTER", _contact(r), b"", dlg=dlg, cb=CB_REG, cbp=r["l_uuid"])
+    lid = tmb().t_uac("REGISTER", _contact(r), b"", dlg=dlg, cb=CB_REG, cbp=r["l_uuid"])
     if not lid:
         log.error("failed to send request for [%s]", r["l_uuid"])
         if S.retry:
@@ -393,7 +394,6 @@ def _handle(r: dict, reply, code: int, uuid: str) -> bool:
 
 
 def _authenticate(r: dict, reply, code: int, uuid: str) -> bool:
-    from kamapy_modules.tm.t_uac import t_uac
 
     from . import auth as A
     auth = A.challenge(reply, code)
@@ -418,7 +418,7 @@ def _authenticate(r: dict, reply, code: int, uuid: str) -> bool:
         log.error("failed to build tm dialog: %s", e)
         _fail(r)
         return False
-    if not t_uac("REGISTER", _contact(r) + hdr, b"", dlg=dlg, cb=CB_REG, cbp=uuid):
+    if not tmb().t_uac("REGISTER", _contact(r) + hdr, b"", dlg=dlg, cb=CB_REG, cbp=uuid):
         log.error("failed to send request with authentication for [%s]", uuid)
         _fail(r)
         return False

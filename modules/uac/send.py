@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import logging
 
-from kamapy_modules.tm.api import TMCB_LOCAL_COMPLETED
+from kamapy_modules.tm.api import TMCB_LOCAL_COMPLETED, LocalDialog
 
 from kamapy.pv.base import Pv
 from kamapy.pv.errors import PvError
 from kamapy.pv.registry import PvDef
 
 from . import auth as A
+from .bound import tmb
 from .reg import new_call_id
 
 log = logging.getLogger("kamapy.uac")
@@ -91,7 +92,6 @@ PVS = [PvDef("uac_req", UacReqPv, inner="required")]
 
 
 def _dialog(d: dict, call_id="", loc_tag="", loc_seq=None):
-    from kamapy_modules.tm.t_uac import LocalDialog
     return LocalDialog(rem_target=d["ruri"], rem_uri=d["turi"] or d["ruri"], loc_uri=d["furi"] or d["ruri"],
                        call_id=call_id or d["callid"] or new_call_id(), loc_tag=loc_tag,
                        loc_seq=loc_seq if loc_seq is not None else 10, dst_uri=d["ouri"],
@@ -108,7 +108,6 @@ def uac_req_send(msg=None) -> int:
     from kamapy import loader
     if not _req["ruri"] or not _req["method"] or not loader.loaded("tm"):
         return -1
-    from kamapy_modules.tm.t_uac import t_uac
     d = dict(_req)
     if not d["sock"]:
         from kamapy_modules import uac
@@ -119,7 +118,7 @@ def uac_req_send(msg=None) -> int:
         # evroute 2: the event route for a negative final reply only (TMCB_ON_FAILURE)
         cb = CB_RESEND if d["evroute"] == 2 else CB_SEND
     dlg = _dialog(d)
-    lid = t_uac(d["method"], _headers(d["hdrs"]), d["body"].encode("latin-1"), dlg=dlg, cb=cb, cbp=d,
+    lid = tmb().t_uac(d["method"], _headers(d["hdrs"]), d["body"].encode("latin-1"), dlg=dlg, cb=cb, cbp=d,
                 cb_types=types)
     return 1 if lid else -1
 
@@ -176,13 +175,12 @@ def on_reply(_lt, _type, reply, code, d):
     except Exception as e:
         log.error("failed to build tm dialog: %s", e)
         return
-    from kamapy_modules.tm.t_uac import LocalDialog, t_uac
     dlg = LocalDialog(rem_target=d["ruri"], rem_uri=rem_uri, loc_uri=loc_uri, call_id=call_id,
                       loc_tag=loc_tag, loc_seq=cseq + 1, dst_uri=d["ouri"], send_sock=d["sock"])
     again = dict(d, apasswd="", retry=1)  # answered once: a second challenge goes to the event route only
     cb = CB_RESEND if d.get("evroute") else None
-    if not t_uac(d["method"], _headers(d["hdrs"]) + hdr, d["body"].encode("latin-1"), dlg=dlg, cb=cb,
-                 cbp=again):
+    if not tmb().t_uac(d["method"], _headers(d["hdrs"]) + hdr, d["body"].encode("latin-1"), dlg=dlg,
+                       cb=cb, cbp=again):
         log.error("failed to send request with authentication")
 
 

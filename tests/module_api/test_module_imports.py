@@ -14,7 +14,6 @@ from tests.support.tree_grep import ROOT
 
 # why, for each kind of import that stays (importer, imported module under kamapy_modules)
 _TMX = "tmx is tm's extension: Kamailio's tmx includes tm's own headers and reads struct cell"
-_T_UAC = "tm's local requests: to move onto bind_api('tm').t_request/t_request_within"
 _TM_STATE = "reads tm's current transaction/store: TmApi has no t_gett/t_lookup yet"
 _DLG = ("dialog's callbacks/store (Kamailio: load_dlg_api); dialog is being reworked, "
         "its API comes with that")
@@ -39,8 +38,7 @@ ALLOWED = {
     ("cfg_rpc", "tm"): _CFG, ("cfg_rpc", "tm.config"): _CFG, ("cfg_rpc", "registrar.settings"): _CFG,
     ("debugger", "cfg_rpc.framework"): _CFG,
     ("dialog", "tm.store"): _TM_STATE,
-    ("dialog", "tm.t_uac"): _T_UAC,
-    ("dispatcher", "tm.t_uac"): _T_UAC, ("dispatcher", "tm.relay"): _TM_STATE,
+    ("dispatcher", "tm.relay"): _TM_STATE,
     ("dispatcher", "auth.creds"): _AUTH,
     ("nat_traversal", "dialog.callbacks"): _DLG, ("nat_traversal", "dialog.state"): _DLG,
     ("nat_traversal", "dialog.store"): _DLG,
@@ -52,7 +50,7 @@ ALLOWED = {
     ("tmx", "tm.transaction"): _TMX, ("tmx", "tm.uas"): _TMX, ("tmx", "tm.functions"): _TMX,
     ("tmx", "tm.relay"): _TMX, ("tmx", "tm.failure"): _TMX,
     ("uac", "tm.context"): _TM_STATE, ("uac", "tm.relay"): _TM_STATE,
-    ("uac", "tm.t_uac"): _T_UAC, ("uac", "rr.route_params"): _RR, ("uac", "dialog.callbacks"): _DLG,
+    ("uac", "rr.route_params"): _RR, ("uac", "dialog.callbacks"): _DLG,
     ("uac", "dialog.store"): _DLG, ("uac", "dialog.handlers"): _DLG,
 }
 
