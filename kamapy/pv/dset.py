@@ -11,6 +11,10 @@ Q_UNSPECIFIED = -1  # q in thousandths (1000 = q=1.0), as Kamailio's qvalue_t
 MAX_BRANCHES_DEFAULT = 12  # max_branches= core param: the R-URI + 11 extra branches
 E_TOO_MANY_BRANCHES = -12
 
+# msg.module_data: the R-URI a forking function last used (tm: the one failure_route
+# started with, t_load_contacts'); None: marked new. Absent: the R-URI is new.
+RURI0_KEY = "tm_ruri0"
+
 
 @dataclass
 class Branch:
@@ -25,6 +29,23 @@ class Branch:
     ruid: str | None = None
     location_ua: str | None = None
     otcpid: int = 0
+
+
+def ruri_mark_new(msg) -> None:
+    """Kamailio's ruri_mark_new(): the R-URI becomes a branch again at the next
+    t_relay (a module set $du / rewrote it for a new attempt)."""
+    msg.module_data[RURI0_KEY] = None
+
+
+def ruri_is_new(msg) -> bool:
+    """Kamailio's ruri_is_new: the R-URI may still become a branch. It is used up in
+    failure_route (RURI0_KEY holds the one the route started with) and by
+    t_load_contacts, until rewritten or marked new."""
+    md = msg.module_data
+    if RURI0_KEY not in md:
+        return True
+    ruri0 = md[RURI0_KEY]
+    return ruri0 is None or msg.current_uri != ruri0
 
 
 def max_branches() -> int:

@@ -20,6 +20,7 @@ import time
 
 import msgpack
 
+from kamapy.pv.dset import ruri_mark_new
 from kamapy.runtime import rt
 
 from . import dslist as L
@@ -528,8 +529,7 @@ def push_dst(msg, uri: str, sock, mode: int) -> int:
         return 0
     else:
         msg.dst_uri = uri
-        from kamapy_modules.tm import relay
-        msg.module_data[relay.RURI0_KEY] = None  # ruri_mark_new()
+        ruri_mark_new(msg)
     if sock is not None:
         if isinstance(sock, str):
             from kamapy.net.socket_info import socket_of_spec

@@ -28,6 +28,7 @@ import logging
 from urllib.parse import unquote
 
 from kamapy.module import REQUEST_ROUTE, Arg, Function, ModuleExports, Param
+from kamapy.pv.dset import ruri_mark_new
 from kamapy.sip.errors import SipParseError
 from kamapy.sip.lumps import ADD, Lump, anchor_lump
 from kamapy.sip.msg import PROTO_SCTP, PROTO_TCP, PROTO_TLS, PROTO_UDP, PROTO_WS, PROTO_WSS
@@ -206,8 +207,7 @@ def rr_callback(msg, params: str, _param=None):
     if dst is None:
         return
     msg.dst_uri = dst
-    from kamapy_modules.tm import relay
-    msg.module_data[relay.RURI0_KEY] = None  # ruri_mark_new(): a new branch for t_relay
+    ruri_mark_new(msg)  # a new branch for t_relay
 
 
 def _check_format(value):

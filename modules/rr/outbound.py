@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 
+from kamapy.pv.dset import ruri_mark_new
 from kamapy.sip.errors import SipParseError
 from kamapy.sip.msg import PROTO_NAMES
 
@@ -79,8 +80,7 @@ def process_outbound(msg, token: str) -> int:
     msg.force_send_socket = si
     ip = f"[{flow.src_ip}]" if ":" in flow.src_ip else flow.src_ip
     msg.dst_uri = f"sip:{ip}:{flow.src_port};transport={PROTO_NAMES.get(flow.proto, 'udp')}"
-    from kamapy_modules.tm import relay
-    msg.module_data[relay.RURI0_KEY] = None  # ruri_mark_new(): a new branch for t_relay
+    ruri_mark_new(msg)  # a new branch for t_relay
     return 1
 
 

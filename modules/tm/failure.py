@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from kamapy.module import BRANCH_FAILURE_ROUTE, FAILURE_ROUTE
+from kamapy.pv.dset import RURI0_KEY
 from kamapy.sip.msg import SipMsg
 
 from . import stats
@@ -16,20 +17,6 @@ from .config import cfg
 from .script import find_route, restore_request, run_with, save_script_state
 from .transaction import B_SEND_FAILED, T_CANCELED, Transaction
 from .uas import final_sent, reply_local, send_upstream
-
-RURI0_KEY = "tm_ruri0"  # msg.module_data: the R-URI failure_route started with (t_relay forks on it only if changed)
-
-
-def ruri_is_new(msg) -> bool:
-    """Kamailio's ruri_is_new: the R-URI may still become a branch. It is used up in
-    failure_route (RURI0_KEY holds the one the route started with) and by
-    t_load_contacts, until rewritten; None there: a module marked it new."""
-    md = msg.module_data
-    if RURI0_KEY not in md:
-        return True
-    ruri0 = md[RURI0_KEY]
-    return ruri0 is None or msg.current_uri != ruri0
-
 
 log = logging.getLogger("kamapy.tm")
 

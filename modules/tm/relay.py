@@ -21,6 +21,7 @@ import time
 from kamapy import ser_error
 from kamapy.module import BRANCH_FAILURE_ROUTE, FAILURE_ROUTE
 from kamapy.net.send import reply_destination
+from kamapy.pv.dset import RURI0_KEY, ruri_is_new
 from kamapy.runtime import rt
 from kamapy.sip.methods import METHOD_ACK, METHOD_CANCEL, METHOD_INVITE
 from kamapy.sip.reply import build_reply
@@ -30,7 +31,6 @@ from .callbacks import created as _created
 from .cancel import cancel_transaction
 from .config import cfg
 from .context import OWNED, Current, cur, for_msg
-from .failure import RURI0_KEY, ruri_is_new
 from .matching import invite_tid, request_tid
 from .store import store
 from .transaction import (

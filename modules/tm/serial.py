@@ -24,13 +24,12 @@ import random
 from dataclasses import dataclass
 
 from kamapy.module import BRANCH_FAILURE_ROUTE
-from kamapy.pv.dset import Q_UNSPECIFIED, append_branch
+from kamapy.pv.dset import Q_UNSPECIFIED, RURI0_KEY, append_branch, ruri_is_new, ruri_mark_new
 from kamapy.pv.xavp import xavp_insert
 from kamapy.runtime import rt
 
 from .config import cfg
 from .context import cur
-from .failure import RURI0_KEY, ruri_is_new
 
 log = logging.getLogger("kamapy.tm")
 
@@ -283,7 +282,7 @@ def next_contacts(msg) -> int:
         msg.instance = instance
     _take_ulattrs(msg, head, 0)
     msg.set_ruri(_field(head, "uri"))
-    msg.module_data[RURI0_KEY] = None  # ruri_mark_new(): t_relay forks on it
+    ruri_mark_new(msg)  # t_relay forks on it
     msg.dst_uri = _field(head, "dst_uri") or None
     msg.path_vec = _field(head, "path") or None
     msg.force_send_socket = sock

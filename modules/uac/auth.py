@@ -21,6 +21,7 @@ import hashlib
 import logging
 
 from kamapy.hashes import hash1_raw
+from kamapy.pv.dset import ruri_mark_new
 from kamapy.sip.lumps import append_header
 
 log = logging.getLogger("kamapy.uac")
@@ -277,8 +278,7 @@ def uac_auth(msg, mode: int = 0) -> int:
     # Kamailio's ruri_mark_new(): the next t_relay() in failure_route takes the R-URI as a
     # new branch even when it equals the one tried (tm compares with the R-URI the route
     # started with; no value makes it differ)
-    from kamapy_modules.tm import relay
-    msg.module_data[relay.RURI0_KEY] = None
+    ruri_mark_new(msg)
     append_header(msg, header(code, uri, crd, auth, resp, cnonce))
     # the dialog module (track_cseq_updates) accounts for the CSeq this request takes
     # downstream (Kamailio: cenv->cb_cseq_update after FL_UAC_AUTH)

@@ -23,10 +23,8 @@ _ALIAS = "app_python is app_python3 under Kamailio's older name (one implementat
 _AUTH = "auth's credential parsing (Kamailio: auth_api_s, bind_auth_s): to move onto an auth api"
 _RTP = ("rtpproxy shares rtpengine's node sets and SDP marks (both are one relay client "
         "in Kamailio too): to move into a shared kamapy package")
-_PATH = ("path renders its Path like rr's Record-Route and reads tm's relay state (Kamailio's "
-         "path binds rr_api): to move onto rr's and tm's api")
-_MARK_NEW = ("ruri_mark_new() after a flow token set $du (Kamailio's core dset.c) is tm's relay "
-             "state here, as for path: to move into the core")
+_PATH = ("path renders its Path like rr's Record-Route (Kamailio's path binds rr_api): "
+         "to move onto rr's api")
 _RR = "rr's route params (Kamailio: rr_api get_route_param): to add to rr's api"
 
 ALLOWED = {
@@ -38,18 +36,17 @@ ALLOWED = {
     ("cfg_rpc", "tm"): _CFG, ("cfg_rpc", "tm.config"): _CFG, ("cfg_rpc", "registrar.settings"): _CFG,
     ("debugger", "cfg_rpc.framework"): _CFG,
     ("dialog", "tm.store"): _TM_STATE,
-    ("dispatcher", "tm.relay"): _TM_STATE,
     ("dispatcher", "auth.creds"): _AUTH,
     ("nat_traversal", "dialog.callbacks"): _DLG, ("nat_traversal", "dialog.state"): _DLG,
     ("nat_traversal", "dialog.store"): _DLG,
     ("rtpengine", "tm.context"): _TM_STATE, ("rtpengine", "tm.matching"): _TM_STATE,
-    ("path", "rr.record"): _PATH, ("path", "tm.relay"): _PATH, ("rr", "tm.relay"): _MARK_NEW,
+    ("path", "rr.record"): _PATH,
     ("rtpproxy", "rtpengine.sdp_marks"): _RTP,
     ("rtpproxy", "rtpengine.functions"): _RTP, ("rtpproxy", "rtpengine.nodes"): _RTP,
     ("tmx", "tm.context"): _TMX, ("tmx", "tm.stats"): _TMX, ("tmx", "tm.store"): _TMX,
     ("tmx", "tm.transaction"): _TMX, ("tmx", "tm.uas"): _TMX, ("tmx", "tm.functions"): _TMX,
     ("tmx", "tm.relay"): _TMX, ("tmx", "tm.failure"): _TMX,
-    ("uac", "tm.context"): _TM_STATE, ("uac", "tm.relay"): _TM_STATE,
+    ("uac", "tm.context"): _TM_STATE,
     ("uac", "rr.route_params"): _RR, ("uac", "dialog.callbacks"): _DLG,
     ("uac", "dialog.store"): _DLG, ("uac", "dialog.handlers"): _DLG,
 }

@@ -10,12 +10,11 @@ from collections import Counter
 
 import pytest
 from kamapy_modules.tm import config, context, serial
-from kamapy_modules.tm.failure import RURI0_KEY
 from kamapy_modules.tm.transaction import Branch as TmBranch
 from kamapy_modules.tm.transaction import Transaction
 
 from kamapy.module import BRANCH_FAILURE_ROUTE, FAILURE_ROUTE
-from kamapy.pv.dset import append_branch
+from kamapy.pv.dset import RURI0_KEY, append_branch
 from kamapy.sip.msg import RecvInfo, SipMsg
 
 INVITE = (b"INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK-s1\r\n"
