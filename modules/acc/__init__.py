@@ -30,7 +30,13 @@ import logging
 import os
 import time
 
-from kamapy_modules.tm.api import TMCB_E2EACK_IN, TMCB_ON_FAILURE, TMCB_REQUEST_IN, TMCB_RESPONSE_OUT
+from kamapy_modules.tm.api import (
+    T_LOCAL_REPLY,
+    TMCB_E2EACK_IN,
+    TMCB_ON_FAILURE,
+    TMCB_REQUEST_IN,
+    TMCB_RESPONSE_OUT,
+)
 
 from kamapy.module import (
     ANY_ROUTE,
@@ -303,8 +309,7 @@ def _on_request_in(t, _type, msg, _code, _param):
 
 def _request_of(t, branch: int):
     """The request as relayed, flags as now, R-URI of branch (Kamailio sets new_uri)."""
-    from kamapy_modules.tm.script import restore_request
-    req = restore_request(t)
+    req = _tmb.t_uas_request(t)
     if 0 <= branch < len(t.branches) and t.branches[branch].uri:
         try:
             req.set_ruri(t.branches[branch].uri)
@@ -368,7 +373,6 @@ def _should_acc_reply(flags, reply, code) -> bool:
 
 
 def _tmcb(t, cb_type, msg, code, _param):
-    from kamapy_modules.tm.transaction import T_LOCAL_REPLY
     if cb_type & TMCB_RESPONSE_OUT:
         if code < 200 and not cfg.early_media:
             return
@@ -492,12 +496,8 @@ def _request_of_reply(rpl):
     """The request of the transaction a reply upstream answers (its Via, Call-ID, CSeq
     are the request's), as the transaction keeps it."""
     try:
-        from kamapy_modules.tm.matching import server_key, tid_of
-        from kamapy_modules.tm.script import restore_request
-        from kamapy_modules.tm.store import store
-        key = server_key(rpl, rpl.cseq.method)
-        t = store().load(tid_of(key))
-        return restore_request(t) if t is not None and t.skey == key else None
+        t = _tmb.t_lookup_key(rpl, rpl.cseq.method)
+        return _tmb.t_uas_request(t) if t is not None else None
     except Exception:
         return None
 

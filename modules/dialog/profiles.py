@@ -30,8 +30,8 @@ class Profiles:
             except (ImportError, RuntimeError):
                 table = None
         if table is None:
-            from kamapy_modules.tm.store import _LocalTable
-            table = _LocalTable()
+            from kamapy.mem.local_table import LocalTable
+            table = LocalTable()
             self.lock = _RLock()
         self.table = table
         from .remote_journal import RemoteJournal

@@ -37,10 +37,10 @@ class RemoteJournal:
             except (ImportError, RuntimeError):
                 self.table = None
         if self.table is None:
-            from kamapy_modules.tm.store import _LocalTable
+            from kamapy.mem.local_table import LocalTable
 
             from .profiles import _RLock
-            self.table = _LocalTable()
+            self.table = LocalTable()
             self.lock = _RLock()
 
     @staticmethod

@@ -113,8 +113,8 @@ class DialogStore:
         self.replica = None       # replication.Replica: every change written through to Redis
         made = _shared(hash_size, pool) if shared else None
         if made is None:
-            from kamapy_modules.tm.store import _LocalLocks, _LocalTable
-            self.table, self.locks = _LocalTable(), _LocalLocks(LOCKS)
+            from kamapy.mem.local_table import LocalLocks, LocalTable
+            self.table, self.locks = LocalTable(), LocalLocks(LOCKS)
             self.in_shm = False
         else:
             self.table, self.locks = made

@@ -14,6 +14,7 @@ from kamapy.sip.msg import REPLY
 
 from . import bencode, body, client
 from .bencode import Pairs
+from .bound import tm
 from .flags import OP_ANSWER, OP_DELETE, OP_OFFER, FlagError, describe, parse_flags
 from .nodes import Node, NodeSet, registry
 
@@ -183,10 +184,9 @@ def _via_branch(msg, which: int, reply: bool):
         if which == -1:
             return cfg.extra_id_pv(msg) if cfg.extra_id_pv is not None else ""
         if which == -2:
-            from kamapy_modules.tm.context import txn_of
-            from kamapy_modules.tm.matching import our_branch
-            t = txn_of(msg)
-            return our_branch(t.tid, len(t.branches)) if t is not None else ""
+            api = tm()
+            t = api.t_gett(msg) if api is not None else None
+            return api.t_branch_id(t.tid, len(t.branches)) if t is not None else ""
     except (SipParseError, ImportError, AttributeError):
         return ""
     return ""

@@ -19,6 +19,7 @@ from kamapy.sip.methods import (
 from kamapy.sip.msg import REPLY
 
 from . import body, engine, sdp_marks
+from .bound import tm
 from .engine import OP_QUERY, cfg, registry, sel
 from .flags import OP_ANSWER, OP_DELETE, OP_OFFER
 
@@ -184,25 +185,14 @@ def _route_type(msg) -> int:
 
 
 def _transaction(msg):
-    try:
-        from kamapy_modules.tm.context import cur
-    except ImportError:
-        return None
-    if cur.msg is msg:
-        return cur.txn
-    return None
+    """tm's transaction for msg (the request's, or the one a reply belongs to)."""
+    api = tm()
+    return api.t_gett(msg) if api is not None else None
 
 
 def _reply_transaction(msg):
     """The INVITE transaction a reply belongs to (tm's T in onreply_route)."""
-    t = _transaction(msg)
-    if t is not None:
-        return t
-    try:
-        from kamapy_modules.tm.context import cur
-    except ImportError:
-        return None
-    return cur.txn if cur.reply is msg else None
+    return _transaction(msg)
 
 
 _MANAGED = METHOD_INVITE | METHOD_ACK | METHOD_CANCEL | METHOD_BYE | METHOD_UPDATE | METHOD_PRACK

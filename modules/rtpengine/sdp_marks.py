@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import time
 
+from .bound import tm
+
 _table = None
 _TTL = 300.0   # longer than any INVITE transaction lives
 
@@ -46,8 +48,7 @@ def mark_request(msg):
     if _table is None:
         return
     try:
-        from kamapy_modules.tm.matching import request_tid
-        tid = request_tid(msg)[0]
+        tid = tm().t_tid(msg)[0]
     except Exception:  # noqa: BLE001 -- no tm, or no Via to key on: nothing to mark
         return
     mark(tid)

@@ -34,11 +34,12 @@ from .callbacks import (
     TMCB_RESPONSE_OUT,
 )
 from .t_uac import DEFAULT_CSEQ, LocalDialog
+from .transaction import T_LOCAL_REPLY
 
 __all__ = [
     "TmApi", "make", "PENDING_KEY", "TMCB_DESTROY", "TMCB_DONT_ACK", "TMCB_E2EACK_IN",
     "TMCB_LOCAL_COMPLETED", "TMCB_LOCAL_RESPONSE_IN", "TMCB_ON_FAILURE", "TMCB_REQUEST_IN",
-    "TMCB_RESPONSE_IN", "TMCB_RESPONSE_OUT", "DEFAULT_CSEQ", "LocalDialog",
+    "TMCB_RESPONSE_IN", "TMCB_RESPONSE_OUT", "DEFAULT_CSEQ", "LocalDialog", "T_LOCAL_REPLY",
 ]
 
 
@@ -53,6 +54,12 @@ class TmApi:
     t_request_within: Callable  # t_request_within(method, headers, body, dlg, ...): inside one
     has_transaction: Callable   # has_transaction(msg): the request has one (sl's t_gett check)
     t_reply: Callable           # t_reply(msg, code, reason): a stateful reply (sl's send_reply)
+    t_gett: Callable            # t_gett(msg): the transaction the script works on for msg, or None
+    t_picked: Callable          # t_picked(msg): (branch, reply) of failure/onreply_route (t_get_picked_branch)
+    t_lookup_key: Callable      # t_lookup_key(msg, method): the transaction msg's Via/CSeq name, or None
+    t_uas_request: Callable     # t_uas_request(t): the request as t keeps it (t->uas.request)
+    t_tid: Callable             # t_tid(msg): (tid, key) tm gives the request's transaction
+    t_branch_id: Callable       # t_branch_id(tid, index): the Via branch of that branch
     TMCB_REQUEST_IN: int = TMCB_REQUEST_IN
     TMCB_RESPONSE_IN: int = TMCB_RESPONSE_IN
     TMCB_RESPONSE_OUT: int = TMCB_RESPONSE_OUT
@@ -61,9 +68,15 @@ class TmApi:
 
 
 def make() -> TmApi:
+    from .context import t_gett, t_picked
     from .functions import has_transaction, stateful_send_reply
+    from .matching import our_branch, request_tid
+    from .relay import lookup_key
+    from .script import restore_request
     from .t_uac import t_request, t_request_within, t_uac
     return TmApi(define=_cb.define, register_tmcb=_cb.register,
                  register_tmcb_req=_cb.register_req, register_global=_cb.register_global,
                  t_uac=t_uac, t_request=t_request, t_request_within=t_request_within,
-                 has_transaction=has_transaction, t_reply=stateful_send_reply)
+                 has_transaction=has_transaction, t_reply=stateful_send_reply,
+                 t_gett=t_gett, t_picked=t_picked, t_lookup_key=lookup_key,
+                 t_uas_request=restore_request, t_tid=request_tid, t_branch_id=our_branch)

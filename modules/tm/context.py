@@ -87,3 +87,20 @@ def pending_of(msg) -> Pending:
     if c.pending is None:
         c.pending = Pending()
     return c.pending
+
+
+def t_gett(msg):
+    """Kamailio's t_gett() for a module: the transaction the script works on for msg --
+    the request's, or in onreply_route the one the reply belongs to; None if none."""
+    c = cur
+    return c.txn if c.msg is msg or (c.reply is msg and msg is not None) else None
+
+
+def t_picked(msg) -> tuple[int, object]:
+    """(branch index, reply) failure_route / onreply_route handles for msg (Kamailio's
+    t_get_picked_branch and that branch's reply: a SipMsg, its text, or None);
+    (-1, None) when msg is not the message of this run."""
+    c = cur
+    if c.msg is not msg:
+        return -1, None
+    return c.branch, c.reply

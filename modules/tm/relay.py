@@ -31,7 +31,7 @@ from .callbacks import created as _created
 from .cancel import cancel_transaction
 from .config import cfg
 from .context import OWNED, Current, cur, for_msg
-from .matching import invite_tid, request_tid
+from .matching import invite_tid, request_tid, server_key, tid_of
 from .store import store
 from .transaction import (
     B_SEND_FAILED,
@@ -71,6 +71,13 @@ def lookup(tid: str, key: str) -> Transaction | None:
 def lookup_request(msg) -> Transaction | None:
     """The transaction a request (not ACK) belongs to, or None."""
     return lookup(*cached_tid(msg))
+
+
+def lookup_key(msg, method: str) -> Transaction | None:
+    """The transaction of `method` msg's top Via and CSeq name -- for a reply upstream,
+    the request it answers (Kamailio's t_lookup_ident by the reply's ident)."""
+    key = server_key(msg, method)
+    return lookup(tid_of(key), key)
 
 
 def new_transaction(msg, tid: str, key: str, now: float, c: Current | None = None) -> Transaction:

@@ -16,66 +16,14 @@ Without a shm pool (unit tests) the same interface runs on private dicts.
 
 from __future__ import annotations
 
-import threading
+from kamapy.mem.local_table import LocalLocks as _LocalLocks
+from kamapy.mem.local_table import LocalTable as _LocalTable
 
 from .transaction import T_ON_WAIT, Transaction
 
 LOCKS = 1024          # transactions share locks by hash, as Kamailio's entries do
 DUE_FREE = 1          # due-entry flag: at that moment the transaction is freed
 TABLE_LOG2 = 16       # 65536 buckets (Kamailio: TABLE_ENTRIES)
-
-
-class _LocalTable:
-    """A private stand-in for SharedHashTable (unit tests, -c checks)."""
-
-    def __init__(self):
-        self.d: dict[bytes, tuple[bytes, float]] = {}
-
-    def contains(self, key):
-        return key in self.d
-
-    def get(self, key):
-        e = self.d.get(key)
-        return e[0] if e is not None else None
-
-    def put(self, key, value, expires=0.0, flags=0):
-        self.d[key] = (value, expires, flags)
-        return True
-
-    def put_if_absent(self, key, value, expires=0.0, flags=0):
-        if key in self.d:
-            return False
-        self.d[key] = (value, expires, flags)
-        return True
-
-    def delete(self, key):
-        return self.d.pop(key, None) is not None
-
-    def expire(self, now):
-        return [(k, v) for k, v, _e, _f in self.expire_entries(now)]
-
-    def expire_entries(self, now):
-        out = [(k, v, e, f) for k, (v, e, f) in self.d.items() if 0 < e <= now]
-        for k, *_ in out:
-            del self.d[k]
-        return out
-
-    def items(self):
-        return [(k, v) for k, (v, _e, _f) in self.d.items()]
-
-    def __len__(self):
-        return len(self.d)
-
-
-class _LocalLocks:
-    def __init__(self, n):
-        self._locks = [threading.RLock() for _ in range(n)]
-
-    def get(self, i):
-        self._locks[i].acquire()
-
-    def release(self, i):
-        self._locks[i].release()
 
 
 def _shared(pool=None):

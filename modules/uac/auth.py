@@ -24,6 +24,8 @@ from kamapy.hashes import hash1_raw
 from kamapy.pv.dset import ruri_mark_new
 from kamapy.sip.lumps import append_header
 
+from .bound import tmb as _tmb
+
 log = logging.getLogger("kamapy.uac")
 
 AUTHENTICATE_MD5, AUTHENTICATE_MD5SESS, AUTHENTICATE_STALE, QOP_AUTH, QOP_AUTH_INT = 1, 2, 4, 8, 16
@@ -233,20 +235,19 @@ def find_credential(msg, realm: str) -> Credential | None:
 
 
 def uac_auth(msg, mode: int = 0) -> int:
-    from kamapy_modules.tm import context
-
     from kamapy.sip.msg import SipMsg
-    c = context.cur
-    t = context.txn_of(msg)
+    tmb = _tmb()
+    t = tmb.t_gett(msg)
     if t is None:
         log.critical("no current transaction found")
         return -1
-    branch = c.branch
+    branch, reply = tmb.t_picked(msg)
     if branch is None or branch < 0 or branch >= len(t.branches):
         log.critical("no picked branch (%s)", branch)
         return -1
     b = t.branches[branch]
-    reply = c.reply if c.reply is not None else b.reply
+    if reply is None:
+        reply = b.reply
     code = b.code
     if not reply:
         log.error("cannot process a FAKED reply" if code else "empty reply on picked branch")

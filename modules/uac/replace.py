@@ -194,11 +194,7 @@ def _reply_param(msg) -> dict:
 
 
 def _transaction(msg):
-    try:
-        from kamapy_modules.tm import context
-        return context.txn_of(msg)
-    except Exception:
-        return None
+    return tmb.api.t_gett(msg)
 
 
 def _store_avp(msg, which: str, value: str):

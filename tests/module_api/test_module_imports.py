@@ -14,7 +14,6 @@ from tests.support.tree_grep import ROOT
 
 # why, for each kind of import that stays (importer, imported module under kamapy_modules)
 _TMX = "tmx is tm's extension: Kamailio's tmx includes tm's own headers and reads struct cell"
-_TM_STATE = "reads tm's current transaction/store: TmApi has no t_gett/t_lookup yet"
 _DLG = ("dialog's callbacks/store (Kamailio: load_dlg_api); dialog is being reworked, "
         "its API comes with that")
 _CFG = ("the cfg framework's variable tables: Kamailio declares cfg groups in the core "
@@ -28,25 +27,20 @@ _PATH = ("path renders its Path like rr's Record-Route (Kamailio's path binds rr
 _RR = "rr's route params (Kamailio: rr_api get_route_param): to add to rr's api"
 
 ALLOWED = {
-    ("acc", "tm.script"): _TM_STATE,
-    ("acc", "tm.transaction"): _TM_STATE, ("acc", "tm.matching"): _TM_STATE, ("acc", "tm.store"): _TM_STATE,
     ("acc", "dialog.callbacks"): _DLG,
     ("app_python", "app_python3"): _ALIAS,
     ("auth_db", "auth"): _AUTH, ("auth_db", "auth.creds"): _AUTH,
     ("cfg_rpc", "tm"): _CFG, ("cfg_rpc", "tm.config"): _CFG, ("cfg_rpc", "registrar.settings"): _CFG,
     ("debugger", "cfg_rpc.framework"): _CFG,
-    ("dialog", "tm.store"): _TM_STATE,
     ("dispatcher", "auth.creds"): _AUTH,
     ("nat_traversal", "dialog.callbacks"): _DLG, ("nat_traversal", "dialog.state"): _DLG,
     ("nat_traversal", "dialog.store"): _DLG,
-    ("rtpengine", "tm.context"): _TM_STATE, ("rtpengine", "tm.matching"): _TM_STATE,
     ("path", "rr.record"): _PATH,
     ("rtpproxy", "rtpengine.sdp_marks"): _RTP,
     ("rtpproxy", "rtpengine.functions"): _RTP, ("rtpproxy", "rtpengine.nodes"): _RTP,
     ("tmx", "tm.context"): _TMX, ("tmx", "tm.stats"): _TMX, ("tmx", "tm.store"): _TMX,
     ("tmx", "tm.transaction"): _TMX, ("tmx", "tm.uas"): _TMX, ("tmx", "tm.functions"): _TMX,
     ("tmx", "tm.relay"): _TMX, ("tmx", "tm.failure"): _TMX,
-    ("uac", "tm.context"): _TM_STATE,
     ("uac", "rr.route_params"): _RR, ("uac", "dialog.callbacks"): _DLG,
     ("uac", "dialog.store"): _DLG, ("uac", "dialog.handlers"): _DLG,
 }
