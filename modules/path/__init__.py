@@ -27,6 +27,8 @@ from __future__ import annotations
 import logging
 from urllib.parse import unquote
 
+from kamapy_modules.rr import api as rr_api
+
 from kamapy.module import REQUEST_ROUTE, Arg, Function, ModuleExports, Param
 from kamapy.pv.dset import ruri_mark_new
 from kamapy.sip.errors import SipParseError
@@ -58,8 +60,7 @@ settings = _Settings()
 
 
 def _hostport(msg, si, inbound: bool) -> str:
-    from kamapy_modules.rr.record import socket_hostport
-    out = socket_hostport(msg, si, inbound)
+    out = rr_api.socket_hostport(msg, si, inbound)
     if settings.sockname_mode and si is not None and getattr(si, "name", None):
         out += ";sn=" + si.name
     return out
@@ -76,9 +77,8 @@ class PathLump(Lump):
 
     @property
     def text(self):
-        from kamapy_modules.rr.record import predicted_send_socket
         msg = self.msg
-        out = self.prefix + _hostport(msg, predicted_send_socket(msg), False) + self.suffix
+        out = self.prefix + _hostport(msg, rr_api.predicted_send_socket(msg), False) + self.suffix
         if settings.enable_r2:
             out += self.prefix + _hostport(msg, msg.rcv.sock, True) + self.suffix
         return out
@@ -229,7 +229,6 @@ def mod_init():
         if not loaded("rr"):
             log.error("failed to load rr-API (use_received needs the rr module loaded)")
             return -1
-        from kamapy_modules.rr import api as rr_api
         rr_api.register_rrcb(rr_callback)
     return 0
 

@@ -6,6 +6,8 @@
     rr_api.get_route_param(msg, "did")     # str, '' for a flag, None when absent
     rr_api.is_direction(msg, rr_api.RR_FLOW_UPSTREAM)
     rr_api.register_rrcb(callback)          # callback(msg, params, param)
+    rr_api.socket_hostport(msg, si, inbound)  # a socket as a Record-Route shows it (path's Path)
+    rr_api.predicted_send_socket(msg)       # the socket the request will leave from
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from __future__ import annotations
 from .loose import RR_DRIVEN, RR_FLOW_TOKEN_BROKEN, RR_OB_DRIVEN, RR_PRELOADED, loose_route
 from .record import (
     add_rr_param,
+    predicted_send_socket,
     record_route,
     record_route_advertised_address,
     record_route_preset,
     record_routed,
     remove_record_route,
+    socket_hostport,
 )
 from .route_params import (
     RR_FLOW_DOWNSTREAM,
@@ -34,5 +38,6 @@ __all__ = [
     "RR_DRIVEN", "RR_OB_DRIVEN", "RR_FLOW_TOKEN_BROKEN", "RR_PRELOADED", "RR_FLOW_DOWNSTREAM", "RR_FLOW_UPSTREAM", "loose_route",
     "record_route", "record_route_preset", "record_route_advertised_address", "add_rr_param",
     "remove_record_route", "record_routed", "check_route_param", "get_route_param",
-    "is_direction", "register_rrcb", "routed_params", "settings",
+    "is_direction", "register_rrcb", "routed_params", "settings", "socket_hostport",
+    "predicted_send_socket",
 ]

@@ -22,8 +22,6 @@ _ALIAS = "app_python is app_python3 under Kamailio's older name (one implementat
 _AUTH = "auth's credential parsing (Kamailio: auth_api_s, bind_auth_s): to move onto an auth api"
 _RTP = ("rtpproxy shares rtpengine's node sets and SDP marks (both are one relay client "
         "in Kamailio too): to move into a shared kamapy package")
-_PATH = ("path renders its Path like rr's Record-Route (Kamailio's path binds rr_api): "
-         "to move onto rr's api")
 _RR = "rr's route params (Kamailio: rr_api get_route_param): to add to rr's api"
 
 ALLOWED = {
@@ -35,7 +33,6 @@ ALLOWED = {
     ("dispatcher", "auth.creds"): _AUTH,
     ("nat_traversal", "dialog.callbacks"): _DLG, ("nat_traversal", "dialog.state"): _DLG,
     ("nat_traversal", "dialog.store"): _DLG,
-    ("path", "rr.record"): _PATH,
     ("rtpproxy", "rtpengine.sdp_marks"): _RTP,
     ("rtpproxy", "rtpengine.functions"): _RTP, ("rtpproxy", "rtpengine.nodes"): _RTP,
     ("tmx", "tm.context"): _TMX, ("tmx", "tm.stats"): _TMX, ("tmx", "tm.store"): _TMX,
