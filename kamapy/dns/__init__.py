@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import socket
 
+from ..mem.local_table import LocalTable
 from ..sip.msg import PROTO_IDS
 from ..sip.next_hop import uri_hop
 from . import blocklist as _blst
@@ -61,7 +62,7 @@ class DnsState:
         else:
             self.cache = _private_cache(settings)
             self.blocklist = _private_blocklist(settings)
-            self.alternates = _DictTable()
+            self.alternates = LocalTable()
         self.lookups = Lookups(settings, self.resolver, self.cache, self.hosts)
         self.locator = Locator(settings, self.lookups, supported=_supported, draw=Draws(counter))
 
@@ -81,42 +82,6 @@ def _supported(proto: str) -> bool:
     return rt.first_socket(pid) is not None
 
 
-class _DictTable:
-    """A process-local stand-in for SharedHashTable (no shm: -c, unit tests)."""
-
-    def __init__(self):
-        self.d = {}
-
-    def get_entry(self, key):
-        return self.d.get(key)
-
-    def get(self, key, default=None):
-        e = self.d.get(key)
-        return default if e is None else e[0]
-
-    def put(self, key, value, expires=0.0, flags=0):
-        self.d[key] = (value, expires, flags)
-
-    def pop(self, key, default=None):
-        e = self.d.pop(key, None)
-        return default if e is None else e[0]
-
-    def delete(self, key):
-        return self.d.pop(key, None) is not None
-
-    def entries(self):
-        return [(k, v, e, f) for k, (v, e, f) in self.d.items()]
-
-    def expire_entries(self, now):
-        gone = [(k, v, e, f) for k, (v, e, f) in self.d.items() if 0 < e <= now]
-        for k, *_ in gone:
-            del self.d[k]
-        return gone
-
-    def __len__(self):
-        return len(self.d)
-
-
 class _LocalCounter:
     def __init__(self):
         self.v = 0
@@ -131,11 +96,11 @@ class _LocalCounter:
 
 def _private_cache(settings):
     from .cache import DnsCache
-    return DnsCache(settings, table=_DictTable(), used=_LocalCounter())
+    return DnsCache(settings, table=LocalTable(), used=_LocalCounter())
 
 
 def _private_blocklist(settings):
-    return _blst.Blocklist(settings, table=_DictTable())
+    return _blst.Blocklist(settings, table=LocalTable())
 
 
 def init(core=None) -> DnsState:

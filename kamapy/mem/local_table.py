@@ -17,9 +17,17 @@ class LocalTable:
     def contains(self, key):
         return key in self.d
 
-    def get(self, key):
+    def get(self, key, default=None):
         e = self.d.get(key)
-        return e[0] if e is not None else None
+        return e[0] if e is not None else default
+
+    def get_entry(self, key):
+        """(value, expires, flags), or None."""
+        return self.d.get(key)
+
+    def pop(self, key, default=None):
+        e = self.d.pop(key, None)
+        return default if e is None else e[0]
 
     def put(self, key, value, expires=0.0, flags=0):
         self.d[key] = (value, expires, flags)
@@ -42,6 +50,9 @@ class LocalTable:
         for k, *_ in out:
             del self.d[k]
         return out
+
+    def entries(self):
+        return [(k, v, e, f) for k, (v, e, f) in self.d.items()]
 
     def items(self):
         return [(k, v) for k, (v, _e, _f) in self.d.items()]
