@@ -7,13 +7,9 @@ lock_udomain does. In db_mode 3 the records are read from and written to the DB:
 failed read or write raises kamapy.db.DbError with `ul_op` ("get", "insert",
 "update", "delete") so the registrar answers 500 instead of acknowledging it.
 
-    d.lock(aor)
-    try:
-        r = d.get_urecord(aor, create=True)
+    with d.record(aor, create=True) as r:
         r.insert_contact(UContact.new(...))
         d.save(r)
-    finally:
-        d.unlock(aor)
 """
 
 from __future__ import annotations
@@ -23,6 +19,7 @@ import struct
 import time
 import zlib
 from _thread import get_ident as _get_ident
+from contextlib import contextmanager
 
 from kamapy._native._kamapy_native import ffi, lib
 
@@ -123,6 +120,16 @@ class UDomain:
             rc = _lock_release(locks._locks[idx])
             if rc:
                 locks.release_failed(rc, idx)
+
+    @contextmanager
+    def record(self, aor: str, create: bool = False):
+        """get_urecord(aor, create) under the AOR's lock, released on the way out:
+        `with d.record(aor) as r:` (r None: no such AOR)."""
+        self.lock(aor)
+        try:
+            yield self.get_urecord(aor, create)
+        finally:
+            self.unlock(aor)
 
     # ------------------------------------------------------------------ records
     def get_urecord(self, aor: str, create: bool = False) -> URecord | None:
@@ -264,40 +271,28 @@ class UDomain:
 
     def delete_urecord(self, aor: str) -> bool:
         """Remove an AOR with all its contacts (ul.rm, unregister). Locks itself."""
-        self.lock(aor)
-        try:
-            r = self.get_urecord(aor)
+        with self.record(aor) as r:
             if r is None:
                 return False
             r.delete_all()
             self.save(r)
             return True
-        finally:
-            self.unlock(aor)
 
     def insert_contact(self, aor: str, c: UContact) -> UContact:
         """Add one contact to an AOR (ul.add, modules). Locks itself."""
-        self.lock(aor)
-        try:
-            r = self.get_urecord(aor, create=True)
+        with self.record(aor, create=True) as r:
             r.insert_contact(c)
             self.save(r)
             return c
-        finally:
-            self.unlock(aor)
 
     def delete_contact_by_ruid(self, aor: str, ruid: str) -> bool:
-        self.lock(aor)
-        try:
-            r = self.get_urecord(aor)
+        with self.record(aor) as r:
             c = r.find_ruid(ruid) if r is not None else None
             if c is None:
                 return False
             r.delete_contact(c)
             self.save(r)
             return True
-        finally:
-            self.unlock(aor)
 
     def records(self):
         """Every record, one at a time (a snapshot per record; ul.dump, keepalives)."""
@@ -375,9 +370,7 @@ class UDomain:
                 callbacks.run(UL_CONTACT_EXPIRE, self.name, aor, c)
 
     def _timer_record(self, aor, now, mode, expired, upserts, deletes):
-        self.lock(aor)
-        try:
-            r = self.get_urecord(aor)
+        with self.record(aor) as r:
             if r is None:
                 return
             gone = [c for c in r.contacts if not c.valid(now)]
@@ -402,8 +395,6 @@ class UDomain:
                 self.table.put(key, blob, earliest, flags)
             else:
                 self.table.delete(key)
-        finally:
-            self.unlock(aor)
 
     def _redirty(self, upserts, deletes):
         """A failed flush: mark what it carried as unsaved again, for the next run."""
@@ -413,16 +404,12 @@ class UDomain:
         for aor, ruid in deletes:
             pending.setdefault(aor, (set(), []))[1].append(ruid)
         for aor, (ruids, deleted) in pending.items():
-            self.lock(aor)
-            try:
-                r = self.get_urecord(aor, create=True)
+            with self.record(aor, create=True) as r:
                 for c in r.contacts:
                     if c.ruid in ruids and c[C_STATE] == CS_SYNC:
                         c[C_STATE] = CS_DIRTY
                 r.deleted.extend(deleted)
                 self.save(r, run_callbacks=False)
-            finally:
-                self.unlock(aor)
 
 
 def _db_error(op: str, e: Exception):

@@ -79,9 +79,7 @@ def expire_soon(d, aor: str, ruid: str, now: float) -> bool:
     timer then removes it and runs the expired callbacks). Memory only, as Kamailio."""
     if d.table is None:
         return False
-    d.lock(aor)
-    try:
-        r = d.get_urecord(aor)
+    with d.record(aor) as r:
         c = r.find_ruid(ruid) if r is not None else None
         if c is None:
             return False
@@ -92,8 +90,6 @@ def expire_soon(d, aor: str, ruid: str, now: float) -> bool:
             log.info("usrloc: contact %s of %s did not answer keepalives for %ds; expires in 10s",
                      c[0], aor, state.timeout)
         return True
-    finally:
-        d.unlock(aor)
 
 
 def reset():

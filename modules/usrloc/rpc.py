@@ -98,9 +98,7 @@ def ul_rm_contact(_rpc, params):
     d = _domain(params, 3, "table, AOR and contact")
     aor = fix_aor(str(params[1]))
     contact = str(params[2])
-    d.lock(aor)
-    try:
-        r = d.get_urecord(aor)
+    with d.record(aor) as r:
         if r is None:
             raise RpcError(404, "AOR not found")
         c = next((c for c in r.contacts if c.contact == contact), None)
@@ -108,8 +106,6 @@ def ul_rm_contact(_rpc, params):
             raise RpcError(404, "Contact not found")
         r.delete_contact(c)
         d.save(r)
-    finally:
-        d.unlock(aor)
     return None
 
 
@@ -145,9 +141,7 @@ def ul_add(_rpc, params):
     received = str(params[9]) if len(params) > 9 and _is_set(params[9]) else ""
     socket = str(params[10]) if len(params) > 10 and _is_set(params[10]) else ""
     now = time.time()
-    d.lock(aor)
-    try:
-        r = d.get_urecord(aor, create=True)
+    with d.record(aor, create=True) as r:
         rc, c = r.get_ucontact(contact, RPC_CALLID, path, RPC_CSEQ + 1)
         fields = dict(expires=(now + expires) if expires else 0, q=q, callid=RPC_CALLID, cseq=RPC_CSEQ,
                       flags=flags, cflags=cflags, user_agent=RPC_UA, received=received, path=path,
@@ -160,8 +154,6 @@ def ul_add(_rpc, params):
         else:
             r.insert_contact(UContact.new(contact, ruid=new_ruid(), **fields))
         d.save(r)
-    finally:
-        d.unlock(aor)
     return None
 
 
