@@ -259,6 +259,18 @@ static int pool_lock(kp_pool_t *p)
 }
 static inline void pool_unlock(kp_pool_t *p) { kp_lock_release(&p->lock); }
 
+/* The pool lock for malloc/realloc: 0 held; -1 the pool is corrupted, the lock is
+ * released again and errno is EIO. */
+static inline int alloc_lock(kp_pool_t *p)
+{
+	if (pool_lock(p)) {
+		pool_unlock(p);
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- public API ---- */
 
 kp_pool_t *kp_pool_create(size_t size)
@@ -316,11 +328,8 @@ void *kp_shm_malloc(kp_pool_t *p, size_t size)
 	if (size > MAX_REQUEST)
 		return NULL;
 	size = round_request(size);
-	if (pool_lock(p)) {
-		pool_unlock(p);
-		errno = EIO;
+	if (alloc_lock(p))
 		return NULL;
-	}
 	r = alloc_locked(p, size);
 	pool_unlock(p);
 	return r;
@@ -360,11 +369,8 @@ void *kp_shm_realloc(kp_pool_t *p, void *ptr, size_t size)
 		return NULL;
 	}
 	size = round_request(size);
-	if (pool_lock(p)) {
-		pool_unlock(p);
-		errno = EIO;
+	if (alloc_lock(p))
 		return NULL;
-	}
 	if (!valid_used(p, ptr)) {
 		pool_unlock(p);
 		errno = EINVAL;
