@@ -243,16 +243,20 @@ def _ftag(msg) -> str | None:
         return None
 
 
-def record_route(msg, params: str | None = None) -> int:
+def _record(msg, host: str | None, params: str, double: int) -> int:
+    """A Record-Route with our user part and ftag (-1: no user part, -2: no ftag)."""
     user = _username(msg)
     if user is None:
         return -1
     ftag = _ftag(msg)
     if ftag is None:
         return -2
-    _add(msg, RecordRoute(_scheme(msg), user, None, ftag, params or "",
-                          settings.enable_double_rr))
+    _add(msg, RecordRoute(_scheme(msg), user, host, ftag, params, double))
     return 0
+
+
+def record_route(msg, params: str | None = None) -> int:
+    return _record(msg, None, params or "", settings.enable_double_rr)
 
 
 def record_route_preset(msg, data: str) -> int:
@@ -274,15 +278,8 @@ def record_route_preset(msg, data: str) -> int:
 
 
 def record_route_advertised_address(msg, address: str) -> int:
-    user = _username(msg)
-    if user is None:
-        return -1
-    ftag = _ftag(msg)
-    if ftag is None:
-        return -2
     # with a single transport the "other side" always has the same address: one header
-    _add(msg, RecordRoute(_scheme(msg), user, address, ftag, "", 0))
-    return 0
+    return _record(msg, address, "", 0)
 
 
 def add_rr_param(msg, param: str) -> int:
