@@ -141,6 +141,13 @@ def receive_msg(data: bytes, rcv: RecvInfo):
         kamapy_log.set_prefix("")
 
 
+def receiver():
+    """What a receive loop calls per message: _receive itself when no log_prefix is set
+    (one call less per datagram), else receive_msg, which clears the prefix after each.
+    log_prefix is read at start-up only, so a loop asks once."""
+    return _receive if rt.log_prefix is None else receive_msg
+
+
 def _set_log_prefix(msg):
     prefix = rt.log_prefix
     try:

@@ -14,7 +14,7 @@ from ..net import stun_in
 from ..net.socket_info import SocketInfo
 from ..runtime import rt
 from ..sip.msg import PROTO_UDP, RecvInfo
-from .receive import receive_msg
+from .receive import receiver
 
 log = logging.getLogger("kamapy.worker")
 
@@ -26,6 +26,7 @@ def udp_loop(si: SocketInfo):
     if stun_in.handler is not None:
         return udp_loop_stun(si, stun_in.handler)  # chosen once: no test per datagram here
     recvfrom = si.sock.recvfrom
+    receive_msg = receiver()
     dst_ip = si.address
     dst_port = si.port
     while not rt.stopping:
@@ -47,6 +48,7 @@ def udp_loop_stun(si: SocketInfo, stun):
     a datagram starting with 0x00 goes to the module whatever its length (a bare
     Binding request is 20 bytes, under MIN_UDP_PACKET); anything else as in udp_loop."""
     recvfrom = si.sock.recvfrom
+    receive_msg = receiver()
     dst_ip = si.address
     dst_port = si.port
     while not rt.stopping:
