@@ -84,6 +84,9 @@ class Replica:
         self._down_until = 0.0
         self._logged = False
         self.journal = Journal(journal_size)   # shm: made in the master, before the fork
+        # (table, item) -> the change time of what the last load() read from Redis: a
+        # change published before it (still queued on the subscription) is not newer
+        self._loaded: dict[tuple[str, str], int] = {}
 
     def client(self):
         if self._pid != os.getpid():
@@ -118,14 +121,14 @@ class Replica:
             stamp = b"%d:" % ms
             if entry is None:
                 pipe.set(key, stamp + DELETED, px=self._tomb_ms(t))
-                op = [self.node, "d", name, b"", 0]
+                op = [self.node, "d", name, b"", 0, ms]
             else:
                 value, expires = entry[0], int(entry[1])
                 if expires > 0:
                     pipe.set(key, stamp + value, pxat=expires * 1000)
                 else:
                     pipe.set(key, stamp + value)
-                op = [self.node, "s", name, value, expires]
+                op = [self.node, "s", name, value, expires, ms]
             pipe.publish(self.prefix + t.name, msgpack.packb(op, use_bin_type=True))
             pipe.execute()
             if self._logged:
@@ -180,11 +183,11 @@ class Replica:
                     continue
                 entry = t.store.get_entry(t._key(name))
                 if entry is None or t._expired(entry[1]):
-                    op = [self.node, "d", name, b"", 0]
+                    op = [self.node, "d", name, b"", 0, ms]
                     args = [ms, "d", b"", 0]
                 else:
                     value, expires = entry[0], int(entry[1])
-                    op = [self.node, "s", name, value, expires]
+                    op = [self.node, "s", name, value, expires, ms]
                     args = [ms, "s", value, expires * 1000]
                 script(keys=[self._key(table, name)],
                        args=[*args, self.prefix + table, msgpack.packb(op, use_bin_type=True),
@@ -209,8 +212,13 @@ class Replica:
         t = self.tables.get(channel[len(self.prefix):])
         if t is None:
             return
-        node, op, name, value, expires = msgpack.unpackb(data, raw=False)
+        node, op, name, value, expires, *rest = msgpack.unpackb(data, raw=False)
         if node == self.node:
+            return
+        # a change published before this node's last load (queued meanwhile, e.g. another
+        # node's write-back while this one reconnected) is in what the load read, or older
+        # than it: applied now it would undo a newer one
+        if rest and rest[0] <= self._loaded.get((t.name, name), -1):
             return
         key = t._key(name)
         if op == "d":
@@ -224,6 +232,7 @@ class Replica:
         Redis's change, still in its journal: the next replay writes those."""
         n = 0
         pending = len(self.journal) > 0
+        loaded = {}
         for name, t in self.tables.items():
             head = self._key(name, "")
             keys = list(r.scan_iter(match=head.replace(b"*", b"\\*") + b"*", count=1000))
@@ -240,6 +249,7 @@ class Replica:
                     continue
                 item = k[len(head):].decode("utf-8", "surrogateescape")
                 ms, value = stamped(raw)
+                loaded[(name, item)] = ms
                 if pending:
                     mine = self.journal.when(name, item)
                     if mine is not None and mine >= ms:
@@ -250,6 +260,7 @@ class Replica:
                 expires = pexp // 1000 if pexp and pexp > 0 else 0
                 t.store.put(t._key(item), value, expires=float(expires))
                 n += 1
+        self._loaded = loaded
         return n
 
     def run(self, _rank: int):
