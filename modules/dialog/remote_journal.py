@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import logging
 
+from kamapy.mem.bounded_changes import BoundedChanges
+
 log = logging.getLogger("kamapy.dialog")
 
 LIMIT = 10000
-FULL = b"\1full"
 
 
 class RemoteJournal:
@@ -42,21 +43,23 @@ class RemoteJournal:
             from .profiles import _RLock
             self.table = LocalTable()
             self.lock = _RLock()
+        self._changes = BoundedChanges(
+            self.table, limit, _ms_of, log,
+            "dialog: the journal of remote profile changes is full (%d): the oldest %d "
+            "dropped; those will not be written back to redis")
 
     @staticmethod
     def key(name: str, uid: str) -> bytes:
         return name.encode() + b"\0" + uid.encode()
 
     def __len__(self) -> int:
-        n = len(self.table)
-        return n - 1 if n and self.table.get(FULL) is not None else n
+        return len(self._changes)
 
     def note(self, op: str, name: str, value: str, uid: str, expires: int, ms: int) -> None:
         """With the lock held: the item's change Redis did not get."""
         import msgpack
         key = self.key(name, uid)
-        if self.table.get(key) is None and len(self) >= self.limit:
-            self._drop_oldest()
+        self._changes.make_room(key)
         self.table.put(key, msgpack.packb([op, value, int(expires or 0), ms]))
 
     def forget(self, name: str, uid: str) -> None:
@@ -67,9 +70,7 @@ class RemoteJournal:
         """With the lock held: (key, op, name, value, uid, expires, ms), oldest first."""
         import msgpack
         out = []
-        for k, raw in list(self.table.items()):
-            if k == FULL:
-                continue
+        for k, raw in self._changes.items():
             name, _, uid = k.partition(b"\0")
             op, value, expires, ms = msgpack.unpackb(raw, raw=False)
             out.append((k, op, name.decode(), value, uid.decode(), expires, ms))
@@ -80,13 +81,10 @@ class RemoteJournal:
         """With the lock held: these entries are in Redis now."""
         for k in keys:
             self.table.delete(k)
-        self.table.delete(FULL)
+        self._changes.written_back()
 
-    def _drop_oldest(self) -> None:
-        old = self.entries()
-        n = max(1, len(old) // 16)
-        for e in old[:n]:
-            self.table.delete(e[0])
-        if self.table.put_if_absent(FULL, b"1"):
-            log.error("dialog: the journal of remote profile changes is full (%d): the oldest %d "
-                      "dropped; those will not be written back to redis", self.limit, n)
+
+def _ms_of(raw: bytes) -> int:
+    """An entry's change time (the last of its msgpack fields)."""
+    import msgpack
+    return msgpack.unpackb(raw, raw=False)[3]

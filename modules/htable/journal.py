@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import logging
 
-log = logging.getLogger("kamapy.htable")
+from kamapy.mem.bounded_changes import BoundedChanges
 
-FULL = b"\1full"   # set while the journal is full: the "dropped" line is logged once
+log = logging.getLogger("kamapy.htable")
 
 
 class Journal:
@@ -28,6 +28,10 @@ class Journal:
             from kamapy.mem.htable import SharedHashTable
             size = max(4, min(16, (limit - 1).bit_length()))
             self.table = SharedHashTable(size_log2=size, name="htable redis journal")
+            self._changes = BoundedChanges(
+                self.table, limit, int, log,
+                "htable: the redis journal is full (%d changes): the oldest %d dropped; "
+                "those keys will not be written back")
 
     @staticmethod
     def key(table: str, name: str) -> bytes:
@@ -39,29 +43,15 @@ class Journal:
         return table.decode(), name.decode("utf-8", "surrogateescape")
 
     def __len__(self) -> int:
-        if self.table is None:
-            return 0
-        return len(self.table) - (1 if self.table.contains(FULL) else 0)
+        return 0 if self.table is None else len(self._changes)
 
     def note(self, table: str, name: str, ms: int) -> None:
         """The key changed at `ms` and Redis did not get it."""
-        t = self.table
-        if t is None:
+        if self.table is None:
             return
         key = self.key(table, name)
-        if not t.contains(key) and len(self) >= self.limit:
-            self._drop_oldest()
-        t.put(key, b"%d" % ms)
-
-    def _drop_oldest(self) -> None:
-        t = self.table
-        entries = sorted((int(v), k) for k, v in t.items() if k != FULL)
-        n = max(1, len(entries) // 16)
-        for _ms, k in entries[:n]:
-            t.delete(k)
-        if t.put_if_absent(FULL, b"1"):
-            log.error("htable: the redis journal is full (%d changes): the oldest %d dropped; "
-                      "those keys will not be written back", self.limit, n)
+        self._changes.make_room(key)
+        self.table.put(key, b"%d" % ms)
 
     def when(self, table: str, name: str) -> int | None:
         """The time of a pending change of the key, or None."""
@@ -77,20 +67,16 @@ class Journal:
         if t is None or len(t) == 0:
             return []
         out = []
-        for k in list(t.keys()):
-            if k == FULL:
-                continue
+        for k, _v in self._changes.items():
             raw = t.pop(k)
             if raw is not None:
                 out.append((k, int(raw)))
-        t.delete(FULL)
+        self._changes.written_back()
         out.sort(key=lambda e: e[1])
         return out
 
     def give_back(self, entries: list[tuple[bytes, int]]) -> None:
         """A replay that failed: its entries back, unless the key changed again since."""
-        t = self.table
         for k, ms in entries:
-            if len(self) >= self.limit:
-                self._drop_oldest()
-            t.put_if_absent(k, b"%d" % ms)
+            self._changes.make_room(k)
+            self.table.put_if_absent(k, b"%d" % ms)
