@@ -247,7 +247,7 @@ class Arbiter:
         except OSError as e:
             log.error("recvfrom on %s failed: %s", si, e)
             return
-        if data < b"\x01" and stun_in.handler is not None:  # as udp_loop_stun (worker.py)
+        if data < b"\x01" and stun_in.handler is not None:  # as udp_loop (worker.py)
             if data:
                 stun_in.handler(data, addr, si)
             return

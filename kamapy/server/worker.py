@@ -23,10 +23,9 @@ MIN_UDP_PACKET = 32  # Kamailio config.h: shorter datagrams are probes, dropped 
 
 
 def udp_loop(si: SocketInfo):
-    if stun_in.handler is not None:
-        return udp_loop_stun(si, stun_in.handler)  # chosen once: no test per datagram here
     recvfrom = si.sock.recvfrom
     receive_msg = receiver()
+    stun = stun_in.handler  # the stun module's, or None (Kamailio's SREV_STUN_IN)
     dst_ip = si.address
     dst_port = si.port
     while not rt.stopping:
@@ -37,32 +36,13 @@ def udp_loop(si: SocketInfo):
         except OSError as e:
             log.error("recvfrom on %s failed: %s", si, e)
             continue
-        if len(data) < MIN_UDP_PACKET:
-            # keepalives (CRLF pings) and runts: Kamailio drops them silently too
-            continue
-        receive_msg(data, RecvInfo(addr[0], addr[1], dst_ip, dst_port, PROTO_UDP, si))
-
-
-def udp_loop_stun(si: SocketInfo, stun):
-    """udp_loop with the stun module loaded (Kamailio's udp_rcv_loop with SREV_STUN_IN):
-    a datagram starting with 0x00 goes to the module whatever its length (a bare
-    Binding request is 20 bytes, under MIN_UDP_PACKET); anything else as in udp_loop."""
-    recvfrom = si.sock.recvfrom
-    receive_msg = receiver()
-    dst_ip = si.address
-    dst_port = si.port
-    while not rt.stopping:
-        try:
-            data, addr = recvfrom(MAX_DATAGRAM)
-        except InterruptedError:
-            continue
-        except OSError as e:
-            log.error("recvfrom on %s failed: %s", si, e)
-            continue
-        if data < b"\x01":  # one byte compared: empty, or a first byte 0x00
+        if stun is not None and data < b"\x01":
+            # empty, or a first byte 0x00: STUN, whatever its length (a bare Binding
+            # request is 20 bytes, under MIN_UDP_PACKET)
             if data:
                 stun(data, addr, si)
             continue
         if len(data) < MIN_UDP_PACKET:
+            # keepalives (CRLF pings) and runts: Kamailio drops them silently too
             continue
         receive_msg(data, RecvInfo(addr[0], addr[1], dst_ip, dst_port, PROTO_UDP, si))
