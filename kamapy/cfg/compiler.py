@@ -210,6 +210,8 @@ def _type_names(bits: int) -> list[str]:
 
 
 class Compiler:
+    fuse_if = True  # if_of_call(); False compiles every if the general way (tests compare)
+
     def __init__(self, cfg: ast.ConfigAst, registry, core_params=None):
         self.cfg = cfg
         self.registry = registry
@@ -362,6 +364,9 @@ class Compiler:
             # Kamailio (IF_T) looks at the exit flag right after the condition, before
             # either branch: a function (or route) returning 0 in it stops the script,
             # for `if (f())` and `if (!f())` alike
+            fused = self.if_of_call(s.cond, then, orelse)
+            if fused is not None:
+                return fused
             def if_call(msg, ctx):
                 c = cond(msg)
                 if ctx.flags & EXIT:
@@ -511,7 +516,7 @@ class Compiler:
         return break_
 
     # ------------------------------------------------------------ calls
-    def call(self, c: ast.Call, mode: str):
+    def call(self, c: ast.Call, mode: str, then=None, orelse=None):
         fn = self.registry.lookup_function(c.name) if self.registry is not None else None
         if fn is None:
             finder = getattr(self.registry, "exporter_of", None)
@@ -519,7 +524,7 @@ class Compiler:
             hint = (f'it is exported by the {owner} module: add loadmodule "{owner}"' if owner else
                     "is the module that exports it loaded (loadmodule)? names are case-sensitive")
             self.error(c.pos, f"unknown function '{c.name}'", hint)
-            return _ret_one if mode == "stmt" else (lambda msg: 0)
+            return _failed_call(mode)
         nargs = len(c.args)
         if not fn.min_args <= nargs <= fn.max_args:
             want = (str(fn.min_args) if fn.min_args == fn.max_args else f"{fn.min_args} to {fn.max_args}")
@@ -532,7 +537,7 @@ class Compiler:
                 self.error(getattr(a, "pos", None) or c.pos,
                            f"a function call cannot be a parameter of '{c.name}'",
                            "call it first and pass $rc, e.g. f(); g(\"$rc\");")
-                return _ret_one if mode == "stmt" else (lambda msg: 0)
+                return _failed_call(mode)
         args = []
         for i, spec in enumerate(fn.args):
             if i < nargs:
@@ -544,7 +549,23 @@ class Compiler:
                   if spec.kind == "igp" and i < nargs and args[i][0] and _is_pv_text(c.args[i])]
         if no_int and not getattr(handler, "takes_no_int", False):
             handler = _no_int_guard(c.name, handler, no_int)
-        return _make_call(c.name, handler, args, mode)
+        return _make_call(c.name, handler, args, mode, then, orelse)
+
+    def if_of_call(self, cond, then, orelse):
+        """`if (f(...))` / `if (!f(...))` as one generated function: the call, its return
+        code and the branch in one Python frame, where the general form (if_call over the
+        condition's call) takes three. The same steps in the same order: the call on
+        fresh run flags, the exit check, then a branch (tests/cfg/test_if_call_fused.py
+        runs both forms). None when the condition is anything else."""
+        if not self.fuse_if:
+            return None
+        negate = False
+        if isinstance(cond, ast.UnOp) and cond.op == "!":
+            negate, cond = True, cond.operand
+        if not isinstance(cond, ast.Call):
+            return None
+        mode = "ifnot" if negate else "if"
+        return self.call(cond, mode, then=then, orelse=orelse)
 
     def check_route_type(self, fn: M.Function, c: ast.Call):
         allowed = fn.route_types
@@ -1053,6 +1074,22 @@ _CALL_TAIL = {
     "rc": ("def {name}(msg):\n    ctx = msg.ctx\n    ret = handler(msg{args})\n    ctx.flags = 0\n",
            "    return int(ret)\n"),
 }
+# `if (f())` / `if (!f())` (if_of_call): if_call's steps with the cond call inlined
+_IF_HEAD = ("def {name}(msg, ctx):\n    c = msg.ctx\n    ret = handler(msg{args})\n    c.flags = 0\n"
+            "    if not ret:\n"
+            "        if ret is None:\n"
+            "            ret = 1\n"
+            "        elif ret is False:\n"
+            "            ret = -1\n"
+            "        else:\n"
+            "            c.flags |= EXIT\n"
+            "    c.last_rc = ret\n"
+            "    if ctx.flags & EXIT:\n"
+            "        return 0\n")
+_IF_TAIL = {
+    "if": "    if ret > 0:\n        return then(msg, ctx)\n",
+    "ifnot": "    if ret <= 0:\n        return then(msg, ctx)\n",
+}
 _RC = ("    if not ret:\n"
        "        if ret is None:\n"
        "            ret = 1\n"
@@ -1063,14 +1100,28 @@ _RC = ("    if not ret:\n"
        "    ctx.last_rc = ret\n")
 
 
-def _make_call(fname: str, handler, args: list[tuple[bool, object]], mode: str):
-    ns = {"handler": handler, "EXIT": EXIT}
+def _failed_call(mode: str):
+    """What a call the compiler refused compiles to (the error is recorded; -c fails)."""
+    if mode == "stmt":
+        return _ret_one
+    if mode in ("if", "ifnot"):
+        return None  # stmt_If compiles the general form, which reports nothing more
+    return lambda msg: 0
+
+
+def _make_call(fname: str, handler, args: list[tuple[bool, object]], mode: str, then=None, orelse=None):
+    ns = {"handler": handler, "EXIT": EXIT, "then": then, "orelse": orelse}
     parts = []
     for i, (dyn, v) in enumerate(args):
         ns[f"a{i}"] = v
         parts.append(f"a{i}(msg)" if dyn else f"a{i}")
-    head, tail = _CALL_TAIL[mode]
     safe = re.sub(r"\W", "_", fname)
+    if mode in _IF_TAIL:
+        src = (_IF_HEAD.format(name="call_" + safe, args="".join(", " + p for p in parts)) + _IF_TAIL[mode]
+               + ("    return orelse(msg, ctx)\n" if orelse is not None else "    return 1\n"))
+        exec(compile(src, f"<cfg if {fname}>", "exec"), ns)  # noqa: S102 - generated from a fixed template
+        return ns["call_" + safe]
+    head, tail = _CALL_TAIL[mode]
     src = head.format(name="call_" + safe, args="".join(", " + p for p in parts)) + _RC + tail
     exec(compile(src, f"<cfg call {fname}>", "exec"), ns)  # noqa: S102 - generated from a fixed template
     return ns["call_" + safe]
