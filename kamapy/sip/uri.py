@@ -151,8 +151,29 @@ class SipUri:
 _REPLACEABLE = frozenset(("scheme", "user", "password", "host", "port", "params", "headers"))
 
 
+# parse_uri's answers by text, per process: a SipUri is never changed once made (its
+# lazy params and next hop are functions of the text), so equal texts can share one.
+# The same URIs come back message after message -- a callee's Contact in every
+# in-dialog request's R-URI, the Route of a dialog's ACK and BYE, a service's R-URI.
+# Bounded: emptied when full, so a flood of distinct URIs costs one dict clear per
+# _URI_CACHE_MAX of them.
+_uri_cache: dict[str, SipUri] = {}
+_URI_CACHE_MAX = 512
+
+
 def parse_uri(text: str) -> SipUri:
     """Parse a sip:/sips:/tel: URI; raise SipParseError when it is not one."""
+    u = _uri_cache.get(text)
+    if u is None:
+        u = parse_uri_text(text)
+        if len(_uri_cache) >= _URI_CACHE_MAX:
+            _uri_cache.clear()
+        _uri_cache[text] = u
+    return u
+
+
+def parse_uri_text(text: str) -> SipUri:
+    """parse_uri without the cache: a new SipUri every time."""
     # the usual `sip:user@host[:port]` (no password, params, headers or IPv6): what the
     # general code below gives for it, in fewer steps; anything else goes on below
     if text[:4] == "sip:" and "?" not in text and ";" not in text and "[" not in text:
