@@ -103,6 +103,7 @@ def is_maxfwd_lt(msg, limit: int) -> int:
 
 
 def w_process_maxfwd(msg, limit) -> int:
+    # the config calls process_maxfwd itself: an igp argument is an int already
     return process_maxfwd(msg, int(limit))
 
 
@@ -126,9 +127,9 @@ exports = ModuleExports(
     name="maxfwd",
     params=[Param("max_limit", int, 70, validate=_check_limit)],
     functions=[
-        Function("mf_process_maxfwd_header", w_process_maxfwd, (Arg("igp"),), REQUEST_ROUTE),
-        Function("maxfwd_process", w_process_maxfwd, (Arg("igp"),), REQUEST_ROUTE),
-        Function("process_maxfwd", w_process_maxfwd, (Arg("igp"),), REQUEST_ROUTE),
+        Function("mf_process_maxfwd_header", process_maxfwd, (Arg("igp"),), REQUEST_ROUTE),
+        Function("maxfwd_process", process_maxfwd, (Arg("igp"),), REQUEST_ROUTE),
+        Function("process_maxfwd", process_maxfwd, (Arg("igp"),), REQUEST_ROUTE),
         Function("is_maxfwd_lt", w_is_maxfwd_lt, (Arg("igp"),), _LT_ROUTES),
         Function("maxfwd_at_least", w_is_maxfwd_lt, (Arg("igp"),), _LT_ROUTES),
         Function("mf_lowlimit", w_is_maxfwd_lt, (Arg("igp"),), _LT_ROUTES),
