@@ -193,18 +193,30 @@ class Transaction:
 
     # ------------------------------------------------------------------ timers
     def next_due(self) -> float:
-        """The earliest moment the timer process must look at this transaction."""
-        due = [d for d in (self.uas_retr_due, self.wait_due) if d]
-        if not self.wait_due and self.end_of_life:
-            due.append(self.end_of_life)
+        """The earliest moment the timer process must look at this transaction: the
+        smallest of its set (non-zero) deadlines -- the UAS retransmission, the wait
+        timer (else the end of life), each branch's retransmission, final-response and
+        CANCEL timers -- or 0.0 when none is set. Asked on every save: no list made."""
+        m = self.uas_retr_due
+        w = self.wait_due
+        if w:
+            if not m or w < m:
+                m = w
+        else:
+            w = self.end_of_life
+            if w and (not m or w < m):
+                m = w
         for b in self.branches:
-            if b.retr_due:
-                due.append(b.retr_due)
-            if b.fr_due:
-                due.append(b.fr_due)
-            if b.cancel_due:
-                due.append(b.cancel_due)
-        return min(due) if due else 0.0
+            d = b.retr_due
+            if d and (not m or d < m):
+                m = d
+            d = b.fr_due
+            if d and (not m or d < m):
+                m = d
+            d = b.cancel_due
+            if d and (not m or d < m):
+                m = d
+        return m or 0.0
 
     # ------------------------------------------------------------------ packing
     def pack(self) -> bytes:
