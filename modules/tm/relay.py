@@ -117,7 +117,7 @@ def save_script_state(t: Transaction, msg):
 
 
 def _trying(t: Transaction, msg):
-    if t.is_invite and cfg.auto_inv_100 and not t.flags & T_NO_AUTO_100:
+    if t.flags & T_IS_INVITE and cfg.auto_inv_100 and not t.flags & T_NO_AUTO_100:
         t.uas_buf = build_reply(msg, 100, cfg.auto_inv_100_reason, server_header=rt.server_header)
         t.uas_code = 100
         return True

@@ -45,6 +45,7 @@ from .transaction import (
     B_REPLIED,
     B_SEND_FAILED,
     T_DISABLE_6XX,
+    T_IS_INVITE,
     T_RPL_SND_SHIFT,
 )
 from .uas import final_sent, put_on_wait, send_upstream
@@ -96,10 +97,10 @@ def handle_reply(t, idx: int, msg, lock: int, now: float):
 
     if b.flags & B_FINAL:
         # a retransmitted final reply, or another one after a timeout
-        if t.is_invite and 200 <= code < 300:
+        if t.flags & T_IS_INVITE and 200 <= code < 300:
             send_upstream(t, build_reply_forward(msg), code)
             stats.inc(stats.RPL_RELAYED)
-        elif t.is_invite and code >= 300:
+        elif t.flags & T_IS_INVITE and code >= 300:
             send_branch(b, build_ack(b.buf, msg))
             stats.inc(stats.RPL_ABSORBED)
         else:
@@ -142,9 +143,9 @@ def handle_reply(t, idx: int, msg, lock: int, now: float):
     b.cancel_due = 0.0
     if 200 <= code < 300:
         buf = build_reply_forward(msg)
-        if t.is_invite and t.uas_code < 200:
+        if t.flags & T_IS_INVITE and t.uas_code < 200:
             cancel_pending(t, now, reason_for(code), skip=idx)
-        if t.uas_code < 200 or (t.is_invite and t.uas_code < 300):
+        if t.uas_code < 200 or (t.flags & T_IS_INVITE and t.uas_code < 300):
             if t.uas_code < 200:
                 t.relayed = idx
                 final_sent(t, code, now)
@@ -156,15 +157,15 @@ def handle_reply(t, idx: int, msg, lock: int, now: float):
         return
 
     # a negative final reply
-    if t.is_invite:
+    if t.flags & T_IS_INVITE:
         send_branch(b, build_ack(b.buf, msg))
-    if t.completed:
+    if t.uas_code >= 200:
         stats.inc(stats.RPL_ABSORBED)
         return
     b.reply = build_reply_forward(msg)
     dns_failover.on_reply(t, idx, code, msg, now)  # 503: the next address of the target
     branch_failure(t, idx, lock, b.reply)
-    if code >= 600 and t.is_invite and not (cfg.disable_6xx or t.flags & T_DISABLE_6XX):
+    if code >= 600 and t.flags & T_IS_INVITE and not (cfg.disable_6xx or t.flags & T_DISABLE_6XX):
         cancel_pending(t, now, reason_for(code), skip=idx)
     conclude(t, lock, now)
 
@@ -173,7 +174,7 @@ def _provisional(t, idx, b, msg, code, first_reply, now):
     prev = b.code
     b.code = code
     b.reason = msg.reason
-    if t.is_invite:
+    if t.flags & T_IS_INVITE:
         b.retr_due = 0.0  # timer A stops on any provisional reply
         if first_reply or cfg.restart_fr or (code >= 180 and code > prev):
             b.fr_due = now + t.fr_inv

@@ -19,7 +19,7 @@ from kamapy.sip.reply import build_reply, tm_to_tag
 from . import stats
 from .config import cfg
 from .outbox import send as send_to
-from .transaction import B_FINAL, T_ACKED, T_LOCAL_REPLY, T_ON_WAIT, Transaction, rpl_send_flags
+from .transaction import B_FINAL, T_ACKED, T_IS_INVITE, T_LOCAL_REPLY, T_ON_WAIT, Transaction, rpl_send_flags
 
 log = logging.getLogger("kamapy.tm")
 
@@ -94,7 +94,7 @@ def reply_local(t: Transaction, msg: SipMsg, code: int, reason: str, now: float,
                 headers: str = "", body: str | bytes = "") -> int:
     """t_reply: a reply from here, stateful. The caller holds the transaction (or
     owns it alone, before it is stored). 1 when sent, -1 otherwise."""
-    if t.uas_code >= 200 and not (t.is_invite and 200 <= code < 300 and t.uas_code < 300):
+    if t.uas_code >= 200 and not (t.flags & T_IS_INVITE and 200 <= code < 300 and t.uas_code < 300):
         log.error("t_reply: the transaction already has a final reply (%d); %d not sent",
                   t.uas_code, code)
         return -1
@@ -109,7 +109,7 @@ def reply_local(t: Transaction, msg: SipMsg, code: int, reason: str, now: float,
         t.relayed = -2
         final_sent(t, code, now)
         from .cancel import cancel_pending, reason_for
-        if t.is_invite:
+        if t.flags & T_IS_INVITE:
             cancel_pending(t, now, reason_for(code))
     return 1 if send_upstream(t, buf, code) else -1
 
@@ -121,9 +121,9 @@ def final_sent(t: Transaction, code: int, now: float):
         b.retr_due = 0.0
         b.fr_due = 0.0
         # a finished branch keeps its request only to ACK a retransmitted negative reply
-        if b.flags & B_FINAL and (b.code < 300 or not t.is_invite):
+        if b.flags & B_FINAL and (b.code < 300 or not t.flags & T_IS_INVITE):
             b.buf = b""
-    if t.is_invite and code >= 300 and t.rcv[4] == 1:
+    if t.flags & T_IS_INVITE and code >= 300 and t.rcv[4] == 1:
         t.uas_retr_ivl = t.t1
         t.uas_retr_due = now + t.t1
         t.wait_due = now + 64 * t.t1
