@@ -191,8 +191,8 @@ def _receive(data: bytes, rcv: RecvInfo):
                     fn(msg)
             return
         # a reply
-        core_stat("rcv_replies").inc()
-        for st in _reply_stats(msg.status):
+        (_core.get("rcv_replies") or core_stat("rcv_replies")).inc()
+        for st in _by_status.get(msg.status) or _reply_stats(msg.status):
             st.inc()
         if routes.reply is not None:
             ret = run_route(routes.reply, msg, CORE_ONREPLY_ROUTE)
