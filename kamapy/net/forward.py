@@ -33,6 +33,7 @@ def _core_stat(name: str):
         g[name].inc()
 
 
+
 def forward(msg, dest=None) -> int:
     """The core forward() action: 1 when sent, a negative error code otherwise."""
     if msg.type == REPLY:
@@ -89,12 +90,27 @@ def resolve_hop(msg, dest=None) -> tuple[str, str, str, int, int]:
         res = dns.locate(None, host, port or None)
     else:
         uri = parse_uri(msg.dst_uri) if msg.dst_uri else msg.parsed_ruri
+        hop = _ip_hops.get(uri.text)
+        if hop is not None and not dns.state().settings.use_blocklist:
+            return hop
         host = uri_hop(uri)[1]
         res = dns.locate_uri(uri)
     target, _rest, blocked = dns.pick(res)
     if target is None:
         raise OSError("blocklisted" if blocked else res.rcode, host)
-    return target.proto, host, target.ip, target.port, target.af
+    hop = target.proto, host, target.ip, target.port, target.af
+    if dest is None and res.how == "ip":
+        if len(_ip_hops) >= 4096:  # a flood of distinct next hops must not grow it forever
+            _ip_hops.clear()
+        _ip_hops[uri.text] = hop
+    return hop
+
+
+# next-hop URI text -> resolve_hop's answer when the host is an IP address: it then
+# depends on the URI alone (one address, no DNS), so a stateless relay to a contact's
+# address (every ACK of a 2xx) skips the resolver; with the blocklist on, each send
+# still asks it (tm's dns_failover._ip_hops does the same for branches)
+_ip_hops: dict[str, tuple] = {}
 
 
 def reply_hop(via) -> tuple[str, int]:
