@@ -608,6 +608,31 @@ static int first_line(const u8 *b, int len, int32_t *out)
     return 0;
 }
 
+/* KP_SS_RECV_OK and KP_SS_CLEAN from the rest of the scan (see kp_sipscan.h) */
+static void scan_verdicts(const u8 *b, int32_t *out)
+{
+    int n = out[KP_SS_NHDR], stop = out[KP_SS_STOP];
+    int vs = out[KP_SS_TYPE] == 1 ? out[KP_SS_C0] : out[KP_SS_A0];
+    int ve = out[KP_SS_TYPE] == 1 ? out[KP_SS_C1] : out[KP_SS_A1];
+    int badmin = out[KP_SS_BADMIN], frm = out[KP_SS_FIRST + KP_H_FROM];
+    int cl = out[KP_SS_FIRST + KP_H_CONTENT_LENGTH], last, ok;
+
+    out[KP_SS_CLEAN] = stop == KP_SS_STOP_END && badmin >= n;
+    ok = vs >= 0 && ve - vs == 7 && memcmp(b + vs, "SIP/2.0", 7) == 0
+        && out[KP_SS_V_OK] && out[KP_SS_TO + KP_SS_N_OK] && out[KP_SS_CS_OK] && out[KP_SS_CID_OK]
+        && (out[KP_SS_CL_OK] || (cl < 0 && stop == KP_SS_STOP_END))
+        && frm >= 0 && (frm != n - 1 || stop != KP_SS_STOP_FOLD);
+    if (ok && badmin < n) {
+        static const int ids[4] = {KP_H_TO, KP_H_CALLID, KP_H_CSEQ, KP_H_VIA};
+        last = frm > (cl >= 0 ? cl : n - 1) ? frm : (cl >= 0 ? cl : n - 1);
+        for (int k = 0; k < 4; k++)
+            if (out[KP_SS_FIRST + ids[k]] > last)
+                last = out[KP_SS_FIRST + ids[k]];
+        ok = badmin > last;
+    }
+    out[KP_SS_RECV_OK] = ok;
+}
+
 int kp_sip_scan(const char *buf, int len, int32_t *out, int cap)
 {
     const u8 *b = (const u8 *)buf, *end = b + len;
@@ -916,5 +941,6 @@ int kp_sip_scan(const char *buf, int len, int32_t *out, int cap)
         out[KP_SS_CRC2] = (int32_t)(~crc & 0xffff);
         out[KP_SS_CRC_OK] = 1;
     }
+    scan_verdicts(b, out);
     return KP_SS_HDR + KP_SS_HREC * n;
 }

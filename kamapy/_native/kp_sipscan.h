@@ -106,6 +106,14 @@
  * the simple form: V_OK and the V fields are the first, V_NEXT the start of the second
  * (trimmed, as split_commas gives it); -1 when the line holds one via-parm */
 #define KP_SS_V_NEXT  243
+/* receive_checks' fast accept (the message is as parse_received wants it, no Python
+ * check left): version exactly "SIP/2.0"; the top Via, first To, CSeq and Call-ID read
+ * here; Content-Length read, or absent with the block complete; a From, not the last
+ * line of a block that stopped at a fold; no suspect line (BADMIN) at or above the last
+ * of those lines. 0 or 1. */
+#define KP_SS_RECV_OK 244
+/* every line indexed and none suspect: STOP_END and BADMIN == NHDR (SipMsg's _csc) */
+#define KP_SS_CLEAN   245
 
 /* the reply copy plan (build_reply): the lines a reply copies, in order, as segments
  * (kind, start, end); consecutive plain lines merged into one segment. Kinds:

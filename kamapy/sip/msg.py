@@ -34,6 +34,8 @@ lumps that change the message when it is sent on.
 
 from __future__ import annotations
 
+import struct
+
 from . import sipscan as _ss
 from .contact import parse_contacts
 from .cseq import CSeq, parse_cseq
@@ -61,6 +63,9 @@ from .via import parse_via
 
 _TYPE, _FLE, _NLEN, _BODY = _ss.TYPE, _ss.FLE, _ss.NL, _ss.BODY
 _A1, _B0, _B1, _C0, _C1 = _ss.A1, _ss.B0, _ss.B1, _ss.C0, _ss.C1
+if (_TYPE, _FLE, _NLEN, _ss.A0, _A1, _B0, _B1, _C0, _C1, _ss.NHDR, _ss.STOP, _BODY) != tuple(range(12)):
+    raise ImportError("kamapy.sip.msg: the scan's first-line slots are not 0..11")  # pragma: no cover
+_first_line = struct.Struct("=12i").unpack_from
 _NHDR, _STOP, _FIRST, _HDR, _HREC = _ss.NHDR, _ss.STOP, _ss.FIRST, _ss.HDR, _ss.HREC
 _STOP_END, _STOP_FOLD, _STOP_REASONS = _ss.STOP_END, _ss.STOP_FOLD, _ss.STOP_REASONS
 _KEYS, _KEY_IDS = _ss.KEYS, _ss.KEY_IDS
@@ -76,7 +81,7 @@ _CID_OK, _CS_OK, _CS_N0, _CS_N1, _CS_M0, _CS_M1 = (_ss.CID_OK, _ss.CS_OK, _ss.CS
 _CL_OK, _CL_VAL = _ss.CL_OK, _ss.CL_VAL
 _N_OK, _N_LINE = _ss.N_OK, _ss.lib.KP_SS_N_LINE
 _FIRST_CID, _FIRST_CSEQ, _FIRST_CL = _FIRST + _ss.H_CALLID, _FIRST + _ss.H_CSEQ, _FIRST + _ss.H_CL
-_BADMIN, _EOH = _ss.BADMIN, _ss.EOH
+_BADMIN, _EOH, _CLEAN = _ss.BADMIN, _ss.EOH, _ss.CLEAN
 _V_LINE_TO, _V_LINE_FROM = _ss.TO + _ss.lib.KP_SS_N_LINE, _ss.FROM + _ss.lib.KP_SS_N_LINE
 # Kamailio's parse_headers refuses a second header of these (strict parser mode, SIP only)
 _DUP_KEYS = frozenset(("call-id", "to", "from", "cseq", "content-length", "max-forwards"))
@@ -168,7 +173,7 @@ class SipMsg:
         self._sc = sc = _sipscan(data)
         # the scan again when every line it indexed reads as is (to the end of the block,
         # no refused-line suspect): the named accessors then answer from it directly
-        self._csc = sc if sc[_STOP] == _STOP_END and sc[_BADMIN] >= sc[_NHDR] else None
+        self._csc = sc if sc[_CLEAN] else None  # kp_sipscan.h KP_SS_CLEAN
         self.rcv = rcv or RecvInfo()
         self.id = msg_id
         self._headers = None
@@ -204,23 +209,24 @@ class SipMsg:
         self.rpl_send_flags = 0
         self.script_end = None
 
-        self.first_line_end = sc[_FLE]
-        self._nl = "\r\n" if sc[_NLEN] == 2 else "\n"
-        self.body_start = sc[_BODY]
-        if sc[_TYPE] == REQUEST:
+        # the first line's slots in one read (a memoryview index costs a C call each)
+        typ, fle, nl, _a0, a1, b0, b1, c0, c1, _nh, _st, body = _first_line(sc)
+        self.first_line_end = fle
+        self._nl = "\r\n" if nl == 2 else "\n"
+        self.body_start = body
+        if typ == REQUEST:
             self.type = REQUEST
-            self.method = method = text[:sc[_A1]]
-            self.ruri = text[sc[_B0]:sc[_B1]]
-            self.version = text[sc[_C0]:sc[_C1]]
+            self.method = method = text[:a1]
+            self.ruri = text[b0:b1]
+            self.version = text[c0:c1]
             self.method_id = _METHOD_IDS.get(method, METHOD_OTHER)
             self.status = 0
             self.reason = None
         else:
             self.type = REPLY
-            self.version = text[:sc[_A1]]
-            self.status = sc[_B0]
-            c0 = sc[_C0]
-            self.reason = text[c0:sc[_C1]] if c0 >= 0 else ""
+            self.version = text[:a1]
+            self.status = b0
+            self.reason = text[c0:c1] if c0 >= 0 else ""
             self.method = None
             self.method_id = 0
             self.ruri = None
