@@ -13,6 +13,7 @@ Objects (Via, NameAddr) are built from the offsets only when an accessor asks.
 
 from __future__ import annotations
 
+import struct
 from _thread import get_ident as _get_ident
 
 from kamapy._native._kamapy_native import ffi, lib
@@ -133,36 +134,49 @@ def crc16(data: bytes) -> int:
 
 
 def via_from_scan(text: str, sc) -> Via:
-    """The top Via from the scan (only when sc[V_OK])."""
+    """The top Via from the scan (only when sc[V_OK]): a memoryview of the scan, or of a
+    via-parm scan (via_parm). Its slots are read with one struct unpack per block (a
+    memoryview index costs a C call each)."""
+    (_ok, s, e, t0, t1, h0, h1, port, p0, p1, sbe, _br, _rp, _rc, _ln, np) = _via_slots(sc, _V_AT)
     v = Via()
     v.protocol = "SIP/2.0"
-    v.transport = text[sc[V_T0]:sc[V_T1]].upper()
-    v.host = text[sc[V_H0]:sc[V_H1]]
-    port = sc[V_PORT]
+    v.transport = text[t0:t1].upper()
+    v.host = text[h0:h1]
     if port < 0:
         v.port_str = ""
         v.port = None
     else:
-        v.port_str = text[sc[V_P0]:sc[V_P1]]
+        v.port_str = text[p0:p1]
         v.port = port
-    s = v.start = sc[V_S]
-    e = v.end = sc[V_E]
-    v.sent_by_end = sc[V_SBE]
+    v.start = s
+    v.end = e
+    v.sent_by_end = sbe
     v.text = text[s:e]
-    np = sc[V_NP]
     if np:
         params = v.params
         spans = v.param_spans
-        for k in range(V_P, V_P + 4 * np, 4):
-            ps = sc[k]
-            vs = sc[k + 2]
-            pe = sc[k + 3]
-            params.append((text[ps:sc[k + 1]], None if vs < 0 else text[vs:pe]))
+        p = _PARAM_SLOTS[np](sc, _VP_AT)
+        for k in range(0, 4 * np, 4):
+            ps = p[k]
+            vs = p[k + 2]
+            pe = p[k + 3]
+            params.append((text[ps:p[k + 1]], None if vs < 0 else text[vs:pe]))
             spans.append((ps, pe))
     return v
 
 
+# via_from_scan's blocks: V_OK..V_NP (16 slots), then np via-params of 4 slots each
+if (V_OK, V_S, V_E, V_T0, V_T1, V_H0, V_H1, V_PORT, V_P0, V_P1, V_SBE, V_BRANCH, V_RPORT, V_RECEIVED,
+        V_LINE, V_NP, V_P) != tuple(range(V_OK, V_OK + 17)):  # pragma: no cover
+    raise ImportError("kamapy.sip.sipscan: the Via slots are not contiguous")
+_via_slots = struct.Struct("=16i").unpack_from
+_V_AT = 4 * V_OK
+_VP_AT = 4 * V_P
+_PARAM_SLOTS = [struct.Struct(f"={4 * n}i").unpack_from for n in range(lib.KP_SS_MAXP + 1)]
+
+
 _parm_out = ffi.new("int32_t[]", V_P + 4 * lib.KP_SS_MAXP)
+_parm_view = memoryview(ffi.buffer(_parm_out)).cast("i")  # via_from_scan reads it as a scan
 _scan_via_parm = lib.kp_scan_via_parm
 
 
@@ -172,25 +186,31 @@ def via_parm(data: bytes, text: str, s: int, e: int) -> Via | None:
     Python parser then gives the Via or the error). For the Vias after the first."""
     if _get_ident() != _OWNER:
         out = ffi.new("int32_t[]", V_P + 4 * lib.KP_SS_MAXP)
+        view = memoryview(ffi.buffer(out)).cast("i")
     else:
         out = _parm_out
+        view = _parm_view
     if not _scan_via_parm(data, s, e, out):
         return None
-    return via_from_scan(text, out)
+    return via_from_scan(text, view)
 
 
 def nameaddr_from_scan(text: str, sc, base: int, whole: str) -> NameAddr:
     """The To (base TO) or From (base FROM) name-addr from the scan (only when OK)."""
-    d0 = sc[base + N_D0]
-    np = sc[base + N_NP]
+    _ok, d0, d1, u0, u1, br, _tag, _line, np = _na_slots(sc, 4 * base)
     params = []
     if np:
-        k0 = base + N_P
-        for k in range(k0, k0 + 4 * np, 4):
-            vs = sc[k + 2]
-            params.append((text[sc[k]:sc[k + 1]], None if vs < 0 else text[vs:sc[k + 3]]))
-    return NameAddr(whole, text[d0:sc[base + N_D1]] if d0 >= 0 else "",
-                    text[sc[base + N_U0]:sc[base + N_U1]], params, sc[base + N_BR] == 1)
+        p = _PARAM_SLOTS[np](sc, 4 * (base + N_P))
+        for k in range(0, 4 * np, 4):
+            vs = p[k + 2]
+            params.append((text[p[k]:p[k + 1]], None if vs < 0 else text[vs:p[k + 3]]))
+    return NameAddr(whole, text[d0:d1] if d0 >= 0 else "", text[u0:u1], params, br == 1)
+
+
+# nameaddr_from_scan's block: N_OK..N_NP (9 slots) from the To's or the From's base
+if (N_OK, N_D0, N_D1, N_U0, N_U1, N_BR, N_TAG, lib.KP_SS_N_LINE, N_NP, N_P) != tuple(range(10)):  # pragma: no cover
+    raise ImportError("kamapy.sip.sipscan: the name-addr slots are not contiguous")
+_na_slots = struct.Struct("=9i").unpack_from
 
 
 def scan_to_tag(text: str, sc):

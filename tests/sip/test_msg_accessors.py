@@ -96,7 +96,9 @@ def check(data: bytes):
         assert a == g, ("first_header_start", data)
     elif a[0] == "ok":
         m = SipMsg(data)
-        nl = data.index(b"\n") + 1
+        # the line after the first line (leading empty lines are skipped before it)
+        fle = m.first_line_end
+        nl = fle + (2 if data[fle:fle + 2] == b"\r\n" else 1)
         assert a[1] == nl and m.type in (1, 2), ("first_header_start", data)
     n += 1
     return n
