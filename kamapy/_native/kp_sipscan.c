@@ -618,6 +618,21 @@ static void scan_verdicts(const u8 *b, int32_t *out)
     int cl = out[KP_SS_FIRST + KP_H_CONTENT_LENGTH], last, ok;
 
     out[KP_SS_CLEAN] = stop == KP_SS_STOP_END && badmin >= n;
+    out[KP_SS_MF_S] = out[KP_SS_MF_E] = -1;
+    int mf = out[KP_SS_FIRST + KP_H_MAX_FORWARDS];
+    if (out[KP_SS_CLEAN] && mf >= 0) {
+        const int32_t *r = out + KP_SS_HDR + KP_SS_HREC * mf;
+        int s = r[3], e = r[4], le = r[5], k;
+        if (s < e && e - s <= 5 && s >= 2 && (b[s - 1] == ':' || (b[s - 1] == ' ' && b[s - 2] == ':'))
+                && b[le - 1] == '\n' && (e + 1 == le || (e + 2 == le && b[e] == '\r'))) {
+            for (k = s; k < e && b[k] >= '0' && b[k] <= '9'; k++)
+                ;
+            if (k == e) {
+                out[KP_SS_MF_S] = s;
+                out[KP_SS_MF_E] = e;
+            }
+        }
+    }
     ok = vs >= 0 && ve - vs == 7 && memcmp(b + vs, "SIP/2.0", 7) == 0
         && out[KP_SS_V_OK] && out[KP_SS_TO + KP_SS_N_OK] && out[KP_SS_CS_OK] && out[KP_SS_CID_OK]
         && (out[KP_SS_CL_OK] || (cl < 0 && stop == KP_SS_STOP_END))

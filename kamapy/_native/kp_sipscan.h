@@ -114,6 +114,11 @@
 #define KP_SS_RECV_OK 244
 /* every line indexed and none suspect: STOP_END and BADMIN == NHDR (SipMsg's _csc) */
 #define KP_SS_CLEAN   245
+/* the first Max-Forwards of a CLEAN scan when its value is 1 to 5 ASCII digits written
+ * as received (":" or ": " before, the line break right after): the value's span, which
+ * is SipMsg.hdr_value_span's answer; -1 otherwise (absent, or read the general way) */
+#define KP_SS_MF_S    246
+#define KP_SS_MF_E    247
 
 /* the reply copy plan (build_reply): the lines a reply copies, in order, as segments
  * (kind, start, end); consecutive plain lines merged into one segment. Kinds:

@@ -82,6 +82,8 @@ _CL_OK, _CL_VAL = _ss.CL_OK, _ss.CL_VAL
 _N_OK, _N_LINE = _ss.N_OK, _ss.lib.KP_SS_N_LINE
 _FIRST_CID, _FIRST_CSEQ, _FIRST_CL = _FIRST + _ss.H_CALLID, _FIRST + _ss.H_CSEQ, _FIRST + _ss.H_CL
 _BADMIN, _EOH, _CLEAN = _ss.BADMIN, _ss.EOH, _ss.CLEAN
+_MF_S, _MF_E = _ss.MF_S, _ss.MF_E
+_FIRST_MF = _ss.FIRST + _ss.KEY_IDS["max-forwards"]
 _V_LINE_TO, _V_LINE_FROM = _ss.TO + _ss.lib.KP_SS_N_LINE, _ss.FROM + _ss.lib.KP_SS_N_LINE
 # Kamailio's parse_headers refuses a second header of these (strict parser mode, SIP only)
 _DUP_KEYS = frozenset(("call-id", "to", "from", "cseq", "content-length", "max-forwards"))
@@ -718,6 +720,20 @@ class SipMsg:
                 return s, e
         hf = self._first(header_key(key))
         return None if hf is None else self.raw_value_span(hf)
+
+    def maxfwd_digits(self):
+        """The first Max-Forwards as (value, hdr_value_span) when its value is 1 to 5 ASCII
+        digits written as received (the C scan checked it: kp_sipscan.h KP_SS_MF_S);
+        None when the message has no Max-Forwards; False when the general reading
+        (hdr_value_span, then the digits) has to decide."""
+        sc = self._csc
+        if sc is None:
+            return False
+        s = sc[_MF_S]
+        if s >= 0:
+            e = sc[_MF_E]
+            return int(self.text[s:e]), (s, e)
+        return None if sc[_FIRST_MF] < 0 else False
 
     def hdr_count(self, key: str) -> int:
         """len(get_headers(key)): how many header lines of that name."""

@@ -83,6 +83,7 @@ CL_OK, CL_VAL = lib.KP_SS_CL_OK, lib.KP_SS_CL_VAL
 CRC_OK, CRC1, CRC2 = lib.KP_SS_CRC_OK, lib.KP_SS_CRC1, lib.KP_SS_CRC2
 EOH, BADMIN = lib.KP_SS_EOH, lib.KP_SS_BADMIN
 RECV_OK, CLEAN = lib.KP_SS_RECV_OK, lib.KP_SS_CLEAN  # the scan's verdicts (kp_sipscan.h)
+MF_S, MF_E = lib.KP_SS_MF_S, lib.KP_SS_MF_E  # a plain Max-Forwards value's span
 
 _FIRST_LINE_ERRORS = {
     lib.KP_SS_ENOFL: "no end of first line",

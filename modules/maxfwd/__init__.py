@@ -53,15 +53,21 @@ def process_maxfwd(msg, limit: int) -> int:
     if VALUE_KEY in data:  # _read(), inlined
         value, span = data[VALUE_KEY], None
     else:
-        span = msg.hdr_value_span("max-forwards")
-        if span is None:
-            value = -1
-        else:  # _value(), inlined: every relayed request comes here
-            v = msg.text[span[0]:span[1]].strip()
-            if not v.isdigit() or not v.isascii() or len(v) > 5:
-                log.error("unable to parse the max forwards number")
-                return -2
-            value = int(v)
+        got = msg.maxfwd_digits()  # plain digits, as the scan found them: every relayed request
+        if got:
+            value, span = got
+        elif got is None:
+            value, span = -1, None
+        else:
+            span = msg.hdr_value_span("max-forwards")
+            if span is None:
+                value = -1
+            else:  # _value(), inlined
+                v = msg.text[span[0]:span[1]].strip()
+                if not v.isdigit() or not v.isascii() or len(v) > 5:
+                    log.error("unable to parse the max forwards number")
+                    return -2
+                value = int(v)
     if value == -1:
         # the added header is a lump, not part of the received message: a second call
         # finds the header still absent and adds another (Kamailio returns 2 again)
