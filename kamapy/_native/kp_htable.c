@@ -217,7 +217,11 @@ static uint64_t usec_since(const struct timespec *t0)
  * after it; usrloc's AOR lock is taken before it), so this cannot deadlock. Entries keep
  * their stored hash: old bucket b splits into b and b + old size, nothing is re-hashed.
  * KP_HT_GREW when it grew, or the first time it found no shm (the table keeps its
- * size and tries again at twice the entries); 0 when nothing was done. */
+ * size and tries again at twice the entries); 0 when nothing was done. Unlike a single
+ * operation's pointer store, a grower killed while it moves entries (a few ms per
+ * million) leaves the old array with some of its chains cut short: the entries moved
+ * so far are lost (leaked), the chains stay acyclic and the robust locks let the table
+ * go on at its old size. */
 static int grow(kp_ht_t *ht)
 {
 	uint64_t old_n, new_n, nmask, b, entries;
