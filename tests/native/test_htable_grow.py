@@ -173,6 +173,32 @@ def test_concurrent_processes_grow_it_without_loss_or_deadlock(pool, fork_run):
     t.destroy()
 
 
+def test_updates_under_an_outer_lock_set_in_several_processes(pool, fork_run):
+    """usrloc's pattern: AOR lock (another set) -> get -> put -> release, in 3 processes
+    at once while the table grows; a deadlock would show as a child killed at the
+    deadline."""
+    t = SharedHashTable(size_log2=3, pool=pool, grow=True)
+    outer = LockSet(4, pool=pool)
+    procs, per = 3, 3000
+
+    def worker(i):
+        for j in range(per):
+            key = b"aor%d-%d" % (i, j % 1000)
+            ptr = outer.lock_ptr(j % 4)
+            rc, old = t.get_locking(ptr, key)
+            assert rc == 0
+            n = int(old or b"0") + 1
+            assert t.put_releasing(ptr, key, b"%d" % n) == 0
+
+    fork_run(procs, worker, timeout=30.0)
+    assert len(t) == procs * 1000 and t.buckets == _expected_buckets(8, procs * 1000)
+    for i in range(procs):
+        for k in range(1000):
+            assert t.get(b"aor%d-%d" % (i, k)) == b"3"
+    t.destroy()
+    outer.destroy()
+
+
 def test_put_releasing_grows_after_releasing_the_callers_lock(pool):
     t = SharedHashTable(size_log2=2, pool=pool, grow=True)
     outer = LockSet(1, pool=pool)
