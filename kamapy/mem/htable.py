@@ -267,8 +267,8 @@ class SharedHashTable:
 
     @property
     def buckets(self):
-        """The number of buckets now (a growing table's changes)."""
-        return lib.kp_ht_buckets(self._ht)
+        """The number of buckets now (a growing table's changes); 0 once destroyed."""
+        return lib.kp_ht_buckets(self._ht) if self._ht is not None else 0
 
     def growths(self):
         """(doublings so far, the latest as a dict or None)."""

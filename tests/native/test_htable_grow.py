@@ -284,3 +284,10 @@ def test_growth_stops_at_its_largest_size(pool):
     assert t.buckets == 32 and t.growths()[0] == 3
     assert all(t.get(b"k%d" % i) == b"v" for i in range(500))
     t.destroy()
+
+
+def test_a_destroyed_table_reports_no_buckets(pool):
+    t = SharedHashTable(size_log2=3, pool=pool, grow=True)
+    t.put(b"k", b"v")
+    t.destroy()
+    assert t.buckets == 0  # a property now: it must not read the freed table
