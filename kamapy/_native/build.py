@@ -74,7 +74,16 @@ typedef ... kp_ht_t;
 #define KP_HT_KEEP_EXPIRES ...
 #define KP_HT_KEEP_FLAGS ...
 #define KP_HT_ELOCK ...
+#define KP_HT_GREW ...
+#define KP_HT_WALK_END ...
+typedef struct kp_ht_growth {
+    uint64_t old_buckets; uint64_t new_buckets; uint64_t entries; uint64_t usec;
+    int32_t ok; int32_t pid;
+} kp_ht_growth_t;
 kp_ht_t *kp_ht_new(kp_pool_t *pool, uint32_t size_log2, kp_lockset_t *locks, uint32_t nlocks);
+kp_ht_t *kp_ht_new_growing(kp_pool_t *pool, uint32_t size_log2, kp_lockset_t *locks,
+        uint32_t nlocks, uint32_t max_log2);
+uint64_t kp_ht_growth(const kp_ht_t *ht, kp_ht_growth_t *out);
 void kp_ht_free(kp_ht_t *ht);
 uint64_t kp_ht_hash(const char *key, size_t klen);
 int kp_ht_put(kp_ht_t *ht, const char *key, uint32_t klen, const char *val, uint32_t vlen,

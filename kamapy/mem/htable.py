@@ -7,11 +7,17 @@ without Python. Buckets are guarded by a lock set (bucket i by lock i % nlocks);
 operation below is one cffi call that takes the bucket lock inside C, so no Python
 code ever runs with a bucket locked.
 
+A table made with grow=True doubles its bucket array (in C, with every bucket lock
+taken) whenever a put takes it past 2 entries per bucket, so its chains stay short
+whatever size it started at; `buckets` is then the current size, and the process whose
+put grew it logs one INFO line.
+
 Lookups copy the value into a per-table buffer that grows on demand: a table object
 is therefore not safe to share between threads of one process (kamapy workers are
 single-threaded; create one object per thread otherwise - they may share the shm).
 """
 
+import logging
 import struct
 
 from kamapy._native._kamapy_native import ffi, lib
@@ -20,6 +26,8 @@ from kamapy.mem.lockset import LockSet
 from kamapy.mem.shm import ShmExhausted, resolve_pool
 
 __all__ = ["SharedHashTable"]
+
+log = logging.getLogger("kamapy.htable")
 
 _put = lib.kp_ht_put
 _get = lib.kp_ht_get
@@ -37,6 +45,9 @@ _REPLACE = lib.KP_HT_REPLACE
 _KEEP_EXPIRES = lib.KP_HT_KEEP_EXPIRES
 _KEEP_FLAGS = lib.KP_HT_KEEP_FLAGS
 _ELOCK = lib.KP_HT_ELOCK
+_GREW = lib.KP_HT_GREW
+_WALK_END = lib.KP_HT_WALK_END
+_MAX_LOG2 = 26
 
 # kp_ht_record_t: klen, vlen, expires, flags, reserved; then key and value bytes
 _RECORD = struct.Struct("=IIdII")
@@ -66,20 +77,31 @@ def _value_reader(c_read, name: str, doc: str):
     return read
 
 class SharedHashTable:
-    """SharedHashTable(size_log2=10, locks=None, pool=None, name=None, timed=False).
+    """SharedHashTable(size_log2=10, locks=None, pool=None, name=None, timed=False, grow=False).
 
     locks: a LockSet (method "mutex") to share with other tables; by default the table
     makes its own with one lock per bucket, at most 1024.
     timed: entries with an expires also sit on a timing wheel in C, so expire() costs
     what is due, not what is stored (a timer's table). One lock of its own guards the
     buckets and the wheel, as Kamailio's timer lists have one.
+    grow: True (up to 2^26 buckets) or the largest size_log2: the table doubles when it
+    holds more than 2 entries per bucket. Its lock set is its own (the grower takes
+    every lock; nobody else may hold one), of min(2^size_log2, 1024) locks, a number
+    that keeps each key's lock the same at every size.
     """
 
-    def __init__(self, size_log2=10, locks=None, pool=None, name=None, timed=False):
-        if not 0 <= size_log2 <= 26:
+    def __init__(self, size_log2=10, locks=None, pool=None, name=None, timed=False, grow=False):
+        if not 0 <= size_log2 <= _MAX_LOG2:
             raise ValueError("size_log2 must be within 0..26")
         if timed and locks is not None:
             raise ValueError("a timed hash table needs a lock set of its own")
+        max_log2 = 0
+        if grow:
+            max_log2 = _MAX_LOG2 if grow is True else int(grow)
+            if timed or locks is not None:
+                raise ValueError("a growing hash table is a plain one with a lock set of its own")
+            if not size_log2 <= max_log2 <= _MAX_LOG2:
+                raise ValueError(f"grow: the largest size_log2 must be within {size_log2}..{_MAX_LOG2}")
         if locks is not None:
             if locks.method != "mutex":
                 raise ValueError("a shared hash table needs a lock set of method 'mutex'")
@@ -93,13 +115,14 @@ class SharedHashTable:
         self.locks = locks
         if timed:
             self._ht = lib.kp_ht_new_timed(self.pool.ptr, size_log2, locks._set)
+        elif max_log2:
+            self._ht = lib.kp_ht_new_growing(self.pool.ptr, size_log2, locks._set, 0, max_log2)
         else:
             self._ht = lib.kp_ht_new(self.pool.ptr, size_log2, locks._set, 0)
         if self._ht == _NULL:
             if self._own_locks:
                 locks.destroy()
             raise ShmExhausted(f"shm pool exhausted: cannot allocate a table of 2^{size_log2} buckets")
-        self.buckets = 1 << size_log2
         self.name = name or f"hash table@{int(ffi.cast('uintptr_t', self._ht)):#x}"
         lock_watch.watch(self.name, self)  # bucket-lock take-overs happen in C: logged by the timer
         self._cap = _VALUE_BUF
@@ -114,15 +137,15 @@ class SharedHashTable:
     def put(self, key, value, expires=0.0, flags=0):
         """Insert or overwrite."""
         rc = _put(self._ht, key, len(key), value, len(value), expires, flags, _SET, _NULL, 0)
-        if rc < 0:
-            raise self._failed(rc, key, value)
+        if rc != 1:
+            self._put_result(rc, key, value)
 
     def put_if_absent(self, key, value, expires=0.0, flags=0):
         """Insert only if key is absent; True if inserted."""
         rc = _put(self._ht, key, len(key), value, len(value), expires, flags, _ADD, _NULL, 0)
-        if rc < 0:
-            raise self._failed(rc, key, value)
-        return rc == 1
+        if rc < 0 or rc == _GREW:
+            self._put_result(rc, key, value)
+        return rc > 0
 
     def replace(self, key, old, new, expires=None, flags=None):
         """Compare-and-swap: set key to new only if its value is currently old; True if
@@ -137,7 +160,7 @@ class SharedHashTable:
         rc = _put(self._ht, key, len(key), new, len(new), expires, flags, mode, old, len(old))
         if rc < 0:
             raise self._failed(rc, key, new)
-        return rc == 1
+        return rc > 0  # a replace never inserts, so never grows the table
 
     def delete(self, key):
         """True if the key was there."""
@@ -182,8 +205,8 @@ class SharedHashTable:
         result (0 = released). Raises the put's error after releasing."""
         rc_out = self._lock_rc
         rc = _put_releasing(self._ht, lock, rc_out, key, len(key), value, len(value), expires, flags)
-        if rc < 0:
-            raise self._failed(rc, key, value)
+        if rc != 1:
+            self._put_result(rc, key, value)
         return rc_out[0]
 
     def get_entry(self, key):
@@ -242,13 +265,45 @@ class SharedHashTable:
 
     # -- internals --------------------------------------------------------------
 
+    @property
+    def buckets(self):
+        """The number of buckets now (a growing table's changes); 0 once destroyed."""
+        return lib.kp_ht_buckets(self._ht) if self._ht is not None else 0
+
+    def growths(self):
+        """(doublings so far, the latest as a dict or None)."""
+        g = ffi.new("kp_ht_growth_t *")
+        n = lib.kp_ht_growth(self._ht, g)
+        last = None
+        if g.new_buckets:
+            last = {"old_buckets": g.old_buckets, "new_buckets": g.new_buckets, "entries": g.entries,
+                    "ms": g.usec / 1000.0, "ok": bool(g.ok), "pid": g.pid}
+        return n, last
+
+    def _put_result(self, rc, key, value):
+        """A put's result other than 1: raises for an error; a growth this process did
+        (or, once, one it could not do) gets its log line."""
+        if rc < 0:
+            raise self._failed(rc, key, value)
+        if rc == _GREW:
+            _n, g = self.growths()
+            if g is None:
+                return
+            if g["ok"]:
+                log.info("%s: grew from %d to %d buckets (%d entries) in %.1f ms", self.name,
+                         g["old_buckets"], g["new_buckets"], g["entries"], g["ms"])
+            else:
+                log.warning("%s: cannot grow from %d to %d buckets (%d entries): shm pool exhausted; "
+                            "it keeps %d buckets (said once)", self.name, g["old_buckets"],
+                            g["new_buckets"], g["entries"], g["old_buckets"])
+
     def _walk(self, expire, now=0.0):
         cursor = self._cursor
         cursor[0] = 0
         cap = _DUMP_BUF
         buf = ffi.new("char[]", cap)
         out = []
-        while cursor[0] < self.buckets:
+        while cursor[0] < _WALK_END:
             if expire:
                 n = lib.kp_ht_expire(self._ht, now, cursor, buf, cap)
             else:

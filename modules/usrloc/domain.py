@@ -73,7 +73,6 @@ class UDomain:
         self.table = None
         self.locks = None
         self.lock_mask = 0
-        self.size = 0
         self.stats: DomainStats | None = None
         self._last = (None, b"", 0)
 
@@ -84,11 +83,17 @@ class UDomain:
             return
         from kamapy.mem.htable import SharedHashTable
         from kamapy.mem.lockset import LockSet
-        self.size = 1 << cfg.hash_size
-        self.table = SharedHashTable(size_log2=cfg.hash_size, name=f"usrloc table {self.name}")
-        nlocks = min(self.size, MAX_LOCKS)
+        # grow: the table doubles past 2 AORs per bucket, so hash_size is where it
+        # starts, not a cap on lookup cost (Kamailio's stays at 2^hash_size: D-usrloc-1)
+        self.table = SharedHashTable(size_log2=cfg.hash_size, name=f"usrloc table {self.name}", grow=True)
+        nlocks = min(1 << cfg.hash_size, MAX_LOCKS)
         self.locks = LockSet(nlocks)
         self.lock_mask = nlocks - 1
+
+    @property
+    def size(self) -> int:
+        """The table's buckets now (ul.dump's "Size"); 0 without a table (db_mode 3)."""
+        return self.table.buckets if self.table is not None else 0
 
     # ------------------------------------------------------------------ locking
     def _slot(self, aor: str) -> tuple[bytes, int]:
