@@ -193,7 +193,13 @@ def send_sl_reply(msg, code: int, reason: str, headers: str, body, server_header
     data = msg.data
     args = (si.sock.fileno(), rcv.af, data, len(data), scan, code, r, len(r), prefix, len(prefix),
             ip, len(ip), rcv.src_port, force_rport, h, len(h), s, len(s), body, len(body))
-    n, _ = _call_buffered(_sl_reply_send, args)
+    # _call_buffered(), inlined: every stateless reply comes here
+    if _get_ident() == _OWNER:
+        n = _sl_reply_send(*args, _rbuf, _rcap)
+        if n == _SR_ECAP:
+            n = _call_buffered(_sl_reply_send, args)[0]
+    else:
+        n = _call_buffered(_sl_reply_send, args)[0]
     if n >= 0:
         return True
     if n <= _SR_ESEND:

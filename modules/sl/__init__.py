@@ -139,7 +139,12 @@ def sl_reply(msg, code: int, reason: str) -> int:
         return -1
     if code >= 200:
         msg.xflags |= FL_FINAL_REPLY
-    _count(code)
+    hit = _counted.get(code)  # _count(), inlined when the code's counters are known
+    if hit is not None and hit[0] is stats.group("sl"):
+        for st in hit[1]:
+            st.inc()
+    else:
+        _count(code)
     for cb in _reply_ready:
         cb(msg, code, extra)
     return 1
