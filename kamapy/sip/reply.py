@@ -348,11 +348,7 @@ def crc16_ccitt(parts) -> int:
 def reverse_hex(n: int, width: int = 0) -> str:
     """Kamailio's int2reverse_hex: hex digits low nibble first ("0" for 0), padded with
     '0' to width when width is given (as crcitt_string_array pads)."""
-    out = []
-    while n:
-        out.append("0123456789abcdef"[n & 0xF])
-        n >>= 4
-    s = "".join(out) or "0"
+    s = format(n, "x")[::-1] if n > 0 else "0"  # the hex digits, lowest first
     return s.ljust(width, "0") if width else s
 
 

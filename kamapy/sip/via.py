@@ -13,6 +13,17 @@ from .scan import WS, param_method, param_spans, split_commas
 _V6_OK = frozenset("0123456789abcdefABCDEF:.")
 
 
+def _named_param(name: str) -> property:
+    """self.param(name) as a property in one frame: the name written as is (the usual
+    case) matches at once, any other case through lower()."""
+    def get(self):
+        for n, v in self.params:
+            if n == name or n.lower() == name:
+                return "" if v is None else v
+        return None
+    return property(get, doc=f"The {name} parameter: '' for a flag, None when absent.")
+
+
 class Via:
     __slots__ = ("protocol", "transport", "host", "port", "port_str", "params",
                  "param_spans", "start", "end", "sent_by_end", "text")
@@ -31,17 +42,14 @@ class Via:
                 return span
         return None
 
-    branch = property(lambda self: self.param("branch"))
-    received = property(lambda self: self.param("received"))
-    maddr = property(lambda self: self.param("maddr"))
-    ttl = property(lambda self: self.param("ttl"))
-    i = property(lambda self: self.param("i"))
-    alias = property(lambda self: self.param("alias"))
-
-    @property
-    def rport(self) -> str | None:
-        """None when absent, '' for the bare flag (RFC 3581 request), else the value."""
-        return self.param("rport")
+    branch = _named_param("branch")
+    received = _named_param("received")
+    maddr = _named_param("maddr")
+    ttl = _named_param("ttl")
+    i = _named_param("i")
+    alias = _named_param("alias")
+    # None when absent, '' for the bare flag (RFC 3581 request), else the value
+    rport = _named_param("rport")
 
     @property
     def proto(self) -> str:
