@@ -39,7 +39,6 @@ MAX_LOCKS = 4096
 
 # refresh(): kp_reg_refresh and its per-process buffers (a record up to _WORK_CAP / 3)
 _reg_refresh = lib.kp_reg_refresh
-_ht_contains = lib.kp_ht_contains
 _DECLINE, _RECOVERED, _ENOLOCK, _HT_ELOCK = lib.KP_UL_DECLINE, lib.KP_UL_RECOVERED, lib.KP_UL_ENOLOCK, lib.KP_HT_ELOCK
 _DESC_TIME, _WRITE_BACK, _OUT_CONTACT = lib.KP_UL_DESC_TIME, lib.KP_UL_WRITE_BACK, lib.KP_UL_OUT_CONTACT
 _WORK_CAP = 3 * 16384
@@ -159,17 +158,6 @@ class UDomain:
     # A quick update of one binding (a REGISTER refreshing it) changes no count and runs
     # no DB statement or callback: refresh() does it in one C call (kp_regrefresh.c reads
     # the REGISTER, kp_ulrefresh.c the record), the AOR lock taken and released inside it.
-
-    def may_refresh(self, aor: str) -> bool:
-        """Whether refresh() can apply to this AOR at all: a table it works on, and a
-        record there now (read without the AOR lock: a hint, refresh() decides under
-        it). A new AOR's REGISTER learns here, at the cost of one lookup, that it
-        takes the general path, before anything is read for the quick one."""
-        mode = cfg.db_mode
-        if (mode != NO_DB and mode != WRITE_BACK) or callbacks._types or self.locks is None:
-            return False
-        key = self._slot(aor)[0]
-        return _ht_contains(self.table._ht, key, len(key)) == 1
 
     def refresh(self, aor: str, data: bytes, scan: bytes, sock: bytes, reg_nums: bytes):
         """Registrar's quick refresh of one binding (kp_regrefresh.c: the REGISTER `data`
