@@ -71,15 +71,15 @@ def build_request(msg: SipMsg, via: str | None = None, proto: str = "udp",
     if msg.type != REQUEST:
         raise SipParseError("build_request needs a request", None)
     work = _Work(msg)
-    via_hf = msg.get_header("via")
+    via_line = msg.hdr_line("via")  # (start, end) as get_header("via") has them, no HeaderField
     via_anchor = None
     if via is not None:
-        if via_hf is None:
+        if via_line is None:
             raise SipParseError("no Via header")
         line = via if via[:4].lower() == "via:" else "Via: " + via
         if not line.endswith("\n"):
             line += CRLF
-        via_anchor = work.anchor(via_hf.start, kind="via")
+        via_anchor = work.anchor(via_line[0], kind="via")
         insert_before(via_anchor, line, "via")
         if rcv_params:
             _received_params(work, msg, force_rport)
@@ -91,7 +91,7 @@ def build_request(msg: SipMsg, via: str | None = None, proto: str = "udp",
         elif via_anchor is not None:  # after our Via, above the received one
             insert_after(via_anchor, route_line, "route")
         else:
-            at = via_hf.start if via_hf is not None else msg.eoh
+            at = via_line[0] if via_line is not None else msg.eoh
             insert_before(work.anchor(at, kind="route"), route_line, "route")
     head = []
     pos = 0
