@@ -56,7 +56,7 @@ from .methods import METHOD_OTHER
 from .nameaddr import parse_nameaddr, parse_to_body
 from .scan import split_commas
 from .sdp import parse_sdp
-from .sipscan import nameaddr_from_scan, via_from_scan
+from .sipscan import nameaddr_from_scan, scan_tag, via_from_scan
 from .sipscan import scan as _sipscan
 from .uri import parse_uri
 from .via import parse_via
@@ -778,6 +778,22 @@ class SipMsg:
                 return "" if vs < 0 else self.text[vs:sc[k + 3]]
             v = self.via1
         return v.branch
+
+    @property
+    def to_tag(self) -> str | None:
+        """to_hdr.tag, without building the NameAddr when the scan parsed the To."""
+        sc = self._csc
+        if sc is not None and sc[_TO_OK]:
+            return scan_tag(self.text, sc, _TO)
+        return self.to_hdr.tag
+
+    @property
+    def from_tag(self) -> str | None:
+        """from_hdr.tag, without building the NameAddr when the scan parsed the From."""
+        sc = self._csc
+        if sc is not None and sc[_FROM + _N_OK]:
+            return scan_tag(self.text, sc, _FROM)
+        return self.from_hdr.tag
 
     @property
     def to_uri(self) -> str:

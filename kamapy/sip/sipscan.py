@@ -216,10 +216,16 @@ _na_slots = struct.Struct("=9i").unpack_from
 
 def scan_to_tag(text: str, sc):
     """NameAddr.tag of the first To, from the scan (only when sc[TO_OK])."""
-    i = sc[TO_TAG]
+    return scan_tag(text, sc, TO)
+
+
+def scan_tag(text: str, sc, base: int):
+    """NameAddr.tag of the first To (base TO) or From (base FROM), from the scan (only
+    when that one is OK)."""
+    i = sc[base + N_TAG]
     if i < 0:
         return None
-    k = TO + N_P + 4 * i
+    k = base + N_P + 4 * i
     vs = sc[k + 2]
     return None if vs < 0 else text[vs:sc[k + 3]]
 

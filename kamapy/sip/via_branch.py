@@ -29,11 +29,11 @@ MCOOKIE = "z9hG4bK"
 def transaction_md5(msg: SipMsg) -> str:
     """Kamailio's char_msg_val: MD5 hex over the transaction key of a request."""
     cseq = msg.cseq
-    parts = [msg.from_hdr.tag or ""]
+    parts = [msg.from_tag or ""]
     if msg.method_id & (METHOD_INVITE | METHOD_ACK | METHOD_CANCEL):
         parts.append("")
     else:
-        parts.append(msg.to_hdr.tag or "")
+        parts.append(msg.to_tag or "")
     via1 = msg.via1
     parts += [msg.callid, msg.ruri, cseq.number, via1.host, via1.port_str]
     branch = via1.branch

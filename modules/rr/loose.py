@@ -110,7 +110,7 @@ def _fast_loose_route(msg, mode: int):
         return None
     try:
         ruri = msg.parsed_ruri  # parsed whatever the mode: a bad one is RR_ERROR
-        if not msg.to_hdr.tag:
+        if not msg.to_tag:
             return None  # pre-loaded Route set
         if not mode & MODE_LOOSE_ONLY and _is_mine(ruri):
             return None  # after a strict router

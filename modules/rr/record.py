@@ -236,8 +236,7 @@ def _ftag(msg) -> str | None:
     if not settings.append_fromtag:
         return ""
     try:
-        hdr = msg.to_hdr if is_direction(msg, RR_FLOW_UPSTREAM) else msg.from_hdr
-        return hdr.tag or ""
+        return (msg.to_tag if is_direction(msg, RR_FLOW_UPSTREAM) else msg.from_tag) or ""
     except SipParseError as e:
         log.error("From/To parsing failed: %s", e)
         return None

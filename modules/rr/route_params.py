@@ -82,7 +82,7 @@ def flow_direction(msg) -> int:
     ftag = get_route_param(msg, "ftag")
     if ftag:
         try:
-            tag = msg.from_hdr.tag
+            tag = msg.from_tag
         except SipParseError:
             tag = None
         if tag and tag != ftag:

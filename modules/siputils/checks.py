@@ -13,7 +13,7 @@ E164_MAX_LEN = {"value": 16}  # modparam e164_max_len, '+' included
 
 def has_totag(msg) -> int:
     try:
-        return 1 if msg.to_hdr.tag else -1
+        return 1 if msg.to_tag else -1
     except SipParseError:
         return -1
 

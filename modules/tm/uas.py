@@ -70,7 +70,7 @@ def local_reply_bytes(t: Transaction, msg: SipMsg, code: int, reason: str,
     """A reply generated here to the transaction's request msg. The To-tag (>= 180)
     is the same for every local reply of this transaction."""
     to_tag = None
-    if code >= 180 and not msg.to_hdr.tag:
+    if code >= 180 and not msg.to_tag:
         if t.uas_totag is None:
             t.uas_totag = tm_to_tag(msg)
         to_tag = t.uas_totag

@@ -1,5 +1,6 @@
 """SipMsg's named header accessors (hdr_value, has_hdr, hdr_line, hdr_value_span,
-hdr_spans, hdr_count, first_header_start, via1_branch, to_uri, cseq_num) against the HeaderField-based calls
+hdr_spans, hdr_count, first_header_start, via1_branch, to_uri, cseq_num, to_tag, from_tag,
+maxfwd_digits) against the HeaderField-based calls
 their docstrings name: the same value or the same SipParseError, on the corpus, on
 hand-made edge cases (folding, odd whitespace, bare LF, refused lines, compact and
 unknown names) and on random mutations of the corpus. Each pair runs on fresh copies
@@ -43,10 +44,29 @@ def _not_one(m, k):
         return len(m.get_headers(k)) != 1
     except SipParseError:
         return True
+
+
+def _maxfwd_general(m):
+    """maxfwd_digits' definition: (value, span) of a 1-5 ASCII digit value, None absent."""
+    span = m.hdr_value_span("max-forwards")
+    if span is None:
+        return None
+    v = m.text[span[0]:span[1]].strip()
+    return (int(v), span) if v.isdigit() and v.isascii() and len(v) <= 5 else ("not plain", span)
+
+
+def _maxfwd_fast(m):
+    r = m.maxfwd_digits()
+    return _maxfwd_general(m) if r is False else r  # False: it defers to the general reading
+
+
 PROPS = {
     "via1_branch": (lambda m: m.via1_branch, lambda m: m.via1.branch),
     "to_uri": (lambda m: m.to_uri, lambda m: m.to_hdr.uri),
     "cseq_num": (lambda m: m.cseq_num, lambda m: m.cseq.num),
+    "to_tag": (lambda m: m.to_tag, lambda m: m.to_hdr.tag),
+    "from_tag": (lambda m: m.from_tag, lambda m: m.from_hdr.tag),
+    "maxfwd_digits": (_maxfwd_fast, _maxfwd_general),
 }
 
 
