@@ -29,18 +29,20 @@ MCOOKIE = "z9hG4bK"
 def transaction_md5(msg: SipMsg) -> str:
     """Kamailio's char_msg_val: MD5 hex over the transaction key of a request."""
     cseq = msg.cseq
-    parts = [msg.from_tag or ""]
     if msg.method_id & (METHOD_INVITE | METHOD_ACK | METHOD_CANCEL):
-        parts.append("")
+        to_tag = ""
     else:
-        parts.append(msg.to_tag or "")
+        to_tag = msg.to_tag or ""
     via1 = msg.via1
-    parts += [msg.callid, msg.ruri, cseq.number, via1.host, via1.port_str]
     branch = via1.branch
-    if branch is not None:
-        parts.append(branch)
-    # one digest of the joined parts: what an update() per part gives
-    return hashlib.md5("".join([p.strip(" \t\r\n") for p in parts]).encode("latin-1")).hexdigest()
+    # one digest of the parts, each stripped, joined: what an update() per part gives
+    key = ((msg.from_tag or "").strip(_WS) + to_tag.strip(_WS) + msg.callid.strip(_WS) + msg.ruri.strip(_WS)
+           + cseq.number.strip(_WS) + via1.host.strip(_WS) + via1.port_str.strip(_WS)
+           + (branch.strip(_WS) if branch is not None else ""))
+    return hashlib.md5(key.encode("latin-1")).hexdigest()
+
+
+_WS = " \t\r\n"
 
 
 def transaction_hash(msg: SipMsg) -> int:
