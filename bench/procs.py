@@ -3,7 +3,7 @@
 Starts the server on the shared reference config, lets ../shared/bench/sipbench.py run
 one workload against it (--no-start), and reads every server process' /proc/PID/stat and
 status before and after: user and system CPU per request, voluntary and involuntary
-context switches, per process (master, workers, timer, ...).
+context switches and minor page faults, per process (master, workers, timer, ...).
 
     .venv/bin/python bench/procs.py register [--duration 10] [--server "kamailio -f ... -x tlsf"]
 
@@ -30,7 +30,8 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 
 def snapshot(pgid: int) -> dict[int, tuple]:
-    """{pid: (user s, sys s, voluntary cs, involuntary cs, command line)} of a process group."""
+    """{pid: (user s, sys s, voluntary cs, involuntary cs, minor faults, command line)} of a
+    process group."""
     out = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -49,7 +50,7 @@ def snapshot(pgid: int) -> dict[int, tuple]:
             continue
         cs = {k: int(v) for k, v in (ln.split(":") for ln in status.splitlines() if "ctxt_switches" in ln)}
         out[int(name)] = (int(fields[11]) / TICK, int(fields[12]) / TICK, cs.get("voluntary_ctxt_switches", 0),
-                          cs.get("nonvoluntary_ctxt_switches", 0), cmd)
+                          cs.get("nonvoluntary_ctxt_switches", 0), int(fields[7]), cmd)
     return out
 
 
@@ -88,15 +89,15 @@ def main():
         sys.exit("sipbench gave no result:\n" + res.stdout[-2000:] + res.stderr[-2000:])
     n = result.get("successful") or 0
     print(f"{args.workload}: {n} successful, {result.get('rate_per_s')}/s, failed {result.get('failed')}")
-    print(f"{'pid':>7} {'user us/req':>12} {'sys us/req':>11} {'vol cs':>8} {'invol cs':>9}  command")
+    print(f"{'pid':>7} {'user us/req':>12} {'sys us/req':>11} {'vol cs':>8} {'invol cs':>9} {'faults':>8}  command")
     tot_u = tot_s = 0.0
     for pid in sorted(after):
-        u0, s0, v0, i0, _ = before.get(pid, (0, 0, 0, 0, ""))
-        u, s, v, i, cmd = after[pid]
+        u0, s0, v0, i0, f0, _ = before.get(pid, (0, 0, 0, 0, 0, ""))
+        u, s, v, i, f, cmd = after[pid]
         tot_u += u - u0
         tot_s += s - s0
         print(f"{pid:>7} {(u - u0) / max(n, 1) * 1e6:12.2f} {(s - s0) / max(n, 1) * 1e6:11.2f} "
-              f"{v - v0:8d} {i - i0:9d}  {cmd[:70]}")
+              f"{v - v0:8d} {i - i0:9d} {f - f0:8d}  {cmd[:60]}")
     print(f"{'all':>7} {tot_u / max(n, 1) * 1e6:12.2f} {tot_s / max(n, 1) * 1e6:11.2f}")
 
 
