@@ -1,18 +1,10 @@
-"""reverse_hex (Kamailio's int2reverse_hex: hex digits lowest first) against its
-definition, digit by digit."""
+"""reverse_hex (Kamailio's int2reverse_hex: hex digits lowest first) against the
+nibble-by-nibble reference it replaced (tests/sip/reference/reply.py)."""
 
 import random
 
 from kamapy.sip.reply import reverse_hex
-
-
-def definition(n: int, width: int = 0) -> str:
-    out = []
-    while n:
-        out.append("0123456789abcdef"[n & 0xF])
-        n >>= 4
-    s = "".join(out) or "0"
-    return s.ljust(width, "0") if width else s
+from tests.sip.reference.reply import reverse_hex as definition
 
 
 def test_reverse_hex_is_its_definition():
