@@ -3,7 +3,7 @@ set deadline of the transaction and its branches, 0.0 when none is set."""
 
 import random
 
-from modules.tm.transaction import Branch, Transaction
+from kamapy_modules.tm.transaction import Branch, Transaction
 
 
 def reference(t):
