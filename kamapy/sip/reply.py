@@ -126,17 +126,23 @@ def _need(args) -> int:
 def _call_buffered(fn, args) -> tuple[int, object]:
     """fn(*args, buf, cap) into this process' reply buffer, grown and called again when
     the C side says it is too small. (n, buf)."""
-    global _rcap, _rbuf
     if _get_ident() != _OWNER:  # another thread: the buffer is the main thread's
         need = _need(args)
         buf = ffi.new("char[]", need)
         return fn(*args, buf, need), buf
     n = fn(*args, _rbuf, _rcap)
     if n == _SR_ECAP:
-        _rcap = max(2 * _rcap, _need(args))
-        _rbuf = ffi.new("char[]", _rcap)
-        n = fn(*args, _rbuf, _rcap)
+        n = _grown_call(fn, args)
     return n, _rbuf
+
+
+def _grown_call(fn, args) -> int:
+    """fn(*args, buf, cap) again after fn said this process' buffer is too small: the
+    buffer grown to what surely fits."""
+    global _rcap, _rbuf
+    _rcap = max(2 * _rcap, _need(args))
+    _rbuf = ffi.new("char[]", _rcap)
+    return fn(*args, _rbuf, _rcap)
 
 
 def _reply_from_plan(msg, sc, code, reason, to_tag, headers, body, server_header, force_rport):
@@ -197,7 +203,7 @@ def send_sl_reply(msg, code: int, reason: str, headers: str, body, server_header
     if _get_ident() == _OWNER:
         n = _sl_reply_send(*args, _rbuf, _rcap)
         if n == _SR_ECAP:
-            n = _call_buffered(_sl_reply_send, args)[0]
+            n = _grown_call(_sl_reply_send, args)
     else:
         n = _call_buffered(_sl_reply_send, args)[0]
     if n >= 0:
