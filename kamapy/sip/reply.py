@@ -418,8 +418,16 @@ def tm_to_tag(msg: SipMsg) -> str:
 
 
 def is_sl_to_tag(msg: SipMsg, tag: str | None) -> bool:
-    """Whether tag is the one sl_to_tag gives for msg (sl's filtering of ACKs to its replies)."""
-    return bool(tag) and tag == sl_to_tag(msg)
+    """Whether tag is the one sl_to_tag gives for msg (sl's filtering of ACKs to its replies).
+    sl's tags are the prefix and 8 hex digits: another tag -- the callee's on every ACK to
+    a relayed 2xx -- is told apart without computing msg's (Kamailio's sl_filter_ACK also
+    compares the length first)."""
+    if not tag:
+        return False
+    prefix = _TagPrefix.value or init_sl_tags()
+    if len(tag) != len(prefix) + 8 or not tag.startswith(prefix):
+        return False
+    return tag == sl_to_tag(msg)
 
 
 def request_to_tag(msg: SipMsg) -> str | None:
