@@ -171,7 +171,15 @@ def _reply_from_plan(msg, sc, code, reason, to_tag, headers, body, server_header
 
 
 _sl_reply_send = lib.kp_sl_reply_send
+# the last Server line send_sl_reply encoded and its bytes (rt.server_header: one per
+# config), one tuple so another thread never reads one half of an update
+_server_last = (None, b"")
 _SR_ESEND = lib.KP_SR_ESEND
+
+
+def _remember_server(server_header: str, encoded: bytes):
+    global _server_last
+    _server_last = (server_header, encoded)
 
 
 def send_sl_reply(msg, code: int, reason: str, headers: str, body, server_header: str,
@@ -190,22 +198,40 @@ def send_sl_reply(msg, code: int, reason: str, headers: str, body, server_header
     scan = sc.obj
     if scan.__class__ is not bytes:
         return None
-    enc = _encoded(reason, headers, server_header, body)
-    if enc is None:
-        return None
-    r, h, s, body = enc
+    # _encoded(), inlined for the usual strings: no body, the Server line as last time
+    last = _server_last
+    if body or server_header is not last[0]:
+        enc = _encoded(reason, headers, server_header, body)
+        if enc is None:
+            return None
+        r, h, s, body = enc
+        _remember_server(server_header, s)
+    else:
+        try:
+            r = reason.encode("latin-1")
+            h = headers.encode("latin-1") if headers else b""
+        except UnicodeEncodeError:
+            return None
+        s = last[1]
+        body = b""
     prefix = _TagPrefix.bytes or _init_prefix_bytes()
     ip = rcv.src_ip.encode("ascii", "replace")
     data = msg.data
-    args = (si.sock.fileno(), rcv.af, data, len(data), scan, code, r, len(r), prefix, len(prefix),
-            ip, len(ip), rcv.src_port, force_rport, h, len(h), s, len(s), body, len(body))
-    # _call_buffered(), inlined: every stateless reply comes here
+    fd = si.sock.fileno()
+    # _call_buffered(), inlined: every stateless reply comes here (the arguments made a
+    # tuple only when the buffer has to grow, or for another thread)
     if _get_ident() == _OWNER:
-        n = _sl_reply_send(*args, _rbuf, _rcap)
+        n = _sl_reply_send(fd, rcv.af, data, len(data), scan, code, r, len(r), prefix, len(prefix),
+                           ip, len(ip), rcv.src_port, force_rport, h, len(h), s, len(s), body, len(body),
+                           _rbuf, _rcap)
         if n == _SR_ECAP:
-            n = _grown_call(_sl_reply_send, args)
+            n = _grown_call(_sl_reply_send, (fd, rcv.af, data, len(data), scan, code, r, len(r), prefix,
+                                             len(prefix), ip, len(ip), rcv.src_port, force_rport, h, len(h),
+                                             s, len(s), body, len(body)))
     else:
-        n = _call_buffered(_sl_reply_send, args)[0]
+        n = _call_buffered(_sl_reply_send, (fd, rcv.af, data, len(data), scan, code, r, len(r), prefix,
+                                            len(prefix), ip, len(ip), rcv.src_port, force_rport, h, len(h),
+                                            s, len(s), body, len(body)))[0]
     if n >= 0:
         return True
     if n <= _SR_ESEND:

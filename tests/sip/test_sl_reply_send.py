@@ -110,3 +110,20 @@ def test_a_reply_bigger_than_the_buffer_grows_it(net, monkeypatch):
     got, _ = peer.recvfrom(65535)
     assert got == want and len(got) > 30000
     assert reply._rcap >= len(want)
+
+
+def test_the_server_line_follows_each_call(net):
+    """send_sl_reply keeps the last Server line's bytes: a call with another one (or
+    none, or a body) sends that one, never the remembered one."""
+    server, peer, host = net
+    port = peer.getsockname()[1]
+    msg = SipMsg(request(host if ":" not in host else f"[{host}]", port, True),
+                 RecvInfo(host, port, host, server.port, PROTO_UDP, server))
+    for srv, body in [("Server: a", ""), ("Server: a", ""), ("Server: bb", ""), ("", ""),
+                      ("Server: a", "v=0\r\n"), ("Server: a", ""), ("Server: bb", ""), ("Server: bb", "")]:
+        extra = "Content-Type: application/sdp\r\n" if body else ""
+        assert reply.send_sl_reply(msg, 200, "OK", extra, body, srv, False) is True
+        got = peer.recvfrom(65535)[0]
+        want = reply._build_in_python(msg, 200, "OK", reply.sl_to_tag(msg), extra, body, srv, False)
+        assert got == want
+        assert (b"\r\nServer:" in got) == bool(srv)
