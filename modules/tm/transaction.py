@@ -119,6 +119,12 @@ class Branch:
         return b
 
 
+# pack()/unpack() map these over the branches: a list comprehension is a function call
+# of its own in Python 3.11
+_branch_list = Branch.to_list
+_branch_of = Branch.from_list
+
+
 class Transaction:
     """A transaction (Kamailio: struct cell). `tid` is its key in shm and the hex part
     of our Via branch; `skey` the server-matching key it was created from."""
@@ -227,7 +233,7 @@ class Transaction:
             self.on_failure, self.on_reply, self.on_branch, self.on_branch_failure,
             self.uas_code, self.uas_buf, self.uas_totag, self.uas_retr_due, self.uas_retr_ivl,
             self.fr, self.fr_inv, self.t1, self.t2, self.end_of_life, self.wait_due, self.due_reg,
-            [b.to_list() for b in self.branches], self.relayed, self.first_branch,
+            list(map(_branch_list, self.branches)), self.relayed, self.first_branch,
             self.cancel_reason, self.cbs,
         ]
         if _get_ident() == _OWNER:
@@ -245,7 +251,7 @@ class Transaction:
          t.uas_code, t.uas_buf, t.uas_totag, t.uas_retr_due, t.uas_retr_ivl,
          t.fr, t.fr_inv, t.t1, t.t2, t.end_of_life, t.wait_due, t.due_reg,
          branches, t.relayed, t.first_branch, t.cancel_reason, t.cbs) = v
-        t.branches = [Branch.from_list(b) for b in branches]
+        t.branches = list(map(_branch_of, branches))
         return t
 
     def __repr__(self):
