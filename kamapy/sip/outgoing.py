@@ -24,7 +24,8 @@ request once per branch.
 
 from __future__ import annotations
 
-from bisect import insort
+from bisect import bisect_left, insort
+from operator import attrgetter
 
 from . import sipscan as _ss
 from .errors import SipParseError
@@ -61,6 +62,9 @@ class _Work:
 
 def _offset(lump):
     return lump.offset
+
+
+_offset_of = attrgetter("offset")  # _offset in C: a bisect's key without a Python call per probe
 
 
 def build_request(msg: SipMsg, via: str | None = None, proto: str = "udp",
@@ -182,9 +186,7 @@ def _assemble(msg: SipMsg, work: _Work, head: list, pos: int, proto: str) -> byt
     body_start = msg.body_start
     lumps = work.lumps
     # the body first: its new length decides the Content-Length lumps in the headers
-    split = 0
-    while split < len(lumps) and lumps[split].offset < body_start:
-        split += 1
+    split = bisect_left(lumps, body_start, key=_offset_of)  # the anchors are sorted by offset
     body_parts: list[str] = []
     body_changed = split < len(lumps)
     if body_changed:
@@ -199,9 +201,7 @@ def _assemble(msg: SipMsg, work: _Work, head: list, pos: int, proto: str) -> byt
     if body_changed or stream:
         _content_length(msg, work, body_len, body_changed, stream)
         lumps = work.lumps
-        split = 0
-        while split < len(lumps) and lumps[split].offset < body_start:
-            split += 1
+        split = bisect_left(lumps, body_start, key=_offset_of)
     parts = head
     pos = _apply(text, lumps[:split], parts, pos)
     if new_body is None:
