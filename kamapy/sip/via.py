@@ -16,9 +16,13 @@ _V6_OK = frozenset("0123456789abcdefABCDEF:.")
 def _named_param(name: str) -> property:
     """self.param(name) as a property in one frame: the name written as is (the usual
     case) matches at once, any other case through lower()."""
+    size = len(name)
+
     def get(self):
         for n, v in self.params:
-            if n == name or n.lower() == name:
+            # lower() makes no string shorter, and its one longer result (U+0130's) is
+            # not ASCII: a name of another length is not this one, without lower()
+            if n == name or len(n) == size and n.lower() == name:
                 return "" if v is None else v
         return None
     return property(get, doc=f"The {name} parameter: '' for a flag, None when absent.")
