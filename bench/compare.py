@@ -8,7 +8,13 @@ only comparable within one run: the machine and what else runs on it change them
 
     .venv/bin/python bench/compare.py [--workload options register call] [--duration 15]
         [--cfg CFG] [--kamapy-only] [--no-tlsf] [--children 2] [--kamapy BIN ...] [--runs 3]
-        [--log bench/results.jsonl]
+        [--log bench/results.jsonl] [--no-procs]
+
+Each server is started here, in its own process group, and sipbench measures it with
+--no-start --server-pid; /proc is read for every process of the group before and after
+the load, so the report has user and system CPU per request, context switches and
+minor faults per process (bench/procs.py's figures) beside sipbench's totals
+(--no-procs: let sipbench start the server itself, as before).
 
 With --runs N every server runs each workload N times, the servers taking turns (so a
 change in the machine's load spreads over all of them), and the table gives medians.
@@ -24,7 +30,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -46,6 +54,55 @@ def run(workload: str, server_cmd: str, duration: int, extra: list[str]) -> dict
     return json.loads(lines[-1])
 
 
+def run_measured(workload: str, server_cmd: str, duration: int, extra: list[str]) -> dict:
+    """run() with the server started here, and its processes' /proc figures added to the
+    result as "procs": [{pid, comm, user_s, sys_s, vcs, ics, minflt}] (deltas over the
+    sipbench run, load and its idle wait included: a server at rest uses ~nothing)."""
+    from procs import snapshot  # bench/procs.py, beside this file
+    log = open(Path("/tmp") / f"compare-{os.getpid()}.log", "w")
+    srv = subprocess.Popen(shlex.split(server_cmd), cwd=str(BENCH), stdout=log, stderr=subprocess.STDOUT,
+                           start_new_session=True)
+    try:
+        time.sleep(2)
+        if srv.poll() is not None:
+            return {"error": [f"server exited with {srv.returncode} (log: {log.name})"]}
+        before = snapshot(srv.pid)
+        r = run(workload, server_cmd, duration, ["--no-start", "--server-pid", str(srv.pid), *extra])
+        after = snapshot(srv.pid)
+    finally:
+        try:
+            os.killpg(srv.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            srv.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(srv.pid, signal.SIGKILL)
+            srv.wait(5)
+        log.close()
+    procs = []
+    for pid in sorted(after):
+        u0, s0, v0, i0, f0, _ = before.get(pid, (0, 0, 0, 0, 0, ""))
+        u, s, v, i, f, _cmd = after[pid]
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            comm = ""
+        procs.append({"pid": pid, "comm": comm, "user_s": round(u - u0, 3), "sys_s": round(s - s0, 3),
+                      "vcs": v - v0, "ics": i - i0, "minflt": f - f0})
+    r["procs"] = procs
+    return r
+
+
+def user_sys_per_call(r: dict) -> tuple[float, float] | None:
+    """(user, system) server CPU per request in us, summed over its processes."""
+    ok = r.get("successful") or 0
+    procs = r.get("procs")
+    if not ok or not procs:
+        return None
+    return (sum(p["user_s"] for p in procs) / ok * 1e6, sum(p["sys_s"] for p in procs) / ok * 1e6)
+
+
 def cpu_per_call(r: dict) -> float | None:
     ok = r.get("successful") or 0
     cpu = (r.get("cpu") or {}).get("server_s")
@@ -61,6 +118,9 @@ def _median_of(results: list[dict]) -> dict:
     per_call = [cpu_per_call(r) for r in ok]
     per_call = [c for c in per_call if c is not None]
     out = {"rate_per_s": rate, "failed": sum(r.get("failed") or 0 for r in ok)}
+    us = [x for x in map(user_sys_per_call, ok) if x is not None]
+    if us:
+        out["user_sys_us"] = (statistics.median(u for u, _ in us), statistics.median(s for _, s in us))
     if per_call:
         # cpu_per_call() of the median: a fake pair that gives it back
         out["successful"] = 1_000_000
@@ -82,6 +142,8 @@ def main():
     ap.add_argument("--kamapy-cfg", help="config kamapy runs instead (default: --cfg)")
     ap.add_argument("--runs", type=int, default=1, help="runs per server and workload (medians)")
     ap.add_argument("--log", help="append every run as a JSON line to this file")
+    ap.add_argument("--no-procs", action="store_true",
+                    help="sipbench starts each server (no per-process /proc figures)")
     args = ap.parse_args()
     if not (BENCH / "sipbench.py").exists():
         sys.exit(f"no benchmark harness at {BENCH}")
@@ -99,7 +161,7 @@ def main():
     for k in range(args.runs):
         for wl in args.workload:
             for name, cmd in servers:
-                r = run(wl, cmd, args.duration, [])
+                r = run(wl, cmd, args.duration, []) if args.no_procs else run_measured(wl, cmd, args.duration, [])
                 runs[(wl, name)].append(r)
                 print(json.dumps({"run": k, "workload": wl, name: r}), file=sys.stderr)
                 if args.log:
@@ -129,6 +191,12 @@ def main():
         errors = {n: res[n]["error"] for n in names if "error" in res[n]}
         if failed or errors:
             print(f"          failed: {failed} errors: {errors}")
+    if not args.no_procs:
+        print("server CPU per request from /proc, user + system us (medians):")
+        for wl, res in rows:
+            print(f"{wl:<10}" + "".join(
+                f"{n:>16} {res[n]['user_sys_us'][0]:6.1f} + {res[n]['user_sys_us'][1]:5.1f}"
+                for n in names if res[n].get("user_sys_us")))
 
 
 if __name__ == "__main__":
