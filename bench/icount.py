@@ -14,6 +14,8 @@ KSR script's config (bench/kemi_bench.py's) instead of the native reference conf
 Workloads: options (N OPTIONS answered by sl_send_reply, sipbench's message),
 register-new (N new bindings), register-refresh (N refreshes of the same
 bindings), call (N calls of 7 messages; the test UA's parsing is outside the count).
+`call --only KIND` counts one message kind of each call (INVITE, 180, 200, ACK, BYE,
+BYE-200), the others running uncounted: instructions per message kind.
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ OPTIONS = (
     "Content-Length: 0\r\n\r\n")
 
 
+# the messages path_bench.one_call feeds, in order
+CALL_KINDS = ("INVITE", "180", "200", "ACK", "BYE", "BYE-200")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("workload", choices=["options", "register-new", "register-refresh", "call"])
@@ -47,6 +53,7 @@ def main():
     ap.add_argument("--warm", type=int, default=50, help="uncounted items first")
     ap.add_argument("--repo", help="import kamapy from this checkout")
     ap.add_argument("--cfg", help="this config instead of the reference one (e.g. bench/call-dialog.cfg)")
+    ap.add_argument("--only", choices=CALL_KINDS, help="call: count this message of each call only")
     ap.add_argument("--kemi", action="store_true",
                     help="the KSR script's config (bench/kemi_bench.py's) instead of the native one")
     args = ap.parse_args()
@@ -107,7 +114,15 @@ def main():
     else:
         uas, sp_uas = pb._sink()
 
+        only = CALL_KINDS.index(args.only) if args.only else -1
+        fed = [0]
+
         def counted(data, src):
+            kind = fed[0] % len(CALL_KINDS)
+            fed[0] += 1
+            if only >= 0 and kind != only:
+                p.feed(data, src)
+                return
             for _ in itertools.starmap(p.feed, ((data, src),)):
                 pass
         for k in range(args.warm):
