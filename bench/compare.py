@@ -63,10 +63,10 @@ def run_measured(workload: str, server_cmd: str, duration: int, extra: list[str]
     srv = subprocess.Popen(shlex.split(server_cmd), cwd=str(BENCH), stdout=log, stderr=subprocess.STDOUT,
                            start_new_session=True)
     try:
-        time.sleep(2)
+        time.sleep(1)
+        before = _settled(srv, snapshot)
         if srv.poll() is not None:
             return {"error": [f"server exited with {srv.returncode} (log: {log.name})"]}
-        before = snapshot(srv.pid)
         r = run(workload, server_cmd, duration, ["--no-start", "--server-pid", str(srv.pid), *extra])
         after = snapshot(srv.pid)
     finally:
@@ -92,6 +92,22 @@ def run_measured(workload: str, server_cmd: str, duration: int, extra: list[str]
                       "vcs": v - v0, "ics": i - i0, "minflt": f - f0})
     r["procs"] = procs
     return r
+
+
+def _settled(srv, snapshot, limit: float = 20.0) -> dict:
+    """The server's snapshot once its start-up is over: its processes all forked and the
+    group using under 10 ms of CPU in half a second (at most `limit` s), so that no
+    start-up CPU is counted against the requests."""
+    prev = snapshot(srv.pid)
+    end = time.monotonic() + limit
+    while time.monotonic() < end and srv.poll() is None:
+        time.sleep(0.5)
+        cur = snapshot(srv.pid)
+        used = sum(u + s for u, s, *_ in cur.values()) - sum(u + s for u, s, *_ in prev.values())
+        if cur.keys() == prev.keys() and used < 0.01:
+            return cur
+        prev = cur
+    return prev
 
 
 def user_sys_per_call(r: dict) -> tuple[float, float] | None:
