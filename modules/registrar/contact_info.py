@@ -160,7 +160,7 @@ class MessageInfo:
         if m is not None:
             return methods_mask(m.split(","))
         if self.allow is None:
-            has_allow = self.msg.get_header("Allow") is not None
+            has_allow = self.msg.has_hdr("allow")
             self.allow = methods_mask(self.msg.allow) if has_allow else ALL_METHODS
         return self.allow
 

@@ -128,7 +128,7 @@ def _outbound_checks(msg, contacts, supported, require) -> bool:
     mode = cfg.outbound_mode
     # as Kamailio: only a Supported header without `outbound` is refused (421); a
     # REGISTER with no Supported header at all goes on
-    if mode == OUTBOUND_REQUIRE and "outbound" not in supported and msg.get_header("Supported") is not None:
+    if mode == OUTBOUND_REQUIRE and "outbound" not in supported and msg.has_hdr("supported"):
         raise RegError("R_OB_UNSUP")
     if mode == OUTBOUND_NONE and "outbound" in require:
         raise RegError("R_OB_REQD")
@@ -389,10 +389,10 @@ def _save(msg, d, flags, aor, puri):
     try:
         callid, cseq, expires_hf = _require_headers(msg)
         star, contacts = _check_contacts(msg, expires_hf)
-        supported = [t.lower() for t in msg.supported] if msg.get_header("Supported") else []
-        require = [t.lower() for t in msg.require] if msg.get_header("Require") else []
+        supported = [t.lower() for t in msg.supported] if msg.has_hdr("supported") else []
+        require = [t.lower() for t in msg.require] if msg.has_hdr("require") else []
         if cfg.use_path and cfg.path_mode == PATH_MODE_STRICT and "path" not in supported \
-                and msg.get_header("Path") is not None:
+                and msg.has_hdr("path"):
             # RFC 3327 §5.3: refuse before storing anything (Kamailio stores, then says 420)
             raise RegError("R_PATH_UNSUP")
         use_regid = _outbound_checks(msg, contacts, supported, require)
@@ -484,8 +484,8 @@ def send_reply(msg, supported=None, require=None) -> int:
         log.error("no registrar reply prepared for this message")
         return -1
     if supported is None:
-        supported = [t.lower() for t in msg.supported] if msg.get_header("Supported") else []
-        require = [t.lower() for t in msg.require] if msg.get_header("Require") else []
+        supported = [t.lower() for t in msg.supported] if msg.has_hdr("supported") else []
+        require = [t.lower() for t in msg.require] if msg.has_hdr("require") else []
     error, headers = reply.extra_headers(msg, pending.error, supported, require)
     code, reason = reply.status_of(error)
     lines = [pending.contact_hdr] if pending.contact_hdr else []
