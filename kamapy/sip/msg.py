@@ -558,8 +558,9 @@ class SipMsg:
         return self._all(header_key(name))
 
     def header_value(self, name: str) -> str | None:
-        h = self._first(header_key(name))
-        return h.value if h is not None else None
+        """get_header(name).value, or None: hdr_value of the canonical name (from the scan
+        when it indexed the line cleanly, no HeaderField made)."""
+        return self.hdr_value(header_key(name))
 
     # ---------------------------------------------------------------- named header access
     # What the hot paths of modules need from a header without making its HeaderField

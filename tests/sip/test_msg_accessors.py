@@ -28,6 +28,7 @@ def _hf(m, k):
 DEFINITIONS = {
     "hdr_value": (lambda m, k: m.hdr_value(k), lambda m, k: None if _hf(m, k) is None else _hf(m, k).value),
     "has_hdr": (lambda m, k: m.has_hdr(k), lambda m, k: _hf(m, k) is not None),
+    "header_value": (lambda m, k: m.header_value(k), lambda m, k: None if _hf(m, k) is None else _hf(m, k).value),
     "hdr_line": (lambda m, k: m.hdr_line(k),
                  lambda m, k: None if _hf(m, k) is None else (_hf(m, k).start, _hf(m, k).end)),
     "hdr_value_span": (lambda m, k: m.hdr_value_span(k),
