@@ -173,13 +173,30 @@ def _route_set(msg: bytes) -> str:
     return "".join(f"Route: {r.decode('latin-1')}\r\n" for r in rrs)
 
 
+# every port an actor had in this process: a server may go on retransmitting to an
+# earlier case's actor (a final reply until its ACK, for up to 32 s), so a new actor
+# never takes such a port again, or it would receive that stray as its own traffic
+_used_ports: set[int] = set()
+
+
+def _fresh_socket(tries: int = 64) -> socket.socket:
+    for attempt in range(tries):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        if port not in _used_ports or attempt == tries - 1:  # the last try is taken anyway
+            _used_ports.add(port)
+            return sock
+        sock.close()
+    raise AssertionError("unreachable")
+
+
 class Actor:
     """A UDP socket on 127.0.0.1: what it received (with where from) and its last ones."""
 
     def __init__(self, name: str):
         self.name = name
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock = _fresh_socket()
         self.sock.setblocking(False)
         self.port = self.sock.getsockname()[1]
         self.received: list[bytes] = []
