@@ -32,7 +32,6 @@ import json
 import os
 import shlex
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -58,7 +57,7 @@ def run_measured(workload: str, server_cmd: str, duration: int, extra: list[str]
     """run() with the server started here, and its processes' /proc figures added to the
     result as "procs": [{pid, comm, user_s, sys_s, vcs, ics, minflt}] (deltas over the
     sipbench run, load and its idle wait included: a server at rest uses ~nothing)."""
-    from procs import snapshot  # bench/procs.py, beside this file
+    from procs import snapshot, stop_group  # bench/procs.py, beside this file
     log = open(Path("/tmp") / f"compare-{os.getpid()}.log", "w")
     srv = subprocess.Popen(shlex.split(server_cmd), cwd=str(BENCH), stdout=log, stderr=subprocess.STDOUT,
                            start_new_session=True)
@@ -70,15 +69,7 @@ def run_measured(workload: str, server_cmd: str, duration: int, extra: list[str]
         r = run(workload, server_cmd, duration, ["--no-start", "--server-pid", str(srv.pid), *extra])
         after = snapshot(srv.pid)
     finally:
-        try:
-            os.killpg(srv.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            srv.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(srv.pid, signal.SIGKILL)
-            srv.wait(5)
+        stop_group(srv)
         log.close()
     procs = []
     for pid in sorted(after):

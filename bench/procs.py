@@ -54,6 +54,20 @@ def snapshot(pgid: int) -> dict[int, tuple]:
     return out
 
 
+def stop_group(srv: subprocess.Popen, grace: float = 15.0):
+    """SIGTERM to the server's process group (the one it was started in), SIGKILL after
+    `grace` seconds."""
+    try:
+        os.killpg(srv.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        srv.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(srv.pid, signal.SIGKILL)
+        srv.wait(5)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("workload", choices=["options", "register", "call"])
@@ -75,14 +89,7 @@ def main():
                              timeout=args.duration + 120)
         after = snapshot(srv.pid)
     finally:
-        try:
-            os.killpg(srv.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            srv.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(srv.pid, signal.SIGKILL)
+        stop_group(srv)
     try:
         result = json.loads(res.stdout[res.stdout.index("{"):])
     except ValueError:
