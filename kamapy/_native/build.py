@@ -23,6 +23,8 @@ SOURCES.append("kp_htwheel.c")  # the timing wheel of timed hash tables
 HEADERS.append("kp_htwheel.h")
 SOURCES.append("kp_udpsend.c")  # batched UDP sends (the NAT pingers)
 HEADERS.append("kp_udpsend.h")
+SOURCES.append("kp_tmreply.c")  # tm's relayed 1xx/2xx in one call (modules/tm/fast_reply.py)
+HEADERS.append("kp_tmreply.h")
 
 CDEF = """
 /* kp_shm.h */
@@ -172,6 +174,24 @@ CDEF += """
 int kp_udp_send_many(int fd, const char *data, int len, const char *addrs, int addr_len,
         int n, int *failed, int *last_errno);
 """
+CDEF += """
+/* kp_tmreply.h */
+typedef struct kp_tmr_sock {
+    char address[48]; int32_t port; int32_t proto; int32_t af; int32_t fd;
+} kp_tmr_sock_t;
+#define KP_TMR_ABSORBED ...
+#define KP_TMR_RELAYED ...
+#define KP_TMR_DECLINE ...
+#define KP_TMR_RECOVERED ...
+#define KP_TMR_ENOLOCK ...
+#define KP_TMR_ESHM ...
+#define KP_TMR_ADDR_MAX ...
+#define KP_TMN_NARGS ...
+#define KP_TMR_NRES ...
+int kp_tm_reply(kp_ht_t *cells, kp_ht_t *due, kp_lockset_t *locks, uint32_t nlocks,
+        const char *data, uint32_t dlen, const char *scan, const double *nums,
+        const kp_tmr_sock_t *socks, char *work, int *res);
+"""
 # every KP_SS_* offset and code of kp_sipscan.h, so Python reads them from lib
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "kp_sipscan.h")) as _h:
     CDEF += "".join(f"#define {ln.split()[1]} ...\n" for ln in _h
@@ -194,7 +214,7 @@ ffibuilder.set_source(
     "".join(f'#include "{h}"\n' for h in HEADERS),
     sources=[_source_path(s) for s in SOURCES],
     include_dirs=[_source_path(".")],
-    depends=[_source_path(h) for h in HEADERS + ["kp_hash.h"]],
+    depends=[_source_path(h) for h in HEADERS + ["kp_hash.h", "kp_msgpack.h"]],
     extra_compile_args=["-O2", "-Wall", "-std=gnu11"],
     libraries=["pthread"],
 )

@@ -24,7 +24,7 @@ from kamapy.module import TM_ONREPLY_ROUTE
 from kamapy.sip.errors import SipParseError
 from kamapy.sip.outgoing import build_reply_forward
 
-from . import dns_failover, outbox, stats
+from . import dns_failover, fast_reply, outbox, stats
 from .cancel import (
     build_ack,
     cancel_pending,
@@ -55,6 +55,8 @@ log = logging.getLogger("kamapy.tm")
 
 def reply_hook(msg) -> bool:
     """Part of tm's response function: True when tm took the reply (relayed or absorbed)."""
+    if fast_reply.relay(msg):  # the plain 1xx/2xx in one C call (fast_reply.py)
+        return True
     try:
         found = reply_tid(msg)
     except SipParseError:
