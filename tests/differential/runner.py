@@ -40,7 +40,7 @@ REASONS = {100: "Trying", 180: "Ringing", 181: "Call Is Being Forwarded", 183: "
 STEP_KINDS = ("send", "reply", "expect", "sleep")
 STEP_KEYS = {
     "send": {"send", "from", "to", "raw"},
-    "reply": {"reply", "from", "method", "reason", "to_tag", "headers", "body"},
+    "reply": {"reply", "from", "method", "reason", "to_tag", "headers", "body", "vias"},
     "expect": {"expect", "count", "timeout"},
     "sleep": {"sleep"},
 }
@@ -418,15 +418,26 @@ def build_reply(actor: Actor, req: bytes, step: dict, values: dict[str, str]) ->
     method = lines[0].split(b" ", 1)[0].decode("latin-1")
     out = [f"SIP/2.0 {code} {reason}"]
     to_tag = step.get("to_tag", f"{actor.name}-tag")
+    one_line = step.get("vias") == "one line"  # "Via: a, b", as SIPp's replies write them
+    if step.get("vias") not in (None, "one line"):
+        raise ValueError(f"reply step: vias must be \"one line\", not {step['vias']!r}")
+    vias = []
     for line in lines[1:]:
         name = line.split(b":", 1)[0].strip().lower()
         text = line.decode("latin-1")
-        if name in (b"via", b"v", b"record-route", b"from", b"f", b"call-id", b"i", b"cseq"):
+        if one_line and name in (b"via", b"v"):
+            if not vias:
+                out.append("")  # the joined line goes where the first Via was
+                at = len(out) - 1
+            vias.append(text.split(":", 1)[1].strip())
+        elif name in (b"via", b"v", b"record-route", b"from", b"f", b"call-id", b"i", b"cseq"):
             out.append(text)
         elif name in (b"to", b"t"):
             if code > 100 and to_tag and not re.search(r";\s*tag=", text):
                 text += f";tag={to_tag}"
             out.append(text)
+    if vias:
+        out[at] = "Via: " + ", ".join(vias)
     if method == "INVITE" and code < 300:
         out.append(f"Contact: <sip:{actor.name}@127.0.0.1:{actor.port}>")
     if step.get("headers"):

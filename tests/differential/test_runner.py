@@ -87,6 +87,20 @@ def test_uas_reply_copies_what_rfc3261_says():
     assert f"Contact: <sip:callee@127.0.0.1:{actor.port}>" in lines
 
 
+def test_uas_reply_with_every_via_on_one_line():
+    req = (b"INVITE sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP p;branch=z9hG4bK1\r\nFrom: <sip:a@x>;tag=1\r\n"
+           b"Via: SIP/2.0/UDP c;branch=z9hG4bK2\r\nTo: <sip:b@x>\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\n\r\n")
+    actor = runner.Actor("callee")
+    try:
+        lines = build_reply(actor, req, {"reply": 200, "vias": "one line"}, {}).decode().split("\r\n")
+        with pytest.raises(ValueError, match="one line"):
+            build_reply(actor, req, {"reply": 200, "vias": "two"}, {})
+    finally:
+        actor.close()
+    assert lines[1] == "Via: SIP/2.0/UDP p;branch=z9hG4bK1, SIP/2.0/UDP c;branch=z9hG4bK2"
+    assert [ln for ln in lines if ln.startswith("Via")] == [lines[1]] and lines[2].startswith("From:")
+
+
 def test_bad_case_files_are_refused(tmp_path: Path):
     bad = tmp_path / "x.toml"
     bad.write_text('config = "stateless"\nsummary = "s"\n[[step]]\nsend = "a"\nexpect = "caller"\n')
