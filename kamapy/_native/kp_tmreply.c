@@ -406,10 +406,13 @@ int kp_tm_reply(kp_ht_t *cells, kp_ht_t *due, kp_lockset_t *locks, uint32_t nloc
 	res[KP_TMR_RES_CODE] = code;
 	res[KP_TMR_RES_RELEASE] = kp_lockset_release(locks, li);
 	/* sent once the record says so (outbox.py's rule) */
-	if (fwd && sendto(fd, fwd, fwd_len, 0, &to.sa, to_len) < 0) {
+	while (fwd && sendto(fd, fwd, fwd_len, 0, &to.sa, to_len) < 0) {
+		if (errno == EINTR)
+			continue; /* as Python's sendto (PEP 475) */
 		res[KP_TMR_RES_ERRNO] = errno ? errno : EIO;
 		res[KP_TMR_RES_PORT] = (int)rport;
 		memcpy(work, rip, strlen(rip) + 1);
+		break;
 	}
 	return kind;
 }

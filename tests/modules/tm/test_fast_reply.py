@@ -124,6 +124,7 @@ TX_VARIANTS = {
     "on wait": lambda t, T: (setattr(t, "flags", t.flags | T_ON_WAIT), setattr(t, "wait_due", T + 2.0)),
     "reply to a name": lambda t, T: setattr(t, "rpl_dst", ["localhost", t.rpl_dst[1]]),
     "reply to ipv6": lambda t, T: setattr(t, "rpl_dst", ["::1", t.rpl_dst[1]]),
+    "reply to broadcast": lambda t, T: setattr(t, "rpl_dst", ["255.255.255.255", t.rpl_dst[1]]),  # EACCES
     "request proto 0": lambda t, T: setattr(t, "rcv", [*t.rcv[:4], 0, *t.rcv[5:]]),
     "two branches": lambda t, T: t.branches.append(Branch("sip:c@127.0.0.1")),
     "end of life": lambda t, T: setattr(t, "end_of_life", T + 50.0),
@@ -247,6 +248,19 @@ def test_a_call_relayed_the_c_way(shm_lab):
     delta = {n: v - before[n] for n, v in _counters().items()}
     assert delta["rpl_received"] == 3 and delta["rpl_relayed"] == 3 and delta["rpl_sent"] >= 3
     assert delta["completed_2xx"] == 2 and delta["waiting"] == 2
+
+
+def test_a_failed_send_is_logged_as_send_udp_logs_it(shm_lab, caplog):
+    lab, st = shm_lab
+    out = _relayed(lab)
+    key = SipMsg(out).via1.branch[7:23].encode()
+    t = Transaction.unpack(st.cells.get(key))
+    t.rpl_dst = ["255.255.255.255", 5999]  # no SO_BROADCAST: sendto fails with EACCES
+    st.cells.put(key, t.pack())
+    with caplog.at_level("ERROR", logger="kamapy.tm"):
+        assert fast_reply.relay(reply_to(lab, out, 180)) is True
+    assert "sendto 255.255.255.255:5999 failed: Permission denied" in caplog.text
+    assert Transaction.unpack(st.cells.get(key)).uas_code == 180  # kept as sent, as the Python path does
 
 
 def test_the_record_layout_is_the_one_the_c_code_reads():
