@@ -214,7 +214,7 @@ ffibuilder.set_source(
     "".join(f'#include "{h}"\n' for h in HEADERS),
     sources=[_source_path(s) for s in SOURCES],
     include_dirs=[_source_path(".")],
-    depends=[_source_path(h) for h in HEADERS + ["kp_hash.h", "kp_msgpack.h"]],
+    depends=[_source_path(h) for h in HEADERS + ["kp_hash.h", "kp_msgpack.h", "kp_sockaddr.h"]],
     extra_compile_args=["-O2", "-Wall", "-std=gnu11"],
     libraries=["pthread"],
 )

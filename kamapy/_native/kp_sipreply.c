@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include "kp_sipreply.h"
+#include "kp_sockaddr.h"
 #include "kp_sipscan.h"
 
 /* the output cursor: every write checks the room left once, at the end */
@@ -197,11 +198,7 @@ int kp_sl_reply_send(int fd, int af, const char *buf, int len, const char *scan,
     char tag[160], ip[64];
     const char *t = NULL;
     int tl = 0, n, port, k;
-    union {
-        struct sockaddr sa;
-        struct sockaddr_in in4;
-        struct sockaddr_in6 in6;
-    } to;
+    kp_sockaddr_t to;
     socklen_t to_len;
 
     if (code >= 180 && sl_tag_prefix != NULL) {
@@ -228,20 +225,9 @@ int kp_sl_reply_send(int fd, int af, const char *buf, int len, const char *scan,
         return KP_SR_FALLBACK;
     port = (sc[KP_SS_V_RPORT] >= 0 || force_rport) ? src_port
         : (sc[KP_SS_V_PORT] > 0 ? sc[KP_SS_V_PORT] : 5060);
-    memset(&to, 0, sizeof(to));
-    if (af == 6) {
-        to.in6.sin6_family = AF_INET6;
-        to.in6.sin6_port = htons((uint16_t)port);
-        if (inet_pton(AF_INET6, ip, &to.in6.sin6_addr) != 1)
-            return KP_SR_FALLBACK;
-        to_len = sizeof(to.in6);
-    } else {
-        to.in4.sin_family = AF_INET;
-        to.in4.sin_port = htons((uint16_t)port);
-        if (inet_pton(AF_INET, ip, &to.in4.sin_addr) != 1)
-            return KP_SR_FALLBACK;
-        to_len = sizeof(to.in4);
-    }
+    to_len = kp_sockaddr_set(&to, ip, port, af == 6 ? AF_INET6 : AF_INET, NULL);
+    if (!to_len)
+        return KP_SR_FALLBACK;
     n = kp_sip_reply(buf, len, scan, code, reason, reason_len, t, tl, src_ip, src_ip_len,
             src_port, force_rport, extra, extra_len, server, server_len, body, body_len, out, cap);
     if (n < 0)

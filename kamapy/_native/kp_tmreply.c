@@ -13,6 +13,7 @@
 
 #include "kp_msgpack.h"
 #include "kp_sipscan.h"
+#include "kp_sockaddr.h"
 #include "kp_tmreply.h"
 
 enum {
@@ -161,11 +162,7 @@ int kp_tm_reply(kp_ht_t *cells, kp_ht_t *due, kp_lockset_t *locks, uint32_t nloc
 	span_t tv[T_COUNT], bv[B_COUNT];
 	uint8_t enc[8 * ENC_MAX], *e = enc, *nb, *o, *fwd;
 	char lip[KP_TMR_ADDR_MAX], rip[KP_TMR_ADDR_MAX];
-	union {
-		struct sockaddr sa;
-		struct sockaddr_in in4;
-		struct sockaddr_in6 in6;
-	} to;
+	kp_sockaddr_t to;
 	socklen_t to_len;
 
 	for (int k = 0; k < KP_TMR_NRES; k++)
@@ -270,20 +267,9 @@ int kp_tm_reply(kp_ht_t *cells, kp_ht_t *due, kp_lockset_t *locks, uint32_t nloc
 			|| !cstr(pf[0], pf[1], rip, sizeof(rip)) || !mp_int(pf[1], &rport)
 			|| rport < 0 || rport > 65535)
 		return done(locks, li, res, KP_TMR_DECLINE);
-	memset(&to, 0, sizeof(to));
-	if (inet_pton(AF_INET, rip, &to.in4.sin_addr) == 1) {
-		af = AF_INET;
-		to.in4.sin_family = AF_INET;
-		to.in4.sin_port = htons((uint16_t)rport);
-		to_len = sizeof(to.in4);
-	} else if (inet_pton(AF_INET6, rip, &to.in6.sin6_addr) == 1) {
-		af = AF_INET6;
-		to.in6.sin6_family = AF_INET6;
-		to.in6.sin6_port = htons((uint16_t)rport);
-		to_len = sizeof(to.in6);
-	} else {
+	to_len = kp_sockaddr_set(&to, rip, (int)rport, 0, &af);
+	if (!to_len)
 		return done(locks, li, res, KP_TMR_DECLINE); /* a name (or brackets): resolve() */
-	}
 	/* socket_for() the request's local address, then choose_socket(): that socket if
 	 * it is UDP of the destination's family, else the first UDP one of that family */
 	forced = 0;
