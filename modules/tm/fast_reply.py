@@ -100,12 +100,9 @@ def _socket_table():
 def relay(msg) -> bool:
     """True when the C call took the reply (relayed upstream or absorbed), counted as
     the Python path counts it; False, nothing changed, for the Python path."""
-    sc = msg._csc
-    if sc is None or msg.lumps or data_hooks.data_out or outbox._held is not None \
+    scan = msg.clean_scan  # SipMsg's: the C scan when every line reads as is
+    if scan is None or msg.lumps or data_hooks.data_out or outbox._held is not None \
             or _get_ident() != _OWNER:
-        return False
-    scan = sc.obj
-    if scan.__class__ is not bytes:
         return False
     st = store()
     b = _bound
