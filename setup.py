@@ -10,7 +10,7 @@ beside it without taking generic top-level names like `tm` or `modules`.
 import re
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
 
 # the one version string lives in kamapy/__init__.py
 VERSION = re.search(r'^__version__ = "([^"]+)"', Path(__file__).with_name("kamapy").joinpath(
@@ -33,6 +33,10 @@ setup(
     data_files=[("share/kamapy", ["etc/kamapy.cfg"])],
     setup_requires=["cffi>=1.15"],
     cffi_modules=["kamapy/_native/build.py:ffibuilder"],
+    # METH_FASTCALL entry points for the per-message C calls (kp_fastcall.c says why)
+    ext_modules=[Extension("kamapy._native._fastcall", ["kamapy/_native/kp_fastcall.c"],
+                           include_dirs=["kamapy/_native"], py_limited_api=True,
+                           extra_compile_args=["-O2"])],
     install_requires=[
         "cffi>=1.15",
         "posix_ipc>=1.1",

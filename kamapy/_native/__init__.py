@@ -6,6 +6,8 @@ kp_htable.*    the shared hash table (per-bucket locks, entry header + byte blob
 kp_counters.*  atomic 64-bit counters
 kp_proctable.* the process table
 kp_hash.h      the 64-bit key hash
+kp_fastcall.c  METH_FASTCALL entry points (the _fastcall extension) for the per-message
+               calls, bound to the cffi module's functions by fastcall.py
 
 Python code uses the faces in kamapy.mem.shm, kamapy.mem.lockset, kamapy.mem.htable,
 kamapy.mem.counters and kamapy.mem.proctable; `ffi` and `lib` of the compiled module are

@@ -29,6 +29,7 @@ import sys
 from _thread import get_ident as _get_ident
 
 from kamapy import __version__
+from kamapy._native import fastcall
 from kamapy._native._kamapy_native import ffi, lib
 
 from . import sipscan as _ss
@@ -170,7 +171,7 @@ def _reply_from_plan(msg, sc, code, reason, to_tag, headers, body, server_header
     return ffi.unpack(buf, n) if n >= 0 else None
 
 
-_sl_reply_send = lib.kp_sl_reply_send
+_sl_reply_send = fastcall.sl_reply_send  # kp_sl_reply_send
 # the last Server line send_sl_reply encoded and its bytes (rt.server_header: one per
 # config), one tuple so another thread never reads one half of an update
 _server_last = (None, b"")
@@ -215,23 +216,9 @@ def send_sl_reply(msg, code: int, reason: str, headers: str, body, server_header
         s = last[1]
         body = b""
     prefix = _TagPrefix.bytes or _init_prefix_bytes()
-    ip = rcv.src_ip.encode("ascii", "replace")
-    data = msg.data
-    fd = si.sock.fileno()
-    # _call_buffered(), inlined: every stateless reply comes here (the arguments made a
-    # tuple only when the buffer has to grow, or for another thread)
-    if _get_ident() == _OWNER:
-        n = _sl_reply_send(fd, rcv.af, data, len(data), scan, code, r, len(r), prefix, len(prefix),
-                           ip, len(ip), rcv.src_port, force_rport, h, len(h), s, len(s), body, len(body),
-                           _rbuf, _rcap)
-        if n == _SR_ECAP:
-            n = _grown_call(_sl_reply_send, (fd, rcv.af, data, len(data), scan, code, r, len(r), prefix,
-                                             len(prefix), ip, len(ip), rcv.src_port, force_rport, h, len(h),
-                                             s, len(s), body, len(body)))
-    else:
-        n = _call_buffered(_sl_reply_send, (fd, rcv.af, data, len(data), scan, code, r, len(r), prefix,
-                                            len(prefix), ip, len(ip), rcv.src_port, force_rport, h, len(h),
-                                            s, len(s), body, len(body)))[0]
+    # one C call (kp_fastcall.c: the arguments read straight, its own reply buffer)
+    n = _sl_reply_send(si.sock.fileno(), rcv.af, msg.data, scan, code, r, prefix,
+                       rcv.src_ip.encode("ascii", "replace"), rcv.src_port, force_rport, h, s, body)
     if n >= 0:
         return True
     if n <= _SR_ESEND:

@@ -1,7 +1,7 @@
 """The C SIP tokenizer (kamapy/_native/kp_sipscan.c) as the message layer reads it.
 
-scan(data) makes ONE cffi call over the datagram and returns a memoryview of int32s
-(a private copy: the C side writes into one buffer per process): the first line, every
+scan(data) makes ONE C call over the datagram (kp_fastcall.c: no cffi wrapper) and
+returns a memoryview of int32s (a private copy of the thread's buffer): the first line, every
 header line (id, name/value spans, line end, next line of the same id), the first line
 of each known header, and the key fields of the first Via/To/From/Call-ID/CSeq/
 Content-Length, each with an OK flag that is set only when the Python parser would give
@@ -16,6 +16,7 @@ from __future__ import annotations
 import struct
 from _thread import get_ident as _get_ident
 
+from kamapy._native import fastcall
 from kamapy._native._kamapy_native import ffi, lib
 
 from . import via as _via_module
@@ -90,43 +91,21 @@ _FIRST_LINE_ERRORS = {
     lib.KP_SS_EBADSTATUS: "bad status line",
     lib.KP_SS_EBADREQ: "bad request line",
 }
-_ECAP = lib.KP_SS_ECAP
 
-_scan = lib.kp_sip_scan
+_scan = fastcall.scan  # kp_sip_scan through kp_fastcall.c: its own per-thread buffer
 _crc16 = lib.kp_crc16
-_cap = HDR + HREC * 256
-_out = ffi.new("int32_t[]", _cap)  # one per process, reused: scan() returns a copy
-_outbuf = ffi.buffer(_out)
-_OWNER = _get_ident()
-
-
-def _scan_private(data: bytes) -> memoryview:
-    cap = HDR + HREC * (len(data) // 2 + 2)
-    out = ffi.new("int32_t[]", cap)
-    n = _scan(data, len(data), out, cap)
-    if n < 0:
-        raise SipParseError(_FIRST_LINE_ERRORS[n])
-    return memoryview(ffi.buffer(out, n * 4)[:]).cast("i")
+_OWNER = _get_ident()  # via_parm's buffer is this thread's
 
 
 def scan(data: bytes) -> memoryview:
     """The scan of a datagram (see the module text); raises SipParseError for a first
     line Kamailio's parse_first_line would refuse."""
-    global _cap, _out, _outbuf
     if type(data) is not bytes:
         data = bytes(data)
-    if _get_ident() != _OWNER:  # another thread: the shared buffer is the main thread's
-        return _scan_private(data)
-    n = _scan(data, len(data), _out, _cap)
-    if n < 0:
-        if n != _ECAP:
-            raise SipParseError(_FIRST_LINE_ERRORS[n])
-        # more header lines than the buffer holds: size it for the worst case and rescan
-        _cap = HDR + HREC * (len(data) // 2 + 2)
-        _out = ffi.new("int32_t[]", _cap)
-        _outbuf = ffi.buffer(_out)
-        n = _scan(data, len(data), _out, _cap)
-    return memoryview(_outbuf[:n * 4]).cast("i")
+    out = _scan(data)
+    if out.__class__ is int:
+        raise SipParseError(_FIRST_LINE_ERRORS[out])
+    return memoryview(out).cast("i")
 
 
 def crc16(data: bytes) -> int:

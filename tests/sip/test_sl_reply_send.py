@@ -1,12 +1,14 @@
-"""send_sl_reply (kp_sl_reply_send: sl's tag, build and sendto in one C call) against
+"""send_sl_reply (kp_sl_reply_send through kp_fastcall.c: sl's tag, build and sendto in one C call) against
 the same steps in Python: the datagram that arrives, and where it arrives, are the
 same for rport or not, force_rport, codes with and without a To-tag, a To that has a
 tag, and IPv6; what the C path does not take it hands back (None) untouched."""
 
 import socket
+import threading
 
 import pytest
 
+from kamapy._native import fastcall
 from kamapy.net.socket_info import SocketInfo
 from kamapy.sip import reply
 from kamapy.sip.msg import PROTO_UDP, RecvInfo, SipMsg
@@ -92,11 +94,10 @@ def test_a_failed_sendto_is_reported_not_raised(net, caplog):
     assert "sendto" in caplog.text and "failed" in caplog.text
 
 
-def test_a_reply_bigger_than_the_buffer_grows_it(net, monkeypatch):
-    """The process' reply buffer is grown and the C call made again when a reply does
-    not fit: a 30 KB body through a 1 KB buffer comes out whole, as the Python build."""
-    monkeypatch.setattr(reply, "_rcap", 1024)
-    monkeypatch.setattr(reply, "_rbuf", reply.ffi.new("char[]", 1024))
+def test_a_reply_bigger_than_the_buffer_grows_it(net):
+    """kp_fastcall.c builds the reply in a per-thread buffer that starts at 16 KB and is
+    grown, the reply built again, when one does not fit: a 30 KB body comes out whole,
+    as the Python build makes it."""
     server, peer, host = net
     peer_port = peer.getsockname()[1]
     msg = SipMsg(request(f"[{host}]" if ":" in host else host, 5999, True),
@@ -109,7 +110,29 @@ def test_a_reply_bigger_than_the_buffer_grows_it(net, monkeypatch):
                                False) is True
     got, _ = peer.recvfrom(65535)
     assert got == want and len(got) > 30000
-    assert reply._rcap >= len(want)
+    assert fastcall.reply_cap() >= len(want)
+
+
+def test_a_reply_from_another_thread(net):
+    """Another thread has its own scan and reply buffers (kp_fastcall.c's are per
+    thread): its reply is the same datagram, and the main thread's next one too."""
+    server, peer, host = net
+    port = peer.getsockname()[1]
+    h = f"[{host}]" if ":" in host else host
+    got = []
+
+    def in_thread():
+        m = SipMsg(request(h, port, True), RecvInfo(host, port, host, server.port, PROTO_UDP, server))
+        got.append(reply.send_sl_reply(m, 486, "Busy Here", "", "", "Server: t", False))
+    t = threading.Thread(target=in_thread)
+    t.start()
+    t.join(5)
+    msg = SipMsg(request(h, port, True), RecvInfo(host, port, host, server.port, PROTO_UDP, server))
+    want = reply._build_in_python(msg, 486, "Busy Here", reply.sl_to_tag(msg), "", "", "Server: t", False)
+    assert got == [True]
+    assert peer.recvfrom(65535)[0] == want
+    assert reply.send_sl_reply(msg, 486, "Busy Here", "", "", "Server: t", False) is True
+    assert peer.recvfrom(65535)[0] == want
 
 
 def test_the_server_line_follows_each_call(net):
