@@ -4,9 +4,11 @@
  * each through its type machinery and releases the GIL around the call: ~1,000
  * instructions plus ~190 per argument (callgrind), more than the scan or the reply
  * builder costs itself. These entry points read the arguments straight from the vector
- * (lengths from the bytes objects, not passed beside them) and keep the GIL: neither
- * call blocks (the scan computes; sl's sendto is on a UDP socket, as Kamailio's
- * udp_send is, and returns at once on Linux).
+ * (lengths from the bytes objects, not passed beside them). The scan and sl's reply keep
+ * the GIL: neither blocks (the scan computes; sl's sendto is on a UDP socket, as
+ * Kamailio's udp_send is, and returns at once on Linux). registrar's refresh takes the
+ * AOR lock, which another thread of this process may hold: it lets the GIL go, as
+ * cffi does.
  *
  * The C functions themselves stay in the cffi module (one copy of each, with its static
  * tables): kamapy._native binds their addresses here once (bind()), so this file holds
@@ -20,12 +22,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kp_regrefresh.h"
 #include "kp_sipreply.h"
 #include "kp_sipscan.h"
 
 /* the functions' own types, from their headers */
 static __typeof__(kp_sip_scan) *p_scan;
 static __typeof__(kp_sl_reply_send) *p_sl_send;
+static __typeof__(kp_reg_refresh) *p_reg_refresh;
 
 /* per-thread output buffers, grown to what a call needs (no thread shares the main
  * thread's, as the cffi callers had to arrange) */
@@ -87,21 +91,24 @@ static int nargs_ok(const char *name, Py_ssize_t n, Py_ssize_t want)
 	return 0;
 }
 
-/* bind(scan, sl_reply_send): the addresses of kp_sip_scan and kp_sl_reply_send */
+static int ptr_arg(PyObject *o, void **p)
+{
+	*p = PyLong_AsVoidPtr(o);
+	return *p == NULL && PyErr_Occurred() ? -1 : 0;
+}
+
+/* bind(scan, sl_reply_send, reg_refresh): the addresses of kp_sip_scan,
+ * kp_sl_reply_send and kp_reg_refresh */
 static PyObject *fc_bind(PyObject *self, PyObject *const *args, Py_ssize_t n)
 {
-	void *a, *b;
+	void *a, *b, *c;
 
-	if (!nargs_ok("bind", n, 2))
-		return NULL;
-	a = PyLong_AsVoidPtr(args[0]);
-	if (a == NULL && PyErr_Occurred())
-		return NULL;
-	b = PyLong_AsVoidPtr(args[1]);
-	if (b == NULL && PyErr_Occurred())
+	if (!nargs_ok("bind", n, 3) || ptr_arg(args[0], &a) < 0 || ptr_arg(args[1], &b) < 0
+			|| ptr_arg(args[2], &c) < 0)
 		return NULL;
 	p_scan = (__typeof__(p_scan))a;
 	p_sl_send = (__typeof__(p_sl_send))b;
+	p_reg_refresh = (__typeof__(p_reg_refresh))c;
 	Py_RETURN_NONE;
 }
 
@@ -178,6 +185,38 @@ static PyObject *fc_sl_reply_send(PyObject *self, PyObject *const *args, Py_ssiz
 	return PyLong_FromLong(r);
 }
 
+/* reg_refresh(ht, lock, key, ul_nums, data, scan, sock, reg_nums, work, out, res) ->
+ * kp_reg_refresh's result; ht, lock and the three buffers are addresses (ints), the
+ * rest bytes. The buffers are the caller's (usrloc's per-process ones). */
+static PyObject *fc_reg_refresh(PyObject *self, PyObject *const *args, Py_ssize_t n)
+{
+	void *ht, *lock, *work, *out, *res;
+	const char *key, *uln, *data, *scan, *sock, *rgn;
+	int kl, ul, dl, sl, kk, rl, r;
+
+	if (!nargs_ok("reg_refresh", n, 11))
+		return NULL;
+	if (ptr_arg(args[0], &ht) < 0 || ptr_arg(args[1], &lock) < 0 || bytes_arg(args[2], &key, &kl) < 0
+			|| bytes_arg(args[3], &uln, &ul) < 0 || bytes_arg(args[4], &data, &dl) < 0
+			|| bytes_arg(args[5], &scan, &sl) < 0 || bytes_arg(args[6], &sock, &kk) < 0
+			|| bytes_arg(args[7], &rgn, &rl) < 0 || ptr_arg(args[8], &work) < 0
+			|| ptr_arg(args[9], &out) < 0 || ptr_arg(args[10], &res) < 0)
+		return NULL;
+	if (p_reg_refresh == NULL) {
+		PyErr_SetString(PyExc_RuntimeError, "_fastcall is not bound");
+		return NULL;
+	}
+	/* the numbers' blocks are read whole: short ones would be read past their end */
+	if (ul < 8 * KP_UN_NARGS || rl < 8 * KP_RN_NARGS) {
+		PyErr_SetString(PyExc_ValueError, "reg_refresh: ul_nums or reg_nums too short");
+		return NULL;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	r = p_reg_refresh(ht, lock, key, uln, data, scan, sock, rgn, work, out, res);
+	Py_END_ALLOW_THREADS
+	return PyLong_FromLong(r);
+}
+
 /* the initial size of a thread's reply buffer (a test grows past it) */
 static PyObject *fc_reply_cap(PyObject *self, PyObject *const *args, Py_ssize_t n)
 {
@@ -192,6 +231,9 @@ static PyMethodDef methods[] = {
 	{"sl_reply_send", (PyCFunction)(void (*)(void))fc_sl_reply_send, METH_FASTCALL,
 	 "sl_reply_send(fd, af, data, scan, code, reason, prefix, ip, port, force_rport, extra, "
 	 "server, body) -> int (kp_sl_reply_send)"},
+	{"reg_refresh", (PyCFunction)(void (*)(void))fc_reg_refresh, METH_FASTCALL,
+	 "reg_refresh(ht, lock, key, ul_nums, data, scan, sock, reg_nums, work, out, res) -> int "
+	 "(kp_reg_refresh; pointers as ints)"},
 	{"reply_cap", (PyCFunction)(void (*)(void))fc_reply_cap, METH_FASTCALL,
 	 "reply_cap() -> this thread's reply buffer size"},
 	{NULL, NULL, 0, NULL}

@@ -23,6 +23,8 @@ from contextlib import contextmanager
 
 from kamapy._native._kamapy_native import ffi, lib
 
+from kamapy._native import fastcall
+
 from . import callbacks, dbstore
 from .callbacks import UL_CONTACT_DELETE, UL_CONTACT_EXPIRE, UL_CONTACT_INSERT, UL_CONTACT_UPDATE
 from .contact import C_FLAGS, C_STATE, CS_DIRTY, CS_NEW, CS_SYNC, FIELDS, FL_MEM, UContact
@@ -38,7 +40,7 @@ _lock_release = lib.kp_lock_release
 MAX_LOCKS = 4096
 
 # refresh(): kp_reg_refresh and its per-process buffers (a record up to _WORK_CAP / 3)
-_reg_refresh = lib.kp_reg_refresh
+_reg_refresh = fastcall.reg_refresh  # kp_reg_refresh through kp_fastcall.c (pointers as ints)
 _DECLINE, _RECOVERED, _ENOLOCK, _HT_ELOCK = lib.KP_UL_DECLINE, lib.KP_UL_RECOVERED, lib.KP_UL_ENOLOCK, lib.KP_HT_ELOCK
 _DESC_TIME, _WRITE_BACK, _OUT_CONTACT = lib.KP_UL_DESC_TIME, lib.KP_UL_WRITE_BACK, lib.KP_UL_OUT_CONTACT
 _WORK_CAP = 3 * 16384
@@ -46,6 +48,7 @@ _OUT_CAP = 32768
 _work = ffi.new("char[]", _WORK_CAP)
 _out = ffi.new("char[]", _OUT_CAP)
 _res = ffi.new("int[]", lib.KP_UL_NRES)  # the lock get's and release's results, what _out holds
+_work_at, _out_at, _res_at = fastcall.address(_work), fastcall.address(_out), fastcall.address(_res)
 _pack_ul_nums = struct.Struct(f"={lib.KP_UN_NARGS}q").pack  # usrloc's numbers, kp_regrefresh.h's order
 _unpack = ffi.unpack
 _OWNER = _get_ident()  # the buffers are this thread's
@@ -74,6 +77,7 @@ class UDomain:
         self.lock_mask = 0
         self.stats: DomainStats | None = None
         self._last = (None, b"", 0)
+        self._at = None  # (table, locks, the table's address, each lock's): refresh()'s pointers
 
     # ------------------------------------------------------------------ set-up
     def create(self):
@@ -182,9 +186,12 @@ class UDomain:
         if mode == WRITE_BACK:
             opts |= _WRITE_BACK
         res = _res
-        n = _reg_refresh(self.table._ht, locks._locks[idx], key,
-                         _pack_ul_nums(len(key), cfg.server_id, opts, _WORK_CAP, _OUT_CAP),
-                         data, scan, sock, reg_nums, _work, _out, res)
+        at = self._at
+        if at is None or at[0] is not self.table or at[1] is not locks:
+            at = self._at = (self.table, locks, fastcall.address(self.table._ht),
+                             [fastcall.address(lk) for lk in locks._locks])
+        n = _reg_refresh(at[2], at[3][idx], key, _pack_ul_nums(len(key), cfg.server_id, opts, _WORK_CAP, _OUT_CAP),
+                         data, scan, sock, reg_nums, _work_at, _out_at, _res_at)
         if n >= 0:
             if res[1]:
                 locks.release_failed(res[1], idx)

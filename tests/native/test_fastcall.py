@@ -77,3 +77,14 @@ def test_a_failed_sendto_comes_back_as_its_errno():
     sc = fastcall.scan(BASE)
     n = fastcall.sl_reply_send(-1, 4, BASE, sc, 200, b"OK", b"p.", b"127.0.0.1", 5060, 0, b"", b"", b"")
     assert n == lib.KP_SR_ESEND - errno.EBADF
+
+
+def test_reg_refresh_refuses_short_number_blocks():
+    """kp_reg_refresh reads its two number blocks whole: a short one is refused before
+    the call (the C side would read past its end); the pointers are never touched."""
+    with pytest.raises(ValueError):
+        fastcall.reg_refresh(1, 1, b"k", b"\0" * 8, BASE, b"", b"", b"\0" * 8 * lib.KP_RN_NARGS, 1, 1, 1)
+    with pytest.raises(ValueError):
+        fastcall.reg_refresh(1, 1, b"k", b"\0" * 8 * lib.KP_UN_NARGS, BASE, b"", b"", b"\0" * 8, 1, 1, 1)
+    with pytest.raises(TypeError):
+        fastcall.reg_refresh(1, 1, b"k")
