@@ -38,7 +38,7 @@ def inc(name: str, n: int = 1):
     if s is None:
         bind()
         s = _stats[name]
-    s.inc(n)
+    s._arr.row[s._i] += n  # Stat.inc, inlined: tm counts ~17 times per call
 
 
 def completed(code: int):
