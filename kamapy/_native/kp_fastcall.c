@@ -69,6 +69,33 @@ static int bytes_arg(PyObject *o, const char **s, int *n)
 	return 0;
 }
 
+/* a str argument the reply copies as latin-1: its UTF-8 form when that is the same
+ * bytes (ASCII, every reason phrase and IP in practice; 1 then), 0 for any other str
+ * (the caller answers KP_SR_FALLBACK and Python encodes it); bytes are taken as they
+ * are. -1 with an exception for anything else. */
+static int text_arg(PyObject *o, const char **s, int *n)
+{
+	Py_ssize_t len;
+
+	if (PyBytes_Check(o))
+		return bytes_arg(o, s, n) < 0 ? -1 : 1;
+	*s = PyUnicode_AsUTF8AndSize(o, &len);
+	if (*s == NULL) {
+		if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
+			return -1;
+		PyErr_Clear();  /* a lone surrogate: not ASCII either */
+		return 0;
+	}
+	if (len != PyUnicode_GetLength(o))
+		return 0;
+	if (len > INT32_MAX) {
+		PyErr_SetString(PyExc_OverflowError, "str too long");
+		return -1;
+	}
+	*n = (int)len;
+	return 1;
+}
+
 static int int_arg(PyObject *o, int *v)
 {
 	long x = PyLong_AsLong(o);
@@ -143,11 +170,13 @@ static PyObject *fc_scan(PyObject *self, PyObject *const *args, Py_ssize_t n)
 
 /* sl_reply_send(fd, af, data, scan, code, reason, prefix, ip, port, force_rport, extra,
  * server, body) -> kp_sl_reply_send's result (bytes sent, KP_SR_FALLBACK, or
- * KP_SR_ESEND - errno); a reply bigger than this thread's buffer is built again in a
+ * KP_SR_ESEND - errno). reason, ip and extra may be str (see text_arg), the others
+ * are bytes. A reply bigger than this thread's buffer is built again in a
  * bigger one, so KP_SR_ECAP never comes back. */
 static PyObject *fc_sl_reply_send(PyObject *self, PyObject *const *args, Py_ssize_t n)
 {
 	int fd, af, code, port, force, dl, sl, rl, pl, il, el, vl, bl, r;  /* sl: the scan's length, unused */
+	int tr, ti, te;
 	const char *d, *s, *re, *pr, *ip, *ex, *sv, *bo;
 	Py_ssize_t want;
 	char *out;
@@ -156,11 +185,13 @@ static PyObject *fc_sl_reply_send(PyObject *self, PyObject *const *args, Py_ssiz
 		return NULL;
 	if (int_arg(args[0], &fd) < 0 || int_arg(args[1], &af) < 0 || bytes_arg(args[2], &d, &dl) < 0
 			|| bytes_arg(args[3], &s, &sl) < 0 || int_arg(args[4], &code) < 0
-			|| bytes_arg(args[5], &re, &rl) < 0 || bytes_arg(args[6], &pr, &pl) < 0
-			|| bytes_arg(args[7], &ip, &il) < 0 || int_arg(args[8], &port) < 0
-			|| int_arg(args[9], &force) < 0 || bytes_arg(args[10], &ex, &el) < 0
+			|| (tr = text_arg(args[5], &re, &rl)) < 0 || bytes_arg(args[6], &pr, &pl) < 0
+			|| (ti = text_arg(args[7], &ip, &il)) < 0 || int_arg(args[8], &port) < 0
+			|| int_arg(args[9], &force) < 0 || (te = text_arg(args[10], &ex, &el)) < 0
 			|| bytes_arg(args[11], &sv, &vl) < 0 || bytes_arg(args[12], &bo, &bl) < 0)
 		return NULL;
+	if (!tr || !ti || !te)
+		return PyLong_FromLong(KP_SR_FALLBACK);  /* a str that is not ASCII: Python encodes it */
 	if (p_sl_send == NULL) {
 		PyErr_SetString(PyExc_RuntimeError, "_fastcall is not bound");
 		return NULL;

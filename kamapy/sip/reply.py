@@ -208,17 +208,16 @@ def send_sl_reply(msg, code: int, reason: str, headers: str, body, server_header
         r, h, s, body = enc
         _remember_server(server_header, s)
     else:
-        try:
-            r = reason.encode("latin-1")
-            h = headers.encode("latin-1") if headers else b""
-        except UnicodeEncodeError:
-            return None
+        # the strs as they are: kp_fastcall.c reads an ASCII str's bytes in place, and
+        # hands any other text back (KP_SR_FALLBACK) to be encoded by the Python path
+        r = reason
+        h = headers or ""
         s = last[1]
         body = b""
     prefix = _TagPrefix.bytes or _init_prefix_bytes()
     # one C call (kp_fastcall.c: the arguments read straight, its own reply buffer)
     n = _sl_reply_send(si.sock.fileno(), rcv.af, msg.data, scan, code, r, prefix,
-                       rcv.src_ip.encode("ascii", "replace"), rcv.src_port, force_rport, h, s, body)
+                       rcv.src_ip, rcv.src_port, force_rport, h, s, body)
     if n >= 0:
         return True
     if n <= _SR_ESEND:

@@ -67,8 +67,32 @@ def test_arguments_are_checked():
     sc = fastcall.scan(BASE)
     with pytest.raises(OverflowError):  # an int past int32 is refused, not truncated
         fastcall.sl_reply_send(-1, 4, BASE, sc, 1 << 40, b"OK", b"p.", b"127.0.0.1", 5060, 0, b"", b"", b"")
-    with pytest.raises(TypeError):
-        fastcall.sl_reply_send(-1, 4, BASE, sc, 200, "OK", b"p.", b"127.0.0.1", 5060, 0, b"", b"", b"")
+    with pytest.raises(TypeError):  # the prefix, server and body are bytes only
+        fastcall.sl_reply_send(-1, 4, BASE, sc, 200, "OK", "p.", b"127.0.0.1", 5060, 0, b"", b"", b"")
+    with pytest.raises(TypeError):  # reason, ip and extra: str or bytes, nothing else
+        fastcall.sl_reply_send(-1, 4, BASE, sc, 200, 7, b"p.", b"127.0.0.1", 5060, 0, b"", b"", b"")
+
+
+@pytest.mark.parametrize("reason,ip,extra", [
+    ("Não", "127.0.0.1", ""), ("OK", "127.0.0.1", "X-A: ü\r\n"), ("OK\udcff", "127.0.0.1", ""),
+])
+def test_text_that_is_not_ascii_is_handed_back(reason, ip, extra):
+    """A str the reply would copy as latin-1 goes in as is only when it is ASCII (its
+    UTF-8 bytes are then the latin-1 ones); any other text -- latin-1 beyond ASCII, a
+    lone surrogate -- comes back as KP_SR_FALLBACK before anything is sent (fd -1
+    would fail the sendto), for Python to encode."""
+    sc = fastcall.scan(BASE)
+    assert fastcall.sl_reply_send(-1, 4, BASE, sc, 200, reason, b"p.", ip, 5060, 0, extra, b"", b"") \
+        == lib.KP_SR_FALLBACK
+
+
+def test_ascii_str_and_bytes_are_the_same_arguments():
+    import errno
+    sc = fastcall.scan(BASE)
+    for args in (("OK", "127.0.0.1", "X-A: 1\r\n"), (b"OK", b"127.0.0.1", b"X-A: 1\r\n")):
+        r, ip, extra = args
+        assert fastcall.sl_reply_send(-1, 4, BASE, sc, 200, r, b"p.", ip, 5060, 0, extra, b"", b"") \
+            == lib.KP_SR_ESEND - errno.EBADF
 
 
 def test_a_failed_sendto_comes_back_as_its_errno():

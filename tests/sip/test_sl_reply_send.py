@@ -150,3 +150,25 @@ def test_the_server_line_follows_each_call(net):
         want = reply._build_in_python(msg, 200, "OK", reply.sl_to_tag(msg), extra, body, srv, False)
         assert got == want
         assert (b"\r\nServer:" in got) == bool(srv)
+
+
+@pytest.mark.parametrize("reason,extra", [("Não Encontrado", ""), ("OK", "X-Nome: José\r\n")])
+def test_latin1_text_arrives_as_the_python_build_makes_it(net, reason, extra):
+    """A reason or header text beyond ASCII: kp_fastcall.c takes a str only when it is
+    ASCII and hands any other back (KP_SR_FALLBACK), so such a reply goes step by step
+    once the Server line's bytes are remembered (before, through _encoded()'s latin-1
+    bytes). Every time, the datagram is the Python build's, latin-1 encoded."""
+    from kamapy.runtime import rt
+    from kamapy_modules.sl import sl_reply
+    server, peer, host = net
+    port = peer.getsockname()[1]
+    for _ in range(3):
+        msg = SipMsg(request(host if ":" not in host else f"[{host}]", port, True),
+                     RecvInfo(host, port, host, server.port, PROTO_UDP, server))
+        if extra:
+            msg.reply_lumps = [extra]
+        want = reply._build_in_python(msg, 404, reason, reply.sl_to_tag(msg), extra, "", rt.server_header,
+                                      False)
+        assert sl_reply(msg, 404, reason) == 1
+        assert peer.recvfrom(65535)[0] == want
+    assert reply.send_sl_reply(msg, 404, reason, extra, "", rt.server_header, False) is None  # the C call declined
