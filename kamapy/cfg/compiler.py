@@ -483,9 +483,17 @@ class Compiler:
     def _code_stmt(self, expr, default, flags):
         if expr is None:
             code = default
+            # the flags this statement adds, known now (every request route ends in one)
+            add = flags | (EXIT if code == 0 and flags & RETURN else 0)
+            if add & EXIT:
+                def static_exit(msg, ctx):
+                    ctx.flags |= add
+                    ctx.last_rc = code
+                    return code
+                return static_exit
 
             def static(msg, ctx):
-                ctx.flags |= flags | (EXIT if code == 0 and flags & RETURN else 0)
+                ctx.flags |= add
                 if ctx.flags & EXIT:
                     ctx.last_rc = code
                 return code
