@@ -211,6 +211,7 @@ def _type_names(bits: int) -> list[str]:
 
 class Compiler:
     fuse_if = True  # if_of_call(); False compiles every if the general way (tests compare)
+    inline_calls = True  # a handler's .inline expression (_make_call); False: always the call
 
     def __init__(self, cfg: ast.ConfigAst, registry, core_params=None):
         self.cfg = cfg
@@ -557,7 +558,7 @@ class Compiler:
                   if spec.kind == "igp" and i < nargs and args[i][0] and _is_pv_text(c.args[i])]
         if no_int and not getattr(handler, "takes_no_int", False):
             handler = _no_int_guard(c.name, handler, no_int)
-        return _make_call(c.name, handler, args, mode, then, orelse)
+        return _make_call(c.name, handler, args, mode, then, orelse, self.inline_calls)
 
     def if_of_call(self, cond, then, orelse):
         """`if (f(...))` / `if (!f(...))` as one generated function: the call, its return
@@ -1073,17 +1074,17 @@ class _NullPv:
 # a new context and copies its flags back), so the LAST call evaluated decides whether the
 # script stops: in `f() || g()` with f returning 0 and g 1, the script goes on.
 _CALL_TAIL = {
-    "stmt": ("def {name}(msg, ctx):\n    ret = handler(msg{args})\n",
+    "stmt": ("def {name}(msg, ctx):\n    ret = {call}\n",
              "    return ret\n"),
-    "cond": ("def {name}(msg):\n    ctx = msg.ctx\n    ret = handler(msg{args})\n    ctx.flags = 0\n",
+    "cond": ("def {name}(msg):\n    ctx = msg.ctx\n    ret = {call}\n    ctx.flags = 0\n",
              "    return ret > 0\n"),
-    "value": ("def {name}(msg):\n    ctx = msg.ctx\n    ret = handler(msg{args})\n    ctx.flags = 0\n",
+    "value": ("def {name}(msg):\n    ctx = msg.ctx\n    ret = {call}\n    ctx.flags = 0\n",
               "    return 1 if ret > 0 else 0\n"),
-    "rc": ("def {name}(msg):\n    ctx = msg.ctx\n    ret = handler(msg{args})\n    ctx.flags = 0\n",
+    "rc": ("def {name}(msg):\n    ctx = msg.ctx\n    ret = {call}\n    ctx.flags = 0\n",
            "    return int(ret)\n"),
 }
 # `if (f())` / `if (!f())` (if_of_call): if_call's steps with the cond call inlined
-_IF_HEAD = ("def {name}(msg, ctx):\n    c = msg.ctx\n    ret = handler(msg{args})\n    c.flags = 0\n"
+_IF_HEAD = ("def {name}(msg, ctx):\n    c = msg.ctx\n    ret = {call}\n    c.flags = 0\n"
             "    if not ret:\n"
             "        if ret is None:\n"
             "            ret = 1\n"
@@ -1117,19 +1118,30 @@ def _failed_call(mode: str):
     return lambda msg: 0
 
 
-def _make_call(fname: str, handler, args: list[tuple[bool, object]], mode: str, then=None, orelse=None):
+def _make_call(fname: str, handler, args: list[tuple[bool, object]], mode: str, then=None, orelse=None,
+               inline: bool = True):
     ns = {"handler": handler, "EXIT": EXIT, "then": then, "orelse": orelse}
     parts = []
     for i, (dyn, v) in enumerate(args):
         ns[f"a{i}"] = v
         parts.append(f"a{i}(msg)" if dyn else f"a{i}")
+    call = "handler(msg" + "".join(", " + p for p in parts) + ")"
+    # A handler may offer, for static arguments, an expression that answers its common
+    # case in this frame and calls handler(msg, a0, ...) for the rest (is_method: a
+    # known request method against the mask). Its names start with k_ (no clash here).
+    expr = getattr(handler, "inline", None)
+    if expr is not None and inline and not any(dyn for dyn, _ in args):
+        got = expr(*(v for _, v in args))
+        if got is not None:
+            call, names = got
+            ns.update(names)
     safe = re.sub(r"\W", "_", fname)
     if mode in _IF_TAIL:
-        src = (_IF_HEAD.format(name="call_" + safe, args="".join(", " + p for p in parts)) + _IF_TAIL[mode]
+        src = (_IF_HEAD.format(name="call_" + safe, call=call) + _IF_TAIL[mode]
                + ("    return orelse(msg, ctx)\n" if orelse is not None else "    return 1\n"))
         exec(compile(src, f"<cfg if {fname}>", "exec"), ns)  # noqa: S102 - generated from a fixed template
         return ns["call_" + safe]
     head, tail = _CALL_TAIL[mode]
-    src = head.format(name="call_" + safe, args="".join(", " + p for p in parts)) + _RC + tail
+    src = head.format(name="call_" + safe, call=call) + _RC + tail
     exec(compile(src, f"<cfg call {fname}>", "exec"), ns)  # noqa: S102 - generated from a fixed template
     return ns["call_" + safe]

@@ -47,6 +47,20 @@ def is_method(msg, methods: MethodSet) -> int:
     return 1 if mid == METHOD_OTHER and name.upper() in methods.others else -1
 
 
+def _inline_is_method(methods: MethodSet):
+    """is_method's answer to a request as an expression for the config's generated call
+    (kamapy.cfg.compiler._make_call), in the caller's frame: its method bit against the
+    mask; a reply (method_id 0: its CSeq decides) calls is_method. Only for a list of
+    known names: then an unknown method (METHOD_OTHER, a bit no name maps to) is -1
+    there as here; a list with other names needs them compared."""
+    if methods.others:
+        return None
+    return "(1 if k_m & k_mask else -1) if (k_m := msg.method_id) else handler(msg, a0)", {"k_mask": methods.mask}
+
+
+is_method.inline = _inline_is_method
+
+
 def _cmp(a: str, b: str) -> int:
     if a == b:
         return 1
