@@ -3,7 +3,11 @@
 #   make test   run the test suite (installs what it needs first)
 #   make wheel-test  the wire tests against a built and installed wheel (CI runs it too)
 
-PYTHON ?= python3
+# The venv's interpreter: the system's CPython when there is one (Debian's python3, which
+# the README's prerequisites name, built with profile-guided optimisation): a plain build
+# found first on PATH (pyenv's default) costs 5-13 % more CPU per SIP message
+# (docs/performance.md). PYTHON=... picks another.
+PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
@@ -37,7 +41,7 @@ test: deps install
 
 # build the wheel and the sdist, install each in a fresh venv, run the wire tests on the wheel
 wheel-test: deps install
-	bash tests/wheel_check.sh
+	PYTHON=$(PYTHON) bash tests/wheel_check.sh
 
 test-all: deps install
 	$(PY) -m pytest -q -p no:cacheprovider
