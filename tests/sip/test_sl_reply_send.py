@@ -158,8 +158,9 @@ def test_latin1_text_arrives_as_the_python_build_makes_it(net, reason, extra):
     ASCII and hands any other back (KP_SR_FALLBACK), so such a reply goes step by step
     once the Server line's bytes are remembered (before, through _encoded()'s latin-1
     bytes). Every time, the datagram is the Python build's, latin-1 encoded."""
-    from kamapy.runtime import rt
     from kamapy_modules.sl import sl_reply
+
+    from kamapy.runtime import rt
     server, peer, host = net
     port = peer.getsockname()[1]
     for _ in range(3):
