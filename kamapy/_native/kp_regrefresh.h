@@ -17,12 +17,13 @@ enum {
 	KP_UN_KLEN, KP_UN_SERVER_ID, KP_UN_OPTS, KP_UN_WCAP, KP_UN_OCAP, KP_UN_NARGS
 };
 /* registrar's (reg_nums); RND: random.randrange(100) drawn for expires_range /
- * default_expires_range, -1 with no variation */
+ * default_expires_range, -1 with no variation. Those of one REGISTER come first, the
+ * modparams from KP_RN_Q on: registrar packs that tail once per settings change. */
 enum {
-	KP_RN_SOCK_LEN, KP_RN_NOW, KP_RN_Q, KP_RN_FLAGS, KP_RN_CFLAGS, KP_RN_METHODS,
-	KP_RN_MAX_CONTACTS, KP_RN_USE_PATH, KP_RN_CONTACT_MAX, KP_RN_DEFAULT_EXPIRES,
+	KP_RN_SOCK_LEN, KP_RN_NOW, KP_RN_FLAGS, KP_RN_CFLAGS, KP_RN_METHODS, KP_RN_RND,
+	KP_RN_Q, KP_RN_MAX_CONTACTS, KP_RN_USE_PATH, KP_RN_CONTACT_MAX, KP_RN_DEFAULT_EXPIRES,
 	KP_RN_DEFAULT_RANGE, KP_RN_EXPIRES_RANGE, KP_RN_MIN_EXPIRES, KP_RN_MIN_MODE,
-	KP_RN_MAX_EXPIRES, KP_RN_RND, KP_RN_NARGS
+	KP_RN_MAX_EXPIRES, KP_RN_NARGS
 };
 
 /* data: the REGISTER; scan: its kp_sip_scan output (read whole: no stop, no suspect

@@ -323,14 +323,10 @@ def _fast_refresh(msg, d, flags: int, aor: str, host: str):
         state = random.getstate()
         rnd = random.randrange(100)
     sock = received_socket(msg).encode()
-    default_q = cfg.default_q
     now = int(time.time())
     try:
-        nums = _pack_reg_nums(
-            len(sock), now, default_q if default_q >= 0 else Q_UNSPECIFIED, FL_MEM if flags & SAVE_MEM else 0,
-            msg.ruri_bflags, methods, cfg.max_contacts, 1 if cfg.use_path else 0, cfg.contact_max_size,
-            cfg.default_expires, cfg.default_expires_range, cfg.expires_range, cfg.min_expires,
-            1 if cfg.min_expires_mode else 0, cfg.max_expires, rnd)
+        nums = _pack_msg_nums(len(sock), now, FL_MEM if flags & SAVE_MEM else 0, msg.ruri_bflags, methods, rnd) \
+            + (cfg.packed_nums or _pack_cfg_nums())
     except struct.error:  # a number past int64: the general path
         nums = None
     done = d.refresh(aor, msg.data, scan, sock, nums) if nums is not None else None
@@ -344,8 +340,20 @@ def _fast_refresh(msg, d, flags: int, aor: str, host: str):
     return 2, contact_hdr, supported
 
 
-# kp_regrefresh.h's KP_RN_* numbers, in that order
-_pack_reg_nums = struct.Struct(f"={lib.KP_RN_NARGS}q").pack
+# kp_regrefresh.h's KP_RN_* numbers, in that order: a REGISTER's own, then the modparams
+_pack_msg_nums = struct.Struct(f"={lib.KP_RN_Q}q").pack
+_pack_cfg = struct.Struct(f"={lib.KP_RN_NARGS - lib.KP_RN_Q}q").pack
+
+
+def _pack_cfg_nums() -> bytes:
+    """The modparam part, packed once and kept in cfg until a setting changes."""
+    default_q = cfg.default_q
+    packed = _pack_cfg(
+        default_q if default_q >= 0 else Q_UNSPECIFIED, cfg.max_contacts, 1 if cfg.use_path else 0,
+        cfg.contact_max_size, cfg.default_expires, cfg.default_expires_range, cfg.expires_range,
+        cfg.min_expires, 1 if cfg.min_expires_mode else 0, cfg.max_expires)
+    cfg.packed_nums = packed
+    return packed
 
 
 def save(msg, d, flags: int = 0, uri: str | None = None) -> int:

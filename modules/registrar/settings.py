@@ -52,6 +52,15 @@ class Settings:
     nat_flag = 0
     # the parsed received_avp name (None when unset)
     received_avp_name = None
+    # save.py's packed modparam numbers for the quick refresh (kp_regrefresh.h's
+    # KP_RN_Q on), None until packed again after any setting changes
+    packed_nums = None
+
+    def __setattr__(self, name, value):
+        d = self.__dict__
+        d[name] = value
+        if name != "packed_nums":
+            d["packed_nums"] = None
 
 
 cfg = Settings()
