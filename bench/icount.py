@@ -1,12 +1,15 @@
 """Instructions per message through the worker path, exact, for comparing two builds on
 a busy machine (instruction counts do not change with load; timings do).
 
-    valgrind --tool=callgrind --collect-atstart=no --toggle-collect=starmap_next \\
+    valgrind --tool=callgrind --collect-atstart=no --toggle-collect=general_invoke_callback \\
         --callgrind-out-file=/tmp/cg.out .venv/bin/python bench/icount.py call -n 200
     callgrind_annotate /tmp/cg.out | head      # "PROGRAM TOTALS" / n = per call
 
-Only the measured items are counted: each goes through itertools.starmap, and callgrind
-collects inside starmap_next alone (nothing in kamapy uses starmap). Runs path_bench's
+Only the measured items are counted: each runs inside a cffi callback, and callgrind
+collects inside _cffi_backend's general_invoke_callback alone (nothing in kamapy uses
+cffi callbacks). It used itertools.starmap's starmap_next until the venv was built from
+Debian's python3, whose binary has no symbol for it (totals of 0); _cffi_backend keeps
+its local symbols. Runs path_bench's
 workloads against whichever tree's kamapy is first on sys.path (`--repo DIR` for another
 checkout, e.g. a `git worktree` of an older commit with its own venv). --kemi runs the
 KSR script's config (bench/kemi_bench.py's) instead of the native reference config.
@@ -21,9 +24,10 @@ BYE-200), the others running uncounted: instructions per message kind.
 from __future__ import annotations
 
 import argparse
-import itertools
 import sys
 from pathlib import Path
+
+from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
 
@@ -40,6 +44,27 @@ OPTIONS = (
     "Accept: application/sdp\r\n"
     "User-Agent: sipbench\r\n"
     "Content-Length: 0\r\n\r\n")
+
+
+_ffi = FFI()
+_job: list = [None, (), None]  # fn, args, the exception it raised
+
+
+@_ffi.callback("void(void)")
+def _counted_call():
+    fn, args, _ = _job
+    try:
+        fn(*args)
+    except BaseException as e:  # a cffi callback swallows it: counted() raises it again
+        _job[2] = e
+
+
+def counted(fn, *args):
+    """fn(*args) inside the cffi callback callgrind counts."""
+    _job[:] = [fn, args, None]
+    _counted_call()
+    if _job[2] is not None:
+        raise _job[2]
 
 
 # the messages path_bench.one_call feeds, in order
@@ -87,8 +112,8 @@ def main():
             p.feed(*m)
         pb._drain(uac)
         for k in range(args.warm, total, 32):
-            for _ in itertools.starmap(p.feed, msgs[k:min(k + 32, total)]):
-                pass
+            for m in msgs[k:min(k + 32, total)]:
+                counted(p.feed, *m)
             pb._drain(uac)
     elif args.workload.startswith("register"):
         def reg(i, r):
@@ -106,10 +131,10 @@ def main():
             reg(*it)
         msgs = [(pb.REGISTER.format(sp=p.port, up=up, n=i, r=r, u=i).encode(), up) for i, r in items[args.warm:]]
         pb._drain(uac)
-        # the drain is outside the count: one starmap over the feeds, drains between chunks
+        # the drain is outside the count: drains between chunks of counted feeds
         for k in range(0, len(msgs), 32):
-            for _ in itertools.starmap(p.feed, msgs[k:k + 32]):
-                pass
+            for m in msgs[k:k + 32]:
+                counted(p.feed, *m)
             pb._drain(uac)
     else:
         uas, sp_uas = pb._sink()
@@ -117,18 +142,17 @@ def main():
         only = CALL_KINDS.index(args.only) if args.only else -1
         fed = [0]
 
-        def counted(data, src):
+        def feed(data, src):
             kind = fed[0] % len(CALL_KINDS)
             fed[0] += 1
             if only >= 0 and kind != only:
                 p.feed(data, src)
                 return
-            for _ in itertools.starmap(p.feed, ((data, src),)):
-                pass
+            counted(p.feed, data, src)
         for k in range(args.warm):
             pb.one_call(p, k, uac, up, uas, sp_uas, lambda d, s: p.feed(d, s))
         for k in range(args.warm, total):
-            pb.one_call(p, k, uac, up, uas, sp_uas, counted)
+            pb.one_call(p, k, uac, up, uas, sp_uas, feed)
     import kamapy
     print(f"{args.workload}: {args.n} counted, kamapy from {Path(kamapy.__file__).parent}")
 
