@@ -10,10 +10,12 @@ routes run after the lock is released.
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 from kamapy_modules.tm.api import PENDING_KEY, TMCB_DESTROY, TMCB_RESPONSE_OUT
 
+from kamapy.server.pid_gone import pid_gone
 from kamapy.sip.errors import SipParseError
 
 from . import callbacks as dcb
@@ -230,6 +232,7 @@ def create(msg) -> Dialog | None:
     s = store()
     h_entry = s.entry_of(callid)
     if cfg.detect_spirals:
+        adopted = False
         lk = s.lock(h_entry)
         try:
             for d in s.by_callid(callid):
@@ -237,11 +240,21 @@ def create(msg) -> Dialog | None:
                     # the INVITE came back to us (a spiral): the same dialog
                     msg.module_data[CUR_KEY] = (d.h_entry, d.h_id)
                     spiral = d
+                    adopted = d.state == st.UNCONFIRMED and _orphaned(d)
+                    if adopted:
+                        s.save(d)
                     break
             else:
                 spiral = None
         finally:
             s.unlock(lk)
+        if adopted:
+            # the worker that made it died before t_relay() took its callback: this
+            # is the INVITE's retransmission, and its transaction carries the dialog
+            log.info("dialog %s of a dead worker's INVITE goes on with its retransmission",
+                     callid)
+            _arm_invite(msg, spiral)
+            return spiral
         if spiral is not None:
             dcb.run(spiral, dcb.DLGCB_SPIRALED, msg, None, 1)
             return spiral
@@ -264,16 +277,35 @@ def create(msg) -> Dialog | None:
     d.cseq[0] = str(msg.cseq.number)
     d.route_set[0] = _rr(msg)
     d.socket[0] = _sock_str(msg.rcv.sock if msg.rcv is not None else None)
+    d.armer = os.getpid()
     s.new(d, h_entry)
     msg.module_data[CUR_KEY] = (d.h_entry, d.h_id)
     msg.module_data[CREATED_KEY] = True
-    if cfg.match_mode != MATCH_DID_NONE:
-        _rr_api().add_rr_param(msg, f";{cfg.rr_param}={did_value(d)}")
-    # on the transaction t_newtran made, or the one t_relay makes
-    tmb.api.register_tmcb_req(msg, TMCB_RESPONSE_OUT | TMCB_DESTROY, TM_CB, [d.h_entry, d.h_id])
+    _arm_invite(msg, d)
     stats.add("processed_dialogs")
     dcb.run_global(dcb.DLGCB_CREATED, d, msg)
     return d
+
+
+def _arm_invite(msg, d: Dialog):
+    """The INVITE's Record-Route gets the did, its transaction the dialog's callback
+    (the one t_newtran made, or the one t_relay makes)."""
+    if cfg.match_mode != MATCH_DID_NONE:
+        _rr_api().add_rr_param(msg, f";{cfg.rr_param}={did_value(d)}")
+    tmb.api.register_tmcb_req(msg, TMCB_RESPONSE_OUT | TMCB_DESTROY, TM_CB, [d.h_entry, d.h_id])
+
+
+def _orphaned(d: Dialog) -> bool:
+    """d's tm callback died with the process that left it waiting in its request (the
+    caller holds d's lock): this process takes it over, d.armer says so once d is
+    saved. A request that finds its dialog so is a retransmission: the dead worker's
+    copy never made a transaction, or made one and tm absorbs this copy (then the
+    callback this one leaves is dropped with it)."""
+    me = os.getpid()
+    if d.armer == me or not pid_gone(d.armer):
+        return False
+    d.armer = me
+    return True
 
 
 def on_request_in(_t, _type, msg, _code, _param):
@@ -486,12 +518,18 @@ def on_request(msg) -> Dialog | None:
         msg.module_data[ROUTE_KEY] = (old if new is None else new,
                                       int(now) - d.start_ts if d.start_ts else 0)
         if new is None:
+            if old == st.DELETED and event == st.EV_REQBYE and _orphaned(d):
+                # the worker of the BYE that ended it died before its transaction
+                # was made: this retransmission's transaction frees the dialog
+                s.save(d)
+                tmb.api.register_tmcb(msg, TMCB_DESTROY, TM_BYE, [d.h_entry, d.h_id])
             return d
         d.state = new
         if event == st.EV_REQPRACK and old == st.EARLY:
             d.iflags |= IFLAG_PRACK  # the BYE on timeout then bumps its CSeq
         if new == st.DELETED:
             msg.module_data["dlg.snapshot"] = d
+            d.armer = os.getpid()
             _end(d, old, msg, keep=True)
             tmb.api.register_tmcb(msg, TMCB_DESTROY, TM_BYE, [d.h_entry, d.h_id])
         else:

@@ -34,7 +34,8 @@ class Dialog:
     __slots__ = ("h_entry", "h_id", "callid", "from_uri", "to_uri", "tag", "state",
                  "init_ts", "start_ts", "end_ts", "lifetime", "dflags", "sflags", "iflags",
                  "contact", "cseq", "route_set", "socket", "profiles", "vars", "tid",
-                 "ref", "toroute", "timeout_bye", "expires", "byes", "ka_fail", "katime", "cbs")
+                 "ref", "toroute", "timeout_bye", "expires", "byes", "ka_fail", "katime", "cbs",
+                 "armer")
 
     FIELDS = __slots__
 
@@ -68,6 +69,10 @@ class Dialog:
         self.ka_fail = [0, 0]     # keepalives in a row answered 408/481, per leg
         self.katime = 0           # next keepalive (0: none)
         self.cbs = None           # other modules' callbacks, [types, name, param] (callbacks.py)
+        # the pid that changed the dialog and left its tm callback waiting in the
+        # request for the transaction to come (creation, BYE): if that process dies
+        # first, the request's retransmission hands the dialog to its own transaction
+        self.armer = 0
 
     @property
     def did(self) -> str:

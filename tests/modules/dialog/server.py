@@ -36,6 +36,7 @@ request_route {
     if (has_totag()) {
         if (loose_route()) {
             xlog("L_INFO", "INDLG $rm status=$DLG_status var=$dlg_var(x) flag3=$var(f)\n");
+            {indlg_extra}
             t_relay();
             exit;
         }
@@ -70,11 +71,12 @@ event_route[dialog:failed] { xlog("L_INFO", "DLGFAILED $dlg(callid)\n"); }
 
 class DialogServer(KamapyServer):
     def __init__(self, modparams: str = "", invite_extra: str = "", children: int = 2,
-                 port: int | None = None):
+                 port: int | None = None, indlg_extra: str = ""):
         self.rundir = tempfile.mkdtemp(prefix="kpdlg")
         super().__init__(CFG, port=port, children=children, args=["-m", "64"],
                          fmt={"rundir": self.rundir, "modparams": modparams,
-                              "invite_extra": invite_extra})
+                              "invite_extra": invite_extra,
+                              "indlg_extra": indlg_extra})
 
     def rpc(self, method: str, *params):
         return rpc_call(os.path.join(self.rundir, "rpc.sock"), method, *params)
