@@ -37,6 +37,41 @@ class Stat:
         self._arr.set(self._i, 0)
 
 
+def together(*stats: Stat):
+    """Counters that always move together (a request: rcv_requests and its method's):
+    the object's inc() adds 1 to each, in one Python call."""
+    if len(stats) == 2 and stats[0]._arr is stats[1]._arr:
+        return _StatPair(stats[0]._arr, stats[0]._i, stats[1]._i)
+    return _StatEach(stats)
+
+
+class _StatPair:
+    """Two counters of one array (one group declared at once): both added in place in
+    this process' row."""
+    __slots__ = ("_arr", "_a", "_b")
+
+    def __init__(self, arr, a: int, b: int):
+        self._arr = arr
+        self._a = a
+        self._b = b
+
+    def inc(self):
+        row = self._arr.row  # read each time: bind_process() gives a child its own row
+        row[self._a] += 1
+        row[self._b] += 1
+
+
+class _StatEach:
+    __slots__ = ("_stats",)
+
+    def __init__(self, stats):
+        self._stats = tuple(stats)
+
+    def inc(self):
+        for st in self._stats:
+            st.inc()
+
+
 class StatGroup:
     def __init__(self, name: str, names: list[str]):
         self.name = name

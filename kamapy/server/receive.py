@@ -74,19 +74,33 @@ _by_method = {}
 _by_status = {}
 
 
+def _counted(names: list[str]):
+    """The core counters `names`, moved by one inc() (kamapy.stats.together)."""
+    sts = [core_stat(n) for n in names]
+    if any(isinstance(st, _NoStat) for st in sts):
+        return _NoStat()
+    from .. import stats
+    return stats.together(*sts)
+
+
 def _method_stat(method_id: int):
-    st = _by_method[method_id] = core_stat(_METHOD_STATS.get(method_id, "unsupported_methods"))
+    """rcv_requests and the method's own counter."""
+    st = _by_method[method_id] = _counted(
+        ["rcv_requests", _METHOD_STATS.get(method_id, "unsupported_methods")])
     return st
 
 
 def _reply_stats(status: int):
-    """The reply-class counters one status moves (rcv_replies_2xx, and _18x for 180-189)."""
+    """rcv_replies and the reply-class counters one status moves (rcv_replies_2xx, and
+    _18x for 180-189)."""
     sts = _by_status.get(status)
     if sts is None:
-        names = [f"rcv_replies_{status // 100}xx"] if 1 <= status // 100 <= 6 else []
+        names = ["rcv_replies"]
+        if 1 <= status // 100 <= 6:
+            names.append(f"rcv_replies_{status // 100}xx")
         if 180 <= status < 190:
             names.append("rcv_replies_18x")
-        sts = _by_status[status] = tuple(core_stat(n) for n in names)
+        sts = _by_status[status] = _counted(names)
     return sts
 
 
@@ -172,7 +186,7 @@ def _receive(data: bytes, rcv: RecvInfo):
     routes = rt.routes
     try:
         if msg.type == REQUEST:
-            (_core.get("rcv_requests") or core_stat("rcv_requests")).inc()
+            # rcv_requests and the method's counter
             (_by_method.get(msg.method_id) or _method_stat(msg.method_id)).inc()
             # Kamailio's PRE_SCRIPT_CB (sl's ACK filter), skipped for a method none of
             # them acts on (ScriptCallback.methods)
@@ -191,9 +205,7 @@ def _receive(data: bytes, rcv: RecvInfo):
                     fn(msg)
             return
         # a reply
-        (_core.get("rcv_replies") or core_stat("rcv_replies")).inc()
-        for st in _by_status.get(msg.status) or _reply_stats(msg.status):
-            st.inc()
+        (_by_status.get(msg.status) or _reply_stats(msg.status)).inc()  # rcv_replies, its class
         if routes.reply is not None:
             ret = run_route(routes.reply, msg, CORE_ONREPLY_ROUTE)
             if ret < 0:

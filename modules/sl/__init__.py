@@ -78,7 +78,7 @@ def mod_init():
     return 0
 
 
-_counted: dict[int, tuple] = {}  # code -> (the sl group, the Stats one reply increments)
+_counted: dict[int, tuple] = {}  # code -> (the sl group, its counters one reply moves: stats.together)
 
 
 def _count(code: int):
@@ -97,9 +97,8 @@ def _count(code: int):
             own = f"{code}_replies"
         else:
             own = f"{code // 100}xx_replies"
-        hit = _counted[code] = (g, (g["sent_replies"], g[own]))
-    for st in hit[1]:
-        st.inc()
+        hit = _counted[code] = (g, stats.together(g["sent_replies"], g[own]))
+    hit[1].inc()
 
 
 def sl_reply(msg, code: int, reason: str) -> int:
@@ -141,8 +140,7 @@ def sl_reply(msg, code: int, reason: str) -> int:
         msg.xflags |= FL_FINAL_REPLY
     hit = _counted.get(code)  # _count(), inlined when the code's counters are known
     if hit is not None and hit[0] is stats.group("sl"):
-        for st in hit[1]:
-            st.inc()
+        hit[1].inc()
     else:
         _count(code)
     for cb in _reply_ready:

@@ -125,6 +125,45 @@ def test_malformed_message_counts_in_bad_msg_hdr(server):
     assert bad_msg_hdr() == before + 2
 
 
+def test_received_messages_count_by_method_and_reply_class(server):
+    """core: rcv_requests with the method's own counter (an unknown method counts as
+    unsupported_methods), rcv_replies with its class (and _18x for 180-189); sl:
+    sent_replies with the code's counter."""
+    names = ["core.rcv_requests", "core.rcv_requests_options", "core.rcv_requests_invite",
+             "core.unsupported_methods", "core.rcv_replies", "core.rcv_replies_1xx",
+             "core.rcv_replies_18x", "core.rcv_replies_2xx", "sl.sent_replies",
+             "sl.200_replies", "sl.404_replies"]
+
+    def counts():
+        got = rpc(server, "stats.fetch", "core:", "sl:")["result"]
+        return {n: int(got[n]) for n in names}
+
+    before = counts()
+    with SipClient(("127.0.0.1", server.port)) as c:
+        for _ in range(2):
+            assert status_of(c.request(c.options())) == 200
+        via = f"Via: SIP/2.0/UDP 127.0.0.1:{c.port};branch=z9hG4bKcount".encode()
+        hdrs = (b"From: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nCall-ID: count\r\n")
+        c.send(b"FROB sip:x@127.0.0.1 SIP/2.0\r\n" + via + b"1\r\n" + hdrs
+               + b"CSeq: 1 FROB\r\nContent-Length: 0\r\n\r\n")
+        assert status_of(c.recv(3.0)) == 404
+        # replies nobody asked for: counted, then dropped (their Via is not ours)
+        for code in (b"180 Ringing", b"100 Trying", b"200 OK"):
+            c.send(b"SIP/2.0 " + code + b"\r\n" + via + b"2\r\n" + hdrs
+                   + b"CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
+    want = dict(before)
+    for n, d in (("core.rcv_requests", 3), ("core.rcv_requests_options", 2),
+                 ("core.unsupported_methods", 1), ("core.rcv_replies", 3),
+                 ("core.rcv_replies_1xx", 2), ("core.rcv_replies_18x", 1),
+                 ("core.rcv_replies_2xx", 1), ("sl.sent_replies", 3), ("sl.200_replies", 2),
+                 ("sl.404_replies", 1)):
+        want[n] += d
+    deadline = time.monotonic() + 5  # two workers: the last reply may still be counting
+    while counts() != want and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert counts() == want
+
+
 def test_kamapyctl_finds_the_server_from_its_config(server):
     import subprocess
     import sys
