@@ -40,8 +40,11 @@ class Stat:
 def together(*stats: Stat):
     """Counters that always move together (a request: rcv_requests and its method's):
     the object's inc() adds 1 to each, in one Python call."""
-    if len(stats) == 2 and stats[0]._arr is stats[1]._arr:
-        return _StatPair(stats[0]._arr, stats[0]._i, stats[1]._i)
+    arr = stats[0]._arr if stats else None
+    if all(st._arr is arr for st in stats):
+        if len(stats) == 2:
+            return _StatPair(arr, stats[0]._i, stats[1]._i)
+        return _StatRow(arr, tuple(st._i for st in stats))
     return _StatEach(stats)
 
 
@@ -59,6 +62,20 @@ class _StatPair:
         row = self._arr.row  # read each time: bind_process() gives a child its own row
         row[self._a] += 1
         row[self._b] += 1
+
+
+class _StatRow:
+    """Any number of counters of one array, added in place in this process' row."""
+    __slots__ = ("_arr", "_idx")
+
+    def __init__(self, arr, idx: tuple):
+        self._arr = arr
+        self._idx = idx
+
+    def inc(self):
+        row = self._arr.row
+        for i in self._idx:
+            row[i] += 1
 
 
 class _StatEach:

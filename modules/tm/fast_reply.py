@@ -126,20 +126,16 @@ def relay(msg) -> bool:
     if rc >= 0:
         if res[_R_RELEASE]:
             b[3].release_failed(res[_R_RELEASE], res[_R_LOCK])
-        stats.inc(stats.RPL_RECEIVED)
+        # the counters the Python path moves for this outcome, in one call
         if rc == _ABSORBED:
-            stats.inc(stats.RPL_ABSORBED)
+            key = (True, 0, res[_R_WAITING] != 0)
         else:
-            stats.inc(stats.RPL_SENT)
             code = res[_R_CODE]
-            if code >= 200:
-                stats.completed(code)
-            stats.inc(stats.RPL_RELAYED)
+            key = (False, code // 100 if code >= 200 else 0, res[_R_WAITING] != 0)
             if res[_R_ERRNO]:  # send_udp's line
                 log.error("sendto %s:%d failed: %s", ffi.string(_work).decode("ascii", "replace"),
                           res[_R_PORT], os.strerror(res[_R_ERRNO]))
-        if res[_R_WAITING]:
-            stats.inc(stats.WAITING)
+        (stats.outcome_sets.get(key) or stats.reply_outcome(key)).inc()
         return True
     locks = b[3]
     if rc == _RECOVERED:  # held: the lock set's recovery, then the Python path

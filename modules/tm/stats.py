@@ -22,6 +22,7 @@ NAMES = [TRANSACTIONS, CLIENT_TRANSACTIONS, WAITING, DELETED, RPL_RECEIVED, RPL_
          RPL_SENT, RPL_ABSORBED, RPL_RELAYED, DELAYED_FREE, *COMPLETED]
 
 _stats: dict = {}
+outcome_sets: dict = {}  # reply_outcome()'s sets, by (absorbed, code class, waiting)
 
 
 def bind():
@@ -31,6 +32,7 @@ def bind():
         g = core_stats.declare("tm", NAMES)
     _stats.clear()
     _stats.update(g.stats)
+    outcome_sets.clear()
 
 
 def inc(name: str, n: int = 1):
@@ -45,6 +47,30 @@ def completed(code: int):
     cls = code // 100
     if 2 <= cls <= 6:
         inc(COMPLETED[cls - 2])
+
+
+def reply_outcome(key: tuple):
+    """The counters a received reply moves, as one set (kamapy.stats.together), for
+    key (absorbed, code // 100 of a relayed final reply else 0, waiting): rpl_received;
+    then rpl_absorbed, or rpl_sent, completed_<class>xx and rpl_relayed; and waiting
+    when it put the transaction on the wait timer."""
+    got = outcome_sets.get(key)
+    if got is None:
+        if not _stats:
+            bind()
+        absorbed, cls, waiting = key
+        names = [RPL_RECEIVED]
+        if absorbed:
+            names.append(RPL_ABSORBED)
+        else:
+            names.append(RPL_SENT)
+            if 2 <= cls <= 6:
+                names.append(COMPLETED[cls - 2])
+            names.append(RPL_RELAYED)
+        if waiting:
+            names.append(WAITING)
+        got = outcome_sets[key] = core_stats.together(*(_stats[n] for n in names))
+    return got
 
 
 def get(name: str) -> int:
