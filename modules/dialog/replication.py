@@ -438,10 +438,12 @@ class Replica:
 
 def _unpack(rec) -> Dialog | None:
     try:
-        return Dialog.unpack(rec)
+        d = Dialog.unpack(rec)
     except Exception as e:
         log.error("dialog: a record in redis cannot be read (%s): another kamapy version?", e)
         return None
+    d.armer = 0  # a pid of the node that wrote it: nothing to take over from here
+    return d
 
 
 def _local_socket(sock: str) -> str:
