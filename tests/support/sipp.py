@@ -54,6 +54,15 @@ class SippRun:
         header, last = rows[0], rows[-1]
         return dict(zip(header, last, strict=False))
 
+    def errors(self, tail: int = 1500) -> str:
+        """What SIPp said of its failures (its -trace_err file, then stderr), for an
+        assertion's message; call after it ended."""
+        err = Path(self.dir) / "err.log"
+        text = err.read_text(errors="replace")[-tail:] if err.exists() else ""
+        if self.proc is not None and self.proc.stderr is not None and self.proc.poll() is not None:
+            text += self.proc.stderr.read().decode(errors="replace")[-tail:]
+        return text
+
     def run(self, timeout: float = 60.0) -> dict[str, str]:
         self.start()
         self.wait(timeout)
