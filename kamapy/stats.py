@@ -41,7 +41,7 @@ def together(*stats: Stat):
     """Counters that always move together (a request: rcv_requests and its method's):
     the object's inc() adds 1 to each, in one Python call."""
     arr = stats[0]._arr if stats else None
-    if all(st._arr is arr for st in stats):
+    if stats and all(st._arr is arr for st in stats):
         if len(stats) == 2:
             return _StatPair(arr, stats[0]._i, stats[1]._i)
         return _StatRow(arr, tuple(st._i for st in stats))

@@ -76,11 +76,11 @@ _by_status = {}
 
 def _counted(names: list[str]):
     """The core counters `names`, moved by one inc() (kamapy.stats.together)."""
-    sts = [core_stat(n) for n in names]
-    if any(isinstance(st, _NoStat) for st in sts):
+    sts = [st for st in (core_stat(n) for n in names) if not isinstance(st, _NoStat)]
+    if not sts:
         return _NoStat()
     from .. import stats
-    return stats.together(*sts)
+    return stats.together(*sts)  # the ones that exist count, as each did on its own
 
 
 def _method_stat(method_id: int):
